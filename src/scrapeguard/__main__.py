@@ -1,0 +1,3 @@
+from scrapeguard.cli import main
+
+main()

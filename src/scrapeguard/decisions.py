@@ -1,0 +1,108 @@
+"""Decisions: what the guard does with a request, why, for how long, and the id a client sees."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+ALLOW = "allow"
+THROTTLE = "throttle"
+CHALLENGE = "challenge"
+BLOCK = "block"
+#: Actions from mildest to strictest.
+ACTIONS = (ALLOW, THROTTLE, CHALLENGE, BLOCK)
+SEVERITY = {a: i for i, a in enumerate(ACTIONS)}
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why: which detector said what about which key."""
+
+    detector: str
+    key: str
+    score: float
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"detector": self.detector, "key": self.key, "score": round(self.score, 3),
+                "detail": self.detail}
+
+
+@dataclass(slots=True)
+class Decision:
+    action: str
+    ts: float
+    reasons: tuple[Reason, ...] = ()
+    #: Epoch seconds until which the action holds (None for allow).
+    until: float | None = None
+    id: str = ""
+    enforced: bool = True
+    keys: dict[str, str] = field(default_factory=dict)
+    route: str = "page"
+    subject: str | None = None
+    path: str = ""
+
+    @property
+    def refused(self) -> bool:
+        return self.action != ALLOW
+
+    @property
+    def retry_after(self) -> int:
+        """Whole seconds until the action ends (at least 1 for a refusal)."""
+        if self.until is None:
+            return 0
+        return max(1, int(self.until - self.ts + 0.999))
+
+    def summary(self) -> str:
+        return "; ".join(r.detail for r in self.reasons) or self.action
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ts": round(self.ts, 3),
+            "id": self.id,
+            "action": self.action,
+            "enforced": self.enforced,
+            "until": None if self.until is None else round(self.until, 3),
+            "keys": self.keys,
+            "route": self.route,
+            "subject": self.subject,
+            "path": self.path,
+            "reasons": [r.to_dict() for r in self.reasons],
+        }
+
+
+def new_decision_id() -> str:
+    """A short id a person can read out to support: 'sg-' and 12 hex digits."""
+    return "sg-" + secrets.token_hex(6)
+
+
+class DecisionWriter:
+    """Appends non-allow decisions to a JSON Lines file (the decisions file).
+
+    Lines are written whole under a lock and flushed at once, so a reader
+    (or a crash) never sees half a line; allow decisions are not written.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: IO[str] = self.path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()
+        self.written = 0
+
+    def write(self, decision: Decision) -> None:
+        if not decision.refused:
+            return
+        line = json.dumps(decision.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n"
+        with self._lock:
+            self._file.write(line)
+            self._file.flush()
+            self.written += 1
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()

@@ -1,0 +1,18 @@
+"""Detectors, one module each. `build_detectors` returns the ones the policy switches on."""
+
+from __future__ import annotations
+
+from scrapeguard.detectors.base import Detector, Signal
+from scrapeguard.detectors.profile_quota import ProfileQuota
+from scrapeguard.policy.model import Policy
+
+#: Every detector, in the order they run.
+ALL: tuple[type[Detector], ...] = (ProfileQuota,)
+
+
+def build_detectors(policy: Policy) -> list[Detector]:
+    built = (cls.from_policy(policy) for cls in ALL)
+    return [d for d in built if d is not None]
+
+
+__all__ = ["ALL", "Detector", "ProfileQuota", "Signal", "build_detectors"]

@@ -1,0 +1,63 @@
+"""Event: the facts of one request that detection needs.
+
+Time is the event's own (`ts`, seconds since the epoch): the wall clock for
+live traffic, the log's time for replayed lines, so that one engine serves both.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from functools import lru_cache
+
+from scrapeguard.routes import UNMATCHED, RouteMatch
+
+
+@dataclass(slots=True)
+class Event:
+    ts: float
+    ip: str | None
+    method: str = "GET"
+    path: str = "/"
+    query: str = ""
+    route: RouteMatch = UNMATCHED
+    account: str | None = None
+    #: When the account was created (epoch seconds), if the site said so.
+    account_created: float | None = None
+    session: str | None = None
+    user_agent: str = ""
+    status: int | None = None
+
+    @property
+    def net(self) -> str | None:
+        return network_of(self.ip) if self.ip else None
+
+    def keys(self) -> dict[str, str]:
+        """The keys this event is counted under, e.g. {"ip": "192.0.2.7", "net": "192.0.2.0/24"}."""
+        keys: dict[str, str] = {}
+        if self.ip:
+            keys["ip"] = self.ip
+            net = network_of(self.ip)
+            if net:
+                keys["net"] = net
+        if self.account:
+            keys["account"] = self.account
+        if self.session:
+            keys["session"] = self.session
+        return keys
+
+
+@lru_cache(maxsize=65536)
+def network_of(ip: str) -> str | None:
+    """The /24 (IPv4) or /64 (IPv6) network of an address, or None if it is not one."""
+    if ip.count(".") == 3 and ":" not in ip:
+        head, _, last = ip.rpartition(".")
+        if last.isdigit():
+            return f"{head}.0/24"
+        return None
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    prefix = 24 if addr.version == 4 else 64
+    return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))

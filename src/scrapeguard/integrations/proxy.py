@@ -1,0 +1,248 @@
+"""The guard as a reverse proxy in front of any site (aiohttp server and client).
+
+For each request: find the client (socket peer, or X-Forwarded-For from a
+trusted proxy), the session (cookie) and the account (learned from the
+site's X-Account-Id / X-Account-Created response headers, which are
+stripped), decide, then either refuse or stream the request to the upstream
+and its response back, headers and status as they are.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from http.cookies import CookieError, SimpleCookie
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
+
+from scrapeguard.decisions import DecisionWriter
+from scrapeguard.engine import Engine
+from scrapeguard.events import Event
+from scrapeguard.integrations.client_ip import ClientIPResolver, ForwardedHeaderError
+from scrapeguard.refusals import DECISION_HEADER, build_refusal
+from scrapeguard.routes import RouteMap
+
+log = logging.getLogger(__name__)
+
+#: Connection-level headers that a proxy must not pass on (RFC 9110 section 7.6.1).
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+    "transfer-encoding", "upgrade", "proxy-connection",
+})
+
+
+@dataclass
+class ProxyConfig:
+    upstream: str
+    trusted_proxies: tuple[str, ...] = ()
+    #: Seconds to wait for the upstream to connect and to answer.
+    upstream_timeout: float = 30.0
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+def _error_page(status: int, title: str, text: str) -> web.Response:
+    body = (f"<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>{title}</title>"
+            f"<body style=\"font-family:sans-serif;max-width:36rem;margin:4rem auto\">"
+            f"<h1>{title}</h1><p>{text}</p></body></html>")
+    return web.Response(status=status, text=body, content_type="text/html")
+
+
+def _parse_created(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.strip()).timestamp()
+    except ValueError:
+        return None
+
+
+class GuardProxy:
+    def __init__(self, config: ProxyConfig, engine: Engine,
+                 decisions: DecisionWriter | None = None) -> None:
+        upstream = URL(config.upstream)
+        if upstream.scheme not in ("http", "https") or not upstream.host:
+            raise ValueError(f"upstream {config.upstream!r} must be an http:// or https:// URL")
+        self.config = config
+        self.upstream = upstream
+        self.engine = engine
+        self.policy = engine.policy
+        self.routes = RouteMap(engine.policy.routes)
+        self.decisions = decisions
+        self.resolver = ClientIPResolver(config.trusted_proxies)
+        self.counts = config.counts
+        client = engine.policy.client
+        self._session_cookie = client.session_cookie
+        self._account_header = client.account_header
+        self._created_header = client.account_created_header
+        self._strip = {client.account_header.lower(), client.account_created_header.lower()}
+        self._session: aiohttp.ClientSession | None = None
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        # Generous but bounded request-line and header sizes; bigger gets a 4xx from aiohttp.
+        app = web.Application(handler_args={"max_line_size": 8190, "max_field_size": 8190},
+                              client_max_size=0)
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        app.on_startup.append(self._start)
+        app.on_cleanup.append(self._stop)
+        return app
+
+    async def _start(self, app: web.Application) -> None:
+        timeout = aiohttp.ClientTimeout(total=None, connect=self.config.upstream_timeout,
+                                        sock_read=self.config.upstream_timeout)
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+        self._session = aiohttp.ClientSession(timeout=timeout, connector=connector,
+                                              auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar())
+
+    async def _stop(self, app: web.Application) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    # -- one request -------------------------------------------------------------
+
+    def _event(self, request: web.Request, client_ip: str, now: float) -> Event:
+        session = request.cookies.get(self._session_cookie) or None
+        account = created = None
+        if session:
+            known = self.engine.store.get_value("session:" + session, now)
+            if known:
+                account_id, _, created_text = known.partition("|")
+                account = account_id
+                created = float(created_text) if created_text else None
+        path = request.path
+        query = request.query_string
+        return Event(ts=now, ip=client_ip, method=request.method, path=path, query=query,
+                     route=self.routes.match(path, query), account=account,
+                     account_created=created, session=session,
+                     user_agent=request.headers.get("User-Agent", ""))
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.counts["requests"] += 1
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        peer_ip = peer[0] if peer else ""
+        try:
+            client_ip = self.resolver.resolve(peer_ip, request.headers.get("X-Forwarded-For"))
+        except ForwardedHeaderError as exc:
+            self.counts["bad_forwarded_header"] += 1
+            return _error_page(400, "Bad request", str(exc))
+        now = time.time()
+        event = self._event(request, client_ip, now)
+        decision = self.engine.decide(event)
+        if decision.refused:
+            if self.decisions is not None:
+                self.decisions.write(decision)
+            if decision.enforced:
+                self.counts[decision.action] += 1
+                refusal = build_refusal(decision, self.policy.actions, request.headers.get("Accept"))
+                return web.Response(status=refusal.status, body=refusal.body,
+                                    headers=CIMultiDict(refusal.headers))
+        return await self._forward(request, client_ip, peer_ip, event, now)
+
+    def _upstream_headers(self, request: web.Request, client_ip: str, peer_ip: str) -> CIMultiDict[str]:
+        headers: CIMultiDict[str] = CIMultiDict()
+        connection_tokens = {t.strip().lower() for t in request.headers.get("Connection", "").split(",")}
+        for name, value in request.headers.items():
+            lower = name.lower()
+            if lower in HOP_BY_HOP or lower in connection_tokens or lower == "host":
+                continue
+            if lower in ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"):
+                continue
+            headers.add(name, value)
+        forwarded = request.headers.get("X-Forwarded-For")
+        if forwarded and self.resolver.is_trusted(peer_ip):
+            headers["X-Forwarded-For"] = f"{forwarded}, {peer_ip}"
+        else:
+            headers["X-Forwarded-For"] = client_ip
+        headers["X-Forwarded-Proto"] = request.scheme
+        if request.host:
+            headers["X-Forwarded-Host"] = request.host
+        return headers
+
+    async def _forward(self, request: web.Request, client_ip: str, peer_ip: str, event: Event,
+                       now: float) -> web.StreamResponse:
+        assert self._session is not None
+        url = self.upstream.join(URL(request.raw_path, encoded=True)) \
+            if request.raw_path.startswith("/") else None
+        if url is None:
+            return _error_page(400, "Bad request", "The request target must be a path.")
+        headers = self._upstream_headers(request, client_ip, peer_ip)
+        body = request.content if request.body_exists else None
+        try:
+            upstream = await self._session.request(
+                request.method, url, headers=headers, data=body, allow_redirects=False,
+            )
+        except TimeoutError:
+            self.counts["upstream_timeout"] += 1
+            return _error_page(504, "Gateway timeout",
+                               "The site behind this guard did not answer in time. Please try again.")
+        except (aiohttp.ClientError, OSError) as exc:
+            self.counts["upstream_error"] += 1
+            log.warning("upstream %s failed: %s", self.upstream, exc)
+            return _error_page(502, "Bad gateway",
+                               "The site behind this guard could not be reached. Please try again shortly.")
+        try:
+            self._learn_account(upstream, event, now)
+            response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+            connection_tokens = {t.strip().lower()
+                                 for t in upstream.headers.get("Connection", "").split(",")}
+            for name, value in upstream.headers.items():
+                lower = name.lower()
+                if lower in HOP_BY_HOP or lower in connection_tokens or lower in self._strip:
+                    continue
+                response.headers.add(name, value)
+            if upstream.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                response.enable_chunked_encoding()
+            await response.prepare(request)
+            async for chunk in upstream.content.iter_any():
+                await response.write(chunk)
+            await response.write_eof()
+            return response
+        except (TimeoutError, aiohttp.ClientError, ConnectionResetError) as exc:
+            # The response has started: all we can do is end it.
+            self.counts["upstream_broken"] += 1
+            log.warning("upstream response for %s broke off: %s", request.path, exc)
+            if request.transport is not None:
+                request.transport.close()
+            return response
+        finally:
+            upstream.release()
+
+    def _learn_account(self, upstream: aiohttp.ClientResponse, event: Event, now: float) -> None:
+        """Remember which account a session belongs to, from the site's own headers."""
+        account = upstream.headers.get(self._account_header)
+        if not account:
+            return
+        account = account.strip()[:128]
+        created = _parse_created(upstream.headers.get(self._created_header))
+        value = f"{account}|{'' if created is None else created}"
+        ttl = self.policy.client.session_ttl_seconds
+        sessions = {event.session} if event.session else set()
+        for header in upstream.headers.getall("Set-Cookie", []):
+            try:
+                cookie = SimpleCookie(header)
+            except CookieError:
+                continue
+            morsel = cookie.get(self._session_cookie)
+            if morsel is not None and morsel.value:
+                sessions.add(morsel.value)
+        for session in sessions:
+            self.engine.store.put_value("session:" + session, value, now, ttl)
+
+
+async def start_proxy(proxy: GuardProxy, host: str, port: int) -> web.AppRunner:
+    """Start serving; the caller owns the runner (`await runner.cleanup()` to stop)."""
+    runner = web.AppRunner(proxy.app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    await site.start()
+    return runner
+
+
+__all__ = ["DECISION_HEADER", "GuardProxy", "ProxyConfig", "start_proxy"]

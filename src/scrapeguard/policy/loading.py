@@ -1,0 +1,345 @@
+"""Read a policy TOML file, lay it over the defaults and validate it.
+
+Every problem is collected (not just the first) and reported with the file,
+the line where the key stands, the dotted key, what is wrong and what is
+allowed, so that `scrapeguard policy check` can list them all at once.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import ipaddress
+import re
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from scrapeguard.policy.errors import PolicyError, PolicyProblem
+from scrapeguard.policy.model import (
+    ActionOptions,
+    Allowlist,
+    ClientOptions,
+    Policy,
+    ProfileQuotaOptions,
+    Quota,
+    RiskThresholds,
+    RouteRule,
+    StoreOptions,
+)
+
+ROUTE_KINDS = ("profile", "contact_lookup", "listing", "asset", "auth", "page")
+ROUTE_KEYS = ("pattern", "kind", "subject", "categories")
+
+
+def defaults_text() -> str:
+    """The commented default policy, exactly as shipped."""
+    return resources.files("scrapeguard.policy").joinpath("defaults.toml").read_text("utf-8")
+
+
+def default_policy() -> Policy:
+    return load_policy_text("", source="<defaults>")
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Load a policy file. Raises PolicyError with every problem found."""
+    p = Path(path)
+    try:
+        text = p.read_text("utf-8")
+    except OSError as exc:
+        problem = PolicyProblem("", f"cannot read policy file: {exc.strerror}", file=str(p))
+        raise PolicyError([problem]) from exc
+    except UnicodeDecodeError as exc:
+        raise PolicyError([PolicyProblem("", f"not UTF-8 text: {exc}", file=str(p))]) from exc
+    return load_policy_text(text, source=str(p))
+
+
+def load_policy_text(text: str, source: str = "<policy>") -> Policy:
+    try:
+        user = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = _line_from_toml_error(str(exc))
+        raise PolicyError([PolicyProblem("", f"not valid TOML: {exc}", file=source, line=line)]) from exc
+    defaults = tomllib.loads(defaults_text())
+    checker = _Checker(text, source)
+    checker.unknown_keys(user, defaults, "")
+    merged = _merge(defaults, user)
+    policy = checker.build(merged)
+    checker.raise_if_problems()
+    assert policy is not None
+    return policy
+
+
+def _line_from_toml_error(message: str) -> int | None:
+    m = re.search(r"line (\d+)", message)
+    return int(m.group(1)) if m else None
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge tables; lists (like [[routes]]) are replaced, not appended."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+class _Checker:
+    """Collects problems while turning the merged dict into a Policy."""
+
+    def __init__(self, text: str, source: str) -> None:
+        self.lines = text.splitlines()
+        self.source = source
+        self.problems: list[PolicyProblem] = []
+
+    # -- reporting -------------------------------------------------------
+
+    def problem(self, key: str, message: str, allowed: str = "") -> None:
+        self.problems.append(
+            PolicyProblem(key, message, allowed, file=self.source, line=self.find_line(key))
+        )
+
+    def raise_if_problems(self) -> None:
+        if self.problems:
+            raise PolicyError(self.problems)
+
+    def find_line(self, dotted: str) -> int | None:
+        """Best-effort line of a key in the user's file (None if it is a default)."""
+        if not dotted:
+            return None
+        route = re.match(r"routes\[(\d+)\](?:\.(\w+))?", dotted)
+        if route:
+            return self._find_route_line(int(route.group(1)), route.group(2))
+        *tables, leaf = dotted.split(".")
+        header = ".".join(tables)
+        current = ""
+        key_re = re.compile(rf"^\s*{re.escape(leaf)}\s*=")
+        table_re = re.compile(rf"^\s*\[\s*{re.escape(dotted)}\s*\]")
+        for number, line in enumerate(self.lines, start=1):
+            stripped = line.strip()
+            if table_re.match(line):
+                return number
+            if stripped.startswith("["):
+                current = stripped.strip("[] ").strip()
+                continue
+            if current == header and key_re.match(line):
+                return number
+            if current == "" and tables and re.match(rf"^\s*{re.escape(dotted)}\s*=", line):
+                return number
+        return None
+
+    def _find_route_line(self, index: int, field: str | None) -> int | None:
+        seen = -1
+        for number, line in enumerate(self.lines, start=1):
+            stripped = line.strip()
+            if stripped.startswith("[[routes]]"):
+                seen += 1
+                if seen == index and field is None:
+                    return number
+                continue
+            if stripped.startswith("["):
+                if seen == index:
+                    break
+                continue
+            if seen == index and field and re.match(rf"^\s*{field}\s*=", line):
+                return number
+        return None
+
+    # -- structure -------------------------------------------------------
+
+    def unknown_keys(self, user: dict[str, Any], defaults: dict[str, Any], prefix: str) -> None:
+        for key, value in user.items():
+            dotted = f"{prefix}{key}"
+            if key == "routes" and not prefix:
+                continue  # validated as rules in build()
+            if key not in defaults:
+                close = difflib.get_close_matches(key, list(defaults), n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                self.problem(dotted, f"unknown key{hint}", ", ".join(sorted(defaults)))
+                continue
+            if isinstance(defaults[key], dict):
+                if not isinstance(value, dict):
+                    self.problem(dotted, f"must be a table, not {_type_name(value)}")
+                else:
+                    self.unknown_keys(value, defaults[key], f"{dotted}.")
+
+    # -- typed getters -----------------------------------------------------
+
+    def get(self, data: dict[str, Any], dotted: str) -> Any:
+        node: Any = data
+        for part in dotted.split("."):
+            node = node[part]
+        return node
+
+    def number(
+        self, data: dict[str, Any], dotted: str, lo: float | None = None, hi: float | None = None,
+        integer: bool = False, lo_open: bool = False,
+    ) -> float:
+        value = self.get(data, dotted)
+        kind = "a whole number" if integer else "a number"
+        ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
+        if isinstance(value, bool) or not ok_type:
+            self.problem(dotted, f"must be {kind}, not {_type_name(value)} {value!r}",
+                         _range(lo, hi, lo_open))
+            return lo if lo is not None else 0
+        if (lo is not None and (value < lo or (lo_open and value == lo))) or (hi is not None and value > hi):
+            self.problem(dotted, f"{value!r} is out of range", _range(lo, hi, lo_open))
+            return lo if lo is not None else 0
+        return float(value) if not integer else int(value)
+
+    def integer(self, data: dict[str, Any], dotted: str, lo: int | None = None, hi: int | None = None) -> int:
+        return int(self.number(data, dotted, lo, hi, integer=True))
+
+    def boolean(self, data: dict[str, Any], dotted: str) -> bool:
+        value = self.get(data, dotted)
+        if not isinstance(value, bool):
+            self.problem(dotted, f"must be true or false, not {_type_name(value)} {value!r}", "true, false")
+            return False
+        return value
+
+    def string(self, data: dict[str, Any], dotted: str, choices: tuple[str, ...] = ()) -> str:
+        value = self.get(data, dotted)
+        if not isinstance(value, str):
+            self.problem(dotted, f"must be a string, not {_type_name(value)}", ", ".join(choices))
+            return choices[0] if choices else ""
+        if choices and value not in choices:
+            self.problem(dotted, f"{value!r} is not a valid value", ", ".join(repr(c) for c in choices))
+            return choices[0]
+        if not choices and not value.strip():
+            self.problem(dotted, "must not be empty")
+        return value
+
+    def string_list(self, data: dict[str, Any], dotted: str) -> list[str]:
+        value = self.get(data, dotted)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.problem(dotted, "must be a list of strings", '["..."]')
+            return []
+        return list(value)
+
+    def quota(self, data: dict[str, Any], dotted: str) -> Quota:
+        per_hour = self.integer(data, f"{dotted}.per_hour", lo=1)
+        per_day = self.integer(data, f"{dotted}.per_day", lo=1)
+        if per_day < per_hour:
+            self.problem(f"{dotted}.per_day", f"{per_day} is less than per_hour ({per_hour})",
+                         "per_day >= per_hour")
+        return Quota(per_hour, per_day)
+
+    # -- the whole policy --------------------------------------------------
+
+    def build(self, d: dict[str, Any]) -> Policy | None:
+        mode = self.string(d, "mode", ("enforce", "observe"))
+        client = ClientOptions(
+            session_cookie=self.string(d, "client.session_cookie"),
+            account_header=self.string(d, "client.account_header"),
+            account_created_header=self.string(d, "client.account_created_header"),
+            session_ttl_seconds=self.number(d, "client.session_ttl_seconds", lo=1),
+        )
+        cidrs = []
+        for i, text in enumerate(self.string_list(d, "allowlist.cidrs")):
+            try:
+                cidrs.append(ipaddress.ip_network(text, strict=False))
+            except ValueError:
+                self.problem(f"allowlist.cidrs[{i}]", f"{text!r} is not an IP network",
+                             "CIDR like 192.0.2.0/24 or 2001:db8::/32, or a single address")
+        allowlist = Allowlist(tuple(cidrs), frozenset(self.string_list(d, "allowlist.accounts")))
+        pq = "detectors.profile_quota"
+        profile_quota = ProfileQuotaOptions(
+            enabled=self.boolean(d, f"{pq}.enabled"),
+            score=self.number(d, f"{pq}.score", lo=0, hi=1),
+            anonymous=self.quota(d, f"{pq}.anonymous"),
+            account=self.quota(d, f"{pq}.account"),
+            new_account=self.quota(d, f"{pq}.new_account"),
+            new_account_max_age_days=self.number(d, f"{pq}.new_account.max_age_days", lo=0),
+            network_enabled=self.boolean(d, f"{pq}.network.enabled"),
+            network=self.quota(d, f"{pq}.network"),
+        )
+        risk = RiskThresholds(
+            throttle=self.number(d, "risk.throttle", lo=0, hi=1, lo_open=True),
+            block=self.number(d, "risk.block", lo=0, hi=1, lo_open=True),
+        )
+        if risk.block < risk.throttle:
+            self.problem("risk.block", f"{risk.block} is below risk.throttle ({risk.throttle})",
+                         "block >= throttle")
+        a = "actions"
+        actions = ActionOptions(
+            throttle_seconds=self.number(d, f"{a}.throttle_seconds", lo=1),
+            throttle_status=self.integer(d, f"{a}.throttle_status", lo=400, hi=599),
+            block_status=self.integer(d, f"{a}.block_status", lo=400, hi=599),
+            escalate_after=self.integer(d, f"{a}.escalate_after", lo=1),
+            strike_window_seconds=self.number(d, f"{a}.strike_window_seconds", lo=1),
+            block_seconds=self.number(d, f"{a}.block_seconds", lo=1),
+            block_growth=self.number(d, f"{a}.block_growth", lo=1),
+            block_max_seconds=self.number(d, f"{a}.block_max_seconds", lo=1),
+            offender_memory_seconds=self.number(d, f"{a}.offender_memory_seconds", lo=1),
+            appeal_contact=self.string(d, f"{a}.appeal_contact"),
+        )
+        store = StoreOptions(
+            max_keys=self.integer(d, "store.max_keys", lo=100),
+            max_members_per_key=self.integer(d, "store.max_members_per_key", lo=10),
+        )
+        if store.max_members_per_key <= max(profile_quota.account.per_day, profile_quota.anonymous.per_day):
+            self.problem("store.max_members_per_key",
+                         "must be larger than every per_day profile quota, or quotas cannot be counted",
+                         f"> {max(profile_quota.account.per_day, profile_quota.anonymous.per_day)}")
+        routes = self.routes(d.get("routes"))
+        return Policy(mode=mode, client=client, allowlist=allowlist,  # type: ignore[arg-type]
+                      profile_quota=profile_quota, risk=risk, actions=actions, store=store,
+                      routes=routes, source=self.source)
+
+    def routes(self, value: Any) -> tuple[RouteRule, ...]:
+        if not isinstance(value, list):
+            self.problem("routes", "must be an array of tables ([[routes]])")
+            return ()
+        rules = []
+        for i, entry in enumerate(value):
+            key = f"routes[{i}]"
+            if not isinstance(entry, dict):
+                self.problem(key, "must be a table")
+                continue
+            for name in entry:
+                if name not in ROUTE_KEYS:
+                    self.problem(f"{key}.{name}", "unknown key", ", ".join(ROUTE_KEYS))
+            pattern = entry.get("pattern")
+            if not isinstance(pattern, str) or not pattern.startswith("/"):
+                self.problem(f"{key}.pattern", f"must be a path starting with '/', not {pattern!r}")
+                continue
+            kind = entry.get("kind", "page")
+            if kind not in ROUTE_KINDS:
+                self.problem(f"{key}.kind", f"{kind!r} is not a route kind", ", ".join(ROUTE_KINDS))
+                continue
+            subject = entry.get("subject")
+            placeholders = re.findall(r"\{(\w+)\*?\}", pattern)
+            if subject is not None:
+                if not isinstance(subject, str) or not (
+                    subject in placeholders or (subject.startswith("query:") and len(subject) > 6)
+                ):
+                    self.problem(f"{key}.subject", f"{subject!r} names no placeholder of the pattern",
+                                 ", ".join([*placeholders, "query:NAME"]))
+                    continue
+            elif kind in ("profile", "contact_lookup"):
+                self.problem(f"{key}.subject", f"a {kind} route must say which member it shows",
+                             ", ".join([*placeholders, "query:NAME"]))
+                continue
+            categories = entry.get("categories", [])
+            if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+                self.problem(f"{key}.categories", "must be a list of data category names",
+                             '["user.name", "user.contact.email", ...]')
+                continue
+            rules.append(RouteRule(pattern, kind, subject, tuple(categories)))
+        return tuple(rules)
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _range(lo: float | None, hi: float | None, lo_open: bool = False) -> str:
+    if lo is not None and hi is not None:
+        return f"{lo} {'<' if lo_open else '<='} value <= {hi}"
+    if lo is not None:
+        return f"value {'>' if lo_open else '>='} {lo}"
+    return ""

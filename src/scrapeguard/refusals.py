@@ -1,0 +1,82 @@
+"""What a refused client receives: a short page a person can act on, or JSON for API clients.
+
+Framework-neutral: returns status, headers and body, so the proxy and the
+in-process middlewares serve the same thing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from scrapeguard.decisions import BLOCK, THROTTLE, Decision
+from scrapeguard.policy.model import ActionOptions
+
+DECISION_HEADER = "X-ScrapeGuard-Decision"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(loader=PackageLoader("scrapeguard", "templates"),
+                       autoescape=select_autoescape(["html"]))
+
+
+def _wants_json(accept: str | None) -> bool:
+    if not accept:
+        return False
+    accept = accept.lower()
+    return "application/json" in accept and "text/html" not in accept
+
+
+def _minutes(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} seconds"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} minutes"
+    return f"{round(seconds / 3600)} hours"
+
+
+def build_refusal(decision: Decision, actions: ActionOptions, accept: str | None = None) -> Refusal:
+    retry = decision.retry_after
+    if decision.action == THROTTLE:
+        status = actions.throttle_status
+        heading = "Slow down, please"
+        explanation = ("You have looked at a lot of member profiles in a short time, more than "
+                       "this site allows, to protect its members from mass copying.")
+        next_step = f"You can continue in about {_minutes(retry)}. Logged-in members have a higher limit."
+    else:
+        status = actions.block_status
+        heading = "Access paused"
+        explanation = ("Requests from your connection looked like automated copying of member "
+                       "data, so this site has paused access for it.")
+        next_step = f"Access resumes in about {_minutes(retry)}."
+    headers = [(DECISION_HEADER, decision.id), ("Cache-Control", "no-store")]
+    if decision.action in (THROTTLE, BLOCK):
+        headers.append(("Retry-After", str(retry)))
+    if _wants_json(accept):
+        body = json.dumps({
+            "action": decision.action,
+            "decision_id": decision.id,
+            "retry_after": retry,
+            "reason": decision.summary(),
+            "appeal": actions.appeal_contact,
+        }).encode()
+        headers.append(("Content-Type", "application/json"))
+    else:
+        html = _environment().get_template("refused.html").render(
+            heading=heading, explanation=explanation, next_step=next_step,
+            appeal_contact=actions.appeal_contact, decision=decision,
+        )
+        body = html.encode()
+        headers.append(("Content-Type", "text/html; charset=utf-8"))
+    return Refusal(status, headers, body)

@@ -1,0 +1,71 @@
+"""The route map: which URL paths show which member's personal data.
+
+A pattern like `/u/{username}` matches one path segment per placeholder;
+`{name*}` matches the rest of the path. The first matching rule wins and
+paths that match none are plain pages.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from scrapeguard.policy.model import RouteRule
+
+PROFILE = "profile"
+CONTACT_LOOKUP = "contact_lookup"
+LISTING = "listing"
+ASSET = "asset"
+AUTH = "auth"
+PAGE = "page"
+
+#: Route kinds whose subject is one member whose data the response shows.
+MEMBER_KINDS = frozenset({PROFILE, CONTACT_LOOKUP})
+
+
+@dataclass(frozen=True, slots=True)
+class RouteMatch:
+    kind: str
+    #: Which member the response shows, as "<placeholder>:<value>", or None.
+    subject: str | None
+    categories: tuple[str, ...]
+    pattern: str | None
+
+
+UNMATCHED = RouteMatch(PAGE, None, (), None)
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    out = ["^"]
+    pos = 0
+    for m in re.finditer(r"\{(\w+)(\*?)\}", pattern):
+        out.append(re.escape(pattern[pos : m.start()]))
+        out.append(f"(?P<{m.group(1)}>.+)" if m.group(2) else f"(?P<{m.group(1)}>[^/]+)")
+        pos = m.end()
+    out.append(re.escape(pattern[pos:]).rstrip("/"))
+    out.append("/?$")
+    return re.compile("".join(out))
+
+
+class RouteMap:
+    def __init__(self, rules: tuple[RouteRule, ...] | list[RouteRule]) -> None:
+        self._rules = [(_compile(r.pattern), r) for r in rules]
+
+    def match(self, path: str, query: str = "") -> RouteMatch:
+        """Classify a request path (decoded, without the query) and its raw query string."""
+        for regex, rule in self._rules:
+            m = regex.match(path)
+            if m is None:
+                continue
+            subject = None
+            if rule.subject is not None:
+                if rule.subject.startswith("query:"):
+                    name = rule.subject[6:]
+                    values = parse_qs(query).get(name) if query else None
+                    if values and values[0].strip():
+                        subject = f"{name}:{values[0].strip().lower()}"
+                else:
+                    subject = f"{rule.subject}:{m.group(rule.subject)}"
+            return RouteMatch(rule.kind, subject, rule.categories, rule.pattern)
+        return UNMATCHED

@@ -1,0 +1,75 @@
+"""Running servers: the demo site (uvicorn) and the proxy (aiohttp), alone or together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import uvicorn
+
+from scrapeguard.decisions import DecisionWriter
+from scrapeguard.demo.site import create_app
+from scrapeguard.engine import Engine
+from scrapeguard.integrations.proxy import GuardProxy, ProxyConfig
+from scrapeguard.policy.model import Policy
+from scrapeguard.stores import store_from_uri
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """'127.0.0.1:8000', '[::1]:8000' or ':8000' (loopback) -> (host, port)."""
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not port_text.isdigit():
+        raise ValueError(f"{value!r} is not HOST:PORT (for example 127.0.0.1:8000)")
+    port = int(port_text)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port {port} is out of range 0..65535")
+    host = host.strip("[]") or "127.0.0.1"
+    return host, port
+
+
+@dataclass
+class SiteServer:
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await self.task
+
+
+async def start_site(host: str, port: int, members: int, seed: int, demo_logins: bool) -> SiteServer:
+    app = create_app(members=members, seed=seed, demo_logins=demo_logins)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                            lifespan="off")
+    server = uvicorn.Server(config)
+    # Signals are handled by run_until_signalled, not by uvicorn.
+    setattr(server, "capture_signals", contextlib.nullcontext)  # noqa: B010
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # raises the startup error (e.g. address in use)
+            raise OSError(f"the demo site could not listen on {host}:{port}")
+        await asyncio.sleep(0.02)
+    return SiteServer(server, task)
+
+
+def build_proxy(policy: Policy, upstream: str, store_uri: str | None = None,
+                decisions_out: str | None = None, trusted_proxies: tuple[str, ...] = ()) -> GuardProxy:
+    store = store_from_uri(store_uri, policy.store)
+    engine = Engine(policy, store)
+    writer = DecisionWriter(decisions_out) if decisions_out else None
+    return GuardProxy(ProxyConfig(upstream=upstream, trusted_proxies=trusted_proxies), engine, writer)
+
+
+async def run_until_signalled(stop: Callable[[], Awaitable[None]]) -> None:
+    """Wait for Ctrl-C or SIGTERM, then run `stop`."""
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, done.set)
+    await done.wait()
+    await stop()

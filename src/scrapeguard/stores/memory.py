@@ -1,0 +1,169 @@
+"""In-process state store: bounded in total and per key, entries expire.
+
+All entries live in one insertion-ordered dict used as an LRU list: touching
+an entry moves it to the end, and when there are more than `max_keys`
+entries the least recently used go first (expired ones are dropped on the
+way). So a flood of a million new client IPs costs at most `max_keys`
+entries, and an actor that keeps coming back keeps its state.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from scrapeguard.decisions import SEVERITY
+from scrapeguard.stores.base import DistinctResult, Penalty, StateStore, Window
+
+
+class _Distinct:
+    """Per key: for each window, member -> last time seen, oldest first."""
+
+    __slots__ = ("expires", "seen")
+
+    def __init__(self, n_windows: int) -> None:
+        self.seen: list[dict[str, float]] = [{} for _ in range(n_windows)]
+        self.expires = 0.0
+
+
+class _Counter:
+    __slots__ = ("expires", "value")
+
+    def __init__(self, expires: float) -> None:
+        self.value = 0
+        self.expires = expires
+
+
+class _Value:
+    __slots__ = ("expires", "value")
+
+    def __init__(self, value: str | Penalty, expires: float) -> None:
+        self.value = value
+        self.expires = expires
+
+
+_Entry = _Distinct | _Counter | _Value
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryStats:
+    entries: int
+    evicted: int
+    expired: int
+
+
+class MemoryStore(StateStore):
+    def __init__(self, max_keys: int = 200_000, max_members_per_key: int = 4096) -> None:
+        if max_keys < 1 or max_members_per_key < 1:
+            raise ValueError("max_keys and max_members_per_key must be positive")
+        self.max_keys = max_keys
+        self.max_members_per_key = max_members_per_key
+        self._data: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+        self._evicted = 0
+        self._expired = 0
+
+    # -- LRU bookkeeping ---------------------------------------------------
+
+    def _get(self, key: str, now: float) -> _Entry | None:
+        entry = self._data.pop(key, None)
+        if entry is None:
+            return None
+        if entry.expires <= now:
+            self._expired += 1
+            return None
+        self._data[key] = entry  # most recently used
+        return entry
+
+    def _put(self, key: str, entry: _Entry, now: float) -> None:
+        self._data.pop(key, None)
+        while len(self._data) >= self.max_keys:
+            oldest = next(iter(self._data))
+            if self._data.pop(oldest).expires <= now:
+                self._expired += 1
+            else:
+                self._evicted += 1
+        self._data[key] = entry
+
+    def stats(self) -> MemoryStats:
+        return MemoryStats(len(self._data), self._evicted, self._expired)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    # -- StateStore ----------------------------------------------------------
+
+    def admit_distinct(
+        self, key: str, member: str, now: float, windows: Sequence[Window]
+    ) -> DistinctResult:
+        with self._lock:
+            entry = self._get("d|" + key, now)
+            if not isinstance(entry, _Distinct) or len(entry.seen) != len(windows):
+                entry = _Distinct(len(windows))
+                self._put("d|" + key, entry, now)
+            admitted = True
+            counts = []
+            for seen, window in zip(entry.seen, windows, strict=True):
+                horizon = now - window.seconds
+                while seen:
+                    first = next(iter(seen))
+                    if seen[first] > horizon:
+                        break
+                    del seen[first]
+                counts.append(len(seen))
+                if member not in seen and len(seen) >= window.limit:
+                    admitted = False
+            seen_before = member in entry.seen[0]
+            if admitted:
+                counts = []
+                for seen in entry.seen:
+                    seen.pop(member, None)
+                    seen[member] = now
+                    while len(seen) > self.max_members_per_key:
+                        del seen[next(iter(seen))]
+                    counts.append(len(seen))
+                entry.expires = now + max(w.seconds for w in windows)
+            return DistinctResult(admitted, tuple(counts), seen_before)
+
+    def incr(self, key: str, now: float, ttl: float) -> int:
+        with self._lock:
+            entry = self._get("c|" + key, now)
+            if not isinstance(entry, _Counter):
+                entry = _Counter(now + ttl)
+                self._put("c|" + key, entry, now)
+            entry.value += 1
+            return entry.value
+
+    def put_penalty(self, penalty: Penalty, now: float) -> None:
+        with self._lock:
+            entry = self._get("p|" + penalty.key, now)
+            if isinstance(entry, _Value) and isinstance(entry.value, Penalty):
+                old = entry.value
+                if (SEVERITY[old.action], old.until) >= (SEVERITY[penalty.action], penalty.until):
+                    return
+            self._put("p|" + penalty.key, _Value(penalty, penalty.until), now)
+
+    def active_penalty(self, keys: Iterable[str], now: float) -> Penalty | None:
+        best: Penalty | None = None
+        with self._lock:
+            for key in keys:
+                entry = self._get("p|" + key, now)
+                if entry is None or not isinstance(entry, _Value):
+                    continue
+                p = entry.value
+                assert isinstance(p, Penalty)
+                if best is None or (SEVERITY[p.action], p.until) > (SEVERITY[best.action], best.until):
+                    best = p
+        return best
+
+    def put_value(self, key: str, value: str, now: float, ttl: float) -> None:
+        with self._lock:
+            self._put("v|" + key, _Value(value, now + ttl), now)
+
+    def get_value(self, key: str, now: float) -> str | None:
+        with self._lock:
+            entry = self._get("v|" + key, now)
+            if isinstance(entry, _Value) and isinstance(entry.value, str):
+                return entry.value
+            return None
