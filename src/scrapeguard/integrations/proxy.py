@@ -17,7 +17,7 @@ from datetime import datetime
 from http.cookies import CookieError, SimpleCookie
 
 import aiohttp
-from aiohttp import web
+from aiohttp import http_exceptions, web
 from multidict import CIMultiDict
 from yarl import URL
 
@@ -35,6 +35,23 @@ HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
     "transfer-encoding", "upgrade", "proxy-connection",
 })
+
+
+class _MalformedRequestFilter(logging.Filter):
+    """aiohttp answers unparseable requests with 400 itself and logs a traceback for each.
+    A flood of garbage must not flood the log: count them, log one line at debug level."""
+
+    def __init__(self, counts: Counter[str]) -> None:
+        super().__init__()
+        self.counts = counts
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, http_exceptions.HttpProcessingError):
+            self.counts["malformed_request"] += 1
+            log.debug("malformed request refused: %s", str(exc).splitlines()[0])
+            return False
+        return True
 
 
 @dataclass
@@ -82,6 +99,7 @@ class GuardProxy:
         self._created_header = client.account_created_header
         self._strip = {client.account_header.lower(), client.account_created_header.lower()}
         self._session: aiohttp.ClientSession | None = None
+        self._log_filter = _MalformedRequestFilter(self.counts)
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -100,8 +118,10 @@ class GuardProxy:
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
         self._session = aiohttp.ClientSession(timeout=timeout, connector=connector,
                                               auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar())
+        logging.getLogger("aiohttp.server").addFilter(self._log_filter)
 
     async def _stop(self, app: web.Application) -> None:
+        logging.getLogger("aiohttp.server").removeFilter(self._log_filter)
         if self._session is not None:
             await self._session.close()
 

@@ -1,0 +1,118 @@
+"""Shared fixtures: real servers (demo site, guard proxy, test upstreams) on loopback ports."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from scrapeguard.integrations.proxy import GuardProxy, start_proxy
+from scrapeguard.policy import default_policy, load_policy_text
+from scrapeguard.serving import SiteServer, build_proxy, start_site
+
+
+class LoopThread:
+    """An asyncio loop in a background thread, so sync tests can talk to real async servers."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Awaitable[Any], timeout: float = 60) -> Any:
+        future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
+        return future.result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@dataclass
+class Guarded:
+    """A running guard in front of an upstream."""
+
+    url: str
+    upstream_url: str
+    decisions_path: Path
+    proxy: GuardProxy
+    _stops: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def decisions(self) -> list[dict[str, Any]]:
+        import json
+
+        if not self.decisions_path.exists():
+            return []
+        return [json.loads(line) for line in self.decisions_path.read_text().splitlines()]
+
+
+def _port_of_runner(runner: web.AppRunner) -> int:
+    return int(runner.addresses[0][1])
+
+
+def _port_of_site(server: SiteServer) -> int:
+    return int(server.server.servers[0].sockets[0].getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def loop_thread() -> Iterator[LoopThread]:
+    lt = LoopThread()
+    yield lt
+    lt.close()
+
+
+@pytest.fixture(scope="session")
+def demo_site(loop_thread: LoopThread) -> Iterator[str]:
+    """One demo site (300 members, demo logins) for the whole run; its state is per-session only."""
+    server: SiteServer = loop_thread.run(start_site("127.0.0.1", 0, 300, 1, True))
+    yield f"http://127.0.0.1:{_port_of_site(server)}"
+    loop_thread.run(server.stop())
+
+
+@pytest.fixture
+def make_guard(loop_thread: LoopThread, tmp_path: Path) -> Iterator[Callable[..., Guarded]]:
+    """Start a guard in front of `upstream` with a policy (TOML text, laid over the defaults)."""
+    started: list[tuple[web.AppRunner, GuardProxy]] = []
+
+    def make(upstream: str, policy_text: str = "", trusted: tuple[str, ...] = (),
+             name: str = "decisions.jsonl") -> Guarded:
+        policy = load_policy_text(policy_text, "test-policy.toml") if policy_text else default_policy()
+        path = tmp_path / name
+        proxy = build_proxy(policy, upstream, None, str(path), trusted)
+        runner = loop_thread.run(start_proxy(proxy, "127.0.0.1", 0))
+        started.append((runner, proxy))
+        return Guarded(f"http://127.0.0.1:{_port_of_runner(runner)}", upstream, path, proxy)
+
+    yield make
+    for runner, proxy in started:
+        loop_thread.run(runner.cleanup())
+        if proxy.decisions is not None:
+            proxy.decisions.close()
+
+
+@pytest.fixture
+def start_upstream(loop_thread: LoopThread) -> Iterator[Callable[[web.Application], str]]:
+    """Serve an aiohttp app (a test upstream) on a loopback port; returns its URL."""
+    runners: list[web.AppRunner] = []
+
+    def start(app: web.Application) -> str:
+        async def go() -> web.AppRunner:
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            return runner
+
+        runner = loop_thread.run(go())
+        runners.append(runner)
+        return f"http://127.0.0.1:{_port_of_runner(runner)}"
+
+    yield start
+    for runner in runners:
+        loop_thread.run(runner.cleanup())

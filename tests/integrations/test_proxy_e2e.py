@@ -1,0 +1,172 @@
+"""The real proxy in front of the real demo site, over HTTP on loopback."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from scrapeguard.refusals import DECISION_HEADER
+
+MEMBER_ID = re.compile(r'data-member-id="(\d+)"')
+
+
+def usernames(client: httpx.Client, pages: int = 3) -> list[str]:
+    """What a scraper harvests first: the directory (not member data by itself)."""
+    names: list[str] = []
+    for page in range(1, pages + 1):
+        html = client.get(f"/directory?page={page}").text
+        names += re.findall(r'href="/u/([^"]+)"', html)
+    return list(dict.fromkeys(names))
+
+
+def scrape(base: str, names: list[str]) -> tuple[list[str], list[httpx.Response]]:
+    """A sequential anonymous scraper that throws cookies away. Returns ids received and refusals."""
+    received: list[str] = []
+    refusals: list[httpx.Response] = []
+    with httpx.Client(base_url=base) as client:
+        for name in names:
+            client.cookies.clear()  # no cookies kept
+            r = client.get(f"/u/{name}")
+            if r.status_code == 200:
+                m = MEMBER_ID.search(r.text)
+                assert m, "a 200 profile page without data-member-id"
+                received.append(m.group(1))
+            else:
+                refusals.append(r)
+    return received, refusals
+
+
+def test_anonymous_scraper_gets_at_most_the_hourly_quota(demo_site: str, make_guard: Callable) -> None:
+    guard = make_guard(demo_site)
+    with httpx.Client(base_url=guard.url) as client:
+        names = usernames(client)
+    assert len(names) == 150
+    received, refusals = scrape(guard.url, names)
+    assert len(received) == 60  # the default anonymous quota per IP and hour
+    assert len(refusals) == 90
+    first = refusals[0]
+    assert first.status_code == 429
+    assert int(first.headers["Retry-After"]) > 0
+    decision_id = first.headers[DECISION_HEADER]
+    assert decision_id.startswith("sg-") and decision_id in first.text
+    # kept scraping through the throttle: blocked
+    assert refusals[-1].status_code == 403
+    assert refusals[-1].headers[DECISION_HEADER] in refusals[-1].text
+    lines = guard.decisions()
+    assert len(lines) == 90
+    assert lines[0]["id"] == decision_id
+    assert lines[0]["action"] == "throttle" and lines[0]["enforced"] is True
+    assert lines[0]["keys"]["ip"] == "127.0.0.1"
+    assert lines[0]["route"] == "profile" and lines[0]["subject"].startswith("username:")
+    assert lines[0]["reasons"][0]["detector"] == "profile_quota"
+    assert {line["action"] for line in lines[-10:]} == {"block"}
+
+
+def test_a_person_reading_profiles_with_assets_is_never_refused(
+    demo_site: str, make_guard: Callable
+) -> None:
+    guard = make_guard(demo_site)
+    with httpx.Client(base_url=guard.url) as person:  # a browser: keeps its cookie
+        statuses = [person.get("/").status_code]
+        names = usernames(person, pages=1)
+        for name in names[:15]:
+            page = person.get(f"/u/{name}")
+            statuses.append(page.status_code)
+            assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text)
+            assert len(assets) >= 3
+            statuses += [person.get(a).status_code for a in assets]
+            time.sleep(0.1)
+        statuses.append(person.get("/search", params={"q": "a"}).status_code)
+    assert set(statuses) == {200}
+    assert guard.decisions() == []
+
+
+def test_allowlisted_network_is_never_refused(demo_site: str, make_guard: Callable) -> None:
+    guard = make_guard(demo_site, '[allowlist]\ncidrs = ["127.0.0.0/8"]\n')
+    with httpx.Client(base_url=guard.url) as client:
+        names = usernames(client)
+    received, refusals = scrape(guard.url, names)
+    assert len(received) == 150 and refusals == []
+    assert guard.decisions() == []
+
+
+def test_observe_mode_refuses_nothing_and_writes_the_same_decisions(
+    demo_site: str, make_guard: Callable
+) -> None:
+    enforce = make_guard(demo_site, name="enforce.jsonl")
+    observe = make_guard(demo_site, 'mode = "observe"\n', name="observe.jsonl")
+    with httpx.Client(base_url=enforce.url) as client:
+        names = usernames(client)
+    scrape(enforce.url, names)
+    received, refusals = scrape(observe.url, names)
+    assert len(received) == 150 and refusals == []
+
+    def essence(lines: list[dict]) -> list[tuple]:
+        return [(d["action"], d["subject"], tuple((r["detector"], r["detail"]) for r in d["reasons"]))
+                for d in lines]
+
+    enforced, observed = enforce.decisions(), observe.decisions()
+    assert len(observed) == 90
+    assert essence(observed) == essence(enforced)
+    assert all(d["enforced"] is False for d in observed)
+
+
+def test_logged_in_members_get_the_account_quota_and_account_headers_are_stripped(
+    demo_site: str, make_guard: Callable
+) -> None:
+    guard = make_guard(demo_site)
+    with httpx.Client(base_url=guard.url) as member:
+        names = usernames(member)
+        login = member.post("/login", data={"username": names[0], "password": "demo"})
+        assert login.status_code == 303
+        assert "x-account-id" not in login.headers and "x-account-created" not in login.headers
+        statuses = []
+        for name in names[1:101]:
+            r = member.get(f"/u/{name}")
+            statuses.append(r.status_code)
+            assert "x-account-id" not in r.headers
+        # members-only data reached the logged-in member: the login really took effect
+        assert "mailto:" in r.text
+    assert statuses == [200] * 100  # beyond the anonymous 60: the account quota (150) applies
+    assert guard.decisions() == []
+
+
+def test_a_fresh_account_is_held_to_the_new_account_quota(demo_site: str, make_guard: Callable) -> None:
+    guard = make_guard(demo_site)
+    with httpx.Client(base_url=guard.url) as newcomer:
+        names = usernames(newcomer)
+        stamp = str(time.time_ns())[-9:]
+        r = newcomer.post("/signup", data={"username": f"new{stamp}", "name": "New Person",
+                                           "email": f"new{stamp}@example.org", "password": "long enough"})
+        assert r.status_code == 303
+        got = [newcomer.get(f"/u/{n}").status_code for n in names[:60]]
+    assert got.count(200) == 30
+    decision = guard.decisions()[0]
+    assert decision["keys"]["account"]
+    assert "new account" in decision["reasons"][0]["detail"]
+
+
+@pytest.mark.parametrize("accept,kind", [("application/json", "application/json"),
+                                         ("text/html,application/xhtml+xml", "text/html")])
+def test_refusals_for_people_and_api_clients(
+    demo_site: str, make_guard: Callable, accept: str, kind: str
+) -> None:
+    guard = make_guard(demo_site, "[detectors.profile_quota.anonymous]\nper_hour = 2\nper_day = 10\n")
+    with httpx.Client(base_url=guard.url, headers={"Accept": accept}) as client:
+        for i in (1, 2):
+            assert client.get(f"/api/v1/members/{i}").status_code == 200
+        refused = client.get("/api/v1/members/3")
+    assert refused.status_code == 429
+    assert refused.headers["content-type"].startswith(kind)
+    if kind == "application/json":
+        body = refused.json()
+        assert body["action"] == "throttle"
+        assert body["decision_id"] == refused.headers[DECISION_HEADER]
+        assert body["retry_after"] == int(refused.headers["Retry-After"])
+        assert "quota" in body["reason"]
+    else:
+        assert '<html lang="en">' in refused.text and refused.headers[DECISION_HEADER] in refused.text

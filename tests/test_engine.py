@@ -1,0 +1,219 @@
+"""The engine with simulated time: quotas per hour and day, young accounts, escalation, expiry."""
+
+from __future__ import annotations
+
+import pytest
+
+from scrapeguard.decisions import ALLOW, BLOCK, THROTTLE, Decision
+from scrapeguard.detectors.base import Detector, Signal
+from scrapeguard.engine import Engine
+from scrapeguard.events import Event
+from scrapeguard.policy import Policy, default_policy, load_policy_text
+from scrapeguard.routes import RouteMap
+from scrapeguard.stores import StateStore
+
+T0 = 1_800_000_000.0  # an arbitrary event time: the engine never reads the wall clock
+DAY = 86400.0
+
+
+class Actor:
+    """Drives one client through the engine, with its own clock."""
+
+    def __init__(self, engine: Engine, ip: str | None = "198.51.100.7", account: str | None = None,
+                 created: float | None = None, session: str | None = None) -> None:
+        self.engine = engine
+        self.routes = RouteMap(engine.policy.routes)
+        self.ip, self.account, self.created, self.session = ip, account, created, session
+        self.now = T0
+
+    def view(self, path: str, after: float = 1.0) -> Decision:
+        self.now += after
+        event = Event(ts=self.now, ip=self.ip, path=path, route=self.routes.match(path),
+                      account=self.account, account_created=self.created, session=self.session)
+        return self.engine.decide(event)
+
+    def view_profiles(self, start: int, count: int, after: float = 1.0) -> list[Decision]:
+        return [self.view(f"/u/member{i}", after) for i in range(start, start + count)]
+
+
+def served(decisions: list[Decision]) -> int:
+    return sum(d.action == ALLOW for d in decisions)
+
+
+def policy_with(text: str) -> Policy:
+    return load_policy_text(text, "test.toml")
+
+
+def test_anonymous_quota_per_hour_is_exact() -> None:
+    actor = Actor(Engine(default_policy()))
+    decisions = actor.view_profiles(0, 100)
+    assert served(decisions) == 60
+    assert [d.action for d in decisions[:60]] == [ALLOW] * 60
+    first_refusal = decisions[60]
+    assert first_refusal.action == THROTTLE
+    assert first_refusal.reasons[0].detector == "profile_quota"
+    assert "60 distinct member profiles in the last hour" in first_refusal.reasons[0].detail
+    assert first_refusal.retry_after == 300
+
+
+def test_reviewing_the_same_profiles_is_never_refused() -> None:
+    actor = Actor(Engine(default_policy()))
+    decisions = [actor.view(f"/u/member{i % 20}") for i in range(1000)]
+    assert served(decisions) == 1000
+
+
+def test_assets_and_pages_do_not_count() -> None:
+    actor = Actor(Engine(default_policy()))
+    paths = ["/", "/directory?page=2", "/static/site.css", "/jobs", "/search?q=anna"] * 100
+    assert all(actor.view(p, after=0.1).action == ALLOW for p in paths)
+
+
+def test_hour_window_slides_and_day_quota_binds() -> None:
+    engine = Engine(default_policy())
+    actor = Actor(engine)
+    total = 0
+    # A patient scraper: 60 new profiles every 61 minutes. The hourly quota lets each batch
+    # through; the daily quota (300) stops it after five hours.
+    for hour in range(8):
+        decisions = actor.view_profiles(hour * 60, 60, after=1.0)
+        total += served(decisions)
+        actor.now += 3600
+    assert total == 300
+
+
+def test_young_accounts_get_the_stricter_quota() -> None:
+    engine = Engine(default_policy())
+    young = Actor(engine, account="501", created=T0 - 2 * DAY)
+    old = Actor(engine, account="12", created=T0 - 400 * DAY)
+    assert served(young.view_profiles(0, 100)) == 30
+    assert served(old.view_profiles(0, 200)) == 150
+
+
+def test_account_becomes_ordinary_after_max_age() -> None:
+    engine = Engine(default_policy())
+    account = Actor(engine, account="77", created=T0 - 7 * DAY + 100)
+    # 30 views while young, then the account turns 7 days old and gets the account quota
+    assert served(account.view_profiles(0, 30)) == 30
+    account.now += 200
+    assert account.view("/u/other-member").action == ALLOW
+
+
+def test_accounts_are_counted_per_account_not_per_ip() -> None:
+    engine = Engine(default_policy())
+    # 3 colleagues behind one office address, logged in: 60 profiles each, 180 from one IP
+    colleagues = [Actor(engine, ip="203.0.113.9", account=str(n), created=T0 - 900 * DAY)
+                  for n in range(3)]
+    for actor in colleagues:
+        assert served(actor.view_profiles(0, 60)) == 60
+
+
+def test_own_profile_does_not_count() -> None:
+    engine = Engine(default_policy())
+    me = Actor(engine, account="9", created=T0 - 2 * DAY)
+    for _ in range(100):
+        assert me.view("/api/v1/members/9").action == ALLOW
+    assert served(me.view_profiles(0, 40)) == 30
+
+
+def test_ignoring_the_throttle_escalates_to_a_block_that_grows() -> None:
+    engine = Engine(default_policy())
+    actor = Actor(engine)
+    decisions = actor.view_profiles(0, 80)
+    actions = [d.action for d in decisions]
+    # 60 served, 9 throttled, then the 10th refusal within the hour escalates to a block
+    assert actions[:60] == [ALLOW] * 60
+    assert actions[60:69] == [THROTTLE] * 9
+    assert set(actions[69:]) == {BLOCK}
+    first_block = decisions[69]
+    assert any(r.detector == "escalation" for r in first_block.reasons)
+    assert first_block.retry_after == 3600
+    # once the block is over, the next offence (after strikes reset) leads to a 4x longer block
+    actor.now = first_block.until + 3600  # type: ignore[operator]
+    later = actor.view_profiles(1000, 400)
+    blocks = [d for d in later if d.action == BLOCK]
+    assert blocks, "the repeat offender was not blocked again"
+    assert blocks[0].retry_after == 4 * 3600
+
+
+def test_a_person_who_stops_at_the_throttle_is_not_blocked() -> None:
+    engine = Engine(default_policy())
+    actor = Actor(engine)
+    decisions = actor.view_profiles(0, 62)
+    assert decisions[-1].action == THROTTLE
+    actor.now += 3600  # they come back an hour later
+    assert actor.view("/u/member0").action == ALLOW
+    assert actor.view("/u/new-one").action == ALLOW
+
+
+def test_state_expires() -> None:
+    engine = Engine(default_policy())
+    actor = Actor(engine)
+    actor.view_profiles(0, 300, after=12.0)  # an hour's worth per 300 views: day quota reached
+    assert actor.view("/u/yet-another").action != ALLOW
+    actor.now += 2 * DAY
+    assert actor.view("/u/yet-another").action == ALLOW
+
+
+def test_allowlisted_networks_and_accounts_are_never_refused() -> None:
+    engine = Engine(policy_with('[allowlist]\ncidrs = ["198.51.100.0/24"]\naccounts = ["5"]\n'))
+    assert served(Actor(engine, ip="198.51.100.7").view_profiles(0, 500)) == 500
+    assert served(Actor(engine, ip="192.0.2.1", account="5", created=T0).view_profiles(0, 500)) == 500
+    assert served(Actor(engine, ip="192.0.2.2").view_profiles(0, 100)) == 60
+
+
+def test_observe_mode_decides_the_same_but_enforces_nothing() -> None:
+    enforce = Actor(Engine(default_policy())).view_profiles(0, 120)
+    observe = Actor(Engine(policy_with('mode = "observe"'))).view_profiles(0, 120)
+    assert [d.action for d in enforce] == [d.action for d in observe]
+    assert all(d.enforced for d in enforce) and not any(d.enforced for d in observe)
+
+
+def test_network_quota_is_off_by_default_and_works_when_on() -> None:
+    engine = Engine(default_policy())
+    neighbours = [Actor(engine, ip=f"100.64.0.{n}") for n in range(1, 21)]
+    assert all(served(a.view_profiles(0, 50)) == 50 for a in neighbours)  # carrier NAT: 1,000 views
+
+    strict = Engine(policy_with(
+        "[detectors.profile_quota.network]\nenabled = true\nper_hour = 100\nper_day = 200\n"))
+    neighbours = [Actor(strict, ip=f"100.64.0.{n}") for n in range(1, 5)]
+    total = sum(served(a.view_profiles(n * 50, 50)) for n, a in enumerate(neighbours))
+    assert total == 100
+
+
+def test_anonymous_without_ip_is_counted_by_session() -> None:
+    engine = Engine(default_policy())
+    assert served(Actor(engine, ip=None, session="s-1").view_profiles(0, 100)) == 60
+    assert served(Actor(engine, ip=None, session=None).view_profiles(0, 100)) == 100
+
+
+def test_quota_detector_can_be_switched_off() -> None:
+    engine = Engine(policy_with("[detectors.profile_quota]\nenabled = false\n"))
+    assert engine.detectors == []
+    assert served(Actor(engine).view_profiles(0, 500)) == 500
+
+
+def test_replayed_404s_do_not_count() -> None:
+    engine = Engine(default_policy())
+    routes = RouteMap(engine.policy.routes)
+    for i in range(100):
+        path = f"/u/ghost{i}"
+        event = Event(ts=T0 + i, ip="192.0.2.9", path=path, route=routes.match(path), status=404)
+        assert engine.decide(event).action == ALLOW
+
+
+class Exploding(Detector):
+    name = "exploding"
+
+    @classmethod
+    def from_policy(cls, policy: Policy) -> Exploding:
+        return cls()
+
+    def inspect(self, event: Event, store: StateStore) -> list[Signal]:
+        raise RuntimeError("boom")
+
+
+def test_a_failing_detector_does_not_take_the_guard_down(caplog: pytest.LogCaptureFixture) -> None:
+    policy = default_policy()
+    engine = Engine(policy, detectors=[Exploding()])
+    assert Actor(engine).view("/u/x").action == ALLOW
+    assert engine.counts["errors.exploding"] == 1
