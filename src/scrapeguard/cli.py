@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import click
 
@@ -193,9 +195,16 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _run(coro: object) -> None:
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    """Run a server coroutine on uvloop where it is installed (faster), else asyncio's loop."""
     try:
-        asyncio.run(coro)  # type: ignore[arg-type]
+        import uvloop
+
+        run: Callable[[Coroutine[Any, Any, None]], None] = uvloop.run
+    except ImportError:  # pragma: no cover - platforms without uvloop
+        run = asyncio.run
+    try:
+        run(coro)
     except OSError as exc:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:

@@ -152,7 +152,8 @@ def status_of(response: bytes) -> int:
 @pytest.mark.parametrize("request_bytes,expected", [
     pytest.param(b"GARBAGE\r\n\r\n", "4xx", id="not-http"),
     pytest.param(b"GET /u/%ZZ%00 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "any", id="bad-percent"),
-    pytest.param(b"GET /u/\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "any", id="non-utf8-path"),
+    pytest.param(b"GET /u/\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "any",
+                 id="non-utf8-path"),
     pytest.param(b"GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "any",
                  id="traversal"),
     pytest.param(b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", "4xx", id="huge-path"),

@@ -54,6 +54,10 @@ class _MalformedRequestFilter(logging.Filter):
         return True
 
 
+#: Responses of known length up to this size are read whole and sent in one write.
+BUFFER_LIMIT = 256 * 1024
+
+
 @dataclass
 class ProxyConfig:
     upstream: str
@@ -207,16 +211,20 @@ class GuardProxy:
             log.warning("upstream %s failed: %s", self.upstream, exc)
             return _error_page(502, "Bad gateway",
                                "The site behind this guard could not be reached. Please try again shortly.")
+        response: web.StreamResponse | None = None
         try:
             self._learn_account(upstream, event, now)
-            response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-            connection_tokens = {t.strip().lower()
-                                 for t in upstream.headers.get("Connection", "").split(",")}
-            for name, value in upstream.headers.items():
-                lower = name.lower()
-                if lower in HOP_BY_HOP or lower in connection_tokens or lower in self._strip:
-                    continue
-                response.headers.add(name, value)
+            headers = self._downstream_headers(upstream)
+            length = upstream.content_length
+            if length is not None and length <= BUFFER_LIMIT and upstream.status not in (101, 204, 304) \
+                    and request.method != "HEAD":
+                # Small bodies of known size go out in one write with the headers: far fewer
+                # syscalls and event-loop turns than streaming them, same bytes on the wire.
+                payload = await upstream.read()
+                headers.popall("Content-Length", None)
+                return web.Response(status=upstream.status, reason=upstream.reason, body=payload,
+                                    headers=headers)
+            response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
             if upstream.headers.get("Transfer-Encoding", "").lower() == "chunked":
                 response.enable_chunked_encoding()
             await response.prepare(request)
@@ -224,15 +232,26 @@ class GuardProxy:
                 await response.write(chunk)
             await response.write_eof()
             return response
-        except (TimeoutError, aiohttp.ClientError, ConnectionResetError) as exc:
-            # The response has started: all we can do is end it.
+        except (aiohttp.ClientError, TimeoutError, ConnectionResetError) as exc:
             self.counts["upstream_broken"] += 1
             log.warning("upstream response for %s broke off: %s", request.path, exc)
+            if response is None or not response.prepared:
+                return _error_page(502, "Bad gateway", "The site behind this guard broke off its answer.")
             if request.transport is not None:
-                request.transport.close()
+                request.transport.close()  # the response has started: all we can do is end it
             return response
         finally:
             upstream.release()
+
+    def _downstream_headers(self, upstream: aiohttp.ClientResponse) -> CIMultiDict[str]:
+        headers: CIMultiDict[str] = CIMultiDict()
+        connection_tokens = {t.strip().lower() for t in upstream.headers.get("Connection", "").split(",")}
+        for name, value in upstream.headers.items():
+            lower = name.lower()
+            if lower in HOP_BY_HOP or lower in connection_tokens or lower in self._strip:
+                continue
+            headers.add(name, value)
+        return headers
 
     def _learn_account(self, upstream: aiohttp.ClientResponse, event: Event, now: float) -> None:
         """Remember which account a session belongs to, from the site's own headers."""
