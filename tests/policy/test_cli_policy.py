@@ -155,8 +155,6 @@ def test_policy_check_non_utf8_file_exits_2_with_a_clear_message(tmp_path: Path)
     assert f"  {path}: not UTF-8 text: " in result.stderr
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="loading.py:174: a scalar where a table is expected crashes with TypeError")
 def test_policy_check_scalar_for_table_exits_2_not_a_traceback() -> None:
     result = run("policy", "check", str(BAD / "table_given_as_value.toml"))
     assert result.exit_code == 2, repr(result.exception)

@@ -5,9 +5,8 @@ in `fixtures/bad` must be refused with exactly the problems listed in BAD_CASES
 below: the file, the dotted key, the line where that key stands in the fixture,
 what is wrong and what is allowed.
 
-Cases marked xfail(strict=True) show bugs in `scrapeguard.policy.loading`: they
-describe the behaviour that is wanted and start passing (and so fail, being
-strict) once the bug is fixed.
+The fixtures at the end of BAD_CASES each pinned a validation bug that has
+since been fixed (a crash, a missing line, a cascading second problem).
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import ipaddress
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -284,24 +283,7 @@ class Expect:
 @dataclass(frozen=True)
 class Bad:
     problems: tuple[Expect, ...]
-    #: aspect ("rejected", "problems", "lines") -> why it fails today (a bug)
-    xfail: dict[str, str] = field(default_factory=dict)
 
-
-BUG_SCALAR_TABLE = ("loading.py:174: a scalar where a table is expected is reported, then build() "
-                    "indexes into it and crashes with TypeError instead of PolicyError")
-BUG_CIDR_LINE = ("loading.py:245/119: key 'allowlist.cidrs[1]' makes find_line look for a "
-                 "'cidrs[1] =' line, so an invalid CIDR has no line")
-BUG_MISSING_KEY_LINE = ("loading.py:147: a missing required route key (subject) has no line; "
-                        "it should point at the route ([[routes]] header)")
-BUG_CASCADE = ("loading.py:187-190: an invalid value is replaced by `lo`, which then triggers a "
-               "second, spurious problem (block below throttle / per_day below per_hour)")
-BUG_HEADER_COMMENT = ("loading.py:126: `[risk]  # comment` becomes table 'risk]  # comment', "
-                      "so no key of that table gets a line")
-BUG_DUPLICATE_PLACEHOLDER = ("loading.py:314: a placeholder named twice is accepted; RouteMap then "
-                             "raises re.error (redefinition of group name) when the guard starts")
-BUG_NETWORK_BOUND = ("loading.py:283: the max_members_per_key check ignores network (and "
-                     "new_account) per_day, so a network quota that can never be counted passes")
 
 BAD_CASES: dict[str, Bad] = {
     "unknown_top_level_key.toml": Bad((
@@ -330,7 +312,7 @@ BAD_CASES: dict[str, Bad] = {
     )),
     "invalid_cidr.toml": Bad((
         Expect("allowlist.cidrs[1]", 5, "'10.0.0.300/8' is not an IP network", "192.0.2.0/24"),
-    ), xfail={"lines": BUG_CIDR_LINE}),
+    )),
     "route_kind_not_allowed.toml": Bad((
         Expect("routes[1].kind", 10, "'member_list' is not a route kind",
                "profile, contact_lookup, listing, asset, auth, page"),
@@ -341,7 +323,7 @@ BAD_CASES: dict[str, Bad] = {
     "profile_route_without_subject.toml": Bad((
         Expect("routes[1].subject", range(7, 11), "a profile route must say which member it shows",
                "username, query:NAME"),
-    ), xfail={"lines": BUG_MISSING_KEY_LINE}),
+    )),
     "route_pattern_without_slash.toml": Bad((
         Expect("routes[0].pattern", 6, "must be a path starting with '/', not 'u/{username}'"),
     )),
@@ -363,39 +345,33 @@ BAD_CASES: dict[str, Bad] = {
         Expect("routes[0].pattern", 22, "must be a path starting with '/'"),
         Expect("routes[1].kind", 28, "'lookup' is not a route kind", "contact_lookup"),
     )),
-    # -- fixtures that show bugs --------------------------------------------
+    # -- fixtures that showed validation bugs (fixed) -------------------------
     "table_given_as_value.toml": Bad((
         Expect("risk", 2, "must be a table, not a number"),
-    ), xfail=dict.fromkeys(("rejected", "problems", "lines"), BUG_SCALAR_TABLE)),
+    )),
     "block_out_of_range.toml": Bad((
         Expect("risk.block", 4, "1.5 is out of range", "0 < value <= 1"),
-    ), xfail={"problems": BUG_CASCADE}),
+    )),
     "per_day_zero.toml": Bad((
         Expect("detectors.profile_quota.anonymous.per_day", 4, "0 is out of range", "value >= 1"),
-    ), xfail={"problems": BUG_CASCADE}),
+    )),
     "table_header_with_comment.toml": Bad((
         Expect("risk.throttle", 4, "2 is out of range", "0 < value <= 1"),
-    ), xfail={"lines": BUG_HEADER_COMMENT}),
+    )),
     "duplicate_placeholder.toml": Bad((
         Expect("routes[0].pattern", 4, "id"),
-    ), xfail=dict.fromkeys(("rejected", "problems", "lines"), BUG_DUPLICATE_PLACEHOLDER)),
+    )),
     "network_quota_above_store_bound.toml": Bad((
         Expect("store.max_members_per_key", None, "must be larger than every per_day profile quota",
                "> 10000"),
-    ), xfail=dict.fromkeys(("rejected", "problems", "lines"), BUG_NETWORK_BOUND)),
+    )),
 }
 
 
 def _cases(aspect: str) -> list[object]:
     params = []
-    for name, case in BAD_CASES.items():
-        marks = []
-        if aspect in case.xfail:
-            reason = case.xfail[aspect]
-            # the scalar-for-table bug crashes; the others fail an assertion or raise nothing
-            raises = TypeError if reason == BUG_SCALAR_TABLE else (AssertionError, pytest.fail.Exception)
-            marks = [pytest.mark.xfail(strict=True, raises=raises, reason=reason)]
-        params.append(pytest.param(name, marks=marks, id=name.removesuffix(".toml")))
+    for name in BAD_CASES:
+        params.append(pytest.param(name, id=name.removesuffix(".toml")))
     return params
 
 
@@ -420,7 +396,7 @@ def _pair(problems: list[PolicyProblem], expected: tuple[Expect, ...]) -> list[t
 
 def test_every_bad_fixture_has_its_expectations() -> None:
     assert _names(BAD) == sorted(BAD_CASES)
-    single = [name for name, case in BAD_CASES.items() if len(case.problems) == 1 and not case.xfail]
+    single = [name for name, case in BAD_CASES.items() if len(case.problems) == 1]
     assert len(single) >= 10
 
 

@@ -80,8 +80,10 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     """Deep-merge tables; lists (like [[routes]]) are replaced, not appended."""
     out = copy.deepcopy(base)
     for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
+        if isinstance(out.get(key), dict):
+            if isinstance(value, dict):
+                out[key] = _merge(out[key], value)
+            # else: a value where a table belongs; reported by unknown_keys, defaults kept
         else:
             out[key] = copy.deepcopy(value)
     return out
@@ -94,10 +96,13 @@ class _Checker:
         self.lines = text.splitlines()
         self.source = source
         self.problems: list[PolicyProblem] = []
+        #: Keys already reported, so that checks between keys do not pile on.
+        self.invalid: set[str] = set()
 
     # -- reporting -------------------------------------------------------
 
     def problem(self, key: str, message: str, allowed: str = "") -> None:
+        self.invalid.add(key)
         self.problems.append(
             PolicyProblem(key, message, allowed, file=self.source, line=self.find_line(key))
         )
@@ -113,6 +118,7 @@ class _Checker:
         route = re.match(r"routes\[(\d+)\](?:\.(\w+))?", dotted)
         if route:
             return self._find_route_line(int(route.group(1)), route.group(2))
+        dotted = re.sub(r"\[\d+\]$", "", dotted)  # allowlist.cidrs[1] stands on the cidrs line
         *tables, leaf = dotted.split(".")
         header = ".".join(tables)
         current = ""
@@ -123,7 +129,7 @@ class _Checker:
             if table_re.match(line):
                 return number
             if stripped.startswith("["):
-                current = stripped.strip("[] ").strip()
+                current = stripped.split("#", 1)[0].strip().strip("[] ").strip()
                 continue
             if current == header and key_re.match(line):
                 return number
@@ -132,13 +138,17 @@ class _Checker:
         return None
 
     def _find_route_line(self, index: int, field: str | None) -> int | None:
+        """The line of `field` in the index-th [[routes]] table, else that table's header line."""
         seen = -1
+        header = None
         for number, line in enumerate(self.lines, start=1):
             stripped = line.strip()
             if stripped.startswith("[[routes]]"):
                 seen += 1
-                if seen == index and field is None:
-                    return number
+                if seen == index:
+                    header = number
+                    if field is None:
+                        return number
                 continue
             if stripped.startswith("["):
                 if seen == index:
@@ -146,7 +156,7 @@ class _Checker:
                 continue
             if seen == index and field and re.match(rf"^\s*{field}\s*=", line):
                 return number
-        return None
+        return header
 
     # -- structure -------------------------------------------------------
 
@@ -222,7 +232,7 @@ class _Checker:
     def quota(self, data: dict[str, Any], dotted: str) -> Quota:
         per_hour = self.integer(data, f"{dotted}.per_hour", lo=1)
         per_day = self.integer(data, f"{dotted}.per_day", lo=1)
-        if per_day < per_hour:
+        if per_day < per_hour and not self.invalid & {f"{dotted}.per_hour", f"{dotted}.per_day"}:
             self.problem(f"{dotted}.per_day", f"{per_day} is less than per_hour ({per_hour})",
                          "per_day >= per_hour")
         return Quota(per_hour, per_day)
@@ -260,7 +270,7 @@ class _Checker:
             throttle=self.number(d, "risk.throttle", lo=0, hi=1, lo_open=True),
             block=self.number(d, "risk.block", lo=0, hi=1, lo_open=True),
         )
-        if risk.block < risk.throttle:
+        if risk.block < risk.throttle and not self.invalid & {"risk.block", "risk.throttle"}:
             self.problem("risk.block", f"{risk.block} is below risk.throttle ({risk.throttle})",
                          "block >= throttle")
         a = "actions"
@@ -280,10 +290,14 @@ class _Checker:
             max_keys=self.integer(d, "store.max_keys", lo=100),
             max_members_per_key=self.integer(d, "store.max_members_per_key", lo=10),
         )
-        if store.max_members_per_key <= max(profile_quota.account.per_day, profile_quota.anonymous.per_day):
+        counted = [profile_quota.anonymous.per_day, profile_quota.account.per_day,
+                   profile_quota.new_account.per_day]
+        if profile_quota.network_enabled:
+            counted.append(profile_quota.network.per_day)
+        if store.max_members_per_key <= max(counted) and "store.max_members_per_key" not in self.invalid:
             self.problem("store.max_members_per_key",
                          "must be larger than every per_day profile quota, or quotas cannot be counted",
-                         f"> {max(profile_quota.account.per_day, profile_quota.anonymous.per_day)}")
+                         f"> {max(counted)}")
         routes = self.routes(d.get("routes"))
         return Policy(mode=mode, client=client, allowlist=allowlist,  # type: ignore[arg-type]
                       profile_quota=profile_quota, risk=risk, actions=actions, store=store,
@@ -304,7 +318,8 @@ class _Checker:
                     self.problem(f"{key}.{name}", "unknown key", ", ".join(ROUTE_KEYS))
             pattern = entry.get("pattern")
             if not isinstance(pattern, str) or not pattern.startswith("/"):
-                self.problem(f"{key}.pattern", f"must be a path starting with '/', not {pattern!r}")
+                self.problem(f"{key}.pattern", f"must be a path starting with '/', not {pattern!r}",
+                             'a path like "/u/{username}"')
                 continue
             kind = entry.get("kind", "page")
             if kind not in ROUTE_KINDS:
@@ -312,6 +327,11 @@ class _Checker:
                 continue
             subject = entry.get("subject")
             placeholders = re.findall(r"\{(\w+)\*?\}", pattern)
+            repeated = sorted({p for p in placeholders if placeholders.count(p) > 1})
+            if repeated:
+                self.problem(f"{key}.pattern", f"placeholder {{{repeated[0]}}} appears more than once",
+                             "each placeholder name once per pattern")
+                continue
             if subject is not None:
                 if not isinstance(subject, str) or not (
                     subject in placeholders or (subject.startswith("query:") and len(subject) > 6)
