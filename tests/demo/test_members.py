@@ -93,9 +93,6 @@ def _members_in_subprocess(hash_seed: str) -> list[list[str]]:
     return json.loads(out.stdout)  # type: ignore[no-any-return]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: Faker's it_IT address provider builds `cities` from a set, so its order (and the city "
-    "of Italian members) depends on PYTHONHASHSEED; members.py must sort it (see report)"))
 def test_same_seed_gives_same_members_across_processes() -> None:
     # "Same seed, same data" must hold between runs, not only within one interpreter:
     # the drills and the end-to-end tests rely on it. String hashing is randomised per process.

@@ -78,7 +78,7 @@ def login(client: TestClient, username: str, password: str = "demo"):  # type: i
 
 def signup(client: TestClient, **fields: str):  # type: ignore[no-untyped-def]
     form = {"username": "newcomer", "name": "New Comer", "email": "newcomer@example.org",
-            "password": "correct horse battery"}
+            "country": "NZ", "password": "correct horse battery"}
     form.update(fields)
     return client.post("/signup", data=form)
 
@@ -330,8 +330,6 @@ def test_api_unknown_member_is_404_json(client: TestClient, raw: str) -> None:
     assert "error" in r.json()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: api_member/avatar test raw.isdigit(), which accepts '²', then int('²') raises: 500"))
 @pytest.mark.parametrize("path", ["/api/v1/members/%C2%B2", "/static/avatars/%C2%B2.svg"])
 def test_non_ascii_digit_ids_are_404_not_500(app: Starlette, path: str) -> None:
     with TestClient(app, raise_server_exceptions=False) as c:
@@ -600,6 +598,7 @@ def test_signup_creates_an_account(fresh_site: DemoSite, fresh_client: TestClien
     assert MEMBER_ID_ATTR.findall(profile.text) == [str(N + 1)]
     assert "New Comer" in profile.text
     assert profile.headers["x-account-id"] == str(N + 1)
+    assert fresh_site.data.member(N + 1).country == "NZ"  # type: ignore[union-attr]
     assert profile.headers["x-account-created"] == r.headers["x-account-created"]
     api = fresh_client.get(f"/api/v1/members/{N + 1}").json()
     assert api["id"] == N + 1
@@ -657,6 +656,8 @@ def test_signup_escapes_the_name(fresh_client: TestClient) -> None:
     ({"username": "bad name!"}, "Choose a username"),
     ({"username": ""}, "Choose a username"),
     ({"username": "x" * 31}, "Choose a username"),
+    ({"country": ""}, "country"),
+    ({"country": "Atlantis"}, "country"),
 ])
 def test_signup_rejects_bad_input(fresh_site: DemoSite, fresh_client: TestClient,
                                   fields: dict[str, str], message: str) -> None:

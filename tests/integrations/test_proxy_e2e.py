@@ -141,7 +141,8 @@ def test_a_fresh_account_is_held_to_the_new_account_quota(demo_site: str, make_g
         names = usernames(newcomer)
         stamp = str(time.time_ns())[-9:]
         r = newcomer.post("/signup", data={"username": f"new{stamp}", "name": "New Person",
-                                           "email": f"new{stamp}@example.org", "password": "long enough"})
+                                           "email": f"new{stamp}@example.org", "password": "long enough",
+                                           "country": "GB"})
         assert r.status_code == 303
         got = [newcomer.get(f"/u/{n}").status_code for n in names[:60]]
     assert got.count(200) == 30

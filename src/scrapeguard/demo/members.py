@@ -69,7 +69,13 @@ def _ascii_slug(text: str) -> str:
 
 @cache
 def _faker(locale: str) -> Faker:
-    return Faker(locale)
+    fake = Faker(locale)
+    # Some Faker locales (it_IT) build their city list from a set, whose order changes with
+    # PYTHONHASHSEED: sort such lists so that the same seed gives the same members in every run.
+    for provider in fake.get_providers():
+        if isinstance(getattr(provider, "cities", None), list):
+            provider.cities = sorted(provider.cities)
+    return fake
 
 
 def make_member(seed: int, member_id: int) -> Member:

@@ -29,9 +29,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from scrapeguard.demo.members import Listing, Member, make_listings, make_member
+from scrapeguard.demo.members import LOCALES, Listing, Member, make_listings, make_member
 
 PAGE_SIZE = 50
+#: Countries a member can say they live in (those the fake members come from).
+COUNTRIES = sorted(set(LOCALES.values()))
 SESSION_COOKIE = "session"
 DEMO_PASSWORD = "demo"
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,29}$")
@@ -171,7 +173,7 @@ class DemoSite:
 
     async def api_member(self, request: Request) -> Response:
         raw = request.path_params["member_id"]
-        member = self.data.member(int(raw)) if raw.isdigit() else None
+        member = self.data.member(int(raw)) if raw.isascii() and raw.isdigit() else None
         if member is None:
             return self._finish(request, JSONResponse({"error": "no such member"}, status_code=404))
         viewer = self.data.account_of(request)
@@ -206,7 +208,7 @@ class DemoSite:
 
     async def avatar(self, request: Request) -> Response:
         raw = request.path_params["member_id"]
-        member = self.data.member(int(raw)) if raw.isdigit() else None
+        member = self.data.member(int(raw)) if raw.isascii() and raw.isdigit() else None
         if member is None:
             return PlainTextResponse("no such avatar", status_code=404)
         svg = (
@@ -225,14 +227,17 @@ class DemoSite:
 
     async def signup(self, request: Request) -> Response:
         if request.method == "GET":
-            return self._page(request, "signup.html", title="Join", error="")
+            return self._page(request, "signup.html", title="Join", error="", countries=COUNTRIES)
         form = await request.form()
         username = str(form.get("username", "")).strip().lower()
         name = str(form.get("name", "")).strip()[:80]
         email = str(form.get("email", "")).strip().lower()[:200]
         password = str(form.get("password", ""))
+        country = str(form.get("country", "")).strip().upper()
         error = ""
-        if not USERNAME_RE.match(username):
+        if country not in COUNTRIES:
+            error = "Choose the country you live in."
+        elif not USERNAME_RE.match(username):
             error = "Choose a username of 3 to 30 letters, digits, dots, dashes or underscores."
         elif username in self.data.by_username:
             error = "That username is taken."
@@ -242,10 +247,11 @@ class DemoSite:
             error = "Choose a password of at least 8 characters."
         if error:
             return self._page(request, "signup.html", status=400, title="Join", error=error,
-                              form={"username": username, "name": name, "email": email})
+                              countries=COUNTRIES,
+                              form={"username": username, "name": name, "email": email, "country": country})
         member = Member(
             id=len(self.data.members) + 1, username=username, name=name or username,
-            email=email, phone="", job_title="", company="", city="", country="",
+            email=email, phone="", job_title="", company="", city="", country=country,
             bio="", created_at=datetime.now(UTC).replace(microsecond=0), hue=200,
         )
         self.data.add(member)
