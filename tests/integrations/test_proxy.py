@@ -11,8 +11,6 @@ import httpx
 import pytest
 from aiohttp import web
 
-from scrapeguard.integrations.client_ip import ClientIPResolver, ForwardedHeaderError
-
 
 def echo_app() -> web.Application:
     async def echo(request: web.Request) -> web.StreamResponse:
@@ -202,13 +200,38 @@ def test_garbage_forwarded_for_from_a_trusted_proxy_is_a_400(
     assert httpx.get(f"{guard.url}/x").status_code == 200
 
 
-def test_client_ip_resolver() -> None:
-    resolver = ClientIPResolver(["10.0.0.0/8"])
-    assert resolver.resolve("192.0.2.1", "6.6.6.6") == "192.0.2.1"  # untrusted peer
-    assert resolver.resolve("10.0.0.5", "203.0.113.9") == "203.0.113.9"
-    assert resolver.resolve("10.0.0.5", "6.6.6.6, 203.0.113.9, 10.0.0.7") == "203.0.113.9"
-    assert resolver.resolve("10.0.0.5", "10.1.1.1") == "10.1.1.1"  # all hops trusted: the leftmost
-    assert resolver.resolve("10.0.0.5", "[2001:db8::1]") == "2001:db8::1"
-    assert resolver.resolve("10.0.0.5", None) == "10.0.0.5"
-    with pytest.raises(ForwardedHeaderError):
-        resolver.resolve("10.0.0.5", "unknown")
+def broken_upstream_app() -> web.Application:
+    async def short(request: web.Request) -> web.StreamResponse:
+        # promises 1000 bytes, sends 10, hangs up
+        response = web.StreamResponse(headers={"Content-Length": "1000"})
+        await response.prepare(request)
+        await response.write(b"0123456789")
+        assert request.transport is not None
+        request.transport.close()
+        return response
+
+    async def long_then_cut(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        await response.write(b"x" * 100_000)
+        assert request.transport is not None
+        request.transport.close()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/short", short)
+    app.router.add_get("/cut", long_then_cut)
+    return app
+
+
+def test_an_upstream_that_breaks_off_gives_a_502_or_a_cut_response(
+    start_upstream: Callable, make_guard: Callable
+) -> None:
+    guard = make_guard(start_upstream(broken_upstream_app()))
+    r = httpx.get(f"{guard.url}/short")
+    assert r.status_code == 502 and "broke off" in r.text
+    with pytest.raises(httpx.HTTPError), httpx.stream("GET", f"{guard.url}/cut") as streamed:
+        b"".join(streamed.iter_bytes())  # the client sees the cut, not a fake complete body
+    assert guard.proxy.counts["upstream_broken"] == 2
+    assert httpx.get(f"{guard.url}/short").status_code == 502  # and the proxy keeps serving

@@ -1,0 +1,98 @@
+"""The `scrapeguard` command as a user runs it: help texts, errors, and the demo end to end."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from click.testing import CliRunner
+
+from scrapeguard.cli import main
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_every_command_has_help() -> None:
+    code, out, _ = run("--help")
+    assert code == 0
+    for command in ("demo", "site", "proxy", "policy"):
+        assert command in out
+    for command in (["demo"], ["site"], ["proxy"], ["policy", "check"], ["policy", "defaults"]):
+        code, out, _ = run(*command, "--help")
+        assert code == 0 and "Usage:" in out and len(out.splitlines()) > 3
+
+
+def test_proxy_refuses_a_bad_policy_with_every_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('mode = "loud"\n[risk]\nthrottle = 3\n')
+    code, _, err = run("proxy", "--upstream", "http://127.0.0.1:9", "--policy", str(bad))
+    assert code == 2
+    assert f"{bad}:1: mode" in err and f"{bad}:3: risk.throttle" in err
+
+
+def test_proxy_explains_bad_arguments() -> None:
+    code, _, err = run("proxy", "--upstream", "ftp://example.org")
+    assert code == 2 and "must be an http:// or https:// URL" in err
+    code, _, err = run("proxy", "--upstream", "http://127.0.0.1:9", "--listen", "nonsense")
+    assert code == 2 and "is not HOST:PORT" in err
+    code, _, err = run("proxy", "--upstream", "http://127.0.0.1:9", "--trusted-proxies", "10.0.0.0/33")
+    assert code == 2 and "is not an IP network" in err
+    code, _, err = run("proxy", "--upstream", "http://127.0.0.1:9", "--store", "carrier-pigeon://x")
+    assert code == 2 and "unsupported scheme" in err
+
+
+def _free_port_pair() -> int:
+    """A port p such that p and p + 1 are both free (the demo uses two)."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port < 65535:
+            with socket.socket() as s2:
+                try:
+                    s2.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no two adjacent free ports")
+
+
+def test_demo_runs_prints_its_urls_guards_the_site_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    port = _free_port_pair()
+    decisions = tmp_path / "d.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scrapeguard", "demo", "--listen", f"127.0.0.1:{port}",
+         "--members", "100", "--decisions-out", str(decisions)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        printed = ""
+        deadline = time.time() + 60
+        while "Ctrl-C" not in printed and time.time() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            printed += line
+        assert f"http://127.0.0.1:{port}/" in printed, printed
+        assert f"http://127.0.0.1:{port + 1}/" in printed
+        assert "curl" in printed  # the one-line scraper hint
+        codes = [httpx.get(f"http://127.0.0.1:{port}/api/v1/members/{i}").status_code for i in range(1, 71)]
+        assert codes[:60] == [200] * 60 and codes[60] == 429
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(20)
+    assert proc.returncode == 0
+    lines = decisions.read_text().splitlines()
+    assert len(lines) == 10 and re.search(r'"action":"throttle"', lines[0])

@@ -1,0 +1,50 @@
+"""The route map: which paths show which member's data."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scrapeguard.policy import default_policy
+from scrapeguard.policy.model import RouteRule
+from scrapeguard.routes import ASSET, CONTACT_LOOKUP, LISTING, PAGE, PROFILE, RouteMap
+
+DEMO = RouteMap(default_policy().routes)
+
+
+def test_demo_routes() -> None:
+    m = DEMO.match("/u/anna.berg12")
+    assert (m.kind, m.subject) == (PROFILE, "username:anna.berg12")
+    assert "user.contact.email" in m.categories
+    assert DEMO.match("/u/anna.berg12/").subject == "username:anna.berg12"
+    assert DEMO.match("/api/v1/members/42").subject == "id:42"
+    assert DEMO.match("/directory", "page=3").kind == LISTING
+    assert DEMO.match("/static/avatars/3.svg").kind == ASSET
+    assert DEMO.match("/u/anna/photos").kind == PAGE  # one segment per placeholder
+    assert DEMO.match("/").kind == PAGE and DEMO.match("/").subject is None
+
+
+def test_query_subjects_are_normalised() -> None:
+    m = DEMO.match("/lookup", "email=Anna%40Example.org")
+    assert (m.kind, m.subject) == (CONTACT_LOOKUP, "email:anna@example.org")
+    assert DEMO.match("/lookup", "").subject is None
+    assert DEMO.match("/lookup", "email=%20").subject is None
+
+
+def test_first_matching_rule_wins() -> None:
+    routes = RouteMap([RouteRule("/u/me", "page", None, ()),
+                       RouteRule("/u/{name}", "profile", "name", ("user.name",))])
+    assert routes.match("/u/me").kind == PAGE
+    assert routes.match("/u/you").kind == PROFILE
+
+
+def test_regex_characters_in_patterns_are_literal() -> None:
+    routes = RouteMap([RouteRule("/p.php/{id}", "profile", "id", ())])
+    assert routes.match("/p.php/7").subject == "id:7"
+    assert routes.match("/pXphp/7").kind == PAGE
+
+
+@given(st.text(max_size=300), st.text(max_size=300))
+def test_any_path_and_query_is_classified_without_error(path: str, query: str) -> None:
+    m = DEMO.match(path, query)
+    assert m.kind in (PROFILE, CONTACT_LOOKUP, LISTING, ASSET, PAGE, "auth")
