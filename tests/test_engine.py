@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scrapeguard.decisions import ALLOW, BLOCK, THROTTLE, Decision
-from scrapeguard.detectors.base import Detector, Signal
+from scrapeguard.detectors.base import Counted, Detector, Signal
 from scrapeguard.engine import Engine
 from scrapeguard.events import Event
 from scrapeguard.policy import Policy, default_policy, load_policy_text
@@ -208,7 +208,7 @@ class Exploding(Detector):
     def from_policy(cls, policy: Policy) -> Exploding:
         return cls()
 
-    def inspect(self, event: Event, store: StateStore) -> list[Signal]:
+    def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
         raise RuntimeError("boom")
 
 

@@ -16,7 +16,7 @@ from scrapeguard.decisions import ALLOW, BLOCK, THROTTLE, Decision, Reason, new_
 from scrapeguard.detectors import Detector, Signal, build_detectors
 from scrapeguard.events import Event
 from scrapeguard.policy.model import Policy
-from scrapeguard.stores.base import Penalty, StateStore
+from scrapeguard.stores.base import CountRequest, Escalation, Observation, StateStore
 from scrapeguard.stores.memory import MemoryStore
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,16 @@ class Engine:
         self.store = store or MemoryStore(policy.store.max_keys, policy.store.max_members_per_key)
         self.detectors = build_detectors(policy) if detectors is None else detectors
         self.enforcing = policy.enforcing
+        a = policy.actions
+        self.escalation = Escalation(
+            throttle_seconds=a.throttle_seconds, escalate_after=a.escalate_after,
+            strike_window=a.strike_window_seconds, block_seconds=a.block_seconds,
+            block_growth=a.block_growth, block_max_seconds=a.block_max_seconds,
+            offender_memory=a.offender_memory_seconds,
+            reason=("escalation", "", 1.0,
+                    f"{a.escalate_after} refused requests within {_duration(a.strike_window_seconds)}: "
+                    "throttling escalated to a block"),
+        )
         self.counts: Counter[str] = Counter()
         self._allow_accounts = policy.allowlist.accounts
         self._allow_nets = policy.allowlist.cidrs
@@ -59,7 +69,11 @@ class Engine:
     # -- deciding --------------------------------------------------------------
 
     def decide(self, event: Event) -> Decision:
-        """Decide what to do with one request. Never raises on odd input."""
+        """Decide what to do with one request. Never raises on odd input.
+
+        Raises StoreUnavailable only when a shared store is down and the
+        policy says to fail closed.
+        """
         self.counts["events"] += 1
         if self.allowlisted(event):
             self.counts["allowlisted"] += 1
@@ -67,17 +81,23 @@ class Engine:
         keys = event.keys()
         now = event.ts
         held = [f"{name}:{keys[name]}" for name in PENALTY_KEYS if name in keys]
-        penalty = self.store.active_penalty(held, now) if held else None
-        if penalty is not None:
-            return self._under_penalty(event, keys, penalty)
+        requests: list[CountRequest] = []
+        for detector in self.detectors:
+            try:
+                requests.extend(detector.plan(event))
+            except Exception:  # a detector must never take the guard down
+                self._detector_failed(detector, event)
+        decision_id = new_decision_id()
+        seen = self.store.observe(now, held, requests, self.escalation, decision_id)
+        if seen.penalty is not None:
+            return self._under_penalty(event, keys, seen, decision_id)
 
         signals: list[Signal] = []
         for detector in self.detectors:
             try:
-                signals.extend(detector.inspect(event, self.store))
-            except Exception:  # a detector must never take the guard down
-                self.counts[f"errors.{detector.name}"] += 1
-                log.exception("detector %s failed on %s %s", detector.name, event.method, event.path)
+                signals.extend(detector.inspect(event, seen.counted, self.store))
+            except Exception:
+                self._detector_failed(detector, event)
         if not signals:
             return self._allow(event, keys)
 
@@ -89,7 +109,15 @@ class Engine:
             action = THROTTLE
         else:
             return self._allow(event, keys)
-        return self._refuse(event, keys, key, action, reasons)
+        penalty, _ = self.store.penalize(
+            now, key, action, decision_id, tuple((r.detector, r.key, r.score, r.detail) for r in reasons),
+            self.escalation)
+        return self._decision(event, keys, penalty.action, tuple(Reason(*r) for r in penalty.reasons),
+                              penalty.until, decision_id)
+
+    def _detector_failed(self, detector: Detector, event: Event) -> None:
+        self.counts[f"errors.{detector.name}"] += 1
+        log.exception("detector %s failed on %s %s", detector.name, event.method, event.path)
 
     def _riskiest(self, signals: list[Signal]) -> tuple[str, float, tuple[Reason, ...]]:
         """Combine signals per key as independent evidence; the riskiest key wins."""
@@ -107,61 +135,22 @@ class Engine:
         reasons = tuple(Reason(s.detector, s.key, s.score, s.detail) for s in signals)
         return best_key, best_risk, reasons
 
-    def _refuse(
-        self, event: Event, keys: dict[str, str], key: str, action: str,
-        reasons: tuple[Reason, ...],
-    ) -> Decision:
-        now = event.ts
-        a = self.policy.actions
-        strikes = self.store.incr("strikes|" + key, now, a.strike_window_seconds)
-        if action == THROTTLE and strikes >= a.escalate_after:
-            action = BLOCK
-            reasons = (*reasons, self._escalation_reason(key, strikes))
-        until = now + (self._block_seconds(key, now) if action == BLOCK else a.throttle_seconds)
-        decision = self._decision(event, keys, action, reasons, until)
-        self.store.put_penalty(Penalty(key, action, until, decision.id,
-                                       tuple((r.detector, r.key, r.score, r.detail) for r in reasons)),
-                               now)
-        return decision
-
-    def _under_penalty(self, event: Event, keys: dict[str, str], penalty: Penalty) -> Decision:
-        """A key already throttled or blocked asks again: refuse, and escalate if it insists."""
-        now = event.ts
-        a = self.policy.actions
-        reasons = tuple(Reason(*r) for r in penalty.reasons)
-        action, until = penalty.action, penalty.until
-        strikes = self.store.incr("strikes|" + penalty.key, now, a.strike_window_seconds)
-        if action == THROTTLE and strikes >= a.escalate_after:
-            action = BLOCK
-            reasons = (*reasons, self._escalation_reason(penalty.key, strikes))
-            until = now + self._block_seconds(penalty.key, now)
-        decision = self._decision(event, keys, action, reasons, until)
-        if action != penalty.action:
-            self.store.put_penalty(
-                Penalty(penalty.key, action, until, decision.id,
-                        tuple((r.detector, r.key, r.score, r.detail) for r in reasons)),
-                now,
-            )
-        return decision
-
-    def _escalation_reason(self, key: str, strikes: int) -> Reason:
-        window = self.policy.actions.strike_window_seconds
-        return Reason("escalation", key, 1.0,
-                      f"{strikes} refused requests within {_duration(window)}: "
-                      "throttling escalated to a block")
-
-    def _block_seconds(self, key: str, now: float) -> float:
-        a = self.policy.actions
-        earlier = self.store.incr("blocks|" + key, now, a.offender_memory_seconds) - 1
-        return float(min(a.block_max_seconds, a.block_seconds * a.block_growth ** earlier))
+    def _under_penalty(self, event: Event, keys: dict[str, str], seen: Observation,
+                       decision_id: str) -> Decision:
+        """A key already throttled or blocked asked again (the store counted the strike and
+        escalated the penalty if it was due)."""
+        penalty = seen.penalty
+        assert penalty is not None
+        return self._decision(event, keys, penalty.action, tuple(Reason(*r) for r in penalty.reasons),
+                              penalty.until, decision_id)
 
     def _decision(
         self, event: Event, keys: dict[str, str], action: str, reasons: tuple[Reason, ...],
-        until: float,
+        until: float, decision_id: str,
     ) -> Decision:
         self.counts[action] += 1
         return Decision(
-            action=action, ts=event.ts, reasons=reasons, until=until, id=new_decision_id(),
+            action=action, ts=event.ts, reasons=reasons, until=until, id=decision_id,
             enforced=self.enforcing, keys=keys, route=event.route.kind,
             subject=event.route.subject, path=event.path,
         )

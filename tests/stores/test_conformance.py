@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from scrapeguard.decisions import BLOCK, THROTTLE
-from scrapeguard.stores import Penalty, StateStore, Window
+from scrapeguard.stores import CountRequest, Escalation, StateStore, Window
 
 HOUR = Window(3600, 3)
 DAY = Window(86400, 5)
+ESCALATION = Escalation(throttle_seconds=300, escalate_after=3, strike_window=3600, block_seconds=1000,
+                        block_growth=4, block_max_seconds=20_000, offender_memory=86400,
+                        reason=("escalation", "", 1.0, "3 refusals: escalated"))
+REASONS = (("profile_quota", "ip:a", 0.6, "over quota"),)
+
+
+def count(store: StateStore, key: str, member: str, now: float, windows=(HOUR, DAY)):  # type: ignore[no-untyped-def]
+    seen = store.observe(now, [key], [CountRequest(key, "profiles", member, windows)], ESCALATION, "sg-x")
+    assert seen.penalty is None
+    return seen.counted[(key, "profiles")]
 
 
 def test_distinct_members_are_counted_once(store: StateStore) -> None:
-    r1 = store.admit_distinct("k", "a", 1000, (HOUR, DAY))
-    r2 = store.admit_distinct("k", "a", 1001, (HOUR, DAY))
-    r3 = store.admit_distinct("k", "b", 1002, (HOUR, DAY))
+    r1 = count(store, "k", "a", 1000)
+    r2 = count(store, "k", "a", 1001)
+    r3 = count(store, "k", "b", 1002)
     assert (r1.admitted, r1.counts, r1.seen_before) == (True, (1, 1), False)
     assert (r2.admitted, r2.counts, r2.seen_before) == (True, (1, 1), True)
     assert r3.counts == (2, 2)
@@ -20,83 +30,101 @@ def test_distinct_members_are_counted_once(store: StateStore) -> None:
 
 def test_member_over_the_limit_is_refused_and_not_counted(store: StateStore) -> None:
     for i, m in enumerate("abc"):
-        assert store.admit_distinct("k", m, 1000 + i, (HOUR, DAY)).admitted
-    over = store.admit_distinct("k", "d", 1010, (HOUR, DAY))
+        assert count(store, "k", m, 1000 + i).admitted
+    over = count(store, "k", "d", 1010)
     assert not over.admitted
     assert over.counts == (3, 3)
-    # still not counted: asking again gives the same answer
-    assert store.admit_distinct("k", "d", 1011, (HOUR, DAY)).counts == (3, 3)
-    # a member already counted is still admitted while at the limit
-    assert store.admit_distinct("k", "a", 1012, (HOUR, DAY)).admitted
+    assert count(store, "k", "d", 1011).counts == (3, 3)  # still not counted
+    assert count(store, "k", "a", 1012).admitted  # a member already counted is still admitted
 
 
 def test_windows_slide(store: StateStore) -> None:
     for i, m in enumerate("abc"):
-        store.admit_distinct("k", m, 1000 + i, (HOUR, DAY))
-    # an hour after the first views, the hour window has room again; the day window keeps them
-    later = store.admit_distinct("k", "d", 1000 + 3600 + 5, (HOUR, DAY))
-    assert later.admitted
-    assert later.counts == (1, 4)
-    store.admit_distinct("k", "e", 1000 + 3600 + 6, (HOUR, DAY))
-    # the day limit (5) now binds even though the hour window has room
-    full = store.admit_distinct("k", "f", 1000 + 3600 + 7, (HOUR, DAY))
-    assert not full.admitted
-    assert full.counts == (2, 5)
-    # after a day everything has slid out
-    fresh = store.admit_distinct("k", "g", 1000 + 86400 + 3700, (HOUR, DAY))
+        count(store, "k", m, 1000 + i)
+    later = count(store, "k", "d", 1000 + 3600 + 5)  # the hour has room again; the day keeps them
+    assert later.admitted and later.counts == (1, 4)
+    count(store, "k", "e", 1000 + 3600 + 6)
+    full = count(store, "k", "f", 1000 + 3600 + 7)  # the day limit (5) binds
+    assert not full.admitted and full.counts == (2, 5)
+    fresh = count(store, "k", "g", 1000 + 86400 + 3700)  # after a day everything has slid out
     assert fresh.admitted and fresh.counts == (1, 1)
 
 
 def test_reviewing_refreshes_a_member(store: StateStore) -> None:
-    store.admit_distinct("k", "a", 1000, (HOUR, DAY))
-    store.admit_distinct("k", "a", 1000 + 3000, (HOUR, DAY))
-    # seen 3000 s ago first, 600 s ago last: still in the hour window
-    assert store.admit_distinct("k", "a", 1000 + 3600, (HOUR, DAY)).seen_before
+    count(store, "k", "a", 1000)
+    count(store, "k", "a", 1000 + 3000)
+    assert count(store, "k", "a", 1000 + 3600).seen_before  # last seen 600 s ago
 
 
-def test_keys_are_independent(store: StateStore) -> None:
+def test_keys_and_sets_are_independent(store: StateStore) -> None:
     for i, m in enumerate("abc"):
-        store.admit_distinct("k1", m, 1000 + i, (HOUR, DAY))
-    assert store.admit_distinct("k2", "d", 1004, (HOUR, DAY)).counts == (1, 1)
+        count(store, "k1", m, 1000 + i)
+    assert count(store, "k2", "d", 1004).counts == (1, 1)
+    other = store.observe(1005, [], [CountRequest("k1", "lookups", "d", (HOUR, DAY))], ESCALATION, "sg-x")
+    assert other.counted[("k1", "lookups")].counts == (1, 1)
 
 
-def test_counter_counts_and_expires(store: StateStore) -> None:
-    assert store.incr("c", 100, ttl=60) == 1
-    assert store.incr("c", 130, ttl=60) == 2
-    # the ttl runs from the first increment
-    assert store.incr("c", 161, ttl=60) == 1
+def test_several_requests_in_one_observation(store: StateStore) -> None:
+    seen = store.observe(1000, ["ip:a", "net:n"], [CountRequest("ip:a", "profiles", "m", (HOUR, DAY)),
+                                                    CountRequest("net:n", "profiles", "m", (HOUR, DAY))],
+                         ESCALATION, "sg-x")
+    assert set(seen.counted) == {("ip:a", "profiles"), ("net:n", "profiles")}
 
 
-def _penalty(key: str, action: str, until: float, pid: str = "sg-1") -> Penalty:
-    return Penalty(key, action, until, pid, (("profile_quota", key, 0.6, "over quota"),))
+def test_penalize_records_a_throttle_found_by_any_key_until_it_ends(store: StateStore) -> None:
+    penalty, escalated = store.penalize(100, "ip:a", THROTTLE, "sg-1", REASONS, ESCALATION)
+    assert (penalty.action, penalty.until, penalty.decision_id, escalated) == (THROTTLE, 400, "sg-1", False)
+    seen = store.observe(200, ["account:7", "ip:a"], [CountRequest("ip:a", "profiles", "m", (HOUR, DAY))],
+                         ESCALATION, "sg-2")
+    assert seen.penalty is not None and seen.penalty.decision_id == "sg-1"
+    assert seen.penalty.reasons == REASONS and seen.counted == {}
+    # the penalised key's counts were skipped
+    assert count(store, "ip:a", "m", 500).counts == (1, 1)
+    assert store.observe(400, ["ip:a"], [], ESCALATION, "sg-3").penalty is None  # it ended at 400
 
 
-def test_penalty_is_found_by_any_key_until_it_ends(store: StateStore) -> None:
-    store.put_penalty(_penalty("ip:192.0.2.1", THROTTLE, 500), now=100)
-    found = store.active_penalty(["account:7", "ip:192.0.2.1"], now=200)
-    assert found is not None and found.action == THROTTLE and found.until == 500
-    assert found.reasons == (("profile_quota", "ip:192.0.2.1", 0.6, "over quota"),)
-    assert store.active_penalty(["ip:192.0.2.1"], now=500) is None
-    assert store.active_penalty(["ip:192.0.2.2"], now=200) is None
+def test_strikes_escalate_a_throttle_to_a_block_that_grows(store: StateStore) -> None:
+    store.penalize(100, "ip:a", THROTTLE, "sg-1", REASONS, ESCALATION)  # strike 1
+    assert not store.observe(101, ["ip:a"], [], ESCALATION, "sg-2").escalated  # strike 2
+    seen = store.observe(102, ["ip:a"], [], ESCALATION, "sg-3")  # strike 3: escalate
+    assert seen.escalated and seen.penalty is not None
+    assert (seen.penalty.action, seen.penalty.until, seen.penalty.decision_id) == (BLOCK, 1102, "sg-3")
+    assert seen.penalty.reasons == (*REASONS, ("escalation", "ip:a", 1.0, "3 refusals: escalated"))
+    again = store.observe(103, ["ip:a"], [], ESCALATION, "sg-4")
+    assert again.penalty.action == BLOCK and not again.escalated  # type: ignore[union-attr]
+    # a day later (strikes expired), the next escalation blocks four times longer
+    store.penalize(5000, "ip:a", THROTTLE, "sg-5", REASONS, ESCALATION)
+    store.observe(5001, ["ip:a"], [], ESCALATION, "sg-6")
+    third = store.observe(5002, ["ip:a"], [], ESCALATION, "sg-7")
+    assert third.escalated and third.penalty.until == 5002 + 4000  # type: ignore[union-attr]
 
 
-def test_strictest_penalty_wins(store: StateStore) -> None:
-    store.put_penalty(_penalty("ip:a", THROTTLE, 900), now=100)
-    store.put_penalty(_penalty("account:b", BLOCK, 400), now=100)
-    assert store.active_penalty(["ip:a", "account:b"], now=200).action == BLOCK  # type: ignore[union-attr]
-    # after the block ends the throttle is still there
-    assert store.active_penalty(["ip:a", "account:b"], now=450).action == THROTTLE  # type: ignore[union-attr]
+def test_penalize_escalates_when_strikes_are_due(store: StateStore) -> None:
+    for t in range(3):
+        penalty, escalated = store.penalize(100 + t, "ip:a", THROTTLE, f"sg-{t}", REASONS, ESCALATION)
+    assert escalated and penalty.action == BLOCK and penalty.until == 102 + 1000
+
+
+def test_blocks_grow_up_to_the_maximum(store: StateStore) -> None:
+    untils = []
+    for n in range(4):
+        now = 100 + n * 21_000  # each after the previous block, all within offender memory
+        penalty, _ = store.penalize(now, "ip:a", BLOCK, f"sg-{n}", REASONS, ESCALATION)
+        untils.append(penalty.until - now)
+    assert untils == [1000, 4000, 16000, 20000]
 
 
 def test_a_milder_penalty_does_not_replace_a_stricter_one(store: StateStore) -> None:
-    store.put_penalty(_penalty("ip:a", BLOCK, 1000, "sg-block"), now=100)
-    store.put_penalty(_penalty("ip:a", THROTTLE, 400, "sg-throttle"), now=110)
-    found = store.active_penalty(["ip:a"], now=120)
-    assert found is not None and found.decision_id == "sg-block"
-    # a stricter one replaces a milder one
-    store.put_penalty(_penalty("ip:b", THROTTLE, 400, "sg-t"), now=100)
-    store.put_penalty(_penalty("ip:b", BLOCK, 300, "sg-b"), now=110)
-    assert store.active_penalty(["ip:b"], now=120).decision_id == "sg-b"  # type: ignore[union-attr]
+    store.penalize(100, "ip:a", BLOCK, "sg-block", REASONS, ESCALATION)
+    kept, _ = store.penalize(110, "ip:a", THROTTLE, "sg-throttle", REASONS, ESCALATION)
+    assert kept.decision_id == "sg-block" and kept.action == BLOCK
+
+
+def test_the_strictest_penalty_across_keys_wins(store: StateStore) -> None:
+    store.penalize(100, "ip:a", THROTTLE, "sg-t", REASONS, ESCALATION)
+    store.penalize(100, "account:b", BLOCK, "sg-b", REASONS, ESCALATION)
+    seen = store.observe(200, ["ip:a", "account:b"], [], ESCALATION, "sg-x")
+    assert seen.penalty is not None and seen.penalty.decision_id == "sg-b"
 
 
 def test_values_expire(store: StateStore) -> None:

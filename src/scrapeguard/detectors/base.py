@@ -2,17 +2,27 @@
 
 A detector is built from the policy (`from_policy` returns None when the
 policy switches it off), returns signals, and never raises on odd input.
+
+Detecting happens in two steps so that the state of one event is updated in
+one round trip to a shared store: `plan` says what to count (the engine sends
+every detector's requests to the store at once), then `inspect` reads the
+results and returns signals. A detector may also use the store directly in
+`inspect` for what cannot be planned.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from scrapeguard.events import Event
 from scrapeguard.policy.model import Policy
-from scrapeguard.stores.base import StateStore
+from scrapeguard.stores.base import CountRequest, DistinctResult, StateStore
+
+#: Results of count requests, by (key, name).
+Counted = Mapping[tuple[str, str], DistinctResult]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +45,10 @@ class Detector(ABC):
     def from_policy(cls, policy: Policy) -> Detector | None:
         """The detector configured by the policy, or None if the policy switches it off."""
 
+    def plan(self, event: Event) -> list[CountRequest]:
+        """What to count for this event (sent to the store with every other detector's)."""
+        return []
+
     @abstractmethod
-    def inspect(self, event: Event, store: StateStore) -> list[Signal]:
-        """Update state for the event and return what it suggests (often nothing)."""
+    def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
+        """Read the counts (and the store, if need be) and return what they suggest (often nothing)."""

@@ -9,14 +9,16 @@ so counts reflect what was actually served.
 
 from __future__ import annotations
 
-from scrapeguard.detectors.base import Detector, Signal
+from scrapeguard.detectors.base import Counted, Detector, Signal
 from scrapeguard.events import Event
 from scrapeguard.policy.model import Policy, ProfileQuotaOptions, Quota
 from scrapeguard.routes import PROFILE
-from scrapeguard.stores.base import StateStore, Window
+from scrapeguard.stores.base import CountRequest, StateStore, Window
 
 HOUR = 3600.0
 DAY = 86400.0
+#: Name of the distinct set this detector counts in.
+SET = "profiles"
 
 
 def _windows(q: Quota) -> tuple[Window, Window]:
@@ -39,7 +41,21 @@ class ProfileQuota(Detector):
     def from_policy(cls, policy: Policy) -> ProfileQuota | None:
         return cls(policy.profile_quota) if policy.profile_quota.enabled else None
 
-    def inspect(self, event: Event, store: StateStore) -> list[Signal]:
+    def _who(self, event: Event) -> tuple[str, str, tuple[Window, Window]] | None:
+        """The key the view counts against, who that is in words, and the quota."""
+        if event.account is not None:
+            young = (event.account_created is not None
+                     and event.ts - event.account_created < self.new_account_seconds)
+            if young:
+                return f"account:{event.account}", "new account", self._new_account
+            return f"account:{event.account}", "account", self._account
+        if event.ip:
+            return f"ip:{event.ip}", "anonymous visitor", self._anonymous
+        if event.session:
+            return f"session:{event.session}", "anonymous session", self._anonymous
+        return None
+
+    def plan(self, event: Event) -> list[CountRequest]:
         route = event.route
         if route.kind != PROFILE or route.subject is None:
             return []
@@ -47,37 +63,32 @@ class ProfileQuota(Detector):
             return []  # nothing was served (replayed logs know the status)
         if event.account is not None and route.subject == f"id:{event.account}":
             return []  # one's own profile
-        signals = []
-        if event.account is not None:
-            young = (
-                event.account_created is not None
-                and event.ts - event.account_created < self.new_account_seconds
-            )
-            windows, who = (self._new_account, "new account") if young else (self._account, "account")
-            key = f"account:{event.account}"
-        elif event.ip:
-            windows, who, key = self._anonymous, "anonymous visitor", f"ip:{event.ip}"
-        elif event.session:
-            windows, who, key = self._anonymous, "anonymous session", f"session:{event.session}"
-        else:
+        who = self._who(event)
+        if who is None:
             return []
-        signal = self._count(key, who, windows, event, store)
-        if signal:
-            signals.append(signal)
+        requests = [CountRequest(who[0], SET, route.subject, who[2])]
         if self._network is not None and event.ip:
             net = event.net
             if net:
-                signal = self._count(f"net:{net}", "network", self._network, event, store)
-                if signal:
-                    signals.append(signal)
+                requests.append(CountRequest(f"net:{net}", SET, route.subject, self._network))
+        return requests
+
+    def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
+        signals = []
+        who = self._who(event)
+        if who is not None:
+            signal = self._judge(who[0], who[1], who[2], counted)
+            if signal:
+                signals.append(signal)
+        if self._network is not None and event.ip:
+            signal = self._judge(f"net:{event.net}", "network", self._network, counted)
+            if signal:
+                signals.append(signal)
         return signals
 
-    def _count(
-        self, key: str, who: str, windows: tuple[Window, Window], event: Event, store: StateStore
-    ) -> Signal | None:
-        assert event.route.subject is not None
-        result = store.admit_distinct("pq|" + key, event.route.subject, event.ts, windows)
-        if result.admitted:
+    def _judge(self, key: str, who: str, windows: tuple[Window, Window], counted: Counted) -> Signal | None:
+        result = counted.get((key, SET))
+        if result is None or result.admitted:
             return None
         hour, day = windows
         per_hour, per_day = result.counts

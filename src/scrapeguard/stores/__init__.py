@@ -5,10 +5,30 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from scrapeguard.policy.model import StoreOptions
-from scrapeguard.stores.base import DistinctResult, Penalty, StateStore, Window
+from scrapeguard.stores.base import (
+    CountRequest,
+    DistinctResult,
+    Escalation,
+    Observation,
+    Penalty,
+    StateStore,
+    StoreUnavailable,
+    Window,
+)
 from scrapeguard.stores.memory import MemoryStore
 
-__all__ = ["DistinctResult", "MemoryStore", "Penalty", "StateStore", "Window", "store_from_uri"]
+__all__ = [
+    "CountRequest",
+    "DistinctResult",
+    "Escalation",
+    "MemoryStore",
+    "Observation",
+    "Penalty",
+    "StateStore",
+    "StoreUnavailable",
+    "Window",
+    "store_from_uri",
+]
 
 SUPPORTED = ("memory://",)
 

@@ -1,16 +1,32 @@
 """The state store interface: what detectors and escalation need to remember.
 
-Two implementations share these semantics exactly: the in-process memory
-store (default) and a Redis store for many guard instances. All times are
-event times passed in by the caller (`now`), never the store's own clock, so
-replayed logs and live traffic behave alike. Every entry expires.
+Two implementations share these semantics exactly (one conformance suite
+runs against both): the in-process memory store (default) and Redis, shared
+by many guard instances. All state is grouped by *actor key* ("ip:192.0.2.7",
+"account:42"): everything about one actor is updated atomically, and in Redis
+lives in one hash slot, so Redis Cluster works.
+
+All times are event times passed in by the caller (`now`), never the store's
+own clock, so replayed logs and live traffic behave alike. Every entry expires.
+
+Per event the engine makes one `observe` call (one round trip to Redis) and,
+only when it newly refuses a request, one `penalize` call.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from scrapeguard.decisions import SEVERITY
+
+#: A reason kept with a penalty: (detector, key, score, detail).
+ReasonTuple = tuple[str, str, float, str]
+
+
+class StoreUnavailable(RuntimeError):
+    """The shared store cannot be reached and the policy says to fail closed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +35,16 @@ class Window:
 
     seconds: float
     limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class CountRequest:
+    """Count `member` in the distinct set `name` of actor `key`, within `windows`."""
+
+    key: str
+    name: str
+    member: str
+    windows: tuple[Window, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,41 +61,76 @@ class DistinctResult:
 
 @dataclass(frozen=True, slots=True)
 class Penalty:
-    """An action in force against one key until `until`."""
+    """An action in force against one actor key until `until`."""
 
     key: str
     action: str
     until: float
     decision_id: str
-    #: The reasons, as (detector, key, score, detail) tuples, kept with the penalty.
-    reasons: tuple[tuple[str, str, float, str], ...]
+    reasons: tuple[ReasonTuple, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """How refusals turn into blocks (from the policy's [actions]); stores apply it atomically.
+
+    Every refusal is a strike against the key. A throttled key reaching
+    `escalate_after` strikes within `strike_window` seconds is blocked. A
+    block lasts `block_seconds * block_growth ** n` (n: earlier blocks of the
+    key within `offender_memory` seconds), at most `block_max_seconds`.
+    """
+
+    throttle_seconds: float
+    escalate_after: int
+    strike_window: float
+    block_seconds: float
+    block_growth: float
+    block_max_seconds: float
+    offender_memory: float
+    #: The reason added to a penalty when it escalates.
+    reason: ReasonTuple = ("escalation", "", 1.0, "throttling escalated to a block")
+
+    def block_length(self, earlier_blocks: int) -> float:
+        return float(min(self.block_max_seconds, self.block_seconds * self.block_growth ** earlier_blocks))
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What `observe` found for one event."""
+
+    #: The strictest penalty in force for any of the event's keys (after escalation), or None.
+    penalty: Penalty | None = None
+    #: Whether that penalty was escalated to a block by this very event.
+    escalated: bool = False
+    #: Results of the count requests, by (key, name). Empty when a penalty was found.
+    counted: Mapping[tuple[str, str], DistinctResult] = field(default_factory=dict)
 
 
 class StateStore(ABC):
-    """Bounded, expiring state keyed by strings like "ip:192.0.2.7"."""
+    """Bounded, expiring state about actors."""
 
     @abstractmethod
-    def admit_distinct(
-        self, key: str, member: str, now: float, windows: Sequence[Window]
-    ) -> DistinctResult:
-        """Count `member` under `key` in every window, unless that would exceed a window's limit.
+    def observe(
+        self, now: float, keys: Sequence[str], requests: Sequence[CountRequest],
+        escalation: Escalation, decision_id: str,
+    ) -> Observation:
+        """One event: find penalties in force for `keys`; if there are none, count the requests.
 
-        A member already counted in a window is not counted again (its time is
-        refreshed); windows slide. Atomic per key.
+        For each key, atomically: if a penalty is in force, add a strike and,
+        if it is a throttle and the strikes reach the limit, escalate it to a
+        block (with `decision_id`); otherwise apply that key's count requests
+        (a key's counts are skipped while that key is penalised). Count
+        requests may name keys that are not in `keys`.
         """
 
     @abstractmethod
-    def incr(self, key: str, now: float, ttl: float) -> int:
-        """Add one to a counter that expires `ttl` seconds after its first increment; return it."""
-
-    @abstractmethod
-    def put_penalty(self, penalty: Penalty, now: float) -> None:
-        """Record a penalty; it expires at `penalty.until`. A stricter or longer one already
-        in force for the same key is kept."""
-
-    @abstractmethod
-    def active_penalty(self, keys: Iterable[str], now: float) -> Penalty | None:
-        """The strictest penalty in force for any of `keys` (the longest among equals)."""
+    def penalize(
+        self, now: float, key: str, action: str, decision_id: str, reasons: tuple[ReasonTuple, ...],
+        escalation: Escalation,
+    ) -> tuple[Penalty, bool]:
+        """Refuse `key`: add a strike, escalate a throttle to a block if the strikes reach the
+        limit, and record the penalty unless a stricter one is already in force.
+        Returns the penalty in force afterwards and whether this call escalated."""
 
     @abstractmethod
     def put_value(self, key: str, value: str, now: float, ttl: float) -> None:
@@ -78,5 +139,16 @@ class StateStore(ABC):
     @abstractmethod
     def get_value(self, key: str, now: float) -> str | None: ...
 
+    @property
+    def degraded(self) -> bool:
+        """True while a shared store is unreachable and a local fallback is used."""
+        return False
+
     def close(self) -> None:  # noqa: B027 - optional for stores without resources
         """Release connections; the memory store has none."""
+
+
+
+def stricter(a: Penalty, b: Penalty) -> bool:
+    """Is `a` stricter than `b` (a harsher action, or the same action lasting longer)?"""
+    return (SEVERITY[a.action], a.until) > (SEVERITY[b.action], b.until)

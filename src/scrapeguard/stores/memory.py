@@ -5,20 +5,32 @@ an entry moves it to the end, and when there are more than `max_keys`
 entries the least recently used go first (expired ones are dropped on the
 way). So a flood of a million new client IPs costs at most `max_keys`
 entries, and an actor that keeps coming back keeps its state.
+
+The Redis store (redis.py and its Lua) implements the same semantics.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scrapeguard.decisions import SEVERITY
-from scrapeguard.stores.base import DistinctResult, Penalty, StateStore, Window
+from scrapeguard.decisions import BLOCK, THROTTLE
+from scrapeguard.stores.base import (
+    CountRequest,
+    DistinctResult,
+    Escalation,
+    Observation,
+    Penalty,
+    ReasonTuple,
+    StateStore,
+    Window,
+    stricter,
+)
 
 
 class _Distinct:
-    """Per key: for each window, member -> last time seen, oldest first."""
+    """Per set: for each window, member -> last time seen, oldest first."""
 
     __slots__ = ("expires", "seen")
 
@@ -92,70 +104,109 @@ class MemoryStore(StateStore):
     def __len__(self) -> int:
         return len(self._data)
 
+    # -- primitives (called with the lock held) -----------------------------------
+
+    def _admit(self, set_key: str, member: str, now: float, windows: Sequence[Window]) -> DistinctResult:
+        entry = self._get(set_key, now)
+        if not isinstance(entry, _Distinct) or len(entry.seen) != len(windows):
+            entry = _Distinct(len(windows))
+            self._put(set_key, entry, now)
+        admitted = True
+        counts = []
+        for seen, window in zip(entry.seen, windows, strict=True):
+            horizon = now - window.seconds
+            while seen:
+                first = next(iter(seen))
+                if seen[first] > horizon:
+                    break
+                del seen[first]
+            counts.append(len(seen))
+            if member not in seen and len(seen) >= window.limit:
+                admitted = False
+        seen_before = member in entry.seen[0]
+        if admitted:
+            counts = []
+            for seen in entry.seen:
+                seen.pop(member, None)
+                seen[member] = now
+                while len(seen) > self.max_members_per_key:
+                    del seen[next(iter(seen))]
+                counts.append(len(seen))
+            entry.expires = now + max(w.seconds for w in windows)
+        return DistinctResult(admitted, tuple(counts), seen_before)
+
+    def _incr(self, key: str, now: float, ttl: float) -> int:
+        entry = self._get(key, now)
+        if not isinstance(entry, _Counter):
+            entry = _Counter(now + ttl)
+            self._put(key, entry, now)
+        entry.value += 1
+        return entry.value
+
+    def _penalty(self, key: str, now: float) -> Penalty | None:
+        entry = self._get("p|" + key, now)
+        if isinstance(entry, _Value) and isinstance(entry.value, Penalty):
+            return entry.value
+        return None
+
+    def _escalate(self, key: str, now: float, escalation: Escalation, decision_id: str,
+                  reasons: tuple[ReasonTuple, ...]) -> Penalty:
+        earlier = self._incr("b|" + key, now, escalation.offender_memory) - 1
+        until = now + escalation.block_length(earlier)
+        reason = (escalation.reason[0], key, *escalation.reason[2:])
+        penalty = Penalty(key, BLOCK, until, decision_id, (*reasons, reason))
+        self._put("p|" + key, _Value(penalty, until), now)
+        return penalty
+
     # -- StateStore ----------------------------------------------------------
 
-    def admit_distinct(
-        self, key: str, member: str, now: float, windows: Sequence[Window]
-    ) -> DistinctResult:
+    def observe(
+        self, now: float, keys: Sequence[str], requests: Sequence[CountRequest],
+        escalation: Escalation, decision_id: str,
+    ) -> Observation:
         with self._lock:
-            entry = self._get("d|" + key, now)
-            if not isinstance(entry, _Distinct) or len(entry.seen) != len(windows):
-                entry = _Distinct(len(windows))
-                self._put("d|" + key, entry, now)
-            admitted = True
-            counts = []
-            for seen, window in zip(entry.seen, windows, strict=True):
-                horizon = now - window.seconds
-                while seen:
-                    first = next(iter(seen))
-                    if seen[first] > horizon:
-                        break
-                    del seen[first]
-                counts.append(len(seen))
-                if member not in seen and len(seen) >= window.limit:
-                    admitted = False
-            seen_before = member in entry.seen[0]
-            if admitted:
-                counts = []
-                for seen in entry.seen:
-                    seen.pop(member, None)
-                    seen[member] = now
-                    while len(seen) > self.max_members_per_key:
-                        del seen[next(iter(seen))]
-                    counts.append(len(seen))
-                entry.expires = now + max(w.seconds for w in windows)
-            return DistinctResult(admitted, tuple(counts), seen_before)
-
-    def incr(self, key: str, now: float, ttl: float) -> int:
-        with self._lock:
-            entry = self._get("c|" + key, now)
-            if not isinstance(entry, _Counter):
-                entry = _Counter(now + ttl)
-                self._put("c|" + key, entry, now)
-            entry.value += 1
-            return entry.value
-
-    def put_penalty(self, penalty: Penalty, now: float) -> None:
-        with self._lock:
-            entry = self._get("p|" + penalty.key, now)
-            if isinstance(entry, _Value) and isinstance(entry.value, Penalty):
-                old = entry.value
-                if (SEVERITY[old.action], old.until) >= (SEVERITY[penalty.action], penalty.until):
-                    return
-            self._put("p|" + penalty.key, _Value(penalty, penalty.until), now)
-
-    def active_penalty(self, keys: Iterable[str], now: float) -> Penalty | None:
-        best: Penalty | None = None
-        with self._lock:
+            found: Penalty | None = None
+            escalated = False
+            penalised = set()
             for key in keys:
-                entry = self._get("p|" + key, now)
-                if entry is None or not isinstance(entry, _Value):
+                penalty = self._penalty(key, now)
+                if penalty is None:
                     continue
-                p = entry.value
-                assert isinstance(p, Penalty)
-                if best is None or (SEVERITY[p.action], p.until) > (SEVERITY[best.action], best.until):
-                    best = p
-        return best
+                penalised.add(key)
+                strikes = self._incr("s|" + key, now, escalation.strike_window)
+                key_escalated = False
+                if penalty.action == THROTTLE and strikes >= escalation.escalate_after:
+                    penalty = self._escalate(key, now, escalation, decision_id, penalty.reasons)
+                    key_escalated = True
+                if found is None or stricter(penalty, found):
+                    found, escalated = penalty, key_escalated
+            counted = {}
+            for r in requests:
+                if r.key not in penalised:
+                    counted[(r.key, r.name)] = self._admit(f"d|{r.key}|{r.name}", r.member, now, r.windows)
+            if found is not None:
+                return Observation(found, escalated, {})
+            return Observation(None, False, counted)
+
+    def penalize(
+        self, now: float, key: str, action: str, decision_id: str, reasons: tuple[ReasonTuple, ...],
+        escalation: Escalation,
+    ) -> tuple[Penalty, bool]:
+        with self._lock:
+            strikes = self._incr("s|" + key, now, escalation.strike_window)
+            if action == THROTTLE and strikes >= escalation.escalate_after:
+                return self._escalate(key, now, escalation, decision_id, reasons), True
+            if action == BLOCK:
+                earlier = self._incr("b|" + key, now, escalation.offender_memory) - 1
+                until = now + escalation.block_length(earlier)
+            else:
+                until = now + escalation.throttle_seconds
+            penalty = Penalty(key, action, until, decision_id, reasons)
+            current = self._penalty(key, now)
+            if current is not None and not stricter(penalty, current):
+                return current, False
+            self._put("p|" + key, _Value(penalty, until), now)
+            return penalty, False
 
     def put_value(self, key: str, value: str, now: float, ttl: float) -> None:
         with self._lock:
