@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -59,6 +61,37 @@ def _port_of_runner(runner: web.AppRunner) -> int:
 
 def _port_of_site(server: SiteServer) -> int:
     return int(server.server.servers[0].sockets[0].getsockname()[1])
+
+
+REDIS_URL = os.environ.get("SCRAPEGUARD_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def _redis_or_skip() -> str:
+    """The test Redis URL. In CI (CI set) a missing Redis fails the test; elsewhere it skips."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except (redis.exceptions.ConnectionError, OSError) as exc:
+        message = f"Redis at {REDIS_URL} is not reachable ({exc}); set SCRAPEGUARD_TEST_REDIS or start one"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis URL and a fresh key prefix; the prefix's keys are deleted afterwards."""
+    import redis
+
+    url = _redis_or_skip()
+    prefix = f"sgtest-{uuid.uuid4().hex[:10]}"
+    yield f"{url}?prefix={prefix}"
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter(f"{prefix}:*", count=1000):
+        client.delete(key)
+    client.close()
 
 
 @pytest.fixture(scope="session")

@@ -10,13 +10,16 @@ from collections.abc import Iterator
 import pytest
 
 from scrapeguard.stores import MemoryStore, StateStore
+from scrapeguard.stores.redis import RedisStore
 
 
-@pytest.fixture(params=["memory"])
+@pytest.fixture(params=["memory", "redis"])
 def store(request: pytest.FixtureRequest) -> Iterator[StateStore]:
     if request.param == "memory":
         s: StateStore = MemoryStore(max_keys=10_000, max_members_per_key=500)
-    else:  # pragma: no cover - future backends
-        raise AssertionError(request.param)
+    else:
+        url = request.getfixturevalue("redis_url")
+        base, _, prefix = url.partition("?prefix=")
+        s = RedisStore.from_url(base, prefix, timeout=2.0, max_members_per_key=500)
     yield s
     s.close()

@@ -286,9 +286,16 @@ class _Checker:
             offender_memory_seconds=self.number(d, f"{a}.offender_memory_seconds", lo=1),
             appeal_contact=self.string(d, f"{a}.appeal_contact"),
         )
+        prefix = self.string(d, "store.prefix")
+        if "{" in prefix or "}" in prefix:
+            self.problem("store.prefix", "must not contain braces (they mark Redis hash tags)")
         store = StoreOptions(
             max_keys=self.integer(d, "store.max_keys", lo=100),
             max_members_per_key=self.integer(d, "store.max_members_per_key", lo=10),
+            prefix=prefix,
+            timeout_ms=self.number(d, "store.timeout_ms", lo=1, hi=60_000),
+            fail=self.string(d, "store.fail", ("open", "closed")),  # type: ignore[arg-type]
+            retry_seconds=self.number(d, "store.retry_seconds", lo=0.1),
         )
         counted = [profile_quota.anonymous.per_day, profile_quota.account.per_day,
                    profile_quota.new_account.per_day]

@@ -68,6 +68,10 @@ class ActionOptions:
 class StoreOptions:
     max_keys: int
     max_members_per_key: int
+    prefix: str = "scrapeguard"
+    timeout_ms: float = 50
+    fail: Literal["open", "closed"] = "open"
+    retry_seconds: float = 5
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
-"""State stores, built from a URI: `memory://` (default)."""
+"""State stores, built from a URI: `memory://` (default), `redis://`, `rediss://`,
+`unix://` and `redis-cluster://`."""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from scrapeguard.policy.model import StoreOptions
 from scrapeguard.stores.base import (
@@ -30,21 +31,47 @@ __all__ = [
     "store_from_uri",
 ]
 
-SUPPORTED = ("memory://",)
+SUPPORTED = ("memory://", "redis://", "rediss://", "unix://", "redis-cluster://")
+#: Query parameters of a store URI that are ScrapeGuard's, not the Redis client's.
+OWN_PARAMETERS = ("prefix", "timeout_ms", "fail", "retry_seconds", "max_keys", "max_members_per_key")
 
 
 def store_from_uri(uri: str | None, options: StoreOptions) -> StateStore:
-    """Build a store. `memory://?max_keys=N&max_members_per_key=M` overrides the policy's bounds."""
+    """Build a store. Query parameters (`?prefix=...&fail=closed`) override the policy's [store].
+
+    Redis stores come wrapped in the policy's failure mode (see failover.py),
+    with a bounded memory store as the local fallback.
+    """
     uri = uri or "memory://"
     parts = urlsplit(uri)
+    query = parse_qs(parts.query)
+
+    def option(name: str, default: str) -> str:
+        return query.pop(name, [default])[0]
+
+    try:
+        max_keys = int(option("max_keys", str(options.max_keys)))
+        max_members = int(option("max_members_per_key", str(options.max_members_per_key)))
+        timeout = float(option("timeout_ms", str(options.timeout_ms))) / 1000
+        retry = float(option("retry_seconds", str(options.retry_seconds)))
+    except ValueError as exc:
+        raise ValueError(f"store URI {uri!r}: {exc}") from exc
+    prefix = option("prefix", options.prefix)
+    fail = option("fail", options.fail)
+    if fail not in ("open", "closed"):
+        raise ValueError(f"store URI {uri!r}: fail must be 'open' or 'closed', not {fail!r}")
+    memory = MemoryStore(max_keys=max_keys, max_members_per_key=max_members)
     if parts.scheme == "memory":
-        query = parse_qs(parts.query)
-        try:
-            max_keys = int(query.get("max_keys", [options.max_keys])[0])
-            max_members = int(query.get("max_members_per_key", [options.max_members_per_key])[0])
-        except ValueError as exc:
-            raise ValueError(f"store URI {uri!r}: {exc}") from exc
-        return MemoryStore(max_keys=max_keys, max_members_per_key=max_members)
+        return memory
+    if parts.scheme in ("redis", "rediss", "unix", "redis-cluster"):
+        from scrapeguard.stores.failover import FailoverStore
+        from scrapeguard.stores.redis import RedisStore
+
+        cluster = parts.scheme == "redis-cluster"
+        client_url = urlunsplit(("redis" if cluster else parts.scheme, parts.netloc, parts.path,
+                                 urlencode(query, doseq=True), ""))
+        shared = RedisStore.from_url(client_url, prefix, timeout, max_members, cluster=cluster)
+        return FailoverStore(shared, memory, fail_open=fail == "open", retry_seconds=retry)
     raise ValueError(
         f"store URI {uri!r}: unsupported scheme {parts.scheme!r}; supported: {', '.join(SUPPORTED)}"
     )

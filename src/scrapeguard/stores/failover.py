@@ -1,0 +1,103 @@
+"""What happens when the shared store is unreachable or slow: the policy's `store.fail`.
+
+`open`: keep serving with a local memory store (limits then hold per
+instance) and report the degraded state; `closed`: raise StoreUnavailable
+(the proxy answers 503). Either way, after a failure the shared store is
+left alone for `retry_seconds` (so requests do not each wait for the
+timeout), then tried again: recovery is automatic.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+import redis
+
+from scrapeguard.stores.base import (
+    CountRequest,
+    Escalation,
+    Observation,
+    Penalty,
+    ReasonTuple,
+    StateStore,
+    StoreUnavailable,
+)
+from scrapeguard.stores.memory import MemoryStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Errors that mean "the shared store is not answering", as opposed to a bug.
+UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+               redis.exceptions.ClusterError, redis.exceptions.BusyLoadingError,
+               redis.exceptions.ReadOnlyError, OSError)
+
+
+class FailoverStore(StateStore):
+    def __init__(self, primary: StateStore, fallback: MemoryStore, fail_open: bool,
+                 retry_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.primary = primary
+        self.fallback = fallback
+        self.fail_open = fail_open
+        self.retry_seconds = retry_seconds
+        self.clock = clock
+        self._down_until = 0.0
+        self.failures = 0
+        self.fallback_calls = 0
+
+    @property
+    def degraded(self) -> bool:
+        return self._down_until > self.clock()
+
+    def _call(self, on_primary: Callable[[], T], on_fallback: Callable[[], T]) -> T:
+        if not self.degraded:
+            try:
+                result = on_primary()
+            except UNREACHABLE as exc:
+                self.failures += 1
+                self._down_until = self.clock() + self.retry_seconds
+                log.warning("shared store unreachable (%s); %s for %.0f s", exc,
+                            "using the local fallback" if self.fail_open else "refusing requests",
+                            self.retry_seconds)
+            else:
+                if self.failures and self._down_until:
+                    log.warning("shared store is back")
+                    self._down_until = 0.0
+                return result
+        if not self.fail_open:
+            raise StoreUnavailable("the shared state store is unreachable")
+        self.fallback_calls += 1
+        return on_fallback()
+
+    def observe(
+        self, now: float, keys: Sequence[str], requests: Sequence[CountRequest],
+        escalation: Escalation, decision_id: str,
+    ) -> Observation:
+        return self._call(
+            lambda: self.primary.observe(now, keys, requests, escalation, decision_id),
+            lambda: self.fallback.observe(now, keys, requests, escalation, decision_id))
+
+    def penalize(
+        self, now: float, key: str, action: str, decision_id: str, reasons: tuple[ReasonTuple, ...],
+        escalation: Escalation,
+    ) -> tuple[Penalty, bool]:
+        return self._call(
+            lambda: self.primary.penalize(now, key, action, decision_id, reasons, escalation),
+            lambda: self.fallback.penalize(now, key, action, decision_id, reasons, escalation))
+
+    def put_value(self, key: str, value: str, now: float, ttl: float) -> None:
+        self.fallback.put_value(key, value, now, ttl)  # kept locally too, for when the store is down
+        try:
+            self._call(lambda: self.primary.put_value(key, value, now, ttl), lambda: None)
+        except StoreUnavailable:
+            pass  # remembered locally; the shared store learns it again on the next login response
+
+    def get_value(self, key: str, now: float) -> str | None:
+        return self._call(lambda: self.primary.get_value(key, now),
+                          lambda: self.fallback.get_value(key, now))
+
+    def close(self) -> None:
+        self.primary.close()

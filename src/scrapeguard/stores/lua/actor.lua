@@ -1,0 +1,175 @@
+-- ScrapeGuard: all state of one actor key, updated atomically in one call.
+-- Same semantics as stores/memory.py (the conformance suite runs against both).
+--
+-- Every key of one call shares the actor's hash tag ({ip:192.0.2.7}), so the
+-- script works on Redis Cluster. Times are event times (ARGV); Redis TTLs only
+-- collect garbage, expiry decisions compare stored event times with `now`.
+--
+-- KEYS[1] penalty hash   KEYS[2] strikes hash   KEYS[3] blocks hash
+-- KEYS[4..] one sorted set per count request (member -> last time seen)
+--
+-- ARGV[1]  mode: "observe" or "penalize"
+-- ARGV[2]  now
+-- ARGV[3]  throttle_seconds   ARGV[4] escalate_after   ARGV[5] strike_window
+-- ARGV[6]  block_seconds      ARGV[7] block_growth     ARGV[8] block_max_seconds
+-- ARGV[9]  offender_memory    ARGV[10] decision id     ARGV[11] escalation reason (JSON object)
+-- observe:  ARGV[12] check penalty (1/0)  ARGV[13] max members per set
+--           then per request: member, n windows, (seconds, limit) * n
+-- penalize: ARGV[12] action  ARGV[13] reasons (JSON array)
+--
+-- observe returns {penalty or false, escalated, per request: admitted, seen_before, counts...}
+-- penalize returns {penalty, escalated}; a penalty is {action, until, id, reasons JSON}.
+
+local now = tonumber(ARGV[2])
+local throttle_seconds = tonumber(ARGV[3])
+local escalate_after = tonumber(ARGV[4])
+local strike_window = tonumber(ARGV[5])
+local block_seconds = tonumber(ARGV[6])
+local block_growth = tonumber(ARGV[7])
+local block_max = tonumber(ARGV[8])
+local offender_memory = tonumber(ARGV[9])
+local decision_id = ARGV[10]
+local escalation_reason = ARGV[11]
+local severity = {throttle = 1, challenge = 2, block = 3}
+
+local function fmt(x)
+  return string.format("%.17g", x)
+end
+
+local function ttl(seconds)
+  return math.max(1, math.ceil(seconds) + 1)
+end
+
+-- a counter that expires `window` seconds (event time) after its first increment
+local function incr(key, window)
+  local state = redis.call("HMGET", key, "n", "exp")
+  local n, exp = tonumber(state[1]), tonumber(state[2])
+  if n == nil or exp == nil or exp <= now then
+    n, exp = 0, now + window
+    redis.call("HSET", key, "exp", fmt(exp))
+    redis.call("EXPIRE", key, ttl(window))
+  end
+  n = n + 1
+  redis.call("HSET", key, "n", n)
+  return n
+end
+
+local function read_penalty()
+  local p = redis.call("HMGET", KEYS[1], "action", "until", "id", "reasons")
+  if not p[1] or tonumber(p[2]) <= now then
+    return nil
+  end
+  return {p[1], p[2], p[3], p[4]}
+end
+
+local function write_penalty(action, until_time, id, reasons)
+  redis.call("DEL", KEYS[1])
+  redis.call("HSET", KEYS[1], "action", action, "until", fmt(until_time), "id", id, "reasons", reasons)
+  redis.call("EXPIRE", KEYS[1], ttl(until_time - now))
+  return {action, fmt(until_time), id, reasons}
+end
+
+local function stricter(action_a, until_a, action_b, until_b)
+  local sa, sb = severity[action_a], severity[action_b]
+  if sa ~= sb then
+    return sa > sb
+  end
+  return until_a > until_b
+end
+
+local function block_until()
+  local earlier = incr(KEYS[3], offender_memory) - 1
+  return now + math.min(block_max, block_seconds * block_growth ^ earlier)
+end
+
+local function escalate(reasons)
+  local appended
+  if reasons == "[]" then
+    appended = "[" .. escalation_reason .. "]"
+  else
+    appended = string.sub(reasons, 1, -2) .. "," .. escalation_reason .. "]"
+  end
+  return write_penalty("block", block_until(), decision_id, appended)
+end
+
+local mode = ARGV[1]
+
+if mode == "penalize" then
+  local action, reasons = ARGV[12], ARGV[13]
+  local strikes = incr(KEYS[2], strike_window)
+  if action == "throttle" and strikes >= escalate_after then
+    return {escalate(reasons), 1}
+  end
+  local until_time
+  if action == "block" then
+    until_time = block_until()
+  else
+    until_time = now + throttle_seconds
+  end
+  local current = read_penalty()
+  if current and not stricter(action, until_time, current[1], tonumber(current[2])) then
+    return {current, 0}
+  end
+  return {write_penalty(action, until_time, decision_id, reasons), 0}
+end
+
+-- observe
+local out = {false, 0}
+if ARGV[12] == "1" then
+  local penalty = read_penalty()
+  if penalty then
+    local strikes = incr(KEYS[2], strike_window)
+    if penalty[1] == "throttle" and strikes >= escalate_after then
+      return {escalate(penalty[4]), 1}
+    end
+    return {penalty, 0}
+  end
+end
+
+local max_members = tonumber(ARGV[13])
+local arg = 14
+for k = 4, #KEYS do
+  local set = KEYS[k]
+  local member = ARGV[arg]
+  local n = tonumber(ARGV[arg + 1])
+  arg = arg + 2
+  local score = tonumber(redis.call("ZSCORE", set, member))
+  local admitted = 1
+  local seen_before = 0
+  local counts = {}
+  local windows = {}
+  local longest = 0
+  for w = 1, n do
+    local seconds, limit = tonumber(ARGV[arg]), tonumber(ARGV[arg + 1])
+    arg = arg + 2
+    windows[w] = seconds
+    if seconds > longest then
+      longest = seconds
+    end
+    local horizon = now - seconds
+    local count = redis.call("ZCOUNT", set, "(" .. fmt(horizon), "+inf")
+    local inside = score ~= nil and score > horizon
+    if w == 1 and inside then
+      seen_before = 1
+    end
+    if not inside and count >= limit then
+      admitted = 0
+    end
+    counts[w] = count
+  end
+  if admitted == 1 then
+    redis.call("ZADD", set, fmt(now), member)
+    redis.call("ZREMRANGEBYSCORE", set, "-inf", fmt(now - longest))
+    redis.call("ZREMRANGEBYRANK", set, 0, -(max_members + 1))
+    redis.call("EXPIRE", set, ttl(longest))
+    for w = 1, n do
+      counts[w] = redis.call("ZCOUNT", set, "(" .. fmt(now - windows[w]), "+inf")
+    end
+  end
+  table.insert(out, admitted)
+  table.insert(out, seen_before)
+  for w = 1, n do
+    table.insert(out, counts[w])
+  end
+end
+return out

@@ -1,0 +1,170 @@
+"""Redis / Valkey state store: many guard instances, one set of limits.
+
+Each actor key's state is updated by one server-side script (`lua/actor.lua`)
+whose keys all carry the actor as hash tag (`<prefix>:{ip:192.0.2.7}:pen`),
+so it runs atomically and works on Redis Cluster. One event's scripts go
+out in one pipeline: one round trip (per cluster node involved).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
+from redis.retry import Retry
+
+from scrapeguard.stores.base import (
+    CountRequest,
+    DistinctResult,
+    Escalation,
+    Observation,
+    Penalty,
+    ReasonTuple,
+    StateStore,
+    stricter,
+)
+
+SCRIPT = resources.files("scrapeguard.stores").joinpath("lua/actor.lua").read_text("utf-8")
+
+
+def _tag(actor: str) -> str:
+    return "{" + actor + "}"
+
+
+class RedisStore(StateStore):
+    """State in Redis. `client` is a redis.Redis or redis.cluster.RedisCluster."""
+
+    def __init__(self, client: redis.Redis | RedisCluster, prefix: str = "scrapeguard",
+                 max_members_per_key: int = 4096) -> None:
+        if "{" in prefix or "}" in prefix:
+            raise ValueError("the key prefix must not contain braces (they mark Redis hash tags)")
+        self.client = client
+        self.prefix = prefix
+        self.max_members_per_key = max_members_per_key
+        self._sha: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str, timeout: float, max_members_per_key: int,
+                 cluster: bool = False) -> RedisStore:
+        options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout,
+                                   "retry": Retry(NoBackoff(), 0), "decode_responses": True}
+        client: redis.Redis | RedisCluster
+        if cluster:
+            client = RedisCluster.from_url(url, **options)
+        else:
+            client = redis.Redis.from_url(url, **options)
+        return cls(client, prefix, max_members_per_key)
+
+    # -- keys ------------------------------------------------------------------
+
+    def _keys(self, actor: str, sets: Sequence[str] = ()) -> list[str]:
+        base = f"{self.prefix}:{_tag(actor)}"
+        return [f"{base}:pen", f"{base}:strikes", f"{base}:blocks", *(f"{base}:d:{s}" for s in sets)]
+
+    def _common_args(self, mode: str, now: float, actor: str, escalation: Escalation,
+                     decision_id: str) -> list[Any]:
+        reason = json.dumps([escalation.reason[0], actor, escalation.reason[2], escalation.reason[3]])
+        return [mode, repr(now), repr(escalation.throttle_seconds), escalation.escalate_after,
+                repr(escalation.strike_window), repr(escalation.block_seconds),
+                repr(escalation.block_growth), repr(escalation.block_max_seconds),
+                repr(escalation.offender_memory), decision_id, reason]
+
+    # -- scripts ---------------------------------------------------------------
+
+    def _load(self) -> str:
+        if self._sha is None:
+            self._sha = str(self.client.script_load(SCRIPT))
+        return self._sha
+
+    def _run(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        """Run the script once per (keys, args), all in one pipeline (one round trip)."""
+        sha = self._load()
+        for attempt in (1, 2):
+            pipe = self.client.pipeline(transaction=False)
+            for keys, args in calls:
+                pipe.evalsha(sha, len(keys), *keys, *args)
+            try:
+                return list(pipe.execute())
+            except redis.exceptions.NoScriptError:
+                if attempt == 2:
+                    raise
+                self._sha = None  # the server restarted or was flushed: load again
+                sha = self._load()
+        raise AssertionError("unreachable")
+
+    # -- StateStore ------------------------------------------------------------
+
+    def observe(
+        self, now: float, keys: Sequence[str], requests: Sequence[CountRequest],
+        escalation: Escalation, decision_id: str,
+    ) -> Observation:
+        by_actor: dict[str, list[CountRequest]] = {k: [] for k in keys}
+        for r in requests:
+            by_actor.setdefault(r.key, []).append(r)
+        checked = set(keys)
+        calls = []
+        for actor, reqs in by_actor.items():
+            args = self._common_args("observe", now, actor, escalation, decision_id)
+            args += ["1" if actor in checked else "0", self.max_members_per_key]
+            for r in reqs:
+                args += [r.member, len(r.windows)]
+                for w in r.windows:
+                    args += [repr(w.seconds), w.limit]
+            calls.append((self._keys(actor, [r.name for r in reqs]), args))
+        if not calls:
+            return Observation()
+        replies = self._run(calls)
+        found: Penalty | None = None
+        escalated = False
+        counted: dict[tuple[str, str], DistinctResult] = {}
+        for (actor, reqs), reply in zip(by_actor.items(), replies, strict=True):
+            if reply[0]:
+                penalty = _penalty(actor, reply[0])
+                if found is None or stricter(penalty, found):
+                    found, escalated = penalty, bool(reply[1])
+                continue
+            pos = 2
+            for r in reqs:
+                n = len(r.windows)
+                counted[(actor, r.name)] = DistinctResult(
+                    bool(reply[pos]), tuple(int(c) for c in reply[pos + 2 : pos + 2 + n]), bool(reply[pos + 1]))
+                pos += 2 + n
+        if found is not None:
+            return Observation(found, escalated, {})
+        return Observation(None, False, counted)
+
+    def penalize(
+        self, now: float, key: str, action: str, decision_id: str, reasons: tuple[ReasonTuple, ...],
+        escalation: Escalation,
+    ) -> tuple[Penalty, bool]:
+        args = self._common_args("penalize", now, key, escalation, decision_id)
+        args += [action, json.dumps([list(r) for r in reasons])]
+        reply = self._run([(self._keys(key), args)])[0]
+        return _penalty(key, reply[0]), bool(reply[1])
+
+    def put_value(self, key: str, value: str, now: float, ttl: float) -> None:
+        # the event-time expiry travels with the value; Redis' own TTL only collects garbage
+        self.client.set(f"{self.prefix}:{_tag('v:' + key)}", f"{now + ttl!r}|{value}",
+                        ex=max(1, int(ttl) + 1))
+
+    def get_value(self, key: str, now: float) -> str | None:
+        raw = self.client.get(f"{self.prefix}:{_tag('v:' + key)}")
+        if raw is None:
+            return None
+        expires, _, value = str(raw).partition("|")
+        return value if float(expires) > now else None
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _penalty(actor: str, fields: list[str]) -> Penalty:
+    action, until, decision_id, reasons = fields
+    parsed: tuple[ReasonTuple, ...] = tuple(
+        (str(r[0]), str(r[1]), float(r[2]), str(r[3])) for r in json.loads(reasons))
+    return Penalty(actor, action, float(until), decision_id, parsed)
