@@ -115,10 +115,10 @@ def make_guard(loop_thread: LoopThread, tmp_path: Path) -> Iterator[Callable[...
     started: list[tuple[web.AppRunner, GuardProxy]] = []
 
     def make(upstream: str, policy_text: str = "", trusted: tuple[str, ...] = (),
-             name: str = "decisions.jsonl") -> Guarded:
+             name: str = "decisions.jsonl", store: str | None = None) -> Guarded:
         policy = load_policy_text(policy_text, "test-policy.toml") if policy_text else default_policy()
         path = tmp_path / name
-        proxy = build_proxy(policy, upstream, None, str(path), trusted)
+        proxy = build_proxy(policy, upstream, store, str(path), trusted)
         runner = loop_thread.run(start_proxy(proxy, "127.0.0.1", 0))
         started.append((runner, proxy))
         return Guarded(f"http://127.0.0.1:{_port_of_runner(runner)}", upstream, path, proxy)
@@ -128,6 +128,7 @@ def make_guard(loop_thread: LoopThread, tmp_path: Path) -> Iterator[Callable[...
         loop_thread.run(runner.cleanup())
         if proxy.decisions is not None:
             proxy.decisions.close()
+        proxy.engine.store.close()
 
 
 @pytest.fixture
@@ -149,3 +150,162 @@ def start_upstream(loop_thread: LoopThread) -> Iterator[Callable[[web.Applicatio
     yield start
     for runner in runners:
         loop_thread.run(runner.cleanup())
+
+
+def free_port(below: int = 65536) -> int:
+    import socket
+
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port < below:
+            return port
+    raise RuntimeError(f"no free port below {below}")
+
+
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is valid and free too."""
+    import socket
+
+    for _ in range(200):
+        port = free_port(below=55000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
+class RedisServer:
+    """A redis-server of the test's own on a loopback port, that the test may stop and restart."""
+
+    def __init__(self, workdir: Path, port: int | None = None, extra: tuple[str, ...] = ()) -> None:
+        import shutil
+
+        if shutil.which("redis-server") is None:
+            message = "redis-server is not installed (apt-get install redis-server)"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.extra = extra
+        self.proc: Any = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        import subprocess
+        import time
+
+        import redis
+
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir), *self.extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                redis.Redis(port=self.port, socket_connect_timeout=0.2).ping()
+                return
+            except redis.exceptions.RedisError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server on port {self.port} did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def pause(self) -> None:
+        import signal
+
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        import signal
+
+        self.proc.send_signal(signal.SIGCONT)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis")
+    yield server
+    if server.proc is not None and server.proc.poll() is None:
+        server.resume()  # in case the test paused it
+    server.stop()
+
+
+@pytest.fixture
+def redis_cluster(tmp_path: Path) -> Iterator[str]:
+    """A real three-node Redis Cluster on loopback ports; yields a redis-cluster:// URL."""
+    import subprocess
+    import time
+
+    cluster_options = ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                       "--cluster-node-timeout", "2000")
+    nodes = [RedisServer(tmp_path / f"node{i}", port=free_cluster_port(), extra=cluster_options)
+             for i in range(3)]
+    try:
+        subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in nodes),
+                        "--cluster-replicas", "0", "--cluster-yes"],
+                       check=True, capture_output=True, timeout=60)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            info = subprocess.run(["redis-cli", "-p", str(nodes[0].port), "cluster", "info"],
+                                  capture_output=True, text=True, timeout=10).stdout
+            if "cluster_state:ok" in info:
+                break
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("the test cluster did not reach cluster_state:ok")
+        yield f"redis-cluster://127.0.0.1:{nodes[0].port}"
+    finally:
+        for n in nodes:
+            n.stop()
+
+
+@pytest.fixture
+def spawn_proxy(tmp_path: Path) -> Iterator[Callable[..., tuple[str, Path]]]:
+    """Start `scrapeguard proxy` as a separate process; returns its URL and decisions file."""
+    import subprocess
+    import sys
+    import time
+
+    procs: list[Any] = []
+
+    def spawn(upstream: str, store: str, name: str) -> tuple[str, Path]:
+        port = free_port()
+        decisions = tmp_path / f"{name}.jsonl"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scrapeguard", "proxy", "--listen", f"127.0.0.1:{port}",
+             "--upstream", upstream, "--store", store, "--decisions-out", str(decisions)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        procs.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        import httpx
+
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"proxy {name} exited: {proc.stdout.read() if proc.stdout else ''}")
+            try:
+                httpx.get(f"{url}/.well-known/scrapeguard/status", timeout=1)
+                return url, decisions
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError(f"proxy {name} did not start")
+
+    yield spawn
+    for proc in procs:
+        proc.terminate()
+        proc.wait(10)

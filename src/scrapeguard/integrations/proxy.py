@@ -27,6 +27,7 @@ from scrapeguard.events import Event
 from scrapeguard.integrations.client_ip import ClientIPResolver, ForwardedHeaderError
 from scrapeguard.refusals import DECISION_HEADER, build_refusal
 from scrapeguard.routes import RouteMap
+from scrapeguard.stores import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ class _MalformedRequestFilter(logging.Filter):
         return True
 
 
+#: Where the proxy answers with its health and counters (to loopback and trusted proxies only).
+STATUS_PATH = "/.well-known/scrapeguard/status"
 #: Responses of known length up to this size are read whole and sent in one write.
 BUFFER_LIMIT = 256 * 1024
 
@@ -102,6 +105,7 @@ class GuardProxy:
         self._account_header = client.account_header
         self._created_header = client.account_created_header
         self._strip = {client.account_header.lower(), client.account_created_header.lower()}
+        self._retry_seconds = engine.policy.store.retry_seconds
         self._session: aiohttp.ClientSession | None = None
         self._log_filter = _MalformedRequestFilter(self.counts)
 
@@ -156,9 +160,18 @@ class GuardProxy:
         except ForwardedHeaderError as exc:
             self.counts["bad_forwarded_header"] += 1
             return _error_page(400, "Bad request", str(exc))
+        if request.path == STATUS_PATH and self._may_see_status(peer_ip):
+            return self._status()
         now = time.time()
-        event = self._event(request, client_ip, now)
-        decision = self.engine.decide(event)
+        try:
+            event = self._event(request, client_ip, now)
+            decision = self.engine.decide(event)
+        except StoreUnavailable:
+            self.counts["store_unavailable"] += 1
+            response = _error_page(503, "Temporarily unavailable",
+                                   "This site cannot check requests right now. Please try again shortly.")
+            response.headers["Retry-After"] = str(max(1, int(self._retry_seconds)))
+            return response
         if decision.refused:
             if self.decisions is not None:
                 self.decisions.write(decision)
@@ -168,6 +181,19 @@ class GuardProxy:
                 return web.Response(status=refusal.status, body=refusal.body,
                                     headers=CIMultiDict(refusal.headers))
         return await self._forward(request, client_ip, peer_ip, event, now)
+
+    def _may_see_status(self, peer_ip: str) -> bool:
+        return peer_ip in ("127.0.0.1", "::1") or self.resolver.is_trusted(peer_ip)
+
+    def _status(self) -> web.Response:
+        """Health and counters, for monitoring (answered only to loopback and trusted proxies)."""
+        body = {
+            "store": "degraded" if self.engine.store.degraded else "ok",
+            "mode": self.policy.mode,
+            "proxy": dict(self.counts),
+            "engine": dict(self.engine.counts),
+        }
+        return web.json_response(body, status=200, headers={"Cache-Control": "no-store"})
 
     def _upstream_headers(self, request: web.Request, client_ip: str, peer_ip: str) -> CIMultiDict[str]:
         headers: CIMultiDict[str] = CIMultiDict()

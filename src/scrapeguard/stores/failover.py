@@ -9,6 +9,7 @@ timeout), then tried again: recovery is automatic.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -59,7 +60,7 @@ class FailoverStore(StateStore):
             except UNREACHABLE as exc:
                 self.failures += 1
                 self._down_until = self.clock() + self.retry_seconds
-                log.warning("shared store unreachable (%s); %s for %.0f s", exc,
+                log.warning("shared store unreachable (%s); %s for %g s", exc,
                             "using the local fallback" if self.fail_open else "refusing requests",
                             self.retry_seconds)
             else:
@@ -90,10 +91,9 @@ class FailoverStore(StateStore):
 
     def put_value(self, key: str, value: str, now: float, ttl: float) -> None:
         self.fallback.put_value(key, value, now, ttl)  # kept locally too, for when the store is down
-        try:
+        # remembered locally if the shared store is down; it learns it again on a later response
+        with contextlib.suppress(StoreUnavailable):
             self._call(lambda: self.primary.put_value(key, value, now, ttl), lambda: None)
-        except StoreUnavailable:
-            pass  # remembered locally; the shared store learns it again on the next login response
 
     def get_value(self, key: str, now: float) -> str | None:
         return self._call(lambda: self.primary.get_value(key, now),

@@ -46,18 +46,16 @@ class RedisStore(StateStore):
         self.client = client
         self.prefix = prefix
         self.max_members_per_key = max_members_per_key
-        self._sha: str | None = None
+        #: SHA of the loaded script, per server connection (every cluster node loads it).
+        self._shas: dict[int, str] = {}
 
     @classmethod
     def from_url(cls, url: str, prefix: str, timeout: float, max_members_per_key: int,
                  cluster: bool = False) -> RedisStore:
         options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout,
                                    "retry": Retry(NoBackoff(), 0), "decode_responses": True}
-        client: redis.Redis | RedisCluster
-        if cluster:
-            client = RedisCluster.from_url(url, **options)
-        else:
-            client = redis.Redis.from_url(url, **options)
+        client: redis.Redis | RedisCluster = (
+            RedisCluster.from_url(url, **options) if cluster else redis.Redis.from_url(url, **options))
         return cls(client, prefix, max_members_per_key)
 
     # -- keys ------------------------------------------------------------------
@@ -76,16 +74,23 @@ class RedisStore(StateStore):
 
     # -- scripts ---------------------------------------------------------------
 
-    def _load(self) -> str:
-        if self._sha is None:
-            self._sha = str(self.client.script_load(SCRIPT))
-        return self._sha
+    def _load(self, client: redis.Redis) -> str:
+        sha = self._shas.get(id(client))
+        if sha is None:
+            sha = self._shas[id(client)] = str(client.script_load(SCRIPT))
+        return sha
 
     def _run(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
-        """Run the script once per (keys, args), all in one pipeline (one round trip)."""
-        sha = self._load()
+        """Run the script once per (keys, args), all in one pipeline: one round trip
+        (on a cluster, one pipeline per node that holds any of the actors)."""
+        if isinstance(self.client, RedisCluster):
+            return self._run_on_cluster(calls)
+        return self._pipeline(self.client, calls)
+
+    def _pipeline(self, client: redis.Redis, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
         for attempt in (1, 2):
-            pipe = self.client.pipeline(transaction=False)
+            sha = self._load(client)
+            pipe = client.pipeline(transaction=False)
             for keys, args in calls:
                 pipe.evalsha(sha, len(keys), *keys, *args)
             try:
@@ -93,8 +98,33 @@ class RedisStore(StateStore):
             except redis.exceptions.NoScriptError:
                 if attempt == 2:
                     raise
-                self._sha = None  # the server restarted or was flushed: load again
-                sha = self._load()
+                self._shas.pop(id(client), None)  # restarted or flushed: load the script again
+        raise AssertionError("unreachable")
+
+    def _run_on_cluster(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        # redis-py's cluster pipeline refuses scripts, so group the calls by node ourselves
+        # (every key of a call shares one hash tag, hence one slot and one node).
+        assert isinstance(self.client, RedisCluster)
+        for attempt in (1, 2):
+            by_node: dict[str, list[int]] = {}
+            nodes = {}
+            for i, (keys, _) in enumerate(calls):
+                node = self.client.get_node_from_key(keys[0])  # type: ignore[no-untyped-call]
+                nodes[node.name] = node
+                by_node.setdefault(node.name, []).append(i)
+            replies: list[Any] = [None] * len(calls)
+            try:
+                for name, indexes in by_node.items():
+                    connection = nodes[name].redis_connection
+                    assert connection is not None
+                    for i, reply in zip(indexes, self._pipeline(connection, [calls[i] for i in indexes]),
+                                        strict=True):
+                        replies[i] = reply
+                return replies
+            except redis.exceptions.ResponseError as exc:
+                if attempt == 2 or not str(exc).startswith(("MOVED", "ASK")):
+                    raise
+                self.client.nodes_manager.initialize()  # slots moved: learn the new layout, once
         raise AssertionError("unreachable")
 
     # -- StateStore ------------------------------------------------------------
@@ -131,8 +161,8 @@ class RedisStore(StateStore):
             pos = 2
             for r in reqs:
                 n = len(r.windows)
-                counted[(actor, r.name)] = DistinctResult(
-                    bool(reply[pos]), tuple(int(c) for c in reply[pos + 2 : pos + 2 + n]), bool(reply[pos + 1]))
+                counts = tuple(int(c) for c in reply[pos + 2 : pos + 2 + n])
+                counted[(actor, r.name)] = DistinctResult(bool(reply[pos]), counts, bool(reply[pos + 1]))
                 pos += 2 + n
         if found is not None:
             return Observation(found, escalated, {})

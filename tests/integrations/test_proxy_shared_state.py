@@ -1,0 +1,142 @@
+"""Several guard instances sharing Redis (and Redis Cluster), and what happens when Redis fails."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import redis
+
+MEMBER_ID = re.compile(r'data-member-id="(\d+)"')
+
+
+def profile_names(base: str) -> list[str]:
+    names: list[str] = []
+    with httpx.Client(base_url=base) as client:
+        for page in (1, 2, 3):
+            names += re.findall(r'href="/u/([^"]+)"', client.get(f"/directory?page={page}").text)
+    return list(dict.fromkeys(names))
+
+
+def alternate(proxies: list[str], names: list[str]) -> list[tuple[int, int]]:
+    """A scraper alternating between guard instances; returns (instance, status) per profile."""
+    results = []
+    with httpx.Client() as client:
+        for i, name in enumerate(names):
+            client.cookies.clear()
+            r = client.get(f"{proxies[i % len(proxies)]}/u/{name}")
+            if r.status_code == 200:
+                assert MEMBER_ID.search(r.text)
+            results.append((i % len(proxies), r.status_code))
+    return results
+
+
+def check_one_quota_across_instances(results: list[tuple[int, int]], decisions: list[Path]) -> None:
+    statuses = [status for _, status in results]
+    assert statuses.count(200) == 60, "two instances must share one quota, not double it"
+    first_refusal = statuses.index(429)
+    assert first_refusal == 60 and statuses[:60] == [200] * 60
+    # refused by one instance, refused by the other at once
+    assert {instance for instance, status in results[60:] if status != 200} == {0, 1}
+    assert all(status in (429, 403) for status in statuses[60:])
+    lines = [json.loads(line) for path in decisions for line in path.read_text().splitlines()]
+    assert len(lines) == len(results) - 60
+    assert {d["action"] for d in lines} == {"throttle", "block"}
+
+
+def test_two_proxy_processes_share_one_quota_through_redis(
+    demo_site: str, redis_url: str, spawn_proxy: Callable
+) -> None:
+    a, decisions_a = spawn_proxy(demo_site, redis_url, "a")
+    b, decisions_b = spawn_proxy(demo_site, redis_url, "b")
+    names = profile_names(demo_site)
+    results = alternate([a, b], names[:100])
+    check_one_quota_across_instances(results, [decisions_a, decisions_b])
+
+
+def test_two_proxy_processes_share_one_quota_through_a_redis_cluster(
+    demo_site: str, redis_cluster: str, spawn_proxy: Callable
+) -> None:
+    a, decisions_a = spawn_proxy(demo_site, redis_cluster, "a")
+    b, decisions_b = spawn_proxy(demo_site, redis_cluster, "b")
+    results = alternate([a, b], profile_names(demo_site)[:100])
+    check_one_quota_across_instances(results, [decisions_a, decisions_b])
+    # the state really is spread over the cluster's nodes (the hash tags did their job)
+    port = int(redis_cluster.rsplit(":", 1)[1])
+    client = redis.cluster.RedisCluster(host="127.0.0.1", port=port)
+    keys = list(client.scan_iter("scrapeguard:*"))
+    assert any(b":{ip:127.0.0.1}:d:profiles" in k for k in keys)
+    client.close()
+
+
+def load(url: str, paths: list[str], workers: int = 8) -> list[tuple[int, float]]:
+    """Concurrent requests; returns (status, seconds) for each."""
+    def one(path: str) -> tuple[int, float]:
+        start = time.perf_counter()
+        status = httpx.get(f"{url}{path}", timeout=10).status_code
+        return status, time.perf_counter() - start
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(one, paths))
+
+
+def status(url: str) -> dict:  # type: ignore[type-arg]
+    return httpx.get(f"{url}/.well-known/scrapeguard/status").json()  # type: ignore[no-any-return]
+
+
+def test_fail_open_keeps_answering_with_local_limits_and_recovers(
+    demo_site: str, own_redis, make_guard: Callable  # type: ignore[no-untyped-def]
+) -> None:
+    guard = make_guard(demo_site, store=f"{own_redis.url}?prefix=fo&retry_seconds=0.5")
+    assert status(guard.url)["store"] == "ok"
+    own_redis.stop()
+    answers = load(guard.url, [f"/api/v1/members/{i}" for i in range(1, 101)])
+    codes = [code for code, _ in answers]
+    assert all(code in (200, 429, 403) for code in codes), codes  # every request answered
+    assert codes.count(200) == 60  # the local fallback still enforces the quota
+    assert status(guard.url)["store"] == "degraded"
+
+    own_redis.start()  # same port, empty
+    time.sleep(0.6)
+    assert httpx.get(f"{guard.url}/api/v1/members/1", headers={"X-Probe": "1"}).status_code in (200, 429, 403)
+    assert status(guard.url)["store"] == "ok"
+    # shared limits resume: this client's views are counted in Redis again
+    assert redis.Redis(port=own_redis.port).exists("fo:{ip:127.0.0.1}:d:profiles") or \
+        redis.Redis(port=own_redis.port).exists("fo:{ip:127.0.0.1}:pen")
+
+
+def test_fail_closed_answers_503_quickly_and_recovers(
+    demo_site: str, own_redis, make_guard: Callable  # type: ignore[no-untyped-def]
+) -> None:
+    guard = make_guard(demo_site, store=f"{own_redis.url}?prefix=fc&fail=closed&retry_seconds=0.5")
+    assert httpx.get(f"{guard.url}/api/v1/members/1").status_code == 200
+    own_redis.stop()
+    answers = load(guard.url, [f"/api/v1/members/{i}" for i in range(1, 41)])
+    assert {code for code, _ in answers} == {503}
+    assert max(seconds for _, seconds in answers) < 1.0
+    own_redis.start()
+    time.sleep(0.6)
+    assert httpx.get(f"{guard.url}/api/v1/members/2").status_code == 200
+
+
+def test_a_hung_redis_never_holds_a_request_past_the_timeout(
+    demo_site: str, own_redis, make_guard: Callable  # type: ignore[no-untyped-def]
+) -> None:
+    guard = make_guard(demo_site, store=f"{own_redis.url}?prefix=hung&timeout_ms=100&retry_seconds=30")
+    assert httpx.get(f"{guard.url}/api/v1/members/1").status_code == 200
+    own_redis.pause()  # accepts connections, answers nothing
+    try:
+        answers = load(guard.url, [f"/api/v1/members/{i}" for i in range(1, 31)], workers=4)
+    finally:
+        own_redis.resume()
+    assert {code for code, _ in answers} <= {200}
+    # one request waits for the 100 ms timeout (and those queued behind it on the event loop);
+    # then the fallback answers without asking the hung store again until retry_seconds pass
+    assert max(seconds for _, seconds in answers) < 1.0
+    store = guard.proxy.engine.store
+    assert store.failures == 1 and store.fallback_calls >= 30
