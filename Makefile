@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint bench
+.PHONY: install demo test lint bench bench-stores
 
 $(BIN)/scrapeguard: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -25,3 +25,6 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/bench_guard.py
+
+bench-stores: install
+	$(BIN)/python bench/bench_stores.py

@@ -21,9 +21,10 @@ from scrapeguard.stores.memory import MemoryStore
 
 log = logging.getLogger(__name__)
 
-#: Keys a penalty can be held against. (Networks are penalised only through
-#: signals about "net:" keys, which the network quota raises.)
-PENALTY_KEYS = ("ip", "account", "session", "net")
+#: Keys a penalty can be held against. Networks are penalised only through
+#: signals about "net:" keys, which only the network quota raises, so they are
+#: checked only when it is on.
+PENALTY_KEYS = ("ip", "account", "session")
 
 
 class Engine:
@@ -37,6 +38,7 @@ class Engine:
         self.store = store or MemoryStore(policy.store.max_keys, policy.store.max_members_per_key)
         self.detectors = build_detectors(policy) if detectors is None else detectors
         self.enforcing = policy.enforcing
+        self.penalty_keys = (*PENALTY_KEYS, "net") if policy.profile_quota.network_enabled else PENALTY_KEYS
         a = policy.actions
         self.escalation = Escalation(
             throttle_seconds=a.throttle_seconds, escalate_after=a.escalate_after,
@@ -80,7 +82,7 @@ class Engine:
             return self._allow(event)
         keys = event.keys()
         now = event.ts
-        held = [f"{name}:{keys[name]}" for name in PENALTY_KEYS if name in keys]
+        held = [f"{name}:{keys[name]}" for name in self.penalty_keys if name in keys]
         requests: list[CountRequest] = []
         for detector in self.detectors:
             try:

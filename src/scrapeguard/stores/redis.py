@@ -48,6 +48,7 @@ class RedisStore(StateStore):
         self.max_members_per_key = max_members_per_key
         #: SHA of the loaded script, per server connection (every cluster node loads it).
         self._shas: dict[int, str] = {}
+        self._escalation_args: dict[Escalation, tuple[str, str]] = {}
 
     @classmethod
     def from_url(cls, url: str, prefix: str, timeout: float, max_members_per_key: int,
@@ -66,11 +67,15 @@ class RedisStore(StateStore):
 
     def _common_args(self, mode: str, now: float, actor: str, escalation: Escalation,
                      decision_id: str) -> list[Any]:
-        reason = json.dumps([escalation.reason[0], actor, escalation.reason[2], escalation.reason[3]])
-        return [mode, repr(now), repr(escalation.throttle_seconds), escalation.escalate_after,
-                repr(escalation.strike_window), repr(escalation.block_seconds),
-                repr(escalation.block_growth), repr(escalation.block_max_seconds),
-                repr(escalation.offender_memory), decision_id, reason]
+        config = self._escalation_args.get(escalation)
+        if config is None:  # the same for every event: encoded once
+            e = escalation
+            config = self._escalation_args[escalation] = (
+                " ".join(repr(float(x)) for x in (e.throttle_seconds, e.escalate_after, e.strike_window,
+                                                  e.block_seconds, e.block_growth, e.block_max_seconds,
+                                                  e.offender_memory)),
+                f"{e.reason[0]}\t{e.reason[2]!r}\t{e.reason[3]}")
+        return [mode, repr(now), config[0], config[1], actor, decision_id]
 
     # -- scripts ---------------------------------------------------------------
 
@@ -90,6 +95,15 @@ class RedisStore(StateStore):
     def _pipeline(self, client: redis.Redis, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
         for attempt in (1, 2):
             sha = self._load(client)
+            if len(calls) == 1:  # the usual case: one actor; a plain call is cheaper than a pipeline
+                keys, args = calls[0]
+                try:
+                    return [client.evalsha(sha, len(keys), *keys, *args)]
+                except redis.exceptions.NoScriptError:
+                    if attempt == 2:
+                        raise
+                    self._shas.pop(id(client), None)
+                    continue
             pipe = client.pipeline(transaction=False)
             for keys, args in calls:
                 pipe.evalsha(sha, len(keys), *keys, *args)

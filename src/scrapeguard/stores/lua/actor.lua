@@ -10,26 +10,28 @@
 --
 -- ARGV[1]  mode: "observe" or "penalize"
 -- ARGV[2]  now
--- ARGV[3]  throttle_seconds   ARGV[4] escalate_after   ARGV[5] strike_window
--- ARGV[6]  block_seconds      ARGV[7] block_growth     ARGV[8] block_max_seconds
--- ARGV[9]  offender_memory    ARGV[10] decision id     ARGV[11] escalation reason (JSON object)
--- observe:  ARGV[12] check penalty (1/0)  ARGV[13] max members per set
+-- ARGV[3]  escalation, space-separated: throttle_seconds escalate_after strike_window
+--          block_seconds block_growth block_max_seconds offender_memory
+-- ARGV[4]  escalation reason: detector TAB score TAB detail
+-- ARGV[5]  actor key (named in the escalation reason)
+-- ARGV[6]  decision id
+-- observe:  ARGV[7] check penalty (1/0)  ARGV[8] max members per set
 --           then per request: member, n windows, (seconds, limit) * n
--- penalize: ARGV[12] action  ARGV[13] reasons (JSON array)
+-- penalize: ARGV[7] action  ARGV[8] reasons (JSON array)
 --
 -- observe returns {penalty or false, escalated, per request: admitted, seen_before, counts...}
 -- penalize returns {penalty, escalated}; a penalty is {action, until, id, reasons JSON}.
 
 local now = tonumber(ARGV[2])
-local throttle_seconds = tonumber(ARGV[3])
-local escalate_after = tonumber(ARGV[4])
-local strike_window = tonumber(ARGV[5])
-local block_seconds = tonumber(ARGV[6])
-local block_growth = tonumber(ARGV[7])
-local block_max = tonumber(ARGV[8])
-local offender_memory = tonumber(ARGV[9])
-local decision_id = ARGV[10]
-local escalation_reason = ARGV[11]
+local config = {}
+for word in string.gmatch(ARGV[3], "%S+") do
+  table.insert(config, tonumber(word))
+end
+local throttle_seconds, escalate_after, strike_window = config[1], config[2], config[3]
+local block_seconds, block_growth, block_max, offender_memory = config[4], config[5], config[6], config[7]
+local reason_detector, reason_score, reason_detail = string.match(ARGV[4], "^([^\t]*)\t([^\t]*)\t(.*)$")
+local escalation_reason = cjson.encode({reason_detector, ARGV[5], tonumber(reason_score), reason_detail})
+local decision_id = ARGV[6]
 local severity = {throttle = 1, challenge = 2, block = 3}
 
 local function fmt(x)
@@ -95,7 +97,7 @@ end
 local mode = ARGV[1]
 
 if mode == "penalize" then
-  local action, reasons = ARGV[12], ARGV[13]
+  local action, reasons = ARGV[7], ARGV[8]
   local strikes = incr(KEYS[2], strike_window)
   if action == "throttle" and strikes >= escalate_after then
     return {escalate(reasons), 1}
@@ -115,7 +117,7 @@ end
 
 -- observe
 local out = {false, 0}
-if ARGV[12] == "1" then
+if ARGV[7] == "1" then
   local penalty = read_penalty()
   if penalty then
     local strikes = incr(KEYS[2], strike_window)
@@ -126,8 +128,8 @@ if ARGV[12] == "1" then
   end
 end
 
-local max_members = tonumber(ARGV[13])
-local arg = 14
+local max_members = tonumber(ARGV[8])
+local arg = 9
 for k = 4, #KEYS do
   local set = KEYS[k]
   local member = ARGV[arg]
@@ -160,10 +162,14 @@ for k = 4, #KEYS do
   if admitted == 1 then
     redis.call("ZADD", set, fmt(now), member)
     redis.call("ZREMRANGEBYSCORE", set, "-inf", fmt(now - longest))
-    redis.call("ZREMRANGEBYRANK", set, 0, -(max_members + 1))
     redis.call("EXPIRE", set, ttl(longest))
+    local trimmed = redis.call("ZREMRANGEBYRANK", set, 0, -(max_members + 1))
     for w = 1, n do
-      counts[w] = redis.call("ZCOUNT", set, "(" .. fmt(now - windows[w]), "+inf")
+      if trimmed > 0 then
+        counts[w] = redis.call("ZCOUNT", set, "(" .. fmt(now - windows[w]), "+inf")
+      elseif score == nil or score <= now - windows[w] then
+        counts[w] = counts[w] + 1  -- the member is new to this window
+      end
     end
   end
   table.insert(out, admitted)
