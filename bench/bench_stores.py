@@ -84,8 +84,10 @@ def main() -> None:
     rows = []
     try:
         for _round in range(2):  # alternate, so drift hits all contenders alike; keep the best
-            rows.append(measure("engine + memory store", [lambda e=e: memory_engine.decide(e) for e in stream]))
-            rows.append(measure("engine + Redis store", [lambda e=e: redis_engine.decide(e) for e in stream]))
+            rows.append(measure("engine + memory store",
+                                [lambda e=e: memory_engine.decide(e) for e in stream]))
+            rows.append(measure("engine + Redis store",
+                                [lambda e=e: redis_engine.decide(e) for e in stream]))
             rows.append(measure("limits moving window, Redis",
                                 [lambda e=e: limits_redis.hit(item, prefix, e.ip or "") for e in stream]))
             rows.append(measure("limits moving window, memory",
