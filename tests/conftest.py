@@ -191,7 +191,7 @@ class RedisServer:
                 pytest.fail(message)
             pytest.skip(message)
         self.workdir = workdir
-        self.port = port or free_port()
+        self.port = free_port() if port is None else port
         self.extra = extra
         self.proc: Any = None
         self.start()
@@ -214,7 +214,11 @@ class RedisServer:
         deadline = time.time() + 10
         while time.time() < deadline:
             try:
-                redis.Redis(port=self.port, socket_connect_timeout=0.2).ping()
+                if self.port == 0:  # unix socket only
+                    path = self.extra[self.extra.index("--unixsocket") + 1]
+                    redis.Redis(unix_socket_path=path, socket_connect_timeout=0.2).ping()
+                else:
+                    redis.Redis(port=self.port, socket_connect_timeout=0.2).ping()
                 return
             except redis.exceptions.RedisError:
                 time.sleep(0.05)
@@ -309,3 +313,12 @@ def spawn_proxy(tmp_path: Path) -> Iterator[Callable[..., tuple[str, Path]]]:
     for proc in procs:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture
+def own_redis_unix(tmp_path: Path) -> Iterator[Path]:
+    """A redis-server of the test's own listening on a unix socket only."""
+    socket_path = tmp_path / "redis.sock"
+    server = RedisServer(tmp_path / "redis-unix", port=0, extra=("--unixsocket", str(socket_path)))
+    yield socket_path
+    server.stop()

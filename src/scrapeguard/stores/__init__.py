@@ -68,8 +68,12 @@ def store_from_uri(uri: str | None, options: StoreOptions) -> StateStore:
         from scrapeguard.stores.redis import RedisStore
 
         cluster = parts.scheme == "redis-cluster"
-        client_url = urlunsplit(("redis" if cluster else parts.scheme, parts.netloc, parts.path,
-                                 urlencode(query, doseq=True), ""))
+        rest = urlencode(query, doseq=True)
+        if parts.scheme == "unix":  # urlunsplit would drop the "//" of an empty host
+            client_url = f"unix://{parts.path}" + (f"?{rest}" if rest else "")
+        else:
+            scheme = "redis" if cluster else parts.scheme
+            client_url = urlunsplit((scheme, parts.netloc, parts.path, rest, ""))
         shared = RedisStore.from_url(client_url, prefix, timeout, max_members, cluster=cluster)
         return FailoverStore(shared, memory, fail_open=fail == "open", retry_seconds=retry)
     raise ValueError(
