@@ -1,0 +1,1 @@
+"""Access logs: formats, reading, and replay through the engine."""

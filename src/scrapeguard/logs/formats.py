@@ -1,0 +1,316 @@
+"""Access log formats: `combined`, `common`, JSON lines, or any nginx `log_format` string.
+
+A format turns one line of text into a LogRecord, or raises BadLine with the
+reason. An nginx-style format string (`$remote_addr - $remote_user
+[$time_local] "$request" ...`) is compiled into one regular expression: each
+variable becomes a named group, quoted variables may hold escaped quotes.
+Which variable names the session (e.g. `cookie_sid`) and which the account
+(e.g. `remote_user`) is the caller's choice.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from urllib.parse import unquote
+
+COMBINED = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+            '"$http_referer" "$http_user_agent"')
+COMMON = '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent'
+NAMED_FORMATS = {"combined": COMBINED, "common": COMMON}
+
+#: JSON field names used unless the caller maps others (ScrapeGuard name -> JSON key).
+DEFAULT_JSON_FIELDS = {
+    "time": "time", "ip": "remote_addr", "method": "method", "path": "path", "status": "status",
+    "user_agent": "user_agent", "session": "session", "account": "account", "request": "request",
+    "referer": "referer",
+}
+
+
+class BadLine(ValueError):
+    """A line the format cannot read: `reason` (a category, counted) and `detail`."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+@dataclass(slots=True)
+class LogRecord:
+    ts: float
+    ip: str | None
+    method: str
+    path: str
+    query: str
+    status: int | None
+    user_agent: str
+    session: str | None = None
+    account: str | None = None
+    referer: str = ""
+
+
+# -- time ------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def _parse_time_local(text: str) -> float:
+    # "17/May/2015:10:05:03 +0000"; the cache makes repeated seconds nearly free
+    return datetime.strptime(text, "%d/%b/%Y:%H:%M:%S %z").timestamp()
+
+
+def parse_time(text: str) -> float:
+    """time_local ("10/Oct/2000:13:55:36 -0700"), ISO 8601, or epoch seconds."""
+    text = text.strip()
+    try:
+        if len(text) > 20 and text[2] == "/":
+            return _parse_time_local(text)
+        if text.replace(".", "", 1).isdigit():
+            return float(text)
+        return _parse_iso(text)
+    except (ValueError, IndexError) as exc:
+        raise BadLine("unreadable time", repr(text[:40])) from exc
+
+
+@lru_cache(maxsize=4096)
+def _parse_iso(text: str) -> float:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError("time without a zone")
+    return value.timestamp()
+
+
+def split_request(request: str) -> tuple[str, str, str]:
+    """'GET /u/anna?x=1 HTTP/1.1' -> ('GET', '/u/anna', 'x=1'); the path is percent-decoded."""
+    parts = request.split(" ")
+    if len(parts) < 2 or not parts[0].isalpha():
+        raise BadLine("unreadable request", repr(request[:60]))
+    method, target = parts[0].upper(), parts[1]
+    path, _, query = target.partition("?")
+    if path.startswith(("http://", "https://")):  # absolute-form target
+        path = "/" + path.split("/", 3)[3] if path.count("/") >= 3 else "/"
+    return method, unquote(path, errors="replace"), query
+
+
+def _none_if_dash(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return None if value in ("", "-") else value
+
+
+def _client_ip(value: str | None) -> str | None:
+    value = _none_if_dash(value)
+    if value is None:
+        return None
+    # "10.0.0.13:40000" (address with port) or "[2001:db8::1]:443"
+    if value.startswith("["):
+        return value[1:].split("]", 1)[0]
+    if value.count(":") == 1:
+        return value.split(":", 1)[0]
+    return value
+
+
+# -- nginx-style format strings ----------------------------------------------------------------
+
+
+VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}")
+KNOWN = {
+    "remote_addr", "remote_user", "time_local", "time_iso8601", "msec", "request", "status",
+    "body_bytes_sent", "bytes_sent", "http_referer", "http_user_agent", "http_x_forwarded_for",
+    "request_time", "request_method", "request_uri", "uri", "args", "query_string", "host",
+    "server_protocol", "request_length", "upstream_response_time", "upstream_addr", "http_host",
+    "scheme", "server_name", "remote_port", "connection", "pipe",
+}
+
+
+class FormatError(ValueError):
+    """A log format string that cannot be used."""
+
+
+class NginxFormat:
+    """A compiled log_format string."""
+
+    def __init__(self, fmt: str, session_var: str | None = None, account_var: str | None = None) -> None:
+        self.fmt = fmt
+        self.session_var = session_var.lstrip("$") if session_var else None
+        self.account_var = account_var.lstrip("$") if account_var else None
+        pattern, self.variables = self._compile(fmt)
+        self.regex = re.compile(pattern)
+        names = set(self.variables)
+        if not names & {"remote_addr", "http_x_forwarded_for"} and not (
+                self.session_var in names or self.account_var in names):
+            raise FormatError("the format names no client: it needs $remote_addr (or "
+                              "$http_x_forwarded_for), or a session or account variable")
+        if not names & {"time_local", "time_iso8601", "msec"}:
+            raise FormatError("the format needs a time: $time_local, $time_iso8601 or $msec")
+        if "request" not in names and "request_uri" not in names and "uri" not in names:
+            raise FormatError("the format needs the request: $request, $request_uri or $uri")
+        for option, var in (("session", self.session_var), ("account", self.account_var)):
+            if var is not None and var not in names:
+                raise FormatError(f"the {option} variable ${var} is not in the format")
+
+    @staticmethod
+    def _compile(fmt: str) -> tuple[str, list[str]]:
+        out = ["^"]
+        variables: list[str] = []
+        pos = 0
+        for m in VARIABLE.finditer(fmt):
+            name = m.group(1) or m.group(2)
+            literal = fmt[pos : m.start()]
+            out.append(re.escape(literal))
+            quoted = literal.endswith('"')
+            if name in variables:
+                group = r"(?:[^\"\\]|\\.)*" if quoted else r"\S*"
+                out.append(group)  # a repeated variable is matched but read once
+            elif name == "time_local":
+                out.append(r"(?P<time_local>[^\]]+)" if literal.endswith("[") else r"(?P<time_local>\S+ \S+)")
+            elif quoted:
+                out.append(rf"(?P<{name}>(?:[^\"\\]|\\.)*)")
+            elif name == "request":
+                out.append(r"(?P<request>\S+ \S+(?: \S+)?)")
+            else:
+                out.append(rf"(?P<{name}>\S*)")
+            if name not in variables:
+                variables.append(name)
+            pos = m.end()
+        out.append(re.escape(fmt[pos:]).rstrip() + r"\s*$")
+        if not variables:
+            raise FormatError("the format has no $variables")
+        return "".join(out), variables
+
+    def parse(self, line: str) -> LogRecord:
+        m = self.regex.match(line)
+        if m is None:
+            raise BadLine("does not match the log format")
+        v = m.groupdict()
+        return _record(v, self.session_var, self.account_var)
+
+
+def _unescape(value: str) -> str:
+    if "\\" not in value:
+        return value
+    return re.sub(r"\\x([0-9a-fA-F]{2})|\\(.)",
+                  lambda m: chr(int(m.group(1), 16)) if m.group(1) else m.group(2), value)
+
+
+def _record(v: dict[str, Any], session_var: str | None, account_var: str | None) -> LogRecord:
+    if v.get("time_local"):
+        ts = parse_time(v["time_local"])
+    elif v.get("time_iso8601"):
+        ts = parse_time(v["time_iso8601"])
+    elif v.get("msec"):
+        ts = parse_time(v["msec"])
+    else:
+        raise BadLine("no time")
+    if v.get("request"):
+        method, path, query = split_request(_unescape(v["request"]))
+    else:
+        target = v.get("request_uri") or v.get("uri") or ""
+        if not target.startswith("/"):
+            raise BadLine("unreadable request", repr(target[:60]))
+        path, _, query = target.partition("?")
+        path = unquote(path, errors="replace")
+        query = query or v.get("args") or v.get("query_string") or ""
+        method = (v.get("request_method") or "GET").upper()
+    status_text = v.get("status")
+    status = None
+    if status_text not in (None, "", "-"):
+        if not status_text.isdigit() or not 100 <= int(status_text) <= 599:
+            raise BadLine("unreadable status", repr(status_text[:10]))
+        status = int(status_text)
+    ip = _client_ip(v.get("remote_addr"))
+    if ip is None and v.get("http_x_forwarded_for"):
+        ip = _client_ip(_unescape(v["http_x_forwarded_for"]).split(",")[0])
+    session = _none_if_dash(_unescape(v[session_var])) if session_var and v.get(session_var) else None
+    account = _none_if_dash(_unescape(v[account_var])) if account_var and v.get(account_var) else None
+    ua = _unescape(v.get("http_user_agent") or "")
+    return LogRecord(ts=ts, ip=ip, method=method, path=path or "/", query=query, status=status,
+                     user_agent="" if ua == "-" else ua, session=session, account=account,
+                     referer=_unescape(v.get("http_referer") or ""))
+
+
+# -- JSON lines ----------------------------------------------------------------------------
+
+
+class JsonFormat:
+    """One JSON object per line (a prefix before the first "{" — container log headers — is skipped).
+
+    `fields` maps ScrapeGuard's names (time, ip, method, path, status,
+    user_agent, session, account, request, referer) to the object's keys;
+    dotted keys reach into nested objects.
+    """
+
+    def __init__(self, fields: dict[str, str] | None = None) -> None:
+        unknown = set(fields or {}) - set(DEFAULT_JSON_FIELDS)
+        if unknown:
+            raise FormatError(f"unknown JSON field name(s) {sorted(unknown)}; "
+                              f"known: {', '.join(DEFAULT_JSON_FIELDS)}")
+        self.fields = {**DEFAULT_JSON_FIELDS, **(fields or {})}
+
+    def _get(self, obj: dict[str, Any], name: str) -> Any:
+        node: Any = obj
+        key = self.fields[name]
+        if key in obj:
+            return obj[key]
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return None
+            node = node[part]
+        return node
+
+    def parse(self, line: str) -> LogRecord:
+        start = line.find("{")
+        if start < 0:
+            raise BadLine("no JSON object on the line")
+        try:
+            obj = json.loads(line[start:])
+        except json.JSONDecodeError as exc:
+            raise BadLine("not JSON", f"{exc.msg} at column {exc.colno + start}") from exc
+        if not isinstance(obj, dict):
+            raise BadLine("the JSON is not an object")
+        time_value = self._get(obj, "time")
+        if time_value is None:
+            raise BadLine("no time field", repr(self.fields["time"]))
+        values: dict[str, Any] = {
+            "msec" if isinstance(time_value, int | float) else "time_iso8601": str(time_value),
+            "remote_addr": _str(self._get(obj, "ip")),
+            "status": _str(self._get(obj, "status")),
+            "http_user_agent": _str(self._get(obj, "user_agent")),
+            "http_referer": _str(self._get(obj, "referer")),
+            "session": _str(self._get(obj, "session")),
+            "account": _str(self._get(obj, "account")),
+        }
+        if isinstance(time_value, str) and len(time_value) > 20 and time_value[2] == "/":
+            values["time_local"] = values.pop("time_iso8601")
+        request = self._get(obj, "request")
+        if request:
+            values["request"] = str(request)
+        else:
+            values["request_uri"] = _str(self._get(obj, "path"))
+            values["request_method"] = _str(self._get(obj, "method")) or "GET"
+        return _record(values, "session", "account")
+
+
+def _str(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+LogFormat = NginxFormat | JsonFormat
+
+
+def make_format(fmt: str, session_var: str | None = None, account_var: str | None = None,
+                json_fields: dict[str, str] | None = None) -> LogFormat:
+    """`combined`, `common`, `json`, or an nginx log_format string."""
+    if fmt == "json":
+        return JsonFormat(json_fields)
+    if json_fields:
+        raise FormatError("JSON field names apply to --format json only")
+    if fmt not in NAMED_FORMATS and "$" not in fmt:
+        raise FormatError(f"unknown log format {fmt!r}: use combined, common, json, "
+                          "or an nginx log_format string with $variables")
+    return NginxFormat(NAMED_FORMATS.get(fmt, fmt), session_var, account_var)

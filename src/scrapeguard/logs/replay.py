@@ -1,0 +1,113 @@
+"""Replay: every log line through the same engine and policy as live traffic, in event time.
+
+This is how a policy is tried on last week's traffic before it is enforced:
+the decisions file says what it would have refused and why, the summary
+counts them per action and per detector and names the top actors.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from scrapeguard.decisions import ALLOW, DecisionWriter
+from scrapeguard.engine import Engine
+from scrapeguard.events import Event
+from scrapeguard.logs.formats import LogFormat
+from scrapeguard.logs.reading import ReadStats, read_records
+from scrapeguard.routes import RouteMap
+
+
+@dataclass
+class ReplaySummary:
+    stats: ReadStats
+    events: int = 0
+    actions: Counter[str] = field(default_factory=Counter)
+    detectors: Counter[str] = field(default_factory=Counter)
+    #: refused requests per actor key ("ip:…", "account:…")
+    actors: Counter[str] = field(default_factory=Counter)
+    first_ts: float | None = None
+    last_ts: float | None = None
+    seconds: float = 0.0
+
+    def to_dict(self, top: int = 10) -> dict[str, Any]:
+        return {
+            "lines": self.stats.lines,
+            "events": self.events,
+            "skipped_lines": self.stats.skipped,
+            "skipped_by_reason": dict(self.stats.bad),
+            "bad_line_samples": [
+                {"source": s.source, "line": s.line_number, "reason": s.reason, "text": s.text}
+                for s in self.stats.samples
+            ],
+            "actions": dict(self.actions),
+            "refusals_by_detector": dict(self.detectors),
+            "top_actors": [{"key": k, "refusals": n} for k, n in self.actors.most_common(top)],
+            "log_time_from": self.first_ts,
+            "log_time_to": self.last_ts,
+            "seconds": round(self.seconds, 3),
+            "lines_per_second": round(self.stats.lines / self.seconds) if self.seconds else None,
+        }
+
+    def text(self, top: int = 10) -> str:
+        d = self.to_dict(top)
+        out = [f"{d['lines']} lines read, {d['events']} requests replayed, {d['skipped_lines']} lines skipped"
+               f" ({d['seconds']} s, {d['lines_per_second'] or '-'} lines/s)"]
+        for reason, n in self.stats.bad.most_common():
+            out.append(f"  skipped {n}: {reason}")
+        for s in self.stats.samples:
+            out.append(f"    {s.source}:{s.line_number}: {s.reason}: {s.text[:120]}")
+        refused = sum(n for a, n in self.actions.items() if a != ALLOW)
+        out.append(f"the policy would have refused {refused} requests: "
+                   + (", ".join(f"{a} {n}" for a, n in sorted(self.actions.items()) if a != ALLOW) or "none"))
+        if self.detectors:
+            out.append("refusals by detector: "
+                       + ", ".join(f"{k} {n}" for k, n in self.detectors.most_common()))
+        if self.actors:
+            out.append("top actors refused:")
+            for key, n in self.actors.most_common(top):
+                out.append(f"  {key:40} {n}")
+        return "\n".join(out)
+
+
+def replay(paths: Iterable[str], fmt: LogFormat, engine: Engine, writer: DecisionWriter | None,
+           progress: Callable[[ReplaySummary], None] | None = None, every: int = 100_000) -> ReplaySummary:
+    stats = ReadStats()
+    summary = ReplaySummary(stats)
+    routes = RouteMap(engine.policy.routes)
+    started = time.perf_counter()
+    for record in read_records(paths, fmt, stats):
+        event = Event(ts=record.ts, ip=record.ip, method=record.method, path=record.path,
+                      query=record.query, route=routes.match(record.path, record.query),
+                      account=record.account, session=record.session, user_agent=record.user_agent,
+                      status=record.status)
+        decision = engine.decide(event)
+        summary.events += 1
+        summary.actions[decision.action] += 1
+        if summary.first_ts is None or record.ts < summary.first_ts:
+            summary.first_ts = record.ts
+        if summary.last_ts is None or record.ts > summary.last_ts:
+            summary.last_ts = record.ts
+        if decision.refused:
+            if writer is not None:
+                writer.write(decision)
+            for reason in decision.reasons:
+                summary.detectors[reason.detector] += 1
+            if decision.reasons:
+                summary.actors[decision.reasons[0].key] += 1
+        if progress is not None and summary.events % every == 0:
+            summary.seconds = time.perf_counter() - started
+            progress(summary)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def stderr_progress(summary: ReplaySummary) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r{summary.stats.lines} lines, {summary.events} requests, "
+                         f"{sum(n for a, n in summary.actions.items() if a != ALLOW)} refused")
+        sys.stderr.flush()
