@@ -48,13 +48,21 @@ def _compile(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out))
 
 
+def _literal_prefix(pattern: str) -> str:
+    """The part of a pattern before its first placeholder: a cheap test before the regex."""
+    head = pattern.split("{", 1)[0]
+    return head if "{" in pattern else head.rstrip("/")
+
+
 class RouteMap:
     def __init__(self, rules: tuple[RouteRule, ...] | list[RouteRule]) -> None:
-        self._rules = [(_compile(r.pattern), r) for r in rules]
+        self._rules = [(_literal_prefix(r.pattern), _compile(r.pattern), r) for r in rules]
 
     def match(self, path: str, query: str = "") -> RouteMatch:
         """Classify a request path (decoded, without the query) and its raw query string."""
-        for regex, rule in self._rules:
+        for prefix, regex, rule in self._rules:
+            if not path.startswith(prefix):
+                continue
             m = regex.match(path)
             if m is None:
                 continue

@@ -57,10 +57,28 @@ class LogRecord:
 # -- time ------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=4096)
+MONTHS = {m: i for i, m in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
+
+
+@lru_cache(maxsize=1024)
+def _day_start(day: str, zone: str) -> float:
+    """Epoch seconds of midnight of "17/May/2015" in zone "+0200"."""
+    parsed = datetime.strptime(f"{day} {zone}", "%d/%b/%Y %z")
+    if day[3:6] not in MONTHS:  # strptime accepts what the locale says; logs are in English
+        raise ValueError(day)
+    return parsed.timestamp()
+
+
 def _parse_time_local(text: str) -> float:
-    # "17/May/2015:10:05:03 +0000"; the cache makes repeated seconds nearly free
-    return datetime.strptime(text, "%d/%b/%Y:%H:%M:%S %z").timestamp()
+    # "17/May/2015:10:05:03 +0000": the day is parsed once (cached), the clock time by hand
+    day, clock, zone = text[:11], text[12:20], text[21:]
+    if text[11] != ":" or clock[2] != ":" or clock[5] != ":" or not clock.replace(":", "").isdigit():
+        raise ValueError(text)
+    hours, minutes, seconds = int(clock[:2]), int(clock[3:5]), int(clock[6:8])
+    if hours > 23 or minutes > 59 or seconds > 60:
+        raise ValueError(text)
+    return _day_start(day, zone) + hours * 3600 + minutes * 60 + seconds
 
 
 def parse_time(text: str) -> float:
@@ -128,6 +146,10 @@ KNOWN = {
 }
 
 
+#: A quoted value: anything but quotes, or backslash-escaped characters ("unrolled" for speed).
+QUOTED = r'[^"\\]*(?:\\.[^"\\]*)*'
+
+
 class FormatError(ValueError):
     """A log format string that cannot be used."""
 
@@ -165,12 +187,12 @@ class NginxFormat:
             out.append(re.escape(literal))
             quoted = literal.endswith('"')
             if name in variables:
-                group = r"(?:[^\"\\]|\\.)*" if quoted else r"\S*"
+                group = QUOTED if quoted else r"\S*"
                 out.append(group)  # a repeated variable is matched but read once
             elif name == "time_local":
                 out.append(r"(?P<time_local>[^\]]+)" if literal.endswith("[") else r"(?P<time_local>\S+ \S+)")
             elif quoted:
-                out.append(rf"(?P<{name}>(?:[^\"\\]|\\.)*)")
+                out.append(rf"(?P<{name}>{QUOTED})")
             elif name == "request":
                 out.append(r"(?P<request>\S+ \S+(?: \S+)?)")
             else:
