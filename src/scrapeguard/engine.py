@@ -16,15 +16,23 @@ from scrapeguard.decisions import ALLOW, BLOCK, THROTTLE, Decision, Reason, new_
 from scrapeguard.detectors import Detector, Signal, build_detectors
 from scrapeguard.events import Event
 from scrapeguard.policy.model import Policy
+from scrapeguard.routes import CONTACT_LOOKUP, LISTING, PROFILE
 from scrapeguard.stores.base import CountRequest, Escalation, Observation, StateStore
 from scrapeguard.stores.memory import MemoryStore
 
 log = logging.getLogger(__name__)
+NOTHING_SEEN = Observation()
 
 #: Keys a penalty can be held against. Networks are penalised only through
 #: signals about "net:" keys, which only the network quota raises, so they are
 #: checked only when it is on.
 PENALTY_KEYS = ("ip", "account", "session")
+#: Penalties guard the routes that show member data. Pages, assets and login stay open, so a
+#: throttled visitor can still read the site and log in (and an office whose shared address
+#: is throttled does not lose its stylesheets).
+GUARDED_KINDS = frozenset({PROFILE, CONTACT_LOOKUP, LISTING})
+#: Keys that do not hold a logged-in viewer to account: their address is shared with others.
+ADDRESS_KEYS = frozenset({"ip", "net"})
 
 
 class Engine:
@@ -82,7 +90,11 @@ class Engine:
             return self._allow(event)
         keys = event.keys()
         now = event.ts
-        held = [f"{name}:{keys[name]}" for name in self.penalty_keys if name in keys]
+        held: list[str] = []
+        if event.route.kind in GUARDED_KINDS:
+            # a logged-in viewer answers for their account, not for their (shared) address
+            held = [f"{name}:{keys[name]}" for name in self.penalty_keys
+                    if name in keys and not (event.account is not None and name in ADDRESS_KEYS)]
         requests: list[CountRequest] = []
         for detector in self.detectors:
             try:
@@ -90,9 +102,12 @@ class Engine:
             except Exception:  # a detector must never take the guard down
                 self._detector_failed(detector, event)
         decision_id = new_decision_id()
-        seen = self.store.observe(now, held, requests, self.escalation, decision_id)
-        if seen.penalty is not None:
-            return self._under_penalty(event, keys, seen, decision_id)
+        if held or requests:
+            seen = self.store.observe(now, held, requests, self.escalation, decision_id)
+            if seen.penalty is not None:
+                return self._under_penalty(event, keys, seen, decision_id)
+        else:
+            seen = NOTHING_SEEN
 
         signals: list[Signal] = []
         for detector in self.detectors:

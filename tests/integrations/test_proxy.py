@@ -235,3 +235,48 @@ def test_an_upstream_that_breaks_off_gives_a_502_or_a_cut_response(
         b"".join(streamed.iter_bytes())  # the client sees the cut, not a fake complete body
     assert guard.proxy.counts["upstream_broken"] == 2
     assert httpx.get(f"{guard.url}/short").status_code == 502  # and the proxy keeps serving
+
+
+def test_a_target_that_looks_like_another_host_stays_on_the_upstream(
+    start_upstream: Callable, make_guard: Callable
+) -> None:
+    secret = web.Application()
+
+    async def leak(request: web.Request) -> web.Response:
+        return web.Response(text="INTERNAL-ONLY")
+
+    secret.router.add_get("/{tail:.*}", leak)
+    other = start_upstream(secret).removeprefix("http://")
+    guard = make_guard(start_upstream(echo_app()))
+    for target in (f"//{other}/secret.txt", f"//x@{other}/secret.txt"):
+        request = f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        response = raw_request(guard.url, request.encode())
+        assert b"INTERNAL-ONLY" not in response
+        assert json.loads(response.split(b"\r\n\r\n", 1)[1])["path"] == target  # the upstream got it
+
+
+def test_an_upstream_path_prefix_is_kept(start_upstream: Callable, make_guard: Callable) -> None:
+    guard = make_guard(start_upstream(echo_app()) + "/app/")
+    assert httpx.get(f"{guard.url}/u/x?y=1").json()["path"] == "/app/u/x?y=1"
+
+
+def test_client_side_forwarding_claims_are_not_passed_on(echo_guard) -> None:  # type: ignore[no-untyped-def]
+    claims = {"Forwarded": "for=6.6.6.6", "X-Real-IP": "6.6.6.6"}
+    seen = httpx.get(f"{echo_guard.url}/x", headers=claims).json()
+    assert "Forwarded" not in seen["headers"] and "X-Real-IP" not in seen["headers"]
+
+
+def test_no_content_type_is_invented(start_upstream: Callable, make_guard: Callable) -> None:
+    app = web.Application()
+
+    async def bare(request: web.Request) -> web.Response:
+        response = web.Response(body=b"raw bytes")
+        response.headers.popall("Content-Type", None)
+        return response
+
+    app.router.add_get("/", bare)
+    guard = make_guard(start_upstream(app))
+    direct = httpx.get(guard.upstream_url + "/")
+    through = httpx.get(guard.url + "/")
+    assert through.content == b"raw bytes"
+    assert through.headers.get("content-type") == direct.headers.get("content-type")

@@ -171,3 +171,33 @@ def test_refusals_for_people_and_api_clients(
         assert "quota" in body["reason"]
     else:
         assert '<html lang="en">' in refused.text and refused.headers[DECISION_HEADER] in refused.text
+
+
+def test_a_throttled_office_address_does_not_lock_out_its_members_or_the_login(
+    demo_site: str, make_guard: Callable
+) -> None:
+    guard = make_guard(demo_site)
+    with httpx.Client(base_url=guard.url) as client:
+        names = usernames(client)
+    # an anonymous colleague on the shared address goes over the quota...
+    received, refusals = scrape(guard.url, names[:75])
+    assert len(received) == 60 and refusals
+    with httpx.Client(base_url=guard.url) as member:
+        # ...the site still works for everyone else on that address, and logging in works
+        assert member.get("/jobs").status_code == 200
+        assert member.get("/static/site.css").status_code == 200
+        assert member.post("/login", data={"username": names[0], "password": "demo"}).status_code == 303
+        # a logged-in member answers for their account, not for the shared address
+        assert [member.get(f"/u/{n}").status_code for n in names[100:110]] == [200] * 10
+
+
+def test_session_tokens_are_not_written_to_the_decisions_file(demo_site: str, make_guard: Callable) -> None:
+    guard = make_guard(demo_site, "[detectors.profile_quota.anonymous]\nper_hour = 2\nper_day = 10\n")
+    with httpx.Client(base_url=guard.url) as browser:
+        browser.get("/")
+        token = browser.cookies["session"]
+        for i in (1, 2, 3):
+            browser.get(f"/api/v1/members/{i}")
+    text = guard.decisions_path.read_text()
+    assert token not in text
+    assert guard.decisions()[0]["keys"]["session"].startswith("s-")

@@ -132,3 +132,19 @@ def test_values_expire(store: StateStore) -> None:
     assert store.get_value("session:s1", now=149) == "42|1700000000.0"
     assert store.get_value("session:s1", now=150) is None
     assert store.get_value("session:nope", now=100) is None
+
+
+def test_a_refused_event_is_counted_under_no_key(store: StateStore) -> None:
+    store.penalize(100, "ip:a", THROTTLE, "sg-1", REASONS, ESCALATION)
+    assert count(store, "net:n", "first", 101).counts == (1, 1)
+    for i in range(5):  # the throttled ip asks for new members; its network must not count them
+        seen = store.observe(102 + i, ["ip:a", "net:n"],
+                             [CountRequest("ip:a", "profiles", f"m{i}", (HOUR, DAY)),
+                              CountRequest("net:n", "profiles", f"m{i}", (HOUR, DAY))], ESCALATION, "sg-x")
+        assert seen.penalty is not None
+    # only "first" was ever counted for the network; m0 is new to it
+    assert count(store, "net:n", "m0", 200).counts == (2, 2)
+    # and a member the network had counted before keeps its earlier time
+    store.observe(300, ["ip:a", "net:n"], [CountRequest("net:n", "profiles", "first", (HOUR, DAY))],
+                  ESCALATION, "sg-y")
+    assert count(store, "net:n", "first", 101 + 3600).seen_before is False  # last seen at 101, not 300

@@ -9,9 +9,12 @@ and its response back, headers and status as they are.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.cookies import CookieError, SimpleCookie
@@ -21,13 +24,13 @@ from aiohttp import http_exceptions, web
 from multidict import CIMultiDict
 from yarl import URL
 
-from scrapeguard.decisions import DecisionWriter
+from scrapeguard.decisions import Decision, DecisionWriter
 from scrapeguard.engine import Engine
 from scrapeguard.events import Event
 from scrapeguard.integrations.client_ip import ClientIPResolver, ForwardedHeaderError
 from scrapeguard.refusals import DECISION_HEADER, build_refusal
 from scrapeguard.routes import RouteMap
-from scrapeguard.stores import StoreUnavailable
+from scrapeguard.stores import MemoryStore, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,10 @@ class _MalformedRequestFilter(logging.Filter):
 
 #: Where the proxy answers with its health and counters (to loopback and trusted proxies only).
 STATUS_PATH = "/.well-known/scrapeguard/status"
+#: With a shared store, session look-ups are cached locally this long (seconds), for at most
+#: this many sessions: a login seen by another instance is known here within that time.
+SESSION_CACHE_SECONDS = 30.0
+SESSION_CACHE_SIZE = 100_000
 #: Responses of known length up to this size are read whole and sent in one write.
 BUFFER_LIMIT = 256 * 1024
 
@@ -94,6 +101,7 @@ class GuardProxy:
             raise ValueError(f"upstream {config.upstream!r} must be an http:// or https:// URL")
         self.config = config
         self.upstream = upstream
+        self._upstream_base = str(upstream.origin()) + upstream.raw_path.rstrip("/")
         self.engine = engine
         self.policy = engine.policy
         self.routes = RouteMap(engine.policy.routes)
@@ -107,6 +115,11 @@ class GuardProxy:
         self._strip = {client.account_header.lower(), client.account_created_header.lower()}
         self._retry_seconds = engine.policy.store.retry_seconds
         self._session: aiohttp.ClientSession | None = None
+        #: Shared stores are called from worker threads (see handle); the memory store inline.
+        self._offload = not isinstance(engine.store, MemoryStore)
+        self._executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="guard-store") \
+            if self._offload else None
+        self._session_cache: dict[str, tuple[float, str | None]] = {}
         self._log_filter = _MalformedRequestFilter(self.counts)
 
     # -- lifecycle -----------------------------------------------------------------
@@ -129,17 +142,34 @@ class GuardProxy:
         logging.getLogger("aiohttp.server").addFilter(self._log_filter)
 
     async def _stop(self, app: web.Application) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
         logging.getLogger("aiohttp.server").removeFilter(self._log_filter)
         if self._session is not None:
             await self._session.close()
 
     # -- one request -------------------------------------------------------------
 
+    def _lookup_session(self, session: str, now: float) -> str | None:
+        """session -> "account|created", from the store; with a shared store, through a short
+        local cache so that a browsing member costs the store one look-up per SESSION_CACHE_SECONDS."""
+        if not self._offload:
+            return self.engine.store.get_value("session:" + session, now)
+        cached = self._session_cache.get(session)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        known = self.engine.store.get_value("session:" + session, now)
+        if len(self._session_cache) >= SESSION_CACHE_SIZE:
+            self._session_cache.clear()
+        self._session_cache[session] = (now + SESSION_CACHE_SECONDS, known)
+        return known
+
     def _event(self, request: web.Request, client_ip: str, now: float) -> Event:
-        session = request.cookies.get(self._session_cookie) or None
+        token = request.cookies.get(self._session_cookie)
+        session = session_key(token) if token else None
         account = created = None
         if session:
-            known = self.engine.store.get_value("session:" + session, now)
+            known = self._lookup_session(session, now)
             if known:
                 account_id, _, created_text = known.partition("|")
                 account = account_id
@@ -164,8 +194,14 @@ class GuardProxy:
             return self._status()
         now = time.time()
         try:
-            event = self._event(request, client_ip, now)
-            decision = self.engine.decide(event)
+            if self._offload:
+                # a shared store is a network call: keep it off the event loop, so that a slow
+                # store delays only the requests that wait for it
+                loop = asyncio.get_running_loop()
+                event, decision = await loop.run_in_executor(
+                    self._executor, self._event_and_decision, request, client_ip, now)
+            else:
+                event, decision = self._event_and_decision(request, client_ip, now)
         except StoreUnavailable:
             self.counts["store_unavailable"] += 1
             response = _error_page(503, "Temporarily unavailable",
@@ -181,6 +217,10 @@ class GuardProxy:
                 return web.Response(status=refusal.status, body=refusal.body,
                                     headers=CIMultiDict(refusal.headers))
         return await self._forward(request, client_ip, peer_ip, event, now)
+
+    def _event_and_decision(self, request: web.Request, client_ip: str, now: float) -> tuple[Event, Decision]:
+        event = self._event(request, client_ip, now)
+        return event, self.engine.decide(event)
 
     def _may_see_status(self, peer_ip: str) -> bool:
         return peer_ip in ("127.0.0.1", "::1") or self.resolver.is_trusted(peer_ip)
@@ -202,8 +242,9 @@ class GuardProxy:
             lower = name.lower()
             if lower in HOP_BY_HOP or lower in connection_tokens or lower == "host":
                 continue
-            if lower in ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"):
-                continue
+            if lower in ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded",
+                         "x-real-ip"):
+                continue  # spoofable client-side claims: the guard sets its own below
             headers.add(name, value)
         forwarded = request.headers.get("X-Forwarded-For")
         if forwarded and self.resolver.is_trusted(peer_ip):
@@ -218,10 +259,12 @@ class GuardProxy:
     async def _forward(self, request: web.Request, client_ip: str, peer_ip: str, event: Event,
                        now: float) -> web.StreamResponse:
         assert self._session is not None
-        url = self.upstream.join(URL(request.raw_path, encoded=True)) \
-            if request.raw_path.startswith("/") else None
-        if url is None:
+        raw = request.raw_path
+        if not raw.startswith("/"):
             return _error_page(400, "Bad request", "The request target must be a path.")
+        # The target is appended to the upstream as an opaque string: never resolved as a URL
+        # reference, so "//other-host/..." cannot send the proxy anywhere but the upstream.
+        url = URL(self._upstream_base + raw, encoded=True)
         headers = self._upstream_headers(request, client_ip, peer_ip)
         body = request.content if request.body_exists else None
         try:
@@ -239,11 +282,16 @@ class GuardProxy:
                                "The site behind this guard could not be reached. Please try again shortly.")
         response: web.StreamResponse | None = None
         try:
-            self._learn_account(upstream, event, now)
+            learned = self._learn_account(upstream, event)
+            if learned:
+                if self._offload:
+                    asyncio.get_running_loop().run_in_executor(self._executor, self._remember, learned, now)
+                else:
+                    self._remember(learned, now)
             headers = self._downstream_headers(upstream)
             length = upstream.content_length
             if length is not None and length <= BUFFER_LIMIT and upstream.status not in (101, 204, 304) \
-                    and request.method != "HEAD":
+                    and request.method != "HEAD" and "Content-Type" in upstream.headers:
                 # Small bodies of known size go out in one write with the headers: far fewer
                 # syscalls and event-loop turns than streaming them, same bytes on the wire.
                 payload = await upstream.read()
@@ -279,16 +327,18 @@ class GuardProxy:
             headers.add(name, value)
         return headers
 
-    def _learn_account(self, upstream: aiohttp.ClientResponse, event: Event, now: float) -> None:
-        """Remember which account a session belongs to, from the site's own headers."""
+    def _learn_account(self, upstream: aiohttp.ClientResponse, event: Event) -> list[tuple[str, str]]:
+        """Which sessions belong to which account, from the site's own headers: the
+        (session key, "account|created") pairs that are new to the guard."""
         account = upstream.headers.get(self._account_header)
         if not account:
-            return
+            return []
         account = account.strip()[:128]
         created = _parse_created(upstream.headers.get(self._created_header))
         value = f"{account}|{'' if created is None else created}"
-        ttl = self.policy.client.session_ttl_seconds
-        sessions = {event.session} if event.session else set()
+        sessions = set()
+        if event.session and (event.account != account or event.account_created != created):
+            sessions.add(event.session)
         for header in upstream.headers.getall("Set-Cookie", []):
             try:
                 cookie = SimpleCookie(header)
@@ -296,9 +346,20 @@ class GuardProxy:
                 continue
             morsel = cookie.get(self._session_cookie)
             if morsel is not None and morsel.value:
-                sessions.add(morsel.value)
-        for session in sessions:
+                sessions.add(session_key(morsel.value))
+        return [(session, value) for session in sessions]
+
+    def _remember(self, learned: list[tuple[str, str]], now: float) -> None:
+        ttl = self.policy.client.session_ttl_seconds
+        for session, value in learned:
             self.engine.store.put_value("session:" + session, value, now, ttl)
+            self._session_cache.pop(session, None)
+
+
+def session_key(token: str) -> str:
+    """What the guard keeps of a session token: a hash. The token itself would let whoever
+    reads the decisions file or the store take over the member's session."""
+    return "s-" + hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()[:24]
 
 
 async def start_proxy(proxy: GuardProxy, host: str, port: int) -> web.AppRunner:

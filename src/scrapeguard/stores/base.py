@@ -116,11 +116,11 @@ class StateStore(ABC):
     ) -> Observation:
         """One event: find penalties in force for `keys`; if there are none, count the requests.
 
-        For each key, atomically: if a penalty is in force, add a strike and,
-        if it is a throttle and the strikes reach the limit, escalate it to a
-        block (with `decision_id`); otherwise apply that key's count requests
-        (a key's counts are skipped while that key is penalised). Count
-        requests may name keys that are not in `keys`.
+        For each key with a penalty in force: add a strike and, if it is a
+        throttle and the strikes reach the limit, escalate it to a block (with
+        `decision_id`). If any key is penalised the request will be refused, so
+        nothing is counted (under any key); otherwise every count request is
+        applied. Count requests may name keys that are not in `keys`.
         """
 
     @abstractmethod

@@ -31,10 +31,10 @@ from scrapeguard.stores.memory import MemoryStore
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: Errors that mean "the shared store is not answering", as opposed to a bug.
-UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-               redis.exceptions.ClusterError, redis.exceptions.BusyLoadingError,
-               redis.exceptions.ReadOnlyError, OSError)
+#: Errors that mean "the shared store cannot serve us now": unreachable, slow, out of
+#: memory, loading, read-only, a cluster in flux... Every Redis error goes through the
+#: failure policy rather than failing the request (a script error is logged as such).
+UNREACHABLE = (redis.exceptions.RedisError, OSError)
 
 
 class FailoverStore(StateStore):
@@ -46,27 +46,31 @@ class FailoverStore(StateStore):
         self.retry_seconds = retry_seconds
         self.clock = clock
         self._down_until = 0.0
+        self._healthy = True
         self.failures = 0
         self.fallback_calls = 0
 
     @property
     def degraded(self) -> bool:
-        return self._down_until > self.clock()
+        """True from a failure until a call to the shared store succeeds again."""
+        return not self._healthy
 
     def _call(self, on_primary: Callable[[], T], on_fallback: Callable[[], T]) -> T:
-        if not self.degraded:
+        if self._down_until <= self.clock():
             try:
                 result = on_primary()
             except UNREACHABLE as exc:
                 self.failures += 1
+                self._healthy = False
                 self._down_until = self.clock() + self.retry_seconds
-                log.warning("shared store unreachable (%s); %s for %g s", exc,
-                            "using the local fallback" if self.fail_open else "refusing requests",
-                            self.retry_seconds)
+                level = logging.ERROR if isinstance(exc, redis.exceptions.ResponseError) else logging.WARNING
+                log.log(level, "shared store failed (%s: %s); %s for %g s", type(exc).__name__, exc,
+                        "using the local fallback" if self.fail_open else "refusing requests",
+                        self.retry_seconds)
             else:
-                if self.failures and self._down_until:
+                if not self._healthy:
                     log.warning("shared store is back")
-                    self._down_until = 0.0
+                    self._healthy = True
                 return result
         if not self.fail_open:
             raise StoreUnavailable("the shared state store is unreachable")

@@ -167,12 +167,10 @@ class MemoryStore(StateStore):
         with self._lock:
             found: Penalty | None = None
             escalated = False
-            penalised = set()
             for key in keys:
                 penalty = self._penalty(key, now)
                 if penalty is None:
                     continue
-                penalised.add(key)
                 strikes = self._incr("s|" + key, now, escalation.strike_window)
                 key_escalated = False
                 if penalty.action == THROTTLE and strikes >= escalation.escalate_after:
@@ -180,12 +178,10 @@ class MemoryStore(StateStore):
                     key_escalated = True
                 if found is None or stricter(penalty, found):
                     found, escalated = penalty, key_escalated
-            counted = {}
-            for r in requests:
-                if r.key not in penalised:
-                    counted[(r.key, r.name)] = self._admit(f"d|{r.key}|{r.name}", r.member, now, r.windows)
             if found is not None:
-                return Observation(found, escalated, {})
+                return Observation(found, escalated, {})  # refused: nothing is counted anywhere
+            counted = {(r.key, r.name): self._admit(f"d|{r.key}|{r.name}", r.member, now, r.windows)
+                       for r in requests}
             return Observation(None, False, counted)
 
     def penalize(

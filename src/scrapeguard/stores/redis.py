@@ -8,6 +8,7 @@ out in one pipeline: one round trip (per cluster node involved).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from importlib import resources
@@ -135,10 +136,16 @@ class RedisStore(StateStore):
                                         strict=True):
                         replies[i] = reply
                 return replies
-            except redis.exceptions.ResponseError as exc:
-                if attempt == 2 or not str(exc).startswith(("MOVED", "ASK")):
+            except (redis.exceptions.MovedError, redis.exceptions.AskError,
+                    redis.exceptions.TryAgainError):
+                if attempt == 2:
                     raise
                 self.client.nodes_manager.initialize()  # slots moved: learn the new layout, once
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+                # a node may have failed over to a replica: relearn the layout for the next call
+                with contextlib.suppress(redis.exceptions.RedisError):
+                    self.client.nodes_manager.initialize()
+                raise
         raise AssertionError("unreachable")
 
     # -- StateStore ------------------------------------------------------------
@@ -166,6 +173,7 @@ class RedisStore(StateStore):
         found: Penalty | None = None
         escalated = False
         counted: dict[tuple[str, str], DistinctResult] = {}
+        undo: dict[str, list[tuple[str, str, str]]] = {}  # actor -> (set, member, previous score)
         for (actor, reqs), reply in zip(by_actor.items(), replies, strict=True):
             if reply[0]:
                 penalty = _penalty(actor, reply[0])
@@ -175,10 +183,23 @@ class RedisStore(StateStore):
             pos = 2
             for r in reqs:
                 n = len(r.windows)
-                counts = tuple(int(c) for c in reply[pos + 2 : pos + 2 + n])
-                counted[(actor, r.name)] = DistinctResult(bool(reply[pos]), counts, bool(reply[pos + 1]))
-                pos += 2 + n
+                admitted = bool(reply[pos])
+                counts = tuple(int(c) for c in reply[pos + 3 : pos + 3 + n])
+                counted[(actor, r.name)] = DistinctResult(admitted, counts, bool(reply[pos + 1]))
+                if admitted:
+                    undo.setdefault(actor, []).append((r.name, r.member, str(reply[pos + 2])))
+                pos += 3 + n
         if found is not None:
+            # Refused: the counts other actors' scripts made for this event are undone, so
+            # that a refused view is counted nowhere (a second round trip, refusals only).
+            if undo:
+                restore = []
+                for actor, items in undo.items():
+                    args = self._common_args("restore", now, actor, escalation, decision_id)
+                    for _, member, previous in items:
+                        args += [member, previous]
+                    restore.append((self._keys(actor, [name for name, _, _ in items]), args))
+                self._run(restore)
             return Observation(found, escalated, {})
         return Observation(None, False, counted)
 

@@ -19,7 +19,10 @@
 --           then per request: member, n windows, (seconds, limit) * n
 -- penalize: ARGV[7] action  ARGV[8] reasons (JSON array)
 --
--- observe returns {penalty or false, escalated, per request: admitted, seen_before, counts...}
+-- restore:  per request: member, previous score or "" (undoes counts of a refused event)
+--
+-- observe returns {penalty or false, escalated, per request: admitted, seen_before, previous
+-- score or "", counts...}
 -- penalize returns {penalty, escalated}; a penalty is {action, until, id, reasons JSON}.
 
 local now = tonumber(ARGV[2])
@@ -95,6 +98,20 @@ local function escalate(reasons)
 end
 
 local mode = ARGV[1]
+
+if mode == "restore" then
+  local arg = 7
+  for k = 4, #KEYS do
+    local member, previous = ARGV[arg], ARGV[arg + 1]
+    arg = arg + 2
+    if previous == "" then
+      redis.call("ZREM", KEYS[k], member)
+    else
+      redis.call("ZADD", KEYS[k], previous, member)
+    end
+  end
+  return 1
+end
 
 if mode == "penalize" then
   local action, reasons = ARGV[7], ARGV[8]
@@ -174,6 +191,11 @@ for k = 4, #KEYS do
   end
   table.insert(out, admitted)
   table.insert(out, seen_before)
+  if admitted == 1 and score ~= nil then
+    table.insert(out, fmt(score))
+  else
+    table.insert(out, "")
+  end
   for w = 1, n do
     table.insert(out, counts[w])
   end
