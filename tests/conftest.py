@@ -310,9 +310,16 @@ def spawn_proxy(tmp_path: Path) -> Iterator[Callable[..., tuple[str, Path]]]:
         raise RuntimeError(f"proxy {name} did not start")
 
     yield spawn
+    import subprocess as sp
+
     for proc in procs:
         proc.terminate()
-        proc.wait(10)
+    for proc in procs:
+        try:
+            proc.wait(10)
+        except sp.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
 
 
 @pytest.fixture

@@ -104,7 +104,11 @@ def site(listen: tuple[str, int], members: int, seed: int, demo_logins: bool) ->
 def proxy(listen: tuple[str, int], upstream: str, policy_path: str | None, store_uri: str,
           decisions_out: str | None, trusted_proxies: tuple[str, ...]) -> None:
     """Run the guard as a reverse proxy in front of a site."""
+    from scrapeguard.policy.warnings import policy_warnings
+
     policy = _load_policy_or_exit(policy_path)
+    for warning in policy_warnings(policy):
+        click.echo(f"policy warning: {warning}", err=True)
     _check_cidrs(trusted_proxies)
     try:
         guard = build_proxy(policy, upstream, store_uri, decisions_out, trusted_proxies)
@@ -250,7 +254,11 @@ def policy_defaults() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 def policy_check(file: str) -> None:
     """Validate a policy file: every problem with file, line, key and what is allowed."""
+    from scrapeguard.policy.warnings import policy_warnings
+
     loaded = _load_policy_or_exit(file)
+    for warning in policy_warnings(loaded):
+        click.echo(f"{file}: warning: {warning}", err=True)
     q = loaded.profile_quota
     click.echo(f"{file}: valid (mode {loaded.mode}, {len(loaded.routes)} routes, "
                f"anonymous quota {q.anonymous.per_hour}/hour {q.anonymous.per_day}/day, "

@@ -67,7 +67,8 @@ def test_policy_check_good_fixture_exits_0_and_says_valid(name: str) -> None:
     result = run("policy", "check", str(path))
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"{path}: valid (mode ")
-    assert result.stderr == ""
+    # only warnings on stderr, never errors (observe mode and a switched-off detector warn)
+    assert all(": warning: " in line for line in result.stderr.splitlines())
 
 
 def test_policy_check_summarises_the_policy() -> None:

@@ -26,6 +26,10 @@ def test_memory_uri_and_its_bounds() -> None:
     ("memory://?max_keys=lots", "store URI"),
     ("redis://127.0.0.1:6379/0?fail=maybe", "fail must be 'open' or 'closed'"),
     ("redis://127.0.0.1:6379/0?prefix=a{b}", "braces"),
+    ("redis://127.0.0.1:6379/0?timeout_ms=-5", r"timeout_ms -5 is out of range \(1..60000\)"),
+    ("redis://127.0.0.1:6379/0?timeout_ms=0", "timeout_ms 0 is out of range"),
+    ("redis://127.0.0.1:6379/0?retry_seconds=-1", "retry_seconds -1 is out of range"),
+    ("memory://?max_keys=5", "max_keys 5 is out of range"),
 ])
 def test_bad_uris_are_explained(uri: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):

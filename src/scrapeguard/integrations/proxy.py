@@ -58,7 +58,7 @@ class _MalformedRequestFilter(logging.Filter):
         return True
 
 
-#: Where the proxy answers with its health and counters (to loopback and trusted proxies only).
+#: Where the proxy answers with its health and counters (to direct local calls only).
 STATUS_PATH = "/.well-known/scrapeguard/status"
 #: With a shared store, session look-ups are cached locally this long (seconds), for at most
 #: this many sessions: a login seen by another instance is known here within that time.
@@ -190,7 +190,7 @@ class GuardProxy:
         except ForwardedHeaderError as exc:
             self.counts["bad_forwarded_header"] += 1
             return _error_page(400, "Bad request", str(exc))
-        if request.path == STATUS_PATH and self._may_see_status(peer_ip):
+        if request.path == STATUS_PATH and self._may_see_status(peer_ip, request):
             return self._status()
         now = time.time()
         try:
@@ -222,8 +222,10 @@ class GuardProxy:
         event = self._event(request, client_ip, now)
         return event, self.engine.decide(event)
 
-    def _may_see_status(self, peer_ip: str) -> bool:
-        return peer_ip in ("127.0.0.1", "::1") or self.resolver.is_trusted(peer_ip)
+    def _may_see_status(self, peer_ip: str, request: web.Request) -> bool:
+        """Only a direct local call: not a client relayed by a load balancer or a local nginx."""
+        relayed = any(h in request.headers for h in ("X-Forwarded-For", "Forwarded", "X-Real-IP"))
+        return peer_ip in ("127.0.0.1", "::1") and not relayed
 
     def _status(self) -> web.Response:
         """Health and counters, for monitoring (answered only to loopback and trusted proxies)."""

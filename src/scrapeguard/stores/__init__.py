@@ -56,7 +56,16 @@ def store_from_uri(uri: str | None, options: StoreOptions) -> StateStore:
         retry = float(option("retry_seconds", str(options.retry_seconds)))
     except ValueError as exc:
         raise ValueError(f"store URI {uri!r}: {exc}") from exc
+    ranges: list[tuple[str, float, float, float | None]] = [
+        ("max_keys", max_keys, 100, None), ("max_members_per_key", max_members, 10, None),
+        ("timeout_ms", timeout * 1000, 1, 60_000), ("retry_seconds", retry, 0.1, None)]
+    for name, value, low, high in ranges:
+        if value < low or (high is not None and value > high):
+            allowed = f"{low}..{high}" if high is not None else f">= {low}"
+            raise ValueError(f"store URI {uri!r}: {name} {value:g} is out of range ({allowed})")
     prefix = option("prefix", options.prefix)
+    if not prefix or "{" in prefix or "}" in prefix:
+        raise ValueError(f"store URI {uri!r}: the prefix must be non-empty and without braces")
     fail = option("fail", options.fail)
     if fail not in ("open", "closed"):
         raise ValueError(f"store URI {uri!r}: fail must be 'open' or 'closed', not {fail!r}")
