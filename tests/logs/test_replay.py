@@ -14,7 +14,7 @@ from scrapeguard.logs.formats import make_format
 from scrapeguard.logs.replay import replay
 from scrapeguard.policy import default_policy, load_policy_text
 
-ELASTIC = Path(__file__).parents[3] / "shared" / "data" / "logs" / "elastic-apache-2015.log"
+ELASTIC = Path(__file__).parents[1] / "data" / "logs" / "elastic-apache-2015.log"  # see SOURCE.txt there
 
 
 def scraper_log(path: Path, profiles: int = 100, ip: str = "198.51.100.9", step: int = 2) -> None:
