@@ -188,7 +188,7 @@ def test_anonymous_without_ip_is_counted_by_session() -> None:
 
 def test_quota_detector_can_be_switched_off() -> None:
     engine = Engine(policy_with("[detectors.profile_quota]\nenabled = false\n"))
-    assert engine.detectors == []
+    assert [d.name for d in engine.detectors] == ["bot_agents"]
     assert served(Actor(engine).view_profiles(0, 500)) == 500
 
 
@@ -205,11 +205,17 @@ class Exploding(Detector):
     name = "exploding"
 
     @classmethod
-    def from_policy(cls, policy: Policy) -> Exploding:
+    def from_policy(cls, policy: Policy, live: bool = True) -> Exploding:
         return cls()
 
     def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
         raise RuntimeError("boom")
+
+
+def test_every_detector_can_be_switched_off() -> None:
+    engine = Engine(policy_with("[detectors.profile_quota]\nenabled = false\n"
+                                "[detectors.bot_agents]\nenabled = false\n"))
+    assert engine.detectors == []
 
 
 def test_a_failing_detector_does_not_take_the_guard_down(caplog: pytest.LogCaptureFixture) -> None:

@@ -227,7 +227,7 @@ def replay(logs: tuple[str, ...], fmt: str, policy_path: str | None, decisions_o
     out.unlink(missing_ok=True)
     writer = DecisionWriter(out)
     try:
-        summary = run_replay(logs, log_format, Engine(loaded), writer, progress=stderr_progress)
+        summary = run_replay(logs, log_format, Engine(loaded, live=False), writer, progress=stderr_progress)
     finally:
         writer.close()
     if sys.stderr.isatty():
@@ -237,6 +237,29 @@ def replay(logs: tuple[str, ...], fmt: str, policy_path: str | None, decisions_o
     else:
         click.echo(summary.text(top))
         click.echo(f"decisions written to {out}")
+
+
+@main.group()
+def intel() -> None:
+    """The shipped crawler and IP-range data (see intel/data/SOURCE.txt)."""
+
+
+@intel.command("refresh")
+@click.option("--from", "source", required=True, type=click.Path(file_okay=False, exists=True),
+              metavar="DIR",
+              help="A directory with ai-crawlers/robots.json and/or ipranges/<provider>/*.txt.")
+def intel_refresh(source: str) -> None:
+    """Replace the shipped snapshot with newer files you downloaded (validated first)."""
+    from pathlib import Path
+
+    from scrapeguard.intel.refresh import RefreshError, refresh
+
+    try:
+        updated = refresh(Path(source))
+    except RefreshError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for name in updated:
+        click.echo(f"updated {name}")
 
 
 @main.group()

@@ -41,10 +41,11 @@ class Engine:
         policy: Policy,
         store: StateStore | None = None,
         detectors: list[Detector] | None = None,
+        live: bool = True,
     ) -> None:
         self.policy = policy
         self.store = store or MemoryStore(policy.store.max_keys, policy.store.max_members_per_key)
-        self.detectors = build_detectors(policy) if detectors is None else detectors
+        self.detectors = build_detectors(policy, live) if detectors is None else detectors
         self.enforcing = policy.enforcing
         self.penalty_keys = (*PENALTY_KEYS, "net") if policy.profile_quota.network_enabled else PENALTY_KEYS
         a = policy.actions
@@ -88,10 +89,16 @@ class Engine:
         if self.allowlisted(event):
             self.counts["allowlisted"] += 1
             return self._allow(event)
+        guarded = event.route.kind in GUARDED_KINDS
+        if guarded:
+            for detector in self.detectors:
+                if detector.exempts(event):
+                    self.counts[f"exempt.{detector.name}"] += 1
+                    return self._allow(event)
         keys = event.keys()
         now = event.ts
         held: list[str] = []
-        if event.route.kind in GUARDED_KINDS:
+        if guarded:
             # a logged-in viewer answers for their account, not for their (shared) address
             held = [f"{name}:{keys[name]}" for name in self.penalty_keys
                     if name in keys and not (event.account is not None and name in ADDRESS_KEYS)]

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from scrapeguard.detectors.base import Detector, Signal
+from scrapeguard.detectors.bot_agents import BotAgents
 from scrapeguard.detectors.profile_quota import ProfileQuota
 from scrapeguard.policy.model import Policy
 
 #: Every detector, in the order they run.
-ALL: tuple[type[Detector], ...] = (ProfileQuota,)
+ALL: tuple[type[Detector], ...] = (ProfileQuota, BotAgents)
 
 
-def build_detectors(policy: Policy) -> list[Detector]:
-    built = (cls.from_policy(policy) for cls in ALL)
+def build_detectors(policy: Policy, live: bool = True) -> list[Detector]:
+    built = (cls.from_policy(policy, live) for cls in ALL)
     return [d for d in built if d is not None]
 
 
-__all__ = ["ALL", "Detector", "ProfileQuota", "Signal", "build_detectors"]
+__all__ = ["ALL", "BotAgents", "Detector", "ProfileQuota", "Signal", "build_detectors"]

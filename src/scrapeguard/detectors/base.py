@@ -42,8 +42,14 @@ class Detector(ABC):
 
     @classmethod
     @abstractmethod
-    def from_policy(cls, policy: Policy) -> Detector | None:
-        """The detector configured by the policy, or None if the policy switches it off."""
+    def from_policy(cls, policy: Policy, live: bool = True) -> Detector | None:
+        """The detector configured by the policy, or None if the policy switches it off.
+        `live` is False for replayed logs (nothing may be left to finish in the background)."""
+
+    def exempts(self, event: Event) -> bool:
+        """Whether the request comes from someone the policy never counts nor refuses
+        (a verified search engine crawler, say)."""
+        return False
 
     def plan(self, event: Event) -> list[CountRequest]:
         """What to count for this event (sent to the store with every other detector's)."""

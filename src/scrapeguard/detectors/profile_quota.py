@@ -38,7 +38,7 @@ class ProfileQuota(Detector):
         self._network = _windows(options.network) if options.network_enabled else None
 
     @classmethod
-    def from_policy(cls, policy: Policy) -> ProfileQuota | None:
+    def from_policy(cls, policy: Policy, live: bool = True) -> ProfileQuota | None:
         return cls(policy.profile_quota) if policy.profile_quota.enabled else None
 
     def _who(self, event: Event) -> tuple[str, str, tuple[Window, Window]] | None:

@@ -20,6 +20,7 @@ from scrapeguard.policy.errors import PolicyError, PolicyProblem
 from scrapeguard.policy.model import (
     ActionOptions,
     Allowlist,
+    BotAgentsOptions,
     ClientOptions,
     Policy,
     ProfileQuotaOptions,
@@ -266,6 +267,17 @@ class _Checker:
             network_enabled=self.boolean(d, f"{pq}.network.enabled"),
             network=self.quota(d, f"{pq}.network"),
         )
+        ba = "detectors.bot_agents"
+        bot_agents = BotAgentsOptions(
+            enabled=self.boolean(d, f"{ba}.enabled"),
+            search_engines=self.string(d, f"{ba}.search_engines", ("allow", "count")),  # type: ignore[arg-type]
+            verify_dns=self.boolean(d, f"{ba}.verify_dns"),
+            fake_crawler_score=self.number(d, f"{ba}.fake_crawler_score", lo=0, hi=1),
+            refuse_ai_training=self.boolean(d, f"{ba}.refuse_ai_training"),
+            ai_training_score=self.number(d, f"{ba}.ai_training_score", lo=0, hi=1),
+            tool_score=self.number(d, f"{ba}.tool_score", lo=0, hi=1),
+            crawler_score=self.number(d, f"{ba}.crawler_score", lo=0, hi=1),
+        )
         risk = RiskThresholds(
             throttle=self.number(d, "risk.throttle", lo=0, hi=1, lo_open=True),
             block=self.number(d, "risk.block", lo=0, hi=1, lo_open=True),
@@ -307,8 +319,8 @@ class _Checker:
                          f"> {max(counted)}")
         routes = self.routes(d.get("routes"))
         return Policy(mode=mode, client=client, allowlist=allowlist,  # type: ignore[arg-type]
-                      profile_quota=profile_quota, risk=risk, actions=actions, store=store,
-                      routes=routes, source=self.source)
+                      profile_quota=profile_quota, bot_agents=bot_agents, risk=risk, actions=actions,
+                      store=store, routes=routes, source=self.source)
 
     def routes(self, value: Any) -> tuple[RouteRule, ...]:
         if not isinstance(value, list):

@@ -45,6 +45,18 @@ class ProfileQuotaOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class BotAgentsOptions:
+    enabled: bool
+    search_engines: Literal["allow", "count"]
+    verify_dns: bool
+    fake_crawler_score: float
+    refuse_ai_training: bool
+    ai_training_score: float
+    tool_score: float
+    crawler_score: float
+
+
+@dataclass(frozen=True, slots=True)
 class RiskThresholds:
     throttle: float
     block: float
@@ -90,6 +102,7 @@ class Policy:
     client: ClientOptions
     allowlist: Allowlist
     profile_quota: ProfileQuotaOptions
+    bot_agents: BotAgentsOptions
     risk: RiskThresholds
     actions: ActionOptions
     store: StoreOptions

@@ -1,0 +1,83 @@
+"""bot_agents: who the user agent says it is, and whether that checks out.
+
+- A search engine's crawler whose claim checks out (published ranges or
+  forward-confirmed reverse DNS) is exempt when the policy allows search engines.
+- One that claims to be a search engine's crawler but is not is a liar.
+- AI crawlers that collect training data are refused when the policy says so.
+- Self-declared scraping tools and other bots asking for member data raise a
+  moderate signal that adds to others (quotas) rather than refusing alone.
+Signals are raised on requests for member data only (profiles, lookups, listings).
+"""
+
+from __future__ import annotations
+
+from scrapeguard.detectors.base import Counted, Detector, Signal
+from scrapeguard.events import Event
+from scrapeguard.intel.crawlers import (
+    AI_TRAINING,
+    CRAWLER,
+    SEARCH,
+    TOOL,
+    UNVERIFIED,
+    VERIFIED,
+    CrawlerVerifier,
+    Resolver,
+    classify,
+)
+from scrapeguard.policy.model import BotAgentsOptions, Policy
+from scrapeguard.routes import CONTACT_LOOKUP, LISTING, PROFILE
+from scrapeguard.stores.base import StateStore
+
+MEMBER_DATA = frozenset({PROFILE, CONTACT_LOOKUP, LISTING})
+
+
+class BotAgents(Detector):
+    name = "bot_agents"
+
+    def __init__(self, options: BotAgentsOptions, verifier: CrawlerVerifier) -> None:
+        self.options = options
+        self.verifier = verifier
+
+    @classmethod
+    def from_policy(cls, policy: Policy, live: bool = True) -> BotAgents | None:
+        options = policy.bot_agents
+        if not options.enabled:
+            return None
+        resolver = Resolver() if options.verify_dns else None
+        # live traffic must not wait for DNS: the first requests are judged when the answer is in
+        return cls(options, CrawlerVerifier(resolver, background=live))
+
+    def exempts(self, event: Event) -> bool:
+        if self.options.search_engines != "allow" or not event.ip:
+            return False
+        agent = classify(event.user_agent)
+        return agent.kind == SEARCH and agent.crawler is not None and \
+            self.verifier.verify(event.ip, agent.crawler) == VERIFIED
+
+    def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
+        if event.route.kind not in MEMBER_DATA:
+            return []
+        key = f"ip:{event.ip}" if event.ip else (f"session:{event.session}" if event.session else None)
+        if key is None:
+            return []
+        agent = classify(event.user_agent)
+        o = self.options
+        if agent.kind == SEARCH and agent.crawler is not None and event.ip:
+            if self.verifier.verify(event.ip, agent.crawler) == UNVERIFIED and o.fake_crawler_score > 0:
+                return [Signal(self.name, key, o.fake_crawler_score,
+                               f"claims to be {agent.name} but {event.ip} is not {agent.operator}'s "
+                               "(published ranges, reverse DNS)",
+                               {"claimed": agent.name})]
+            return []
+        if agent.kind == AI_TRAINING and o.refuse_ai_training and o.ai_training_score > 0:
+            operator = f" ({agent.operator})" if agent.operator else ""
+            return [Signal(self.name, key, o.ai_training_score,
+                           f"AI training crawler {agent.name}{operator}: refused by policy",
+                           {"crawler": agent.name})]
+        if agent.kind == TOOL and o.tool_score > 0:
+            return [Signal(self.name, key, o.tool_score,
+                           f"scraping tool ({agent.name}) asking for member data", {"tool": agent.name})]
+        if agent.kind == CRAWLER and o.crawler_score > 0:
+            return [Signal(self.name, key, o.crawler_score,
+                           "self-declared bot asking for member data", {"user_agent": agent.name})]
+        return []

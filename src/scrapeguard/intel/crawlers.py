@@ -1,0 +1,187 @@
+"""Who a user agent says it is: a search engine's crawler, an AI crawler, a scraping tool, a bot.
+
+A claim is only a claim: `CrawlerVerifier` checks search-engine claims against
+the operator's published IP ranges and by forward-confirmed reverse DNS, so a
+fake "Googlebot" can be told from the real one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from importlib import resources
+
+import crawleruseragents
+
+from scrapeguard.intel.networks import NetworkSet
+
+SEARCH = "search"
+AI_TRAINING = "ai_training"
+AI_OTHER = "ai_other"
+TOOL = "tool"
+CRAWLER = "crawler"
+EMPTY = "empty"
+BROWSER = "browser"
+
+
+@dataclass(frozen=True)
+class SearchCrawler:
+    name: str
+    operator: str
+    token: re.Pattern[str]
+    #: Folder of published ranges under intel/data/ipranges, if the operator publishes them.
+    ranges: str | None
+    #: Host name suffixes a genuine crawler's reverse DNS ends with.
+    rdns: tuple[str, ...]
+
+
+SEARCH_CRAWLERS = (
+    SearchCrawler("Googlebot", "Google",
+                  re.compile(r"Googlebot|Google-InspectionTool|Storebot-Google|GoogleOther"),
+                  "googlebot", (".googlebot.com", ".google.com", ".googleusercontent.com")),
+    SearchCrawler("Bingbot", "Microsoft", re.compile(r"bingbot|BingPreview|msnbot|adidxbot", re.I),
+                  "bing", (".search.msn.com",)),
+    SearchCrawler("DuckDuckBot", "DuckDuckGo", re.compile(r"DuckDuckBot"), "duckduckbot",
+                  (".duckduckgo.com",)),
+    SearchCrawler("Applebot", "Apple", re.compile(r"Applebot"), None, (".applebot.apple.com",)),
+    SearchCrawler("YandexBot", "Yandex", re.compile(r"YandexBot|YandexImages|YandexMobileBot"), None,
+                  (".yandex.ru", ".yandex.net", ".yandex.com")),
+    SearchCrawler("Baiduspider", "Baidu", re.compile(r"Baiduspider"), None,
+                  (".crawl.baidu.com", ".crawl.baidu.jp")),
+)
+
+#: HTTP libraries and automation tools that scrapers use, as they name themselves.
+TOOLS = re.compile(
+    r"python-requests|python-urllib|python-httpx|aiohttp|\bcurl/|\bwget/|scrapy|go-http-client|okhttp|"
+    r"apache-httpclient|\bjava/|libwww-perl|node-fetch|\baxios/|\bgot \(|undici|headlesschrome|phantomjs|"
+    r"puppeteer|playwright|selenium|\bcolly\b|guzzlehttp|restsharp|postmanruntime|insomnia|httpie|"
+    r"nikto|sqlmap|masscan|zgrab|nuclei|dirbuster|gobuster|wpscan",
+    re.I)
+
+_TRAINING = re.compile(r"train|scrap|data provider|dataset", re.I)
+
+
+@dataclass(frozen=True)
+class Agent:
+    kind: str
+    name: str = ""
+    operator: str = ""
+    crawler: SearchCrawler | None = None
+
+
+@cache
+def _ai_crawlers() -> list[tuple[re.Pattern[str], str, str, bool]]:
+    source = resources.files("scrapeguard.intel").joinpath("data/ai-crawlers.json")
+    data = json.loads(source.read_text("utf-8"))
+    out = []
+    for token, info in data.items():
+        function = str(info.get("function", ""))
+        description = str(info.get("description", ""))
+        training = bool(_TRAINING.search(function) or (_TRAINING.search(description[:200]) and
+                        "search" not in function.lower()))
+        operator = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", str(info.get("operator", "")))  # markdown links
+        out.append((re.compile(r"(?<![\w-])" + re.escape(token) + r"(?![\w-])", re.I), token,
+                    operator, training))
+    return out
+
+
+@lru_cache(maxsize=65536)
+def classify(user_agent: str) -> Agent:
+    """What a user agent declares itself to be (cached: user agents repeat)."""
+    ua = user_agent.strip()
+    if not ua or ua == "-":
+        return Agent(EMPTY)
+    for crawler in SEARCH_CRAWLERS:
+        if crawler.token.search(ua):
+            return Agent(SEARCH, crawler.name, crawler.operator, crawler)
+    tool = TOOLS.search(ua)  # before the AI list, which also names some general tools (Scrapy)
+    if tool:
+        return Agent(TOOL, tool.group(0).strip("/ ("))
+    for pattern, token, operator, training in _ai_crawlers():
+        if pattern.search(ua):
+            return Agent(AI_TRAINING if training else AI_OTHER, token, operator)
+    if crawleruseragents.is_crawler(ua):
+        return Agent(CRAWLER, ua[:60])
+    return Agent(BROWSER)
+
+
+@cache
+def published_ranges(name: str) -> NetworkSet:
+    folder = resources.files("scrapeguard.intel").joinpath(f"data/ipranges/{name}")
+    lines: list[str] = []
+    for file in ("ipv4_merged.txt", "ipv6_merged.txt"):
+        path = folder.joinpath(file)
+        if path.is_file():
+            lines += path.read_text("utf-8").splitlines()
+    return NetworkSet(lines)
+
+
+# -- verification ------------------------------------------------------------------------
+
+VERIFIED = "verified"
+UNVERIFIED = "unverified"
+PENDING = "pending"
+
+
+class Resolver:
+    """DNS look-ups for forward-confirmed reverse DNS; replace it in tests."""
+
+    def reverse(self, ip: str) -> str | None:
+        try:
+            return socket.gethostbyaddr(ip)[0]
+        except (OSError, UnicodeError):
+            return None
+
+    def forward(self, host: str) -> list[str]:
+        try:
+            return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, None)})
+        except (OSError, UnicodeError):
+            return []
+
+
+class CrawlerVerifier:
+    """Is this IP really the search engine's crawler? Published ranges first, then FCrDNS.
+
+    With `background=True` (live traffic) DNS runs in a worker thread and the
+    first requests get PENDING (judged neither way) until the answer is
+    cached; replays and tests resolve inline.
+    """
+
+    def __init__(self, resolver: Resolver | None = None, background: bool = False,
+                 range_source: Callable[[str], NetworkSet] = published_ranges) -> None:
+        self.resolver = resolver
+        self.background = background
+        self.range_source = range_source
+        self._verdicts: dict[tuple[str, str], str] = {}
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="fcrdns") if background else None
+
+    def verify(self, ip: str, crawler: SearchCrawler) -> str:
+        if crawler.ranges and ip in self.range_source(crawler.ranges):
+            return VERIFIED
+        if self.resolver is None:
+            return UNVERIFIED
+        key = (ip, crawler.name)
+        verdict = self._verdicts.get(key)
+        if verdict is not None:
+            return verdict
+        if self._pool is not None:
+            self._verdicts[key] = PENDING
+            self._pool.submit(self._resolve, ip, crawler)
+            return PENDING
+        return self._resolve(ip, crawler)
+
+    def _resolve(self, ip: str, crawler: SearchCrawler) -> str:
+        assert self.resolver is not None
+        host = self.resolver.reverse(ip)
+        ok = host is not None and host.lower().rstrip(".").endswith(crawler.rdns) and \
+            ip in self.resolver.forward(host)
+        verdict = VERIFIED if ok else UNVERIFIED
+        if len(self._verdicts) > 100_000:
+            self._verdicts.clear()  # bounded: a flood of fake crawlers must not grow it without limit
+        self._verdicts[(ip, crawler.name)] = verdict
+        return verdict
