@@ -192,7 +192,7 @@ def run_python_load(url: str, seconds: int, connections: int) -> dict[str, float
     return asyncio.run(go())
 
 
-def bench_proxy(seconds: int, connections: int) -> dict[str, Any]:
+def bench_proxy(seconds: int, connections: int, store: str = "memory://") -> dict[str, Any]:
     exe = [sys.executable, "-m", "scrapeguard"]
     site_port, proxy_port = free_port(), free_port()
     procs = []
@@ -203,7 +203,7 @@ def bench_proxy(seconds: int, connections: int) -> dict[str, Any]:
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             procs.append(subprocess.Popen(
                 [*exe, "proxy", "--listen", f"127.0.0.1:{proxy_port}",
-                 "--upstream", f"http://127.0.0.1:{site_port}",
+                 "--upstream", f"http://127.0.0.1:{site_port}", "--store", store,
                  "--decisions-out", f"{tmp}/decisions.jsonl"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             wait_port(site_port)
@@ -225,6 +225,7 @@ def bench_proxy(seconds: int, connections: int) -> dict[str, Any]:
     direct, proxied = best["direct"], best["proxy"]
     return {
         "load_generator": "wrk" if use_wrk else "python (wrk not installed: numbers are pessimistic)",
+        "proxy_store": store.split("?")[0],
         "connections": connections, "seconds_per_run": seconds,
         "direct_rps": round(direct["requests_per_s"]), "proxy_rps": round(proxied["requests_per_s"]),
         "throughput_ratio": round(proxied["requests_per_s"] / direct["requests_per_s"], 3),
@@ -244,6 +245,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test, not figures)")
     parser.add_argument("--only", choices=["engine", "memory", "proxy"], help="run one part")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--store", default="memory://",
+                        help="the proxy's store URI, e.g. redis://127.0.0.1:6379/0?prefix=bench")
     args = parser.parse_args()
     report: dict[str, Any] = {"python": sys.version.split()[0], "cpus": os.cpu_count()}
     if args.only in (None, "engine"):
@@ -251,7 +254,7 @@ def main() -> None:
     if args.only in (None, "memory"):
         report["memory"] = bench_memory(50_000 if args.quick else 1_000_000)
     if args.only in (None, "proxy"):
-        report["proxy"] = bench_proxy(2 if args.quick else 10, 32)
+        report["proxy"] = bench_proxy(2 if args.quick else 10, 32, args.store)
     if args.json:
         print(json.dumps(report, indent=2))
         return
