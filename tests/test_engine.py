@@ -188,7 +188,7 @@ def test_anonymous_without_ip_is_counted_by_session() -> None:
 
 def test_quota_detector_can_be_switched_off() -> None:
     engine = Engine(policy_with("[detectors.profile_quota]\nenabled = false\n"))
-    assert [d.name for d in engine.detectors] == ["bot_agents"]
+    assert [d.name for d in engine.detectors] == ["enumeration", "bot_agents"]
     assert served(Actor(engine).view_profiles(0, 500)) == 500
 
 
@@ -214,6 +214,7 @@ class Exploding(Detector):
 
 def test_every_detector_can_be_switched_off() -> None:
     engine = Engine(policy_with("[detectors.profile_quota]\nenabled = false\n"
+                                "[detectors.enumeration]\nenabled = false\n"
                                 "[detectors.bot_agents]\nenabled = false\n"))
     assert engine.detectors == []
 

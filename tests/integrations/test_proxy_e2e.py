@@ -201,3 +201,15 @@ def test_session_tokens_are_not_written_to_the_decisions_file(demo_site: str, ma
     text = guard.decisions_path.read_text()
     assert token not in text
     assert guard.decisions()[0]["keys"]["session"].startswith("s-")
+
+
+def test_contact_lookups_through_the_proxy_have_their_own_small_quota(
+    demo_site: str, make_guard: Callable
+) -> None:
+    guard = make_guard(demo_site)
+    with httpx.Client(base_url=guard.url) as harvester:
+        codes = [harvester.get("/lookup", params={"email": f"guess{i}@example.org"}).status_code
+                 for i in range(12)]
+    assert codes[:10] == [404] * 10  # the site answered ten guesses ("no member uses that address")
+    assert codes[10:] == [429, 429]
+    assert guard.decisions()[0]["reasons"][0]["detector"] == "enumeration"

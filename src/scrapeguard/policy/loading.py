@@ -22,6 +22,7 @@ from scrapeguard.policy.model import (
     Allowlist,
     BotAgentsOptions,
     ClientOptions,
+    EnumerationOptions,
     Policy,
     ProfileQuotaOptions,
     Quota,
@@ -267,6 +268,13 @@ class _Checker:
             network_enabled=self.boolean(d, f"{pq}.network.enabled"),
             network=self.quota(d, f"{pq}.network"),
         )
+        en = "detectors.enumeration"
+        enumeration = EnumerationOptions(
+            enabled=self.boolean(d, f"{en}.enabled"),
+            score=self.number(d, f"{en}.score", lo=0, hi=1),
+            lookups_anonymous=self.quota(d, f"{en}.contact_lookups.anonymous"),
+            lookups_account=self.quota(d, f"{en}.contact_lookups.account"),
+        )
         ba = "detectors.bot_agents"
         bot_agents = BotAgentsOptions(
             enabled=self.boolean(d, f"{ba}.enabled"),
@@ -310,7 +318,8 @@ class _Checker:
             retry_seconds=self.number(d, "store.retry_seconds", lo=0.1),
         )
         counted = [profile_quota.anonymous.per_day, profile_quota.account.per_day,
-                   profile_quota.new_account.per_day]
+                   profile_quota.new_account.per_day, enumeration.lookups_anonymous.per_day,
+                   enumeration.lookups_account.per_day]
         if profile_quota.network_enabled:
             counted.append(profile_quota.network.per_day)
         if store.max_members_per_key <= max(counted) and "store.max_members_per_key" not in self.invalid:
@@ -319,7 +328,8 @@ class _Checker:
                          f"> {max(counted)}")
         routes = self.routes(d.get("routes"))
         return Policy(mode=mode, client=client, allowlist=allowlist,  # type: ignore[arg-type]
-                      profile_quota=profile_quota, bot_agents=bot_agents, risk=risk, actions=actions,
+                      profile_quota=profile_quota, enumeration=enumeration, bot_agents=bot_agents,
+                      risk=risk, actions=actions,
                       store=store, routes=routes, source=self.source)
 
     def routes(self, value: Any) -> tuple[RouteRule, ...]:

@@ -45,6 +45,14 @@ class ProfileQuotaOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class EnumerationOptions:
+    enabled: bool
+    score: float
+    lookups_anonymous: Quota
+    lookups_account: Quota
+
+
+@dataclass(frozen=True, slots=True)
 class BotAgentsOptions:
     enabled: bool
     search_engines: Literal["allow", "count"]
@@ -102,6 +110,7 @@ class Policy:
     client: ClientOptions
     allowlist: Allowlist
     profile_quota: ProfileQuotaOptions
+    enumeration: EnumerationOptions
     bot_agents: BotAgentsOptions
     risk: RiskThresholds
     actions: ActionOptions
