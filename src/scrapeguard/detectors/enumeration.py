@@ -11,19 +11,14 @@ look-ups count too, since guessing contact details is the attack.
 from __future__ import annotations
 
 from scrapeguard.detectors.base import Counted, Detector, Signal
+from scrapeguard.detectors.windows import anonymous_key, hour_and_day, over_quota_detail
 from scrapeguard.events import Event
-from scrapeguard.policy.model import EnumerationOptions, Policy, Quota
+from scrapeguard.policy.model import EnumerationOptions, Policy
 from scrapeguard.routes import CONTACT_LOOKUP
 from scrapeguard.stores.base import CountRequest, StateStore, Window
 
-HOUR = 3600.0
-DAY = 86400.0
 #: Name of the distinct set this detector counts in.
 SET = "lookups"
-
-
-def _windows(q: Quota) -> tuple[Window, Window]:
-    return (Window(HOUR, q.per_hour), Window(DAY, q.per_day))
 
 
 class Enumeration(Detector):
@@ -31,8 +26,8 @@ class Enumeration(Detector):
 
     def __init__(self, options: EnumerationOptions) -> None:
         self.options = options
-        self._anonymous = _windows(options.lookups_anonymous)
-        self._account = _windows(options.lookups_account)
+        self._anonymous = hour_and_day(options.lookups_anonymous)
+        self._account = hour_and_day(options.lookups_account)
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> Enumeration | None:
@@ -41,11 +36,8 @@ class Enumeration(Detector):
     def _who(self, event: Event) -> tuple[str, str, tuple[Window, Window]] | None:
         if event.account is not None:
             return f"account:{event.account}", "account", self._account
-        if event.ip:
-            return f"ip:{event.ip}", "anonymous visitor", self._anonymous
-        if event.session:
-            return f"session:{event.session}", "anonymous session", self._anonymous
-        return None
+        anonymous = anonymous_key(event)
+        return (*anonymous, self._anonymous) if anonymous else None
 
     def plan(self, event: Event) -> list[CountRequest]:
         if event.route.kind != CONTACT_LOOKUP or event.route.subject is None:
@@ -60,13 +52,7 @@ class Enumeration(Detector):
         result = counted.get((who[0], SET))
         if result is None or result.admitted:
             return []
-        hour, day = who[2]
+        detail = over_quota_detail(who[1], "looked up {n} members by contact details", result, who[2])
         per_hour, per_day = result.counts
-        if per_hour >= hour.limit:
-            detail = (f"{who[1]} looked up {per_hour} members by contact details in the last hour "
-                      f"(quota {hour.limit}/hour)")
-        else:
-            detail = (f"{who[1]} looked up {per_day} members by contact details in the last day "
-                      f"(quota {day.limit}/day)")
         return [Signal(self.name, who[0], self.options.score, detail,
                        {"per_hour": per_hour, "per_day": per_day})]

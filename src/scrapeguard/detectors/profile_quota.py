@@ -10,19 +10,15 @@ so counts reflect what was actually served.
 from __future__ import annotations
 
 from scrapeguard.detectors.base import Counted, Detector, Signal
+from scrapeguard.detectors.windows import DAY, anonymous_key, hour_and_day, over_quota_detail
 from scrapeguard.events import Event
-from scrapeguard.policy.model import Policy, ProfileQuotaOptions, Quota
+from scrapeguard.policy.model import Policy, ProfileQuotaOptions
 from scrapeguard.routes import PROFILE
 from scrapeguard.stores.base import CountRequest, StateStore, Window
 
-HOUR = 3600.0
-DAY = 86400.0
 #: Name of the distinct set this detector counts in.
 SET = "profiles"
-
-
-def _windows(q: Quota) -> tuple[Window, Window]:
-    return (Window(HOUR, q.per_hour), Window(DAY, q.per_day))
+_windows = hour_and_day
 
 
 class ProfileQuota(Detector):
@@ -49,11 +45,8 @@ class ProfileQuota(Detector):
             if young:
                 return f"account:{event.account}", "new account", self._new_account
             return f"account:{event.account}", "account", self._account
-        if event.ip:
-            return f"ip:{event.ip}", "anonymous visitor", self._anonymous
-        if event.session:
-            return f"session:{event.session}", "anonymous session", self._anonymous
-        return None
+        anonymous = anonymous_key(event)
+        return (*anonymous, self._anonymous) if anonymous else None
 
     def plan(self, event: Event) -> list[CountRequest]:
         route = event.route
@@ -92,12 +85,7 @@ class ProfileQuota(Detector):
             return None
         hour, day = windows
         per_hour, per_day = result.counts
-        if per_hour >= hour.limit:
-            detail = (f"{who} viewed {per_hour} distinct member profiles in the last hour "
-                      f"(quota {hour.limit}/hour)")
-        else:
-            detail = (f"{who} viewed {per_day} distinct member profiles in the last day "
-                      f"(quota {day.limit}/day)")
+        detail = over_quota_detail(who, "viewed {n} distinct member profiles", result, windows)
         return Signal(self.name, key, self.score, detail,
                       {"per_hour": per_hour, "per_day": per_day,
                        "quota_per_hour": hour.limit, "quota_per_day": day.limit})
