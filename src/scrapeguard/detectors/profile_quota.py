@@ -18,7 +18,6 @@ from scrapeguard.stores.base import CountRequest, StateStore, Window
 
 #: Name of the distinct set this detector counts in.
 SET = "profiles"
-_windows = hour_and_day
 
 
 class ProfileQuota(Detector):
@@ -28,10 +27,10 @@ class ProfileQuota(Detector):
         self.options = options
         self.score = options.score
         self.new_account_seconds = options.new_account_max_age_days * DAY
-        self._anonymous = _windows(options.anonymous)
-        self._account = _windows(options.account)
-        self._new_account = _windows(options.new_account)
-        self._network = _windows(options.network) if options.network_enabled else None
+        self._anonymous = hour_and_day(options.anonymous)
+        self._account = hour_and_day(options.account)
+        self._new_account = hour_and_day(options.new_account)
+        self._network = hour_and_day(options.network) if options.network_enabled else None
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> ProfileQuota | None:
