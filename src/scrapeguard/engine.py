@@ -17,7 +17,7 @@ from scrapeguard.detectors import Detector, Signal, build_detectors
 from scrapeguard.events import Event
 from scrapeguard.policy.model import Policy
 from scrapeguard.routes import CONTACT_LOOKUP, LISTING, PROFILE
-from scrapeguard.stores.base import CountRequest, Escalation, Observation, StateStore
+from scrapeguard.stores.base import Escalation, Observation, StateStore, StoreRequest
 from scrapeguard.stores.memory import MemoryStore
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class Engine:
             # a logged-in viewer answers for their account, not for their (shared) address
             held = [f"{name}:{keys[name]}" for name in self.penalty_keys
                     if name in keys and not (event.account is not None and name in ADDRESS_KEYS)]
-        requests: list[CountRequest] = []
+        requests: list[StoreRequest] = []
         for detector in self.detectors:
             try:
                 requests.extend(detector.plan(event))

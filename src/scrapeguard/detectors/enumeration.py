@@ -10,12 +10,12 @@ look-ups count too, since guessing contact details is the attack.
 
 from __future__ import annotations
 
-from scrapeguard.detectors.base import Counted, Detector, Signal
+from scrapeguard.detectors.base import Counted, Detector, Signal, distinct
 from scrapeguard.detectors.windows import anonymous_key, hour_and_day, over_quota_detail
 from scrapeguard.events import Event
 from scrapeguard.policy.model import EnumerationOptions, Policy
 from scrapeguard.routes import CONTACT_LOOKUP
-from scrapeguard.stores.base import CountRequest, StateStore, Window
+from scrapeguard.stores.base import CountRequest, StateStore, StoreRequest, Window
 
 #: Name of the distinct set this detector counts in.
 SET = "lookups"
@@ -39,7 +39,7 @@ class Enumeration(Detector):
         anonymous = anonymous_key(event)
         return (*anonymous, self._anonymous) if anonymous else None
 
-    def plan(self, event: Event) -> list[CountRequest]:
+    def plan(self, event: Event) -> list[StoreRequest]:
         if event.route.kind != CONTACT_LOOKUP or event.route.subject is None:
             return []
         who = self._who(event)
@@ -49,7 +49,7 @@ class Enumeration(Detector):
         who = self._who(event)
         if who is None or event.route.kind != CONTACT_LOOKUP:
             return []
-        result = counted.get((who[0], SET))
+        result = distinct(counted, who[0], SET)
         if result is None or result.admitted:
             return []
         detail = over_quota_detail(who[1], "looked up {n} members by contact details", result, who[2])
