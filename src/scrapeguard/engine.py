@@ -139,6 +139,27 @@ class Engine:
         return self._decision(event, keys, penalty.action, tuple(Reason(*r) for r in penalty.reasons),
                               penalty.until, decision_id)
 
+    # -- after the response ------------------------------------------------------
+
+    def after_requests(self, event: Event, status: int) -> list[StoreRequest]:
+        """What the detectors want recorded about a served request's status (cheap; no store call)."""
+        requests: list[StoreRequest] = []
+        for detector in self.detectors:
+            try:
+                requests.extend(detector.after(event, status))
+            except Exception:
+                self._detector_failed(detector, event)
+        return requests
+
+    def record(self, event: Event, requests: list[StoreRequest]) -> None:
+        """Record what `after_requests` returned. Never raises: a lost record weakens one signal,
+        it must not fail a response that was already served."""
+        try:
+            self.store.observe(event.ts, [], requests, self.escalation, "")
+        except Exception:
+            self.counts["errors.record"] += 1
+            log.warning("could not record the outcome of %s %s", event.method, event.path, exc_info=True)
+
     def _detector_failed(self, detector: Detector, event: Event) -> None:
         self.counts[f"errors.{detector.name}"] += 1
         log.exception("detector %s failed on %s %s", detector.name, event.method, event.path)

@@ -131,13 +131,15 @@ def test_a_hung_redis_never_holds_a_request_past_the_timeout(
     assert httpx.get(f"{guard.url}/api/v1/members/1").status_code == 200
     own_redis.pause()  # accepts connections, answers nothing
     try:
-        answers = load(guard.url, [f"/api/v1/members/{i}" for i in range(1, 31)], workers=4)
+        # member ids far apart: a run of nearby ids would be an enumeration sweep
+        answers = load(guard.url, [f"/api/v1/members/{(i * 37) % 150 + 1}" for i in range(30)], workers=4)
     finally:
         own_redis.resume()
     assert {code for code, _ in answers} <= {200}
     # the requests in flight when Redis hung each wait for the 100 ms timeout; after that the
-    # fallback answers without asking the hung store again until retry_seconds pass
-    assert max(seconds for _, seconds in answers) < 1.0
+    # fallback answers without asking the hung store again until retry_seconds pass (the bound
+    # leaves room for a busy 2-core machine; a hung store without the timeout holds forever)
+    assert max(seconds for _, seconds in answers) < 2.5
     store = guard.proxy.engine.store
     assert 1 <= store.failures <= 4 and store.fallback_calls >= 26
     assert status(guard.url)["store"] == "degraded"  # and it says so until a call succeeds

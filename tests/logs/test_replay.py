@@ -17,16 +17,22 @@ from scrapeguard.policy import default_policy, load_policy_text
 ELASTIC = Path(__file__).parents[1] / "data" / "logs" / "elastic-apache-2015.log"  # see SOURCE.txt there
 
 
+def member_name(i: int) -> str:
+    """The i-th member's username, in no particular order (so that views in i order do not
+    look like an alphabetical sweep to the enumeration detector)."""
+    return f"m{(i * 2654435761) % 2**32:08x}"
+
+
 def scraper_log(path: Path, profiles: int = 100, ip: str = "198.51.100.9", step: int = 2) -> None:
     """An anonymous scraper walking member pages, a person reading a few, in combined format."""
     out = []
     for i in range(profiles):
         minute, second = divmod(i * step, 60)
-        out.append(f'{ip} - - [01/Feb/2026:10:{minute:02d}:{second:02d} +0000] "GET /u/member{i} HTTP/1.1" '
-                   '200 4000 "-" "python-requests/2.32"')
+        out.append(f'{ip} - - [01/Feb/2026:10:{minute:02d}:{second:02d} +0000] '
+                   f'"GET /u/{member_name(i)} HTTP/1.1" 200 4000 "-" "python-requests/2.32"')
         if i % 10 == 0:
             out.append(f'192.0.2.50 - - [01/Feb/2026:10:{minute:02d}:{second:02d} +0000] '
-                       f'"GET /u/member{i} HTTP/1.1" 200 4000 "-" "Mozilla/5.0 Firefox/128.0"')
+                       f'"GET /u/{member_name(i)} HTTP/1.1" 200 4000 "-" "Mozilla/5.0 Firefox/128.0"')
     path.write_text("\n".join(out) + "\n")
 
 
@@ -44,7 +50,7 @@ def test_replay_refuses_what_the_live_guard_would_in_log_time(tmp_path: Path) ->
     assert summary.actors.most_common(1)[0] == ("ip:198.51.100.9", 40)
     lines = [json.loads(x) for x in decisions.read_text().splitlines()]
     assert len(lines) == 40
-    assert lines[0]["subject"] == "username:member60"
+    assert lines[0]["subject"] == f"username:{member_name(60)}"
     assert lines[0]["ts"] == 1769940000 + 60 * 2  # the log's own time, not the wall clock
     assert {d["keys"]["ip"] for d in lines} == {"198.51.100.9"}
 

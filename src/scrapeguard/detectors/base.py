@@ -67,6 +67,11 @@ class Detector(ABC):
         """What to count or record for this event (sent to the store with every other detector's)."""
         return []
 
+    def after(self, event: Event, status: int) -> list[StoreRequest]:
+        """What to record once the status of a served request is known. Live traffic only:
+        replayed log lines carry their status, so `plan` sees it there."""
+        return []
+
     @abstractmethod
     def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
         """Read the counts (and the store, if need be) and return what they suggest (often nothing)."""

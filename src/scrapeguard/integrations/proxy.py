@@ -14,6 +14,7 @@ import hashlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +27,7 @@ from yarl import URL
 
 from scrapeguard.decisions import Decision, DecisionWriter
 from scrapeguard.engine import Engine
-from scrapeguard.events import Event
+from scrapeguard.events import HEADER_FACTS, Event
 from scrapeguard.integrations.client_ip import ClientIPResolver, ForwardedHeaderError
 from scrapeguard.refusals import DECISION_HEADER, build_refusal
 from scrapeguard.routes import RouteMap
@@ -179,7 +180,8 @@ class GuardProxy:
         return Event(ts=now, ip=client_ip, method=request.method, path=path, query=query,
                      route=self.routes.match(path, query), account=account,
                      account_created=created, session=session,
-                     user_agent=request.headers.get("User-Agent", ""))
+                     user_agent=request.headers.get("User-Agent", ""),
+                     headers=header_facts(request.headers))
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.counts["requests"] += 1
@@ -284,6 +286,13 @@ class GuardProxy:
                                "The site behind this guard could not be reached. Please try again shortly.")
         response: web.StreamResponse | None = None
         try:
+            outcome = self.engine.after_requests(event, upstream.status)
+            if outcome:
+                if self._offload:
+                    asyncio.get_running_loop().run_in_executor(self._executor, self.engine.record, event,
+                                                               outcome)
+                else:
+                    self.engine.record(event, outcome)
             learned = self._learn_account(upstream, event)
             if learned:
                 if self._offload:
@@ -356,6 +365,16 @@ class GuardProxy:
         for session, value in learned:
             self.engine.store.put_value("session:" + session, value, now, ttl)
             self._session_cache.pop(session, None)
+
+
+def header_facts(headers: Mapping[str, str]) -> dict[str, str]:
+    """The request headers detectors look at; of the cookie header only whether there was one."""
+    facts = {}
+    for name in HEADER_FACTS:
+        value = headers.get(name)
+        if value is not None:
+            facts[name] = "1" if name == "cookie" else value[:256]
+    return facts
 
 
 def session_key(token: str) -> str:

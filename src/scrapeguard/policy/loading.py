@@ -20,9 +20,16 @@ from scrapeguard.policy.errors import PolicyError, PolicyProblem
 from scrapeguard.policy.model import (
     ActionOptions,
     Allowlist,
+    AutomationOptions,
     BotAgentsOptions,
+    CampaignOptions,
     ClientOptions,
     EnumerationOptions,
+    HoneypotOptions,
+    IpReputationOptions,
+    IpSharingOptions,
+    NetworkList,
+    NewAccountOptions,
     Policy,
     ProfileQuotaOptions,
     Quota,
@@ -274,6 +281,13 @@ class _Checker:
             score=self.number(d, f"{en}.score", lo=0, hi=1),
             lookups_anonymous=self.quota(d, f"{en}.contact_lookups.anonymous"),
             lookups_account=self.quota(d, f"{en}.contact_lookups.account"),
+            sweep_views=self.integer(d, f"{en}.sweep_views", lo=3),
+            sweep_max_step=self.integer(d, f"{en}.sweep_max_step", lo=1),
+            alphabetical_views=self.integer(d, f"{en}.alphabetical_views", lo=3),
+            sweep_score=self.number(d, f"{en}.sweep_score", lo=0, hi=1),
+            probe_misses=self.integer(d, f"{en}.probe_misses", lo=1),
+            probe_share=self.number(d, f"{en}.probe_share", lo=0, hi=1),
+            probe_score=self.number(d, f"{en}.probe_score", lo=0, hi=1),
         )
         ba = "detectors.bot_agents"
         bot_agents = BotAgentsOptions(
@@ -329,8 +343,118 @@ class _Checker:
         routes = self.routes(d.get("routes"))
         return Policy(mode=mode, client=client, allowlist=allowlist,  # type: ignore[arg-type]
                       profile_quota=profile_quota, enumeration=enumeration, bot_agents=bot_agents,
+                      new_account=self.new_account(d), automation=self.automation(d),
+                      ip_reputation=self.ip_reputation(d), ip_sharing=self.ip_sharing(d),
+                      honeypot=self.honeypot(d), campaign=self.campaign(d),
                       risk=risk, actions=actions,
                       store=store, routes=routes, source=self.source)
+
+    # -- detectors -------------------------------------------------------------
+
+    def new_account(self, d: dict[str, Any]) -> NewAccountOptions:
+        k = "detectors.new_account"
+        return NewAccountOptions(
+            enabled=self.boolean(d, f"{k}.enabled"),
+            watch_hours=self.number(d, f"{k}.watch_hours", lo=0, hi=24 * 30, lo_open=True),
+            allowance_base=self.integer(d, f"{k}.allowance_base", lo=1),
+            allowance_per_hour=self.number(d, f"{k}.allowance_per_hour", lo=0),
+            score=self.number(d, f"{k}.score", lo=0, hi=1),
+        )
+
+    def automation(self, d: dict[str, Any]) -> AutomationOptions:
+        k = "detectors.automation"
+        return AutomationOptions(
+            enabled=self.boolean(d, f"{k}.enabled"),
+            regular_requests=self.integer(d, f"{k}.regular_requests", lo=4, hi=64),
+            regular_variation=self.number(d, f"{k}.regular_variation", lo=0, hi=1),
+            regular_score=self.number(d, f"{k}.regular_score", lo=0, hi=1),
+            no_assets_pages=self.integer(d, f"{k}.no_assets_pages", lo=2, hi=64),
+            no_assets_score=self.number(d, f"{k}.no_assets_score", lo=0, hi=1),
+            headers_score=self.number(d, f"{k}.headers_score", lo=0, hi=1),
+        )
+
+    def ip_reputation(self, d: dict[str, Any]) -> IpReputationOptions:
+        k = "detectors.ip_reputation"
+        lists = []
+        raw = self.get(d, f"{k}.lists")
+        if not isinstance(raw, list):
+            self.problem(f"{k}.lists", "must be a list of tables ([[detectors.ip_reputation.lists]])")
+            raw = []
+        for i, entry in enumerate(raw):
+            key = f"{k}.lists[{i}]"
+            if not isinstance(entry, dict):
+                self.problem(key, "must be a table with name, cidrs and score")
+                continue
+            unknown = sorted(set(entry) - {"name", "cidrs", "score"})
+            if unknown:
+                self.problem(f"{key}.{unknown[0]}", "unknown key", "name, cidrs, score")
+            name, cidrs, score = entry.get("name"), entry.get("cidrs"), entry.get("score")
+            if not isinstance(name, str) or not name.strip():
+                self.problem(f"{key}.name", "must be a non-empty string")
+                continue
+            if not isinstance(cidrs, list) or not all(isinstance(c, str) for c in cidrs):
+                self.problem(f"{key}.cidrs", "must be a list of CIDR strings", '["192.0.2.0/24", ...]')
+                continue
+            if isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 1:
+                self.problem(f"{key}.score", f"must be a number from 0 to 1, not {score!r}",
+                             "0 <= value <= 1")
+                continue
+            networks = []
+            for j, text in enumerate(cidrs):
+                try:
+                    networks.append(ipaddress.ip_network(text, strict=False))
+                except ValueError:
+                    self.problem(f"{key}.cidrs[{j}]", f"{text!r} is not an IP network",
+                                 "CIDR like 192.0.2.0/24 or 2001:db8::/32")
+            lists.append(NetworkList(name.strip(), tuple(networks), float(score)))
+        return IpReputationOptions(
+            enabled=self.boolean(d, f"{k}.enabled"),
+            datacenter_score=self.number(d, f"{k}.datacenter_score", lo=0, hi=1),
+            vpn_score=self.number(d, f"{k}.vpn_score", lo=0, hi=1),
+            asn_lookup=self.boolean(d, f"{k}.asn_lookup"),
+            lists=tuple(lists),
+        )
+
+    def ip_sharing(self, d: dict[str, Any]) -> IpSharingOptions:
+        k = "detectors.ip_sharing"
+        return IpSharingOptions(
+            enabled=self.boolean(d, f"{k}.enabled"),
+            networks_per_account=self.integer(d, f"{k}.networks_per_account", lo=2),
+            rotation_score=self.number(d, f"{k}.rotation_score", lo=0, hi=1),
+            new_accounts_per_ip=self.integer(d, f"{k}.new_accounts_per_ip", lo=1),
+            new_accounts_score=self.number(d, f"{k}.new_accounts_score", lo=0, hi=1),
+        )
+
+    def honeypot(self, d: dict[str, Any]) -> HoneypotOptions:
+        k = "detectors.honeypot"
+        paths = self.string_list(d, f"{k}.trap_paths")
+        for i, path in enumerate(paths):
+            if not path.startswith("/"):
+                self.problem(f"{k}.trap_paths[{i}]", f"{path!r} must be a path starting with '/'",
+                             '"/trap/" or "/members/all*"')
+        canaries = self.string_list(d, f"{k}.canary_members")
+        for i, subject in enumerate(canaries):
+            name, _, value = subject.partition(":")
+            if not name or not value:
+                self.problem(f"{k}.canary_members[{i}]", f"{subject!r} is not a member subject",
+                             '"id:N" or "username:NAME" (the route map\'s subject name and value)')
+        return HoneypotOptions(
+            enabled=self.boolean(d, f"{k}.enabled"),
+            trap_paths=tuple(paths),
+            trap_score=self.number(d, f"{k}.trap_score", lo=0, hi=1),
+            canary_members=frozenset(c.lower() for c in canaries),
+            canary_score=self.number(d, f"{k}.canary_score", lo=0, hi=1),
+        )
+
+    def campaign(self, d: dict[str, Any]) -> CampaignOptions:
+        k = "detectors.campaign"
+        return CampaignOptions(
+            enabled=self.boolean(d, f"{k}.enabled"),
+            window_seconds=self.number(d, f"{k}.window_seconds", lo=60, hi=7 * 86400),
+            min_networks=self.integer(d, f"{k}.min_networks", lo=2),
+            min_members=self.integer(d, f"{k}.min_members", lo=2),
+            score=self.number(d, f"{k}.score", lo=0, hi=1),
+        )
 
     def routes(self, value: Any) -> tuple[RouteRule, ...]:
         if not isinstance(value, list):

@@ -50,6 +50,78 @@ class EnumerationOptions:
     score: float
     lookups_anonymous: Quota
     lookups_account: Quota
+    sweep_views: int = 8
+    sweep_max_step: int = 3
+    alphabetical_views: int = 20
+    sweep_score: float = 0.7
+    probe_misses: int = 8
+    probe_share: float = 0.5
+    probe_score: float = 0.7
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccountOptions:
+    enabled: bool
+    watch_hours: float
+    allowance_base: int
+    allowance_per_hour: float
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class AutomationOptions:
+    enabled: bool
+    regular_requests: int
+    regular_variation: float
+    regular_score: float
+    no_assets_pages: int
+    no_assets_score: float
+    headers_score: float
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkList:
+    """A named list of networks and the score a request for member data from one of them gets."""
+
+    name: str
+    cidrs: tuple[IPNetwork, ...]
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class IpReputationOptions:
+    enabled: bool
+    datacenter_score: float
+    vpn_score: float
+    asn_lookup: bool
+    lists: tuple[NetworkList, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IpSharingOptions:
+    enabled: bool
+    networks_per_account: int
+    rotation_score: float
+    new_accounts_per_ip: int
+    new_accounts_score: float
+
+
+@dataclass(frozen=True, slots=True)
+class HoneypotOptions:
+    enabled: bool
+    trap_paths: tuple[str, ...]
+    trap_score: float
+    canary_members: frozenset[str]
+    canary_score: float
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignOptions:
+    enabled: bool
+    window_seconds: float
+    min_networks: int
+    min_members: int
+    score: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +184,12 @@ class Policy:
     profile_quota: ProfileQuotaOptions
     enumeration: EnumerationOptions
     bot_agents: BotAgentsOptions
+    new_account: NewAccountOptions
+    automation: AutomationOptions
+    ip_reputation: IpReputationOptions
+    ip_sharing: IpSharingOptions
+    honeypot: HoneypotOptions
+    campaign: CampaignOptions
     risk: RiskThresholds
     actions: ActionOptions
     store: StoreOptions
