@@ -135,20 +135,49 @@ def test_logged_in_members_get_the_account_quota_and_account_headers_are_strippe
     assert guard.decisions() == []
 
 
+def sign_up(client: httpx.Client) -> None:
+    stamp = str(time.time_ns())[-9:]
+    r = client.post("/signup", data={"username": f"new{stamp}", "name": "New Person",
+                                     "email": f"new{stamp}@example.org", "password": "long enough",
+                                     "country": "GB"})
+    assert r.status_code == 303
+
+
 def test_a_fresh_account_is_held_to_the_new_account_quota(demo_site: str, make_guard: Callable) -> None:
-    guard = make_guard(demo_site)
+    # the quota alone (the new_account detector, which stops this sooner, switched off)
+    guard = make_guard(demo_site, "[detectors.new_account]\nenabled = false\n")
     with httpx.Client(base_url=guard.url) as newcomer:
         names = usernames(newcomer)
-        stamp = str(time.time_ns())[-9:]
-        r = newcomer.post("/signup", data={"username": f"new{stamp}", "name": "New Person",
-                                           "email": f"new{stamp}@example.org", "password": "long enough",
-                                           "country": "GB"})
-        assert r.status_code == 303
+        sign_up(newcomer)
         got = [newcomer.get(f"/u/{n}").status_code for n in names[:60]]
     assert got.count(200) == 30
     decision = guard.decisions()[0]
     assert decision["keys"]["account"]
     assert "new account" in decision["reasons"][0]["detail"]
+
+
+def test_a_fresh_account_enumerating_the_api_is_contained_within_30(
+    demo_site: str, make_guard: Callable
+) -> None:
+    guard = make_guard(demo_site)
+    with httpx.Client(base_url=guard.url) as newcomer:
+        sign_up(newcomer)
+        got = [newcomer.get(f"/api/v1/members/{i}") for i in range(1, 151)]
+    received = {r.json()["id"] for r in got if r.status_code == 200}
+    assert len(received) <= 30
+    assert len(received) == 7  # stopped at the eighth id in sequence, well within 30
+    assert {r.status_code for r in got[7:]} <= {429, 403} and got[-1].status_code == 403
+    first = guard.decisions()[0]
+    assert first["keys"]["account"] and first["action"] == "throttle"
+    detectors = {reason["detector"] for reason in first["reasons"]}
+    assert detectors == {"enumeration", "bot_agents"}  # every contributor is named (httpx is a tool)
+    # and a new account that does not walk the ids in order is stopped by its age after ten
+    guard_scattered = make_guard(demo_site, name="scattered.jsonl")
+    with httpx.Client(base_url=guard_scattered.url) as newcomer:
+        sign_up(newcomer)
+        got = [newcomer.get(f"/api/v1/members/{(i * 37) % 150 + 1}") for i in range(60)]
+    assert [r.status_code for r in got].count(200) == 10
+    assert guard_scattered.decisions()[0]["reasons"][0]["detector"] == "new_account"
 
 
 @pytest.mark.parametrize("accept,kind", [("application/json", "application/json"),
