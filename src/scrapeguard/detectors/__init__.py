@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from scrapeguard.detectors.base import Detector, Signal
 from scrapeguard.detectors.bot_agents import BotAgents
+from scrapeguard.detectors.campaign import Campaign
 from scrapeguard.detectors.enumeration import Enumeration
 from scrapeguard.detectors.new_account import NewAccount
 from scrapeguard.detectors.profile_quota import ProfileQuota
 from scrapeguard.policy.model import Policy
 
 #: Every detector, in the order they run.
-ALL: tuple[type[Detector], ...] = (ProfileQuota, Enumeration, NewAccount, BotAgents)
+ALL: tuple[type[Detector], ...] = (ProfileQuota, Enumeration, NewAccount, BotAgents, Campaign)
 
 
 def build_detectors(policy: Policy, live: bool = True) -> list[Detector]:
@@ -18,5 +19,5 @@ def build_detectors(policy: Policy, live: bool = True) -> list[Detector]:
     return [d for d in built if d is not None]
 
 
-__all__ = ["ALL", "BotAgents", "Detector", "Enumeration", "NewAccount", "ProfileQuota", "Signal",
+__all__ = ["ALL", "BotAgents", "Campaign", "Detector", "Enumeration", "NewAccount", "ProfileQuota", "Signal",
            "build_detectors"]
