@@ -11,7 +11,8 @@ from scrapeguard.routes import RouteMap
 
 T0 = 1_800_000_000.0
 ROUTES = RouteMap(default_policy().routes)
-CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+          "Chrome/131.0 Safari/537.36")
 
 
 def view(engine: Engine, ip: str, path: str, ts: float, ua: str = CHROME) -> str:
@@ -78,5 +79,6 @@ def test_different_fingerprints_are_different_groups() -> None:
     for n in range(60):
         ua = f"{CHROME} build/{n}"  # every address its own fingerprint
         for k in range(4):
-            served += view(engine, f"10.{n}.0.1", f"/api/v1/members/{n * 4 + k + 1}", T0 + n * 4 + k, ua) == ALLOW
+            path = f"/api/v1/members/{n * 4 + k + 1}"
+            served += view(engine, f"10.{n}.0.1", path, T0 + n * 4 + k, ua) == ALLOW
     assert served == 240
