@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from scrapeguard import __version__
+from scrapeguard.demo.policy import demo_policy
 from scrapeguard.integrations.proxy import start_proxy
 from scrapeguard.policy import PolicyError, default_policy, defaults_text, load_policy
 from scrapeguard.policy.model import Policy
@@ -140,7 +141,8 @@ def proxy(listen: tuple[str, int], upstream: str, policy_path: str | None, store
 def demo(listen: tuple[str, int], members: int, seed: int, policy_path: str | None,
          decisions_out: str) -> None:
     """Demo site + guard on loopback with the built-in policy, in one command."""
-    policy = _load_policy_or_exit(policy_path)
+    # without a policy file: the defaults plus the demo site's traps and canary members
+    policy = _load_policy_or_exit(policy_path) if policy_path else demo_policy(members)
     host, port = listen
     site_port = port + 1 if port else 0
     upstream = f"http://{_url_host(host)}:{site_port}"
