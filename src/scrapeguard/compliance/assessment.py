@@ -232,7 +232,7 @@ def _verdict(rule: Rule | None, severity: Severity, if_malicious: Severity | Non
     if rule is None:
         return NoticeVerdict("open question", (f"{regime.name}: the rule data has no rule for this notice.",),
                              None)
-    test = f"{rule.basis}: notify when {rule.trigger}."
+    test = f"{rule.basis}, the test: {rule.trigger}."
     match rule.requirement:
         case "required":
             assert rule.min_severity is not None
