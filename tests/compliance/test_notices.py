@@ -85,3 +85,11 @@ def test_individuals_notice_lists_the_exemptions_for_counsel(make_facts: MakeFac
     facts = make_facts()
     text = draft_notice(assess(facts), facts, "eu_gdpr", "individuals").text
     assert "Exemptions for counsel to weigh" in text and "disproportionate effort" in text
+
+
+def test_both_notices_carry_the_recommended_steps(make_facts: MakeFacts) -> None:
+    facts = make_facts()
+    result = assess(facts)
+    for audience in ("regulator", "individuals"):
+        text = draft_notice(result, facts, "au_ndb", audience).text  # type: ignore[arg-type]
+        assert "- Never share passwords or one-time codes with anyone who contacts you." in text
