@@ -15,6 +15,7 @@ from scrapeguard.stores import StateStore
 
 T0 = 1_800_000_000.0  # an arbitrary event time: the engine never reads the wall clock
 DAY = 86400.0
+HUMAN_PAUSES = (0.6, 1.4, 0.8, 1.2, 1.0)
 
 
 def member_name(i: int) -> str:
@@ -32,9 +33,13 @@ class Actor:
         self.routes = RouteMap(engine.policy.routes)
         self.ip, self.account, self.created, self.session = ip, account, created, session
         self.now = T0
+        self.views = 0
 
     def view(self, path: str, after: float = 1.0) -> Decision:
-        self.now += after
+        # people's pauses vary (every five views add up to 5 x `after`): exact ticks would be
+        # machine-regular timing, which the automation detector reports
+        self.now += after * HUMAN_PAUSES[self.views % len(HUMAN_PAUSES)]
+        self.views += 1
         event = Event(ts=self.now, ip=self.ip, path=path, route=self.routes.match(path),
                       account=self.account, account_created=self.created, session=self.session)
         return self.engine.decide(event)
@@ -195,7 +200,8 @@ def test_anonymous_without_ip_is_counted_by_session() -> None:
 
 def test_quota_detector_can_be_switched_off() -> None:
     engine = Engine(policy_with("[detectors.profile_quota]\nenabled = false\n"))
-    assert [d.name for d in engine.detectors] == ["enumeration", "bot_agents"]
+    assert [d.name for d in engine.detectors] == ["enumeration", "new_account", "automation", "bot_agents",
+                                                  "campaign"]  # (honeypot: off without traps)
     assert served(Actor(engine).view_profiles(0, 500)) == 500
 
 
@@ -224,9 +230,12 @@ class Exploding(Detector):
 
 
 def test_every_detector_can_be_switched_off() -> None:
-    engine = Engine(policy_with("[detectors.profile_quota]\nenabled = false\n"
-                                "[detectors.enumeration]\nenabled = false\n"
-                                "[detectors.bot_agents]\nenabled = false\n"))
+    from scrapeguard.detectors import ALL
+    names = [cls.name for cls in ALL]
+    assert len(names) == 7
+    everything = policy_with('[detectors.honeypot]\ntrap_paths = ["/trap"]\n')
+    assert [d.name for d in Engine(everything).detectors] == names
+    engine = Engine(policy_with("".join(f"[detectors.{name}]\nenabled = false\n" for name in names)))
     assert engine.detectors == []
 
 

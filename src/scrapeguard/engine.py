@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections import Counter
+from collections.abc import Callable
 from functools import lru_cache
 
 from scrapeguard.decisions import ALLOW, BLOCK, THROTTLE, Decision, Reason, new_decision_id
@@ -43,8 +44,14 @@ class Engine:
         detectors: list[Detector] | None = None,
         live: bool = True,
     ) -> None:
+        """`live` is False for replayed logs. Set `defer` (a callable taking the event and its
+        store requests) to have what requests off the guarded routes record (page and asset
+        histories) written in the background instead of waited for: the proxy does this with a
+        shared store, so that a stylesheet never waits on Redis."""
         self.policy = policy
-        self.store = store or MemoryStore(policy.store.max_keys, policy.store.max_members_per_key)
+        self.defer: Callable[[Event, list[StoreRequest]], None] | None = None
+        self.store = store if store is not None else MemoryStore(policy.store.max_keys,
+                                                                 policy.store.max_members_per_key)
         self.detectors = build_detectors(policy, live) if detectors is None else detectors
         self.enforcing = policy.enforcing
         self.penalty_keys = (*PENALTY_KEYS, "net") if policy.profile_quota.network_enabled else PENALTY_KEYS
@@ -109,6 +116,10 @@ class Engine:
             except Exception:  # a detector must never take the guard down
                 self._detector_failed(detector, event)
         decision_id = new_decision_id()
+        if requests and not guarded and self.defer is not None:
+            # off the guarded routes no detector judges what the store answers, only records
+            self.defer(event, requests)
+            requests = []
         if held or requests:
             seen = self.store.observe(now, held, requests, self.escalation, decision_id)
             if seen.penalty is not None:

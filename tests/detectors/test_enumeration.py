@@ -13,12 +13,19 @@ T0 = 1_800_000_000.0
 ROUTES = RouteMap(default_policy().routes)
 
 
+def human_time(i: int, step: float) -> float:
+    """When the i-th request of a person comes, `step` apart on average but never like a clock
+    (exact ticks are machine-regular timing, which the automation detector reports)."""
+    return i * step + step * 0.4 * (i % 3 - 1)
+
+
 def look_up(engine: Engine, emails: list[str], ip: str = "198.51.100.3", account: str | None = None,
             step: float = 2.0, start: float = T0) -> list[str]:
     actions = []
     for i, email in enumerate(emails):
         query = f"email={email}"
-        actions.append(engine.decide(Event(ts=start + i * step, ip=ip, path="/lookup", query=query,
+        ts = start + human_time(i, step)
+        actions.append(engine.decide(Event(ts=ts, ip=ip, path="/lookup", query=query,
                                            route=ROUTES.match("/lookup", query), account=account)).action)
     return actions
 
@@ -82,8 +89,8 @@ def fetch(engine: Engine, paths: list[str], ip: str = "198.51.100.8", account: s
           step: float = 3.0, status: int | None = None, start: float = T0) -> list[Decision]:
     out = []
     for i, path in enumerate(paths):
-        event = Event(ts=start + i * step, ip=ip, path=path, route=ROUTES.match(path), account=account,
-                      status=status)
+        event = Event(ts=start + human_time(i, step), ip=ip, path=path, route=ROUTES.match(path),
+                      account=account, status=status)
         out.append(engine.decide(event))
     return out
 

@@ -28,6 +28,7 @@ def alternate(proxies: list[str], names: list[str]) -> list[tuple[int, int]]:
     results = []
     with httpx.Client() as client:
         for i, name in enumerate(names):
+            time.sleep(((i * 7919) % 10) / 1000)  # uneven: back-to-back is machine-regular timing
             client.cookies.clear()
             r = client.get(f"{proxies[i % len(proxies)]}/u/{name}")
             if r.status_code == 200:

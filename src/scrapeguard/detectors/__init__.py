@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from scrapeguard.detectors.automation import Automation
 from scrapeguard.detectors.base import Detector, Signal
 from scrapeguard.detectors.bot_agents import BotAgents
 from scrapeguard.detectors.campaign import Campaign
@@ -12,7 +13,8 @@ from scrapeguard.detectors.profile_quota import ProfileQuota
 from scrapeguard.policy.model import Policy
 
 #: Every detector, in the order they run.
-ALL: tuple[type[Detector], ...] = (ProfileQuota, Enumeration, NewAccount, BotAgents, Honeypot, Campaign)
+ALL: tuple[type[Detector], ...] = (ProfileQuota, Enumeration, NewAccount, Automation, BotAgents, Honeypot,
+                                   Campaign)
 
 
 def build_detectors(policy: Policy, live: bool = True) -> list[Detector]:
@@ -22,6 +24,7 @@ def build_detectors(policy: Policy, live: bool = True) -> list[Detector]:
 
 __all__ = [
     "ALL",
+    "Automation",
     "BotAgents",
     "Campaign",
     "Detector",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -31,7 +32,7 @@ from scrapeguard.events import HEADER_FACTS, Event
 from scrapeguard.integrations.client_ip import ClientIPResolver, ForwardedHeaderError
 from scrapeguard.refusals import DECISION_HEADER, build_refusal
 from scrapeguard.routes import RouteMap
-from scrapeguard.stores import MemoryStore, StoreUnavailable
+from scrapeguard.stores import MemoryStore, StoreRequest, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class _MalformedRequestFilter(logging.Filter):
 
 #: Where the proxy answers with its health and counters (to direct local calls only).
 STATUS_PATH = "/.well-known/scrapeguard/status"
+BACKLOG_LIMIT = 10_000
 #: With a shared store, session look-ups are cached locally this long (seconds), for at most
 #: this many sessions: a login seen by another instance is known here within that time.
 SESSION_CACHE_SECONDS = 30.0
@@ -120,6 +122,15 @@ class GuardProxy:
         self._offload = not isinstance(engine.store, MemoryStore)
         self._executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="guard-store") \
             if self._offload else None
+        #: Records nobody waits for (page and asset histories, outcomes) go to a shared store
+        #: through one background thread, at most BACKLOG_LIMIT queued (the rest are dropped and
+        #: counted): a slow store must not pile up work.
+        self._recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="guard-record") \
+            if self._offload else None
+        self._backlog = 0
+        self._backlog_lock = threading.Lock()
+        if self._offload:
+            engine.defer = self._record_later
         self._session_cache: dict[str, tuple[float, str | None]] = {}
         self._log_filter = _MalformedRequestFilter(self.counts)
 
@@ -145,6 +156,8 @@ class GuardProxy:
     async def _stop(self, app: web.Application) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._recorder is not None:
+            self._recorder.shutdown(wait=False, cancel_futures=True)
         logging.getLogger("aiohttp.server").removeFilter(self._log_filter)
         if self._session is not None:
             await self._session.close()
@@ -224,6 +237,22 @@ class GuardProxy:
         event = self._event(request, client_ip, now)
         return event, self.engine.decide(event)
 
+    def _record_later(self, event: Event, requests: list[StoreRequest]) -> None:
+        assert self._recorder is not None
+        with self._backlog_lock:
+            if self._backlog >= BACKLOG_LIMIT:
+                self.counts["records_dropped"] += 1
+                return
+            self._backlog += 1
+        self._recorder.submit(self._record, event, requests)
+
+    def _record(self, event: Event, requests: list[StoreRequest]) -> None:
+        try:
+            self.engine.record(event, requests)
+        finally:
+            with self._backlog_lock:
+                self._backlog -= 1
+
     def _may_see_status(self, peer_ip: str, request: web.Request) -> bool:
         """Only a direct local call: not a client relayed by a load balancer or a local nginx."""
         relayed = any(h in request.headers for h in ("X-Forwarded-For", "Forwarded", "X-Real-IP"))
@@ -289,8 +318,7 @@ class GuardProxy:
             outcome = self.engine.after_requests(event, upstream.status)
             if outcome:
                 if self._offload:
-                    asyncio.get_running_loop().run_in_executor(self._executor, self.engine.record, event,
-                                                               outcome)
+                    self._record_later(event, outcome)
                 else:
                     self.engine.record(event, outcome)
             learned = self._learn_account(upstream, event)
