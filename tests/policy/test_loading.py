@@ -340,7 +340,7 @@ BAD_CASES: dict[str, Bad] = {
         Expect("detectors.profile_quota.score", 9, "-0.1 is out of range", "0 <= value <= 1"),
         Expect("detectors.profile_quota.anonymous.per_day", 13, "50 is less than per_hour (100)",
                "per_day >= per_hour"),
-        Expect("risk.throtle", 16, "did you mean 'throttle'?", "block, throttle"),
+        Expect("risk.throtle", 16, "did you mean 'throttle'?", "block, challenge, throttle"),
         Expect("actions.throttle_status", 19, "200 is out of range", "400 <= value <= 599"),
         Expect("routes[0].pattern", 22, "must be a path starting with '/'"),
         Expect("routes[1].kind", 28, "'lookup' is not a route kind", "contact_lookup"),
