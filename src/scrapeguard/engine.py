@@ -12,12 +12,12 @@ import logging
 from collections import Counter
 from functools import lru_cache
 
-from scrapeguard.decisions import ALLOW, BLOCK, THROTTLE, Decision, Reason, new_decision_id
+from scrapeguard.decisions import ALLOW, BLOCK, CHALLENGE, THROTTLE, Decision, Reason, new_decision_id
 from scrapeguard.detectors import Detector, Signal, build_detectors
 from scrapeguard.events import Event
 from scrapeguard.policy.model import Policy
 from scrapeguard.routes import CONTACT_LOOKUP, LISTING, PROFILE
-from scrapeguard.stores.base import CountRequest, Escalation, Observation, StateStore
+from scrapeguard.stores.base import CountRequest, Escalation, Observation, StateStore, Window
 from scrapeguard.stores.memory import MemoryStore
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,8 @@ PENALTY_KEYS = ("ip", "account", "session")
 GUARDED_KINDS = frozenset({PROFILE, CONTACT_LOOKUP, LISTING})
 #: Keys that do not hold a logged-in viewer to account: their address is shared with others.
 ADDRESS_KEYS = frozenset({"ip", "net"})
+#: The distinct set under "clearance:<id>" that counts a clearance's uses.
+CLEARANCE_USES = "uses"
 
 
 class Engine:
@@ -59,6 +61,10 @@ class Engine:
                     "throttling escalated to a block"),
         )
         self.counts: Counter[str] = Counter()
+        c = policy.challenge
+        self.challenging = c.enabled
+        self._clearance_window = (Window(c.clearance_seconds, c.clearance_requests),)
+        self._challenge_seconds = c.challenge_seconds
         self._allow_accounts = policy.allowlist.accounts
         self._allow_nets = policy.allowlist.cidrs
         self._in_allowlist = lru_cache(maxsize=65536)(self._ip_in_allowlist)
@@ -109,6 +115,12 @@ class Engine:
             except Exception:  # a detector must never take the guard down
                 self._detector_failed(detector, event)
         decision_id = new_decision_id()
+        clearance = None
+        if guarded and event.clearance is not None and self.challenging:
+            # a clearance is good for a bounded number of member-data requests
+            clearance = CountRequest(f"clearance:{event.clearance}", CLEARANCE_USES, decision_id,
+                                     self._clearance_window)
+            requests.append(clearance)
         if held or requests:
             seen = self.store.observe(now, held, requests, self.escalation, decision_id)
             if seen.penalty is not None:
@@ -129,6 +141,16 @@ class Engine:
         thresholds = self.policy.risk
         if risk >= thresholds.block:
             action = BLOCK
+        elif risk >= thresholds.challenge and self.challenging:
+            if clearance is not None and seen.counted[(clearance.key, clearance.name)].admitted:
+                # passed a challenge: may continue where it would be challenged (detectors still
+                # count it, and throttle or block it as anyone else)
+                self.counts["cleared"] += 1
+                return self._allow(event, keys)
+            # a challenge holds no state: until the client passes, each such request is challenged
+            self.counts[CHALLENGE] += 1
+            return Decision(CHALLENGE, now, reasons, now + self._challenge_seconds, decision_id,
+                            self.enforcing, keys, event.route.kind, event.route.subject, event.path, risk)
         elif risk >= thresholds.throttle:
             action = THROTTLE
         else:
@@ -136,8 +158,10 @@ class Engine:
         penalty, _ = self.store.penalize(
             now, key, action, decision_id, tuple((r.detector, r.key, r.score, r.detail) for r in reasons),
             self.escalation)
-        return self._decision(event, keys, penalty.action, tuple(Reason(*r) for r in penalty.reasons),
-                              penalty.until, decision_id)
+        decision = self._decision(event, keys, penalty.action, tuple(Reason(*r) for r in penalty.reasons),
+                                  penalty.until, decision_id)
+        decision.risk = risk
+        return decision
 
     def _detector_failed(self, detector: Detector, event: Event) -> None:
         self.counts[f"errors.{detector.name}"] += 1

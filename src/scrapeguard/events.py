@@ -27,6 +27,8 @@ class Event:
     session: str | None = None
     user_agent: str = ""
     status: int | None = None
+    #: Id of a valid clearance the client presented (checked by the integration), if any.
+    clearance: str | None = None
 
     @property
     def net(self) -> str | None:
