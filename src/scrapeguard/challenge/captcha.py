@@ -9,7 +9,6 @@ passed", each with one clear log line: the guard fails safe, never open.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -65,7 +64,8 @@ class CaptchaVerifier:
         self.verify_url = verify_url or self.provider.verify_url
         self.timeout = timeout
 
-    async def verify(self, session: aiohttp.ClientSession, token: str, remote_ip: str | None) -> CaptchaVerdict:
+    async def verify(self, session: aiohttp.ClientSession, token: str,
+                     remote_ip: str | None) -> CaptchaVerdict:
         name = self.provider.name
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return CaptchaVerdict(False, None, f"no {name} response submitted")
@@ -82,7 +82,7 @@ class CaptchaVerifier:
                     log.warning("%s verify answered HTTP %s: counted as not passed", name, response.status)
                     return CaptchaVerdict(False, proof_id, f"{name} verifier answered HTTP {response.status}")
                 body = await response.read()
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             log.warning("%s verify timed out after %ss: counted as not passed", name, self.timeout)
             return CaptchaVerdict(False, proof_id, f"{name} verifier timed out")
         except (aiohttp.ClientError, OSError) as exc:

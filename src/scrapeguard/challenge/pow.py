@@ -16,13 +16,13 @@ import hmac
 import json
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, cast
 
-import altcha
+from altcha import v1 as altcha
 
 from scrapeguard.challenge.keys import SigningKeys
 
-ALGORITHM = "SHA-256"
+ALGORITHM: Literal["SHA-256"] = "SHA-256"
 #: Submitted payloads longer than this are not decoded.
 MAX_PAYLOAD_LENGTH = 4096
 
@@ -53,10 +53,10 @@ class ProofOfWork:
         """A challenge as the widget wants it (its `challengejson`): algorithm, challenge,
         maxnumber, salt, signature."""
         expires = datetime.datetime.fromtimestamp(int(now + ttl), tz=datetime.UTC)
-        challenge = altcha.create_challenge_v1(
-            algorithm=ALGORITHM, max_number=max_number, salt_length=12, hmac_key=self._keys[0],
-            salt="", number=None, expires=expires, params={"b": binding},
-        )
+        challenge = altcha.create_challenge(altcha.ChallengeOptions(
+            algorithm=ALGORITHM, max_number=max_number, hmac_key=self._keys[0], expires=expires,
+            params={"b": binding},
+        ))
         data: dict[str, Any] = challenge.to_dict()
         data["maxnumber"] = data.pop("maxNumber")  # the widget's spelling
         return data
@@ -79,7 +79,7 @@ class ProofOfWork:
         if not expires.isdigit() or int(expires) <= now:
             return PowVerdict(False, None, "proof-of-work challenge expired")
         for key in self._keys:
-            ok, error = altcha.verify_solution_v1(data, key, check_expires=False)
+            ok, error = altcha.verify_solution(cast(altcha.PayloadType, data), key, check_expires=False)
             if ok:
                 break
         else:
@@ -92,7 +92,7 @@ class ProofOfWork:
 def solve(challenge: dict[str, Any]) -> str:
     """Solve a challenge the way the widget does; returns the payload to submit. For tests,
     demos and API clients: brute force over 0..maxnumber."""
-    solution = altcha.solve_challenge_v1(challenge["challenge"], challenge["salt"],
+    solution = altcha.solve_challenge(challenge["challenge"], challenge["salt"],
                                          challenge["algorithm"], int(challenge["maxnumber"]))
     if solution is None:
         raise ValueError("the challenge has no solution within its maxnumber")

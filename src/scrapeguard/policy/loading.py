@@ -299,7 +299,8 @@ class _Checker:
                              "block >= throttle")
             elif not risk.throttle <= risk.challenge <= risk.block:
                 self.problem("risk.challenge", f"{risk.challenge} is not between risk.throttle "
-                             f"({risk.throttle}) and risk.block ({risk.block})", "throttle <= challenge <= block")
+                             f"({risk.throttle}) and risk.block ({risk.block})",
+                             "throttle <= challenge <= block")
         a = "actions"
         actions = ActionOptions(
             throttle_seconds=self.number(d, f"{a}.throttle_seconds", lo=1),
@@ -365,7 +366,8 @@ class _Checker:
                 f"{c}.difficulty", f"{c}.difficulty_max"}:
             self.problem(f"{c}.difficulty_max", f"{options.difficulty_max} is below difficulty "
                          f"({options.difficulty})", "difficulty_max >= difficulty")
-        if not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", options.cookie) and f"{c}.cookie" not in self.invalid:
+        cookie_ok = re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", options.cookie)
+        if not cookie_ok and f"{c}.cookie" not in self.invalid:
             self.problem(f"{c}.cookie", f"{options.cookie!r} is not a valid cookie name",
                          "letters, digits and !#$%&'*+-.^_`|~")
         if options.verify_url and not re.match(r"https?://", options.verify_url):
