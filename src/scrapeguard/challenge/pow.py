@@ -40,7 +40,7 @@ def difficulty_for(risk: float, low: float, high: float, base: int, top: int) ->
     if high <= low:
         return base
     share = min(1.0, max(0.0, (risk - low) / (high - low)))
-    return int(base + (top - base) * share)
+    return round(base + (top - base) * share)
 
 
 class ProofOfWork:
