@@ -29,7 +29,7 @@ def test_challenge_page_works_for_people_without_javascript() -> None:
     assert headers[DECISION_HEADER] == "sg-0123456789ab" and "Retry-After" not in headers
     html = refusal.body.decode()
     assert '<html lang="en">' in html and "<title>" in html
-    noscript = re.search(r"<noscript>(.*?)</noscript>", html, re.S)
+    noscript = re.search(r"<noscript>(\s*<p>.*?)</noscript>", html, re.S)
     assert noscript is not None
     text = noscript.group(1)
     assert "wait" in text and 'href="/login"' in text and "privacy@example.org" in text

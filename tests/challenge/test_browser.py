@@ -51,26 +51,41 @@ def test_browser_solves_the_challenge_and_continues(demo_site: str, make_guard: 
     first, second = list(dict.fromkeys(re.findall(r'href="/u/([^"]+)"', html)))[:2]
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=ARGS, headless=True)
+        # Without JavaScript (switched off in Blink itself, so <noscript> renders): the page
+        # explains how to go on (screenshot).
+        no_js = p.chromium.launch(executable_path=executable, headless=True,
+                                  args=[*ARGS, "--blink-settings=scriptEnabled=false"])
         try:
-            page = browser.new_page()
+            page = no_js.new_page()
             page.goto(f"{guard.url}/u/{first}")
             assert page.locator("[data-member-id]").count() == 1  # within the quota
-            # Over the quota: the challenge page. Screenshot it as a person sees it first.
+            response = page.goto(f"{guard.url}/u/{second}")
+            assert response is not None and response.status == 403
+            text = page.inner_text("main")  # what is rendered: <noscript> shown, the form hidden
+            assert "This check needs JavaScript" in text and "log in" in text and "sg-" in text
+            assert not page.is_visible("#sg-challenge-form")
+            challenge_shot = ARTIFACTS / "challenge-page-without-javascript.png"
+            page.screenshot(path=str(challenge_shot), full_page=True)
+        finally:
+            no_js.close()
+        browser = p.chromium.launch(executable_path=executable, args=ARGS, headless=True)
+        try:
+            # With JavaScript: the widget solves the puzzle and the page continues by itself.
+            page = browser.new_page()
+            submitted: list[str] = []
+            page.on("request", lambda r: submitted.append(r.post_data or "")
+                    if r.url.endswith("/.well-known/scrapeguard/challenge") else None)
             response = page.goto(f"{guard.url}/u/{second}", wait_until="commit")
             assert response is not None and response.status == 403
-            page.wait_for_selector("altcha-widget", state="attached")
-            challenge_shot = ARTIFACTS / "challenge-page.png"
-            page.screenshot(path=str(challenge_shot), full_page=True)
-            # The widget solves the puzzle and the form goes on by itself.
-            page.wait_for_url(f"{guard.url}/u/{second}", timeout=30_000)
             page.wait_for_selector("[data-member-id]", timeout=30_000)
+            assert page.url == f"{guard.url}/u/{second}"
             landed_shot = ARTIFACTS / "after-challenge.png"
             page.screenshot(path=str(landed_shot), full_page=True)
             cookies = {c["name"]: c for c in page.context.cookies()}
             assert cookies["scrapeguard_clearance"]["httpOnly"] is True
         finally:
             browser.close()
+    assert len(submitted) == 1 and "altcha=ey" in submitted[0]  # the widget's base64 JSON proof
     print(f"screenshots: {challenge_shot} {landed_shot}")
     assert challenge_shot.stat().st_size > 1000 and landed_shot.stat().st_size > 1000
     assert guard.proxy.counts["challenge_cleared"] == 1
