@@ -8,8 +8,11 @@ from collections.abc import Callable
 from importlib import resources
 
 import httpx
+from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from scrapeguard.integrations.proxy import without_cookie
 
 SUBMIT = "/.well-known/scrapeguard/challenge"
 
@@ -80,3 +83,25 @@ def test_challenge_status_200_when_the_site_prefers_it(demo_site: str, make_guar
         client.get(f"/u/{names[0]}")
         r = client.get(f"/u/{names[1]}")
     assert r.status_code == 200 and "<altcha-widget" in r.text and "data-member-id" not in r.text
+
+
+def test_the_clearance_cookie_is_not_passed_to_the_site(
+    make_guard: Callable, start_upstream: Callable[[web.Application], str]
+) -> None:
+    async def echo(request: web.Request) -> web.Response:
+        return web.Response(text=request.headers.get("Cookie", "<none>"))
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", echo)
+    guard = make_guard(start_upstream(app))
+    only = httpx.get(f"{guard.url}/", headers={"Cookie": "scrapeguard_clearance=1.c-1.2.x"})
+    assert only.text == "<none>"
+    mixed = httpx.get(f"{guard.url}/", headers={"Cookie": "a=1; scrapeguard_clearance=1.c-1.2.x; session=s"})
+    assert mixed.text == "a=1; session=s"
+
+
+@given(st.lists(st.tuples(st.text("abcz_", min_size=1, max_size=5), st.text("xyz=", max_size=5)), max_size=5))
+def test_without_cookie_drops_only_that_cookie(pairs: list[tuple[str, str]]) -> None:
+    header = "; ".join(f"{k}={v}" for k, v in pairs)
+    kept = without_cookie(header, "z")
+    assert kept == "; ".join(f"{k}={v}" for k, v in pairs if k != "z")

@@ -369,6 +369,10 @@ class GuardProxy:
             if lower in ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded",
                          "x-real-ip"):
                 continue  # spoofable client-side claims: the guard sets its own below
+            if lower == "cookie" and self._clearance_cookie in value:
+                value = without_cookie(value, self._clearance_cookie)  # the guard's, not the site's
+                if not value:
+                    continue
             headers.add(name, value)
         forwarded = request.headers.get("X-Forwarded-For")
         if forwarded and self.resolver.is_trusted(peer_ip):
@@ -478,6 +482,12 @@ class GuardProxy:
         for session, value in learned:
             self.engine.store.put_value("session:" + session, value, now, ttl)
             self._session_cache.pop(session, None)
+
+
+def without_cookie(header: str, name: str) -> str:
+    """A Cookie header without the cookie `name` (other cookies as they were)."""
+    return "; ".join(part.strip() for part in header.split(";")
+                     if part.strip() and part.strip().partition("=")[0] != name)
 
 
 @functools.cache
