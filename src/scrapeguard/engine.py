@@ -149,8 +149,9 @@ class Engine:
                 return self._allow(event, keys)
             # a challenge holds no state: until the client passes, each such request is challenged
             self.counts[CHALLENGE] += 1
-            return Decision(CHALLENGE, now, reasons, now + self._challenge_seconds, decision_id,
-                            self.enforcing, keys, event.route.kind, event.route.subject, event.path, risk)
+            return Decision(action=CHALLENGE, ts=now, reasons=reasons, until=now + self._challenge_seconds,
+                            id=decision_id, enforced=self.enforcing, keys=keys, route=event.route.kind,
+                            subject=event.route.subject, path=event.path, risk=risk)
         elif risk >= thresholds.throttle:
             action = THROTTLE
         else:

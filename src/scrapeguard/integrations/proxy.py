@@ -333,12 +333,14 @@ class GuardProxy:
                          now: float) -> Decision:
         if result.penalty is not None:
             p = result.penalty
-            return Decision(BLOCK, now, tuple(Reason(*r) for r in p.reasons), p.until, p.decision_id,
-                            self.engine.enforcing, keys, event.route.kind, None, event.path)
+            return Decision(action=BLOCK, ts=now, reasons=tuple(Reason(*r) for r in p.reasons), until=p.until,
+                            id=p.decision_id, enforced=self.engine.enforcing, keys=keys,
+                            route=event.route.kind, path=event.path)
         reason = Reason("challenge", f"ip:{event.ip}", 0.0, f"challenge not passed: {result.detail}")
-        return Decision(CHALLENGE, now, (reason,), now + self.policy.challenge.challenge_seconds, decision_id,
-                        self.engine.enforcing, keys, event.route.kind, None, event.path,
-                        self.policy.risk.challenge)
+        return Decision(action=CHALLENGE, ts=now, reasons=(reason,),
+                        until=now + self.policy.challenge.challenge_seconds, id=decision_id,
+                        enforced=self.engine.enforcing, keys=keys, route=event.route.kind, path=event.path,
+                        risk=self.policy.risk.challenge)
 
     def _event_and_decision(self, request: web.Request, client_ip: str, now: float) -> tuple[Event, Decision]:
         event = self._event(request, client_ip, now)
