@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from scrapeguard.refusals import DECISION_HEADER
 
@@ -128,3 +129,23 @@ def test_scraper_is_challenged_solves_and_ends_blocked(demo_site: str, make_guar
     assert actions.count("challenge") >= 5 and actions[-2:] == ["block", "block"]
     block = next(line for line in guard.decisions() if line["action"] == "block")
     assert block["reasons"][0]["detector"] == "challenge" and block["keys"]["ip"] == "198.51.100.7"
+
+
+def test_two_instances_on_redis_share_clearances_and_spent_proofs(
+    demo_site: str, make_guard: Callable, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCRAPEGUARD_SECRET_KEY", "shared-test-key-0123456789")
+    a = make_guard(demo_site, POLICY, trusted=("127.0.0.1",), name="a.jsonl", store=redis_url)
+    b = make_guard(demo_site, POLICY, trusted=("127.0.0.1",), name="b.jsonl", store=redis_url)
+    names = iter(names_from(demo_site))
+    on_a, on_b = client(a.url, "198.51.100.7"), client(b.url, "198.51.100.7")
+    for i in range(5):
+        assert (on_a if i % 2 else on_b).get(f"/u/{next(names)}").status_code == 200  # one shared quota
+    challenged = on_b.get(f"/u/{next(names)}").json()
+    payload = solve(challenged["challenge"]["pow"])
+    cleared = on_a.post(SUBMIT, data={"altcha": payload, "next": "/"})  # issued by B, solved at A
+    assert cleared.status_code == 200
+    on_b.cookies.set("scrapeguard_clearance", cleared.cookies["scrapeguard_clearance"])
+    assert on_b.get(f"/u/{next(names)}").status_code == 200  # A's clearance is good at B
+    replay = on_b.post(SUBMIT, data={"altcha": payload, "next": "/"})
+    assert replay.status_code == 403 and "already used" in replay.json()["error"]
