@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scrapeguard.decisions import ALLOW, BLOCK, THROTTLE, Decision
+from scrapeguard.decisions import ALLOW, BLOCK, CHALLENGE, THROTTLE, Decision
 from scrapeguard.detectors import ProfileQuota
 from scrapeguard.detectors.base import Counted, Detector, Signal
 from scrapeguard.engine import Engine
@@ -244,3 +244,50 @@ def test_a_failing_detector_does_not_take_the_guard_down(caplog: pytest.LogCaptu
     engine = Engine(policy, detectors=[Exploding()])
     assert Actor(engine).view("/u/x").action == ALLOW
     assert engine.counts["errors.exploding"] == 1
+
+
+# -- the challenge band (risk.challenge) -------------------------------------------------------
+
+CHALLENGING = """
+[risk]
+challenge = 0.55
+[challenge]
+clearance_requests = 3
+"""
+
+
+def cleared_view(actor: Actor, path: str, clearance: str | None) -> Decision:
+    actor.now += 1
+    event = Event(ts=actor.now, ip=actor.ip, path=path, route=actor.routes.match(path), clearance=clearance)
+    return actor.engine.decide(event)
+
+
+def test_risk_in_the_challenge_band_is_challenged_with_its_risk() -> None:
+    actor = Actor(Engine(policy_with(CHALLENGING)))
+    decisions = actor.view_profiles(0, 62)
+    assert served(decisions) == 60
+    challenge = decisions[60]
+    # the quota (0.6) and, since this actor loads no stylesheets or images, pages without assets (0.35)
+    assert challenge.action == CHALLENGE and challenge.risk == pytest.approx(1 - 0.4 * 0.65)
+    assert challenge.reasons[0].detector == "profile_quota" and challenge.id.startswith("sg-")
+    assert challenge.retry_after == 600  # how long the challenge it is served with stays valid
+    # a challenge holds no penalty: it is not escalated for being ignored, and it never throttles
+    assert {d.action for d in actor.view_profiles(100, 20)} == {CHALLENGE}
+
+
+def test_a_clearance_passes_the_challenge_band_for_a_bounded_number_of_requests() -> None:
+    actor = Actor(Engine(policy_with(CHALLENGING)))
+    actor.view_profiles(0, 60)
+    actions = [cleared_view(actor, f"/u/over{i}", "c-0123456789abcdef").action for i in range(5)]
+    assert actions == [ALLOW, ALLOW, ALLOW, CHALLENGE, CHALLENGE]
+    assert actor.engine.counts["cleared"] == 3
+    # a clearance never lifts a block: detectors keep scoring the cleared client
+    strict = Actor(Engine(policy_with(CHALLENGING + "\n[detectors.profile_quota]\nscore = 0.95\n")))
+    strict.view_profiles(0, 60)
+    assert cleared_view(strict, "/u/over", "c-0123456789abcdef").action == BLOCK
+
+
+def test_with_challenges_off_the_band_is_throttled() -> None:
+    actor = Actor(Engine(policy_with(CHALLENGING + "enabled = false\n")))
+    decisions = actor.view_profiles(0, 61)
+    assert decisions[60].action == THROTTLE

@@ -159,7 +159,7 @@ def demo(listen: tuple[str, int], members: int, seed: int, policy_path: str | No
   decisions file:        {decisions_out}
   policy:                {policy.source} (mode {policy.mode})
 
-  Try a scraper (watch 200s turn into 429 then 403):
+  Try a scraper (watch 200s turn into refusals: 429 throttled, 403 challenged or blocked):
     for i in $(seq 1 80); do curl -s -o /dev/null -w "%{{http_code}} " {base}/api/v1/members/$i; done
 
   (Ctrl-C to stop)""")

@@ -13,12 +13,13 @@ from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
 
-from scrapeguard.decisions import ALLOW, BLOCK, THROTTLE, Decision, Reason, new_decision_id
+from scrapeguard.decisions import ALLOW, BLOCK, CHALLENGE, THROTTLE, Decision, Reason, new_decision_id
 from scrapeguard.detectors import Detector, Signal, build_detectors
+from scrapeguard.detectors.base import distinct
 from scrapeguard.events import Event
 from scrapeguard.policy.model import Policy
 from scrapeguard.routes import CONTACT_LOOKUP, LISTING, PROFILE
-from scrapeguard.stores.base import Escalation, Observation, StateStore, StoreRequest
+from scrapeguard.stores.base import CountRequest, Escalation, Observation, StateStore, StoreRequest, Window
 from scrapeguard.stores.memory import MemoryStore
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ PENALTY_KEYS = ("ip", "account", "session")
 GUARDED_KINDS = frozenset({PROFILE, CONTACT_LOOKUP, LISTING})
 #: Keys that do not hold a logged-in viewer to account: their address is shared with others.
 ADDRESS_KEYS = frozenset({"ip", "net"})
+#: The distinct set under "clearance:<id>" that counts a clearance's uses.
+CLEARANCE_USES = "uses"
 
 
 class Engine:
@@ -66,6 +69,10 @@ class Engine:
                     "throttling escalated to a block"),
         )
         self.counts: Counter[str] = Counter()
+        c = policy.challenge
+        self.challenging = c.enabled
+        self._clearance_window = (Window(c.clearance_seconds, c.clearance_requests),)
+        self._challenge_seconds = c.challenge_seconds
         self._allow_accounts = policy.allowlist.accounts
         self._allow_nets = policy.allowlist.cidrs
         self._in_allowlist = lru_cache(maxsize=65536)(self._ip_in_allowlist)
@@ -120,6 +127,12 @@ class Engine:
             # off the guarded routes no detector judges what the store answers, only records
             self.defer(event, requests)
             requests = []
+        clearance = None
+        if guarded and event.clearance is not None and self.challenging:
+            # a clearance is good for a bounded number of member-data requests
+            clearance = CountRequest(f"clearance:{event.clearance}", CLEARANCE_USES, decision_id,
+                                     self._clearance_window)
+            requests.append(clearance)
         if held or requests:
             seen = self.store.observe(now, held, requests, self.escalation, decision_id)
             if seen.penalty is not None:
@@ -140,6 +153,18 @@ class Engine:
         thresholds = self.policy.risk
         if risk >= thresholds.block:
             action = BLOCK
+        elif risk >= thresholds.challenge and self.challenging:
+            uses = distinct(seen.counted, clearance.key, clearance.name) if clearance is not None else None
+            if uses is not None and uses.admitted:
+                # passed a challenge: may continue where it would be challenged (detectors still
+                # count it, and throttle or block it as anyone else)
+                self.counts["cleared"] += 1
+                return self._allow(event, keys)
+            # a challenge holds no state: until the client passes, each such request is challenged
+            self.counts[CHALLENGE] += 1
+            return Decision(action=CHALLENGE, ts=now, reasons=reasons, until=now + self._challenge_seconds,
+                            id=decision_id, enforced=self.enforcing, keys=keys, route=event.route.kind,
+                            subject=event.route.subject, path=event.path, risk=risk)
         elif risk >= thresholds.throttle:
             action = THROTTLE
         else:
@@ -147,8 +172,10 @@ class Engine:
         penalty, _ = self.store.penalize(
             now, key, action, decision_id, tuple((r.detector, r.key, r.score, r.detail) for r in reasons),
             self.escalation)
-        return self._decision(event, keys, penalty.action, tuple(Reason(*r) for r in penalty.reasons),
-                              penalty.until, decision_id)
+        decision = self._decision(event, keys, penalty.action, tuple(Reason(*r) for r in penalty.reasons),
+                                  penalty.until, decision_id)
+        decision.risk = risk
+        return decision
 
     # -- after the response ------------------------------------------------------
 

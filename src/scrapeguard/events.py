@@ -34,6 +34,8 @@ class Event:
     status: int | None = None
     #: A few request headers (HEADER_FACTS) when the integration sees them; None for log lines.
     headers: Mapping[str, str] | None = None
+    #: Id of a valid clearance the client presented (checked by the integration), if any.
+    clearance: str | None = None
 
     @property
     def net(self) -> str | None:

@@ -23,6 +23,7 @@ from scrapeguard.policy.model import (
     AutomationOptions,
     BotAgentsOptions,
     CampaignOptions,
+    ChallengeOptions,
     ClientOptions,
     EnumerationOptions,
     HoneypotOptions,
@@ -38,6 +39,7 @@ from scrapeguard.policy.model import (
     StoreOptions,
 )
 
+CHALLENGE_PROVIDERS = ("pow", "hcaptcha", "turnstile", "recaptcha")
 ROUTE_KINDS = ("profile", "contact_lookup", "listing", "asset", "auth", "page")
 ROUTE_KEYS = ("pattern", "kind", "subject", "categories")
 
@@ -303,10 +305,16 @@ class _Checker:
         risk = RiskThresholds(
             throttle=self.number(d, "risk.throttle", lo=0, hi=1, lo_open=True),
             block=self.number(d, "risk.block", lo=0, hi=1, lo_open=True),
+            challenge=self.number(d, "risk.challenge", lo=0, hi=1, lo_open=True),
         )
-        if risk.block < risk.throttle and not self.invalid & {"risk.block", "risk.throttle"}:
-            self.problem("risk.block", f"{risk.block} is below risk.throttle ({risk.throttle})",
-                         "block >= throttle")
+        if not self.invalid & {"risk.block", "risk.throttle", "risk.challenge"}:
+            if risk.block < risk.throttle:
+                self.problem("risk.block", f"{risk.block} is below risk.throttle ({risk.throttle})",
+                             "block >= throttle")
+            elif not risk.throttle <= risk.challenge <= risk.block:
+                self.problem("risk.challenge", f"{risk.challenge} is not between risk.throttle "
+                             f"({risk.throttle}) and risk.block ({risk.block})",
+                             "throttle <= challenge <= block")
         a = "actions"
         actions = ActionOptions(
             throttle_seconds=self.number(d, f"{a}.throttle_seconds", lo=1),
@@ -319,7 +327,9 @@ class _Checker:
             block_max_seconds=self.number(d, f"{a}.block_max_seconds", lo=1),
             offender_memory_seconds=self.number(d, f"{a}.offender_memory_seconds", lo=1),
             appeal_contact=self.string(d, f"{a}.appeal_contact"),
+            challenge_status=self.integer(d, f"{a}.challenge_status", lo=200, hi=599),
         )
+        challenge = self.challenge(d)
         prefix = self.string(d, "store.prefix")
         if "{" in prefix or "}" in prefix:
             self.problem("store.prefix", "must not contain braces (they mark Redis hash tags)")
@@ -347,7 +357,50 @@ class _Checker:
                       ip_reputation=self.ip_reputation(d), ip_sharing=self.ip_sharing(d),
                       honeypot=self.honeypot(d), campaign=self.campaign(d),
                       risk=risk, actions=actions,
-                      store=store, routes=routes, source=self.source)
+                      store=store, routes=routes, source=self.source, challenge=challenge)
+
+    def challenge(self, d: dict[str, Any]) -> ChallengeOptions:
+        c = "challenge"
+        options = ChallengeOptions(
+            enabled=self.boolean(d, f"{c}.enabled"),
+            provider=self.string(d, f"{c}.provider", CHALLENGE_PROVIDERS),  # type: ignore[arg-type]
+            difficulty=self.integer(d, f"{c}.difficulty", lo=1, hi=10**9),
+            difficulty_max=self.integer(d, f"{c}.difficulty_max", lo=1, hi=10**9),
+            challenge_seconds=self.number(d, f"{c}.challenge_seconds", lo=10),
+            cookie=self.string(d, f"{c}.cookie"),
+            clearance_seconds=self.number(d, f"{c}.clearance_seconds", lo=1),
+            clearance_requests=self.integer(d, f"{c}.clearance_requests", lo=1),
+            max_solves=self.integer(d, f"{c}.max_solves", lo=1),
+            solve_window_seconds=self.number(d, f"{c}.solve_window_seconds", lo=1),
+            secret_key_env=self.string(d, f"{c}.secret_key_env"),
+            secret_key_file=self._optional_string(d, f"{c}.secret_key_file"),
+            site_key=self._optional_string(d, f"{c}.site_key"),
+            captcha_secret_env=self.string(d, f"{c}.captcha_secret_env"),
+            verify_url=self._optional_string(d, f"{c}.verify_url"),
+            verify_timeout_seconds=self.number(d, f"{c}.verify_timeout_seconds", lo=0.1, hi=60),
+        )
+        if options.difficulty_max < options.difficulty and not self.invalid & {
+                f"{c}.difficulty", f"{c}.difficulty_max"}:
+            self.problem(f"{c}.difficulty_max", f"{options.difficulty_max} is below difficulty "
+                         f"({options.difficulty})", "difficulty_max >= difficulty")
+        cookie_ok = re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", options.cookie)
+        if not cookie_ok and f"{c}.cookie" not in self.invalid:
+            self.problem(f"{c}.cookie", f"{options.cookie!r} is not a valid cookie name",
+                         "letters, digits and !#$%&'*+-.^_`|~")
+        if options.verify_url and not re.match(r"https?://", options.verify_url):
+            self.problem(f"{c}.verify_url", f"{options.verify_url!r} is not an http(s) URL",
+                         '"" (the provider\'s own) or an https:// URL')
+        if options.enabled and options.provider != "pow" and not options.site_key:
+            self.problem(f"{c}.site_key", f"provider {options.provider!r} needs the site key of its widget",
+                         "the site key from the provider's dashboard")
+        return options
+
+    def _optional_string(self, data: dict[str, Any], dotted: str) -> str:
+        value = self.get(data, dotted)
+        if not isinstance(value, str):
+            self.problem(dotted, f"must be a string, not {_type_name(value)}")
+            return ""
+        return value
 
     # -- detectors -------------------------------------------------------------
 

@@ -140,6 +140,8 @@ class BotAgentsOptions:
 class RiskThresholds:
     throttle: float
     block: float
+    #: Between throttle and block (see [challenge]).
+    challenge: float = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +156,32 @@ class ActionOptions:
     block_max_seconds: float
     offender_memory_seconds: float
     appeal_contact: str
+    challenge_status: int = 403
+
+
+CaptchaProvider = Literal["pow", "hcaptcha", "turnstile", "recaptcha"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeOptions:
+    """[challenge]: what a client in the challenge band must pass, and what passing gives."""
+
+    enabled: bool = True
+    provider: CaptchaProvider = "pow"
+    difficulty: int = 50000
+    difficulty_max: int = 1000000
+    challenge_seconds: float = 600
+    cookie: str = "scrapeguard_clearance"
+    clearance_seconds: float = 1800
+    clearance_requests: int = 100
+    max_solves: int = 3
+    solve_window_seconds: float = 3600
+    secret_key_env: str = "SCRAPEGUARD_SECRET_KEY"
+    secret_key_file: str = ""
+    site_key: str = ""
+    captcha_secret_env: str = "SCRAPEGUARD_CAPTCHA_SECRET"
+    verify_url: str = ""
+    verify_timeout_seconds: float = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +223,7 @@ class Policy:
     store: StoreOptions
     routes: tuple[RouteRule, ...]
     source: str = "<defaults>"
+    challenge: ChallengeOptions = ChallengeOptions()
 
     @property
     def enforcing(self) -> bool:
