@@ -30,6 +30,9 @@ class Event:
     #: When the account was created (epoch seconds), if the site said so.
     account_created: float | None = None
     session: str | None = None
+    #: Whether the site itself issued the session (the guard saw it set the cookie), so that it
+    #: stands for one browser. A made-up cookie does not. Log lines cannot tell: replay trusts them.
+    session_issued: bool = False
     user_agent: str = ""
     status: int | None = None
     #: A few request headers (HEADER_FACTS) when the integration sees them; None for log lines.

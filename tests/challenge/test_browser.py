@@ -23,6 +23,10 @@ throttle = 0.5
 challenge = 0.55
 block = 0.9
 
+[detectors.profile_quota]
+# two browsers from one address each going over a quota of one would be cookie rotation
+rotation_score = 0.0
+
 [detectors.profile_quota.anonymous]
 per_hour = 1
 per_day = 300
@@ -57,6 +61,7 @@ def test_browser_solves_the_challenge_and_continues(demo_site: str, make_guard: 
                                   args=[*ARGS, "--blink-settings=scriptEnabled=false"])
         try:
             page = no_js.new_page()
+            page.goto(f"{guard.url}/")  # the site issues this browser its session: its own quota
             page.goto(f"{guard.url}/u/{first}")
             assert page.locator("[data-member-id]").count() == 1  # within the quota
             response = page.goto(f"{guard.url}/u/{second}")
@@ -75,6 +80,8 @@ def test_browser_solves_the_challenge_and_continues(demo_site: str, make_guard: 
             submitted: list[str] = []
             page.on("request", lambda r: submitted.append(r.post_data or "")
                     if r.url.endswith("/.well-known/scrapeguard/challenge") else None)
+            page.goto(f"{guard.url}/")
+            page.goto(f"{guard.url}/u/{first}")  # within this browser's quota of one
             response = page.goto(f"{guard.url}/u/{second}", wait_until="commit")
             assert response is not None and response.status == 403
             page.wait_for_selector("[data-member-id]", timeout=30_000)

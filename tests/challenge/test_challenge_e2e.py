@@ -48,7 +48,11 @@ def solve(challenge: dict[str, Any]) -> str:
 
 
 def client(base: str, ip: str, agent: str = "scraper/1.0") -> httpx.Client:
-    return httpx.Client(base_url=base, headers={"X-Forwarded-For": ip, "User-Agent": agent, **JSON})
+    """A client that keeps its cookies and lands on the home page first, so that the site has
+    issued it a session (anonymous quotas then count per browser session)."""
+    c = httpx.Client(base_url=base, headers={"X-Forwarded-For": ip, "User-Agent": agent, **JSON})
+    c.get("/")
+    return c
 
 
 def names_from(demo_site: str) -> list[str]:
@@ -98,7 +102,11 @@ def test_scraper_is_challenged_solves_and_ends_blocked(demo_site: str, make_guar
     other.cookies.set("scrapeguard_clearance", cookie)
     moved = other.get(f"/u/{next(names)}")
     assert moved.status_code == 403 and moved.json()["action"] == "challenge"
-    other_agent = client(guard.url, "198.51.100.7", agent="another-browser/2.0")
+    # same network (/24), another browser, over its own quota (a second session using up its
+    # quota from the very same address would be cookie rotation, which blocks)
+    other_agent = client(guard.url, "198.51.100.8", agent="another-browser/2.0")
+    for _ in range(5):
+        other_agent.get(f"/u/{next(names)}")
     other_agent.cookies.set("scrapeguard_clearance", cookie)
     copied = other_agent.get(f"/u/{next(names)}")
     assert copied.status_code == 403 and copied.json()["action"] == "challenge"
@@ -139,6 +147,7 @@ def test_two_instances_on_redis_share_clearances_and_spent_proofs(
     b = make_guard(demo_site, POLICY, trusted=("127.0.0.1",), name="b.jsonl", store=redis_url)
     names = iter(names_from(demo_site))
     on_a, on_b = client(a.url, "198.51.100.7"), client(b.url, "198.51.100.7")
+    on_b.cookies.set("session", on_a.cookies["session"])  # one browser, alternating instances
     for i in range(5):
         assert (on_a if i % 2 else on_b).get(f"/u/{next(names)}").status_code == 200  # one shared quota
     challenged = on_b.get(f"/u/{next(names)}").json()

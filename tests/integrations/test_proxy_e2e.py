@@ -199,6 +199,7 @@ def test_refusals_for_people_and_api_clients(
 ) -> None:
     guard = make_guard(demo_site, "[detectors.profile_quota.anonymous]\nper_hour = 2\nper_day = 10\n")
     with httpx.Client(base_url=guard.url, headers={"Accept": accept}) as client:
+        client.get("/")  # the site issues the browser its session: the quota counts per session
         for i in (1, 2):
             assert client.get(f"/api/v1/members/{i}").status_code == 200
         refused = client.get("/api/v1/members/3")

@@ -12,8 +12,8 @@ Three patterns, each raised only on requests for member data:
   the Accept-Language or Accept-Encoding every such browser sends (live
   traffic only: logs do not keep request headers).
 
-A client is the account when logged in, else the client IP (else the
-session). Its recent requests are a store history of one letter each:
+A client is the account when logged in, else its browser session when the
+site issued it, else the client IP. Its recent requests are a store history of one letter each:
 "p" page, "a" asset, "o" other (API calls, robots.txt...).
 """
 
@@ -67,6 +67,8 @@ class Automation(Detector):
     def _who(self, event: Event) -> tuple[str, str] | None:
         if event.account is not None:
             return f"account:{event.account}", "account"
+        if event.session is not None and event.session_issued:
+            return f"session:{event.session}", "browser session"  # one browser, not a shared address
         return anonymous_key(event)
 
     def plan(self, event: Event) -> list[StoreRequest]:

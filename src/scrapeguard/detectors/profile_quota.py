@@ -1,23 +1,34 @@
 """profile_quota: distinct other members' profiles viewed per hour and per day.
 
 The regulators' first ask. Counted per account for logged-in viewers (with
-stricter quotas for young accounts), per client IP for anonymous ones, and
-optionally per network. Re-viewing a profile already counted does not count.
-A view that would go over a quota is not counted (it is refused instead),
-so counts reflect what was actually served.
+stricter quotas for young accounts). Anonymous viewers are counted per
+browser session when the site itself issued the session (so that twenty
+colleagues behind one office address each get their own quota), else per
+client IP; all anonymous sessions of one address together have a larger
+shared quota, and a second session of one address using up its quota within
+an hour is cookie rotation, which refuses the address. Optionally per
+network too. Re-viewing a profile already counted does not count. A view
+that would go over a quota is not counted (it is refused instead), so counts
+reflect what was actually served.
 """
 
 from __future__ import annotations
 
 from scrapeguard.detectors.base import Counted, Detector, Signal, distinct
-from scrapeguard.detectors.windows import DAY, anonymous_key, hour_and_day, over_quota_detail
+from scrapeguard.detectors.windows import DAY, HOUR, anonymous_key, hour_and_day, over_quota_detail
 from scrapeguard.events import Event
 from scrapeguard.policy.model import Policy, ProfileQuotaOptions
 from scrapeguard.routes import PROFILE
-from scrapeguard.stores.base import CountRequest, StateStore, StoreRequest, Window
+from scrapeguard.stores.base import CountRequest, Escalation, StateStore, StoreRequest, Window
 
 #: Name of the distinct set this detector counts in.
 SET = "profiles"
+#: Name of the set of one address's anonymous sessions together.
+SHARED = "shared"
+#: Name of the set of an address's sessions that used up the anonymous quota.
+EXHAUSTED = "exhausted"
+#: Counting exhausted sessions checks no penalties: escalation settings are never used.
+_NO_ESCALATION = Escalation(1, 1, 1, 1, 1, 1, 1)
 
 
 class ProfileQuota(Detector):
@@ -30,7 +41,10 @@ class ProfileQuota(Detector):
         self._anonymous = hour_and_day(options.anonymous)
         self._account = hour_and_day(options.account)
         self._new_account = hour_and_day(options.new_account)
+        self._shared = hour_and_day(options.shared_address)
         self._network = hour_and_day(options.network) if options.network_enabled else None
+        #: At most one exhausted session per address and hour: the second is rotation.
+        self._exhausted = (Window(HOUR, 1),)
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> ProfileQuota | None:
@@ -44,8 +58,15 @@ class ProfileQuota(Detector):
             if young:
                 return f"account:{event.account}", "new account", self._new_account
             return f"account:{event.account}", "account", self._account
+        if event.session is not None and event.session_issued:
+            return f"session:{event.session}", "anonymous browser session", self._anonymous
         anonymous = anonymous_key(event)
         return (*anonymous, self._anonymous) if anonymous else None
+
+    def _shares_address(self, event: Event) -> bool:
+        """Whether the view also counts in its address's shared anonymous quota."""
+        return event.account is None and event.session_issued and event.session is not None \
+            and event.ip is not None
 
     def plan(self, event: Event) -> list[StoreRequest]:
         route = event.route
@@ -59,6 +80,8 @@ class ProfileQuota(Detector):
         if who is None:
             return []
         requests: list[StoreRequest] = [CountRequest(who[0], SET, route.subject, who[2])]
+        if self._shares_address(event):
+            requests.append(CountRequest(f"ip:{event.ip}", SHARED, route.subject, self._shared))
         if self._network is not None and event.ip:
             net = event.net
             if net:
@@ -69,17 +92,38 @@ class ProfileQuota(Detector):
         signals = []
         who = self._who(event)
         if who is not None:
-            signal = self._judge(who[0], who[1], who[2], counted)
+            signal = self._judge(who[0], SET, who[1], who[2], counted)
+            if signal:
+                signals.append(signal)
+                if who[0].startswith("session:") and event.ip:
+                    signals += self._rotation(event, store)
+        if self._shares_address(event):
+            signal = self._judge(f"ip:{event.ip}", SHARED, "address shared by anonymous browser sessions",
+                                 self._shared, counted)
             if signal:
                 signals.append(signal)
         if self._network is not None and event.ip:
-            signal = self._judge(f"net:{event.net}", "network", self._network, counted)
+            signal = self._judge(f"net:{event.net}", SET, "network", self._network, counted)
             if signal:
                 signals.append(signal)
         return signals
 
-    def _judge(self, key: str, who: str, windows: tuple[Window, Window], counted: Counted) -> Signal | None:
-        result = distinct(counted, key, SET)
+    def _rotation(self, event: Event, store: StateStore) -> list[Signal]:
+        """A browser session used up its quota: the second within an hour from one address is
+        cookie rotation (a second store call, made only when a session reaches its quota)."""
+        key = f"ip:{event.ip}"
+        request = CountRequest(key, EXHAUSTED, str(event.session), self._exhausted)
+        seen = store.observe(event.ts, [], [request], _NO_ESCALATION, "")
+        result = distinct(seen.counted, key, EXHAUSTED)
+        if result is None or result.admitted or self.options.rotation_score <= 0:
+            return []
+        return [Signal(self.name, key, self.options.rotation_score,
+                       f"another browser session from {event.ip} used up the anonymous quota within the "
+                       "hour: cookies are being thrown away for fresh quotas", {"rotation": True})]
+
+    def _judge(self, key: str, name: str, who: str, windows: tuple[Window, Window],
+               counted: Counted) -> Signal | None:
+        result = distinct(counted, key, name)
         if result is None or result.admitted:
             return None
         hour, day = windows

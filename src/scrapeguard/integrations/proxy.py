@@ -206,8 +206,10 @@ class GuardProxy:
         token = request.cookies.get(self._session_cookie)
         session = session_key(token) if token else None
         account = created = None
+        issued = False
         if session:
             known = self._lookup_session(session, now)
+            issued = known is not None
             if known:
                 account_id, _, created_text = known.partition("|")
                 account = account_id
@@ -225,7 +227,8 @@ class GuardProxy:
         return Event(ts=now, ip=client_ip, method=request.method, path=path, query=query,
                      route=self.routes.match(path, query), account=account,
                      account_created=created, session=session,
-                     user_agent=user_agent, headers=header_facts(request.headers), clearance=clearance)
+                     session_issued=issued, user_agent=user_agent, headers=header_facts(request.headers),
+                     clearance=clearance)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.counts["requests"] += 1
@@ -495,16 +498,19 @@ class GuardProxy:
 
     def _learn_account(self, upstream: aiohttp.ClientResponse, event: Event) -> list[tuple[str, str]]:
         """Which sessions belong to which account, from the site's own headers: the
-        (session key, "account|created") pairs that are new to the guard."""
+        (session key, "account|created") pairs that are new to the guard. A session the site
+        sets without naming an account is remembered as issued ("": anonymous), so that its
+        visitor counts as one browser (see profile_quota)."""
         account = upstream.headers.get(self._account_header)
-        if not account:
-            return []
-        account = account.strip()[:128]
-        created = _parse_created(upstream.headers.get(self._created_header))
-        value = f"{account}|{'' if created is None else created}"
         sessions = set()
-        if event.session and (event.account != account or event.account_created != created):
-            sessions.add(event.session)
+        if not account:
+            value = ""
+        else:
+            account = account.strip()[:128]
+            created = _parse_created(upstream.headers.get(self._created_header))
+            value = f"{account}|{'' if created is None else created}"
+            if event.session and (event.account != account or event.account_created != created):
+                sessions.add(event.session)
         for header in upstream.headers.getall("Set-Cookie", []):
             try:
                 cookie = SimpleCookie(header)

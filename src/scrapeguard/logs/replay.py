@@ -84,7 +84,7 @@ def replay(paths: Iterable[str], fmt: LogFormat, engine: Engine, writer: Decisio
         event = Event(ts=record.ts, ip=record.ip, method=record.method, path=record.path,
                       query=record.query, route=routes.match(record.path, record.query),
                       account=record.account, session=record.session, user_agent=record.user_agent,
-                      status=record.status)
+                      status=record.status, session_issued=record.session is not None)
         decision = engine.decide(event)
         summary.events += 1
         summary.actions[decision.action] += 1

@@ -276,6 +276,8 @@ class _Checker:
             new_account_max_age_days=self.number(d, f"{pq}.new_account.max_age_days", lo=0),
             network_enabled=self.boolean(d, f"{pq}.network.enabled"),
             network=self.quota(d, f"{pq}.network"),
+            shared_address=self.quota(d, f"{pq}.shared_address"),
+            rotation_score=self.number(d, f"{pq}.rotation_score", lo=0, hi=1),
         )
         en = "detectors.enumeration"
         enumeration = EnumerationOptions(
@@ -342,8 +344,8 @@ class _Checker:
             retry_seconds=self.number(d, "store.retry_seconds", lo=0.1),
         )
         counted = [profile_quota.anonymous.per_day, profile_quota.account.per_day,
-                   profile_quota.new_account.per_day, enumeration.lookups_anonymous.per_day,
-                   enumeration.lookups_account.per_day]
+                   profile_quota.shared_address.per_day, profile_quota.new_account.per_day,
+                   enumeration.lookups_anonymous.per_day, enumeration.lookups_account.per_day]
         if profile_quota.network_enabled:
             counted.append(profile_quota.network.per_day)
         if store.max_members_per_key <= max(counted) and "store.max_members_per_key" not in self.invalid:

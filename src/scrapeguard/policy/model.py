@@ -42,6 +42,9 @@ class ProfileQuotaOptions:
     new_account_max_age_days: float
     network_enabled: bool
     network: Quota
+    #: All anonymous browser sessions of one address together (see profile_quota).
+    shared_address: Quota = Quota(300, 1500)
+    rotation_score: float = 0.95
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,107 @@
+"""People who share an address must not be caught, through the real proxy and demo site; the
+scrapers hiding among them must."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+
+import httpx
+
+from scrapeguard.refusals import DECISION_HEADER
+
+FIREFOX = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+           "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+           "Accept-Language": "en-GB,en;q=0.5", "Accept-Encoding": "gzip, deflate"}
+
+
+def directory(base: str, pages: int = 3) -> list[str]:
+    names: list[str] = []
+    with httpx.Client(base_url=base) as client:
+        for page in range(1, pages + 1):
+            names += re.findall(r'href="/u/([^"]+)"', client.get(f"/directory?page={page}").text)
+    return list(dict.fromkeys(names))
+
+
+def read_like_a_browser(client: httpx.Client, path: str) -> int:
+    """A page and what a browser loads with it (stylesheet, script, images)."""
+    page = client.get(path)
+    for asset in re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text):
+        client.get(asset)
+    return page.status_code
+
+
+def test_twenty_colleagues_browsing_anonymously_from_one_office_address(
+    demo_site: str, make_guard: Callable
+) -> None:
+    guard = make_guard(demo_site)
+    names = directory(demo_site)
+    browsers = [httpx.Client(base_url=guard.url, headers=FIREFOX) for _ in range(20)]
+    try:
+        for b in browsers:
+            assert read_like_a_browser(b, "/") == 200  # the site gives each browser its session
+        statuses = []
+        for k in range(8):  # 8 profiles each, the twenty interleaved: 160 from one address in minutes
+            for i, b in enumerate(browsers):
+                statuses.append(read_like_a_browser(b, f"/u/{names[(i * 8 + k) % len(names)]}"))
+                time.sleep(((i * 31 + k * 7) % 5) / 1000)
+    finally:
+        for b in browsers:
+            b.close()
+    assert statuses == [200] * 160
+    assert guard.decisions() == []
+
+
+def test_a_scraper_at_the_office_address_throwing_cookies_away_gets_one_quota(
+    demo_site: str, make_guard: Callable
+) -> None:
+    guard = make_guard(demo_site)
+    names = directory(demo_site)
+    received = 0
+    with httpx.Client(base_url=guard.url, headers=FIREFOX) as scraper:
+        for i, name in enumerate(names):
+            scraper.cookies.clear()  # every request a stranger to the site
+            time.sleep(((i * 7919) % 10) / 1000)
+            received += scraper.get(f"/u/{name}").status_code == 200
+    assert received == 60
+
+
+def test_made_up_session_cookies_are_no_way_around_the_quota(demo_site: str, make_guard: Callable) -> None:
+    guard = make_guard(demo_site)
+    names = directory(demo_site)
+    received = 0
+    with httpx.Client(base_url=guard.url, headers=FIREFOX) as scraper:
+        for i, name in enumerate(names):
+            scraper.cookies.clear()
+            scraper.cookies.set("session", f"invented-{i}")  # never issued by the site
+            time.sleep(((i * 7919) % 10) / 1000)
+            received += scraper.get(f"/u/{name}").status_code == 200
+    assert received == 60
+
+
+def test_a_scraper_rotating_real_sessions_is_caught_at_the_second(
+    demo_site: str, make_guard: Callable
+) -> None:
+    guard = make_guard(demo_site)
+    names = directory(demo_site)
+    received, refused = 0, []
+    with httpx.Client(base_url=guard.url, headers=FIREFOX) as scraper:
+        scraper.get("/")
+        for i, name in enumerate(names):
+            time.sleep(((i * 7919) % 10) / 1000)
+            r = scraper.get(f"/u/{name}")
+            if r.status_code == 200:
+                received += 1
+            else:
+                refused.append(r)
+                scraper.cookies.clear()  # refused: throw the session away, fetch a fresh one
+                scraper.get("/")
+    # two sessions' quotas, then the second session to use up its quota gives the address away:
+    # blocked for anonymous visitors, however many fresh sessions follow
+    assert received == 120
+    assert refused[-1].status_code == 403 and len(refused) == len(names) - 120
+    lines = guard.decisions()
+    assert lines[-1]["action"] == "block" and lines[-1]["keys"]["ip"] == "127.0.0.1"
+    assert any("cookies are being thrown away" in reason["detail"] for d in lines for reason in d["reasons"])
+    assert all(DECISION_HEADER in r.headers for r in refused)
