@@ -8,13 +8,15 @@ from scrapeguard.detectors.bot_agents import BotAgents
 from scrapeguard.detectors.campaign import Campaign
 from scrapeguard.detectors.enumeration import Enumeration
 from scrapeguard.detectors.honeypot import Honeypot
+from scrapeguard.detectors.ip_reputation import IpReputation
+from scrapeguard.detectors.ip_sharing import IpSharing
 from scrapeguard.detectors.new_account import NewAccount
 from scrapeguard.detectors.profile_quota import ProfileQuota
 from scrapeguard.policy.model import Policy
 
 #: Every detector, in the order they run.
-ALL: tuple[type[Detector], ...] = (ProfileQuota, Enumeration, NewAccount, Automation, BotAgents, Honeypot,
-                                   Campaign)
+ALL: tuple[type[Detector], ...] = (ProfileQuota, Enumeration, NewAccount, Automation, BotAgents,
+                                   IpReputation, IpSharing, Honeypot, Campaign)
 
 
 def build_detectors(policy: Policy, live: bool = True) -> list[Detector]:
@@ -30,6 +32,8 @@ __all__ = [
     "Detector",
     "Enumeration",
     "Honeypot",
+    "IpReputation",
+    "IpSharing",
     "NewAccount",
     "ProfileQuota",
     "Signal",

@@ -7,6 +7,7 @@ fake "Googlebot" can be told from the real one.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import socket
@@ -112,13 +113,26 @@ def classify(user_agent: str) -> Agent:
 
 @cache
 def published_ranges(name: str) -> NetworkSet:
+    """The shipped ranges of one operator, without special-purpose networks (documentation,
+    private, loopback...), which some published lists carry by mistake."""
     folder = resources.files("scrapeguard.intel").joinpath(f"data/ipranges/{name}")
     lines: list[str] = []
     for file in ("ipv4_merged.txt", "ipv6_merged.txt"):
         path = folder.joinpath(file)
         if path.is_file():
-            lines += path.read_text("utf-8").splitlines()
+            lines += [line for line in path.read_text("utf-8").splitlines() if _public(line)]
     return NetworkSet(lines)
+
+
+def _public(line: str) -> bool:
+    text = line.strip()
+    if not text or text.startswith("#"):
+        return False
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return network.is_global
 
 
 # -- verification ------------------------------------------------------------------------

@@ -14,7 +14,9 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
-PROVIDERS = ("googlebot", "bing", "duckduckbot", "openai")
+from scrapeguard.intel.reputation import DATACENTERS, RELAYS, VPNS
+
+PROVIDERS = ("googlebot", "bing", "duckduckbot", "openai", *DATACENTERS, *VPNS, *RELAYS)
 
 
 class RefreshError(ValueError):

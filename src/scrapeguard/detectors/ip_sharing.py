@@ -1,0 +1,72 @@
+"""ip_sharing: addresses and accounts that do not go together the way people's do.
+
+- One account from many networks within an hour: its session is being
+  rotated across proxies (phones switching between Wi-Fi and mobile data use
+  two or three networks).
+- Many young accounts used from one address within a day: an account farm.
+  Established members are not counted, so a campus or carrier NAT with
+  hundreds of members is never judged by its size; and each young account
+  there gets only a small score, which matters only with other evidence.
+Judged on requests for member data.
+"""
+
+from __future__ import annotations
+
+from scrapeguard.detectors.base import Counted, Detector, Signal, distinct
+from scrapeguard.detectors.windows import DAY, HOUR
+from scrapeguard.events import Event
+from scrapeguard.policy.model import IpSharingOptions, Policy
+from scrapeguard.routes import CONTACT_LOOKUP, LISTING, PROFILE
+from scrapeguard.stores.base import CountRequest, StateStore, StoreRequest, Window
+
+MEMBER_DATA = frozenset({PROFILE, CONTACT_LOOKUP, LISTING})
+NETWORKS = "networks"
+NEW_ACCOUNTS = "new_accounts"
+UNLIMITED = 10**9
+
+
+class IpSharing(Detector):
+    name = "ip_sharing"
+
+    def __init__(self, options: IpSharingOptions, young_seconds: float) -> None:
+        self.options = options
+        self.young_seconds = young_seconds
+        self._hour = (Window(HOUR, UNLIMITED),)
+        self._day = (Window(DAY, UNLIMITED),)
+
+    @classmethod
+    def from_policy(cls, policy: Policy, live: bool = True) -> IpSharing | None:
+        if not policy.ip_sharing.enabled:
+            return None
+        return cls(policy.ip_sharing, policy.profile_quota.new_account_max_age_days * DAY)
+
+    def _young(self, event: Event) -> bool:
+        return event.account_created is not None and event.ts - event.account_created < self.young_seconds
+
+    def plan(self, event: Event) -> list[StoreRequest]:
+        if event.account is None or event.route.kind not in MEMBER_DATA or not event.ip:
+            return []
+        account = f"account:{event.account}"
+        requests: list[StoreRequest] = [CountRequest(account, NETWORKS, event.net or event.ip, self._hour)]
+        if self._young(event):
+            requests.append(CountRequest(f"ip:{event.ip}", NEW_ACCOUNTS, event.account, self._day))
+        return requests
+
+    def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
+        if event.account is None or event.route.kind not in MEMBER_DATA or not event.ip:
+            return []
+        account, o = f"account:{event.account}", self.options
+        signals = []
+        networks = distinct(counted, account, NETWORKS)
+        if networks is not None and networks.counts[0] > o.networks_per_account and o.rotation_score > 0:
+            signals.append(Signal(self.name, account, o.rotation_score,
+                                  f"account used from {networks.counts[0]} networks within the hour "
+                                  f"(people use up to {o.networks_per_account}): rotating proxies",
+                                  {"networks": networks.counts[0]}))
+        if self._young(event):
+            young = distinct(counted, f"ip:{event.ip}", NEW_ACCOUNTS)
+            if young is not None and young.counts[0] > o.new_accounts_per_ip and o.new_accounts_score > 0:
+                signals.append(Signal(self.name, account, o.new_accounts_score,
+                                      f"one of {young.counts[0]} young accounts used from {event.ip} today "
+                                      "(an account farm?)", {"young_accounts": young.counts[0]}))
+        return signals

@@ -1,0 +1,106 @@
+"""ip_reputation: hosting networks and VPNs add evidence; relays that carry people add none."""
+
+from __future__ import annotations
+
+import ipaddress
+from importlib import resources
+
+from scrapeguard.decisions import ALLOW, THROTTLE
+from scrapeguard.detectors.ip_reputation import IpReputation
+from scrapeguard.engine import Engine
+from scrapeguard.events import Event
+from scrapeguard.intel.reputation import HOSTING, RELAY, VPN, looks_like_hosting, origin
+from scrapeguard.policy import default_policy, load_policy_text
+from scrapeguard.routes import RouteMap
+from scrapeguard.stores import MemoryStore
+
+T0 = 1_800_000_000.0
+ROUTES = RouteMap(default_policy().routes)
+
+
+def first_address(provider: str) -> str:
+    text = resources.files("scrapeguard.intel").joinpath(f"data/ipranges/{provider}/ipv4_merged.txt")
+    for line in text.read_text("utf-8").splitlines():
+        network = ipaddress.ip_network(line.strip())
+        if network.is_global:
+            return str(network.network_address + (1 if network.num_addresses > 1 else 0))
+    raise AssertionError(provider)
+
+
+AWS = first_address("amazon")
+ICLOUD_RELAY = first_address("apple-proxy")
+PROTON = first_address("protonvpn")
+
+
+def signals(ip: str, policy_text: str = "", path: str = "/u/someone",
+            account: str | None = None) -> list:  # type: ignore[type-arg]
+    policy = load_policy_text(policy_text) if policy_text else default_policy()
+    detector = IpReputation.from_policy(policy)
+    assert detector is not None
+    event = Event(ts=T0, ip=ip, path=path, route=ROUTES.match(path), account=account)
+    return detector.inspect(event, {}, MemoryStore())
+
+
+def test_origins_from_the_shipped_ranges() -> None:
+    assert origin(AWS).kind == HOSTING and origin(AWS).operator == "Amazon AWS"  # type: ignore[union-attr]
+    assert origin(ICLOUD_RELAY).kind == RELAY  # type: ignore[union-attr]
+    assert origin(PROTON).kind == VPN  # type: ignore[union-attr]
+    assert origin("192.0.2.1") is None  # documentation ranges in a published list are ignored
+
+
+def test_hosting_and_vpn_are_weak_evidence_on_member_data_only() -> None:
+    [hosting] = signals(AWS)
+    assert hosting.score == 0.3 and hosting.key == f"ip:{AWS}"
+    assert "hosting network (Amazon AWS)" in hosting.detail
+    [vpn] = signals(PROTON)
+    assert vpn.score == 0.15 and "VPN exit (Proton VPN)" in vpn.detail
+    assert signals(AWS, path="/jobs") == []
+    assert signals(AWS, account="7")[0].key == "account:7"  # where the account's other evidence goes
+
+
+def test_a_member_on_icloud_private_relay_gets_nothing_held_against_them() -> None:
+    assert signals(ICLOUD_RELAY) == []
+    engine = Engine(default_policy())
+    paths = [f"/u/m{(i * 2654435761) % 2**32:08x}" for i in range(40)]  # names in no order
+    actions = [engine.decide(Event(ts=T0 + i * 37.0 + (i % 4) * 11, ip=ICLOUD_RELAY, path=path,
+                                   route=ROUTES.match(path), account="4242")).action
+               for i, path in enumerate(paths)]
+    assert set(actions) == {ALLOW}
+
+
+def test_your_own_lists_add_their_scores() -> None:
+    text = ('[[detectors.ip_reputation.lists]]\nname = "Tor exits"\n'
+            'cidrs = ["198.51.100.0/24"]\nscore = 0.5\n'
+            '[[detectors.ip_reputation.lists]]\nname = "our office"\n'
+            'cidrs = ["198.51.100.7/32"]\nscore = 0\n')
+    [tor] = signals("198.51.100.7", text)
+    assert tor.detail == "198.51.100.7 is listed in Tor exits" and tor.score == 0.5
+
+
+def test_bad_lists_are_clear_policy_errors() -> None:
+    import pytest
+
+    from scrapeguard.policy import PolicyError
+    with pytest.raises(PolicyError) as err:
+        load_policy_text('[[detectors.ip_reputation.lists]]\nname = "x"\ncidrs = ["nope"]\nscore = 2\n',
+                         "p.toml")
+    assert "detectors.ip_reputation.lists[0].score" in str(err.value)
+
+
+def test_operators_named_like_hosting() -> None:
+    assert looks_like_hosting("Hetzner Online GmbH") and looks_like_hosting("OVH SAS")
+    assert looks_like_hosting("DigitalOcean, LLC")
+    assert not looks_like_hosting("Deutsche Telekom AG") and not looks_like_hosting("Comcast Cable")
+
+
+def test_a_scraper_in_the_cloud_is_stopped_sooner_than_at_home() -> None:
+    def run(ip: str) -> int:
+        engine = Engine(default_policy())
+        paths = [f"/u/m{(i * 2654435761) % 2**32:08x}" for i in range(80)]
+        actions = [engine.decide(Event(ts=T0 + i * 3 + (i % 3), ip=ip, path=path, route=ROUTES.match(path),
+                                       user_agent="python-requests/2.32")).action
+                   for i, path in enumerate(paths)]
+        return actions.index(THROTTLE) if THROTTLE in actions else len(actions)
+    # a scripting tool (0.4) from a data centre (0.3) reaches the throttle threshold with the
+    # pages-without-assets evidence (0.35) at its twentieth page; from home only the quota stops it
+    assert run(AWS) < run("81.2.69.160")
