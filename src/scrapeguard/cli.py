@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +17,9 @@ from scrapeguard.integrations.proxy import start_proxy
 from scrapeguard.policy import PolicyError, default_policy, defaults_text, load_policy
 from scrapeguard.policy.model import Policy
 from scrapeguard.serving import build_proxy, parse_listen, run_until_signalled, start_site
+
+if TYPE_CHECKING:
+    from scrapeguard.logs.formats import LogFormat
 
 
 class ListenAddress(click.ParamType):  # type: ignore[type-arg]
@@ -192,38 +197,31 @@ def demo(listen: tuple[str, int], members: int, seed: int, policy_path: str | No
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--top", type=click.IntRange(1, 1000), default=10, show_default=True,
               help="How many top actors the summary lists.")
+@click.option("--verify-dns", is_flag=True,
+              help="Check search-engine crawlers by reverse DNS too (slow, needs DNS; by default a replay "
+                   "is offline and checks them against the operators' published IP ranges only).")
 def replay(logs: tuple[str, ...], fmt: str, policy_path: str | None, decisions_out: str,
            session_var: str | None, account_var: str | None, json_fields: tuple[str, ...],
-           as_json: bool, top: int) -> None:
+           as_json: bool, top: int, verify_dns: bool) -> None:
     """Run access logs through the engine and policy, in log time: what would the policy have done?
 
     LOG may be plain or gzip; '-' reads standard input. Bad lines are counted and
     skipped, never fatal.
     """
     import json
-    from pathlib import Path
 
     from scrapeguard.decisions import DecisionWriter
     from scrapeguard.engine import Engine
-    from scrapeguard.logs.formats import FormatError, make_format
+    from scrapeguard.logs.replay import offline_policy, stderr_progress
     from scrapeguard.logs.replay import replay as run_replay
-    from scrapeguard.logs.replay import stderr_progress
 
     loaded = _load_policy_or_exit(policy_path)
-    fields = {}
-    for item in json_fields:
-        name, sep, key = item.partition("=")
-        if not sep or not name or not key:
-            raise click.BadParameter(f"{item!r} is not NAME=KEY", param_hint="--json-field")
-        fields[name] = key
-    try:
-        log_format = make_format(fmt, session_var, account_var, fields or None)
-    except FormatError as exc:
-        raise click.BadParameter(str(exc), param_hint="--format") from exc
-    for path in logs:
-        if path != "-" and not Path(path).is_file():
-            raise click.BadParameter(f"{path}: no such file", param_hint="LOG")
+    if not verify_dns:
+        loaded = offline_policy(loaded)
+    log_format = _log_format_or_exit(fmt, session_var, account_var, json_fields)
+    _check_logs(logs)
     out = Path(decisions_out)
+    _refuse_overwriting_a_log(out, logs, "--decisions-out")
     out.unlink(missing_ok=True)
     writer = DecisionWriter(out)
     try:
@@ -237,6 +235,40 @@ def replay(logs: tuple[str, ...], fmt: str, policy_path: str | None, decisions_o
     else:
         click.echo(summary.text(top))
         click.echo(f"decisions written to {out}")
+
+
+def _log_format_or_exit(fmt: str, session_var: str | None, account_var: str | None,
+                        json_fields: tuple[str, ...]) -> LogFormat:
+    from scrapeguard.logs.formats import FormatError, make_format
+
+    fields = {}
+    for item in json_fields:
+        name, sep, key = item.partition("=")
+        if not sep or not name or not key:
+            raise click.BadParameter(f"{item!r} is not NAME=KEY", param_hint="--json-field")
+        fields[name] = key
+    try:
+        return make_format(fmt, session_var, account_var, fields or None)
+    except FormatError as exc:
+        raise click.BadParameter(str(exc), param_hint="--format") from exc
+
+
+def _check_logs(logs: tuple[str, ...]) -> None:
+    from pathlib import Path
+
+    for path in logs:
+        if path != "-" and not Path(path).is_file():
+            raise click.BadParameter(f"{path}: no such file", param_hint="LOG")
+
+
+def _refuse_overwriting_a_log(out: Path, logs: tuple[str, ...], option: str) -> None:
+    """An output file that is one of the input logs would destroy the log before it is read."""
+    if not out.exists():
+        return
+    for path in logs:
+        if path != "-" and os.path.samefile(path, out):
+            raise click.BadParameter(f"{out} is the log {path}: writing there would destroy the log",
+                                     param_hint=option)
 
 
 @main.group()

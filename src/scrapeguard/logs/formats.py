@@ -10,7 +10,9 @@ Which variable names the session (e.g. `cookie_sid`) and which the account
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,6 +54,8 @@ class LogRecord:
     session: str | None = None
     account: str | None = None
     referer: str = ""
+    #: The client field held something that is not an IP address (then `ip` is None).
+    invalid_ip: bool = False
 
 
 # -- time ------------------------------------------------------------------------------
@@ -73,12 +77,19 @@ def _day_start(day: str, zone: str) -> float:
 def _parse_time_local(text: str) -> float:
     # "17/May/2015:10:05:03 +0000": the day is parsed once (cached), the clock time by hand
     day, clock, zone = text[:11], text[12:20], text[21:]
-    if text[11] != ":" or clock[2] != ":" or clock[5] != ":" or not clock.replace(":", "").isdigit():
+    digits = clock.replace(":", "")
+    if text[11] != ":" or clock[2] != ":" or clock[5] != ":" or not (digits.isascii() and digits.isdigit()):
         raise ValueError(text)
     hours, minutes, seconds = int(clock[:2]), int(clock[3:5]), int(clock[6:8])
     if hours > 23 or minutes > 59 or seconds > 60:
         raise ValueError(text)
     return _day_start(day, zone) + hours * 3600 + minutes * 60 + seconds
+
+
+#: Epoch seconds: ASCII digits with an optional fraction (no signs, exponents, inf or nan).
+EPOCH = re.compile(r"[0-9]{1,12}(?:\.[0-9]*)?")
+#: Latest epoch time accepted (the year 9999, as for ISO 8601 times).
+MAX_EPOCH = 253402300799.0
 
 
 def parse_time(text: str) -> float:
@@ -87,10 +98,13 @@ def parse_time(text: str) -> float:
     try:
         if len(text) > 20 and text[2] == "/":
             return _parse_time_local(text)
-        if text.replace(".", "", 1).isdigit():
-            return float(text)
+        if EPOCH.fullmatch(text):
+            value = float(text)
+            if not math.isfinite(value) or value > MAX_EPOCH:
+                raise ValueError(text)
+            return value
         return _parse_iso(text)
-    except (ValueError, IndexError) as exc:
+    except (ValueError, IndexError, OverflowError) as exc:
         raise BadLine("unreadable time", repr(text[:40])) from exc
 
 
@@ -121,22 +135,35 @@ def _none_if_dash(value: str | None) -> str | None:
     return None if value in ("", "-") else value
 
 
+INVALID = "<invalid>"
+
+
 def _client_ip(value: str | None) -> str | None:
+    """The address in a client field ("10.0.0.13:40000", "[2001:db8::1]:443"), or INVALID if it is none."""
     value = _none_if_dash(value)
     if value is None:
         return None
-    # "10.0.0.13:40000" (address with port) or "[2001:db8::1]:443"
     if value.startswith("["):
-        return value[1:].split("]", 1)[0]
-    if value.count(":") == 1:
-        return value.split(":", 1)[0]
-    return value
+        value = value[1:].split("]", 1)[0]
+    elif value.count(":") == 1:
+        value = value.split(":", 1)[0]
+    return value if _is_ip(value) else INVALID
+
+
+@lru_cache(maxsize=65536)
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 # -- nginx-style format strings ----------------------------------------------------------------
 
 
-VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}")
+#: A variable: `$name` or `${name}`, names as nginx spells them (ASCII letters, digits, "_").
+VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 KNOWN = {
     "remote_addr", "remote_user", "time_local", "time_iso8601", "msec", "request", "status",
     "body_bytes_sent", "bytes_sent", "http_referer", "http_user_agent", "http_x_forwarded_for",
@@ -162,7 +189,10 @@ class NginxFormat:
         self.session_var = session_var.lstrip("$") if session_var else None
         self.account_var = account_var.lstrip("$") if account_var else None
         pattern, self.variables = self._compile(fmt)
-        self.regex = re.compile(pattern)
+        try:
+            self.regex = re.compile(pattern)
+        except re.error as exc:  # pragma: no cover - _compile only emits valid names
+            raise FormatError(f"the format cannot be compiled: {exc}") from exc
         names = set(self.variables)
         if not names & {"remote_addr", "http_x_forwarded_for"} and not (
                 self.session_var in names or self.account_var in names):
@@ -184,6 +214,7 @@ class NginxFormat:
         for m in VARIABLE.finditer(fmt):
             name = m.group(1) or m.group(2)
             literal = fmt[pos : m.start()]
+            _check_literal(literal, pos)
             out.append(re.escape(literal))
             quoted = literal.endswith('"')
             if name in variables:
@@ -200,6 +231,7 @@ class NginxFormat:
             if name not in variables:
                 variables.append(name)
             pos = m.end()
+        _check_literal(fmt[pos:], pos)
         out.append(re.escape(fmt[pos:]).rstrip() + r"\s*$")
         if not variables:
             raise FormatError("the format has no $variables")
@@ -211,6 +243,17 @@ class NginxFormat:
             raise BadLine("does not match the log format")
         v = m.groupdict()
         return _record(v, self.session_var, self.account_var)
+
+
+def _check_literal(literal: str, offset: int) -> None:
+    """A "$" between variables that starts no valid variable name is a mistake, not text to match."""
+    index = literal.find("$")
+    if index >= 0:
+        bad = re.match(r"\$\{?[^\s\"'\[\]]*", literal[index:])
+        shown = bad.group(0) if bad else "$"
+        raise FormatError(f"{shown!r} at column {offset + index + 1} is not a variable: names are "
+                          "letters, digits and _ and start with a letter or _ (e.g. $remote_addr, "
+                          "${cookie_sid})")
 
 
 def _unescape(value: str) -> str:
@@ -242,18 +285,21 @@ def _record(v: dict[str, Any], session_var: str | None, account_var: str | None)
     status_text = v.get("status")
     status = None
     if status_text not in (None, "", "-"):
-        if not status_text.isdigit() or not 100 <= int(status_text) <= 599:
+        if not (status_text.isascii() and status_text.isdigit()) or not 100 <= int(status_text) <= 599:
             raise BadLine("unreadable status", repr(status_text[:10]))
         status = int(status_text)
     ip = _client_ip(v.get("remote_addr"))
     if ip is None and v.get("http_x_forwarded_for"):
         ip = _client_ip(_unescape(v["http_x_forwarded_for"]).split(",")[0])
+    invalid_ip = ip == INVALID
+    if invalid_ip:
+        ip = None  # the actor is then its session or account, if the log has one
     session = _none_if_dash(_unescape(v[session_var])) if session_var and v.get(session_var) else None
     account = _none_if_dash(_unescape(v[account_var])) if account_var and v.get(account_var) else None
     ua = _unescape(v.get("http_user_agent") or "")
     return LogRecord(ts=ts, ip=ip, method=method, path=path or "/", query=query, status=status,
                      user_agent="" if ua == "-" else ua, session=session, account=account,
-                     referer=_unescape(v.get("http_referer") or ""))
+                     referer=_unescape(v.get("http_referer") or ""), invalid_ip=invalid_ip)
 
 
 # -- JSON lines ----------------------------------------------------------------------------
@@ -293,6 +339,8 @@ class JsonFormat:
             obj = json.loads(line[start:])
         except json.JSONDecodeError as exc:
             raise BadLine("not JSON", f"{exc.msg} at column {exc.colno + start}") from exc
+        except (ValueError, RecursionError) as exc:  # e.g. nesting too deep, numbers too long
+            raise BadLine("not JSON", type(exc).__name__) from exc
         if not isinstance(obj, dict):
             raise BadLine("the JSON is not an object")
         time_value = self._get(obj, "time")
