@@ -181,6 +181,15 @@ class FormatError(ValueError):
     """A log format string that cannot be used."""
 
 
+_SPECIAL = frozenset("()[]{}?*+-|^$\\.&~# ")
+_WHITESPACE = {"\t": r"\t", "\n": r"\n", "\r": r"\r", "\v": r"\v", "\f": r"\f"}
+
+
+def _escape(literal: str) -> str:
+    """`re.escape` in a spelling that Python's `re` and Rust's `regex` (Polars) read alike."""
+    return "".join("\\" + c if c in _SPECIAL else _WHITESPACE.get(c, c) for c in literal)
+
+
 class NginxFormat:
     """A compiled log_format string."""
 
@@ -189,6 +198,8 @@ class NginxFormat:
         self.session_var = session_var.lstrip("$") if session_var else None
         self.account_var = account_var.lstrip("$") if account_var else None
         pattern, self.variables = self._compile(fmt)
+        #: The regular expression, readable by Python's `re` and by Polars (`logs/scanning.py`).
+        self.pattern = pattern
         try:
             self.regex = re.compile(pattern)
         except re.error as exc:  # pragma: no cover - _compile only emits valid names
@@ -206,8 +217,12 @@ class NginxFormat:
             if var is not None and var not in names:
                 raise FormatError(f"the {option} variable ${var} is not in the format")
 
+    def pattern_capturing(self, names: set[str]) -> str:
+        """The same expression with only the variables in `names` captured (fewer groups, faster)."""
+        return self._compile(self.fmt, names)[0]
+
     @staticmethod
-    def _compile(fmt: str) -> tuple[str, list[str]]:
+    def _compile(fmt: str, capturing: set[str] | None = None) -> tuple[str, list[str]]:
         out = ["^"]
         variables: list[str] = []
         pos = 0
@@ -215,24 +230,24 @@ class NginxFormat:
             name = m.group(1) or m.group(2)
             literal = fmt[pos : m.start()]
             _check_literal(literal, pos)
-            out.append(re.escape(literal))
+            out.append(_escape(literal))
             quoted = literal.endswith('"')
+            group = f"?P<{name}>" if capturing is None or name in capturing else "?:"
             if name in variables:
-                group = QUOTED if quoted else r"\S*"
-                out.append(group)  # a repeated variable is matched but read once
+                out.append(QUOTED if quoted else r"\S*")  # a repeated variable is matched but read once
             elif name == "time_local":
-                out.append(r"(?P<time_local>[^\]]+)" if literal.endswith("[") else r"(?P<time_local>\S+ \S+)")
+                out.append(f"({group}[^\\]]+)" if literal.endswith("[") else f"({group}\\S+ \\S+)")
             elif quoted:
-                out.append(rf"(?P<{name}>{QUOTED})")
+                out.append(f"({group}{QUOTED})")
             elif name == "request":
-                out.append(r"(?P<request>\S+ \S+(?: \S+)?)")
+                out.append(f"({group}\\S+ \\S+(?: \\S+)?)")
             else:
-                out.append(rf"(?P<{name}>\S*)")
+                out.append(f"({group}\\S*)")
             if name not in variables:
                 variables.append(name)
             pos = m.end()
         _check_literal(fmt[pos:], pos)
-        out.append(re.escape(fmt[pos:]).rstrip() + r"\s*$")
+        out.append(_escape(fmt[pos:].rstrip()) + r"\s*$")
         if not variables:
             raise FormatError("the format has no $variables")
         return "".join(out), variables
@@ -272,6 +287,22 @@ def _record(v: dict[str, Any], session_var: str | None, account_var: str | None)
         ts = parse_time(v["msec"])
     else:
         raise BadLine("no time")
+    method, path, query = request_of(v)
+    status = status_of(v.get("status"))
+    ip, invalid_ip = client_of(v.get("remote_addr"), v.get("http_x_forwarded_for"))
+    session = optional_text(v.get(session_var)) if session_var else None
+    account = optional_text(v.get(account_var)) if account_var else None
+    return LogRecord(ts=ts, ip=ip, method=method, path=path, query=query, status=status,
+                     user_agent=user_agent_of(v.get("http_user_agent")), session=session, account=account,
+                     referer=_unescape(v.get("http_referer") or ""), invalid_ip=invalid_ip)
+
+
+# The steps below are shared with the bulk reader (`logs/scanning.py`), which applies them to the
+# distinct values of a column, so that both readers read every field the same way.
+
+
+def request_of(v: dict[str, Any]) -> tuple[str, str, str]:
+    """(method, decoded path, raw query) from $request, or from $request_uri/$uri and friends."""
     if v.get("request"):
         method, path, query = split_request(_unescape(v["request"]))
     else:
@@ -282,24 +313,36 @@ def _record(v: dict[str, Any], session_var: str | None, account_var: str | None)
         path = unquote(path, errors="replace")
         query = query or v.get("args") or v.get("query_string") or ""
         method = (v.get("request_method") or "GET").upper()
-    status_text = v.get("status")
-    status = None
-    if status_text not in (None, "", "-"):
-        if not (status_text.isascii() and status_text.isdigit()) or not 100 <= int(status_text) <= 599:
-            raise BadLine("unreadable status", repr(status_text[:10]))
-        status = int(status_text)
-    ip = _client_ip(v.get("remote_addr"))
-    if ip is None and v.get("http_x_forwarded_for"):
-        ip = _client_ip(_unescape(v["http_x_forwarded_for"]).split(",")[0])
-    invalid_ip = ip == INVALID
-    if invalid_ip:
-        ip = None  # the actor is then its session or account, if the log has one
-    session = _none_if_dash(_unescape(v[session_var])) if session_var and v.get(session_var) else None
-    account = _none_if_dash(_unescape(v[account_var])) if account_var and v.get(account_var) else None
-    ua = _unescape(v.get("http_user_agent") or "")
-    return LogRecord(ts=ts, ip=ip, method=method, path=path or "/", query=query, status=status,
-                     user_agent="" if ua == "-" else ua, session=session, account=account,
-                     referer=_unescape(v.get("http_referer") or ""), invalid_ip=invalid_ip)
+    return method, path or "/", query
+
+
+def status_of(status_text: str | None) -> int | None:
+    if status_text in (None, "", "-"):
+        return None
+    assert status_text is not None
+    if not (status_text.isascii() and status_text.isdigit()) or not 100 <= int(status_text) <= 599:
+        raise BadLine("unreadable status", repr(status_text[:10]))
+    return int(status_text)
+
+
+def client_of(remote_addr: str | None, forwarded_for: str | None) -> tuple[str | None, bool]:
+    """The client IP (the peer, else the first forwarded-for entry) and whether the field was not an IP."""
+    ip = _client_ip(remote_addr)
+    if ip is None and forwarded_for:
+        ip = _client_ip(_unescape(forwarded_for).split(",")[0])
+    if ip == INVALID:
+        return None, True  # the actor is then its session or account, if the log has one
+    return ip, False
+
+
+def optional_text(value: str | None) -> str | None:
+    """A session or account field: unescaped; empty or "-" means none."""
+    return _none_if_dash(_unescape(value)) if value else None
+
+
+def user_agent_of(value: str | None) -> str:
+    ua = _unescape(value or "")
+    return "" if ua == "-" else ua
 
 
 # -- JSON lines ----------------------------------------------------------------------------

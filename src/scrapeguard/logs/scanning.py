@@ -1,0 +1,440 @@
+"""Bulk reading of access logs for `analyze`: blocks of lines parsed by Polars, written to Parquet.
+
+The per-line Python parser (`formats.py`) manages some tens of thousands of
+lines a second; analysis wants hundreds of thousands. Here the input is read
+in blocks of whole lines (plain, gzip or standard input, so memory stays
+bounded whatever the log's size), the format's own regular expression
+(`NginxFormat.pattern`) splits each block into columns in Polars, and the
+fields that need care (request, client address, user agent) go through the
+very functions the Python parser uses, applied once per distinct value. Each
+block's requests are written to a Parquet file in a work directory, ready
+for the aggregations of `analysis.py`. Bad lines are counted by the same
+reasons as `reading.py`, with file and line number for the first few.
+JSON lines are parsed by the Python parser, block by block (slower).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import polars as pl
+
+from scrapeguard.logs.formats import (
+    MAX_EPOCH,
+    BadLine,
+    JsonFormat,
+    LogFormat,
+    NginxFormat,
+    client_of,
+    optional_text,
+    parse_time,
+    request_of,
+    user_agent_of,
+)
+from scrapeguard.logs.reading import MAX_LINE, BadLineSample, ReadStats
+from scrapeguard.routes import RouteMap
+
+#: Bytes of input parsed at a time (whole lines): bounds memory, sets the progress bar's steps.
+BLOCK = 16 * 1024 * 1024
+
+#: Columns of the Parquet files, one row per request.
+SCHEMA = {
+    "ts": pl.Float64,
+    "ip": pl.String,
+    "session": pl.String,
+    "account": pl.String,
+    "method": pl.String,
+    "path": pl.String,
+    "rule": pl.Int16,
+    "subject": pl.String,
+    "status": pl.Int16,
+    "user_agent": pl.String,
+}
+
+#: Called with the bytes read so far (of the files on disk; of the compressed data for gzip).
+Progress = Callable[[int], None]
+
+#: Distinct values remembered between blocks before the caches are emptied (bounded memory).
+CACHE_LIMIT = 200_000
+
+
+@dataclass
+class ScanResult:
+    stats: ReadStats
+    #: The Parquet files written (one per block that had requests).
+    parts: list[Path]
+    #: Rows whose client field was not an IP address are in `stats.invalid_ips`.
+
+    def requests(self) -> pl.LazyFrame:
+        if not self.parts:
+            return pl.LazyFrame(schema=SCHEMA)
+        return pl.scan_ipc(self.parts)
+
+
+class _Reader:
+    """Blocks of whole lines from one input; a truncated gzip ends the input, keeping what was read."""
+
+    def __init__(self, path: str) -> None:
+        self.source = "<stdin>" if path == "-" else path
+        self.is_stdin = path == "-"
+        # closed in close(): the reader outlives this method
+        raw: Any = sys.stdin.buffer if self.is_stdin else Path(path).open("rb")  # noqa: SIM115
+        if not hasattr(raw, "peek"):
+            raw = io.BufferedReader(raw)
+        self.raw: io.BufferedReader = raw
+        gzipped = self.raw.peek(2)[:2] == b"\x1f\x8b"
+        self.stream: BinaryIO = gzip.GzipFile(fileobj=self.raw) if gzipped else self.raw  # type: ignore[assignment]
+        self.error: str | None = None
+
+    def position(self) -> int:
+        try:
+            return 0 if self.is_stdin else self.raw.tell()
+        except OSError:
+            return 0
+
+    def blocks(self) -> Iterator[bytes]:
+        carry = b""
+        while True:
+            try:
+                data = self.stream.read(BLOCK)
+            except (OSError, EOFError) as exc:
+                self.error = str(exc) or type(exc).__name__
+                data = b""
+            if not data:
+                if carry:
+                    yield carry
+                return
+            data = carry + data
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                carry = data  # a line longer than a block: kept whole (it becomes a "line longer" bad line)
+                if len(carry) > 4 * BLOCK:
+                    yield carry  # bounded: cut a pathological line-free input into separate lines
+                    carry = b""
+                continue
+            carry = data[cut + 1 :]
+            yield data[: cut + 1]
+
+    def close(self) -> None:
+        if not self.is_stdin:
+            self.stream.close()
+            self.raw.close()
+
+
+def _lines(block: bytes) -> pl.Series:
+    """The block's lines, decoded as UTF-8 with replacement like `reading.py` (None for empty lines)."""
+    if b"\x00" not in block:
+        frame = pl.read_csv(
+            io.BytesIO(block),
+            has_header=False,
+            separator="\x00",
+            quote_char=None,
+            new_columns=["line"],
+            encoding="utf8-lossy",
+            truncate_ragged_lines=True,
+            schema={"line": pl.String},
+            comment_prefix=None,
+            raise_if_empty=False,
+        )
+        return frame.get_column("line")
+    text = block.decode("utf-8", errors="replace").split("\n")
+    if text and text[-1] == "":
+        text.pop()
+    return pl.Series("line", [t.rstrip("\r") or None for t in text], dtype=pl.String)
+
+
+class _Cached:
+    """A function of one hashable value, remembered (bounded) across blocks."""
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.function = function
+        self.memory: dict[Any, Any] = {}
+
+    def __call__(self, key: Any) -> Any:
+        try:
+            return self.memory[key]
+        except KeyError:
+            if len(self.memory) >= CACHE_LIMIT:
+                self.memory.clear()
+            value = self.memory[key] = self.function(key)
+            return value
+
+
+class _NginxBlocks:
+    """Turns blocks of lines into request rows for one nginx-style format."""
+
+    TIME_VARS = ("time_local", "time_iso8601", "msec")
+    REQUEST_VARS = ("request", "request_uri", "uri", "args", "query_string", "request_method")
+
+    def __init__(self, fmt: NginxFormat, routes: RouteMap) -> None:
+        self.fmt = fmt
+        self.routes = routes
+        names = fmt.variables
+        self.time_var = next(n for n in self.TIME_VARS if n in names)
+        self.request_vars = [n for n in self.REQUEST_VARS if n in names]
+        wanted = {
+            self.time_var,
+            *self.request_vars,
+            "remote_addr",
+            "http_x_forwarded_for",
+            "status",
+            "http_user_agent",
+            fmt.session_var,
+            fmt.account_var,
+        }
+        self.captured = [n for n in names if n in wanted]
+        self.pattern = fmt.pattern_capturing(set(self.captured))
+        self._request = _Cached(self._classify_request)
+        self._client = _Cached(lambda pair: client_of(*pair))
+        self._text = _Cached(optional_text)
+        self._agent = _Cached(user_agent_of)
+
+    def _classify_request(self, values: tuple[str | None, ...]) -> tuple[Any, ...]:
+        try:
+            method, path, query = request_of(dict(zip(self.request_vars, values, strict=True)))
+        except BadLine as exc:
+            return (exc.reason, None, None, None, None)
+        rule, subject = self.routes.index_of(path, query)
+        return (None, method, path, rule, subject)
+
+    def parse(self, lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(request rows, bad rows with `n`, `line` and `reason`) for a frame with `n` and `line`."""
+        line = pl.col("line")
+        reason = (
+            pl.when(line.is_null() | (line.str.strip_chars() == ""))
+            .then(pl.lit("empty line"))
+            .when(line.str.len_bytes() > MAX_LINE)
+            .then(pl.lit(f"line longer than {MAX_LINE} bytes"))
+            .when(pl.col(self.captured[0]).is_null())
+            .then(pl.lit("does not match the log format"))
+            .when(pl.col("ts").is_null())
+            .then(pl.lit("unreadable time"))
+        )
+        fields = (
+            lines.lazy()
+            .with_columns(line.str.extract_groups(self.pattern).alias("m"))
+            .unnest("m")
+            .with_columns(self._time())
+            .with_columns(reason.alias("reason"))
+            .collect()
+        )
+        fields = self._with_request(fields)
+        fields = self._with_status(fields)
+        bad = fields.filter(pl.col("reason").is_not_null()).select("n", "line", "reason")
+        return self._rows(fields.filter(pl.col("reason").is_null())), bad
+
+    def _time(self) -> pl.Expr:
+        if self.time_var == "time_local":
+            text = pl.col("time_local").str.strip_chars()
+            parsed = text.str.strptime(pl.Datetime("us", "UTC"), "%d/%b/%Y:%H:%M:%S %z", strict=False)
+            return (parsed.dt.epoch("us").cast(pl.Float64) / 1_000_000).alias("ts")
+        if self.time_var == "time_iso8601":
+            return pl.col("time_iso8601").map_elements(_python_time, return_dtype=pl.Float64).alias("ts")
+        text = pl.col("msec").str.strip_chars()
+        value = pl.when(text.str.contains(r"^[0-9]{1,12}(?:\.[0-9]*)?$")).then(
+            text.cast(pl.Float64, strict=False)
+        )
+        return pl.when(value <= MAX_EPOCH).then(value).alias("ts")
+
+    def _with_request(self, fields: pl.DataFrame) -> pl.DataFrame:
+        """Request fields through `request_of` and the route map, once per distinct request."""
+        key = pl.struct(self.request_vars) if len(self.request_vars) > 1 else pl.col(self.request_vars[0])
+        distinct = fields.filter(pl.col("reason").is_null()).select(key.alias("key")).unique()
+        classified = [
+            self._request(tuple(k.values()) if isinstance(k, dict) else (k,))
+            for k in distinct.get_column("key").to_list()
+        ]
+        columns = list(zip(*classified, strict=True)) if classified else [(), (), (), (), ()]
+        table = distinct.with_columns(
+            pl.Series("request_bad", columns[0], dtype=pl.String),
+            pl.Series("method", columns[1], dtype=pl.String),
+            pl.Series("path", columns[2], dtype=pl.String),
+            pl.Series("rule", columns[3], dtype=pl.Int16),
+            pl.Series("subject", columns[4], dtype=pl.String),
+        )
+        fields = fields.with_columns(key.alias("key")).join(
+            table, on="key", how="left", maintain_order="left"
+        )
+        return fields.with_columns(pl.coalesce("reason", "request_bad").alias("reason"))
+
+    def _with_status(self, fields: pl.DataFrame) -> pl.DataFrame:
+        """`status_of`, vectorised: empty or "-" is no status, else 100..599."""
+        if "status" not in self.captured:
+            return fields.with_columns(pl.lit(None, pl.Int16).alias("status_code"))
+        text = pl.col("status")
+        blank = text.is_null() | text.is_in(["", "-"])
+        number = pl.when(text.str.contains(r"^[0-9]+$")).then(text.cast(pl.Int64, strict=False))
+        ok = number.is_between(100, 599).fill_null(False)
+        return fields.with_columns(
+            pl.when(ok).then(number).cast(pl.Int16).alias("status_code"),
+            pl.when(pl.col("reason").is_null() & ~blank & ~ok)
+            .then(pl.lit("unreadable status"))
+            .otherwise(pl.col("reason"))
+            .alias("reason"),
+        )
+
+    def _rows(self, good: pl.DataFrame) -> pl.DataFrame:
+        ip, invalid = self._clients(good)
+        return pl.DataFrame(
+            {
+                "ts": good.get_column("ts"),
+                "ip": ip,
+                "session": self._mapped(good, self.fmt.session_var, self._text),
+                "account": self._mapped(good, self.fmt.account_var, self._text),
+                "method": good.get_column("method"),
+                "path": good.get_column("path"),
+                "rule": good.get_column("rule"),
+                "subject": good.get_column("subject"),
+                "status": good.get_column("status_code"),
+                "user_agent": self._mapped(good, "http_user_agent", self._agent, none_as=""),
+                "invalid_ip": invalid,
+            }
+        )
+
+    def _clients(self, good: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+        """`client_of` over the distinct (remote_addr, x_forwarded_for) pairs."""
+        n = good.height
+        pairs = pl.DataFrame(
+            {
+                name: good.get_column(name)
+                if name in self.captured
+                else pl.Series([None] * n, dtype=pl.String)
+                for name in ("remote_addr", "http_x_forwarded_for")
+            }
+        )
+        distinct = pairs.unique()
+        clients = [self._client(pair) for pair in distinct.iter_rows()]
+        distinct = distinct.with_columns(
+            pl.Series("ip", [c[0] for c in clients], dtype=pl.String),
+            pl.Series("invalid_ip", [c[1] for c in clients], dtype=pl.Boolean),
+        )
+        joined = pairs.join(
+            distinct,
+            on=["remote_addr", "http_x_forwarded_for"],
+            how="left",
+            nulls_equal=True,
+            maintain_order="left",
+        )
+        return joined.get_column("ip"), joined.get_column("invalid_ip")
+
+    def _mapped(
+        self, good: pl.DataFrame, var: str | None, function: _Cached, none_as: str | None = None
+    ) -> pl.Series:
+        """A text column through `function`, computed once per distinct value."""
+        if var is None or var not in self.captured:
+            return pl.Series([none_as] * good.height, dtype=pl.String)
+        values = good.get_column(var)
+        distinct = values.unique().drop_nulls()
+        mapped = [function(v) for v in distinct.to_list()]
+        return values.replace_strict(
+            distinct, pl.Series(mapped, dtype=pl.String), default=none_as, return_dtype=pl.String
+        )
+
+
+def _python_time(text: str) -> float | None:
+    try:
+        return parse_time(text)
+    except BadLine:
+        return None
+
+
+class _JsonBlocks:
+    """JSON lines: the Python parser, line by line (no vectorised path)."""
+
+    def __init__(self, fmt: JsonFormat, routes: RouteMap) -> None:
+        self.fmt = fmt
+        self.routes = routes
+
+    def parse(self, lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        rows: dict[str, list[Any]] = {name: [] for name in (*SCHEMA, "invalid_ip")}
+        bad: dict[str, list[Any]] = {"n": [], "line": [], "reason": []}
+        for n, line in lines.iter_rows():
+            if line is None or not line.strip():
+                reason = "empty line"
+            elif len(line.encode("utf-8", errors="replace")) > MAX_LINE:
+                reason = f"line longer than {MAX_LINE} bytes"
+            else:
+                try:
+                    r = self.fmt.parse(line)
+                except BadLine as exc:
+                    reason = exc.reason
+                else:
+                    rule, subject = self.routes.index_of(r.path, r.query)
+                    for name, value in (
+                        ("ts", r.ts),
+                        ("ip", r.ip),
+                        ("session", r.session),
+                        ("account", r.account),
+                        ("method", r.method),
+                        ("path", r.path),
+                        ("rule", rule),
+                        ("subject", subject),
+                        ("status", r.status),
+                        ("user_agent", r.user_agent),
+                        ("invalid_ip", r.invalid_ip),
+                    ):
+                        rows[name].append(value)
+                    continue
+            bad["n"].append(n)
+            bad["line"].append(line)
+            bad["reason"].append(reason)
+        return (
+            pl.DataFrame(rows, schema={**SCHEMA, "invalid_ip": pl.Boolean}),
+            pl.DataFrame(bad, schema={"n": pl.Int64, "line": pl.String, "reason": pl.String}),
+        )
+
+
+def scan_logs(
+    paths: Iterable[str], fmt: LogFormat, routes: RouteMap, workdir: Path, progress: Progress | None = None
+) -> ScanResult:
+    """Parse every input into Parquet files under `workdir`; bad lines are counted in the result's stats."""
+    stats = ReadStats()
+    parts: list[Path] = []
+    parser: _NginxBlocks | _JsonBlocks = (
+        _JsonBlocks(fmt, routes) if isinstance(fmt, JsonFormat) else _NginxBlocks(fmt, routes)
+    )
+    done = 0
+    for path in paths:
+        reader = _Reader(path)
+        number = 0
+        try:
+            for block in reader.blocks():
+                lines = _lines(block)
+                frame = pl.DataFrame(
+                    {"n": pl.int_range(number + 1, number + 1 + lines.len(), eager=True), "line": lines}
+                )
+                number += lines.len()
+                stats.lines += lines.len()
+                rows, bad = parser.parse(frame)
+                _count_bad(stats, reader.source, bad)
+                if rows.height:
+                    stats.parsed += rows.height
+                    stats.invalid_ips += int(rows.get_column("invalid_ip").sum())
+                    part = workdir / f"part-{len(parts):06d}.arrow"
+                    rows.drop("invalid_ip").cast(SCHEMA).write_ipc(part, compression="uncompressed")  # type: ignore[arg-type]
+                    parts.append(part)
+                if progress is not None:
+                    progress(done + reader.position())
+        finally:
+            done += reader.position()
+            reader.close()
+        if reader.error is not None:
+            stats.record_bad(reader.source, number + 1, "file unreadable from here on", reader.error)
+    return ScanResult(stats, parts)
+
+
+def _count_bad(stats: ReadStats, source: str, bad: pl.DataFrame) -> None:
+    if not bad.height:
+        return
+    for reason, count in bad.group_by("reason").len().iter_rows():
+        stats.bad[reason] += count
+    room = stats.max_samples - len(stats.samples)
+    for n, line, reason in bad.sort("n").head(max(room, 0)).iter_rows():
+        shown = "" if reason == "empty line" or reason.startswith("line longer") else (line or "")
+        stats.samples.append(BadLineSample(source, n, reason, shown[:200]))
