@@ -9,7 +9,7 @@ import pytest
 
 START = 1769940000  # 2026-02-01T10:00:00Z
 
-CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 SCRAPER_IP = "198.51.100.9"
@@ -26,11 +26,15 @@ class Scenario:
     #: (actor, member) pairs whose data a flagged actor received.
     exposed: set[tuple[str, str]] = field(default_factory=set)
 
-    def add(self, ts: int, ip: str, target: str, status: int = 200, ua: str = CHROME, user: str = "-") -> None:
+    def add(
+        self, ts: int, ip: str, target: str, status: int = 200, ua: str = CHROME, user: str = "-"
+    ) -> None:
         minute, second = divmod(ts - START, 60)
         hour, minute = divmod(minute, 60)
-        self.lines.append(f'{ip} - {user} [01/Feb/2026:{10 + hour:02d}:{minute:02d}:{second:02d} +0000] '
-                          f'"GET {target} HTTP/1.1" {status} 1234 "-" "{ua}"')
+        self.lines.append(
+            f"{ip} - {user} [01/Feb/2026:{10 + hour:02d}:{minute:02d}:{second:02d} +0000] "
+            f'"GET {target} HTTP/1.1" {status} 1234 "-" "{ua}"'
+        )
 
 
 def make_scenario(path: Path) -> Scenario:

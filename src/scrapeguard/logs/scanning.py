@@ -1,4 +1,4 @@
-"""Bulk reading of access logs for `analyze`: blocks of lines parsed by Polars, written to Parquet.
+"""Bulk reading of access logs for `analyze`: blocks of lines parsed by Polars, written to Arrow IPC.
 
 The per-line Python parser (`formats.py`) manages some tens of thousands of
 lines a second; analysis wants hundreds of thousands. Here the input is read
@@ -7,7 +7,7 @@ bounded whatever the log's size), the format's own regular expression
 (`NginxFormat.pattern`) splits each block into columns in Polars, and the
 fields that need care (request, client address, user agent) go through the
 very functions the Python parser uses, applied once per distinct value. Each
-block's requests are written to a Parquet file in a work directory, ready
+block's requests are written to a Arrow IPC file in a work directory, ready
 for the aggregations of `analysis.py`. Bad lines are counted by the same
 reasons as `reading.py`, with file and line number for the first few.
 JSON lines are parsed by the Python parser, block by block (slower).
@@ -27,6 +27,7 @@ import polars as pl
 
 from scrapeguard.logs.formats import (
     MAX_EPOCH,
+    MONTHS,
     BadLine,
     JsonFormat,
     LogFormat,
@@ -43,7 +44,18 @@ from scrapeguard.routes import RouteMap
 #: Bytes of input parsed at a time (whole lines): bounds memory, sets the progress bar's steps.
 BLOCK = 16 * 1024 * 1024
 
-#: Columns of the Parquet files, one row per request.
+#: "17/May/2015:10:05:03 +0200", the months in English as `formats.MONTHS` has them.
+TIME_LOCAL_SHAPE = (
+    r"^[0-9]{2}/(?:" + "|".join(MONTHS) + r")/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}$"
+)
+
+#: Epoch seconds as `formats.EPOCH` reads them.
+EPOCH_SHAPE = r"^[0-9]{1,12}(?:\.[0-9]*)?$"
+
+#: Bytes asked of the input at a time.
+READ_STEP = 64 * 1024
+
+#: Columns of the Arrow IPC files, one row per request.
 SCHEMA = {
     "ts": pl.Float64,
     "ip": pl.String,
@@ -67,7 +79,7 @@ CACHE_LIMIT = 200_000
 @dataclass
 class ScanResult:
     stats: ReadStats
-    #: The Parquet files written (one per block that had requests).
+    #: The Arrow IPC files written (one per block that had requests).
     parts: list[Path]
     #: Rows whose client field was not an IP address are in `stats.invalid_ips`.
 
@@ -101,13 +113,9 @@ class _Reader:
     def blocks(self) -> Iterator[bytes]:
         carry = b""
         while True:
-            try:
-                data = self.stream.read(BLOCK)
-            except (OSError, EOFError) as exc:
-                self.error = str(exc) or type(exc).__name__
-                data = b""
+            data = self._read_block()
             if not data:
-                if carry:
+                if carry and self.error is None:  # a damaged file's cut-off last line is lost (as in reading)
                     yield carry
                 return
             data = carry + data
@@ -120,6 +128,22 @@ class _Reader:
                 continue
             carry = data[cut + 1 :]
             yield data[: cut + 1]
+
+    def _read_block(self) -> bytes:
+        """Up to BLOCK bytes, in small steps so that a damaged gzip loses only its last step."""
+        pieces: list[bytes] = []
+        size = 0
+        while size < BLOCK and self.error is None:
+            try:
+                piece = self.stream.read1(READ_STEP)
+            except (OSError, EOFError) as exc:
+                self.error = str(exc) or type(exc).__name__
+                break
+            if not piece:
+                break
+            pieces.append(piece)
+            size += len(piece)
+        return b"".join(pieces)
 
     def close(self) -> None:
         if not self.is_stdin:
@@ -221,26 +245,39 @@ class _NginxBlocks:
             .with_columns(line.str.extract_groups(self.pattern).alias("m"))
             .unnest("m")
             .with_columns(self._time())
-            .with_columns(reason.alias("reason"))
             .collect()
         )
+        fields = self._time_by_python(fields).with_columns(reason.alias("reason"))
         fields = self._with_request(fields)
         fields = self._with_status(fields)
         bad = fields.filter(pl.col("reason").is_not_null()).select("n", "line", "reason")
         return self._rows(fields.filter(pl.col("reason").is_null())), bad
 
     def _time(self) -> pl.Expr:
+        """The usual shapes of the time, vectorised; anything else is left to `_time_by_python`."""
+        text = pl.col(self.time_var).str.strip_chars()
         if self.time_var == "time_local":
-            text = pl.col("time_local").str.strip_chars()
-            parsed = text.str.strptime(pl.Datetime("us", "UTC"), "%d/%b/%Y:%H:%M:%S %z", strict=False)
+            # the shape `formats.parse_time` reads by hand, then the calendar check of strptime
+            shaped = pl.when(text.str.contains(TIME_LOCAL_SHAPE)).then(text)
+            parsed = shaped.str.strptime(pl.Datetime("us", "UTC"), "%d/%b/%Y:%H:%M:%S %z", strict=False)
             return (parsed.dt.epoch("us").cast(pl.Float64) / 1_000_000).alias("ts")
         if self.time_var == "time_iso8601":
-            return pl.col("time_iso8601").map_elements(_python_time, return_dtype=pl.Float64).alias("ts")
-        text = pl.col("msec").str.strip_chars()
-        value = pl.when(text.str.contains(r"^[0-9]{1,12}(?:\.[0-9]*)?$")).then(
-            text.cast(pl.Float64, strict=False)
-        )
+            return pl.lit(None, pl.Float64).alias("ts")
+        value = pl.when(text.str.contains(EPOCH_SHAPE)).then(text.cast(pl.Float64, strict=False))
         return pl.when(value <= MAX_EPOCH).then(value).alias("ts")
+
+    def _time_by_python(self, fields: pl.DataFrame) -> pl.DataFrame:
+        """`formats.parse_time` for the times the vectorised shapes did not read (few, in real logs)."""
+        rest = fields.filter(pl.col("ts").is_null() & pl.col(self.time_var).is_not_null())
+        if not rest.height:
+            return fields
+        values = [_python_time(t) for t in rest.get_column(self.time_var).to_list()]
+        patch = pl.DataFrame({"n": rest.get_column("n"), "ts_python": pl.Series(values, dtype=pl.Float64)})
+        return (
+            fields.join(patch, on="n", how="left", maintain_order="left")
+            .with_columns(pl.coalesce("ts", "ts_python").alias("ts"))
+            .drop("ts_python")
+        )
 
     def _with_request(self, fields: pl.DataFrame) -> pl.DataFrame:
         """Request fields through `request_of` and the route map, once per distinct request."""
@@ -393,7 +430,7 @@ class _JsonBlocks:
 def scan_logs(
     paths: Iterable[str], fmt: LogFormat, routes: RouteMap, workdir: Path, progress: Progress | None = None
 ) -> ScanResult:
-    """Parse every input into Parquet files under `workdir`; bad lines are counted in the result's stats."""
+    """Parse every input into Arrow IPC files under `workdir`; bad lines are counted in the result's stats."""
     stats = ReadStats()
     parts: list[Path] = []
     parser: _NginxBlocks | _JsonBlocks = (
