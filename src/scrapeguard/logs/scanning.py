@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import polars as pl
 
@@ -101,7 +101,9 @@ class _Reader:
             raw = io.BufferedReader(raw)
         self.raw: io.BufferedReader = raw
         gzipped = self.raw.peek(2)[:2] == b"\x1f\x8b"
-        self.stream: BinaryIO = gzip.GzipFile(fileobj=self.raw) if gzipped else self.raw  # type: ignore[assignment]
+        self.stream: gzip.GzipFile | io.BufferedReader = (
+            gzip.GzipFile(fileobj=self.raw) if gzipped else self.raw
+        )
         self.error: str | None = None
 
     def position(self) -> int:
