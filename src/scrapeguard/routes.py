@@ -62,6 +62,11 @@ class RouteMap:
     def rules(self) -> list[RouteRule]:
         return [rule for _, _, rule in self._rules]
 
+    @property
+    def expressions(self) -> list[re.Pattern[str]]:
+        """Each rule's regular expression (Python's; Polars reads them alike), in rule order."""
+        return [regex for _, regex, _ in self._rules]
+
     def match(self, path: str, query: str = "") -> RouteMatch:
         """Classify a request path (decoded, without the query) and its raw query string."""
         index, subject = self.index_of(path, query)

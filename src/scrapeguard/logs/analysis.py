@@ -239,7 +239,13 @@ def analyze(
                 f"{c.networks} networks, {c.members_reached} members together)"
             )
 
-    summaries = {row["actor"]: _summary(row, agent_kinds) for row in actors.iter_rows(named=True)}
+    # summaries (Python objects) only for the actors reported: flagged, verified crawlers, the top ones
+    top_names = actors.sort(["requests", "actor"], descending=[True, False]).head(top).get_column("actor")
+    wanted = set(reasons) | verified | set(top_names.to_list())
+    summaries = {
+        row["actor"]: _summary(row, agent_kinds)
+        for row in actors.filter(pl.col("actor").is_in(list(wanted))).iter_rows(named=True)
+    }
     for c in campaigns:
         for actor in c.actors:
             summaries[actor].campaign = c.number
@@ -248,7 +254,7 @@ def analyze(
     flagged = sorted(
         (summaries[a] for a in reasons), key=lambda s: (-s.members_reached, -s.requests, s.actor)
     )
-    top_actors = sorted(summaries.values(), key=lambda s: (-s.requests, s.actor))[:top]
+    top_actors = [summaries[a] for a in top_names.to_list()]
 
     step("exposure")
     exposure = compute_exposure(requests, {a: reasons[a] for a in reasons}, policy.routes)
@@ -261,7 +267,7 @@ def analyze(
         route_kinds=route_kinds,
         hourly=[(int(h), int(n), int(m)) for h, n, m in hourly],
         top_user_agents=top_agents,
-        actors=len(summaries),
+        actors=actors.height,
         top_actors=top_actors,
         flagged=flagged,
         verified_crawlers=[summaries[a] for a in sorted(verified) if a in summaries and a not in reasons],
@@ -309,9 +315,9 @@ def _actor_table(
                 .group_by("actor")
                 .agg(pl.col("n").max().alias(f"{name}_peak_{period}"))
             )
-    table = run(base)
-    for peak in peaks:
-        table = table.join(run(peak), on="actor", how="left")
+    table, *collected = pl.collect_all([base, *peaks], engine="streaming")
+    for peak in collected:
+        table = table.join(peak, on="actor", how="left")
     return table.fill_null(0)
 
 
@@ -345,7 +351,28 @@ def _flags(
     """Reasons per flagged actor, and the actors that are verified search-engine crawlers."""
     reasons: dict[str, list[str]] = {}
     pq, en = policy.profile_quota, policy.enumeration
-    for row in actors.iter_rows(named=True):
+    account = pl.col("actor").str.starts_with("account:")
+
+    def over(column: str, anonymous: int, accounts: int) -> pl.Expr:
+        return pl.col(column) > pl.when(account).then(accounts).otherwise(anonymous)
+
+    candidates = actors.filter(
+        (
+            pl.lit(pq.enabled)
+            & (
+                over("profiles_peak_hour", pq.anonymous.per_hour, pq.account.per_hour)
+                | over("profiles_peak_day", pq.anonymous.per_day, pq.account.per_day)
+            )
+        )
+        | (
+            pl.lit(en.enabled)
+            & (
+                over("lookups_peak_hour", en.lookups_anonymous.per_hour, en.lookups_account.per_hour)
+                | over("lookups_peak_day", en.lookups_anonymous.per_day, en.lookups_account.per_day)
+            )
+        )
+    )
+    for row in candidates.iter_rows(named=True):
         actor = row["actor"]
         account = actor.startswith("account:")
         quota = pq.account if account else pq.anonymous

@@ -52,6 +52,13 @@ TIME_LOCAL_SHAPE = (
 #: Epoch seconds as `formats.EPOCH` reads them.
 EPOCH_SHAPE = r"^[0-9]{1,12}(?:\.[0-9]*)?$"
 
+#: A request `formats.split_request` would read as it is: ASCII method, a path with no "%" to decode.
+PLAIN_REQUEST = r"^(?P<fast_method>[A-Za-z]+) (?P<fast_path>/[^ ?%]*)(?:\?[^ ]*)?(?: |$)"
+
+#: A dotted-quad IPv4 address as `ipaddress` reads it (no leading zeros).
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+IPV4 = rf"^(?:{_OCTET}\.){{3}}{_OCTET}$"
+
 #: Bytes asked of the input at a time.
 READ_STEP = 64 * 1024
 
@@ -196,6 +203,12 @@ class _NginxBlocks:
     """Turns blocks of lines into request rows for one nginx-style format."""
 
     TIME_VARS = ("time_local", "time_iso8601", "msec")
+    FAST_COLUMNS = (
+        ("method", pl.String),
+        ("path", pl.String),
+        ("rule", pl.Int16),
+        ("subject", pl.String),
+    )
     REQUEST_VARS = ("request", "request_uri", "uri", "args", "query_string", "request_method")
 
     def __init__(self, fmt: NginxFormat, routes: RouteMap) -> None:
@@ -282,9 +295,16 @@ class _NginxBlocks:
         )
 
     def _with_request(self, fields: pl.DataFrame) -> pl.DataFrame:
-        """Request fields through `request_of` and the route map, once per distinct request."""
+        """Method, path, route rule and subject of each request, and the request's bad-line reason.
+
+        Plain requests ("GET /u/anna HTTP/1.1": no escapes, nothing percent-encoded
+        in the path, a route subject from the path) are read by Polars; the others
+        go through `request_of` and the route map, once per distinct request.
+        """
+        fields = self._fast_requests(fields)
+        todo = pl.col("reason").is_null() & pl.col("rule_fast").is_null() & ~pl.col("plain_page")
         key = pl.struct(self.request_vars) if len(self.request_vars) > 1 else pl.col(self.request_vars[0])
-        distinct = fields.filter(pl.col("reason").is_null()).select(key.alias("key")).unique()
+        distinct = fields.filter(todo).select(key.alias("key")).unique()
         classified = [
             self._request(tuple(k.values()) if isinstance(k, dict) else (k,))
             for k in distinct.get_column("key").to_list()
@@ -292,15 +312,64 @@ class _NginxBlocks:
         columns = list(zip(*classified, strict=True)) if classified else [(), (), (), (), ()]
         table = distinct.with_columns(
             pl.Series("request_bad", columns[0], dtype=pl.String),
-            pl.Series("method", columns[1], dtype=pl.String),
-            pl.Series("path", columns[2], dtype=pl.String),
-            pl.Series("rule", columns[3], dtype=pl.Int16),
-            pl.Series("subject", columns[4], dtype=pl.String),
+            pl.Series("method_slow", columns[1], dtype=pl.String),
+            pl.Series("path_slow", columns[2], dtype=pl.String),
+            pl.Series("rule_slow", columns[3], dtype=pl.Int16),
+            pl.Series("subject_slow", columns[4], dtype=pl.String),
         )
-        fields = fields.with_columns(key.alias("key")).join(
+        fields = fields.with_columns(pl.when(todo).then(key).alias("key")).join(
             table, on="key", how="left", maintain_order="left"
         )
-        return fields.with_columns(pl.coalesce("reason", "request_bad").alias("reason"))
+        return fields.with_columns(
+            pl.coalesce("reason", "request_bad").alias("reason"),
+            pl.coalesce("method_fast", "method_slow").alias("method"),
+            pl.coalesce("path_fast", "path_slow").alias("path"),
+            pl.coalesce("rule_fast", "rule_slow").alias("rule"),
+            pl.coalesce("subject_fast", "subject_slow").alias("subject"),
+        )
+
+    def _fast_requests(self, fields: pl.DataFrame) -> pl.DataFrame:
+        """Columns *_fast for plain requests, and `plain_page` for plain ones that match no rule."""
+        if self.request_vars != ["request"]:
+            return fields.with_columns(
+                *[pl.lit(None, t).alias(f"{c}_fast") for c, t in self.FAST_COLUMNS],
+                pl.lit(False).alias("plain_page"),
+            )
+        request = pl.col("request")
+        plain = (
+            pl.col("reason").is_null()
+            & request.str.contains(PLAIN_REQUEST)
+            & ~request.str.contains("\\", literal=True)
+        )
+        parts = request.str.extract_groups(PLAIN_REQUEST)
+        fields = fields.with_columns(pl.when(plain).then(parts).alias("parts")).unnest("parts")
+        path = pl.col("fast_path")
+        rule: pl.Expr = pl.lit(None, pl.Int16)
+        subject: pl.Expr = pl.lit(None, pl.String)
+        resolved: pl.Expr = pl.lit(True)  # False: the rule's subject comes from the query (Python reads it)
+        for index in reversed(range(len(self.routes.rules))):
+            regex, route = self.routes.expressions[index], self.routes.rules[index]
+            matches = path.str.contains(regex.pattern)
+            rule = pl.when(matches).then(pl.lit(index, pl.Int16)).otherwise(rule)
+            if route.subject is None:
+                value = pl.lit(None, pl.String)
+            elif route.subject.startswith("query:"):
+                value = pl.lit(None, pl.String)
+                resolved = pl.when(matches).then(pl.lit(False)).otherwise(resolved)
+            else:
+                value = path.str.extract(regex.pattern, regex.groupindex[route.subject])
+                value = pl.lit(f"{route.subject}:") + value
+            subject = pl.when(matches).then(value).otherwise(subject)
+        usable = plain & resolved
+        return fields.with_columns(
+            pl.when(usable).then(pl.col("fast_method").str.to_uppercase()).alias("method_fast"),
+            pl.when(usable).then(path).alias("path_fast"),
+            pl.when(usable).then(rule).alias("rule_fast"),
+            pl.when(usable).then(subject).alias("subject_fast"),
+        ).with_columns(
+            # plain requests that match no rule: a page, with no subject, nothing left to ask Python
+            (usable & pl.col("rule_fast").is_null()).alias("plain_page")
+        )
 
     def _with_status(self, fields: pl.DataFrame) -> pl.DataFrame:
         """`status_of`, vectorised: empty or "-" is no status, else 100..599."""
@@ -337,7 +406,7 @@ class _NginxBlocks:
         )
 
     def _clients(self, good: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
-        """`client_of` over the distinct (remote_addr, x_forwarded_for) pairs."""
+        """`client_of`: plain IPv4 peers in Polars, the other (address, forwarded-for) pairs in Python."""
         n = good.height
         pairs = pl.DataFrame(
             {
@@ -346,8 +415,8 @@ class _NginxBlocks:
                 else pl.Series([None] * n, dtype=pl.String)
                 for name in ("remote_addr", "http_x_forwarded_for")
             }
-        )
-        distinct = pairs.unique()
+        ).with_columns(pl.col("remote_addr").str.contains(IPV4).fill_null(False).alias("plain"))
+        distinct = pairs.filter(~pl.col("plain")).select("remote_addr", "http_x_forwarded_for").unique()
         clients = [self._client(pair) for pair in distinct.iter_rows()]
         distinct = distinct.with_columns(
             pl.Series("ip", [c[0] for c in clients], dtype=pl.String),
@@ -359,6 +428,9 @@ class _NginxBlocks:
             how="left",
             nulls_equal=True,
             maintain_order="left",
+        ).with_columns(
+            pl.when(pl.col("plain")).then(pl.col("remote_addr")).otherwise(pl.col("ip")).alias("ip"),
+            pl.when(pl.col("plain")).then(pl.lit(False)).otherwise(pl.col("invalid_ip")).alias("invalid_ip"),
         )
         return joined.get_column("ip"), joined.get_column("invalid_ip")
 
