@@ -242,8 +242,9 @@ def analyze(
     # summaries (Python objects) only for the actors reported: flagged, verified crawlers, the top ones
     top_names = actors.sort(["requests", "actor"], descending=[True, False]).head(top).get_column("actor")
     wanted = set(reasons) | verified | set(top_names.to_list())
+    agents_of = _user_agents(requests, sorted(wanted), run)
     summaries = {
-        row["actor"]: _summary(row, agent_kinds)
+        row["actor"]: _summary(row, agents_of[row["actor"]], agent_kinds)
         for row in actors.filter(pl.col("actor").is_in(list(wanted))).iter_rows(named=True)
     }
     for c in campaigns:
@@ -296,8 +297,6 @@ def _actor_table(
             (_status_class(pl.col("status")) == c).sum().alias(f"s{c}")
             for c in ("2xx", "3xx", "4xx", "5xx", "none")
         ],
-        pl.col("user_agent").n_unique().alias("user_agents"),
-        pl.col("user_agent").mode().first().alias("top_user_agent"),
         pl.col("subject")
         .filter(pl.col("kind").is_in(sorted(MEMBER_KINDS)) & ok)
         .n_unique()
@@ -321,16 +320,32 @@ def _actor_table(
     return table.fill_null(0)
 
 
-def _summary(row: dict[str, Any], agent_kinds: dict[str, str]) -> ActorSummary:
+def _user_agents(
+    requests: pl.LazyFrame, actors: list[str], run: Callable[[pl.LazyFrame], pl.DataFrame]
+) -> dict[str, tuple[int, str]]:
+    """Per actor (of those given): how many user agents, and the one it used most."""
+    if not actors:
+        return {}
+    counted = run(requests.filter(pl.col("actor").is_in(actors)).group_by("actor", "user_agent").len())
+    ranked = counted.sort(["actor", "len", "user_agent"], descending=[False, True, False])
+    return {
+        actor: (n, top)
+        for actor, n, top in ranked.group_by("actor", maintain_order=True)
+        .agg(pl.len().alias("n"), pl.col("user_agent").first().alias("top"))
+        .iter_rows()
+    }
+
+
+def _summary(row: dict[str, Any], agents: tuple[int, str], agent_kinds: dict[str, str]) -> ActorSummary:
     return ActorSummary(
         actor=row["actor"],
         requests=row["requests"],
         first_seen=row["first_seen"],
         last_seen=row["last_seen"],
         status={c: row[f"s{c}"] for c in ("2xx", "3xx", "4xx", "5xx", "none") if row[f"s{c}"]},
-        user_agents=row["user_agents"],
-        top_user_agent=row["top_user_agent"] or "",
-        agent_kind=agent_kinds.get(row["top_user_agent"] or "", ""),
+        user_agents=agents[0],
+        top_user_agent=agents[1] or "",
+        agent_kind=agent_kinds.get(agents[1] or "", ""),
         members_reached=row["members_reached"],
         listing_pages=row["listing_pages"],
         profiles_peak_hour=row["profiles_peak_hour"],
@@ -402,8 +417,15 @@ def _flags(
             reasons[actor] = why
 
     # what the user agent declares, on requests for member data
+    bots = sorted(
+        ua for ua, kind in agent_kinds.items() if kind in (SEARCH, TOOL, CRAWLER, AI_TRAINING, AI_OTHER)
+    )
     declared = run(
-        requests.filter(pl.col("actor").is_not_null() & pl.col("kind").is_in(MEMBER_DATA))
+        requests.filter(
+            pl.col("actor").is_not_null()
+            & pl.col("kind").is_in(MEMBER_DATA)
+            & pl.col("user_agent").is_in(bots)
+        )
         .group_by("actor", "user_agent", "ip")
         .len()
     )
@@ -452,7 +474,7 @@ def _campaigns(
         & ~pl.col("actor").is_in(list(reasons))
     )
     groups: dict[str, list[str]] = {}
-    for actor, ua in candidates.select("actor", "top_user_agent").iter_rows():
+    for actor, (_, ua) in _user_agents(requests, candidates.get_column("actor").to_list(), run).items():
         groups.setdefault(ua or "", []).append(actor)
     groups = {ua: members for ua, members in groups.items() if len(members) >= options.min_actors}
     if not groups:
