@@ -69,11 +69,12 @@ def generate(path: Path, lines: int, seed: int = 7) -> None:
                 ),
             )
         )
-    # a campaign: 40 IPs in 40 networks, 50 profiles an hour each, disjoint slices, for 12 hours
-    campaign = min(40 * 50 * 12, budget // 20)
+    # a campaign: 40 IPs in 40 networks, 25 profiles an hour each (under 60/hour, 250/day under 300/day),
+    # disjoint slices, for 10 hours
+    campaign = min(40 * 25 * 10, budget // 20)
     for i in range(campaign):
         ip_n, k = i % 40, i // 40
-        ts = START + 7200 + k * 72 + ip_n
+        ts = START + 7200 + k * 144 + ip_n
         events.append(
             (
                 ts,
@@ -153,6 +154,15 @@ def measure(name: str, command: list[str], lines: int, note: str = "", stdout: P
     return Run(name, lines, seconds, usage.ru_maxrss / 1024, note)
 
 
+def _crowdsec_replay() -> Path:
+    """shared/tools/crowdsec-replay beside the checkout (or beside a folder of worktrees)."""
+    for parent in REPO.parents:
+        candidate = parent / "shared" / "tools" / "crowdsec-replay"
+        if candidate.exists():
+            return candidate
+    return REPO.parent / "shared" / "tools" / "crowdsec-replay"
+
+
 def prefix(path: Path, lines: int, target: Path) -> Path:
     with path.open("rb") as src, target.open("wb") as dst:
         for n, line in enumerate(src):
@@ -169,7 +179,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--replay-lines", type=int, default=0, help="replay a prefix only (0: the whole log)")
     parser.add_argument("--crowdsec-lines", type=int, default=20_000, help="CrowdSec's prefix (0: skip it)")
-    parser.add_argument("--crowdsec", default=str(REPO.parent / "shared" / "tools" / "crowdsec-replay"))
+    parser.add_argument("--crowdsec", default=str(_crowdsec_replay()), help="the crowdsec-replay script")
     parser.add_argument("--keep", metavar="DIR", help="keep the log and the outputs in DIR")
     args = parser.parse_args()
 

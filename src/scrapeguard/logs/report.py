@@ -6,13 +6,13 @@ inline SVG here, no script, no font or image from anywhere.
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from scrapeguard.logs.analysis import Analysis
@@ -25,50 +25,46 @@ def iso(ts: float | None) -> str:
 
 
 def write_json(analysis: Analysis, path: Path, extra: dict[str, Any] | None = None) -> None:
+    """The summary (`Analysis.to_dict`): per flagged actor its exposure in counts; members are in the CSV."""
     data = {**analysis.to_dict(), **(extra or {})}
-    data["exposure_detail"] = [
-        {
-            "actor": e.actor,
-            "members": [
-                {
-                    "member": r.member,
-                    "route": r.route,
-                    "categories": list(r.categories),
-                    "first_seen": iso(r.first_seen),
-                    "last_seen": iso(r.last_seen),
-                    "responses": r.responses,
-                }
-                for r in e.records
-            ],
-        }
-        for e in analysis.exposure
-    ]
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def exposure_frame(analysis: Analysis) -> pl.DataFrame:
+    """One row per (flagged actor, member, route), the columns of the CSV."""
+    columns: dict[str, list[Any]] = {name: [] for name in CSV_COLUMNS}
+    for e in analysis.exposure:
+        reasons = "; ".join(e.reasons)
+        for r in e.records:
+            columns["actor"].append(e.actor)
+            columns["member"].append(r.member)
+            columns["route"].append(r.route)
+            columns["categories"].append(";".join(r.categories))
+            columns["first_seen"].append(r.first_seen)
+            columns["last_seen"].append(r.last_seen)
+            columns["responses"].append(r.responses)
+            columns["reasons"].append(reasons)
+    frame = pl.DataFrame(
+        columns,
+        schema={
+            **dict.fromkeys(CSV_COLUMNS, pl.String),
+            "first_seen": pl.Float64,
+            "last_seen": pl.Float64,
+            "responses": pl.Int64,
+        },
+    )
+    when = [
+        (pl.from_epoch(pl.col(c) * 1_000_000, "us").dt.strftime("%Y-%m-%dT%H:%M:%SZ")).alias(c)
+        for c in ("first_seen", "last_seen")
+    ]
+    return frame.with_columns(when)
 
 
 def write_csv(analysis: Analysis, path: Path) -> int:
     """One row per (flagged actor, member, route); returns the number of rows."""
-    rows = 0
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(CSV_COLUMNS)
-        for e in analysis.exposure:
-            reasons = "; ".join(e.reasons)
-            for r in e.records:
-                writer.writerow(
-                    (
-                        e.actor,
-                        r.member,
-                        r.route,
-                        ";".join(r.categories),
-                        iso(r.first_seen),
-                        iso(r.last_seen),
-                        r.responses,
-                        reasons,
-                    )
-                )
-                rows += 1
-    return rows
+    frame = exposure_frame(analysis)
+    frame.write_csv(path)
+    return frame.height
 
 
 @dataclass(frozen=True)
