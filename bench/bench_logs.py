@@ -181,13 +181,19 @@ def main() -> None:
     parser.add_argument("--crowdsec-lines", type=int, default=20_000, help="CrowdSec's prefix (0: skip it)")
     parser.add_argument("--crowdsec", default=str(_crowdsec_replay()), help="the crowdsec-replay script")
     parser.add_argument("--keep", metavar="DIR", help="keep the log and the outputs in DIR")
+    parser.add_argument("--generate-only", metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.generate_only:
+        generate(Path(args.generate_only), args.lines)
+        return
 
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-logs-"))
     work.mkdir(parents=True, exist_ok=True)
     log = work / "access.log"
     started = time.perf_counter()
-    generate(log, args.lines)
+    # in a child process: a forked child's peak memory starts at its parent's, so this process stays small
+    generator = [sys.executable, __file__, "--generate-only", str(log), "--lines", str(args.lines)]
+    subprocess.run(generator, check=True)
     print(
         f"generated {args.lines:,} lines ({log.stat().st_size / 1e6:.0f} MB) in "
         f"{time.perf_counter() - started:.1f} s: {log}",

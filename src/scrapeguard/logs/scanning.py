@@ -44,7 +44,7 @@ from scrapeguard.logs.reading import MAX_LINE, BadLineSample, ReadStats
 from scrapeguard.routes import RouteMap
 
 #: Bytes of input parsed at a time (whole lines): bounds memory, sets the progress bar's steps.
-BLOCK = 16 * 1024 * 1024
+BLOCK = 8 * 1024 * 1024
 
 #: "17/May/2015:10:05:03 +0200", the months in English as `formats.MONTHS` has them.
 TIME_LOCAL_SHAPE = (
