@@ -279,6 +279,7 @@ def analyze(logs: tuple[str, ...], fmt: str, policy_path: str | None, session_va
     import time
 
     from scrapeguard.logs.analysis import analyze as run_analysis
+    from scrapeguard.logs.progress import BytesProgress
     from scrapeguard.logs.report import write_csv, write_html, write_json
     from scrapeguard.logs.scanning import scan_logs
     from scrapeguard.routes import RouteMap
@@ -297,7 +298,7 @@ def analyze(logs: tuple[str, ...], fmt: str, policy_path: str | None, session_va
     for kind, path in outputs.items():
         _refuse_overwriting_a_log(path, logs, f"--{kind}")
     started = time.perf_counter()
-    with _Progress(logs, enabled=not quiet and sys.stderr.isatty()) as progress, \
+    with BytesProgress(logs, enabled=not quiet and sys.stderr.isatty()) as progress, \
             tempfile.TemporaryDirectory(prefix="scrapeguard-analyze-", dir=work_dir) as tmp:
         scan = scan_logs(logs, log_format, RouteMap(loaded.routes), Path(tmp), progress.advance)
         progress.phase("aggregating")
@@ -328,39 +329,6 @@ def analyze(logs: tuple[str, ...], fmt: str, policy_path: str | None, session_va
         click.echo(f"  {summary.actor:40} {summary.members_reached:7} members  {'; '.join(summary.reasons)}")
     for kind, path in outputs.items():
         click.echo(f"{kind} written to {path}")
-
-
-class _Progress:
-    """A progress bar on stderr over the bytes of the input files (rich), or nothing."""
-
-    def __init__(self, logs: tuple[str, ...], enabled: bool) -> None:
-        self.enabled = enabled
-        self.total = sum(Path(p).stat().st_size for p in logs if p != "-") if "-" not in logs else None
-        self._bar: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                                 TimeRemainingColumn(), console=Console(stderr=True), transient=True)
-            self._bar.start()
-            self._task = self._bar.add_task("reading", total=self.total)
-        return self
-
-    def advance(self, done: int) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, completed=done)
-
-    def phase(self, name: str) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, description=name)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
 
 
 def _log_format_or_exit(fmt: str, session_var: str | None, account_var: str | None,

@@ -366,10 +366,10 @@ def _flags(
     """Reasons per flagged actor, and the actors that are verified search-engine crawlers."""
     reasons: dict[str, list[str]] = {}
     pq, en = policy.profile_quota, policy.enumeration
-    account = pl.col("actor").str.starts_with("account:")
+    is_account = pl.col("actor").str.starts_with("account:")
 
     def over(column: str, anonymous: int, accounts: int) -> pl.Expr:
-        return pl.col(column) > pl.when(account).then(accounts).otherwise(anonymous)
+        return pl.col(column) > pl.when(is_account).then(accounts).otherwise(anonymous)
 
     candidates = actors.filter(
         (
@@ -389,9 +389,9 @@ def _flags(
     )
     for row in candidates.iter_rows(named=True):
         actor = row["actor"]
-        account = actor.startswith("account:")
-        quota = pq.account if account else pq.anonymous
-        lookups = en.lookups_account if account else en.lookups_anonymous
+        by_account = actor.startswith("account:")
+        quota = pq.account if by_account else pq.anonymous
+        lookups = en.lookups_account if by_account else en.lookups_anonymous
         why = []
         if pq.enabled:
             if row["profiles_peak_hour"] > quota.per_hour:

@@ -93,7 +93,6 @@ class ScanResult:
     stats: ReadStats
     #: The Arrow IPC files written (one per block that had requests).
     parts: list[Path]
-    #: Rows whose client field was not an IP address are in `stats.invalid_ips`.
 
     def requests(self) -> pl.LazyFrame:
         if not self.parts:
