@@ -232,3 +232,43 @@ def test_random_lines_are_read_alike(tmp_path: Path, parts: list[dict[str, str]]
         for f in workdir.iterdir():
             f.unlink()
     assert_agree([str(log)], make_format("combined", account_var="remote_user"), workdir)
+
+
+def test_route_rules_of_a_policy_of_ones_own_match_alike(tmp_path: Path) -> None:
+    from scrapeguard.policy import load_policy_text
+
+    policy = load_policy_text(
+        '[[routes]]\npattern = "/g/{group}/m/{member}"\nkind = "profile"\nsubject = "member"\n'
+        '[[routes]]\npattern = "/g/{group}"\nkind = "listing"\n'
+        '[[routes]]\npattern = "/files/{rest*}"\nkind = "asset"\n'
+        '[[routes]]\npattern = "/people/"\nkind = "profile"\nsubject = "query:who"\n',
+        "t.toml",
+    )
+    routes = RouteMap(policy.routes)
+    targets = [
+        "/g/a/m/bo",
+        "/g/a/m/bo/",
+        "/g/a",
+        "/g/a/x",
+        "/files/a/b.css",
+        "/people",
+        "/people/?who=X",
+        "/g/a/m/b%C3%B6",
+        "/",
+        "/g//m/x",
+    ]
+    log = tmp_path / "a.log"
+    log.write_text(
+        "".join(
+            f'192.0.2.1 - - [01/Feb/2026:10:00:{i:02d} +0000] "GET {t} HTTP/1.1" 200 1 "-" "x"\n'
+            for i, t in enumerate(targets)
+        )
+    )
+    (tmp_path / "w").mkdir()
+    result = scan_logs([str(log)], make_format("combined"), routes, tmp_path / "w")
+    got = result.requests().select("path", "rule", "subject").collect().rows()
+    expected = []
+    for r in read_records([str(log)], make_format("combined"), ReadStats()):
+        expected.append((r.path, *routes.index_of(r.path, r.query)))
+    assert got == expected
+    assert ("/g/a/m/bö", 0, "member:bö") in got and ("/people/", 3, "who:x") in got

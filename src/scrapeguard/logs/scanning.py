@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -340,29 +341,29 @@ class _NginxBlocks:
                 pl.lit(False).alias("plain_page"),
             )
         request = pl.col("request")
-        plain = (
-            pl.col("reason").is_null()
-            & request.str.contains(PLAIN_REQUEST)
-            & ~request.str.contains("\\", literal=True)
-        )
         parts = request.str.extract_groups(PLAIN_REQUEST)
-        fields = fields.with_columns(pl.when(plain).then(parts).alias("parts")).unnest("parts")
+        fields = fields.with_columns(
+            pl.when(pl.col("reason").is_null() & ~request.str.contains("\\", literal=True))
+            .then(parts)
+            .alias("parts")
+        ).unnest("parts")
+        plain = pl.col("fast_method").is_not_null()
         path = pl.col("fast_path")
+        # every rule in one expression, one pass: the first alternative that matches is the first rule
+        pattern, alternatives = _route_alternation(self.routes)
+        fields = fields.with_columns(path.str.extract_groups(pattern).alias("route")).unnest("route")
         rule: pl.Expr = pl.lit(None, pl.Int16)
         subject: pl.Expr = pl.lit(None, pl.String)
         resolved: pl.Expr = pl.lit(True)  # False: the rule's subject comes from the query (Python reads it)
-        for index in reversed(range(len(self.routes.rules))):
-            regex, route = self.routes.expressions[index], self.routes.rules[index]
-            matches = path.str.contains(regex.pattern)
+        for index, (group, subject_group, label, from_query) in reversed(list(enumerate(alternatives))):
+            matches = pl.col(group).is_not_null()
             rule = pl.when(matches).then(pl.lit(index, pl.Int16)).otherwise(rule)
-            if route.subject is None:
-                value = pl.lit(None, pl.String)
-            elif route.subject.startswith("query:"):
-                value = pl.lit(None, pl.String)
-                resolved = pl.when(matches).then(pl.lit(False)).otherwise(resolved)
+            if subject_group is not None:
+                value = pl.lit(f"{label}:") + pl.col(subject_group)
             else:
-                value = path.str.extract(regex.pattern, regex.groupindex[route.subject])
-                value = pl.lit(f"{route.subject}:") + value
+                value = pl.lit(None, pl.String)
+            if from_query:
+                resolved = pl.when(matches).then(pl.lit(False)).otherwise(resolved)
             subject = pl.when(matches).then(value).otherwise(subject)
         usable = plain & resolved
         return fields.with_columns(
@@ -450,6 +451,27 @@ class _NginxBlocks:
         return values.replace_strict(
             distinct, pl.Series(mapped, dtype=pl.String), default=none_as, return_dtype=pl.String
         )
+
+
+def _route_alternation(routes: RouteMap) -> tuple[str, list[tuple[str, str | None, str, bool]]]:
+    """The route map as one expression `^(?:(?P<rt0>…)|(?P<rt1>…)…)$`, and per rule:
+    (its group, the group of its subject placeholder or None, the subject's name, subject from the query)."""
+    branches = []
+    alternatives: list[tuple[str, str | None, str, bool]] = []
+    for index, (regex, rule) in enumerate(zip(routes.expressions, routes.rules, strict=True)):
+        inner = regex.pattern.removeprefix("^").removesuffix("$")
+        inner = re.sub(r"\(\?P<(\w+)>", f"(?P<rt{index}_\\1>", inner)
+        branches.append(f"(?P<rt{index}>{inner})")
+        by_path = rule.subject is not None and not rule.subject.startswith("query:")
+        alternatives.append(
+            (
+                f"rt{index}",
+                f"rt{index}_{rule.subject}" if by_path else None,
+                rule.subject or "",
+                rule.subject is not None and not by_path,
+            )
+        )
+    return "^(?:" + "|".join(branches) + ")$", alternatives
 
 
 def _python_time(text: str) -> float | None:
