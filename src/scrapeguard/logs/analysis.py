@@ -210,21 +210,26 @@ def analyze(
     run: Callable[[pl.LazyFrame], pl.DataFrame] = lambda lf: lf.collect(engine="streaming")  # noqa: E731
 
     step("totals")
-    totals = run(
-        requests.select(
-            pl.len().alias("n"), pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last")
-        )
-    ).row(0)
-    status = dict(run(requests.group_by(_status_class(pl.col("status")).alias("c")).len()).iter_rows())
-    route_kinds = dict(run(requests.group_by("kind").len()).iter_rows())
-    hourly = run(
-        requests.group_by((pl.col("ts") // HOUR * HOUR).cast(pl.Int64).alias("h"))
-        .agg(pl.len(), pl.col("kind").is_in(MEMBER_DATA).sum())
-        .sort("h")
-    ).rows()
+    totals_frame, status_frame, kinds_frame, hourly_frame, agents = pl.collect_all(
+        [
+            requests.select(
+                pl.len().alias("n"), pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last")
+            ),
+            requests.group_by(_status_class(pl.col("status")).alias("c")).len(),
+            requests.group_by("kind").len(),
+            requests.group_by((pl.col("ts") // HOUR * HOUR).cast(pl.Int64).alias("h"))
+            .agg(pl.len(), pl.col("kind").is_in(MEMBER_DATA).sum())
+            .sort("h"),
+            requests.group_by("user_agent").len(),
+        ],
+        engine="streaming",
+    )
+    totals = totals_frame.row(0)
+    status = dict(status_frame.iter_rows())
+    route_kinds = dict(kinds_frame.iter_rows())
+    hourly = hourly_frame.rows()
 
     step("user agents")
-    agents = run(requests.group_by("user_agent").len())
     agent_kinds = {ua: classify(ua).kind for ua in agents.get_column("user_agent").to_list()}
     top_agents = [(ua, agent_kinds[ua], n) for ua, n in agents.sort("len", descending=True).head(top).rows()]
 
