@@ -298,10 +298,8 @@ def _actor_table(
         pl.len().alias("requests"),
         pl.col("ts").min().alias("first_seen"),
         pl.col("ts").max().alias("last_seen"),
-        *[
-            (_status_class(pl.col("status")) == c).sum().alias(f"s{c}")
-            for c in ("2xx", "3xx", "4xx", "5xx", "none")
-        ],
+        *[(pl.col("status") // 100 == hundreds).sum().alias(f"s{hundreds}xx") for hundreds in (2, 3, 4, 5)],
+        pl.col("status").is_null().sum().alias("snone"),
         pl.col("subject")
         .filter(pl.col("kind").is_in(sorted(MEMBER_KINDS)) & ok)
         .n_unique()
