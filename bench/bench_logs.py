@@ -7,7 +7,8 @@ sees: people browsing pages, profiles and the assets their browsers load;
 crawlers (a real Googlebot range, a fake one); a scraper sweeping the API; a
 campaign of IPs each under the quota; contact look-ups; a few bad lines.
 Each tool runs as its own process, one after the other, in the same run;
-lines per second are lines over wall-clock seconds of that process, peak
+lines per second are lines over wall-clock seconds of that process, CPU
+seconds are its user + system time (steadier on a shared machine), peak
 memory is its maximum resident set size (of the process and its children).
 CrowdSec 1.4.6 (`../shared/tools/crowdsec-replay`, stock HTTP scenarios)
 reads about 1,000 lines a second, so it runs on a prefix of the same log.
@@ -131,6 +132,8 @@ class Run:
     lines: int
     seconds: float
     peak_mb: float
+    #: CPU seconds (user + system) of the process and its children: fairer than wall time on a busy machine.
+    cpu_seconds: float = 0.0
     note: str = ""
 
     @property
@@ -151,7 +154,7 @@ def measure(name: str, command: list[str], lines: int, note: str = "", stdout: P
     if proc.returncode != 0:
         error = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
         raise SystemExit(f"{name} failed ({proc.returncode}): {' '.join(command)}\n{error[-2000:]}")
-    return Run(name, lines, seconds, usage.ru_maxrss / 1024, note)
+    return Run(name, lines, seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, note)
 
 
 def _crowdsec_replay() -> Path:
@@ -244,10 +247,10 @@ def main() -> None:
     elif args.crowdsec_lines:
         print(f"  (CrowdSec skipped: {args.crowdsec} not found)")
 
-    print(f"\n{'tool':36} {'lines':>10} {'seconds':>9} {'lines/s':>10} {'peak MB':>8}  note")
+    print(f"\n{'tool':36} {'lines':>10} {'seconds':>9} {'lines/s':>10} {'CPU s':>7} {'peak MB':>8}  note")
     for r in runs:
         speed = f"{r.lines_per_second:>10,.0f}"
-        print(f"{r.name:36} {r.lines:>10,} {r.seconds:>9.2f} {speed} {r.peak_mb:>8.0f}  {r.note}")
+        print(f"{r.name:36} {r.lines:>10,} {r.seconds:>9.2f} {speed} {r.cpu_seconds:>7.1f} {r.peak_mb:>8.0f}  {r.note}")
     base = runs[-1] if runs[-1].name.startswith("crowdsec") else None
     if base is not None:
         for r in runs[:-1]:
