@@ -249,8 +249,8 @@ def main() -> None:
 
     print(f"\n{'tool':36} {'lines':>10} {'seconds':>9} {'lines/s':>10} {'CPU s':>7} {'peak MB':>8}  note")
     for r in runs:
-        speed = f"{r.lines_per_second:>10,.0f}"
-        print(f"{r.name:36} {r.lines:>10,} {r.seconds:>9.2f} {speed} {r.cpu_seconds:>7.1f} {r.peak_mb:>8.0f}  {r.note}")
+        figures = f"{r.lines:>10,} {r.seconds:>9.2f} {r.lines_per_second:>10,.0f} {r.cpu_seconds:>7.1f}"
+        print(f"{r.name:36} {figures} {r.peak_mb:>8.0f}  {r.note}")
     base = runs[-1] if runs[-1].name.startswith("crowdsec") else None
     if base is not None:
         for r in runs[:-1]:
