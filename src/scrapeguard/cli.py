@@ -262,7 +262,7 @@ def replay(logs: tuple[str, ...], fmt: str, policy_path: str | None, decisions_o
               help="How many top actors and user agents to list.")
 @click.option("--work-dir", type=click.Path(file_okay=False), metavar="DIR",
               help="Where the parsed requests are kept during the run (default: the system's temp dir). "
-                   "Needs about a third of the logs' uncompressed size.")
+                   "Needs about a sixth of the logs' uncompressed size.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def analyze(logs: tuple[str, ...], fmt: str, policy_path: str | None, session_var: str | None,
             account_var: str | None, json_fields: tuple[str, ...], out_dir: str | None, html_out: str | None,

@@ -551,7 +551,7 @@ def scan_logs(
                 stats.parsed += rows.height
                 stats.invalid_ips += int(rows.get_column("invalid_ip").sum())
                 part = workdir / f"part-{len(parts):06d}.arrow"
-                rows.drop("invalid_ip").cast(SCHEMA).write_ipc(part, compression="uncompressed")  # type: ignore[arg-type]
+                rows.drop("invalid_ip").cast(SCHEMA).write_ipc(part, compression="lz4")  # type: ignore[arg-type]
                 parts.append(part)
 
     done = 0
