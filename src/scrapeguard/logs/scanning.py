@@ -7,7 +7,7 @@ bounded whatever the log's size), the format's own regular expression
 (`NginxFormat.pattern`) splits each block into columns in Polars, and the
 fields that need care (request, client address, user agent) go through the
 very functions the Python parser uses, applied once per distinct value. Each
-block's requests are written to a Arrow IPC file in a work directory, ready
+block's requests are written to an Arrow IPC file in a work directory, ready
 for the aggregations of `analysis.py`. Bad lines are counted by the same
 reasons as `reading.py`, with file and line number for the first few.
 JSON lines are parsed by the Python parser, block by block (slower).
