@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint bench bench-stores
+.PHONY: install demo test lint bench bench-stores bench-logs
 
 $(BIN)/scrapeguard: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -28,3 +28,6 @@ bench: install
 
 bench-stores: install
 	$(BIN)/python bench/bench_stores.py
+
+bench-logs: install
+	$(BIN)/python bench/bench_logs.py

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,6 +18,9 @@ from scrapeguard.integrations.proxy import start_proxy
 from scrapeguard.policy import PolicyError, default_policy, defaults_text, load_policy
 from scrapeguard.policy.model import Policy
 from scrapeguard.serving import build_proxy, parse_listen, run_until_signalled, start_site
+
+if TYPE_CHECKING:
+    from scrapeguard.logs.formats import LogFormat
 
 
 class ListenAddress(click.ParamType):  # type: ignore[type-arg]
@@ -194,38 +199,31 @@ def demo(listen: tuple[str, int], members: int, seed: int, policy_path: str | No
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--top", type=click.IntRange(1, 1000), default=10, show_default=True,
               help="How many top actors the summary lists.")
+@click.option("--verify-dns", is_flag=True,
+              help="Check search-engine crawlers by reverse DNS too (slow, needs DNS; by default a replay "
+                   "is offline and checks them against the operators' published IP ranges only).")
 def replay(logs: tuple[str, ...], fmt: str, policy_path: str | None, decisions_out: str,
            session_var: str | None, account_var: str | None, json_fields: tuple[str, ...],
-           as_json: bool, top: int) -> None:
+           as_json: bool, top: int, verify_dns: bool) -> None:
     """Run access logs through the engine and policy, in log time: what would the policy have done?
 
     LOG may be plain or gzip; '-' reads standard input. Bad lines are counted and
     skipped, never fatal.
     """
     import json
-    from pathlib import Path
 
     from scrapeguard.decisions import DecisionWriter
     from scrapeguard.engine import Engine
-    from scrapeguard.logs.formats import FormatError, make_format
+    from scrapeguard.logs.replay import offline_policy, stderr_progress
     from scrapeguard.logs.replay import replay as run_replay
-    from scrapeguard.logs.replay import stderr_progress
 
     loaded = _load_policy_or_exit(policy_path)
-    fields = {}
-    for item in json_fields:
-        name, sep, key = item.partition("=")
-        if not sep or not name or not key:
-            raise click.BadParameter(f"{item!r} is not NAME=KEY", param_hint="--json-field")
-        fields[name] = key
-    try:
-        log_format = make_format(fmt, session_var, account_var, fields or None)
-    except FormatError as exc:
-        raise click.BadParameter(str(exc), param_hint="--format") from exc
-    for path in logs:
-        if path != "-" and not Path(path).is_file():
-            raise click.BadParameter(f"{path}: no such file", param_hint="LOG")
+    if not verify_dns:
+        loaded = offline_policy(loaded)
+    log_format = _log_format_or_exit(fmt, session_var, account_var, json_fields)
+    _check_logs(logs)
     out = Path(decisions_out)
+    _refuse_overwriting_a_log(out, logs, "--decisions-out")
     out.unlink(missing_ok=True)
     writer = DecisionWriter(out)
     try:
@@ -239,6 +237,134 @@ def replay(logs: tuple[str, ...], fmt: str, policy_path: str | None, decisions_o
     else:
         click.echo(summary.text(top))
         click.echo(f"decisions written to {out}")
+
+
+@main.command()
+@click.argument("logs", nargs=-1, required=True, metavar="LOG...")
+@click.option("--format", "fmt", required=True, metavar="FMT",
+              help="combined, common, json, or an nginx log_format string in quotes.")
+@click.option("--policy", "policy_path", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Policy whose quotas and route map are used (TOML); built-in defaults if omitted.")
+@click.option("--session-var", metavar="VAR",
+              help="The format variable holding the session, e.g. cookie_sid.")
+@click.option("--account-var", metavar="VAR",
+              help="The format variable holding the account, e.g. remote_user.")
+@click.option("--json-field", "json_fields", multiple=True, metavar="NAME=KEY",
+              help="For --format json: which key holds NAME (as for replay). Repeatable.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Write report.html, analysis.json and exposed-members.csv into DIR (created if needed).")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the HTML report.")
+@click.option("--json-out", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the analysis as JSON.")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the exposed members as CSV (one row per actor, member and route).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--top", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="How many top actors and user agents to list.")
+@click.option("--work-dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Where the parsed requests are kept during the run (default: the system's temp dir). "
+                   "Needs about a sixth of the logs' uncompressed size.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def analyze(logs: tuple[str, ...], fmt: str, policy_path: str | None, session_var: str | None,
+            account_var: str | None, json_fields: tuple[str, ...], out_dir: str | None, html_out: str | None,
+            json_out: str | None, csv_out: str | None, as_json: bool, top: int, work_dir: str | None,
+            quiet: bool) -> None:
+    """Analyse large access logs fast: volumes, flagged actors, campaigns, and whose data they got.
+
+    LOG may be plain or gzip; '-' reads standard input. Nothing is refused or
+    written to a decisions file: for what the policy would have done request by
+    request, use `replay`. Definitions: docs/log-analysis.md.
+    """
+    import json
+    import tempfile
+    import time
+
+    from scrapeguard.logs.analysis import analyze as run_analysis
+    from scrapeguard.logs.progress import BytesProgress
+    from scrapeguard.logs.report import write_csv, write_html, write_json
+    from scrapeguard.logs.scanning import scan_logs
+    from scrapeguard.routes import RouteMap
+
+    loaded = _load_policy_or_exit(policy_path)
+    log_format = _log_format_or_exit(fmt, session_var, account_var, json_fields)
+    _check_logs(logs)
+    outputs: dict[str, Path] = {}
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        outputs = {"html": Path(out_dir) / "report.html", "json": Path(out_dir) / "analysis.json",
+                   "csv": Path(out_dir) / "exposed-members.csv"}
+    for kind, value in (("html", html_out), ("json", json_out), ("csv", csv_out)):
+        if value is not None:
+            outputs[kind] = Path(value)
+    for kind, path in outputs.items():
+        _refuse_overwriting_a_log(path, logs, f"--{kind}")
+    started = time.perf_counter()
+    with BytesProgress(logs, enabled=not quiet and sys.stderr.isatty()) as progress, \
+            tempfile.TemporaryDirectory(prefix="scrapeguard-analyze-", dir=work_dir) as tmp:
+        scan = scan_logs(logs, log_format, RouteMap(loaded.routes), Path(tmp), progress.advance)
+        progress.phase("aggregating")
+        result = run_analysis(scan, loaded, top=top, progress=progress.phase)
+    result.seconds = time.perf_counter() - started
+    if "json" in outputs:
+        write_json(result, outputs["json"], {"policy": loaded.source})
+    if "csv" in outputs:
+        write_csv(result, outputs["csv"])
+    if "html" in outputs:
+        write_html(result, outputs["html"])
+    if as_json:
+        written = {k: str(v) for k, v in outputs.items()}
+        click.echo(json.dumps({**result.to_dict(), "outputs": written}, indent=2))
+        return
+    d = result.to_dict()
+    click.echo(f"{d['lines']} lines read, {d['requests']} requests, {d['skipped_lines']} lines skipped "
+               f"({d['seconds']} s, {d['lines_per_second'] or '-'} lines/s)")
+    for reason, n in result.stats.bad.most_common():
+        click.echo(f"  skipped {n}: {reason}")
+    for sample in result.stats.samples:
+        click.echo(f"    {sample.source}:{sample.line_number}: {sample.reason}: {sample.text[:120]}")
+    if result.stats.invalid_ips:
+        click.echo(f"{result.stats.invalid_ips} lines had a client field that is not an IP address")
+    click.echo(f"{result.actors} actors, {len(result.flagged)} flagged, {len(result.campaigns)} campaigns, "
+               f"{result.exposed_members} members exposed to flagged actors")
+    for summary in result.flagged[:top]:
+        click.echo(f"  {summary.actor:40} {summary.members_reached:7} members  {'; '.join(summary.reasons)}")
+    for kind, path in outputs.items():
+        click.echo(f"{kind} written to {path}")
+
+
+def _log_format_or_exit(fmt: str, session_var: str | None, account_var: str | None,
+                        json_fields: tuple[str, ...]) -> LogFormat:
+    from scrapeguard.logs.formats import FormatError, make_format
+
+    fields = {}
+    for item in json_fields:
+        name, sep, key = item.partition("=")
+        if not sep or not name or not key:
+            raise click.BadParameter(f"{item!r} is not NAME=KEY", param_hint="--json-field")
+        fields[name] = key
+    try:
+        return make_format(fmt, session_var, account_var, fields or None)
+    except FormatError as exc:
+        raise click.BadParameter(str(exc), param_hint="--format") from exc
+
+
+def _check_logs(logs: tuple[str, ...]) -> None:
+    from pathlib import Path
+
+    for path in logs:
+        if path != "-" and not Path(path).is_file():
+            raise click.BadParameter(f"{path}: no such file", param_hint="LOG")
+
+
+def _refuse_overwriting_a_log(out: Path, logs: tuple[str, ...], option: str) -> None:
+    """An output file that is one of the input logs would destroy the log before it is read."""
+    if not out.exists():
+        return
+    for path in logs:
+        if path != "-" and os.path.samefile(path, out):
+            raise click.BadParameter(f"{out} is the log {path}: writing there would destroy the log",
+                                     param_hint=option)
 
 
 @main.group()

@@ -58,9 +58,26 @@ class RouteMap:
     def __init__(self, rules: tuple[RouteRule, ...] | list[RouteRule]) -> None:
         self._rules = [(_literal_prefix(r.pattern), _compile(r.pattern), r) for r in rules]
 
+    @property
+    def rules(self) -> list[RouteRule]:
+        return [rule for _, _, rule in self._rules]
+
+    @property
+    def expressions(self) -> list[re.Pattern[str]]:
+        """Each rule's regular expression (Python's; Polars reads them alike), in rule order."""
+        return [regex for _, regex, _ in self._rules]
+
     def match(self, path: str, query: str = "") -> RouteMatch:
         """Classify a request path (decoded, without the query) and its raw query string."""
-        for prefix, regex, rule in self._rules:
+        index, subject = self.index_of(path, query)
+        if index is None:
+            return UNMATCHED
+        rule = self._rules[index][2]
+        return RouteMatch(rule.kind, subject, rule.categories, rule.pattern)
+
+    def index_of(self, path: str, query: str = "") -> tuple[int | None, str | None]:
+        """(index of the first rule that matches, or None; the subject) — `match` in two plain values."""
+        for index, (prefix, regex, rule) in enumerate(self._rules):
             if not path.startswith(prefix):
                 continue
             m = regex.match(path)
@@ -75,5 +92,5 @@ class RouteMap:
                         subject = f"{name}:{values[0].strip().lower()}"
                 else:
                     subject = f"{rule.subject}:{m.group(rule.subject)}"
-            return RouteMatch(rule.kind, subject, rule.categories, rule.pattern)
-        return UNMATCHED
+            return index, subject
+        return None, None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -147,3 +148,58 @@ def test_combined_lines_round_trip(ip: str, path: str, ua: str, status: int) -> 
     assert (r.ip, r.status) == (ip, status)
     assert r.user_agent == ("" if ua.replace("\n", " ").replace("\r", " ") == "-"
                             else ua.replace("\n", " ").replace("\r", " "))
+
+
+@pytest.mark.parametrize("line", [
+    '{"time": 1767225600, "a": ' + "[" * 100_000 + "]" * 100_000 + "}",  # RecursionError in json
+    '{"time": 1767225600, "n": ' + "1" * 5000 + "}",  # int too long to convert: ValueError
+])
+def test_json_that_breaks_the_decoder_is_a_bad_line(line: str) -> None:
+    with pytest.raises(BadLine) as info:
+        make_format("json").parse(line)
+    assert info.value.reason == "not JSON"
+
+
+@pytest.mark.parametrize("fmt,shown", [
+    ('$1x [$time_local] "$request"', "'$1x'"),
+    ('$remote_addr [$time_local] "$request" $é', "'$é'"),
+    ('$remote_addr [$time_local] "$request" ${cookie', "'${cookie'"),
+    ('$remote_addr [$time_local] "$request" $', "'$'"),
+])
+def test_invalid_variable_names_are_format_errors(fmt: str, shown: str) -> None:
+    with pytest.raises(FormatError, match=re.escape(shown) + " at column .* is not a variable"):
+        NginxFormat(fmt)
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e400", "9" * 30, "١٧٦٧٢٢٥٦٠٠", "-5", "+1767225600"])
+def test_epoch_times_must_be_plain_finite_ascii_numbers(value: str) -> None:
+    fmt = make_format('$remote_addr $msec "$request" $status')
+    with pytest.raises(BadLine) as info:
+        fmt.parse(f'192.0.2.1 {value} "GET / HTTP/1.1" 200')
+    assert info.value.reason == "unreadable time"
+    assert fmt.parse('192.0.2.1 1767225600.25 "GET / HTTP/1.1" 200').ts == 1767225600.25
+
+
+def test_json_infinite_or_huge_times_are_bad_lines() -> None:
+    for value in ("Infinity", "NaN", "1e400", "1" + "0" * 25):
+        with pytest.raises(BadLine, match="unreadable time"):
+            make_format("json").parse(f'{{"time": {value}, "path": "/"}}')
+
+
+def test_unicode_digits_in_clock_and_status_are_refused() -> None:
+    line = '192.0.2.1 - - [10/Oct/2000:{clock} +0000] "GET / HTTP/1.1" {status} 1 "-" "x"'
+    with pytest.raises(BadLine, match="unreadable time"):
+        make_format("combined").parse(line.format(clock="١٣:55:36", status="200"))
+    with pytest.raises(BadLine, match="unreadable status"):
+        make_format("combined").parse(line.format(clock="13:55:36", status="٢٠٠"))
+
+
+@pytest.mark.parametrize("client,ip", [
+    ("garbage", None), ("999.1.1.1", None), ("192.0.2.7", "192.0.2.7"), ("192.0.2.7:5555", "192.0.2.7"),
+    ("[2001:db8::1]:443", "2001:db8::1"), ("2001:db8::2", "2001:db8::2"), ("[nonsense]:1", None),
+])
+def test_the_client_field_must_be_an_ip_address(client: str, ip: str | None) -> None:
+    fmt = make_format('$remote_addr [$time_local] "$request" $status sid=$cookie_sid',
+                      session_var="cookie_sid")
+    r = fmt.parse(f'{client} [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 sid=s1')
+    assert r.ip == ip and r.invalid_ip == (ip is None) and r.session == "s1"

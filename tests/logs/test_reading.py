@@ -70,3 +70,24 @@ def test_a_truncated_gzip_keeps_what_was_read(tmp_path: Path) -> None:
     paths, stats = read([str(packed)])
     assert 0 < len(paths) < 500
     assert "file unreadable from here on" in stats.bad
+
+
+def test_a_truncated_gzip_names_the_file_and_its_own_line(tmp_path: Path) -> None:
+    plain = tmp_path / "first.log"
+    plain.write_text(lines(7))
+    packed = tmp_path / "cut.gz"
+    data = gzip.compress(lines(500).encode())
+    packed.write_bytes(data[: len(data) // 2])
+    paths, stats = read([str(plain), str(packed)])
+    sample = next(s for s in stats.samples if s.reason == "file unreadable from here on")
+    assert sample.source == str(packed)
+    assert sample.line_number == len(paths) - 7 + 1  # the first line of cut.gz that could not be read
+
+
+def test_clients_that_are_not_ips_are_counted(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text(lines(2) + LINE.format(n=1, s=1).replace("192.0.2.1 ", "not-an-ip ", 1))
+    stats = ReadStats()
+    records = list(read_records([str(log)], make_format("combined"), stats))
+    assert [r.ip for r in records] == ["192.0.2.0", "192.0.2.1", None]
+    assert stats.invalid_ips == 1 and stats.skipped == 0

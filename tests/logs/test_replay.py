@@ -6,13 +6,14 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from scrapeguard.cli import main
 from scrapeguard.decisions import DecisionWriter
 from scrapeguard.engine import Engine
 from scrapeguard.logs.formats import make_format
-from scrapeguard.logs.replay import replay
+from scrapeguard.logs.replay import offline_policy, replay
 from scrapeguard.policy import default_policy, load_policy_text
 
 ELASTIC = Path(__file__).parents[1] / "data" / "logs" / "elastic-apache-2015.log"  # see SOURCE.txt there
@@ -133,3 +134,46 @@ def test_real_apache_log_with_a_route_map_of_its_own(tmp_path: Path) -> None:
     assert "ip:66.249.73.135" not in summary.actors
     assert engine.counts["exempt.bot_agents"] > 300
     assert summary.detectors["profile_quota"] > 0
+
+
+def test_replay_command_refuses_to_write_decisions_over_a_log(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    scraper_log(log)
+    before = log.read_bytes()
+    link = tmp_path / "same.log"
+    link.hardlink_to(log)
+    for out in (log, link):
+        r = CliRunner().invoke(main, ["replay", str(log), "--format", "combined",
+                                      "--decisions-out", str(out)])
+        assert r.exit_code == 2 and "writing there would destroy the log" in r.stderr
+    assert log.read_bytes() == before
+
+
+def test_replay_command_is_offline_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a "Googlebot" outside Google's published ranges: judged fake without asking DNS
+    from scrapeguard.intel import crawlers
+
+    def no_dns(self: object, *args: object) -> None:
+        raise AssertionError("replay asked DNS")
+
+    monkeypatch.setattr(crawlers.Resolver, "reverse", no_dns)
+    monkeypatch.setattr(crawlers.Resolver, "forward", no_dns)
+    log = tmp_path / "fake-bot.log"
+    log.write_text('198.51.100.3 - - [01/Feb/2026:10:00:00 +0000] "GET /u/anna HTTP/1.1" 200 10 "-" '
+                   '"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"\n')
+    out = tmp_path / "d.jsonl"
+    r = CliRunner().invoke(main, ["replay", str(log), "--format", "combined", "--decisions-out", str(out)])
+    assert r.exit_code == 0, r.output
+    [decision] = [json.loads(x) for x in out.read_text().splitlines()]
+    assert "claims to be Googlebot" in decision["reasons"][0]["detail"]
+
+
+def test_offline_policy_switches_dns_off_and_nothing_else() -> None:
+    policy = default_policy()
+    assert policy.bot_agents.verify_dns  # the default for live traffic
+    offline = offline_policy(policy)
+    assert not offline.bot_agents.verify_dns
+    assert offline.profile_quota == policy.profile_quota and offline.routes == policy.routes
+    engine = Engine(offline, live=False)
+    bot = next(d for d in engine.detectors if d.name == "bot_agents")
+    assert bot.verifier.resolver is None  # type: ignore[attr-defined]

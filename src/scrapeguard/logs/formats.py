@@ -10,7 +10,9 @@ Which variable names the session (e.g. `cookie_sid`) and which the account
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,6 +54,8 @@ class LogRecord:
     session: str | None = None
     account: str | None = None
     referer: str = ""
+    #: The client field held something that is not an IP address (then `ip` is None).
+    invalid_ip: bool = False
 
 
 # -- time ------------------------------------------------------------------------------
@@ -73,12 +77,19 @@ def _day_start(day: str, zone: str) -> float:
 def _parse_time_local(text: str) -> float:
     # "17/May/2015:10:05:03 +0000": the day is parsed once (cached), the clock time by hand
     day, clock, zone = text[:11], text[12:20], text[21:]
-    if text[11] != ":" or clock[2] != ":" or clock[5] != ":" or not clock.replace(":", "").isdigit():
+    digits = clock.replace(":", "")
+    if text[11] != ":" or clock[2] != ":" or clock[5] != ":" or not (digits.isascii() and digits.isdigit()):
         raise ValueError(text)
     hours, minutes, seconds = int(clock[:2]), int(clock[3:5]), int(clock[6:8])
     if hours > 23 or minutes > 59 or seconds > 60:
         raise ValueError(text)
     return _day_start(day, zone) + hours * 3600 + minutes * 60 + seconds
+
+
+#: Epoch seconds: ASCII digits with an optional fraction (no signs, exponents, inf or nan).
+EPOCH = re.compile(r"[0-9]{1,12}(?:\.[0-9]*)?")
+#: Latest epoch time accepted (the year 9999, as for ISO 8601 times).
+MAX_EPOCH = 253402300799.0
 
 
 def parse_time(text: str) -> float:
@@ -87,10 +98,13 @@ def parse_time(text: str) -> float:
     try:
         if len(text) > 20 and text[2] == "/":
             return _parse_time_local(text)
-        if text.replace(".", "", 1).isdigit():
-            return float(text)
+        if EPOCH.fullmatch(text):
+            value = float(text)
+            if not math.isfinite(value) or value > MAX_EPOCH:
+                raise ValueError(text)
+            return value
         return _parse_iso(text)
-    except (ValueError, IndexError) as exc:
+    except (ValueError, IndexError, OverflowError) as exc:
         raise BadLine("unreadable time", repr(text[:40])) from exc
 
 
@@ -121,22 +135,35 @@ def _none_if_dash(value: str | None) -> str | None:
     return None if value in ("", "-") else value
 
 
+INVALID = "<invalid>"
+
+
 def _client_ip(value: str | None) -> str | None:
+    """The address in a client field ("10.0.0.13:40000", "[2001:db8::1]:443"), or INVALID if it is none."""
     value = _none_if_dash(value)
     if value is None:
         return None
-    # "10.0.0.13:40000" (address with port) or "[2001:db8::1]:443"
     if value.startswith("["):
-        return value[1:].split("]", 1)[0]
-    if value.count(":") == 1:
-        return value.split(":", 1)[0]
-    return value
+        value = value[1:].split("]", 1)[0]
+    elif value.count(":") == 1:
+        value = value.split(":", 1)[0]
+    return value if _is_ip(value) else INVALID
+
+
+@lru_cache(maxsize=65536)
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 # -- nginx-style format strings ----------------------------------------------------------------
 
 
-VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}")
+#: A variable: `$name` or `${name}`, names as nginx spells them (ASCII letters, digits, "_").
+VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 KNOWN = {
     "remote_addr", "remote_user", "time_local", "time_iso8601", "msec", "request", "status",
     "body_bytes_sent", "bytes_sent", "http_referer", "http_user_agent", "http_x_forwarded_for",
@@ -154,6 +181,15 @@ class FormatError(ValueError):
     """A log format string that cannot be used."""
 
 
+_SPECIAL = frozenset("()[]{}?*+-|^$\\.&~# ")
+_WHITESPACE = {"\t": r"\t", "\n": r"\n", "\r": r"\r", "\v": r"\v", "\f": r"\f"}
+
+
+def _escape(literal: str) -> str:
+    """`re.escape` in a spelling that Python's `re` and Rust's `regex` (Polars) read alike."""
+    return "".join("\\" + c if c in _SPECIAL else _WHITESPACE.get(c, c) for c in literal)
+
+
 class NginxFormat:
     """A compiled log_format string."""
 
@@ -162,7 +198,12 @@ class NginxFormat:
         self.session_var = session_var.lstrip("$") if session_var else None
         self.account_var = account_var.lstrip("$") if account_var else None
         pattern, self.variables = self._compile(fmt)
-        self.regex = re.compile(pattern)
+        #: The regular expression, readable by Python's `re` and by Polars (`logs/scanning.py`).
+        self.pattern = pattern
+        try:
+            self.regex = re.compile(pattern)
+        except re.error as exc:  # pragma: no cover - _compile only emits valid names
+            raise FormatError(f"the format cannot be compiled: {exc}") from exc
         names = set(self.variables)
         if not names & {"remote_addr", "http_x_forwarded_for"} and not (
                 self.session_var in names or self.account_var in names):
@@ -176,31 +217,37 @@ class NginxFormat:
             if var is not None and var not in names:
                 raise FormatError(f"the {option} variable ${var} is not in the format")
 
+    def pattern_capturing(self, names: set[str]) -> str:
+        """The same expression with only the variables in `names` captured (fewer groups, faster)."""
+        return self._compile(self.fmt, names)[0]
+
     @staticmethod
-    def _compile(fmt: str) -> tuple[str, list[str]]:
+    def _compile(fmt: str, capturing: set[str] | None = None) -> tuple[str, list[str]]:
         out = ["^"]
         variables: list[str] = []
         pos = 0
         for m in VARIABLE.finditer(fmt):
             name = m.group(1) or m.group(2)
             literal = fmt[pos : m.start()]
-            out.append(re.escape(literal))
+            _check_literal(literal, pos)
+            out.append(_escape(literal))
             quoted = literal.endswith('"')
+            group = f"?P<{name}>" if capturing is None or name in capturing else "?:"
             if name in variables:
-                group = QUOTED if quoted else r"\S*"
-                out.append(group)  # a repeated variable is matched but read once
+                out.append(QUOTED if quoted else r"\S*")  # a repeated variable is matched but read once
             elif name == "time_local":
-                out.append(r"(?P<time_local>[^\]]+)" if literal.endswith("[") else r"(?P<time_local>\S+ \S+)")
+                out.append(f"({group}[^\\]]+)" if literal.endswith("[") else f"({group}\\S+ \\S+)")
             elif quoted:
-                out.append(rf"(?P<{name}>{QUOTED})")
+                out.append(f"({group}{QUOTED})")
             elif name == "request":
-                out.append(r"(?P<request>\S+ \S+(?: \S+)?)")
+                out.append(f"({group}\\S+ \\S+(?: \\S+)?)")
             else:
-                out.append(rf"(?P<{name}>\S*)")
+                out.append(f"({group}\\S*)")
             if name not in variables:
                 variables.append(name)
             pos = m.end()
-        out.append(re.escape(fmt[pos:]).rstrip() + r"\s*$")
+        _check_literal(fmt[pos:], pos)
+        out.append(_escape(fmt[pos:].rstrip()) + r"\s*$")
         if not variables:
             raise FormatError("the format has no $variables")
         return "".join(out), variables
@@ -211,6 +258,17 @@ class NginxFormat:
             raise BadLine("does not match the log format")
         v = m.groupdict()
         return _record(v, self.session_var, self.account_var)
+
+
+def _check_literal(literal: str, offset: int) -> None:
+    """A "$" between variables that starts no valid variable name is a mistake, not text to match."""
+    index = literal.find("$")
+    if index >= 0:
+        bad = re.match(r"\$\{?[^\s\"'\[\]]*", literal[index:])
+        shown = bad.group(0) if bad else "$"
+        raise FormatError(f"{shown!r} at column {offset + index + 1} is not a variable: names are "
+                          "letters, digits and _ and start with a letter or _ (e.g. $remote_addr, "
+                          "${cookie_sid})")
 
 
 def _unescape(value: str) -> str:
@@ -229,6 +287,22 @@ def _record(v: dict[str, Any], session_var: str | None, account_var: str | None)
         ts = parse_time(v["msec"])
     else:
         raise BadLine("no time")
+    method, path, query = request_of(v)
+    status = status_of(v.get("status"))
+    ip, invalid_ip = client_of(v.get("remote_addr"), v.get("http_x_forwarded_for"))
+    session = optional_text(v.get(session_var)) if session_var else None
+    account = optional_text(v.get(account_var)) if account_var else None
+    return LogRecord(ts=ts, ip=ip, method=method, path=path, query=query, status=status,
+                     user_agent=user_agent_of(v.get("http_user_agent")), session=session, account=account,
+                     referer=_unescape(v.get("http_referer") or ""), invalid_ip=invalid_ip)
+
+
+# The steps below are shared with the bulk reader (`logs/scanning.py`), which applies them to the
+# distinct values of a column, so that both readers read every field the same way.
+
+
+def request_of(v: dict[str, Any]) -> tuple[str, str, str]:
+    """(method, decoded path, raw query) from $request, or from $request_uri/$uri and friends."""
     if v.get("request"):
         method, path, query = split_request(_unescape(v["request"]))
     else:
@@ -239,21 +313,36 @@ def _record(v: dict[str, Any], session_var: str | None, account_var: str | None)
         path = unquote(path, errors="replace")
         query = query or v.get("args") or v.get("query_string") or ""
         method = (v.get("request_method") or "GET").upper()
-    status_text = v.get("status")
-    status = None
-    if status_text not in (None, "", "-"):
-        if not status_text.isdigit() or not 100 <= int(status_text) <= 599:
-            raise BadLine("unreadable status", repr(status_text[:10]))
-        status = int(status_text)
-    ip = _client_ip(v.get("remote_addr"))
-    if ip is None and v.get("http_x_forwarded_for"):
-        ip = _client_ip(_unescape(v["http_x_forwarded_for"]).split(",")[0])
-    session = _none_if_dash(_unescape(v[session_var])) if session_var and v.get(session_var) else None
-    account = _none_if_dash(_unescape(v[account_var])) if account_var and v.get(account_var) else None
-    ua = _unescape(v.get("http_user_agent") or "")
-    return LogRecord(ts=ts, ip=ip, method=method, path=path or "/", query=query, status=status,
-                     user_agent="" if ua == "-" else ua, session=session, account=account,
-                     referer=_unescape(v.get("http_referer") or ""))
+    return method, path or "/", query
+
+
+def status_of(status_text: str | None) -> int | None:
+    if status_text in (None, "", "-"):
+        return None
+    assert status_text is not None
+    if not (status_text.isascii() and status_text.isdigit()) or not 100 <= int(status_text) <= 599:
+        raise BadLine("unreadable status", repr(status_text[:10]))
+    return int(status_text)
+
+
+def client_of(remote_addr: str | None, forwarded_for: str | None) -> tuple[str | None, bool]:
+    """The client IP (the peer, else the first forwarded-for entry) and whether the field was not an IP."""
+    ip = _client_ip(remote_addr)
+    if ip is None and forwarded_for:
+        ip = _client_ip(_unescape(forwarded_for).split(",")[0])
+    if ip == INVALID:
+        return None, True  # the actor is then its session or account, if the log has one
+    return ip, False
+
+
+def optional_text(value: str | None) -> str | None:
+    """A session or account field: unescaped; empty or "-" means none."""
+    return _none_if_dash(_unescape(value)) if value else None
+
+
+def user_agent_of(value: str | None) -> str:
+    ua = _unescape(value or "")
+    return "" if ua == "-" else ua
 
 
 # -- JSON lines ----------------------------------------------------------------------------
@@ -293,6 +382,8 @@ class JsonFormat:
             obj = json.loads(line[start:])
         except json.JSONDecodeError as exc:
             raise BadLine("not JSON", f"{exc.msg} at column {exc.colno + start}") from exc
+        except (ValueError, RecursionError) as exc:  # e.g. nesting too deep, numbers too long
+            raise BadLine("not JSON", type(exc).__name__) from exc
         if not isinstance(obj, dict):
             raise BadLine("the JSON is not an object")
         time_value = self._get(obj, "time")

@@ -35,6 +35,8 @@ class ReadStats:
     bad: Counter[str] = field(default_factory=Counter)
     samples: list[BadLineSample] = field(default_factory=list)
     max_samples: int = 5
+    #: Parsed lines whose client field was not an IP address (their actor is the session or account).
+    invalid_ips: int = 0
 
     @property
     def skipped(self) -> int:
@@ -62,22 +64,33 @@ def read_records(paths: Iterable[str], fmt: LogFormat, stats: ReadStats) -> Iter
     for path in paths:
         source = "<stdin>" if path == "-" else path
         stream = _open(path)
+        position = _Position()
         try:
-            yield from _records(stream, source, fmt, stats)
+            yield from _records(stream, source, fmt, stats, position)
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            stats.record_bad(source, stats.lines, "file unreadable from here on", str(exc))
+            # the line that could not be read is the one after the last read line of this file
+            stats.record_bad(source, position.line + 1, "file unreadable from here on", str(exc))
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
 
 
-def _records(reader: io.BufferedIOBase, source: str, fmt: LogFormat, stats: ReadStats) -> Iterator[LogRecord]:
+@dataclass
+class _Position:
+    """How many lines of the current file have been read."""
+
+    line: int = 0
+
+
+def _records(reader: io.BufferedIOBase, source: str, fmt: LogFormat, stats: ReadStats,
+             position: _Position) -> Iterator[LogRecord]:
     number = 0
     while True:
         raw = reader.readline(MAX_LINE + 1)
         if not raw:
             return
         number += 1
+        position.line = number
         stats.lines += 1
         if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
             while raw and not raw.endswith(b"\n"):  # skip the rest of the long line
@@ -94,4 +107,6 @@ def _records(reader: io.BufferedIOBase, source: str, fmt: LogFormat, stats: Read
             stats.record_bad(source, number, exc.reason, text)
             continue
         stats.parsed += 1
+        if record.invalid_ip:
+            stats.invalid_ips += 1
         yield record

@@ -7,6 +7,7 @@ counts them per action and per detector and names the top actors.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections import Counter
@@ -19,7 +20,20 @@ from scrapeguard.engine import Engine
 from scrapeguard.events import Event
 from scrapeguard.logs.formats import LogFormat
 from scrapeguard.logs.reading import ReadStats, read_records
+from scrapeguard.policy.model import Policy
 from scrapeguard.routes import RouteMap
+
+
+def offline_policy(policy: Policy) -> Policy:
+    """The policy with reverse-DNS checks of crawlers switched off.
+
+    A replay is offline and deterministic: a crawler's claim is checked
+    against the operator's published IP ranges only, never by DNS look-ups
+    (slow, and answers change over time).
+    """
+    if not policy.bot_agents.verify_dns:
+        return policy
+    return dataclasses.replace(policy, bot_agents=dataclasses.replace(policy.bot_agents, verify_dns=False))
 
 
 @dataclass
@@ -40,6 +54,7 @@ class ReplaySummary:
             "events": self.events,
             "skipped_lines": self.stats.skipped,
             "skipped_by_reason": dict(self.stats.bad),
+            "client_not_an_ip": self.stats.invalid_ips,
             "bad_line_samples": [
                 {"source": s.source, "line": s.line_number, "reason": s.reason, "text": s.text}
                 for s in self.stats.samples
@@ -61,6 +76,9 @@ class ReplaySummary:
             out.append(f"  skipped {n}: {reason}")
         for s in self.stats.samples:
             out.append(f"    {s.source}:{s.line_number}: {s.reason}: {s.text[:120]}")
+        if self.stats.invalid_ips:
+            out.append(f"{self.stats.invalid_ips} lines had a client field that is not an IP address "
+                       "(counted by session or account instead)")
         refused = sum(n for a, n in self.actions.items() if a != ALLOW)
         out.append(f"the policy would have refused {refused} requests: "
                    + (", ".join(f"{a} {n}" for a, n in sorted(self.actions.items()) if a != ALLOW) or "none"))

@@ -1,0 +1,505 @@
+"""Analysis of large access logs: who asked for what, who went over the policy, whose data they got.
+
+Built on the requests that `scanning.py` wrote (Polars, out of core). The
+words used, also in docs/log-analysis.md:
+
+- **actor**: whom a request counts against, as in the engine: the account when
+  the log names one, else the client IP, else the session.
+- **flagged actor**, for one or more of these reasons (the policy's numbers):
+  - distinct member profiles served (status below 400, own profile excluded)
+    over the profile quota in one clock hour or one UTC day (anonymous quota
+    for IPs and sessions, account quota for accounts);
+  - distinct contact look-ups over the look-up quota in an hour or a day;
+  - asking for member data (profiles, look-ups, listings) while the user
+    agent declares a scraping tool, a bot or an AI training crawler;
+  - claiming to be a search engine's crawler from an IP outside the
+    operator's published ranges (no DNS: analysis is offline).
+  Search engines' crawlers whose claim checks out are listed apart, never flagged.
+- **campaign**: actors (IPs) that are each under the quotas but together sweep
+  the members: at least `min_actors` IPs with the same user agent, from at
+  least two networks (/24, /64), each reaching at least `min_members` members,
+  their member sets largely disjoint (the union at least `min_disjoint` of the
+  sum), and together reaching more members than one visitor may in an hour.
+  Its actors are flagged too.
+
+Clock hours and UTC days are used (not sliding windows as in the live
+engine): an actor spreading views across an hour boundary can stay under here
+and not in `replay`, which is the exact check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from scrapeguard.events import network_of
+from scrapeguard.intel.crawlers import (
+    AI_OTHER,
+    AI_TRAINING,
+    CRAWLER,
+    SEARCH,
+    TOOL,
+    UNVERIFIED,
+    CrawlerVerifier,
+    classify,
+)
+from scrapeguard.logs.exposure import ActorExposure, compute_exposure
+from scrapeguard.logs.reading import ReadStats
+from scrapeguard.logs.scanning import ScanResult
+from scrapeguard.policy.model import Policy
+from scrapeguard.routes import CONTACT_LOOKUP, LISTING, MEMBER_KINDS, PAGE, PROFILE
+
+MEMBER_DATA = sorted({PROFILE, CONTACT_LOOKUP, LISTING})
+HOUR = 3600
+DAY = 86400
+
+
+@dataclass(frozen=True)
+class CampaignOptions:
+    min_actors: int = 3
+    min_members: int = 20
+    min_disjoint: float = 0.8
+
+
+@dataclass
+class ActorSummary:
+    actor: str
+    requests: int
+    first_seen: float
+    last_seen: float
+    status: dict[str, int]
+    user_agents: int
+    top_user_agent: str
+    agent_kind: str
+    #: Distinct members whose data the actor received (2xx on profile and look-up routes).
+    members_reached: int
+    listing_pages: int
+    #: Most distinct profiles served in one clock hour / UTC day (what the profile quota counts).
+    profiles_peak_hour: int
+    profiles_peak_day: int
+    lookups_peak_hour: int
+    lookups_peak_day: int
+    ips: int
+    reasons: list[str] = field(default_factory=list)
+    campaign: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass
+class Campaign:
+    number: int
+    user_agent: str
+    actors: list[str]
+    networks: int
+    members_reached: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "user_agent": self.user_agent,
+            "actors": self.actors,
+            "networks": self.networks,
+            "members_reached": self.members_reached,
+        }
+
+
+@dataclass
+class Analysis:
+    stats: ReadStats
+    requests: int
+    first_ts: float | None
+    last_ts: float | None
+    status: dict[str, int]
+    route_kinds: dict[str, int]
+    #: (hour start epoch, requests, requests for member data) per clock hour.
+    hourly: list[tuple[int, int, int]]
+    top_user_agents: list[tuple[str, str, int]]
+    actors: int
+    top_actors: list[ActorSummary]
+    flagged: list[ActorSummary]
+    verified_crawlers: list[ActorSummary]
+    campaigns: list[Campaign]
+    exposure: list[ActorExposure]
+    seconds: float = 0.0
+
+    @property
+    def exposed_members(self) -> int:
+        return len({r.member for e in self.exposure for r in e.records})
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.stats
+        return {
+            "lines": s.lines,
+            "requests": self.requests,
+            "skipped_lines": s.skipped,
+            "skipped_by_reason": dict(s.bad),
+            "client_not_an_ip": s.invalid_ips,
+            "bad_line_samples": [
+                {"source": b.source, "line": b.line_number, "reason": b.reason, "text": b.text}
+                for b in s.samples
+            ],
+            "log_time_from": self.first_ts,
+            "log_time_to": self.last_ts,
+            "status": self.status,
+            "route_kinds": self.route_kinds,
+            "hourly": [{"hour": h, "requests": n, "member_data": m} for h, n, m in self.hourly],
+            "top_user_agents": [
+                {"user_agent": ua, "kind": kind, "requests": n} for ua, kind, n in self.top_user_agents
+            ],
+            "actors": self.actors,
+            "top_actors": [a.to_dict() for a in self.top_actors],
+            "flagged": [a.to_dict() for a in self.flagged],
+            "verified_crawlers": [a.to_dict() for a in self.verified_crawlers],
+            "campaigns": [c.to_dict() for c in self.campaigns],
+            "exposure": [
+                {
+                    "actor": e.actor,
+                    "reasons": list(e.reasons),
+                    "members": e.members,
+                    "responses": e.responses,
+                    "categories": list(e.categories),
+                }
+                for e in self.exposure
+            ],
+            "exposed_members": self.exposed_members,
+            "seconds": round(self.seconds, 3),
+            "lines_per_second": round(s.lines / self.seconds) if self.seconds else None,
+        }
+
+
+def _with_actor(requests: pl.LazyFrame, policy: Policy) -> pl.LazyFrame:
+    kinds = [rule.kind for rule in policy.routes]
+    return requests.with_columns(
+        pl.when(pl.col("account").is_not_null())
+        .then(pl.lit("account:") + pl.col("account"))
+        .when(pl.col("ip").is_not_null())
+        .then(pl.lit("ip:") + pl.col("ip"))
+        .when(pl.col("session").is_not_null())
+        .then(pl.lit("session:") + pl.col("session"))
+        .alias("actor"),
+        pl.col("rule")
+        .replace_strict(list(range(len(kinds))), kinds, default=PAGE, return_dtype=pl.String)
+        .alias("kind"),
+    )
+
+
+def _status_class(status: pl.Expr) -> pl.Expr:
+    return (
+        pl.when(status.is_null())
+        .then(pl.lit("none"))
+        .otherwise((status // 100).cast(pl.String) + pl.lit("xx"))
+    )
+
+
+def analyze(
+    scan: ScanResult,
+    policy: Policy,
+    campaign: CampaignOptions | None = None,
+    top: int = 20,
+    progress: Callable[[str], None] | None = None,
+) -> Analysis:
+    """Aggregate the scanned requests; flag actors, find campaigns, compute exposure."""
+    step = progress or (lambda _: None)
+    campaign = campaign or CampaignOptions()
+    requests = _with_actor(scan.requests(), policy)
+    run: Callable[[pl.LazyFrame], pl.DataFrame] = lambda lf: lf.collect(engine="streaming")  # noqa: E731
+
+    step("totals")
+    totals_frame, status_frame, kinds_frame, hourly_frame, agents = pl.collect_all(
+        [
+            requests.select(
+                pl.len().alias("n"), pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last")
+            ),
+            requests.group_by(_status_class(pl.col("status")).alias("c")).len(),
+            requests.group_by("kind").len(),
+            requests.group_by((pl.col("ts") // HOUR * HOUR).cast(pl.Int64).alias("h"))
+            .agg(pl.len(), pl.col("kind").is_in(MEMBER_DATA).sum())
+            .sort("h"),
+            requests.group_by("user_agent").len(),
+        ],
+        engine="streaming",
+    )
+    totals = totals_frame.row(0)
+    status = dict(status_frame.iter_rows())
+    route_kinds = dict(kinds_frame.iter_rows())
+    hourly = hourly_frame.rows()
+
+    step("user agents")
+    agent_kinds = {ua: classify(ua).kind for ua in agents.get_column("user_agent").to_list()}
+    top_agents = [(ua, agent_kinds[ua], n) for ua, n in agents.sort("len", descending=True).head(top).rows()]
+
+    step("actors")
+    actors = _actor_table(requests, policy, run)
+    reasons, verified = _flags(requests, policy, actors, agent_kinds, run)
+    campaigns = _campaigns(requests, actors, reasons, policy, campaign, run)
+    for c in campaigns:
+        for actor in c.actors:
+            reasons.setdefault(actor, []).append(
+                f"one of {len(c.actors)} IPs of campaign #{c.number} (same user agent, "
+                f"{c.networks} networks, {c.members_reached} members together)"
+            )
+
+    # summaries (Python objects) only for the actors reported: flagged, verified crawlers, the top ones
+    top_names = actors.sort(["requests", "actor"], descending=[True, False]).head(top).get_column("actor")
+    wanted = set(reasons) | verified | set(top_names.to_list())
+    agents_of = _user_agents(requests, sorted(wanted), run)
+    summaries = {
+        row["actor"]: _summary(row, agents_of[row["actor"]], agent_kinds)
+        for row in actors.filter(pl.col("actor").is_in(list(wanted))).iter_rows(named=True)
+    }
+    for c in campaigns:
+        for actor in c.actors:
+            summaries[actor].campaign = c.number
+    for actor, why in reasons.items():
+        summaries[actor].reasons = why
+    flagged = sorted(
+        (summaries[a] for a in reasons), key=lambda s: (-s.members_reached, -s.requests, s.actor)
+    )
+    top_actors = [summaries[a] for a in top_names.to_list()]
+
+    step("exposure")
+    exposure = compute_exposure(requests, {a: reasons[a] for a in reasons}, policy.routes)
+    return Analysis(
+        stats=scan.stats,
+        requests=totals[0],
+        first_ts=totals[1],
+        last_ts=totals[2],
+        status=status,
+        route_kinds=route_kinds,
+        hourly=[(int(h), int(n), int(m)) for h, n, m in hourly],
+        top_user_agents=top_agents,
+        actors=actors.height,
+        top_actors=top_actors,
+        flagged=flagged,
+        verified_crawlers=[summaries[a] for a in sorted(verified) if a in summaries and a not in reasons],
+        campaigns=campaigns,
+        exposure=exposure,
+    )
+
+
+def _actor_table(
+    requests: pl.LazyFrame, policy: Policy, run: Callable[[pl.LazyFrame], pl.DataFrame]
+) -> pl.DataFrame:
+    """One row per actor: volume, timing, status mix, user agents, members reached, quota peaks."""
+    actor_rows = requests.filter(pl.col("actor").is_not_null())
+    ok = pl.col("status").is_between(200, 299)
+    served = pl.col("status").is_null() | (pl.col("status") < 400)
+    own = pl.col("subject") == (pl.lit("id:") + pl.col("account"))
+    profile_view = (
+        (pl.col("kind") == PROFILE) & pl.col("subject").is_not_null() & served & ~own.fill_null(False)
+    )
+    lookup = (pl.col("kind") == CONTACT_LOOKUP) & pl.col("subject").is_not_null()
+    base = actor_rows.group_by("actor").agg(
+        pl.len().alias("requests"),
+        pl.col("ts").min().alias("first_seen"),
+        pl.col("ts").max().alias("last_seen"),
+        *[(pl.col("status") // 100 == hundreds).sum().alias(f"s{hundreds}xx") for hundreds in (2, 3, 4, 5)],
+        pl.col("status").is_null().sum().alias("snone"),
+        pl.col("subject")
+        .filter(pl.col("kind").is_in(sorted(MEMBER_KINDS)) & ok)
+        .n_unique()
+        .alias("members_reached"),
+        ((pl.col("kind") == LISTING) & ok).sum().alias("listing_pages"),
+        pl.col("ip").n_unique().alias("ips"),
+    )
+    peaks = []
+    for name, condition in (("profiles", profile_view), ("lookups", lookup)):
+        for period, seconds in (("hour", HOUR), ("day", DAY)):
+            peaks.append(
+                actor_rows.filter(condition)
+                .group_by("actor", (pl.col("ts") // seconds).alias("bucket"))
+                .agg(pl.col("subject").n_unique().alias("n"))
+                .group_by("actor")
+                .agg(pl.col("n").max().alias(f"{name}_peak_{period}"))
+            )
+    table, *collected = pl.collect_all([base, *peaks], engine="streaming")
+    for peak in collected:
+        table = table.join(peak, on="actor", how="left")
+    return table.fill_null(0)
+
+
+def _user_agents(
+    requests: pl.LazyFrame, actors: list[str], run: Callable[[pl.LazyFrame], pl.DataFrame]
+) -> dict[str, tuple[int, str]]:
+    """Per actor (of those given): how many user agents, and the one it used most."""
+    if not actors:
+        return {}
+    counted = run(requests.filter(pl.col("actor").is_in(actors)).group_by("actor", "user_agent").len())
+    ranked = counted.sort(["actor", "len", "user_agent"], descending=[False, True, False])
+    return {
+        actor: (n, top)
+        for actor, n, top in ranked.group_by("actor", maintain_order=True)
+        .agg(pl.len().alias("n"), pl.col("user_agent").first().alias("top"))
+        .iter_rows()
+    }
+
+
+def _summary(row: dict[str, Any], agents: tuple[int, str], agent_kinds: dict[str, str]) -> ActorSummary:
+    return ActorSummary(
+        actor=row["actor"],
+        requests=row["requests"],
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
+        status={c: row[f"s{c}"] for c in ("2xx", "3xx", "4xx", "5xx", "none") if row[f"s{c}"]},
+        user_agents=agents[0],
+        top_user_agent=agents[1] or "",
+        agent_kind=agent_kinds.get(agents[1] or "", ""),
+        members_reached=row["members_reached"],
+        listing_pages=row["listing_pages"],
+        profiles_peak_hour=row["profiles_peak_hour"],
+        profiles_peak_day=row["profiles_peak_day"],
+        lookups_peak_hour=row["lookups_peak_hour"],
+        lookups_peak_day=row["lookups_peak_day"],
+        ips=row["ips"],
+    )
+
+
+def _flags(
+    requests: pl.LazyFrame,
+    policy: Policy,
+    actors: pl.DataFrame,
+    agent_kinds: dict[str, str],
+    run: Callable[[pl.LazyFrame], pl.DataFrame],
+) -> tuple[dict[str, list[str]], set[str]]:
+    """Reasons per flagged actor, and the actors that are verified search-engine crawlers."""
+    reasons: dict[str, list[str]] = {}
+    pq, en = policy.profile_quota, policy.enumeration
+    is_account = pl.col("actor").str.starts_with("account:")
+
+    def over(column: str, anonymous: int, accounts: int) -> pl.Expr:
+        return pl.col(column) > pl.when(is_account).then(accounts).otherwise(anonymous)
+
+    candidates = actors.filter(
+        (
+            pl.lit(pq.enabled)
+            & (
+                over("profiles_peak_hour", pq.anonymous.per_hour, pq.account.per_hour)
+                | over("profiles_peak_day", pq.anonymous.per_day, pq.account.per_day)
+            )
+        )
+        | (
+            pl.lit(en.enabled)
+            & (
+                over("lookups_peak_hour", en.lookups_anonymous.per_hour, en.lookups_account.per_hour)
+                | over("lookups_peak_day", en.lookups_anonymous.per_day, en.lookups_account.per_day)
+            )
+        )
+    )
+    for row in candidates.iter_rows(named=True):
+        actor = row["actor"]
+        by_account = actor.startswith("account:")
+        quota = pq.account if by_account else pq.anonymous
+        lookups = en.lookups_account if by_account else en.lookups_anonymous
+        why = []
+        if pq.enabled:
+            if row["profiles_peak_hour"] > quota.per_hour:
+                why.append(
+                    f"{row['profiles_peak_hour']} distinct member profiles in one hour "
+                    f"(quota {quota.per_hour}/hour)"
+                )
+            elif row["profiles_peak_day"] > quota.per_day:
+                why.append(
+                    f"{row['profiles_peak_day']} distinct member profiles in one day "
+                    f"(quota {quota.per_day}/day)"
+                )
+        if en.enabled:
+            if row["lookups_peak_hour"] > lookups.per_hour:
+                why.append(
+                    f"{row['lookups_peak_hour']} contact look-ups in one hour (quota {lookups.per_hour}/hour)"
+                )
+            elif row["lookups_peak_day"] > lookups.per_day:
+                why.append(
+                    f"{row['lookups_peak_day']} contact look-ups in one day (quota {lookups.per_day}/day)"
+                )
+        if why:
+            reasons[actor] = why
+
+    # what the user agent declares, on requests for member data
+    bots = sorted(
+        ua for ua, kind in agent_kinds.items() if kind in (SEARCH, TOOL, CRAWLER, AI_TRAINING, AI_OTHER)
+    )
+    declared = run(
+        requests.filter(
+            pl.col("actor").is_not_null()
+            & pl.col("kind").is_in(MEMBER_DATA)
+            & pl.col("user_agent").is_in(bots)
+        )
+        .group_by("actor", "user_agent", "ip")
+        .len()
+    )
+    verifier = CrawlerVerifier(resolver=None)  # published ranges only: offline and deterministic
+    verified: set[str] = set()
+    for actor, ua, ip, _ in declared.iter_rows():
+        kind = agent_kinds.get(ua, "")
+        why_bot = None
+        if kind == SEARCH:
+            agent = classify(ua)
+            if agent.crawler is not None and ip:
+                if verifier.verify(ip, agent.crawler) == UNVERIFIED:
+                    why_bot = (
+                        f"claims to be {agent.name} but {ip} is not in {agent.operator}'s published ranges"
+                    )
+                else:
+                    verified.add(actor)
+        elif kind == TOOL:
+            why_bot = f"scraping tool ({classify(ua).name}) asking for member data"
+        elif kind in (AI_TRAINING, AI_OTHER):
+            why_bot = f"AI crawler {classify(ua).name} asking for member data"
+        elif kind == CRAWLER:
+            why_bot = "self-declared bot asking for member data"
+        if why_bot and why_bot not in reasons.get(actor, []):
+            reasons.setdefault(actor, []).append(why_bot)
+    if policy.bot_agents.search_engines == "allow":
+        # verified search engines are exempt from the quotas, as in the engine (unless they also lied)
+        for actor in verified:
+            if not any(r.startswith("claims to be") for r in reasons.get(actor, [])):
+                reasons.pop(actor, None)
+    return reasons, verified
+
+
+def _campaigns(
+    requests: pl.LazyFrame,
+    actors: pl.DataFrame,
+    reasons: dict[str, list[str]],
+    policy: Policy,
+    options: CampaignOptions,
+    run: Callable[[pl.LazyFrame], pl.DataFrame],
+) -> list[Campaign]:
+    """Groups of IPs, each under the quotas, with one user agent and disjoint slices of the members."""
+    candidates = actors.filter(
+        pl.col("actor").str.starts_with("ip:")
+        & (pl.col("members_reached") >= options.min_members)
+        & ~pl.col("actor").is_in(list(reasons))
+    )
+    groups: dict[str, list[str]] = {}
+    for actor, (_, ua) in _user_agents(requests, candidates.get_column("actor").to_list(), run).items():
+        groups.setdefault(ua or "", []).append(actor)
+    groups = {ua: members for ua, members in groups.items() if len(members) >= options.min_actors}
+    if not groups:
+        return []
+    involved = [a for members in groups.values() for a in members]
+    reached = run(
+        requests.filter(
+            pl.col("actor").is_in(involved)
+            & pl.col("kind").is_in(sorted(MEMBER_KINDS))
+            & pl.col("subject").is_not_null()
+            & pl.col("status").is_between(200, 299)
+        )
+        .select("actor", "subject")
+        .unique()
+    )
+    found: list[Campaign] = []
+    threshold = policy.profile_quota.anonymous.per_hour
+    for ua, members in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0])):
+        part = reached.filter(pl.col("actor").is_in(members))
+        union = part.get_column("subject").n_unique()
+        total = part.height
+        networks = {network_of(a.split(":", 1)[1]) for a in members}
+        if len(networks) >= 2 and union > threshold and total and union >= options.min_disjoint * total:
+            found.append(Campaign(len(found) + 1, ua, sorted(members), len(networks), union))
+    return found

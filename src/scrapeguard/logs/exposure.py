@@ -1,0 +1,96 @@
+"""Exposure: which members' data each flagged actor received, by route and data category.
+
+A response exposes a member's data when it was a success (2xx) on a route of
+the route map that shows one member (profile, contact look-up). Redirects
+(3xx), refusals and errors showed nothing. Listings (directory, search) show
+many members at once and name none in the URL: they are counted per actor in
+the analysis, not here.
+
+The result is small, typed and plain so that it can be stored (the records
+database keeps an exposure ledger) as well as reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from scrapeguard.policy.model import RouteRule
+from scrapeguard.routes import MEMBER_KINDS
+
+
+@dataclass(frozen=True, slots=True)
+class ExposedMember:
+    """One member's data as one actor received it through one route."""
+
+    #: The member as the route names it, e.g. "username:anna" or "id:42" or "email:a@example.org".
+    member: str
+    #: The route pattern, e.g. "/u/{username}".
+    route: str
+    #: Data categories the route shows (fideslang names, from the route map).
+    categories: tuple[str, ...]
+    first_seen: float
+    last_seen: float
+    #: Successful responses with this member's data.
+    responses: int
+
+
+@dataclass(frozen=True, slots=True)
+class ActorExposure:
+    """Everything one flagged actor received."""
+
+    #: The actor key, e.g. "ip:198.51.100.9" or "account:17".
+    actor: str
+    #: Why the actor is flagged (see `analysis.py`).
+    reasons: tuple[str, ...]
+    records: tuple[ExposedMember, ...]
+
+    @property
+    def members(self) -> int:
+        """Distinct members whose data the actor received."""
+        return len({r.member for r in self.records})
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        return tuple(sorted({c for r in self.records for c in r.categories}))
+
+    @property
+    def responses(self) -> int:
+        return sum(r.responses for r in self.records)
+
+
+def exposed_rows(requests: pl.LazyFrame, actors: Sequence[str]) -> pl.LazyFrame:
+    """One row per (actor, member, rule): responses, first_seen, last_seen — for the given actors.
+
+    `requests` has the columns of `scanning.SCHEMA` plus `actor` and `kind`.
+    """
+    return (
+        requests.filter(
+            pl.col("actor").is_in(list(actors))
+            & pl.col("kind").is_in(sorted(MEMBER_KINDS))
+            & pl.col("subject").is_not_null()
+            & pl.col("status").is_between(200, 299)
+        )
+        .group_by("actor", "subject", "rule")
+        .agg(
+            pl.len().alias("responses"),
+            pl.col("ts").min().alias("first_seen"),
+            pl.col("ts").max().alias("last_seen"),
+        )
+        .sort("actor", "subject", "rule")
+    )
+
+
+def compute_exposure(
+    requests: pl.LazyFrame, flagged: Mapping[str, Sequence[str]], rules: Sequence[RouteRule]
+) -> list[ActorExposure]:
+    """The exposure of every flagged actor (`flagged`: actor -> reasons), most members first."""
+    rows = exposed_rows(requests, list(flagged)).collect(engine="streaming")
+    records: dict[str, list[ExposedMember]] = {actor: [] for actor in flagged}
+    for actor, subject, rule, responses, first, last in rows.iter_rows():
+        route = rules[rule]
+        records[actor].append(ExposedMember(subject, route.pattern, route.categories, first, last, responses))
+    result = [ActorExposure(actor, tuple(flagged[actor]), tuple(found)) for actor, found in records.items()]
+    return sorted(result, key=lambda e: (-e.members, e.actor))

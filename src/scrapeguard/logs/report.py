@@ -1,0 +1,109 @@
+"""Reports of an analysis: JSON (everything), CSV (one row per exposed member), HTML (for people).
+
+The HTML report is one self-contained file: styles inline, charts drawn as
+inline SVG here, no script, no font or image from anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from scrapeguard.logs.analysis import Analysis
+
+CSV_COLUMNS = ("actor", "member", "route", "categories", "first_seen", "last_seen", "responses", "reasons")
+
+
+def iso(ts: float | None) -> str:
+    return "" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_json(analysis: Analysis, path: Path, extra: dict[str, Any] | None = None) -> None:
+    """The summary (`Analysis.to_dict`): per flagged actor its exposure in counts; members are in the CSV."""
+    data = {**analysis.to_dict(), **(extra or {})}
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def exposure_frame(analysis: Analysis) -> pl.DataFrame:
+    """One row per (flagged actor, member, route), the columns of the CSV."""
+    columns: dict[str, list[Any]] = {name: [] for name in CSV_COLUMNS}
+    for e in analysis.exposure:
+        reasons = "; ".join(e.reasons)
+        for r in e.records:
+            columns["actor"].append(e.actor)
+            columns["member"].append(r.member)
+            columns["route"].append(r.route)
+            columns["categories"].append(";".join(r.categories))
+            columns["first_seen"].append(r.first_seen)
+            columns["last_seen"].append(r.last_seen)
+            columns["responses"].append(r.responses)
+            columns["reasons"].append(reasons)
+    frame = pl.DataFrame(
+        columns,
+        schema={
+            **dict.fromkeys(CSV_COLUMNS, pl.String),
+            "first_seen": pl.Float64,
+            "last_seen": pl.Float64,
+            "responses": pl.Int64,
+        },
+    )
+    when = [
+        (pl.from_epoch(pl.col(c) * 1_000_000, "us").dt.strftime("%Y-%m-%dT%H:%M:%SZ")).alias(c)
+        for c in ("first_seen", "last_seen")
+    ]
+    return frame.with_columns(when)
+
+
+def write_csv(analysis: Analysis, path: Path) -> int:
+    """One row per (flagged actor, member, route); returns the number of rows."""
+    frame = exposure_frame(analysis)
+    frame.write_csv(path)
+    return frame.height
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: int
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+def bars(values: list[tuple[str, int]], width: float = 720, height: float = 160) -> list[Bar]:
+    """Vertical bars for an SVG chart (labels shown as tooltips)."""
+    if not values:
+        return []
+    top = max(v for _, v in values) or 1
+    step = width / len(values)
+    return [
+        Bar(label, value, i * step, height - value / top * height, max(step - 1, 0.5), value / top * height)
+        for i, (label, value) in enumerate(values)
+    ]
+
+
+def write_html(analysis: Analysis, path: Path, title: str = "ScrapeGuard log analysis") -> None:
+    env = Environment(
+        loader=PackageLoader("scrapeguard", "templates"), autoescape=select_autoescape(["html"])
+    )
+    hourly = [(iso(h), n) for h, n, _ in analysis.hourly]
+    member_hourly = [(iso(h), m) for h, _, m in analysis.hourly]
+    reached = [(a.actor, a.members_reached) for a in analysis.flagged[:30]]
+    html = env.get_template("analysis_report.html").render(
+        title=title,
+        a=analysis,
+        d=analysis.to_dict(),
+        iso=iso,
+        hourly_bars=bars(hourly),
+        member_bars=bars(member_hourly),
+        reached_bars=bars(reached, height=120),
+        generated=iso(datetime.now(UTC).timestamp()),
+    )
+    path.write_text(html, encoding="utf-8")

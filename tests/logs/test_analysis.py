@@ -1,0 +1,166 @@
+"""Analysis: flagged actors, campaigns, verified crawlers, and the analyze command end to end."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from scrapeguard.cli import main
+from scrapeguard.logs.analysis import Analysis, CampaignOptions, analyze
+from scrapeguard.logs.formats import make_format
+from scrapeguard.logs.scanning import scan_logs
+from scrapeguard.policy import default_policy, load_policy_text
+from scrapeguard.policy.model import Policy
+from scrapeguard.routes import RouteMap
+
+SCRAPER = "ip:198.51.100.9"
+CAMPAIGN = {"ip:203.0.113.10", "ip:198.18.0.20", "ip:192.0.2.30", "ip:100.64.1.40"}
+GOOGLE = "ip:34.22.85.1"
+FAKE_GOOGLE = "ip:203.0.113.66"
+LOOKUPS = "ip:192.0.2.77"
+
+
+def run(
+    paths: list[str],
+    tmp_path: Path,
+    policy: Policy | None = None,
+    fmt: str = "combined",
+    campaign: CampaignOptions | None = None,
+    **format_options: Any,
+) -> Analysis:
+    policy = policy or default_policy()
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    scan = scan_logs(paths, make_format(fmt, **format_options), RouteMap(policy.routes), work)
+    return analyze(scan, policy, campaign)
+
+
+def test_flags_the_scraper_the_campaign_the_fake_crawler_and_the_lookups(
+    tmp_path: Path, scenario: Any
+) -> None:
+    a = run([str(scenario.path)], tmp_path)
+    flagged = {s.actor: s for s in a.flagged}
+    assert set(flagged) == {SCRAPER, FAKE_GOOGLE, LOOKUPS} | CAMPAIGN
+    scraper = flagged[SCRAPER]
+    assert scraper.members_reached == 150 and scraper.profiles_peak_hour == 155  # 301s were served too
+    assert scraper.status == {"2xx": 150, "3xx": 5, "4xx": 10}
+    assert scraper.reasons == [
+        "155 distinct member profiles in one hour (quota 60/hour)",
+        "scraping tool (python-requests) asking for member data",
+    ]
+    assert flagged[FAKE_GOOGLE].reasons == [
+        "claims to be Googlebot but 203.0.113.66 is not in Google's published ranges"
+    ]
+    assert flagged[LOOKUPS].reasons == ["15 contact look-ups in one hour (quota 10/hour)"]
+    assert flagged[LOOKUPS].lookups_peak_hour == 15
+    # the people: three profiles each, never flagged
+    assert not any(actor.startswith("ip:192.0.2.1") for actor in flagged if actor != "ip:192.0.2.30")
+    assert a.requests == len(scenario.lines) - 2 and a.stats.skipped == 2
+
+
+def test_the_real_googlebot_is_listed_apart_not_flagged(tmp_path: Path, scenario: Any) -> None:
+    a = run([str(scenario.path)], tmp_path)
+    assert [s.actor for s in a.verified_crawlers] == [GOOGLE]
+    assert a.verified_crawlers[0].profiles_peak_hour == 100 and a.verified_crawlers[0].reasons == []
+    counted = load_policy_text('[detectors.bot_agents]\nsearch_engines = "count"\n', "t.toml")
+    assert GOOGLE in {s.actor for s in run([str(scenario.path)], tmp_path, counted).flagged}
+
+
+def test_a_campaign_is_found_and_its_definition_holds(tmp_path: Path, scenario: Any) -> None:
+    a = run([str(scenario.path)], tmp_path)
+    [c] = a.campaigns
+    assert set(c.actors) == CAMPAIGN and c.networks == 4 and c.members_reached == 160
+    assert all(s.campaign == 1 for s in a.flagged if s.actor in CAMPAIGN)
+    # stricter options: five IPs needed, or more members each: no campaign
+    assert run([str(scenario.path)], tmp_path, campaign=CampaignOptions(min_actors=5)).campaigns == []
+    assert run([str(scenario.path)], tmp_path, campaign=CampaignOptions(min_members=41)).campaigns == []
+
+
+def test_overlapping_readers_are_not_a_campaign(tmp_path: Path) -> None:
+    # four IPs with one browser reading the same 40 profiles: popular pages, not a sweep
+    lines = [
+        f'203.0.113.{10 + j} - - [01/Feb/2026:10:{k:02d}:{j:02d} +0000] "GET /u/star{k} HTTP/1.1" 200 1 '
+        f'"-" "Mozilla/5.0 Firefox/128.0"'
+        for j in range(4)
+        for k in range(40)
+    ]
+    log = tmp_path / "a.log"
+    log.write_text("\n".join(lines) + "\n")
+    assert run([str(log)], tmp_path).campaigns == []
+
+
+def test_quotas_follow_the_policy_and_accounts_use_theirs(tmp_path: Path) -> None:
+    lines = [
+        f"192.0.2.{1 + i % 3} - anna [01/Feb/2026:10:{i // 60:02d}:{i % 60:02d} +0000] "
+        f'"GET /u/m{i} HTTP/1.1" 200 1 "-" "Mozilla/5.0"'
+        for i in range(40)
+    ]
+    lines.append(
+        '192.0.2.1 - anna [01/Feb/2026:10:59:00 +0000] "GET /api/v1/members/anna HTTP/1.1" 200 1 "-" "x"'
+    )
+    log = tmp_path / "a.log"
+    log.write_text("\n".join(lines) + "\n")
+    a = run([str(log)], tmp_path, account_var="remote_user")
+    assert a.flagged == [] and a.top_actors[0].actor == "account:anna" and a.top_actors[0].ips == 3
+    strict = load_policy_text("[detectors.profile_quota.account]\nper_hour = 30\nper_day = 100\n", "t.toml")
+    [anna] = run([str(log)], tmp_path, strict, account_var="remote_user").flagged
+    assert anna.reasons == ["40 distinct member profiles in one hour (quota 30/hour)"]  # not her own
+
+
+def test_summary_figures(tmp_path: Path, scenario: Any) -> None:
+    a = run([str(scenario.path)], tmp_path)
+    d = a.to_dict()
+    assert d["lines"] == len(scenario.lines) and d["status"] == {"2xx": 605, "3xx": 5, "4xx": 10}
+    assert d["route_kinds"] == {"profile": 505, "contact_lookup": 15, "asset": 75, "listing": 25}
+    assert sum(h["requests"] for h in d["hourly"]) == a.requests
+    assert d["top_user_agents"][0]["kind"] == "browser"
+    assert d["exposed_members"] == len({m for _, m in scenario.exposed})
+
+
+def test_analyze_command_writes_the_three_reports(tmp_path: Path, scenario: Any) -> None:
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["analyze", str(scenario.path), "--format", "combined", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "7 flagged, 1 campaigns" in r.stdout and "skipped 1: empty line" in r.stdout
+    data = json.loads((out / "analysis.json").read_text())
+    assert data["requests"] == len(scenario.lines) - 2 and len(data["flagged"]) == 7
+    assert (out / "report.html").read_text().startswith("<!doctype html>")
+    assert (out / "exposed-members.csv").read_text().count("\n") == len(scenario.exposed) + 1
+
+
+def test_analyze_command_reads_stdin_gzip_and_several_files(tmp_path: Path, scenario: Any) -> None:
+    packed = tmp_path / "old.gz"
+    packed.write_bytes(gzip.compress(scenario.path.read_bytes()))
+    r = CliRunner().invoke(
+        main,
+        ["analyze", str(packed), "-", "--format", "combined", "--json", "-q"],
+        input=scenario.path.read_text(),
+    )
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["lines"] == 2 * len(scenario.lines) and data["skipped_lines"] == 4
+    assert {s["source"] for s in data["bad_line_samples"]} == {str(packed), "<stdin>"}
+
+
+def test_analyze_command_explains_bad_arguments(tmp_path: Path, scenario: Any) -> None:
+    runner = CliRunner()
+    r = runner.invoke(main, ["analyze", "nope.log", "--format", "combined"])
+    assert r.exit_code == 2 and "nope.log: no such file" in r.stderr
+    r = runner.invoke(main, ["analyze", str(scenario.path), "--format", "$1x [$time_local]"])
+    assert r.exit_code == 2 and "is not a variable" in r.stderr
+    before = scenario.path.read_bytes()
+    r = runner.invoke(
+        main, ["analyze", str(scenario.path), "--format", "combined", "--csv", str(scenario.path)]
+    )
+    assert r.exit_code == 2 and "would destroy the log" in r.stderr
+    assert scenario.path.read_bytes() == before
+    bad_policy = tmp_path / "p.toml"
+    bad_policy.write_text("[detectors.profile_quota.anonymous]\nper_hour = -1\n")
+    r = runner.invoke(
+        main, ["analyze", str(scenario.path), "--format", "combined", "--policy", str(bad_policy)]
+    )
+    assert r.exit_code == 2 and "is not valid" in r.stderr
