@@ -12,8 +12,12 @@ from scrapeguard.intel.crawlers import (
     BROWSER,
     CRAWLER,
     EMPTY,
+    PENDING,
     SEARCH,
     TOOL,
+    UNVERIFIED,
+    CrawlerVerifier,
+    Resolver,
     classify,
     published_ranges,
 )
@@ -41,6 +45,16 @@ from scrapeguard.intel.networks import NetworkSet
     ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0", BROWSER, ""),
     ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
      "Version/18.1 Mobile/15E148 Safari/604.1", BROWSER, ""),
+    # apps people use, which crawler lists match by mistake (from isbot's browser list)
+    ("Mozilla/5.0 (Windows NT 10.0.18362; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Slack/4.4.2 "
+     "Chrome/78.0.3904.130 Electron/7.2.1 Safari/537.36", BROWSER, ""),
+    ("Mozilla/5.0 (Linux; Android 15; CPH2557 Build/AP3A.240617.008; wv) AppleWebKit/537.36 "
+     "(KHTML, like Gecko) Version/4.0 Chrome/142.0.7444.142 Mobile Safari/537.36", BROWSER, ""),
+    ("Viber/12.8.0.1 CFNetwork/1121.2.2 Darwin/19.3.0", BROWSER, ""),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Code/1.115.0 "
+     "Chrome/142.0.7444.265 Electron/39.8.5 Safari/537.36", BROWSER, ""),
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+     "Mobile/15E148 [FBAN/FBIOS;FBAV/440.0.0.34.103]", BROWSER, ""),
 ])
 def test_classify(ua: str, kind: str, name: str | None) -> None:
     agent = classify(ua)
@@ -70,3 +84,44 @@ def test_network_set_merges_and_bisects() -> None:
 @given(st.text(max_size=300))
 def test_any_user_agent_is_classified(ua: str) -> None:
     assert classify(ua).kind in (SEARCH, AI_TRAINING, AI_OTHER, TOOL, CRAWLER, EMPTY, BROWSER)
+
+
+def test_googlebot_reverse_dns_must_be_google_not_google_cloud_customers() -> None:
+    from scrapeguard.intel.crawlers import SEARCH_CRAWLERS
+    googlebot = next(c for c in SEARCH_CRAWLERS if c.name == "Googlebot")
+    assert not any(suffix.endswith("googleusercontent.com") for suffix in googlebot.rdns)
+
+    class CloudVM(Resolver):  # anyone's Google Cloud machine reverse-resolves like this
+        def reverse(self, ip: str) -> str | None:
+            return "9.8.7.6.bc.googleusercontent.com"
+
+        def forward(self, host: str) -> list[str]:
+            return ["6.7.8.9"]
+
+    verifier = CrawlerVerifier(CloudVM(), range_source=lambda name: NetworkSet())
+    assert verifier.verify("6.7.8.9", googlebot) == UNVERIFIED
+
+
+def test_background_verification_is_bounded_and_gives_up_on_slow_answers(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from scrapeguard.intel import crawlers
+
+    release = threading.Event()
+
+    class Hanging(Resolver):
+        def reverse(self, ip: str) -> str | None:
+            release.wait(5)
+            return None
+
+    googlebot = crawlers.SEARCH_CRAWLERS[0]
+    verifier = CrawlerVerifier(Hanging(), background=True, range_source=lambda name: NetworkSet())
+    monkeypatch.setattr(crawlers, "MAX_PENDING", 3)
+    verdicts = [verifier.verify(f"203.0.113.{i}", googlebot) for i in range(5)]
+    assert verdicts == [PENDING] * 3 + [UNVERIFIED] * 2
+    assert verifier.verify("203.0.113.0", googlebot) == PENDING  # still waiting, not queued twice
+    monkeypatch.setattr(crawlers, "PENDING_SECONDS", 0.0)
+    assert verifier.verify("203.0.113.0", googlebot) == UNVERIFIED  # too slow: not believed meanwhile
+    release.set()

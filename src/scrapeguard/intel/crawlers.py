@@ -11,6 +11,8 @@ import ipaddress
 import json
 import re
 import socket
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -44,7 +46,8 @@ class SearchCrawler:
 SEARCH_CRAWLERS = (
     SearchCrawler("Googlebot", "Google",
                   re.compile(r"Googlebot|Google-InspectionTool|Storebot-Google|GoogleOther"),
-                  "googlebot", (".googlebot.com", ".google.com", ".googleusercontent.com")),
+                  # not .googleusercontent.com: anyone's Google Cloud machine has such a name
+                  "googlebot", (".googlebot.com", ".google.com")),
     SearchCrawler("Bingbot", "Microsoft", re.compile(r"bingbot|BingPreview|msnbot|adidxbot", re.I),
                   "bing", (".search.msn.com",)),
     SearchCrawler("DuckDuckBot", "DuckDuckGo", re.compile(r"DuckDuckBot"), "duckduckbot",
@@ -63,6 +66,13 @@ TOOLS = re.compile(
     r"puppeteer|playwright|selenium|\bcolly\b|guzzlehttp|restsharp|postmanruntime|insomnia|httpie|"
     r"nikto|sqlmap|masscan|zgrab|nuclei|dirbuster|gobuster|wpscan",
     re.I)
+
+#: Apps and embedded browsers that people use, whose user agents crawler lists match by mistake:
+#: in-app browsers (Facebook, Instagram, Android WebView), desktop apps built on Electron or Qt
+#: (Slack, VS Code), messengers. Checked after search crawlers and scraping tools.
+PEOPLES_APPS = re.compile(
+    r"; wv\)|\bFBAN/|\bFBAV/|\bInstagram \d|MetaIAB|\bElectron/\d|QtWebEngine/|\bFluid/|MozacFetch/|"
+    r"\bViber/|\bWhatsApp/|\bLine/\d|KAKAOTALK|\bSnapchat/|\bPinterest/|\bGSA/\d")
 
 _TRAINING = re.compile(r"train|scrap|data provider|dataset", re.I)
 
@@ -103,6 +113,8 @@ def classify(user_agent: str) -> Agent:
     tool = TOOLS.search(ua)  # before the AI list, which also names some general tools (Scrapy)
     if tool:
         return Agent(TOOL, tool.group(0).strip("/ ("))
+    if PEOPLES_APPS.search(ua):
+        return Agent(BROWSER)
     for pattern, token, operator, training in _ai_crawlers():
         if pattern.search(ua):
             return Agent(AI_TRAINING if training else AI_OTHER, token, operator)
@@ -140,6 +152,11 @@ def _public(line: str) -> bool:
 VERIFIED = "verified"
 UNVERIFIED = "unverified"
 PENDING = "pending"
+#: Background look-ups queued at most; beyond, new claims are judged unverified at once.
+MAX_PENDING = 1000
+#: A look-up not answered within this many seconds counts as unverified.
+PENDING_SECONDS = 30.0
+MAX_VERDICTS = 100_000
 
 
 class Resolver:
@@ -173,6 +190,9 @@ class CrawlerVerifier:
         self.range_source = range_source
         self._verdicts: dict[tuple[str, str], str] = {}
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="fcrdns") if background else None
+        #: Look-ups queued or running (background only), and when each was asked for.
+        self._pending: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
 
     def verify(self, ip: str, crawler: SearchCrawler) -> str:
         if crawler.ranges and ip in self.range_source(crawler.ranges):
@@ -183,11 +203,25 @@ class CrawlerVerifier:
         verdict = self._verdicts.get(key)
         if verdict is not None:
             return verdict
-        if self._pool is not None:
-            self._verdicts[key] = PENDING
-            self._pool.submit(self._resolve, ip, crawler)
-            return PENDING
-        return self._resolve(ip, crawler)
+        if self._pool is None:
+            return self._resolve(ip, crawler)
+        with self._lock:
+            asked = self._pending.get(key)
+            if asked is not None:
+                # an answer that takes this long is not coming: judged unverified meanwhile
+                return PENDING if time.monotonic() - asked < PENDING_SECONDS else UNVERIFIED
+            if len(self._pending) >= MAX_PENDING:
+                return UNVERIFIED  # a flood of claims from new addresses: no queue without bound
+            self._pending[key] = time.monotonic()
+        self._pool.submit(self._resolve_in_background, ip, crawler)
+        return PENDING
+
+    def _resolve_in_background(self, ip: str, crawler: SearchCrawler) -> None:
+        try:
+            self._resolve(ip, crawler)
+        finally:
+            with self._lock:
+                self._pending.pop((ip, crawler.name), None)
 
     def _resolve(self, ip: str, crawler: SearchCrawler) -> str:
         assert self.resolver is not None
@@ -195,7 +229,7 @@ class CrawlerVerifier:
         ok = host is not None and host.lower().rstrip(".").endswith(crawler.rdns) and \
             ip in self.resolver.forward(host)
         verdict = VERIFIED if ok else UNVERIFIED
-        if len(self._verdicts) > 100_000:
+        if len(self._verdicts) > MAX_VERDICTS:
             self._verdicts.clear()  # bounded: a flood of fake crawlers must not grow it without limit
         self._verdicts[(ip, crawler.name)] = verdict
         return verdict
