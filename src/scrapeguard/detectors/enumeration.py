@@ -20,6 +20,7 @@ status of a replayed line, or recorded after the response for live traffic).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from scrapeguard.detectors.base import Counted, Detector, Signal, distinct, history
@@ -134,37 +135,39 @@ class Enumeration(Detector):
                        {"per_hour": per_hour, "per_day": per_day})]
 
 
-def _pages_in_order(pages: list[str]) -> list[str]:
-    """Subjects in the order asked for, without miss marks and without the consecutive
-    repeats that a live miss leaves ("id:5", then "!id:5")."""
-    out: list[str] = []
-    for page in pages:
+def _latest_first(pages: list[str]) -> Iterator[str]:
+    """Subjects from the latest back, without miss marks and without the consecutive repeats
+    that a live miss leaves ("id:5", then "!id:5")."""
+    later = None
+    for page in reversed(pages):
         subject = page.removeprefix(MISS)
-        if not out or out[-1] != subject:
-            out.append(subject)
-    return out
+        if subject != later:
+            yield subject
+            later = subject
 
 
 def find_sweep(pages: list[str], max_step: int) -> Sweep | None:
     """The run of pages in order that ends with the last page: numeric ids each within
-    `max_step` of the one before (same direction), or names in strictly alphabetical order."""
-    subjects = _pages_in_order(pages)
-    if len(subjects) < 2:
+    `max_step` of the one before (same direction), or names in strictly alphabetical order.
+    Walks back from the latest page only as far as the run goes."""
+    if len(pages) < 2:
         return None
-    last_name, _, last_value = subjects[-1].partition(":")
-    numbers = _numeric_run(subjects, last_name, max_step) if last_value.isdigit() else 0
-    if numbers >= 2:
-        return Sweep(numbers, subjects[-numbers], subjects[-1], "ids")
-    names = _alphabetical_run(subjects, last_name)
-    if names >= 2:
-        return Sweep(names, subjects[-names], subjects[-1], "names")
+    last = pages[-1].removeprefix(MISS)
+    name, _, value = last.partition(":")
+    if value.isdigit():
+        length, first = _numeric_run(_latest_first(pages), name, max_step)
+        if length >= 2:
+            return Sweep(length, first, last, "ids")
+    length, first = _alphabetical_run(_latest_first(pages), name)
+    if length >= 2:
+        return Sweep(length, first, last, "names")
     return None
 
 
-def _numeric_run(subjects: list[str], name: str, max_step: int) -> int:
-    run, direction = 1, 0
-    later = int(subjects[-1].partition(":")[2])
-    for subject in reversed(subjects[:-1]):
+def _numeric_run(subjects: Iterator[str], name: str, max_step: int) -> tuple[int, str]:
+    first = next(subjects)
+    run, direction, later = 1, 0, int(first.partition(":")[2])
+    for subject in subjects:
         kind, _, value = subject.partition(":")
         if kind != name or not value.isdigit():
             break
@@ -172,20 +175,20 @@ def _numeric_run(subjects: list[str], name: str, max_step: int) -> int:
         sign = (step > 0) - (step < 0)
         if step == 0 or abs(step) > max_step or (direction and sign != direction):
             break
-        direction, later, run = sign, int(value), run + 1
-    return run
+        direction, later, run, first = sign, int(value), run + 1, subject
+    return run, first
 
 
-def _alphabetical_run(subjects: list[str], name: str) -> int:
-    run = 1
-    later = subjects[-1].partition(":")[2].casefold()
-    for subject in reversed(subjects[:-1]):
+def _alphabetical_run(subjects: Iterator[str], name: str) -> tuple[int, str]:
+    first = next(subjects)
+    run, later = 1, first.partition(":")[2].casefold()
+    for subject in subjects:
         kind, _, value = subject.partition(":")
         value = value.casefold()
         if kind != name or not value < later:
             break
-        later, run = value, run + 1
-    return run
+        later, run, first = value, run + 1, subject
+    return run, first
 
 
 def probe_counts(pages: list[str]) -> tuple[int, int]:

@@ -15,6 +15,8 @@ they combine.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from scrapeguard.detectors.base import Counted, Detector, Signal
 from scrapeguard.events import Event
 from scrapeguard.intel.networks import NetworkSet
@@ -52,6 +54,8 @@ class IpReputation(Detector):
         self.asn = asn
         self.lists = [(entry.name, entry.score, NetworkSet(str(n) for n in entry.cidrs))
                       for entry in options.lists]
+        #: Addresses repeat: where each is from is looked up once (bounded cache).
+        self._where = lru_cache(maxsize=65536)(self._lookup)
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> IpReputation | None:
@@ -59,6 +63,16 @@ class IpReputation(Detector):
         if not o.enabled:
             return None
         return cls(o, asn_lookup() if o.asn_lookup else None)
+
+    def _lookup(self, ip: str) -> tuple[str, str] | None:
+        """(kind, operator) of the address's network, or None if it is nothing in particular."""
+        found = origin(ip)
+        if found is not None:
+            return found.kind, found.operator
+        operator = self.asn.operator(ip) if self.asn is not None else None
+        if operator and looks_like_hosting(operator):
+            return HOSTING, operator
+        return None
 
     def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
         if event.route.kind not in MEMBER_DATA or not event.ip:
@@ -69,18 +83,15 @@ class IpReputation(Detector):
         ip, o = event.ip, self.options
         signals = [Signal(self.name, key, score, f"{ip} is listed in {name}", {"list": name})
                    for name, score, networks in self.lists if score > 0 and ip in networks]
-        found = origin(ip)
-        if found is not None and found.kind == RELAY:
-            return signals  # people's traffic: nothing held against it
-        operator = self.asn.operator(ip) if self.asn is not None else None
-        if (found is not None and found.kind == HOSTING) or (found is None and operator and
-                                                            looks_like_hosting(operator)):
-            who = found.operator if found is not None else operator
-            if o.datacenter_score > 0:
-                signals.append(Signal(self.name, key, o.datacenter_score,
-                                      f"{ip} is in a hosting network ({who}), not where people browse from",
-                                      {"network": "hosting", "operator": who}))
-        elif found is not None and found.kind == VPN and o.vpn_score > 0:
-            signals.append(Signal(self.name, key, o.vpn_score, f"{ip} is a VPN exit ({found.operator})",
-                                  {"network": "vpn", "operator": found.operator}))
+        where = self._where(ip)
+        if where is None or where[0] == RELAY:
+            return signals  # nothing in particular, or people's traffic: nothing held against it
+        kind, operator = where
+        if kind == HOSTING and o.datacenter_score > 0:
+            signals.append(Signal(self.name, key, o.datacenter_score,
+                                  f"{ip} is in a hosting network ({operator}), not where people browse from",
+                                  {"network": "hosting", "operator": operator}))
+        elif kind == VPN and o.vpn_score > 0:
+            signals.append(Signal(self.name, key, o.vpn_score, f"{ip} is a VPN exit ({operator})",
+                                  {"network": "vpn", "operator": operator}))
         return signals
