@@ -12,7 +12,6 @@ The Redis store (redis.py and its Lua) implements the same semantics.
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,12 +42,14 @@ class _Distinct:
 
 
 class _History:
-    """Per history: (time, value), oldest first, at most `keep`."""
+    """Per history: (time, value), oldest first, at most `keep`. A plain list, not a deque: a
+    deque allocates a block of 64 slots at once, and most actors have one or two entries."""
 
-    __slots__ = ("entries", "expires")
+    __slots__ = ("entries", "expires", "keep")
 
     def __init__(self, keep: int) -> None:
-        self.entries: deque[tuple[float, str]] = deque(maxlen=keep)
+        self.entries: list[tuple[float, str]] = []
+        self.keep = keep
         self.expires = 0.0
 
 
@@ -150,14 +151,21 @@ class MemoryStore(StateStore):
 
     def _record(self, history_key: str, r: HistoryRequest, now: float) -> History:
         entry = self._get(history_key, now)
-        if not isinstance(entry, _History) or entry.entries.maxlen != r.keep:
-            entry = _History(max(1, r.keep))
+        keep = max(1, r.keep)
+        if not isinstance(entry, _History) or entry.keep != keep:
+            entry = _History(keep)
             self._put(history_key, entry, now)
+        entries = entry.entries
         horizon = now - r.seconds
-        while entry.entries and entry.entries[0][0] <= horizon:
-            entry.entries.popleft()
-        before = History(tuple(entry.entries))
-        entry.entries.append((now, r.value))
+        stale = 0
+        while stale < len(entries) and entries[stale][0] <= horizon:
+            stale += 1
+        if stale:
+            del entries[:stale]
+        before = History(tuple(entries))
+        entries.append((now, r.value))
+        if len(entries) > keep:
+            del entries[: len(entries) - keep]
         entry.expires = now + r.seconds
         return before
 
