@@ -43,6 +43,14 @@ def test_a_trap_link_blocks_at_once_and_names_the_trap() -> None:
     assert decide(Engine(POLICY), "/trapdoor") == ALLOW  # exact paths match exactly
 
 
+def test_a_trap_followed_after_reading_robots_txt_says_so() -> None:
+    engine = Engine(POLICY)
+    assert decide(engine, "/robots.txt") == ALLOW
+    d = engine.decide(Event(ts=T0 + 5, ip="198.51.100.40", path="/trap", route=ROUTES.match("/trap")))
+    assert d.action == BLOCK
+    assert d.reasons[0].detail.endswith("(/trap), after reading robots.txt, which disallows it")
+
+
 def test_a_canary_member_is_strong_evidence_by_id_or_name() -> None:
     engine = Engine(POLICY)
     d = engine.decide(Event(ts=T0, ip="198.51.100.41", path="/api/v1/members/29",

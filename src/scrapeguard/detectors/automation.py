@@ -43,15 +43,31 @@ PAGE_KINDS = frozenset({PROFILE, LISTING, PAGE, CONTACT_LOOKUP})
 
 
 def request_kind(event: Event) -> str:
-    """"a" asset, "p" HTML page, "o" anything else (API calls, feeds, robots.txt)."""
+    """"a" asset, "p" HTML page, "r" robots.txt, "o" anything else (API calls, feeds)."""
     kind = event.route.kind
     if kind == ASSET:
         return "a"
+    if event.path == "/robots.txt":
+        return "r"
     if kind not in PAGE_KINDS:
         return "o"
     if event.headers is not None:  # live: the client says whether it wants HTML
         return "p" if "text/html" in event.headers.get("accept", "") else "o"
     return "p"  # a log line: a page, as far as anyone can tell
+
+
+def client(event: Event) -> tuple[str, str] | None:
+    """The key a client's history is kept under, and who that is in words."""
+    if event.account is not None:
+        return f"account:{event.account}", "account"
+    if event.session is not None and event.session_issued:
+        return f"session:{event.session}", "browser session"  # one browser, not a shared address
+    return anonymous_key(event)
+
+
+def client_key(event: Event) -> str | None:
+    who = client(event)
+    return who[0] if who else None
 
 
 class Automation(Detector):
@@ -65,11 +81,7 @@ class Automation(Detector):
         return cls(policy.automation) if policy.automation.enabled else None
 
     def _who(self, event: Event) -> tuple[str, str] | None:
-        if event.account is not None:
-            return f"account:{event.account}", "account"
-        if event.session is not None and event.session_issued:
-            return f"session:{event.session}", "browser session"  # one browser, not a shared address
-        return anonymous_key(event)
+        return client(event)
 
     def plan(self, event: Event) -> list[StoreRequest]:
         who = self._who(event)

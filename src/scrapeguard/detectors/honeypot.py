@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
-from scrapeguard.detectors.base import Counted, Detector, Signal
+from scrapeguard.detectors.automation import HISTORY as AUTOMATION_HISTORY
+from scrapeguard.detectors.automation import client_key as automation_key
+from scrapeguard.detectors.base import Counted, Detector, Signal, history
 from scrapeguard.detectors.windows import anonymous_key
 from scrapeguard.events import Event
 from scrapeguard.policy.model import HoneypotOptions, Policy
@@ -35,6 +37,13 @@ class Honeypot(Detector):
     def is_trap(self, path: str) -> bool:
         return path in self._exact or (bool(self._prefixes) and path.startswith(self._prefixes))
 
+    @staticmethod
+    def _read_robots(event: Event, counted: Counted) -> bool:
+        """Whether the automation detector's history shows this client fetched robots.txt."""
+        key = automation_key(event)
+        past = history(counted, key, AUTOMATION_HISTORY) if key is not None else None
+        return past is not None and "r" in past.values
+
     def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
         o = self.options
         if event.account is not None:
@@ -45,8 +54,11 @@ class Honeypot(Detector):
                 return []
             key, who = anonymous
         if self.is_trap(event.path) and o.trap_score > 0:
+            read_robots = self._read_robots(event, counted)
+            after = ", after reading robots.txt, which disallows it" if read_robots else ""
             return [Signal(self.name, key, o.trap_score,
-                           f"{who} followed a trap link no person sees ({event.path})", {"trap": event.path})]
+                           f"{who} followed a trap link no person sees ({event.path}){after}",
+                           {"trap": event.path, "read_robots_txt": read_robots})]
         subject = event.route.subject
         if subject is not None and subject.lower() in o.canary_members and o.canary_score > 0:
             return [Signal(self.name, key, o.canary_score,
