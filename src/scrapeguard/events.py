@@ -64,7 +64,7 @@ def network_of(ip: str) -> str | None:
     """The /24 (IPv4) or /64 (IPv6) network of an address, or None if it is not one."""
     if ip.count(".") == 3 and ":" not in ip:
         head, _, last = ip.rpartition(".")
-        if last.isdigit():
+        if last.isascii() and last.isdigit():
             return f"{head}.0/24"
         return None
     try:

@@ -21,7 +21,7 @@ from scrapeguard.stores import store_from_uri
 def parse_listen(value: str) -> tuple[str, int]:
     """'127.0.0.1:8000', '[::1]:8000' or ':8000' (loopback) -> (host, port)."""
     host, sep, port_text = value.rpartition(":")
-    if not sep or not port_text.isdigit():
+    if not sep or not (port_text.isascii() and port_text.isdigit()):
         raise ValueError(f"{value!r} is not HOST:PORT (for example 127.0.0.1:8000)")
     port = int(port_text)
     if not 0 <= port <= 65535:

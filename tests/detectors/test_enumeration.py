@@ -175,3 +175,13 @@ def test_find_sweep_ignores_the_repeat_a_live_miss_leaves() -> None:
     sweep = find_sweep(["id:1", "id:2", "!id:2", "id:3"], max_step=1)
     assert sweep is not None and (sweep.length, sweep.kind) == (3, "ids")
     assert probe_counts(["id:1", "id:2", "!id:2", "!id:3"]) == (3, 2)
+
+
+def test_digits_that_are_not_ascii_never_break_sweep_detection() -> None:
+    # "²".isdigit() is true but int("²") fails: such an id must not switch the detector off
+    engine = Engine(default_policy())
+    paths = ["/api/v1/members/300", "/api/v1/members/²", *(f"/api/v1/members/{i}" for i in range(302, 310))]
+    decisions = fetch(engine, paths)
+    assert engine.counts["errors.enumeration"] == 0 and engine.counts["errors.campaign"] == 0
+    assert decisions[-1].refused and not decisions[-2].refused  # the eight ids after it: a sweep
+    assert find_sweep(["id:1", "id:²", "id:3"], max_step=3) is None

@@ -91,6 +91,11 @@ def test_operators_named_like_hosting() -> None:
     assert looks_like_hosting("Hetzner Online GmbH") and looks_like_hosting("OVH SAS")
     assert looks_like_hosting("DigitalOcean, LLC")
     assert not looks_like_hosting("Deutsche Telekom AG") and not looks_like_hosting("Comcast Cable")
+    # consumer networks whose names merely contain a hosting-ish word
+    for isp in ("Telmex Colombia S.A.", "Colombia Movil", "COLOMBIA", "CLOUDFLARENET",
+                "Vodafone Libertel B.V."):
+        assert not looks_like_hosting(isp), isp
+    assert looks_like_hosting("Alibaba Cloud") and looks_like_hosting("Equinix colocation")
 
 
 def test_a_scraper_in_the_cloud_is_stopped_sooner_than_at_home() -> None:

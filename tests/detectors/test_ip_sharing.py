@@ -60,3 +60,19 @@ def test_a_university_nat_with_two_hundred_members_is_not_judged_by_its_size() -
             actions.append(view(engine, "192.0.2.200", f"student{member}", member * 10 + k,
                                 created=T0 - 400 * 86400, ts=ts))
     assert set(actions) == {ALLOW}
+
+
+def test_icloud_private_relay_exits_are_never_counted_as_networks() -> None:
+    import ipaddress
+    from importlib import resources
+    text = resources.files("scrapeguard.intel").joinpath("data/ipranges/apple-proxy/ipv4_merged.txt")
+    exits = []
+    for line in text.read_text("utf-8").splitlines():
+        network = ipaddress.ip_network(line.strip())
+        if network.num_addresses >= 4 and all(str(network.network_address)[:7] != e[:7] for e in exits):
+            exits.append(str(network.network_address + 1))
+        if len(exits) == 10:
+            break
+    engine = Engine(default_policy())
+    actions = [view(engine, ip, "557", i, ts=T0 + i * 300 + (i % 3) * 41) for i, ip in enumerate(exits)]
+    assert set(actions) == {ALLOW}  # ten relay exits in under an hour: one person on a relay

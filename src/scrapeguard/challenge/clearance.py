@@ -60,7 +60,7 @@ class ClearanceSigner:
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return None
         parts = token.split(".")
-        if len(parts) != 4 or parts[0] != VERSION or not parts[2].isdigit():
+        if len(parts) != 4 or parts[0] != VERSION or not (parts[2].isascii() and parts[2].isdigit()):
             return None
         _, cid, expires_text, signature = parts
         expires = int(expires_text)

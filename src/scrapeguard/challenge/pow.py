@@ -76,7 +76,7 @@ class ProofOfWork:
         nonce, _, query = data["salt"].partition("?")
         params = urllib.parse.parse_qs(query)
         expires = params.get("expires", [""])[0]
-        if not expires.isdigit() or int(expires) <= now:
+        if not (expires.isascii() and expires.isdigit()) or int(expires) <= now:
             return PowVerdict(False, None, "proof-of-work challenge expired")
         for key in self._keys:
             ok, error = altcha.verify_solution(cast(altcha.PayloadType, data), key, check_expires=False)

@@ -51,9 +51,11 @@ def request_kind(event: Event) -> str:
         return "r"
     if kind not in PAGE_KINDS:
         return "o"
-    if event.headers is not None:  # live: the client says whether it wants HTML
-        return "p" if "text/html" in event.headers.get("accept", "") else "o"
-    return "p"  # a log line: a page, as far as anyone can tell
+    if event.headers is not None:  # live: an API client says it wants JSON; anything else is a page
+        accept = event.headers.get("accept", "").lower()
+        if "json" in accept and "html" not in accept:
+            return "o"
+    return "p"  # (HTTP libraries send "*/*" or nothing; log lines: a page, as far as anyone can tell)
 
 
 def client(event: Event) -> tuple[str, str] | None:

@@ -154,7 +154,7 @@ def find_sweep(pages: list[str], max_step: int) -> Sweep | None:
         return None
     last = pages[-1].removeprefix(MISS)
     name, _, value = last.partition(":")
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         length, first = _numeric_run(_latest_first(pages), name, max_step)
         if length >= 2:
             return Sweep(length, first, last, "ids")
@@ -169,7 +169,7 @@ def _numeric_run(subjects: Iterator[str], name: str, max_step: int) -> tuple[int
     run, direction, later = 1, 0, int(first.partition(":")[2])
     for subject in subjects:
         kind, _, value = subject.partition(":")
-        if kind != name or not value.isdigit():
+        if kind != name or not (value.isascii() and value.isdigit()):
             break
         step = later - int(value)
         sign = (step > 0) - (step < 0)

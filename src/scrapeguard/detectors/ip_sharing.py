@@ -4,6 +4,8 @@
   rotated across proxies (phones switching between Wi-Fi and mobile data use
   two or three networks).
 - Many young accounts used from one address within a day: an account farm.
+Relay exits (iCloud Private Relay) are never judged: they change often and
+many people share each.
   Established members are not counted, so a campus or carrier NAT with
   hundreds of members is never judged by its size; and each young account
   there gets only a small score, which matters only with other evidence.
@@ -12,14 +14,24 @@ Judged on requests for member data.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from scrapeguard.detectors.base import Counted, Detector, Signal, distinct
 from scrapeguard.detectors.windows import DAY, HOUR
 from scrapeguard.events import Event
+from scrapeguard.intel.reputation import RELAY, origin
 from scrapeguard.policy.model import IpSharingOptions, Policy
 from scrapeguard.routes import CONTACT_LOOKUP, LISTING, PROFILE
 from scrapeguard.stores.base import CountRequest, StateStore, StoreRequest, Window
 
 MEMBER_DATA = frozenset({PROFILE, CONTACT_LOOKUP, LISTING})
+
+
+@lru_cache(maxsize=65536)
+def _relayed(ip: str) -> bool:
+    """iCloud Private Relay and the like: exits that many people share and that change often."""
+    found = origin(ip)
+    return found is not None and found.kind == RELAY
 NETWORKS = "networks"
 NEW_ACCOUNTS = "new_accounts"
 UNLIMITED = 10**9
@@ -46,6 +58,8 @@ class IpSharing(Detector):
     def plan(self, event: Event) -> list[StoreRequest]:
         if event.account is None or event.route.kind not in MEMBER_DATA or not event.ip:
             return []
+        if _relayed(event.ip):
+            return []  # relay exits change often and carry many people: nothing to judge
         account = f"account:{event.account}"
         requests: list[StoreRequest] = [CountRequest(account, NETWORKS, event.net or event.ip, self._hour)]
         if self._young(event):
@@ -53,7 +67,7 @@ class IpSharing(Detector):
         return requests
 
     def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
-        if event.account is None or event.route.kind not in MEMBER_DATA or not event.ip:
+        if event.account is None or event.route.kind not in MEMBER_DATA or not event.ip or _relayed(event.ip):
             return []
         account, o = f"account:{event.account}", self.options
         signals = []

@@ -33,7 +33,8 @@ RELAY = "relay"
 
 #: Operator names that say hosting (a heuristic over ASN names; see the module docstring).
 HOSTING_NAME = re.compile(
-    r"hosting|\bcloud|server|data ?cent(er|re)|\bcolo|\bvps\b|dedicated|hetzner|\bovh|contabo|leaseweb|"
+    r"hosting|\bcloud\b|server|data ?cent(er|re)|\bcolo\b|colocation|\bvps\b|dedicated|hetzner|\bovh|"
+    r"contabo|leaseweb|"
     r"choopa|scaleway|alibaba|tencent|hostinger|ionos|m247|datacamp|psychz|quadranet|"
     r"digitalocean|linode|akamai|amazon|google llc|microsoft|oracle|vultr|upcloud|serverius|"
     r"cogent|gcore|g-core|zenlayer|hivelocity|nforce|worldstream|servers\.com|kamatera|"
