@@ -60,7 +60,7 @@ def test_an_undisguised_scraper_is_stopped_before_the_quota(demo_site: str, make
     guard = make_guard(demo_site)
     with httpx.Client(base_url=guard.url) as client:
         names = usernames(client)
-    received, refusals = scrape(guard.url, names[:60], disguised=False)
+    received, _ = scrape(guard.url, names[:60], disguised=False)
     # httpx's own user agent (a scripting tool, 0.4) and twenty pages without a stylesheet or
     # image (0.35): throttled at the twentieth page from this address (the first directory page
     # above, fetched before the site had issued a session, was one of them)
