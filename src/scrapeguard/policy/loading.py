@@ -23,6 +23,7 @@ from scrapeguard.policy.model import (
     BotAgentsOptions,
     ClientOptions,
     EnumerationOptions,
+    IncidentOptions,
     Policy,
     ProfileQuotaOptions,
     Quota,
@@ -327,10 +328,26 @@ class _Checker:
                          "must be larger than every per_day profile quota, or quotas cannot be counted",
                          f"> {max(counted)}")
         routes = self.routes(d.get("routes"))
+        incidents = self.incidents(d)
         return Policy(mode=mode, client=client, allowlist=allowlist,  # type: ignore[arg-type]
                       profile_quota=profile_quota, enumeration=enumeration, bot_agents=bot_agents,
                       risk=risk, actions=actions,
-                      store=store, routes=routes, source=self.source)
+                      store=store, routes=routes, source=self.source, incidents=incidents)
+
+    def incidents(self, d: dict[str, Any]) -> IncidentOptions:
+        i = "incidents"
+        key = self.string(d, f"{i}.pseudonym_key")
+        if key != "auto" and not (key.startswith(("env:", "file:")) and len(key.split(":", 1)[1]) > 0):
+            self.problem(f"{i}.pseudonym_key", f"{key!r} is not a key source",
+                         '"auto", "env:NAME", "file:PATH"')
+        return IncidentOptions(
+            open_at_members=self.integer(d, f"{i}.open_at_members", lo=1),
+            organisation=self.string(d, f"{i}.organisation"),
+            contact=self.string(d, f"{i}.contact"),
+            pseudonym_key=key,
+            retain_decisions_days=self.integer(d, f"{i}.retention_days.decisions", lo=1),
+            retain_exposure_days=self.integer(d, f"{i}.retention_days.exposure", lo=1),
+        )
 
     def routes(self, value: Any) -> tuple[RouteRule, ...]:
         if not isinstance(value, list):
