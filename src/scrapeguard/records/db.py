@@ -62,17 +62,14 @@ def head_revision() -> str:
 class Database:
     """An engine and a session factory for one records database."""
 
-    def __init__(self, target: str | None = None, schema: str | None = None,
-                 connect_timeout: float = 5.0) -> None:
+    def __init__(self, target: str | None = None, connect_timeout: float = 5.0) -> None:
         self.url = database_url(target)
-        self.schema = schema
         connect_args: dict[str, Any] = {}
         if self.url.get_backend_name() == "sqlite":
             connect_args["timeout"] = 30
         else:
+            # a schema other than public: postgresql://.../db?options=-csearch_path%3Dmyschema
             connect_args["connect_timeout"] = max(1, int(connect_timeout))
-            if schema:
-                connect_args["options"] = f"-csearch_path={schema}"
         self.engine: Engine = create_engine(self.url, connect_args=connect_args, pool_pre_ping=True)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_on_connect)

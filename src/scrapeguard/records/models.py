@@ -74,6 +74,14 @@ class DecisionRecord(Base):
     source: Mapped[str] = mapped_column(String(20), default="live")
 
 
+class DecisionActor(Base):
+    """Which actors a decision is about (indexed: "the decisions about this actor" is a lookup)."""
+
+    __tablename__ = "decision_actors"
+    decision_pk: Mapped[int] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"), primary_key=True)
+    actor: Mapped[str] = mapped_column(String(300), primary_key=True, index=True)
+
+
 class ExposureRecord(Base):
     """What one actor received of one member through one route: the exposure ledger's row."""
 

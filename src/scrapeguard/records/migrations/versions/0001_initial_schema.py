@@ -2,7 +2,6 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-27 03:19:40.081758
 """
 
 from __future__ import annotations
@@ -136,6 +135,16 @@ def upgrade() -> None:
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_cases_incident_id'), ['incident_id'], unique=False)
 
+    op.create_table('decision_actors',
+    sa.Column('decision_pk', sa.Integer(), nullable=False),
+    sa.Column('actor', sa.String(length=300), nullable=False),
+    sa.ForeignKeyConstraint(['decision_pk'], ['decisions.id'],
+                            name=op.f('fk_decision_actors_decision_pk_decisions'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('decision_pk', 'actor', name=op.f('pk_decision_actors'))
+    )
+    with op.batch_alter_table('decision_actors', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_decision_actors_actor'), ['actor'], unique=False)
+
     op.create_table('incident_actors',
     sa.Column('incident_id', sa.Integer(), nullable=False),
     sa.Column('actor', sa.String(length=300), nullable=False),
@@ -236,6 +245,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_incident_actors_actor'))
 
     op.drop_table('incident_actors')
+    with op.batch_alter_table('decision_actors', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_decision_actors_actor'))
+
+    op.drop_table('decision_actors')
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_cases_incident_id'))
 

@@ -1,0 +1,68 @@
+"""Decisions as records: the guard's refusals (and flags, in observe mode), pseudonymised."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.orm import Session
+
+from scrapeguard.decisions import Decision
+from scrapeguard.records.models import DecisionActor, DecisionRecord
+from scrapeguard.records.privacy import Pseudonymiser
+
+#: Decision keys that name an actor (whom an incident is about); "net" and "session" only when
+#: a reason names them.
+ACTOR_KEYS = ("ip", "account")
+CAMPAIGN_PREFIX = "campaign:"
+
+
+def decision_record(decision: Decision | dict[str, Any], pseudonymiser: Pseudonymiser,
+                    source: str = "live") -> dict[str, Any]:
+    """A decision (object, or a line of a decisions file) as a sink record, addresses pseudonymised."""
+    data = decision.to_dict() if isinstance(decision, Decision) else decision
+    keys = {str(k): str(v) for k, v in (data.get("keys") or {}).items()}
+    reasons = [dict(r) for r in data.get("reasons") or [] if isinstance(r, dict)]
+    for reason in reasons:
+        reason["key"] = pseudonymiser.actor(str(reason.get("key", "")))
+    actors = [pseudonymiser.key(name, keys[name]) for name in ACTOR_KEYS if name in keys]
+    campaign = None
+    for reason in reasons:
+        key = reason["key"]
+        if key.startswith(CAMPAIGN_PREFIX):
+            campaign = campaign or key
+        elif ":" in key and key not in actors:
+            actors.append(key)
+    return {"type": "decision", "ts": float(data.get("ts") or 0), "id": str(data.get("id", "")),
+            "action": str(data.get("action", "")), "enforced": bool(data.get("enforced", True)),
+            "keys": pseudonymiser.keys(keys), "route": str(data.get("route") or "page"),
+            "subject": data.get("subject"), "path": str(data.get("path") or "")[:2000],
+            "reasons": reasons, "actors": actors, "campaign": campaign, "source": source}
+
+
+def add_decisions(session: Session, records: list[dict[str, Any]]) -> None:
+    rows = [DecisionRecord(
+        decision_id=r["id"][:40], at=datetime.fromtimestamp(r["ts"], UTC), action=r["action"],
+        enforced=r["enforced"], route=r["route"][:40],
+        subject=None if r.get("subject") is None else str(r["subject"])[:300],
+        path=r["path"], actors=r["actors"], keys=r["keys"], reasons=r["reasons"],
+        campaign=r.get("campaign"), source=r.get("source", "live")) for r in records]
+    session.add_all(rows)
+    session.flush()
+    session.add_all(DecisionActor(decision_pk=row.id, actor=actor)
+                    for row in rows for actor in dict.fromkeys(row.actors))
+    session.flush()
+
+
+def decisions_of(session: Session, actors: set[str], campaign: str | None = None,
+                 limit: int | None = None) -> list[DecisionRecord]:
+    """Decisions about any of these actors (or naming the campaign), oldest first."""
+    about = select(DecisionActor.decision_pk).where(DecisionActor.actor.in_(sorted(actors)))
+    condition: ColumnElement[bool] = DecisionRecord.id.in_(about)
+    if campaign:
+        condition = or_(condition, DecisionRecord.campaign == campaign)
+    query = select(DecisionRecord).where(condition).order_by(DecisionRecord.at, DecisionRecord.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.execute(query).scalars())
