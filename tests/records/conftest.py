@@ -23,7 +23,8 @@ def _postgres_or_skip() -> None:
     try:
         psycopg.connect(PG_URL, connect_timeout=2).close()
     except psycopg.OperationalError as exc:
-        message = f"PostgreSQL at {PG_URL} is not reachable ({exc}); set SCRAPEGUARD_TEST_POSTGRES or start one"
+        message = (f"PostgreSQL at {PG_URL} is not reachable ({exc}); "
+                   "set SCRAPEGUARD_TEST_POSTGRES or start one")
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
