@@ -1,0 +1,365 @@
+"""Breach-notification rules as versioned data: one TOML file per regime, loaded and validated here.
+
+A rule says who must be told (regulator or individuals), when the legal test is met (`trigger`, in the
+law's words, plus `min_severity`: ScrapeGuard's editable mapping of that test onto the ENISA severity
+level), when the clock starts (the controller's recorded awareness, or detection), the offset (fixed
+hours/days/business days, or none: "as soon as practicable") and what the notice must contain.
+"assess" rules (a duty to assess a suspected breach within a time) are kept apart from "notify" rules.
+Facts that the reference leaves unconfirmed are `requirement = "unconfirmed"` or listed in
+`open_questions`: the loader never fills them in.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, cast, get_args
+
+RuleKind = Literal["assess", "notify"]
+Audience = Literal["regulator", "individuals", "controller"]
+Requirement = Literal["required", "conditional", "recommended", "not_required", "unconfirmed"]
+ClockStart = Literal["awareness", "detection"]
+SeverityLevel = Literal["low", "medium", "high", "very high"]
+OffsetSource = Literal["law", "guidance"]
+
+SEVERITY_LEVELS: tuple[SeverityLevel, ...] = get_args(SeverityLevel)
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Offset:
+    """A fixed time allowed after the clock starts. Business days skip Saturdays and Sundays only."""
+
+    hours: int = 0
+    days: int = 0
+    business_days: int = 0
+
+    def after(self, start: datetime) -> datetime:
+        due = start + timedelta(hours=self.hours, days=self.days)
+        remaining = self.business_days
+        while remaining > 0:
+            due += timedelta(days=1)
+            if due.weekday() < 5:
+                remaining -= 1
+        return due
+
+    def describe(self) -> str:
+        parts = [f"{n} {unit}" for n, unit in ((self.hours, "h"), (self.days, "days"),
+                                                 (self.business_days, "business days")) if n]
+        return " + ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    citation: str
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    kind: RuleKind
+    audience: Audience
+    recipient: str
+    requirement: Requirement
+    trigger: str
+    basis: str
+    deadline: str  # the deadline in the law's (or guidance's) words
+    clock_start: ClockStart
+    offset: Offset | None
+    offset_source: OffsetSource
+    min_severity: SeverityLevel | None  # only for requirement "required"
+    contents: tuple[str, ...]
+    contents_confirmed: bool
+    exemptions: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Regime:
+    id: str
+    name: str
+    regulator: str
+    version: str
+    effective: date  # from when this version of the rule data applies (not the law's commencement)
+    countries: frozenset[str]
+    rules: tuple[Rule, ...]
+    records: str | None  # record-keeping duty; None when unconfirmed
+    open_questions: tuple[str, ...]
+    sources: tuple[Source, ...]
+    file: str
+
+    def rule(self, kind: RuleKind, audience: Audience) -> Rule | None:
+        return next((r for r in self.rules if r.kind == kind and r.audience == audience), None)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    regimes: tuple[Regime, ...]
+
+    def regime(self, regime_id: str) -> Regime:
+        for regime in self.regimes:
+            if regime.id == regime_id:
+                return regime
+        known = ", ".join(r.id for r in self.regimes)
+        raise KeyError(f"no regime {regime_id!r} (known: {known})")
+
+    def regime_for_country(self, country: str | None) -> Regime | None:
+        if country is None:
+            return None
+        code = country.upper()
+        return next((r for r in self.regimes if code in r.countries), None)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleProblem:
+    file: str
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.key}: {self.message}" if self.key else f"{self.file}: {self.message}"
+
+
+class RulesError(ValueError):
+    """Rule files could not be used; `problems` lists every reason (file, key, what is wrong)."""
+
+    def __init__(self, problems: list[RuleProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def packaged_rules() -> RuleSet:
+    """The rule files shipped in `scrapeguard/compliance/regimes/`."""
+    folder = resources.files("scrapeguard.compliance").joinpath("regimes")
+    texts = [(f"regimes/{f.name}", f.read_text("utf-8"))
+             for f in folder.iterdir() if f.name.endswith(".toml")]
+    return load_rule_texts(sorted(texts))
+
+
+def load_rules(directory: str | Path) -> RuleSet:
+    """Load every `*.toml` in a directory (a user's edited copy of the rules)."""
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise RulesError([RuleProblem(str(folder), "", "not a directory of rule files")])
+    texts: list[tuple[str, str]] = []
+    problems: list[RuleProblem] = []
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            texts.append((str(path), path.read_text("utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(RuleProblem(str(path), "", f"cannot read: {exc}"))
+    if problems:
+        raise RulesError(problems)
+    return load_rule_texts(texts)
+
+
+def load_rule_texts(texts: list[tuple[str, str]]) -> RuleSet:
+    """Parse and validate (file name, TOML text) pairs; every problem in every file is reported."""
+    problems: list[RuleProblem] = []
+    regimes: list[Regime] = []
+    for name, text in texts:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            problems.append(RuleProblem(name, "", f"not valid TOML: {exc}"))
+            continue
+        checker = _Checker(name)
+        regime = checker.regime(data)
+        problems.extend(checker.problems)
+        if regime is not None and not checker.problems:
+            regimes.append(regime)
+    if not texts:
+        problems.append(RuleProblem("<rules>", "", "no rule files"))
+    problems.extend(_cross_file_problems(regimes))
+    if problems:
+        raise RulesError(problems)
+    return RuleSet(tuple(regimes))
+
+
+def _cross_file_problems(regimes: list[Regime]) -> list[RuleProblem]:
+    problems: list[RuleProblem] = []
+    seen_ids: dict[str, str] = {}
+    seen_countries: dict[str, str] = {}
+    for regime in regimes:
+        if regime.id in seen_ids:
+            problems.append(RuleProblem(regime.file, "id",
+                                        f"{regime.id!r} also defined in {seen_ids[regime.id]}"))
+        seen_ids.setdefault(regime.id, regime.file)
+        for country in sorted(regime.countries):
+            if country in seen_countries:
+                problems.append(RuleProblem(regime.file, "countries",
+                                            f"{country} is also mapped by {seen_countries[country]}"))
+            seen_countries.setdefault(country, regime.file)
+    return problems
+
+
+_REGIME_KEYS = {"id", "name", "regulator", "version", "effective", "countries", "rules", "records",
+                "open_questions", "sources"}
+_RULE_KEYS = {"id", "kind", "audience", "recipient", "requirement", "trigger", "basis", "deadline",
+              "clock_start", "offset", "offset_source", "min_severity", "contents", "exemptions"}
+_OFFSET_KEYS = {"hours", "days", "business_days"}
+
+
+class _Checker:
+    """Collects problems while building typed values from one parsed file."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[RuleProblem] = []
+
+    def problem(self, key: str, message: str) -> None:
+        self.problems.append(RuleProblem(self.file, key, message))
+
+    def unknown(self, table: dict[str, Any], allowed: set[str], prefix: str) -> None:
+        for key in sorted(set(table) - allowed):
+            self.problem(f"{prefix}{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+    def text(self, table: dict[str, Any], key: str, prefix: str, required: bool = True) -> str | None:
+        value = table.get(key)
+        if value is None:
+            if required:
+                self.problem(prefix + key, "missing (a non-empty string)")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.problem(prefix + key, f"must be a non-empty string, got {value!r}")
+            return None
+        return value.strip()
+
+    def texts(self, table: dict[str, Any], key: str, prefix: str) -> tuple[str, ...]:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            self.problem(prefix + key, "must be a list of non-empty strings")
+            return ()
+        return tuple(v.strip() for v in value)
+
+    def choice(self, table: dict[str, Any], key: str, prefix: str, allowed: tuple[str, ...]) -> str | None:
+        value = table.get(key)
+        if value not in allowed:
+            shown = "missing" if value is None else f"{value!r} is not allowed"
+            self.problem(prefix + key, f"{shown} (allowed: {', '.join(allowed)})")
+            return None
+        return cast(str, value)
+
+    def regime(self, data: dict[str, Any]) -> Regime | None:
+        self.unknown(data, _REGIME_KEYS, "")
+        regime_id = self.text(data, "id", "")
+        if regime_id is not None and not _ID.match(regime_id):
+            self.problem("id", f"{regime_id!r} must be lower_snake_case")
+        name = self.text(data, "name", "")
+        regulator = self.text(data, "regulator", "")
+        version = self.text(data, "version", "")
+        effective = data.get("effective")
+        if not isinstance(effective, date) or isinstance(effective, datetime):
+            self.problem("effective", f"must be a TOML date (YYYY-MM-DD), got {effective!r}")
+        countries = self.texts(data, "countries", "")
+        for code in countries:
+            if not _COUNTRY.match(code):
+                self.problem("countries", f"{code!r} is not an ISO 3166-1 alpha-2 code in capitals")
+        if not countries:
+            self.problem("countries", "at least one country is needed")
+        records = self.text(data, "records", "", required=False)
+        open_questions = self.texts(data, "open_questions", "")
+        sources = self.sources(data.get("sources"))
+        raw_rules = data.get("rules")
+        rules: list[Rule] = []
+        if not isinstance(raw_rules, list) or not raw_rules:
+            self.problem("rules", "missing: at least one [[rules]] table")
+        else:
+            for index, raw in enumerate(raw_rules):
+                rule = self.rule(raw, f"rules[{index}].")
+                if rule is not None:
+                    rules.append(rule)
+            pairs = [(r.kind, r.audience) for r in rules]
+            for pair in sorted(set(pairs)):
+                if pairs.count(pair) > 1:
+                    self.problem("rules", f"more than one {pair[0]} rule for {pair[1]}")
+        if self.problems:
+            return None
+        assert regime_id and name and regulator and version and isinstance(effective, date)
+        return Regime(regime_id, name, regulator, version, effective, frozenset(countries), tuple(rules),
+                      records, open_questions, sources, self.file)
+
+    def sources(self, raw: Any) -> tuple[Source, ...]:
+        if not isinstance(raw, list) or not raw:
+            self.problem("sources", "missing: at least one {citation = ..., url = ...} source")
+            return ()
+        out: list[Source] = []
+        for index, item in enumerate(raw):
+            prefix = f"sources[{index}]."
+            if not isinstance(item, dict):
+                self.problem(f"sources[{index}]", "must be a table {citation = ..., url = ...}")
+                continue
+            self.unknown(item, {"citation", "url"}, prefix)
+            citation = self.text(item, "citation", prefix)
+            url = self.text(item, "url", prefix, required=False)
+            if url is not None and not url.startswith("https://"):
+                self.problem(prefix + "url", f"must be an https:// URL, got {url!r}")
+            if citation:
+                out.append(Source(citation, url))
+        return tuple(out)
+
+    def rule(self, raw: Any, prefix: str) -> Rule | None:
+        if not isinstance(raw, dict):
+            self.problem(prefix.rstrip("."), "must be a table")
+            return None
+        before = len(self.problems)
+        self.unknown(raw, _RULE_KEYS, prefix)
+        rule_id = self.text(raw, "id", prefix)
+        kind = self.choice(raw, "kind", prefix, get_args(RuleKind))
+        audience = self.choice(raw, "audience", prefix, get_args(Audience))
+        requirement = self.choice(raw, "requirement", prefix, get_args(Requirement))
+        recipient = self.text(raw, "recipient", prefix)
+        trigger = self.text(raw, "trigger", prefix)
+        basis = self.text(raw, "basis", prefix)
+        deadline = self.text(raw, "deadline", prefix)
+        clock_start = self.choice(raw, "clock_start", prefix, get_args(ClockStart))
+        offset_source = cast(OffsetSource, raw.get("offset_source", "law"))
+        if offset_source not in get_args(OffsetSource):
+            self.problem(prefix + "offset_source",
+                         f"{offset_source!r} is not allowed (allowed: law, guidance)")
+        offset = self.offset(raw.get("offset"), prefix + "offset")
+        min_severity = raw.get("min_severity")
+        if requirement == "required":
+            if min_severity not in SEVERITY_LEVELS:
+                self.problem(prefix + "min_severity",
+                             f"a required rule needs one of {', '.join(SEVERITY_LEVELS)}, "
+                             f"got {min_severity!r}")
+        elif min_severity is not None:
+            self.problem(prefix + "min_severity",
+                         "only a rule with requirement = \"required\" has a threshold")
+        if kind == "assess" and audience != "controller":
+            self.problem(prefix + "audience",
+                         "an assess rule binds the controller (audience = \"controller\")")
+        if kind == "notify" and audience == "controller":
+            self.problem(prefix + "audience", "a notify rule tells the regulator or the individuals")
+        contents = self.texts(raw, "contents", prefix)
+        exemptions = self.texts(raw, "exemptions", prefix)
+        if len(self.problems) > before:
+            return None
+        assert rule_id and kind and audience and requirement and recipient and trigger and basis
+        assert deadline and clock_start
+        return Rule(rule_id, cast(RuleKind, kind), cast(Audience, audience), recipient,
+                    cast(Requirement, requirement), trigger, basis, deadline, cast(ClockStart, clock_start),
+                    offset, offset_source, cast(SeverityLevel | None, min_severity), contents,
+                    bool(contents), exemptions)
+
+    def offset(self, raw: Any, key: str) -> Offset | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, dict) or not raw:
+            self.problem(key, "must be a table like {hours = 72} or {business_days = 15}")
+            return None
+        self.unknown(raw, _OFFSET_KEYS, key + ".")
+        values: dict[str, int] = {}
+        for name in _OFFSET_KEYS & set(raw):
+            value = raw[name]
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 10_000:
+                self.problem(f"{key}.{name}", f"must be a positive whole number, got {value!r}")
+            else:
+                values[name] = value
+        return Offset(**values) if values else None

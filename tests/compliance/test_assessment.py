@@ -1,0 +1,106 @@
+"""Worked examples: the same scraping incident assessed under EU GDPR, UK GDPR, PIPEDA and the NDB scheme."""
+
+import json
+from datetime import UTC, datetime
+
+from scrapeguard.compliance import AffectedMember, Assessment, assess, group_by_regime
+
+from .conftest import PROFILE, MakeFacts
+
+
+def test_members_grouped_by_regime_unknown_kept(make_facts: MakeFacts) -> None:
+    groups = group_by_regime(make_facts())
+    assert {k: sorted(m.member_id for m in v) for k, v in groups.items()} == {
+        "eu_gdpr": ["101", "102"], "uk_gdpr": ["103"], "ca_pipeda": ["104"], "au_ndb": ["105"],
+        None: ["106", "107"],
+    }
+
+
+def test_unknown_and_unmapped_countries_are_reported(make_facts: MakeFacts) -> None:
+    result = assess(make_facts())
+    assert result.affected_total == 7
+    assert result.unknown_country == ("106",)
+    assert result.unmapped_countries == {"US": 1}
+    assert any("no known country" in q for q in result.open_questions)
+    assert any("in US: no rule file covers" in q for q in result.open_questions)
+
+
+def test_high_severity_incident_deadlines(make_facts: MakeFacts) -> None:
+    # Not public, aggregated, malicious, name + email: DPC 1+1 = 2, EI 0.75 raised to 1, CB 0.5 + 0.5.
+    result = assess(make_facts())
+    eu = result.regime("eu_gdpr")
+    assert (eu.severity.dpc, eu.severity.ei, eu.severity.cb, eu.severity.score) == (2, 1, 1, 3)
+    assert eu.severity.level == "high"
+    assert eu.affected == 2 and eu.countries == ("DE", "FR")
+    assert eu.notify_regulator.verdict == "likely"
+    assert eu.notify_individuals.verdict == "likely"
+    eu_regulator = next(d for d in eu.deadlines if d.audience == "regulator")
+    assert eu_regulator.kind == "notify" and eu_regulator.due == datetime(2026, 3, 5, 9, 0, tzinfo=UTC)
+    assert "Art. 33(1)" in eu_regulator.basis and "72 h from awareness" in eu_regulator.basis
+    eu_individuals = next(d for d in eu.deadlines if d.audience == "individuals")
+    assert eu_individuals.due is None and "without undue delay" in eu_individuals.basis
+
+    uk = result.regime("uk_gdpr")
+    assert uk.notify_regulator.verdict == "likely"
+    assert next(d for d in uk.deadlines if d.audience == "regulator").due == datetime(2026, 3, 5, 9, 0,
+                                                                                      tzinfo=UTC)
+    assert "reasons for not reporting" in (uk.records or "")
+
+    ca = result.regime("ca_pipeda")
+    # The Canadian member only had profile data (no email): DPC 2 × EI 1 (name+username) + CB 1 = 3.
+    assert ca.severity.score == 3 and ca.notify_regulator.verdict == "likely"
+    assert all(d.due is None for d in ca.deadlines)
+    assert "as soon as feasible" in ca.deadlines[0].basis
+    assert "24 months" in (ca.records or "")
+
+    au = result.regime("au_ndb")
+    assess_clock = [d for d in au.deadlines if d.kind == "assess"]
+    notify_clocks = [d for d in au.deadlines if d.kind == "notify"]
+    assert len(assess_clock) == 1 and assess_clock[0].due == datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
+    assert "26WH" in assess_clock[0].basis
+    assert all(d.due is None for d in notify_clocks)
+    assert au.notify_regulator.verdict == "likely"  # high meets the "serious harm" mapping
+    assert result.notifiable
+
+
+def test_public_aggregated_profile_data_is_low_and_not_notifiable(make_facts: MakeFacts) -> None:
+    members = (AffectedMember("1", "DE", PROFILE), AffectedMember("2", "CA", PROFILE))
+    result = assess(make_facts(affected=members, data_was_public=True, malicious=False))
+    # DPC 1 - 1 (public) + 1 (aggregated) = 1; EI 1 (name + username); CB 0.5 -> 1.5, low.
+    assert result.severity.score == 1.5 and result.severity.level == "low"
+    assert result.regime("eu_gdpr").notify_regulator.verdict == "unlikely"
+    assert not result.notifiable
+    assert "Below the threshold" in result.reasoning
+    assert "DRAFT for counsel" in result.reasoning
+
+
+def test_unestablished_intent_that_would_cross_a_threshold_is_an_open_question(make_facts: MakeFacts) -> None:
+    # DPC 2 × EI 1 + CB 0.5 = 2.5 medium: the regulator threshold (medium) is met, individuals (high) not,
+    # but with malicious intent it would be 3.0 (high).
+    result = assess(make_facts(malicious=None))
+    eu = result.regime("eu_gdpr")
+    assert eu.severity.score == 2.5
+    assert eu.notify_regulator.verdict == "likely"
+    assert eu.notify_individuals.verdict == "open question"
+    assert any("Malicious intent is not established" in q for q in result.open_questions)
+
+
+def test_missing_awareness_leaves_clocks_unstarted(make_facts: MakeFacts) -> None:
+    result = assess(make_facts(aware_at=None))
+    eu = result.regime("eu_gdpr")
+    assert all(d.due is None and d.starts_at is None for d in eu.deadlines)
+    assert any("awareness has not been recorded" in q for q in result.open_questions)
+
+
+def test_assessment_round_trips_through_json(make_facts: MakeFacts) -> None:
+    result = assess(make_facts())
+    again = Assessment.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert again == result
+    assert again.regime("au_ndb").deadlines == result.regime("au_ndb").deadlines
+
+
+def test_rules_open_questions_surface(make_facts: MakeFacts) -> None:
+    result = assess(make_facts())
+    assert any(q.startswith("Australia") and "Record-keeping" in q for q in result.open_questions)
+    assert any(q.startswith("EU GDPR") and "lead authority" in q for q in result.open_questions)
+
