@@ -60,7 +60,8 @@ class RecordSink:
     def __init__(self, db: Database, pseudonymiser: Pseudonymiser, spill_path: str | Path,
                  max_queue: int = 20_000, batch_size: int = 500, flush_seconds: float = 0.25,
                  max_backoff: float = 30.0,
-                 after_batch: Callable[[Database, list[dict[str, Any]]], None] | None = None) -> None:
+                 after_batch: Callable[[Database, list[dict[str, Any]]], None] | None = None,
+                 prepare: Callable[[], None] | None = None) -> None:
         self.db = db
         self.pseudonymiser = pseudonymiser
         self.spill_path = Path(spill_path)
@@ -68,6 +69,9 @@ class RecordSink:
         self.flush_seconds = flush_seconds
         self.max_backoff = max_backoff
         self.after_batch = after_batch
+        #: Run before the first write until it succeeds (creating the schema of a database that
+        #: was down when the guard started).
+        self._prepare = prepare
         self.counts = SinkCounts()
         self._queue: queue.Queue[dict[str, Any]] = queue.Queue(max_queue)
         self._spill_lock = threading.Lock()
@@ -193,6 +197,9 @@ class RecordSink:
             self._queue.task_done()
 
     def _write(self, batch: list[dict[str, Any]], reimport: bool = False) -> None:
+        if self._prepare is not None:
+            self._prepare()
+            self._prepare = None
         try:
             with self.db.session() as session:
                 write_batch(session, batch)
