@@ -68,7 +68,8 @@ def build_proxy(policy: Policy, upstream: str, store_uri: str | None = None,
         from scrapeguard.records.guard import open_sink
 
         records = open_sink(policy, db)
-    return GuardProxy(ProxyConfig(upstream=upstream, trusted_proxies=trusted_proxies), engine, writer, records)
+    config = ProxyConfig(upstream=upstream, trusted_proxies=trusted_proxies)
+    return GuardProxy(config, engine, writer, records)
 
 
 async def run_until_signalled(stop: Callable[[], Awaitable[None]]) -> None:
