@@ -14,6 +14,8 @@ from scrapeguard.compliance.assessment import (
     group_by_regime,
 )
 from scrapeguard.compliance.facts import AffectedMember, CaseFacts, Draft, IncidentFacts, ReportFigures
+from scrapeguard.compliance.letters import render_letter
+from scrapeguard.compliance.notices import draft_notice
 from scrapeguard.compliance.rules import Regime, Rule, RulesError, RuleSet, load_rules, packaged_rules
 from scrapeguard.compliance.severity import Adjustment, Severity, rate_severity
 
@@ -35,8 +37,10 @@ __all__ = [
     "RulesError",
     "Severity",
     "assess",
+    "draft_notice",
     "group_by_regime",
     "load_rules",
     "packaged_rules",
     "rate_severity",
+    "render_letter",
 ]

@@ -211,9 +211,9 @@ def _assess_regime(facts: IncidentFacts, regime: Regime, members: list[AffectedM
     deadlines = tuple(_deadline(rule, facts, verdicts.get(rule.audience)) for rule in regime.rules)
     questions = list(regime.open_questions)
     for rule in regime.rules:
-        if not rule.contents_confirmed:
-            questions.append(f"Required contents of the {rule.audience} notice: unconfirmed in the rule "
-                             "data.")
+        if not rule.contents_confirmed and rule.requirement != "not_required":
+            questions.append(f"Required contents of the {rule.audience} notice: not stated in the rule data "
+                             "(unconfirmed in ScrapeGuard's reference).")
     regulator_rule = regime.rule("notify", "regulator")
     individuals_rule = regime.rule("notify", "individuals")
     return RegimeResult(
@@ -232,7 +232,7 @@ def _verdict(rule: Rule | None, severity: Severity, if_malicious: Severity | Non
     if rule is None:
         return NoticeVerdict("open question", (f"{regime.name}: the rule data has no rule for this notice.",),
                              None)
-    test = f"{rule.basis}: notify when {rule.trigger}."
+    test = f"{rule.basis}, the test: {rule.trigger}."
     match rule.requirement:
         case "required":
             assert rule.min_severity is not None
