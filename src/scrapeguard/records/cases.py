@@ -230,7 +230,7 @@ def list_cases(session: Session, by: Actor, status: str | None = None) -> list[C
 
 def steps_of(session: Session, case_id: int) -> list[CaseStep]:
     return list(session.execute(select(CaseStep).where(CaseStep.case_id == case_id)
-                                .order_by(CaseStep.at, CaseStep.id)).scalars())
+                                .order_by(CaseStep.id)).scalars())
 
 
 def letters_of(session: Session, case_id: int) -> list[CaseLetter]:

@@ -176,7 +176,7 @@ def list_incidents(session: Session, by: Actor, state: str | None = None) -> lis
 
 def steps_of(session: Session, incident_id: int) -> list[IncidentStep]:
     return list(session.execute(select(IncidentStep).where(IncidentStep.incident_id == incident_id)
-                                .order_by(IncidentStep.at, IncidentStep.id)).scalars())
+                                .order_by(IncidentStep.id)).scalars())
 
 
 # -- opened by the guard --------------------------------------------------------------
