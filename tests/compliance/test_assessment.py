@@ -3,9 +3,12 @@
 import json
 from datetime import UTC, datetime
 
-from scrapeguard.compliance import AffectedMember, Assessment, assess, group_by_regime
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from .conftest import PROFILE, MakeFacts
+from scrapeguard.compliance import AffectedMember, Assessment, IncidentFacts, assess, group_by_regime
+
+from .conftest import AWARE, PROFILE, WITH_EMAIL, MakeFacts
 
 
 def test_members_grouped_by_regime_unknown_kept(make_facts: MakeFacts) -> None:
@@ -104,3 +107,22 @@ def test_rules_open_questions_surface(make_facts: MakeFacts) -> None:
     assert any(q.startswith("Australia") and "Record-keeping" in q for q in result.open_questions)
     assert any(q.startswith("EU GDPR") and "lead authority" in q for q in result.open_questions)
 
+
+
+countries = st.one_of(st.none(), st.sampled_from(["DE", "GB", "CA", "AU", "NZ", "US", "BR", "JE", "CO"]))
+category_sets = st.frozensets(st.sampled_from(sorted(WITH_EMAIL | {"user.health", "vendor.unknown"})))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(countries, category_sets), max_size=25), st.booleans(), st.booleans(),
+       st.sampled_from([True, False, None]))
+def test_every_member_is_accounted_for(members: list[tuple[str | None, frozenset[str]]], public: bool,
+                                       aggregated: bool, malicious: bool | None) -> None:
+    affected = tuple(AffectedMember(str(i), c, cats) for i, (c, cats) in enumerate(members))
+    facts = IncidentFacts("p", "t", AWARE, AWARE, AWARE, None, (), affected, public, aggregated, "O", "c",
+                          malicious)
+    result = assess(facts)
+    placed = sum(r.affected for r in result.regimes)
+    assert placed + len(result.unknown_country) + sum(result.unmapped_countries.values()) == len(members)
+    assert 1 <= result.severity.dpc <= 4 and 0.25 <= result.severity.ei <= 1
+    assert Assessment.from_dict(json.loads(json.dumps(result.to_dict()))) == result

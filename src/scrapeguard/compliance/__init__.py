@@ -16,6 +16,7 @@ from scrapeguard.compliance.assessment import (
 from scrapeguard.compliance.facts import AffectedMember, CaseFacts, Draft, IncidentFacts, ReportFigures
 from scrapeguard.compliance.letters import render_letter
 from scrapeguard.compliance.notices import draft_notice
+from scrapeguard.compliance.report import render_regulator_report, report_pdf
 from scrapeguard.compliance.rules import Regime, Rule, RulesError, RuleSet, load_rules, packaged_rules
 from scrapeguard.compliance.severity import Adjustment, Severity, rate_severity
 
@@ -43,4 +44,6 @@ __all__ = [
     "packaged_rules",
     "rate_severity",
     "render_letter",
+    "render_regulator_report",
+    "report_pdf",
 ]

@@ -15,6 +15,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
@@ -133,8 +134,9 @@ class RulesError(ValueError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+@cache
 def packaged_rules() -> RuleSet:
-    """The rule files shipped in `scrapeguard/compliance/regimes/`."""
+    """The rule files shipped in `scrapeguard/compliance/regimes/` (read once)."""
     folder = resources.files("scrapeguard.compliance").joinpath("regimes")
     texts = [(f"regimes/{f.name}", f.read_text("utf-8"))
              for f in folder.iterdir() if f.name.endswith(".toml")]
