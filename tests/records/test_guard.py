@@ -1,0 +1,86 @@
+"""The proxy with --db: records written off the hot path, and a database that is down costs
+the visitors nothing (their requests are answered as fast; records wait on disk)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from scrapeguard.policy import load_policy_text
+from scrapeguard.records.db import Database
+from scrapeguard.records.errors import SchemaOutOfDate
+from scrapeguard.records.guard import open_sink, spill_path_for
+from scrapeguard.records.models import DecisionRecord, ExposureRecord
+
+POLICY = '[incidents]\nopen_at_members = 5\npseudonym_key = "env:SG_GUARD_TEST_KEY"\n'
+
+
+@pytest.fixture(autouse=True)
+def _key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SG_GUARD_TEST_KEY", "guard-test-key-0123456789")
+
+
+def test_the_proxy_records_refusals_and_exposure(demo_site: str, make_guard: Callable[..., Any],
+                                                 db_url: str) -> None:
+    guard = make_guard(demo_site, POLICY, db=db_url)
+    with httpx.Client(base_url=guard.url) as client:
+        statuses = [client.get(f"/api/v1/members/{i}").status_code for i in range(1, 71)]
+        client.get("/static/site.css")  # not member data
+    assert statuses.count(200) == 60
+    assert guard.proxy.records.flush()
+    db = Database(db_url)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(DecisionRecord)) == 10
+        assert s.scalar(select(func.count(func.distinct(ExposureRecord.member)))) == 60
+    db.dispose()
+
+
+def test_a_database_that_is_down_does_not_slow_the_guard(demo_site: str, make_guard: Callable[..., Any],
+                                                        tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    down = f"postgresql://postgres@127.0.0.1:{port}/test"
+    plain = make_guard(demo_site, POLICY, name="plain.jsonl")
+    guard = make_guard(demo_site, POLICY, name="down.jsonl", db=down)
+
+    def timed(base: str) -> float:
+        with httpx.Client(base_url=base) as client:
+            start = time.perf_counter()
+            for i in range(1, 41):
+                client.cookies.clear()
+                assert client.get(f"/api/v1/members/{i}").status_code == 200
+            return time.perf_counter() - start
+
+    # 40 distinct members through each guard: under the hourly quota of 60, so never refused
+    slow, fast = timed(guard.url), timed(plain.url)
+    assert slow < 3 * fast + 0.5, (slow, fast)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        status = httpx.get(f"{guard.url}/.well-known/scrapeguard/status").json()["records"]
+        if status["database"] == "down":
+            break
+        time.sleep(0.1)
+    assert status["database"] == "down" and status["dropped"] == 0 and status["written"] == 0
+    assert status["queued"] + status["spilled"] > 0
+
+
+def test_an_out_of_date_schema_stops_the_guard_at_start_with_the_command_to_run(db_url: str) -> None:
+    db = Database(db_url)
+    db.ensure_schema()
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0000'")
+    db.dispose()
+    with pytest.raises(SchemaOutOfDate, match="scrapeguard db upgrade"):
+        open_sink(load_policy_text(POLICY), db_url)
+
+
+def test_the_spill_file_sits_beside_a_sqlite_database(tmp_path: Path) -> None:
+    assert spill_path_for(Database(str(tmp_path / "r.db"))) == tmp_path / "r.db.spill.jsonl"
