@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, insert, or_, select
 from sqlalchemy.orm import Session
 
 from scrapeguard.decisions import Decision
@@ -42,17 +42,20 @@ def decision_record(decision: Decision | dict[str, Any], pseudonymiser: Pseudony
 
 
 def add_decisions(session: Session, records: list[dict[str, Any]]) -> None:
-    rows = [DecisionRecord(
-        decision_id=r["id"][:40], at=datetime.fromtimestamp(r["ts"], UTC), action=r["action"],
-        enforced=r["enforced"], route=r["route"][:40],
-        subject=None if r.get("subject") is None else str(r["subject"])[:300],
-        path=r["path"], actors=r["actors"], keys=r["keys"], reasons=r["reasons"],
-        campaign=r.get("campaign"), source=r.get("source", "live")) for r in records]
-    session.add_all(rows)
-    session.flush()
-    session.add_all(DecisionActor(decision_pk=row.id, actor=actor)
-                    for row in rows for actor in dict.fromkeys(row.actors))
-    session.flush()
+    """Append decisions and index their actors (bulk statements: one round trip each)."""
+    if not records:
+        return
+    rows = [{"decision_id": r["id"][:40], "at": datetime.fromtimestamp(r["ts"], UTC), "action": r["action"],
+             "enforced": r["enforced"], "route": r["route"][:40],
+             "subject": None if r.get("subject") is None else str(r["subject"])[:300], "path": r["path"],
+             "actors": r["actors"], "keys": r["keys"], "reasons": r["reasons"], "campaign": r.get("campaign"),
+             "source": r.get("source", "live")} for r in records]
+    ids = session.scalars(insert(DecisionRecord).returning(DecisionRecord.id, sort_by_parameter_order=True),
+                          rows).all()
+    links = [{"decision_pk": pk, "actor": actor}
+             for pk, r in zip(ids, records, strict=True) for actor in dict.fromkeys(r["actors"])]
+    if links:
+        session.execute(insert(DecisionActor), links)
 
 
 def decisions_of(session: Session, actors: set[str], campaign: str | None = None,

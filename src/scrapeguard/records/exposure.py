@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from scrapeguard.records import audit
@@ -43,26 +43,33 @@ def write_exposure(session: Session, records: list[dict[str, Any]]) -> None:
                 entry[3] += count
     if not merged:
         return
-    actors = sorted({k[0] for k in merged})
-    existing = {
-        (row.actor, row.member, row.route): row
-        for start in range(0, len(actors), 500)
-        for row in session.execute(select(ExposureRecord).where(
-            ExposureRecord.actor.in_(actors[start:start + 500]))).scalars()
-        if (row.actor, row.member, row.route) in merged
-    }
+    # Only the rows this batch touches (a scraper's actor may have thousands), read and written
+    # with bulk statements: the ORM's per-object bookkeeping would cost more than the database.
+    e = ExposureRecord
+    columns = (e.id, e.actor, e.member, e.route, e.categories, e.first_at, e.last_at, e.count)
+    keys = list(merged)
+    existing: dict[tuple[str, str, str], Any] = {}
+    for start in range(0, len(keys), 300):
+        chunk = keys[start:start + 300]
+        for row in session.execute(select(*columns).where(
+                tuple_(ExposureRecord.actor, ExposureRecord.member, ExposureRecord.route).in_(chunk))):
+            existing[(row.actor, row.member, row.route)] = row
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
     for key, (categories, first, last, count, source) in merged.items():
-        row = existing.get(key)
-        if row is None:
-            session.add(ExposureRecord(actor=key[0], member=key[1], route=key[2],
-                                       categories=sorted(categories), first_at=first, last_at=last,
-                                       count=count, source=source))
+        found = existing.get(key)
+        if found is None:
+            inserts.append({"actor": key[0], "member": key[1], "route": key[2],
+                            "categories": sorted(categories), "first_at": first, "last_at": last,
+                            "count": count, "source": source})
         else:
-            row.categories = sorted(set(row.categories) | categories)
-            row.first_at = min(row.first_at, first)
-            row.last_at = max(row.last_at, last)
-            row.count += count
-    session.flush()
+            updates.append({"id": found.id, "categories": sorted(set(found.categories) | categories),
+                            "first_at": min(found.first_at, first), "last_at": max(found.last_at, last),
+                            "count": found.count + count})
+    if inserts:
+        session.execute(insert(ExposureRecord), inserts)
+    if updates:
+        session.execute(update(ExposureRecord), updates)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import delete, select
@@ -67,8 +68,13 @@ class Pseudonymiser:
 
     def __init__(self, key: bytes) -> None:
         self._key = key
+        #: The same few addresses come again and again (a scraper, a busy member): hash each once.
+        self.value = lru_cache(maxsize=65536)(self._value)  # type: ignore[method-assign]
 
     def value(self, value: str) -> str:
+        return self._value(value)
+
+    def _value(self, value: str) -> str:
         digest = hmac.new(self._key, value.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
         return "p-" + digest[:24]
 

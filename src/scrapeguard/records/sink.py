@@ -1,13 +1,14 @@
 """The records sink: decisions and exposure written to the database off the hot path.
 
-The guard hands records to `RecordSink` (a dict on a bounded queue: no I/O). A worker thread
-writes them in batches, one transaction per batch. If the database is down, the worker keeps
-its batch and retries with growing pauses; meanwhile the queue fills, and records that find
-it full go to a JSON Lines spill file on disk instead (so does whatever is queued at shutdown
-while the database is down). When the database answers again, spilled records are read back
-and written. Nothing is lost unless the disk itself fails; that is counted as `dropped`.
-Addresses are pseudonymised before a record is queued, so neither the spill file nor the
-database ever holds one.
+The guard hands records to `RecordSink`: decisions go on a bounded queue, exposure is counted
+in a bounded dict (a member seen again by the same actor is one more count, not one more
+record); no I/O. A worker thread writes them in batches, one transaction per batch. If the
+database is down, the worker keeps its batch and retries with growing pauses; meanwhile the
+buffers fill, and records that find them full go to a JSON Lines spill file on disk instead
+(so does whatever is buffered at shutdown while the database is down). When the database
+answers again, spilled records are read back and written. Nothing is lost unless the disk
+itself fails; that is counted as `dropped`. Addresses are pseudonymised before a record is
+buffered, so neither the spill file nor the database ever holds one.
 """
 
 from __future__ import annotations
@@ -74,6 +75,12 @@ class RecordSink:
         self._prepare = prepare
         self.counts = SinkCounts()
         self._queue: queue.Queue[dict[str, Any]] = queue.Queue(max_queue)
+        #: Exposure is aggregated here between writes: (actors, member, route) ->
+        #: [first ts, last ts, count, categories]. A member viewed again costs a dict update.
+        self.max_pending = max_queue
+        self._exposure: dict[tuple[tuple[str, ...], str, str], list[Any]] = {}
+        self._exposure_lock = threading.Lock()
+        self._in_flight = 0
         self._spill_lock = threading.Lock()
         self._stopping = threading.Event()
         self._idle = threading.Event()
@@ -96,9 +103,17 @@ class RecordSink:
         actors = [self.pseudonymiser.key(name, keys[name]) for name in EXPOSURE_KEYS if name in keys]
         if not actors:
             return
-        self.put({"type": "exposure", "ts": event.ts, "actors": actors, "member": route.subject or "",
-                  "route": route.pattern or event.path, "categories": list(route.categories),
-                  "source": "live"})
+        key = (tuple(actors), route.subject or "", route.pattern or event.path)
+        with self._exposure_lock:
+            entry = self._exposure.get(key)
+            if entry is not None:  # seen again since the last write: count it, no new record
+                entry[1] = max(entry[1], event.ts)
+                entry[2] += 1
+                return
+            if len(self._exposure) < self.max_pending:
+                self._exposure[key] = [event.ts, event.ts, 1, route.categories]
+                return
+        self.put(_exposure_record(key, [event.ts, event.ts, 1, route.categories]))  # buffer full: queue it
 
     def put(self, record: dict[str, Any]) -> None:
         try:
@@ -116,15 +131,16 @@ class RecordSink:
     def status(self) -> dict[str, Any]:
         c = self.counts
         return {"database": "down" if self._db_down else "ok", "queued": self.backlog,
+                "pending": len(self._exposure) + self._in_flight,
                 "written": c.written, "spilled": c.spilled, "reimported": c.reimported,
                 "dropped": c.dropped, "db_failures": c.db_failures,
                 "spill_file": str(self.spill_path) if self.spill_path.exists() else None}
 
     def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until everything queued so far is written (or spilled); False on timeout."""
+        """Wait until everything handed over so far is written (or spilled); False on timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._queue.unfinished_tasks == 0:
+            if self._queue.unfinished_tasks == 0 and not self._exposure and self._in_flight == 0:
                 return True
             time.sleep(0.02)
         return False
@@ -133,7 +149,7 @@ class RecordSink:
         """Write what is queued; whatever cannot be written in time goes to the spill file."""
         self._stopping.set()
         self._thread.join(timeout)
-        leftovers: list[dict[str, Any]] = []
+        leftovers: list[dict[str, Any]] = self._drain_exposure()
         while True:
             try:
                 leftovers.append(self._queue.get_nowait())
@@ -148,9 +164,13 @@ class RecordSink:
     def _run(self) -> None:
         backoff = 0.25
         pending: list[dict[str, Any]] = []
+        from_queue = 0  # how many of `pending` came off the queue (task_done owed)
         while True:
             if not pending:
                 pending = self._take()
+                from_queue = len(pending)
+                pending += self._drain_exposure()
+                self._in_flight = len(pending)
             if not pending:
                 if self._stopping.is_set():
                     return
@@ -166,14 +186,14 @@ class RecordSink:
                 self._db_down = True
                 if self._stopping.is_set():
                     self._spill(pending)
-                    self._done(len(pending))
-                    pending = []
+                    self._done(from_queue)
+                    pending, self._in_flight = [], 0
                     continue
                 self._stopping.wait(backoff)
                 backoff = min(self.max_backoff, backoff * 2)
                 continue
-            self._done(len(pending))
-            pending = []
+            self._done(from_queue)
+            pending, self._in_flight = [], 0
             backoff = 0.25
             if self._db_down:
                 log.warning("records database is back")
@@ -191,6 +211,11 @@ class RecordSink:
             except queue.Empty:
                 break
         return batch
+
+    def _drain_exposure(self) -> list[dict[str, Any]]:
+        with self._exposure_lock:
+            taken, self._exposure = self._exposure, {}
+        return [_exposure_record(key, entry) for key, entry in taken.items()]
 
     def _done(self, n: int) -> None:
         for _ in range(n):
@@ -268,6 +293,12 @@ class RecordSink:
             self.counts.spilled -= len(rest)  # counted again as they go back
             self._spill(rest)
         taken.unlink(missing_ok=True)
+
+
+def _exposure_record(key: tuple[tuple[str, ...], str, str], entry: list[Any]) -> dict[str, Any]:
+    first, last, count, categories = entry
+    return {"type": "exposure", "ts": last, "first_ts": first, "count": count, "actors": list(key[0]),
+            "member": key[1], "route": key[2], "categories": list(categories), "source": "live"}
 
 
 def write_batch(session: Session, batch: list[dict[str, Any]]) -> None:
