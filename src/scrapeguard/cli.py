@@ -158,6 +158,7 @@ def demo(listen: tuple[str, int], members: int, seed: int, policy_path: str | No
         click.echo(f"generating {members} members (seed {seed})...", err=True)
         server = await start_site(host, site_port, members, seed, demo_logins=True)
         guard = build_proxy(policy, upstream, None, decisions_out, db=db_target)
+        _demo_member_directory(db_target, members, seed)
         runner = await start_proxy(guard, host, port)
         base = f"http://{_url_host(host)}:{port}"
         click.echo(f"""
@@ -296,6 +297,21 @@ def policy_check(file: str) -> None:
     click.echo(f"{file}: valid (mode {loaded.mode}, {len(loaded.routes)} routes, "
                f"anonymous quota {q.anonymous.per_hour}/hour {q.anonymous.per_day}/day, "
                f"accounts {q.account.per_hour}/hour {q.account.per_day}/day)")
+
+
+def _demo_member_directory(db_target: str, members: int, seed: int) -> None:
+    """The demo site's members and their countries in the records (breach rules are per country)."""
+    from scrapeguard.demo.members import make_member
+    from scrapeguard.records.db import Database
+    from scrapeguard.records.exposure import import_members
+
+    db = Database(db_target)
+    with db.session() as session:
+        directory = [{"member_id": str(m.id), "country": m.country,
+                      "aliases": [f"id:{m.id}", f"username:{m.username}"]}
+                     for m in (make_member(seed, i) for i in range(1, members + 1))]
+        import_members(session, directory, "scrapeguard")
+    db.dispose()
 
 
 for _command in RECORDS_COMMANDS:

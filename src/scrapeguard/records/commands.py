@@ -498,12 +498,20 @@ def incidents_assess(incident: str, data_was_public: bool | None, aggregated: bo
             lines.append(f"  {r['name']}: {r['affected']} members; "
                          f"regulator {r['notify_regulator']['verdict']}, "
                          f"individuals {r['notify_individuals']['verdict']}")
-            lines += [f"    {d['kind']} {d['audience']} by {d['due'] or 'no fixed date'} ({d['basis']})"
-                      for d in r["deadlines"]]
-        lines.append(data["note"])
+            lines += [f"    {d['kind']} {d['audience']} by {_due_text(d)} ({d['basis']})" for d in r["deadlines"]]
+        if data["note"] not in data["reasoning"]:
+            lines.append(data["note"])
         return "\n".join(lines)
 
     _emit(as_json, data, text)
+
+
+def _due_text(deadline: dict[str, Any]) -> str:
+    if deadline["due"]:
+        return str(deadline["due"])
+    if deadline["starts_at"] is None and deadline["clock_start"] == "awareness":
+        return "? (record awareness: `incidents aware`)"
+    return "no fixed date"
 
 
 @incidents_group.command("notify")
