@@ -498,7 +498,8 @@ def incidents_assess(incident: str, data_was_public: bool | None, aggregated: bo
             lines.append(f"  {r['name']}: {r['affected']} members; "
                          f"regulator {r['notify_regulator']['verdict']}, "
                          f"individuals {r['notify_individuals']['verdict']}")
-            lines += [f"    {d['kind']} {d['audience']} by {_due_text(d)} ({d['basis']})" for d in r["deadlines"]]
+            lines += [f"    {d['kind']} {d['audience']} by {_due_text(d)} ({d['basis']})"
+                      for d in r["deadlines"]]
         if data["note"] not in data["reasoning"]:
             lines.append(data["note"])
         return "\n".join(lines)
