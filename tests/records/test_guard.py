@@ -84,3 +84,21 @@ def test_an_out_of_date_schema_stops_the_guard_at_start_with_the_command_to_run(
 
 def test_the_spill_file_sits_beside_a_sqlite_database(tmp_path: Path) -> None:
     assert spill_path_for(Database(str(tmp_path / "r.db"))) == tmp_path / "r.db.spill.jsonl"
+
+
+def test_the_policy_in_force_is_audited_when_it_changes(db_url: str, tmp_path: Path) -> None:
+    from scrapeguard.policy import load_policy
+    from scrapeguard.records import audit
+
+    path = tmp_path / "policy.toml"
+    path.write_text(POLICY)
+    for text in (POLICY, POLICY, POLICY + '[allowlist]\ncidrs = ["192.0.2.0/24"]\n'):
+        path.write_text(text)
+        open_sink(load_policy(path), db_url).close()
+    db = Database(db_url)
+    with db.session() as s:
+        entries = audit.entries_for(s, "policy", str(path)[:100])
+        assert audit.verify(s).ok
+    db.dispose()
+    assert [e.action for e in entries] == ["policy.in_force", "policy.in_force"]  # unchanged: once
+    assert '"192.0.2.0/24"' in entries[1].details

@@ -9,6 +9,7 @@ one of its keys (its address or account), or to a new one keyed by the actor.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -242,7 +243,7 @@ def detect(session: Session, batch: list[dict[str, Any]], options: IncidentOptio
     return opened
 
 
-def detector(options: IncidentOptions) -> Any:
+def detector(options: IncidentOptions) -> Callable[[Database, list[dict[str, Any]]], None]:
     """The sink's after-batch hook: incident detection in its own transaction."""
 
     def after_batch(db: Database, batch: list[dict[str, Any]]) -> None:
