@@ -99,11 +99,15 @@ class RecordSink:
         route = event.route
         if route.kind not in EXPOSING_KINDS:
             return
-        keys = event.keys()
-        actors = [self.pseudonymiser.key(name, keys[name]) for name in EXPOSURE_KEYS if name in keys]
-        if not actors:
+        # the actor keys of EXPOSURE_KEYS, built directly (Event.keys() would also compute the network)
+        if event.ip:
+            ip = "ip:" + self.pseudonymiser.value(event.ip)
+            actors: tuple[str, ...] = (ip, "account:" + event.account) if event.account else (ip,)
+        elif event.account:
+            actors = ("account:" + event.account,)
+        else:
             return
-        key = (tuple(actors), route.subject or "", route.pattern or event.path)
+        key = (actors, route.subject or "", route.pattern or event.path)
         with self._exposure_lock:
             entry = self._exposure.get(key)
             if entry is not None:  # seen again since the last write: count it, no new record
