@@ -126,3 +126,16 @@ def test_every_member_is_accounted_for(members: list[tuple[str | None, frozenset
     assert placed + len(result.unknown_country) + sum(result.unmapped_countries.values()) == len(members)
     assert 1 <= result.severity.dpc <= 4 and 0.25 <= result.severity.ei <= 1
     assert Assessment.from_dict(json.loads(json.dumps(result.to_dict()))) == result
+
+
+def test_verdicts_carry_the_legal_test_and_threshold(make_facts: MakeFacts) -> None:
+    result = assess(make_facts())
+    eu = result.regime("eu_gdpr")
+    assert "unlikely to result in a risk" in (eu.notify_regulator.trigger or "")
+    assert (eu.notify_regulator.requirement, eu.notify_regulator.min_severity) == ("required", "medium")
+    assert eu.notify_individuals.min_severity == "high"
+    assert any("encrypted" in e for e in eu.notify_individuals.exemptions)
+    ca = result.regime("ca_pipeda")
+    assert "real risk of significant harm" in (ca.notify_regulator.trigger or "")
+    au = result.regime("au_ndb")
+    assert "serious harm" in (au.notify_regulator.trigger or "")

@@ -79,3 +79,17 @@ def test_broken_user_template_is_a_clear_error(make_facts: MakeFacts, tmp_path: 
     (tmp_path / "notice_regulator.md.j2").write_text("{% if %}\n")
     with pytest.raises(TemplateProblem, match="template syntax error"):
         draft_notice(assess(facts), facts, "eu_gdpr", "regulator", tmp_path)
+
+
+def test_individuals_notice_lists_the_exemptions_for_counsel(make_facts: MakeFacts) -> None:
+    facts = make_facts()
+    text = draft_notice(assess(facts), facts, "eu_gdpr", "individuals").text
+    assert "Exemptions for counsel to weigh" in text and "disproportionate effort" in text
+
+
+def test_both_notices_carry_the_recommended_steps(make_facts: MakeFacts) -> None:
+    facts = make_facts()
+    result = assess(facts)
+    for audience in ("regulator", "individuals"):
+        text = draft_notice(result, facts, "au_ndb", audience).text  # type: ignore[arg-type]
+        assert "- Never share passwords or one-time codes with anyone who contacts you." in text

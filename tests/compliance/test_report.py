@@ -123,3 +123,11 @@ def test_pdf_font_that_cannot_be_read(tmp_path: Path) -> None:
     bad.write_bytes(b"not a font")
     with pytest.raises(ValueError, match="cannot use font"):
         report_pdf(default_policy(), FIGURES, unicode_font=bad)
+
+
+def test_report_template_can_be_replaced(tmp_path: Path) -> None:
+    (tmp_path / "regulator_report.html.j2").write_text(
+        "{% for m in report.measures %}{{ m.status }};{% endfor %}")
+    html = render_regulator_report(load_policy_text('mode = "observe"\n'), FIGURES, generated_at=GENERATED,
+                                   template_dir=tmp_path)
+    assert html.split(";")[:2] == ["organisational", "partly in place"]

@@ -1,5 +1,7 @@
 """Rule files: every shipped file validates; broken files get errors naming file, key and problem."""
 
+import copy
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -8,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scrapeguard.compliance import RulesError, load_rules, packaged_rules
-from scrapeguard.compliance.rules import Offset, load_rule_texts
+from scrapeguard.compliance.rules import Offset, load_rule_texts, regime_from_data
 
 MINIMAL = """
 id = "xx_test"
@@ -116,3 +118,25 @@ def test_loader_on_shuffled_fragments_of_a_valid_file(lines: list[str]) -> None:
         load_rule_texts([("frag.toml", "\n".join(lines))])
     except RulesError as exc:
         assert all(p.file == "frag.toml" for p in exc.problems)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 100) | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+VALID = tomllib.loads(MINIMAL)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([*VALID, *(f"rules.{k}" for k in VALID["rules"][0])]), json_values)
+def test_any_value_in_any_key_is_accepted_or_named(key: str, value: object) -> None:
+    data = copy.deepcopy(VALID)
+    if key.startswith("rules."):
+        data["rules"][0][key.removeprefix("rules.")] = value
+    else:
+        data[key] = value
+    try:
+        regime_from_data(data, "mutated.toml")
+    except RulesError as exc:
+        assert exc.problems and all(p.file == "mutated.toml" for p in exc.problems)

@@ -12,7 +12,16 @@ from datetime import datetime
 from typing import Any, Literal
 
 from scrapeguard.compliance.facts import AffectedMember, IncidentFacts
-from scrapeguard.compliance.rules import Audience, Regime, Rule, RuleKind, RuleSet, packaged_rules
+from scrapeguard.compliance.rules import (
+    Audience,
+    Regime,
+    Requirement,
+    Rule,
+    RuleKind,
+    RuleSet,
+    SeverityLevel,
+    packaged_rules,
+)
 from scrapeguard.compliance.severity import Severity, level_at_least, rate_severity
 
 Verdict = Literal["likely", "unlikely", "open question"]
@@ -50,13 +59,20 @@ class NoticeVerdict:
     verdict: Verdict
     reasons: tuple[str, ...]
     basis: str | None
+    trigger: str | None = None  # the legal test, in words
+    requirement: Requirement | None = None
+    min_severity: SeverityLevel | None = None  # ScrapeGuard's mapping of the test (required rules only)
+    exemptions: tuple[str, ...] = ()  # for counsel to weigh before deciding not to notify
 
     def to_dict(self) -> dict[str, Any]:
-        return {"verdict": self.verdict, "reasons": list(self.reasons), "basis": self.basis}
+        return {"verdict": self.verdict, "reasons": list(self.reasons), "basis": self.basis,
+                "trigger": self.trigger, "requirement": self.requirement, "min_severity": self.min_severity,
+                "exemptions": list(self.exemptions)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> NoticeVerdict:
-        return cls(d["verdict"], tuple(d["reasons"]), d["basis"])
+        return cls(d["verdict"], tuple(d["reasons"]), d["basis"], d.get("trigger"), d.get("requirement"),
+                   d.get("min_severity"), tuple(d.get("exemptions", ())))
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +248,12 @@ def _verdict(rule: Rule | None, severity: Severity, if_malicious: Severity | Non
     if rule is None:
         return NoticeVerdict("open question", (f"{regime.name}: the rule data has no rule for this notice.",),
                              None)
+    verdict, reasons = _judge(rule, severity, if_malicious)
+    return NoticeVerdict(verdict, reasons, rule.basis, rule.trigger, rule.requirement, rule.min_severity,
+                         rule.exemptions)
+
+
+def _judge(rule: Rule, severity: Severity, if_malicious: Severity | None) -> tuple[Verdict, tuple[str, ...]]:
     test = f"{rule.basis}, the test: {rule.trigger}."
     match rule.requirement:
         case "required":
@@ -241,26 +263,22 @@ def _verdict(rule: Rule | None, severity: Severity, if_malicious: Severity | Non
             met = level_at_least(severity.level, rule.min_severity)
             rated = f"Severity is {severity.level} ({severity.score:g})."
             if not met and if_malicious is not None and level_at_least(if_malicious.level, rule.min_severity):
-                return NoticeVerdict("open question", (test, mapping, rated,
-                                                       f"If malicious intent is established it would be "
-                                                       f"{if_malicious.level} ({if_malicious.score:g}): "
-                                                       "the threshold would be met."), rule.basis)
+                would = f"{if_malicious.level} ({if_malicious.score:g})"
+                return "open question", (test, mapping, rated, f"If malicious intent is established it would "
+                                                               f"be {would}: the threshold would be met.")
             if met:
-                return NoticeVerdict("likely", (test, mapping, rated + " The threshold is met."), rule.basis)
-            return NoticeVerdict("unlikely", (test, mapping, rated + " Below the threshold: record the "
-                                                                      "reasoning in the breach register."),
-                                 rule.basis)
+                return "likely", (test, mapping, rated + " The threshold is met.")
+            return "unlikely", (test, mapping, rated + " Below the threshold: record the reasoning in the "
+                                                       "breach register.")
         case "conditional":
-            return NoticeVerdict("open question", (test, "Whether this condition holds is a judgement for "
-                                                         "counsel."), rule.basis)
+            return "open question", (test, "Whether this condition holds is a judgement for counsel.")
         case "recommended":
-            return NoticeVerdict("unlikely", (test, "Not mandatory: guidance recommends it."), rule.basis)
+            return "unlikely", (test, "Not mandatory: guidance recommends it.")
         case "not_required":
-            return NoticeVerdict("unlikely", (f"{rule.basis}: {rule.trigger}.",), rule.basis)
+            return "unlikely", (f"{rule.basis}: {rule.trigger}.",)
         case "unconfirmed":
-            return NoticeVerdict("open question", (f"{rule.basis}: {rule.trigger}.",
-                                                   "Unconfirmed in ScrapeGuard's reference: the source was "
-                                                   "not read."), rule.basis)
+            return "open question", (f"{rule.basis}: {rule.trigger}.",
+                                     "Unconfirmed in ScrapeGuard's reference: the source was not read.")
     raise AssertionError(rule.requirement)  # pragma: no cover - the loader admits no other value
 
 

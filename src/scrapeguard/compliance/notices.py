@@ -19,6 +19,13 @@ SCRAPING_RISKS = (
     "unwanted direct marketing and spam",
 )
 
+#: What we advise the members concerned to do, worded for both notices (the OAIC's statement requires it).
+RECOMMENDED_STEPS = (
+    "Be wary of unexpected messages, calls or connection requests that mention details of your profile.",
+    "Never share passwords or one-time codes with anyone who contacts you.",
+    "Review which parts of your profile are visible to the public in your privacy settings.",
+)
+
 
 def draft_notice(assessment: Assessment, facts: IncidentFacts, regime: str, audience: NoticeAudience,
                  template_dir: Path | None = None) -> Draft:
@@ -42,6 +49,7 @@ def draft_notice(assessment: Assessment, facts: IncidentFacts, regime: str, audi
         "members": len(members),
         "data_items": data_items,
         "risks": SCRAPING_RISKS,
+        "steps": RECOMMENDED_STEPS,
         "draft_note": DRAFT_NOTE,
         "verdict": result.notify_regulator if audience == "regulator" else result.notify_individuals,
         "contents": result.regulator_contents if audience == "regulator" else result.individual_contents,

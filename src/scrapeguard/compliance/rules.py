@@ -170,17 +170,25 @@ def load_rule_texts(texts: list[tuple[str, str]]) -> RuleSet:
         except tomllib.TOMLDecodeError as exc:
             problems.append(RuleProblem(name, "", f"not valid TOML: {exc}"))
             continue
-        checker = _Checker(name)
-        regime = checker.regime(data)
-        problems.extend(checker.problems)
-        if regime is not None and not checker.problems:
-            regimes.append(regime)
+        try:
+            regimes.append(regime_from_data(data, name))
+        except RulesError as exc:
+            problems.extend(exc.problems)
     if not texts:
         problems.append(RuleProblem("<rules>", "", "no rule files"))
     problems.extend(_cross_file_problems(regimes))
     if problems:
         raise RulesError(problems)
     return RuleSet(tuple(regimes))
+
+
+def regime_from_data(data: dict[str, Any], file: str) -> Regime:
+    """Validate one parsed rule file; RulesError lists every problem."""
+    checker = _Checker(file)
+    regime = checker.regime(data)
+    if regime is None or checker.problems:
+        raise RulesError(checker.problems or [RuleProblem(file, "", "invalid")])
+    return regime
 
 
 def _cross_file_problems(regimes: list[Regime]) -> list[RuleProblem]:
