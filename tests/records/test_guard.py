@@ -43,7 +43,8 @@ def test_the_proxy_records_refusals_and_exposure(demo_site: str, make_guard: Cal
 
 
 def test_a_database_that_is_down_does_not_slow_the_guard(demo_site: str, make_guard: Callable[..., Any],
-                                                        tmp_path: Path) -> None:
+                                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a database server's spill file goes to the working directory
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -70,6 +71,7 @@ def test_a_database_that_is_down_does_not_slow_the_guard(demo_site: str, make_gu
         time.sleep(0.1)
     assert status["database"] == "down" and status["dropped"] == 0 and status["written"] == 0
     assert status["queued"] + status["pending"] + status["spilled"] > 0
+    assert status["spill_file"] in (None, str(tmp_path / "scrapeguard-records.spill.jsonl"))
 
 
 def test_an_out_of_date_schema_stops_the_guard_at_start_with_the_command_to_run(db_url: str) -> None:
