@@ -42,8 +42,9 @@ def test_the_proxy_records_refusals_and_exposure(demo_site: str, make_guard: Cal
     db.dispose()
 
 
-def test_a_database_that_is_down_does_not_slow_the_guard(demo_site: str, make_guard: Callable[..., Any],
-                                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_database_that_is_down_does_not_slow_the_guard(
+    demo_site: str, make_guard: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)  # a database server's spill file goes to the working directory
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
