@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scrapeguard.decisions import ALLOW, BLOCK, THROTTLE, Decision
+from scrapeguard.decisions import ALLOW, BLOCK, CHALLENGE, THROTTLE, Decision
+from scrapeguard.detectors import ProfileQuota
 from scrapeguard.detectors.base import Counted, Detector, Signal
 from scrapeguard.engine import Engine
 from scrapeguard.events import Event
@@ -14,6 +15,13 @@ from scrapeguard.stores import StateStore
 
 T0 = 1_800_000_000.0  # an arbitrary event time: the engine never reads the wall clock
 DAY = 86400.0
+HUMAN_PAUSES = (0.6, 1.4, 0.8, 1.2, 1.0)
+
+
+def member_name(i: int) -> str:
+    """The i-th member's username, in no particular order (so that views in i order do not
+    look like an alphabetical sweep to the enumeration detector)."""
+    return f"m{(i * 2654435761) % 2**32:08x}"
 
 
 class Actor:
@@ -25,15 +33,19 @@ class Actor:
         self.routes = RouteMap(engine.policy.routes)
         self.ip, self.account, self.created, self.session = ip, account, created, session
         self.now = T0
+        self.views = 0
 
     def view(self, path: str, after: float = 1.0) -> Decision:
-        self.now += after
+        # people's pauses vary (every five views add up to 5 x `after`): exact ticks would be
+        # machine-regular timing, which the automation detector reports
+        self.now += after * HUMAN_PAUSES[self.views % len(HUMAN_PAUSES)]
+        self.views += 1
         event = Event(ts=self.now, ip=self.ip, path=path, route=self.routes.match(path),
                       account=self.account, account_created=self.created, session=self.session)
         return self.engine.decide(event)
 
     def view_profiles(self, start: int, count: int, after: float = 1.0) -> list[Decision]:
-        return [self.view(f"/u/member{i}", after) for i in range(start, start + count)]
+        return [self.view(f"/u/{member_name(i)}", after) for i in range(start, start + count)]
 
 
 def served(decisions: list[Decision]) -> int:
@@ -188,12 +200,17 @@ def test_anonymous_without_ip_is_counted_by_session() -> None:
 
 def test_quota_detector_can_be_switched_off() -> None:
     engine = Engine(policy_with("[detectors.profile_quota]\nenabled = false\n"))
-    assert [d.name for d in engine.detectors] == ["enumeration", "bot_agents"]
+    assert [d.name for d in engine.detectors] == ["enumeration", "new_account", "automation", "bot_agents",
+                                                  "campaign"]  # (honeypot: off without traps)
     assert served(Actor(engine).view_profiles(0, 500)) == 500
 
 
-def test_replayed_404s_do_not_count() -> None:
-    engine = Engine(default_policy())
+def test_replayed_404s_do_not_count_against_the_profile_quota() -> None:
+    # (that many pages not found is probing, which the enumeration detector judges: see its tests)
+    policy = default_policy()
+    quota = ProfileQuota.from_policy(policy)
+    assert quota is not None
+    engine = Engine(policy, detectors=[quota])
     routes = RouteMap(engine.policy.routes)
     for i in range(100):
         path = f"/u/ghost{i}"
@@ -213,9 +230,12 @@ class Exploding(Detector):
 
 
 def test_every_detector_can_be_switched_off() -> None:
-    engine = Engine(policy_with("[detectors.profile_quota]\nenabled = false\n"
-                                "[detectors.enumeration]\nenabled = false\n"
-                                "[detectors.bot_agents]\nenabled = false\n"))
+    from scrapeguard.detectors import ALL
+    names = [cls.name for cls in ALL]
+    assert len(names) == 7
+    everything = policy_with('[detectors.honeypot]\ntrap_paths = ["/trap"]\n')
+    assert [d.name for d in Engine(everything).detectors] == names
+    engine = Engine(policy_with("".join(f"[detectors.{name}]\nenabled = false\n" for name in names)))
     assert engine.detectors == []
 
 
@@ -224,3 +244,50 @@ def test_a_failing_detector_does_not_take_the_guard_down(caplog: pytest.LogCaptu
     engine = Engine(policy, detectors=[Exploding()])
     assert Actor(engine).view("/u/x").action == ALLOW
     assert engine.counts["errors.exploding"] == 1
+
+
+# -- the challenge band (risk.challenge) -------------------------------------------------------
+
+CHALLENGING = """
+[risk]
+challenge = 0.55
+[challenge]
+clearance_requests = 3
+"""
+
+
+def cleared_view(actor: Actor, path: str, clearance: str | None) -> Decision:
+    actor.now += 1
+    event = Event(ts=actor.now, ip=actor.ip, path=path, route=actor.routes.match(path), clearance=clearance)
+    return actor.engine.decide(event)
+
+
+def test_risk_in_the_challenge_band_is_challenged_with_its_risk() -> None:
+    actor = Actor(Engine(policy_with(CHALLENGING)))
+    decisions = actor.view_profiles(0, 62)
+    assert served(decisions) == 60
+    challenge = decisions[60]
+    # the quota (0.6) and, since this actor loads no stylesheets or images, pages without assets (0.35)
+    assert challenge.action == CHALLENGE and challenge.risk == pytest.approx(1 - 0.4 * 0.65)
+    assert challenge.reasons[0].detector == "profile_quota" and challenge.id.startswith("sg-")
+    assert challenge.retry_after == 600  # how long the challenge it is served with stays valid
+    # a challenge holds no penalty: it is not escalated for being ignored, and it never throttles
+    assert {d.action for d in actor.view_profiles(100, 20)} == {CHALLENGE}
+
+
+def test_a_clearance_passes_the_challenge_band_for_a_bounded_number_of_requests() -> None:
+    actor = Actor(Engine(policy_with(CHALLENGING)))
+    actor.view_profiles(0, 60)
+    actions = [cleared_view(actor, f"/u/over{i}", "c-0123456789abcdef").action for i in range(5)]
+    assert actions == [ALLOW, ALLOW, ALLOW, CHALLENGE, CHALLENGE]
+    assert actor.engine.counts["cleared"] == 3
+    # a clearance never lifts a block: detectors keep scoring the cleared client
+    strict = Actor(Engine(policy_with(CHALLENGING + "\n[detectors.profile_quota]\nscore = 0.95\n")))
+    strict.view_profiles(0, 60)
+    assert cleared_view(strict, "/u/over", "c-0123456789abcdef").action == BLOCK
+
+
+def test_with_challenges_off_the_band_is_throttled() -> None:
+    actor = Actor(Engine(policy_with(CHALLENGING + "enabled = false\n")))
+    decisions = actor.view_profiles(0, 61)
+    assert decisions[60].action == THROTTLE

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from scrapeguard import __version__
+from scrapeguard.demo.policy import demo_policy
 from scrapeguard.integrations.proxy import start_proxy
 from scrapeguard.policy import PolicyError, default_policy, defaults_text, load_policy
 from scrapeguard.policy.model import Policy
@@ -149,7 +150,8 @@ def proxy(listen: tuple[str, int], upstream: str, policy_path: str | None, store
 def demo(listen: tuple[str, int], members: int, seed: int, policy_path: str | None,
          decisions_out: str, db_target: str) -> None:
     """Demo site + guard on loopback with the built-in policy, in one command."""
-    policy = _load_policy_or_exit(policy_path)
+    # without a policy file: the defaults plus the demo site's traps and canary members
+    policy = _load_policy_or_exit(policy_path) if policy_path else demo_policy(members)
     host, port = listen
     site_port = port + 1 if port else 0
     upstream = f"http://{_url_host(host)}:{site_port}"
@@ -168,7 +170,7 @@ def demo(listen: tuple[str, int], members: int, seed: int, policy_path: str | No
   records database:      {db_target}   (scrapeguard incidents list --db {db_target} --as USER)
   policy:                {policy.source} (mode {policy.mode})
 
-  Try a scraper (watch 200s turn into 429 then 403):
+  Try a scraper (watch 200s turn into refusals: 429 throttled, 403 challenged or blocked):
     for i in $(seq 1 80); do curl -s -o /dev/null -w "%{{http_code}} " {base}/api/v1/members/$i; done
 
   (Ctrl-C to stop)""")

@@ -45,6 +45,8 @@ class Decision:
     route: str = "page"
     subject: str | None = None
     path: str = ""
+    #: The combined risk that led to the action (0 when a penalty in force decided).
+    risk: float = 0.0
 
     @property
     def refused(self) -> bool:

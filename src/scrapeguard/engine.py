@@ -10,14 +10,16 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections import Counter
+from collections.abc import Callable
 from functools import lru_cache
 
-from scrapeguard.decisions import ALLOW, BLOCK, THROTTLE, Decision, Reason, new_decision_id
+from scrapeguard.decisions import ALLOW, BLOCK, CHALLENGE, THROTTLE, Decision, Reason, new_decision_id
 from scrapeguard.detectors import Detector, Signal, build_detectors
+from scrapeguard.detectors.base import distinct
 from scrapeguard.events import Event
 from scrapeguard.policy.model import Policy
 from scrapeguard.routes import CONTACT_LOOKUP, LISTING, PROFILE
-from scrapeguard.stores.base import CountRequest, Escalation, Observation, StateStore
+from scrapeguard.stores.base import CountRequest, Escalation, Observation, StateStore, StoreRequest, Window
 from scrapeguard.stores.memory import MemoryStore
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,8 @@ PENALTY_KEYS = ("ip", "account", "session")
 GUARDED_KINDS = frozenset({PROFILE, CONTACT_LOOKUP, LISTING})
 #: Keys that do not hold a logged-in viewer to account: their address is shared with others.
 ADDRESS_KEYS = frozenset({"ip", "net"})
+#: The distinct set under "clearance:<id>" that counts a clearance's uses.
+CLEARANCE_USES = "uses"
 
 
 class Engine:
@@ -43,8 +47,14 @@ class Engine:
         detectors: list[Detector] | None = None,
         live: bool = True,
     ) -> None:
+        """`live` is False for replayed logs. Set `defer` (a callable taking the event and its
+        store requests) to have what requests off the guarded routes record (page and asset
+        histories) written in the background instead of waited for: the proxy does this with a
+        shared store, so that a stylesheet never waits on Redis."""
         self.policy = policy
-        self.store = store or MemoryStore(policy.store.max_keys, policy.store.max_members_per_key)
+        self.defer: Callable[[Event, list[StoreRequest]], None] | None = None
+        self.store = store if store is not None else MemoryStore(policy.store.max_keys,
+                                                                 policy.store.max_members_per_key)
         self.detectors = build_detectors(policy, live) if detectors is None else detectors
         self.enforcing = policy.enforcing
         self.penalty_keys = (*PENALTY_KEYS, "net") if policy.profile_quota.network_enabled else PENALTY_KEYS
@@ -59,6 +69,10 @@ class Engine:
                     "throttling escalated to a block"),
         )
         self.counts: Counter[str] = Counter()
+        c = policy.challenge
+        self.challenging = c.enabled
+        self._clearance_window = (Window(c.clearance_seconds, c.clearance_requests),)
+        self._challenge_seconds = c.challenge_seconds
         self._allow_accounts = policy.allowlist.accounts
         self._allow_nets = policy.allowlist.cidrs
         self._in_allowlist = lru_cache(maxsize=65536)(self._ip_in_allowlist)
@@ -102,13 +116,23 @@ class Engine:
             # a logged-in viewer answers for their account, not for their (shared) address
             held = [f"{name}:{keys[name]}" for name in self.penalty_keys
                     if name in keys and not (event.account is not None and name in ADDRESS_KEYS)]
-        requests: list[CountRequest] = []
+        requests: list[StoreRequest] = []
         for detector in self.detectors:
             try:
                 requests.extend(detector.plan(event))
             except Exception:  # a detector must never take the guard down
                 self._detector_failed(detector, event)
         decision_id = new_decision_id()
+        if requests and not guarded and self.defer is not None:
+            # off the guarded routes no detector judges what the store answers, only records
+            self.defer(event, requests)
+            requests = []
+        clearance = None
+        if guarded and event.clearance is not None and self.challenging:
+            # a clearance is good for a bounded number of member-data requests
+            clearance = CountRequest(f"clearance:{event.clearance}", CLEARANCE_USES, decision_id,
+                                     self._clearance_window)
+            requests.append(clearance)
         if held or requests:
             seen = self.store.observe(now, held, requests, self.escalation, decision_id)
             if seen.penalty is not None:
@@ -129,6 +153,18 @@ class Engine:
         thresholds = self.policy.risk
         if risk >= thresholds.block:
             action = BLOCK
+        elif risk >= thresholds.challenge and self.challenging:
+            uses = distinct(seen.counted, clearance.key, clearance.name) if clearance is not None else None
+            if uses is not None and uses.admitted:
+                # passed a challenge: may continue where it would be challenged (detectors still
+                # count it, and throttle or block it as anyone else)
+                self.counts["cleared"] += 1
+                return self._allow(event, keys)
+            # a challenge holds no state: until the client passes, each such request is challenged
+            self.counts[CHALLENGE] += 1
+            return Decision(action=CHALLENGE, ts=now, reasons=reasons, until=now + self._challenge_seconds,
+                            id=decision_id, enforced=self.enforcing, keys=keys, route=event.route.kind,
+                            subject=event.route.subject, path=event.path, risk=risk)
         elif risk >= thresholds.throttle:
             action = THROTTLE
         else:
@@ -136,8 +172,31 @@ class Engine:
         penalty, _ = self.store.penalize(
             now, key, action, decision_id, tuple((r.detector, r.key, r.score, r.detail) for r in reasons),
             self.escalation)
-        return self._decision(event, keys, penalty.action, tuple(Reason(*r) for r in penalty.reasons),
-                              penalty.until, decision_id)
+        decision = self._decision(event, keys, penalty.action, tuple(Reason(*r) for r in penalty.reasons),
+                                  penalty.until, decision_id)
+        decision.risk = risk
+        return decision
+
+    # -- after the response ------------------------------------------------------
+
+    def after_requests(self, event: Event, status: int) -> list[StoreRequest]:
+        """What the detectors want recorded about a served request's status (cheap; no store call)."""
+        requests: list[StoreRequest] = []
+        for detector in self.detectors:
+            try:
+                requests.extend(detector.after(event, status))
+            except Exception:
+                self._detector_failed(detector, event)
+        return requests
+
+    def record(self, event: Event, requests: list[StoreRequest]) -> None:
+        """Record what `after_requests` returned. Never raises: a lost record weakens one signal,
+        it must not fail a response that was already served."""
+        try:
+            self.store.observe(event.ts, [], requests, self.escalation, "")
+        except Exception:
+            self.counts["errors.record"] += 1
+            log.warning("could not record the outcome of %s %s", event.method, event.path, exc_info=True)
 
     def _detector_failed(self, detector: Detector, event: Event) -> None:
         self.counts[f"errors.{detector.name}"] += 1

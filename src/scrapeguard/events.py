@@ -7,10 +7,15 @@ live traffic, the log's time for replayed lines, so that one engine serves both.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
 from scrapeguard.routes import UNMATCHED, RouteMatch
+
+#: Request headers detectors look at (lower-case names). The cookie header's value is never
+#: kept, only whether there was one ("1").
+HEADER_FACTS = ("accept", "accept-language", "accept-encoding", "sec-fetch-mode", "sec-ch-ua", "cookie")
 
 
 @dataclass(slots=True)
@@ -27,6 +32,10 @@ class Event:
     session: str | None = None
     user_agent: str = ""
     status: int | None = None
+    #: A few request headers (HEADER_FACTS) when the integration sees them; None for log lines.
+    headers: Mapping[str, str] | None = None
+    #: Id of a valid clearance the client presented (checked by the integration), if any.
+    clearance: str | None = None
 
     @property
     def net(self) -> str | None:

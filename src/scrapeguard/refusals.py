@@ -7,13 +7,18 @@ in-process middlewares serve the same thing.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from scrapeguard.decisions import BLOCK, THROTTLE, Decision
+from scrapeguard.decisions import BLOCK, CHALLENGE, THROTTLE, Decision
 from scrapeguard.policy.model import ActionOptions
+
+if TYPE_CHECKING:
+    from scrapeguard.challenge.service import ChallengeSpec
 
 DECISION_HEADER = "X-ScrapeGuard-Decision"
 
@@ -46,14 +51,26 @@ def _minutes(seconds: int) -> str:
     return f"{round(seconds / 3600)} hours"
 
 
-def build_refusal(decision: Decision, actions: ActionOptions, accept: str | None = None) -> Refusal:
+def build_refusal(decision: Decision, actions: ActionOptions, accept: str | None = None,
+                  challenge: ChallengeSpec | None = None, ratelimit: Sequence[tuple[str, str]] = (),
+                  error: str = "") -> Refusal:
+    """The response for a refused request. A challenge refusal carries `challenge` (what to
+    solve); a throttle carries the `ratelimit` headers that explain its quota."""
     retry = decision.retry_after
+    template = "refused.html"
     if decision.action == THROTTLE:
         status = actions.throttle_status
         heading = "Slow down, please"
         explanation = ("You have looked at a lot of member profiles in a short time, more than "
                        "this site allows, to protect its members from mass copying.")
         next_step = f"You can continue in about {_minutes(retry)}. Logged-in members have a higher limit."
+    elif decision.action == CHALLENGE:
+        status = actions.challenge_status
+        template = "challenge.html"
+        heading = "One moment, please"
+        explanation = ("This site protects its members' data from automated copying, and requests "
+                       "from your connection looked unusual. A quick check lets you continue.")
+        next_step = ""
     else:
         status = actions.block_status
         heading = "Access paused"
@@ -63,19 +80,29 @@ def build_refusal(decision: Decision, actions: ActionOptions, accept: str | None
     headers = [(DECISION_HEADER, decision.id), ("Cache-Control", "no-store")]
     if decision.action in (THROTTLE, BLOCK):
         headers.append(("Retry-After", str(retry)))
+    if decision.action == THROTTLE:
+        headers.extend(ratelimit)
     if _wants_json(accept):
-        body = json.dumps({
+        document: dict[str, Any] = {
             "action": decision.action,
             "decision_id": decision.id,
             "retry_after": retry,
             "reason": decision.summary(),
             "appeal": actions.appeal_contact,
-        }).encode()
+        }
+        if error:
+            document["error"] = error
+        if challenge is not None:
+            document["challenge"] = challenge.to_dict()
+        body = json.dumps(document).encode()
         headers.append(("Content-Type", "application/json"))
     else:
-        html = _environment().get_template("refused.html").render(
+        html = _environment().get_template(template).render(
             heading=heading, explanation=explanation, next_step=next_step,
-            appeal_contact=actions.appeal_contact, decision=decision,
+            appeal_contact=actions.appeal_contact, decision=decision, spec=challenge, error=error,
+            minutes=_minutes(challenge.expires_in) if challenge else "",
+            wait_text="these checks are lifted once your connection has been quiet for a while "
+                      "(usually within an hour);",
         )
         body = html.encode()
         headers.append(("Content-Type", "text/html; charset=utf-8"))

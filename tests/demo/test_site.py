@@ -11,11 +11,13 @@ from markupsafe import escape
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from scrapeguard.demo.members import Member, make_member
+from scrapeguard.demo.members import Member, is_canary, make_member
 from scrapeguard.demo.site import DemoSite, create_app
 
 N = 120
 SEED = 1
+#: Member ids the site links to: all but the canaries (decoys only enumeration reaches).
+LISTED = [k for k in range(1, N + 1) if not is_canary(k)]
 PROFILE_LINK = re.compile(r'href="/u/([^"]+)"')
 MEMBER_ID_ATTR = re.compile(r'<article\b[^>]*\bdata-member-id="(\d+)"')
 ACCOUNT_HEADERS = ("x-account-id", "x-account-created")
@@ -146,12 +148,12 @@ def test_directory_first_page_has_50_member_links(client: TestClient) -> None:
     assert r.status_code == 200
     links = profile_links(r.text)
     assert len(links) == 50
-    assert links == [member(k).username for k in range(1, 51)]
+    assert links == [member(k).username for k in LISTED[:50]]
     assert "Page 1 of 3" in r.text
     assert 'href="/directory?page=2"' in r.text
     assert 'rel="prev"' not in r.text
     # Every card shows its avatar.
-    for k in (1, 50):
+    for k in (LISTED[0], LISTED[49]):
         assert f'src="/static/avatars/{k}.svg"' in r.text
 
 
@@ -161,15 +163,15 @@ def test_directory_without_page_is_page_one(client: TestClient) -> None:
 
 def test_directory_second_page(client: TestClient) -> None:
     links = profile_links(client.get("/directory?page=2").text)
-    assert links == [member(k).username for k in range(51, 101)]
+    assert links == [member(k).username for k in LISTED[50:100]]
 
 
-def test_directory_last_page_has_the_remaining_20(client: TestClient) -> None:
+def test_directory_last_page_has_the_remaining_18(client: TestClient) -> None:
     r = client.get("/directory?page=3")
     assert r.status_code == 200
     links = profile_links(r.text)
-    assert len(links) == 20
-    assert links == [member(k).username for k in range(101, N + 1)]
+    assert len(links) == 18  # 120 members, two of them canaries
+    assert links == [member(k).username for k in LISTED[100:]]
     assert "Page 3 of 3" in r.text
     assert 'href="/directory?page=2"' in r.text
     assert 'rel="next"' not in r.text
@@ -177,8 +179,19 @@ def test_directory_last_page_has_the_remaining_20(client: TestClient) -> None:
 
 def test_directory_pages_cover_every_member_once(client: TestClient) -> None:
     seen = [u for page in (1, 2, 3) for u in profile_links(client.get(f"/directory?page={page}").text)]
-    assert len(seen) == len(set(seen)) == N
-    assert set(seen) == {member(k).username for k in range(1, N + 1)}
+    assert len(seen) == len(set(seen)) == N - 2
+    assert set(seen) == {member(k).username for k in LISTED}
+
+
+def test_canaries_are_linked_nowhere_but_exist(client: TestClient) -> None:
+    canaries = [member(k) for k in range(1, N + 1) if is_canary(k)]
+    assert [m.id for m in canaries] == [29, 82]
+    pages = [client.get(p).text for p in ("/", "/directory?page=1", "/directory?page=2",
+                                          f"/search?q={canaries[0].name.split()[0]}")]
+    for m in canaries:
+        assert not any(f"/u/{m.username}" in page for page in pages)
+        assert client.get(f"/api/v1/members/{m.id}").json()["id"] == m.id  # enumeration finds them
+        assert client.get(f"/u/{m.username}").status_code == 200
 
 
 @pytest.mark.parametrize(("raw", "page"), [
@@ -189,7 +202,7 @@ def test_directory_clamps_bad_pages(client: TestClient, raw: str, page: int) -> 
     r = client.get(f"/directory?page={raw}")
     assert r.status_code == 200
     assert f"Page {page} of 3" in r.text
-    expected = range(1 + (page - 1) * 50, min(page * 50, N) + 1)
+    expected = LISTED[(page - 1) * 50 : page * 50]
     assert profile_links(r.text) == [member(k).username for k in expected]
 
 

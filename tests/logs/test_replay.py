@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -17,16 +18,32 @@ from scrapeguard.policy import default_policy, load_policy_text
 ELASTIC = Path(__file__).parents[1] / "data" / "logs" / "elastic-apache-2015.log"  # see SOURCE.txt there
 
 
+def member_name(i: int) -> str:
+    """The i-th member's username, in no particular order (so that views in i order do not
+    look like an alphabetical sweep to the enumeration detector)."""
+    return f"m{(i * 2654435761) % 2**32:08x}"
+
+
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+START = datetime(2026, 2, 1, 10, 0, 0, tzinfo=UTC)
+
+
+def line(ip: str, seconds: int, path: str, ua: str) -> str:
+    t = (START + timedelta(seconds=seconds)).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    return f'{ip} - - [{t}] "GET {path} HTTP/1.1" 200 4000 "-" "{ua}"'
+
+
 def scraper_log(path: Path, profiles: int = 100, ip: str = "198.51.100.9", step: int = 2) -> None:
-    """An anonymous scraper walking member pages, a person reading a few, in combined format."""
+    """An anonymous scraper walking member pages (disguised as a browser: it loads the stylesheet
+    and varies its pace, so that only the quota stops it), and a person reading a few, in
+    combined format."""
     out = []
     for i in range(profiles):
-        minute, second = divmod(i * step, 60)
-        out.append(f'{ip} - - [01/Feb/2026:10:{minute:02d}:{second:02d} +0000] "GET /u/member{i} HTTP/1.1" '
-                   '200 4000 "-" "python-requests/2.32"')
+        seconds = i * step + i % 3  # uneven: exact ticks would be machine-regular timing
+        out.append(line(ip, seconds, f"/u/{member_name(i)}", FIREFOX))
+        out.append(line(ip, seconds, "/static/site.css", FIREFOX))
         if i % 10 == 0:
-            out.append(f'192.0.2.50 - - [01/Feb/2026:10:{minute:02d}:{second:02d} +0000] '
-                       f'"GET /u/member{i} HTTP/1.1" 200 4000 "-" "Mozilla/5.0 Firefox/128.0"')
+            out.append(line("192.0.2.50", seconds, f"/u/{member_name(i)}", "Mozilla/5.0 Firefox/128.0"))
     path.write_text("\n".join(out) + "\n")
 
 
@@ -37,14 +54,15 @@ def test_replay_refuses_what_the_live_guard_would_in_log_time(tmp_path: Path) ->
     writer = DecisionWriter(decisions)
     summary = replay([str(log)], make_format("combined"), Engine(default_policy()), writer)
     writer.close()
-    assert summary.events == 110 and summary.stats.skipped == 0
+    # 100 profiles, their stylesheet, 10 by a person
+    assert summary.events == 210 and summary.stats.skipped == 0
     # the first 60 profiles within the hour were allowed; the rest refused; the person never
-    assert summary.actions["allow"] == 60 + 10
+    assert summary.actions["allow"] == 60 + 10 + 100  # the stylesheet is never refused
     assert summary.actions["throttle"] == 9 and summary.actions["block"] == 31
     assert summary.actors.most_common(1)[0] == ("ip:198.51.100.9", 40)
     lines = [json.loads(x) for x in decisions.read_text().splitlines()]
     assert len(lines) == 40
-    assert lines[0]["subject"] == "username:member60"
+    assert lines[0]["subject"] == f"username:{member_name(60)}"
     assert lines[0]["ts"] == 1769940000 + 60 * 2  # the log's own time, not the wall clock
     assert {d["keys"]["ip"] for d in lines} == {"198.51.100.9"}
 
@@ -67,7 +85,7 @@ def test_replay_command_with_a_policy_and_json_summary(tmp_path: Path) -> None:
                                        "--decisions-out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["events"] == 110 and summary["actions"]["allow"] == 20 + 10
+    assert summary["events"] == 210 and summary["actions"]["allow"] == 20 + 10 + 100
     assert summary["top_actors"][0] == {"key": "ip:198.51.100.9", "refusals": 80}
     lines = out.read_text().splitlines()
     assert len(lines) == 80 and "old content" not in lines[0]  # replaced, not appended

@@ -244,6 +244,16 @@ def _check_dotted_and_inline(p: Policy) -> None:
     assert isinstance(p.actions.block_growth, float)
 
 
+@_good("challenge.toml")
+def _check_challenge(p: Policy) -> None:
+    c = p.challenge
+    assert (c.provider, c.site_key, c.verify_url) == ("turnstile", "0x4AAAAAAA-example",
+                                                      "http://127.0.0.1:9999/siteverify")
+    assert (c.secret_key_file, c.clearance_seconds, c.max_solves) == ("/etc/scrapeguard/key", 900, 5)
+    assert c.difficulty == default_policy().challenge.difficulty
+    assert (p.risk.challenge, p.actions.challenge_status) == (0.6, 200)
+
+
 def test_every_good_fixture_has_its_checks() -> None:
     assert _names(GOOD) == sorted(GOOD_CHECKS)
     assert len(GOOD_CHECKS) >= 4
@@ -333,6 +343,21 @@ BAD_CASES: dict[str, Bad] = {
     "toml_syntax_error.toml": Bad((
         Expect("", 5, "not valid TOML"),
     )),
+    "challenge_outside_band.toml": Bad((
+        Expect("risk.challenge", 5, "0.95 is not between risk.throttle (0.5) and risk.block (0.9)",
+               "throttle <= challenge <= block"),
+    )),
+    "captcha_without_site_key.toml": Bad((
+        Expect("challenge.site_key", None, "provider 'hcaptcha' needs the site key of its widget"),
+    )),
+    "challenge_values.toml": Bad((
+        Expect("actions.challenge_status", 4, "100 is out of range", "200 <= value <= 599"),
+        Expect("challenge.provider", 7, "'friendlycaptcha' is not a valid value",
+               "'pow', 'hcaptcha', 'turnstile', 'recaptcha'"),
+        Expect("challenge.cookie", 8, "'my cookie' is not a valid cookie name"),
+        Expect("challenge.difficulty_max", 10, "1000 is below difficulty (5000)"),
+        Expect("challenge.verify_url", 11, "'ftp://verify.example/' is not an http(s) URL"),
+    )),
     "several_problems.toml": Bad((
         Expect("mode", 2, "'strict' is not a valid value", "'enforce', 'observe'"),
         Expect("client.session_ttl_seconds", 5, "must be a number, not a string 'one day'", "value >= 1"),
@@ -340,7 +365,7 @@ BAD_CASES: dict[str, Bad] = {
         Expect("detectors.profile_quota.score", 9, "-0.1 is out of range", "0 <= value <= 1"),
         Expect("detectors.profile_quota.anonymous.per_day", 13, "50 is less than per_hour (100)",
                "per_day >= per_hour"),
-        Expect("risk.throtle", 16, "did you mean 'throttle'?", "block, throttle"),
+        Expect("risk.throtle", 16, "did you mean 'throttle'?", "block, challenge, throttle"),
         Expect("actions.throttle_status", 19, "200 is out of range", "400 <= value <= 599"),
         Expect("routes[0].pattern", 22, "must be a path starting with '/'"),
         Expect("routes[1].kind", 28, "'lookup' is not a route kind", "contact_lookup"),

@@ -23,6 +23,8 @@ def test_the_defaults_warn_about_nothing() -> None:
     ("[actions]\nblock_seconds = 10\nthrottle_seconds = 600\n", "would shorten the penalty"),
     ('mode = "observe"\n', "nothing is refused"),
     ('[[routes]]\npattern = "/x"\nkind = "page"\n', "profile quotas have nothing to count"),
+    ('[challenge]\nprovider = "recaptcha"\nsite_key = "k"\n', "a third party sees their address"),
+    ("[challenge]\nclearance_requests = 1000\n", "solving challenges buys a large scrape"),
 ])
 def test_weakening_settings_are_warned_about(text: str, warning: str) -> None:
     warnings = policy_warnings(load_policy_text(text, "p.toml"))

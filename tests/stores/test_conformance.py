@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from scrapeguard.decisions import BLOCK, THROTTLE
-from scrapeguard.stores import CountRequest, Escalation, StateStore, Window
+from scrapeguard.stores import CountRequest, Escalation, History, HistoryRequest, StateStore, Window
 
 HOUR = Window(3600, 3)
 DAY = Window(86400, 5)
@@ -148,3 +148,46 @@ def test_a_refused_event_is_counted_under_no_key(store: StateStore) -> None:
     store.observe(300, ["ip:a", "net:n"], [CountRequest("net:n", "profiles", "first", (HOUR, DAY))],
                   ESCALATION, "sg-y")
     assert count(store, "net:n", "first", 101 + 3600).seen_before is False  # last seen at 101, not 300
+
+
+def record(store: StateStore, key: str, value: str, now: float, keep: int = 3,
+           seconds: float = 100) -> History:
+    request = HistoryRequest(key, "recent", value, keep, seconds)
+    seen = store.observe(now, [key], [request], ESCALATION, "sg-h")
+    assert seen.penalty is None
+    result = seen.counted[(key, "recent")]
+    assert isinstance(result, History)
+    return result
+
+
+def test_a_history_returns_what_came_before_oldest_first(store: StateStore) -> None:
+    assert record(store, "ip:a", "id:1", 1000).entries == ()
+    assert record(store, "ip:a", "id:2", 1001.5).entries == ((1000, "id:1"),)
+    assert record(store, "ip:a", "x|y", 1002).values == ("id:1", "id:2")  # values may hold "|"
+    assert record(store, "ip:b", "id:9", 1003).entries == ()  # per actor
+
+
+def test_a_history_keeps_the_last_entries_within_its_time(store: StateStore) -> None:
+    for i in range(5):
+        record(store, "ip:a", f"id:{i}", 1000 + i)
+    assert record(store, "ip:a", "id:5", 1005).values == ("id:2", "id:3", "id:4")  # keep = 3
+    assert record(store, "ip:a", "id:6", 1103.5).values == ("id:4", "id:5")  # older than 100 s go
+    assert record(store, "ip:a", "id:7", 1300).values == ()
+
+
+def test_a_refused_event_records_no_history(store: StateStore) -> None:
+    record(store, "session:s", "first", 100)
+    store.penalize(100, "ip:a", THROTTLE, "sg-1", REASONS, ESCALATION)
+    seen = store.observe(101, ["ip:a", "session:s"],
+                         [HistoryRequest("session:s", "recent", "refused", 3, 100),
+                          HistoryRequest("ip:a", "recent", "refused", 3, 100)], ESCALATION, "sg-x")
+    assert seen.penalty is not None and seen.counted == {}
+    assert record(store, "session:s", "later", 102).values == ("first",)
+    assert record(store, "ip:a", "after", 500).values == ()
+
+
+def test_histories_and_counts_mix_in_one_observation(store: StateStore) -> None:
+    seen = store.observe(1000, ["ip:a"], [CountRequest("ip:a", "profiles", "m", (HOUR, DAY)),
+                                          HistoryRequest("ip:a", "recent", "id:1", 5, 60)], ESCALATION, "sg")
+    assert seen.counted[("ip:a", "recent")] == History(())
+    assert seen.counted[("ip:a", "profiles")].counts == (1, 1)  # type: ignore[union-attr]

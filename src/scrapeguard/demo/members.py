@@ -78,6 +78,21 @@ def _faker(locale: str) -> Faker:
     return fake
 
 
+#: One member id in CANARY_EVERY is a canary: a decoy profile the site links nowhere (not in the
+#: directory, search or home page), so that only enumeration reaches it.
+CANARY_EVERY = 53
+CANARY_AT = 29
+
+
+def is_canary(member_id: int) -> bool:
+    return member_id % CANARY_EVERY == CANARY_AT
+
+
+def canary_ids(members: int) -> list[int]:
+    """The canary member ids of a demo site with this many members."""
+    return [i for i in range(1, members + 1) if is_canary(i)]
+
+
 def make_member(seed: int, member_id: int) -> Member:
     """The member with this id under this seed (pure function of both)."""
     member_seed = seed * 1_000_003 + member_id

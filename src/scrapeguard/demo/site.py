@@ -29,7 +29,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from scrapeguard.demo.members import LOCALES, Listing, Member, make_listings, make_member
+from scrapeguard.demo.members import LOCALES, Listing, Member, is_canary, make_listings, make_member
 
 PAGE_SIZE = 50
 #: Countries a member can say they live in (those the fake members come from).
@@ -44,6 +44,7 @@ User-agent: *
 Disallow: /api/
 Disallow: /lookup
 Disallow: /search
+Disallow: /members/export/
 """
 
 
@@ -92,6 +93,11 @@ class SiteData:
     def member(self, member_id: int) -> Member | None:
         return self.members[member_id - 1] if 1 <= member_id <= len(self.members) else None
 
+    @property
+    def listed(self) -> list[Member]:
+        """Members the site links to (everyone but the canaries)."""
+        return [m for m in self.members if not is_canary(m.id)]
+
     def account_of(self, request: Request) -> Member | None:
         token = request.cookies.get(SESSION_COOKIE)
         member_id = self.sessions.get(token) if token else None
@@ -117,6 +123,7 @@ class DemoSite:
             Route("/events", self.listing, name="events"),
             Route("/blog", self.listing, name="blog"),
             Route("/robots.txt", self.robots),
+            Route("/members/export/{page}", self.export_trap),
             Route("/signup", self.signup, methods=["GET", "POST"]),
             Route("/login", self.login, methods=["GET", "POST"]),
             Route("/logout", self.logout, methods=["POST"]),
@@ -150,12 +157,13 @@ class DemoSite:
     # -- pages -----------------------------------------------------------------
 
     async def home(self, request: Request) -> Response:
-        newest = sorted(self.data.members, key=lambda m: m.created_at, reverse=True)[:6]
+        newest = sorted(self.data.listed, key=lambda m: m.created_at, reverse=True)[:6]
         return self._page(request, "home.html", members=newest, count=len(self.data.members),
                           posts=self.data.posts[:3])
 
     async def directory(self, request: Request) -> Response:
-        pages = max(1, math.ceil(len(self.data.members) / PAGE_SIZE))
+        listed = self.data.listed
+        pages = max(1, math.ceil(len(listed) / PAGE_SIZE))
         try:
             page = int(request.query_params.get("page", "1"))
         except ValueError:
@@ -163,7 +171,7 @@ class DemoSite:
         page = min(max(page, 1), pages)
         start = (page - 1) * PAGE_SIZE
         return self._page(request, "directory.html", title="Directory",
-                          members=self.data.members[start : start + PAGE_SIZE], page=page, pages=pages)
+                          members=listed[start : start + PAGE_SIZE], page=page, pages=pages)
 
     async def profile(self, request: Request) -> Response:
         member = self.data.by_username.get(request.path_params["username"])
@@ -183,7 +191,7 @@ class DemoSite:
         q = request.query_params.get("q", "").strip().lower()[:100]
         results = []
         if q:
-            for m in self.data.members:
+            for m in self.data.listed:
                 if q in m.name.lower() or q in m.job_title.lower() or q in m.company.lower() \
                         or q in m.city.lower():
                     results.append(m)
@@ -202,6 +210,10 @@ class DemoSite:
         kind = request.url.path.strip("/")
         items = {"jobs": self.data.jobs, "events": self.data.events, "blog": self.data.posts}[kind]
         return self._page(request, "listing.html", title=kind.capitalize(), kind=kind, items=items)
+
+    async def export_trap(self, request: Request) -> Response:
+        """The target of the directory's hidden trap link (see the honeypot detector)."""
+        return self._page(request, "not_found.html", status=404, title="Not found")
 
     async def robots(self, request: Request) -> Response:
         return PlainTextResponse(ROBOTS_TXT)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from scrapeguard.detectors.automation import Automation
 from scrapeguard.detectors.base import Detector, Signal
 from scrapeguard.detectors.bot_agents import BotAgents
+from scrapeguard.detectors.campaign import Campaign
 from scrapeguard.detectors.enumeration import Enumeration
+from scrapeguard.detectors.honeypot import Honeypot
+from scrapeguard.detectors.new_account import NewAccount
 from scrapeguard.detectors.profile_quota import ProfileQuota
 from scrapeguard.policy.model import Policy
 
 #: Every detector, in the order they run.
-ALL: tuple[type[Detector], ...] = (ProfileQuota, Enumeration, BotAgents)
+ALL: tuple[type[Detector], ...] = (ProfileQuota, Enumeration, NewAccount, Automation, BotAgents, Honeypot,
+                                   Campaign)
 
 
 def build_detectors(policy: Policy, live: bool = True) -> list[Detector]:
@@ -17,4 +22,16 @@ def build_detectors(policy: Policy, live: bool = True) -> list[Detector]:
     return [d for d in built if d is not None]
 
 
-__all__ = ["ALL", "BotAgents", "Detector", "Enumeration", "ProfileQuota", "Signal", "build_detectors"]
+__all__ = [
+    "ALL",
+    "Automation",
+    "BotAgents",
+    "Campaign",
+    "Detector",
+    "Enumeration",
+    "Honeypot",
+    "NewAccount",
+    "ProfileQuota",
+    "Signal",
+    "build_detectors",
+]

@@ -19,10 +19,22 @@ from typing import Any, ClassVar
 
 from scrapeguard.events import Event
 from scrapeguard.policy.model import Policy
-from scrapeguard.stores.base import CountRequest, DistinctResult, StateStore
+from scrapeguard.stores.base import DistinctResult, History, StateStore, StoreRequest
 
-#: Results of count requests, by (key, name).
-Counted = Mapping[tuple[str, str], DistinctResult]
+#: Results of the store requests of every detector for this event, by (key, name).
+Counted = Mapping[tuple[str, str], DistinctResult | History]
+
+
+def distinct(counted: Counted, key: str, name: str) -> DistinctResult | None:
+    """The result of a count request, if one was made."""
+    result = counted.get((key, name))
+    return result if isinstance(result, DistinctResult) else None
+
+
+def history(counted: Counted, key: str, name: str) -> History | None:
+    """The result of a history request, if one was made."""
+    result = counted.get((key, name))
+    return result if isinstance(result, History) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +63,13 @@ class Detector(ABC):
         (a verified search engine crawler, say)."""
         return False
 
-    def plan(self, event: Event) -> list[CountRequest]:
-        """What to count for this event (sent to the store with every other detector's)."""
+    def plan(self, event: Event) -> list[StoreRequest]:
+        """What to count or record for this event (sent to the store with every other detector's)."""
+        return []
+
+    def after(self, event: Event, status: int) -> list[StoreRequest]:
+        """What to record once the status of a served request is known. Live traffic only:
+        replayed log lines carry their status, so `plan` sees it there."""
         return []
 
     @abstractmethod

@@ -1,24 +1,52 @@
 """enumeration: sweeping the member space.
 
-Covered so far: contact lookups. Finding members by a contact detail (routes
-of kind "contact_lookup", e.g. /lookup?email=) is how the largest real
-scraping incidents harvested data (phone-number matching), so the distinct
-contact details one actor looks up get their own small quota per hour and per
-day: per account when logged in, per client IP (or session) otherwise. Failed
-look-ups count too, since guessing contact details is the attack.
+Judged per actor (the account when logged in, else the client IP, else the
+session), over the member pages it asked for in the last hour:
+
+- sweeps: member ids in sequence (17, 18, 20, 21...: each within a small step
+  of the one before), or names in strictly alphabetical order. People follow
+  links and search results; scripts walk the id space.
+- probing: many member pages that do not exist (404), i.e. guessing names.
+- contact lookups: finding members by a contact detail (routes of kind
+  "contact_lookup", e.g. /lookup?email=) is how the largest real scraping
+  incidents harvested data (phone-number matching), so the distinct contact
+  details one actor looks up get their own small quota per hour and per day.
+  Failed look-ups count too, since guessing contact details is the attack.
+
+The recent member pages live in a store history ("members"): the subject of
+each page, and a "!"-marked entry for each that was not found (from the
+status of a replayed line, or recorded after the response for live traffic).
 """
 
 from __future__ import annotations
 
-from scrapeguard.detectors.base import Counted, Detector, Signal
-from scrapeguard.detectors.windows import anonymous_key, hour_and_day, over_quota_detail
+from dataclasses import dataclass
+
+from scrapeguard.detectors.base import Counted, Detector, Signal, distinct, history
+from scrapeguard.detectors.windows import HOUR, anonymous_key, hour_and_day, over_quota_detail
 from scrapeguard.events import Event
 from scrapeguard.policy.model import EnumerationOptions, Policy
-from scrapeguard.routes import CONTACT_LOOKUP
-from scrapeguard.stores.base import CountRequest, StateStore, Window
+from scrapeguard.routes import CONTACT_LOOKUP, PROFILE
+from scrapeguard.stores.base import CountRequest, HistoryRequest, StateStore, StoreRequest, Window
 
-#: Name of the distinct set this detector counts in.
+#: Name of the distinct set of contact details looked up.
 SET = "lookups"
+#: Name of the history of member pages asked for.
+HISTORY = "members"
+#: Member pages remembered per actor (enough for the longest run the policy may ask for).
+KEEP = 64
+#: Marks a member page that was not found.
+MISS = "!"
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """A run of member pages in order, ending with the current one."""
+
+    length: int
+    first: str
+    last: str
+    kind: str  # "ids" or "names"
 
 
 class Enumeration(Detector):
@@ -39,20 +67,129 @@ class Enumeration(Detector):
         anonymous = anonymous_key(event)
         return (*anonymous, self._anonymous) if anonymous else None
 
-    def plan(self, event: Event) -> list[CountRequest]:
-        if event.route.kind != CONTACT_LOOKUP or event.route.subject is None:
+    # -- recording -----------------------------------------------------------------
+
+    def plan(self, event: Event) -> list[StoreRequest]:
+        subject = event.route.subject
+        if subject is None:
             return []
         who = self._who(event)
-        return [CountRequest(who[0], SET, event.route.subject, who[2])] if who else []
+        if who is None:
+            return []
+        if event.route.kind == CONTACT_LOOKUP:
+            return [CountRequest(who[0], SET, subject, who[2])]
+        if event.route.kind == PROFILE:
+            if event.account is not None and subject == f"id:{event.account}":
+                return []  # one's own profile
+            value = MISS + subject if event.status == 404 else subject
+            return [HistoryRequest(who[0], HISTORY, value, KEEP, HOUR)]
+        return []
+
+    def after(self, event: Event, status: int) -> list[StoreRequest]:
+        if status != 404 or event.route.kind != PROFILE or event.route.subject is None:
+            return []
+        who = self._who(event)
+        return [HistoryRequest(who[0], HISTORY, MISS + event.route.subject, KEEP, HOUR)] if who else []
+
+    # -- judging -------------------------------------------------------------------
 
     def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
         who = self._who(event)
-        if who is None or event.route.kind != CONTACT_LOOKUP:
+        if who is None:
             return []
-        result = counted.get((who[0], SET))
+        if event.route.kind == CONTACT_LOOKUP:
+            return self._lookups(who, counted)
+        if event.route.kind != PROFILE or event.route.subject is None:
+            return []
+        past = history(counted, who[0], HISTORY)
+        if past is None:
+            return []
+        current = MISS + event.route.subject if event.status == 404 else event.route.subject
+        pages = [*past.values, current]
+        signals = []
+        sweep = find_sweep(pages, self.options.sweep_max_step)
+        o = self.options
+        needed = o.sweep_views if sweep is not None and sweep.kind == "ids" else o.alphabetical_views
+        if sweep is not None and sweep.length >= needed and o.sweep_score > 0:
+            order = "member ids in sequence" if sweep.kind == "ids" else "member names in alphabetical order"
+            signals.append(Signal(
+                self.name, who[0], o.sweep_score,
+                f"{who[1]} viewed {sweep.length} {order} ({sweep.first} … {sweep.last})",
+                {"sweep": sweep.length, "first": sweep.first, "last": sweep.last}))
+        asked, missed = probe_counts(pages)
+        if missed >= o.probe_misses and missed >= o.probe_share * asked and o.probe_score > 0:
+            signals.append(Signal(
+                self.name, who[0], o.probe_score,
+                f"{who[1]} asked for {missed} member pages that do not exist, of {asked} in the last hour",
+                {"missed": missed, "asked": asked}))
+        return signals
+
+    def _lookups(self, who: tuple[str, str, tuple[Window, Window]], counted: Counted) -> list[Signal]:
+        result = distinct(counted, who[0], SET)
         if result is None or result.admitted:
             return []
         detail = over_quota_detail(who[1], "looked up {n} members by contact details", result, who[2])
         per_hour, per_day = result.counts
         return [Signal(self.name, who[0], self.options.score, detail,
                        {"per_hour": per_hour, "per_day": per_day})]
+
+
+def _pages_in_order(pages: list[str]) -> list[str]:
+    """Subjects in the order asked for, without miss marks and without the consecutive
+    repeats that a live miss leaves ("id:5", then "!id:5")."""
+    out: list[str] = []
+    for page in pages:
+        subject = page.removeprefix(MISS)
+        if not out or out[-1] != subject:
+            out.append(subject)
+    return out
+
+
+def find_sweep(pages: list[str], max_step: int) -> Sweep | None:
+    """The run of pages in order that ends with the last page: numeric ids each within
+    `max_step` of the one before (same direction), or names in strictly alphabetical order."""
+    subjects = _pages_in_order(pages)
+    if len(subjects) < 2:
+        return None
+    last_name, _, last_value = subjects[-1].partition(":")
+    numbers = _numeric_run(subjects, last_name, max_step) if last_value.isdigit() else 0
+    if numbers >= 2:
+        return Sweep(numbers, subjects[-numbers], subjects[-1], "ids")
+    names = _alphabetical_run(subjects, last_name)
+    if names >= 2:
+        return Sweep(names, subjects[-names], subjects[-1], "names")
+    return None
+
+
+def _numeric_run(subjects: list[str], name: str, max_step: int) -> int:
+    run, direction = 1, 0
+    later = int(subjects[-1].partition(":")[2])
+    for subject in reversed(subjects[:-1]):
+        kind, _, value = subject.partition(":")
+        if kind != name or not value.isdigit():
+            break
+        step = later - int(value)
+        sign = (step > 0) - (step < 0)
+        if step == 0 or abs(step) > max_step or (direction and sign != direction):
+            break
+        direction, later, run = sign, int(value), run + 1
+    return run
+
+
+def _alphabetical_run(subjects: list[str], name: str) -> int:
+    run = 1
+    later = subjects[-1].partition(":")[2].casefold()
+    for subject in reversed(subjects[:-1]):
+        kind, _, value = subject.partition(":")
+        value = value.casefold()
+        if kind != name or not value < later:
+            break
+        later, run = value, run + 1
+    return run
+
+
+def probe_counts(pages: list[str]) -> tuple[int, int]:
+    """(distinct member pages asked for, how many of them were not found)."""
+    asked = {page.removeprefix(MISS) for page in pages}
+    missed = {page[len(MISS):] for page in pages if page.startswith(MISS)}
+    return len(asked), len(missed)

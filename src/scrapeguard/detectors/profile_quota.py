@@ -9,12 +9,12 @@ so counts reflect what was actually served.
 
 from __future__ import annotations
 
-from scrapeguard.detectors.base import Counted, Detector, Signal
+from scrapeguard.detectors.base import Counted, Detector, Signal, distinct
 from scrapeguard.detectors.windows import DAY, anonymous_key, hour_and_day, over_quota_detail
 from scrapeguard.events import Event
 from scrapeguard.policy.model import Policy, ProfileQuotaOptions
 from scrapeguard.routes import PROFILE
-from scrapeguard.stores.base import CountRequest, StateStore, Window
+from scrapeguard.stores.base import CountRequest, StateStore, StoreRequest, Window
 
 #: Name of the distinct set this detector counts in.
 SET = "profiles"
@@ -47,7 +47,7 @@ class ProfileQuota(Detector):
         anonymous = anonymous_key(event)
         return (*anonymous, self._anonymous) if anonymous else None
 
-    def plan(self, event: Event) -> list[CountRequest]:
+    def plan(self, event: Event) -> list[StoreRequest]:
         route = event.route
         if route.kind != PROFILE or route.subject is None:
             return []
@@ -58,7 +58,7 @@ class ProfileQuota(Detector):
         who = self._who(event)
         if who is None:
             return []
-        requests = [CountRequest(who[0], SET, route.subject, who[2])]
+        requests: list[StoreRequest] = [CountRequest(who[0], SET, route.subject, who[2])]
         if self._network is not None and event.ip:
             net = event.net
             if net:
@@ -79,7 +79,7 @@ class ProfileQuota(Detector):
         return signals
 
     def _judge(self, key: str, who: str, windows: tuple[Window, Window], counted: Counted) -> Signal | None:
-        result = counted.get((key, SET))
+        result = distinct(counted, key, SET)
         if result is None or result.admitted:
             return None
         hour, day = windows

@@ -10,14 +10,18 @@ and its response back, headers and status as they are.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
+import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.cookies import CookieError, SimpleCookie
+from importlib import resources
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -25,13 +29,30 @@ from aiohttp import http_exceptions, web
 from multidict import CIMultiDict
 from yarl import URL
 
-from scrapeguard.decisions import Decision, DecisionWriter
+from scrapeguard.challenge.service import (
+    ASSETS,
+    RESERVED_PREFIX,
+    SUBMIT_PATH,
+    ChallengeService,
+    SubmitResult,
+)
+from scrapeguard.challenge.solves import CLEARED
+from scrapeguard.decisions import (
+    BLOCK,
+    CHALLENGE,
+    THROTTLE,
+    Decision,
+    DecisionWriter,
+    Reason,
+    new_decision_id,
+)
 from scrapeguard.engine import Engine
-from scrapeguard.events import Event
+from scrapeguard.events import HEADER_FACTS, Event
 from scrapeguard.integrations.client_ip import ClientIPResolver, ForwardedHeaderError
+from scrapeguard.ratelimit import ratelimit_headers
 from scrapeguard.refusals import DECISION_HEADER, build_refusal
 from scrapeguard.routes import RouteMap
-from scrapeguard.stores import MemoryStore, StoreUnavailable
+from scrapeguard.stores import MemoryStore, StoreRequest, StoreUnavailable
 
 if TYPE_CHECKING:
     from scrapeguard.records.sink import RecordSink
@@ -64,12 +85,15 @@ class _MalformedRequestFilter(logging.Filter):
 
 #: Where the proxy answers with its health and counters (to direct local calls only).
 STATUS_PATH = "/.well-known/scrapeguard/status"
+BACKLOG_LIMIT = 10_000
 #: With a shared store, session look-ups are cached locally this long (seconds), for at most
 #: this many sessions: a login seen by another instance is known here within that time.
 SESSION_CACHE_SECONDS = 30.0
 SESSION_CACHE_SIZE = 100_000
 #: Responses of known length up to this size are read whole and sent in one write.
 BUFFER_LIMIT = 256 * 1024
+#: A challenge form submission larger than this is refused unread.
+SUBMIT_LIMIT = 16 * 1024
 
 
 @dataclass
@@ -125,8 +149,20 @@ class GuardProxy:
         self._offload = not isinstance(engine.store, MemoryStore)
         self._executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="guard-store") \
             if self._offload else None
+        #: Records nobody waits for (page and asset histories, outcomes) go to a shared store
+        #: through one background thread, at most BACKLOG_LIMIT queued (the rest are dropped and
+        #: counted): a slow store must not pile up work.
+        self._recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="guard-record") \
+            if self._offload else None
+        self._backlog = 0
+        self._backlog_lock = threading.Lock()
+        if self._offload:
+            engine.defer = self._record_later
         self._session_cache: dict[str, tuple[float, str | None]] = {}
         self._log_filter = _MalformedRequestFilter(self.counts)
+        self.challenges = ChallengeService(engine.policy, engine.store, engine.escalation) \
+            if engine.policy.challenge.enabled else None
+        self._clearance_cookie = engine.policy.challenge.cookie
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -150,6 +186,8 @@ class GuardProxy:
     async def _stop(self, app: web.Application) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._recorder is not None:
+            self._recorder.shutdown(wait=False, cancel_futures=True)
         logging.getLogger("aiohttp.server").removeFilter(self._log_filter)
         if self._session is not None:
             await self._session.close()
@@ -184,10 +222,18 @@ class GuardProxy:
                 created = float(created_text) if created_text else None
         path = request.path
         query = request.query_string
+        user_agent = request.headers.get("User-Agent", "")
+        clearance = None
+        if self.challenges is not None:
+            presented = request.cookies.get(self._clearance_cookie)
+            if presented:
+                clearance = self.challenges.clearance_id(presented, client_ip, user_agent, now)
+                if clearance is None:
+                    self.counts["clearance_invalid"] += 1  # expired, forged, or from another client
         return Event(ts=now, ip=client_ip, method=request.method, path=path, query=query,
                      route=self.routes.match(path, query), account=account,
                      account_created=created, session=session,
-                     user_agent=request.headers.get("User-Agent", ""))
+                     user_agent=user_agent, headers=header_facts(request.headers), clearance=clearance)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.counts["requests"] += 1
@@ -200,6 +246,10 @@ class GuardProxy:
             return _error_page(400, "Bad request", str(exc))
         if request.path == STATUS_PATH and self._may_see_status(peer_ip, request):
             return self._status()
+        if self.challenges is not None and request.path.startswith(RESERVED_PREFIX):
+            reserved = await self._reserved(request, client_ip)
+            if reserved is not None:
+                return reserved
         now = time.time()
         try:
             if self._offload:
@@ -223,14 +273,120 @@ class GuardProxy:
                 self.records.decision(decision)
             if decision.enforced:
                 self.counts[decision.action] += 1
-                refusal = build_refusal(decision, self.policy.actions, request.headers.get("Accept"))
-                return web.Response(status=refusal.status, body=refusal.body,
-                                    headers=CIMultiDict(refusal.headers))
+                return self._refuse(request, decision, client_ip)
         return await self._forward(request, client_ip, peer_ip, event, now)
+
+    def _refuse(self, request: web.Request, decision: Decision, client_ip: str, error: str = "",
+                next_path: str | None = None) -> web.Response:
+        spec = None
+        if decision.action == CHALLENGE and self.challenges is not None:
+            if next_path is None:
+                next_path = request.raw_path if request.method in ("GET", "HEAD") else "/"
+            spec = self.challenges.issue(decision, client_ip, request.headers.get("User-Agent", ""),
+                                         next_path)
+        ratelimit = ratelimit_headers(decision, self.policy) if decision.action == THROTTLE else ()
+        refusal = build_refusal(decision, self.policy.actions, request.headers.get("Accept"),
+                                challenge=spec, ratelimit=ratelimit, error=error)
+        return web.Response(status=refusal.status, body=refusal.body, headers=CIMultiDict(refusal.headers))
+
+    # -- what the guard serves itself: challenge assets and submissions ----------------------
+
+    async def _reserved(self, request: web.Request, client_ip: str) -> web.StreamResponse | None:
+        name = request.path[len(RESERVED_PREFIX):]
+        if name in ASSETS and request.method in ("GET", "HEAD"):
+            return web.Response(body=_asset(name), content_type=ASSETS[name], charset="utf-8",
+                                headers={"Cache-Control": "public, max-age=86400",
+                                         "X-Content-Type-Options": "nosniff"})
+        if request.path == SUBMIT_PATH:
+            if request.method != "POST":
+                return web.Response(status=405, headers={"Allow": "POST"}, text="Use POST.\n")
+            return await self._submit(request, client_ip)
+        return None  # not ours: the site's own /.well-known/ paths go through as usual
+
+    async def _submit(self, request: web.Request, client_ip: str) -> web.Response:
+        assert self.challenges is not None
+        self.counts["challenge_submitted"] += 1
+        length = request.content_length
+        if length is None or length > SUBMIT_LIMIT:
+            return _error_page(413, "Too large", "A challenge answer is a small form.")
+        try:
+            form = await request.post()
+        except (ValueError, aiohttp.web.HTTPException) as exc:
+            log.debug("unreadable challenge form: %s", exc)
+            return _error_page(400, "Bad request", "The challenge answer could not be read.")
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        now = time.time()
+        if self._offload:
+            event = await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._event, request, client_ip, now)
+        else:
+            event = self._event(request, client_ip, now)
+        keys = event.keys()
+        decision_id = new_decision_id()
+        try:
+            result = await self.challenges.submit(fields, client_ip, event.user_agent, keys, now, decision_id,
+                                                  self._session, self._offload)
+        except StoreUnavailable:
+            self.counts["store_unavailable"] += 1
+            return _error_page(503, "Temporarily unavailable",
+                               "This site cannot check requests right now. Please try again shortly.")
+        self.counts[f"challenge_{result.status}"] += 1
+        if result.status == CLEARED:
+            return self._cleared(request, result)
+        decision = self._submit_decision(event, keys, result, decision_id, now)
+        if self.decisions is not None:
+            self.decisions.write(decision)
+        if self.records is not None:
+            self.records.decision(decision)
+        error = "" if decision.action == BLOCK else \
+            f"The check did not succeed: {result.detail}. Please try again."
+        return self._refuse(request, decision, client_ip, error=error, next_path=result.next)
+
+    def _cleared(self, request: web.Request, result: SubmitResult) -> web.Response:
+        accept = request.headers.get("Accept", "")
+        if "application/json" in accept and "text/html" not in accept:
+            response: web.Response = web.json_response(
+                {"cleared": True, "next": result.next, "expires_in": result.max_age},
+                headers={"Cache-Control": "no-store"})
+        else:
+            response = web.Response(status=303,
+                                    headers={"Location": result.next, "Cache-Control": "no-store"})
+        response.set_cookie(self._clearance_cookie, result.token, max_age=result.max_age, path="/",
+                            httponly=True, samesite="Lax", secure=request.secure)
+        return response
+
+    def _submit_decision(self, event: Event, keys: dict[str, str], result: SubmitResult, decision_id: str,
+                         now: float) -> Decision:
+        if result.penalty is not None:
+            p = result.penalty
+            return Decision(action=BLOCK, ts=now, reasons=tuple(Reason(*r) for r in p.reasons), until=p.until,
+                            id=p.decision_id, enforced=self.engine.enforcing, keys=keys,
+                            route=event.route.kind, path=event.path)
+        reason = Reason("challenge", f"ip:{event.ip}", 0.0, f"challenge not passed: {result.detail}")
+        return Decision(action=CHALLENGE, ts=now, reasons=(reason,),
+                        until=now + self.policy.challenge.challenge_seconds, id=decision_id,
+                        enforced=self.engine.enforcing, keys=keys, route=event.route.kind, path=event.path,
+                        risk=self.policy.risk.challenge)
 
     def _event_and_decision(self, request: web.Request, client_ip: str, now: float) -> tuple[Event, Decision]:
         event = self._event(request, client_ip, now)
         return event, self.engine.decide(event)
+
+    def _record_later(self, event: Event, requests: list[StoreRequest]) -> None:
+        assert self._recorder is not None
+        with self._backlog_lock:
+            if self._backlog >= BACKLOG_LIMIT:
+                self.counts["records_dropped"] += 1
+                return
+            self._backlog += 1
+        self._recorder.submit(self._record, event, requests)
+
+    def _record(self, event: Event, requests: list[StoreRequest]) -> None:
+        try:
+            self.engine.record(event, requests)
+        finally:
+            with self._backlog_lock:
+                self._backlog -= 1
 
     def _may_see_status(self, peer_ip: str, request: web.Request) -> bool:
         """Only a direct local call: not a client relayed by a load balancer or a local nginx."""
@@ -259,6 +415,10 @@ class GuardProxy:
             if lower in ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded",
                          "x-real-ip"):
                 continue  # spoofable client-side claims: the guard sets its own below
+            if lower == "cookie" and self._clearance_cookie in value:
+                value = without_cookie(value, self._clearance_cookie)  # the guard's, not the site's
+                if not value:
+                    continue
             headers.add(name, value)
         forwarded = request.headers.get("X-Forwarded-For")
         if forwarded and self.resolver.is_trusted(peer_ip):
@@ -298,6 +458,12 @@ class GuardProxy:
         if self.records is not None and 200 <= upstream.status < 300:
             self.records.exposure(event)  # queued only: the database is written off the hot path
         try:
+            outcome = self.engine.after_requests(event, upstream.status)
+            if outcome:
+                if self._offload:
+                    self._record_later(event, outcome)
+                else:
+                    self.engine.record(event, outcome)
             learned = self._learn_account(upstream, event)
             if learned:
                 if self._offload:
@@ -370,6 +536,27 @@ class GuardProxy:
         for session, value in learned:
             self.engine.store.put_value("session:" + session, value, now, ttl)
             self._session_cache.pop(session, None)
+
+
+def header_facts(headers: Mapping[str, str]) -> dict[str, str]:
+    """The request headers detectors look at; of the cookie header only whether there was one."""
+    facts = {}
+    for name in HEADER_FACTS:
+        value = headers.get(name)
+        if value is not None:
+            facts[name] = "1" if name == "cookie" else value[:256]
+    return facts
+
+
+def without_cookie(header: str, name: str) -> str:
+    """A Cookie header without the cookie `name` (other cookies as they were)."""
+    return "; ".join(part.strip() for part in header.split(";")
+                     if part.strip() and part.strip().partition("=")[0] != name)
+
+
+@functools.cache
+def _asset(name: str) -> bytes:
+    return resources.files("scrapeguard.challenge").joinpath("static", name).read_bytes()
 
 
 def session_key(token: str) -> str:

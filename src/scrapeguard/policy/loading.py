@@ -20,10 +20,18 @@ from scrapeguard.policy.errors import PolicyError, PolicyProblem
 from scrapeguard.policy.model import (
     ActionOptions,
     Allowlist,
+    AutomationOptions,
     BotAgentsOptions,
+    CampaignOptions,
+    ChallengeOptions,
     ClientOptions,
     EnumerationOptions,
-    IncidentOptions,
+    HoneypotOptions,
+IncidentOptions,
+    IpReputationOptions,
+    IpSharingOptions,
+    NetworkList,
+    NewAccountOptions,
     Policy,
     ProfileQuotaOptions,
     Quota,
@@ -32,6 +40,7 @@ from scrapeguard.policy.model import (
     StoreOptions,
 )
 
+CHALLENGE_PROVIDERS = ("pow", "hcaptcha", "turnstile", "recaptcha")
 ROUTE_KINDS = ("profile", "contact_lookup", "listing", "asset", "auth", "page")
 ROUTE_KEYS = ("pattern", "kind", "subject", "categories")
 
@@ -275,6 +284,13 @@ class _Checker:
             score=self.number(d, f"{en}.score", lo=0, hi=1),
             lookups_anonymous=self.quota(d, f"{en}.contact_lookups.anonymous"),
             lookups_account=self.quota(d, f"{en}.contact_lookups.account"),
+            sweep_views=self.integer(d, f"{en}.sweep_views", lo=3),
+            sweep_max_step=self.integer(d, f"{en}.sweep_max_step", lo=1),
+            alphabetical_views=self.integer(d, f"{en}.alphabetical_views", lo=3),
+            sweep_score=self.number(d, f"{en}.sweep_score", lo=0, hi=1),
+            probe_misses=self.integer(d, f"{en}.probe_misses", lo=1),
+            probe_share=self.number(d, f"{en}.probe_share", lo=0, hi=1),
+            probe_score=self.number(d, f"{en}.probe_score", lo=0, hi=1),
         )
         ba = "detectors.bot_agents"
         bot_agents = BotAgentsOptions(
@@ -290,10 +306,16 @@ class _Checker:
         risk = RiskThresholds(
             throttle=self.number(d, "risk.throttle", lo=0, hi=1, lo_open=True),
             block=self.number(d, "risk.block", lo=0, hi=1, lo_open=True),
+            challenge=self.number(d, "risk.challenge", lo=0, hi=1, lo_open=True),
         )
-        if risk.block < risk.throttle and not self.invalid & {"risk.block", "risk.throttle"}:
-            self.problem("risk.block", f"{risk.block} is below risk.throttle ({risk.throttle})",
-                         "block >= throttle")
+        if not self.invalid & {"risk.block", "risk.throttle", "risk.challenge"}:
+            if risk.block < risk.throttle:
+                self.problem("risk.block", f"{risk.block} is below risk.throttle ({risk.throttle})",
+                             "block >= throttle")
+            elif not risk.throttle <= risk.challenge <= risk.block:
+                self.problem("risk.challenge", f"{risk.challenge} is not between risk.throttle "
+                             f"({risk.throttle}) and risk.block ({risk.block})",
+                             "throttle <= challenge <= block")
         a = "actions"
         actions = ActionOptions(
             throttle_seconds=self.number(d, f"{a}.throttle_seconds", lo=1),
@@ -306,7 +328,9 @@ class _Checker:
             block_max_seconds=self.number(d, f"{a}.block_max_seconds", lo=1),
             offender_memory_seconds=self.number(d, f"{a}.offender_memory_seconds", lo=1),
             appeal_contact=self.string(d, f"{a}.appeal_contact"),
+            challenge_status=self.integer(d, f"{a}.challenge_status", lo=200, hi=599),
         )
+        challenge = self.challenge(d)
         prefix = self.string(d, "store.prefix")
         if "{" in prefix or "}" in prefix:
             self.problem("store.prefix", "must not contain braces (they mark Redis hash tags)")
@@ -331,8 +355,12 @@ class _Checker:
         incidents = self.incidents(d)
         return Policy(mode=mode, client=client, allowlist=allowlist,  # type: ignore[arg-type]
                       profile_quota=profile_quota, enumeration=enumeration, bot_agents=bot_agents,
+                      new_account=self.new_account(d), automation=self.automation(d),
+                      ip_reputation=self.ip_reputation(d), ip_sharing=self.ip_sharing(d),
+                      honeypot=self.honeypot(d), campaign=self.campaign(d),
                       risk=risk, actions=actions,
-                      store=store, routes=routes, source=self.source, incidents=incidents)
+                      store=store, routes=routes, source=self.source, challenge=challenge,
+                      incidents=incidents)
 
     def incidents(self, d: dict[str, Any]) -> IncidentOptions:
         i = "incidents"
@@ -347,6 +375,156 @@ class _Checker:
             pseudonym_key=key,
             retain_decisions_days=self.integer(d, f"{i}.retention_days.decisions", lo=1),
             retain_exposure_days=self.integer(d, f"{i}.retention_days.exposure", lo=1),
+        )
+
+    def challenge(self, d: dict[str, Any]) -> ChallengeOptions:
+        c = "challenge"
+        options = ChallengeOptions(
+            enabled=self.boolean(d, f"{c}.enabled"),
+            provider=self.string(d, f"{c}.provider", CHALLENGE_PROVIDERS),  # type: ignore[arg-type]
+            difficulty=self.integer(d, f"{c}.difficulty", lo=1, hi=10**9),
+            difficulty_max=self.integer(d, f"{c}.difficulty_max", lo=1, hi=10**9),
+            challenge_seconds=self.number(d, f"{c}.challenge_seconds", lo=10),
+            cookie=self.string(d, f"{c}.cookie"),
+            clearance_seconds=self.number(d, f"{c}.clearance_seconds", lo=1),
+            clearance_requests=self.integer(d, f"{c}.clearance_requests", lo=1),
+            max_solves=self.integer(d, f"{c}.max_solves", lo=1),
+            solve_window_seconds=self.number(d, f"{c}.solve_window_seconds", lo=1),
+            secret_key_env=self.string(d, f"{c}.secret_key_env"),
+            secret_key_file=self._optional_string(d, f"{c}.secret_key_file"),
+            site_key=self._optional_string(d, f"{c}.site_key"),
+            captcha_secret_env=self.string(d, f"{c}.captcha_secret_env"),
+            verify_url=self._optional_string(d, f"{c}.verify_url"),
+            verify_timeout_seconds=self.number(d, f"{c}.verify_timeout_seconds", lo=0.1, hi=60),
+        )
+        if options.difficulty_max < options.difficulty and not self.invalid & {
+                f"{c}.difficulty", f"{c}.difficulty_max"}:
+            self.problem(f"{c}.difficulty_max", f"{options.difficulty_max} is below difficulty "
+                         f"({options.difficulty})", "difficulty_max >= difficulty")
+        cookie_ok = re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", options.cookie)
+        if not cookie_ok and f"{c}.cookie" not in self.invalid:
+            self.problem(f"{c}.cookie", f"{options.cookie!r} is not a valid cookie name",
+                         "letters, digits and !#$%&'*+-.^_`|~")
+        if options.verify_url and not re.match(r"https?://", options.verify_url):
+            self.problem(f"{c}.verify_url", f"{options.verify_url!r} is not an http(s) URL",
+                         '"" (the provider\'s own) or an https:// URL')
+        if options.enabled and options.provider != "pow" and not options.site_key:
+            self.problem(f"{c}.site_key", f"provider {options.provider!r} needs the site key of its widget",
+                         "the site key from the provider's dashboard")
+        return options
+
+    def _optional_string(self, data: dict[str, Any], dotted: str) -> str:
+        value = self.get(data, dotted)
+        if not isinstance(value, str):
+            self.problem(dotted, f"must be a string, not {_type_name(value)}")
+            return ""
+        return value
+
+    # -- detectors -------------------------------------------------------------
+
+    def new_account(self, d: dict[str, Any]) -> NewAccountOptions:
+        k = "detectors.new_account"
+        return NewAccountOptions(
+            enabled=self.boolean(d, f"{k}.enabled"),
+            watch_hours=self.number(d, f"{k}.watch_hours", lo=0, hi=24 * 30, lo_open=True),
+            allowance_base=self.integer(d, f"{k}.allowance_base", lo=1),
+            allowance_per_hour=self.number(d, f"{k}.allowance_per_hour", lo=0),
+            score=self.number(d, f"{k}.score", lo=0, hi=1),
+        )
+
+    def automation(self, d: dict[str, Any]) -> AutomationOptions:
+        k = "detectors.automation"
+        return AutomationOptions(
+            enabled=self.boolean(d, f"{k}.enabled"),
+            regular_requests=self.integer(d, f"{k}.regular_requests", lo=4, hi=64),
+            regular_variation=self.number(d, f"{k}.regular_variation", lo=0, hi=1),
+            regular_score=self.number(d, f"{k}.regular_score", lo=0, hi=1),
+            no_assets_pages=self.integer(d, f"{k}.no_assets_pages", lo=2, hi=64),
+            no_assets_score=self.number(d, f"{k}.no_assets_score", lo=0, hi=1),
+            headers_score=self.number(d, f"{k}.headers_score", lo=0, hi=1),
+        )
+
+    def ip_reputation(self, d: dict[str, Any]) -> IpReputationOptions:
+        k = "detectors.ip_reputation"
+        lists = []
+        raw = self.get(d, f"{k}.lists")
+        if not isinstance(raw, list):
+            self.problem(f"{k}.lists", "must be a list of tables ([[detectors.ip_reputation.lists]])")
+            raw = []
+        for i, entry in enumerate(raw):
+            key = f"{k}.lists[{i}]"
+            if not isinstance(entry, dict):
+                self.problem(key, "must be a table with name, cidrs and score")
+                continue
+            unknown = sorted(set(entry) - {"name", "cidrs", "score"})
+            if unknown:
+                self.problem(f"{key}.{unknown[0]}", "unknown key", "name, cidrs, score")
+            name, cidrs, score = entry.get("name"), entry.get("cidrs"), entry.get("score")
+            if not isinstance(name, str) or not name.strip():
+                self.problem(f"{key}.name", "must be a non-empty string")
+                continue
+            if not isinstance(cidrs, list) or not all(isinstance(c, str) for c in cidrs):
+                self.problem(f"{key}.cidrs", "must be a list of CIDR strings", '["192.0.2.0/24", ...]')
+                continue
+            if isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 1:
+                self.problem(f"{key}.score", f"must be a number from 0 to 1, not {score!r}",
+                             "0 <= value <= 1")
+                continue
+            networks = []
+            for j, text in enumerate(cidrs):
+                try:
+                    networks.append(ipaddress.ip_network(text, strict=False))
+                except ValueError:
+                    self.problem(f"{key}.cidrs[{j}]", f"{text!r} is not an IP network",
+                                 "CIDR like 192.0.2.0/24 or 2001:db8::/32")
+            lists.append(NetworkList(name.strip(), tuple(networks), float(score)))
+        return IpReputationOptions(
+            enabled=self.boolean(d, f"{k}.enabled"),
+            datacenter_score=self.number(d, f"{k}.datacenter_score", lo=0, hi=1),
+            vpn_score=self.number(d, f"{k}.vpn_score", lo=0, hi=1),
+            asn_lookup=self.boolean(d, f"{k}.asn_lookup"),
+            lists=tuple(lists),
+        )
+
+    def ip_sharing(self, d: dict[str, Any]) -> IpSharingOptions:
+        k = "detectors.ip_sharing"
+        return IpSharingOptions(
+            enabled=self.boolean(d, f"{k}.enabled"),
+            networks_per_account=self.integer(d, f"{k}.networks_per_account", lo=2),
+            rotation_score=self.number(d, f"{k}.rotation_score", lo=0, hi=1),
+            new_accounts_per_ip=self.integer(d, f"{k}.new_accounts_per_ip", lo=1),
+            new_accounts_score=self.number(d, f"{k}.new_accounts_score", lo=0, hi=1),
+        )
+
+    def honeypot(self, d: dict[str, Any]) -> HoneypotOptions:
+        k = "detectors.honeypot"
+        paths = self.string_list(d, f"{k}.trap_paths")
+        for i, path in enumerate(paths):
+            if not path.startswith("/"):
+                self.problem(f"{k}.trap_paths[{i}]", f"{path!r} must be a path starting with '/'",
+                             '"/trap/" or "/members/all*"')
+        canaries = self.string_list(d, f"{k}.canary_members")
+        for i, subject in enumerate(canaries):
+            name, _, value = subject.partition(":")
+            if not name or not value:
+                self.problem(f"{k}.canary_members[{i}]", f"{subject!r} is not a member subject",
+                             '"id:N" or "username:NAME" (the route map\'s subject name and value)')
+        return HoneypotOptions(
+            enabled=self.boolean(d, f"{k}.enabled"),
+            trap_paths=tuple(paths),
+            trap_score=self.number(d, f"{k}.trap_score", lo=0, hi=1),
+            canary_members=frozenset(c.lower() for c in canaries),
+            canary_score=self.number(d, f"{k}.canary_score", lo=0, hi=1),
+        )
+
+    def campaign(self, d: dict[str, Any]) -> CampaignOptions:
+        k = "detectors.campaign"
+        return CampaignOptions(
+            enabled=self.boolean(d, f"{k}.enabled"),
+            window_seconds=self.number(d, f"{k}.window_seconds", lo=60, hi=7 * 86400),
+            min_networks=self.integer(d, f"{k}.min_networks", lo=2),
+            min_members=self.integer(d, f"{k}.min_members", lo=2),
+            score=self.number(d, f"{k}.score", lo=0, hi=1),
         )
 
     def routes(self, value: Any) -> tuple[RouteRule, ...]:

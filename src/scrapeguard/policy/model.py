@@ -50,6 +50,78 @@ class EnumerationOptions:
     score: float
     lookups_anonymous: Quota
     lookups_account: Quota
+    sweep_views: int = 8
+    sweep_max_step: int = 3
+    alphabetical_views: int = 20
+    sweep_score: float = 0.7
+    probe_misses: int = 8
+    probe_share: float = 0.5
+    probe_score: float = 0.7
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccountOptions:
+    enabled: bool
+    watch_hours: float
+    allowance_base: int
+    allowance_per_hour: float
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class AutomationOptions:
+    enabled: bool
+    regular_requests: int
+    regular_variation: float
+    regular_score: float
+    no_assets_pages: int
+    no_assets_score: float
+    headers_score: float
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkList:
+    """A named list of networks and the score a request for member data from one of them gets."""
+
+    name: str
+    cidrs: tuple[IPNetwork, ...]
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class IpReputationOptions:
+    enabled: bool
+    datacenter_score: float
+    vpn_score: float
+    asn_lookup: bool
+    lists: tuple[NetworkList, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IpSharingOptions:
+    enabled: bool
+    networks_per_account: int
+    rotation_score: float
+    new_accounts_per_ip: int
+    new_accounts_score: float
+
+
+@dataclass(frozen=True, slots=True)
+class HoneypotOptions:
+    enabled: bool
+    trap_paths: tuple[str, ...]
+    trap_score: float
+    canary_members: frozenset[str]
+    canary_score: float
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignOptions:
+    enabled: bool
+    window_seconds: float
+    min_networks: int
+    min_members: int
+    score: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +140,8 @@ class BotAgentsOptions:
 class RiskThresholds:
     throttle: float
     block: float
+    #: Between throttle and block (see [challenge]).
+    challenge: float = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +156,32 @@ class ActionOptions:
     block_max_seconds: float
     offender_memory_seconds: float
     appeal_contact: str
+    challenge_status: int = 403
+
+
+CaptchaProvider = Literal["pow", "hcaptcha", "turnstile", "recaptcha"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeOptions:
+    """[challenge]: what a client in the challenge band must pass, and what passing gives."""
+
+    enabled: bool = True
+    provider: CaptchaProvider = "pow"
+    difficulty: int = 50000
+    difficulty_max: int = 1000000
+    challenge_seconds: float = 600
+    cookie: str = "scrapeguard_clearance"
+    clearance_seconds: float = 1800
+    clearance_requests: int = 100
+    max_solves: int = 3
+    solve_window_seconds: float = 3600
+    secret_key_env: str = "SCRAPEGUARD_SECRET_KEY"
+    secret_key_file: str = ""
+    site_key: str = ""
+    captcha_secret_env: str = "SCRAPEGUARD_CAPTCHA_SECRET"
+    verify_url: str = ""
+    verify_timeout_seconds: float = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,11 +224,18 @@ class Policy:
     profile_quota: ProfileQuotaOptions
     enumeration: EnumerationOptions
     bot_agents: BotAgentsOptions
+    new_account: NewAccountOptions
+    automation: AutomationOptions
+    ip_reputation: IpReputationOptions
+    ip_sharing: IpSharingOptions
+    honeypot: HoneypotOptions
+    campaign: CampaignOptions
     risk: RiskThresholds
     actions: ActionOptions
     store: StoreOptions
     routes: tuple[RouteRule, ...]
     source: str = "<defaults>"
+    challenge: ChallengeOptions = ChallengeOptions()
     incidents: IncidentOptions = IncidentOptions()
 
     @property

@@ -21,6 +21,13 @@ def policy_warnings(policy: Policy) -> list[str]:
     if a.block_seconds < a.throttle_seconds:
         out.append(f"actions.block_seconds ({a.block_seconds:g}) is shorter than actions.throttle_seconds "
                    f"({a.throttle_seconds:g}): escalating to a block would shorten the penalty")
+    c = policy.challenge
+    if c.enabled and c.provider != "pow":
+        out.append(f"challenge.provider = {c.provider!r}: challenged visitors load the provider's script, "
+                   "so a third party sees their address and browser (the built-in \"pow\" does not)")
+    if c.enabled and c.clearance_requests * c.max_solves > 10 * pq.anonymous.per_hour:
+        out.append(f"challenge.clearance_requests x max_solves ({c.clearance_requests * c.max_solves}) is "
+                   f"over ten times the anonymous hourly quota: solving challenges buys a large scrape")
     if policy.mode == "observe":
         out.append('mode = "observe": decisions are written, nothing is refused')
     if not any(r.kind == "profile" for r in policy.routes):

@@ -48,6 +48,37 @@ class CountRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryRequest:
+    """Append `value` to the recent history `name` of actor `key` and return what was there.
+
+    Histories hold what distinct counts cannot: the order and timing of an
+    actor's last requests (which member ids, how far apart in time)."""
+
+    key: str
+    name: str
+    value: str
+    #: At most this many entries are kept; the oldest go first.
+    keep: int
+    #: Entries older than this many seconds (event time) are forgotten.
+    seconds: float
+
+
+#: What the engine asks the store to record for one event.
+StoreRequest = CountRequest | HistoryRequest
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """An actor's history before this event: (time, value) pairs, oldest first."""
+
+    entries: tuple[tuple[float, str], ...] = ()
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        return tuple(v for _, v in self.entries)
+
+
+@dataclass(frozen=True, slots=True)
 class DistinctResult:
     #: False if counting the member would have put a window over its limit;
     #: the member was then not counted.
@@ -102,8 +133,9 @@ class Observation:
     penalty: Penalty | None = None
     #: Whether that penalty was escalated to a block by this very event.
     escalated: bool = False
-    #: Results of the count requests, by (key, name). Empty when a penalty was found.
-    counted: Mapping[tuple[str, str], DistinctResult] = field(default_factory=dict)
+    #: Results of the requests, by (key, name): a DistinctResult for a count request, a History
+    #: for a history request. Empty when a penalty was found.
+    counted: Mapping[tuple[str, str], DistinctResult | History] = field(default_factory=dict)
 
 
 class StateStore(ABC):
@@ -111,16 +143,16 @@ class StateStore(ABC):
 
     @abstractmethod
     def observe(
-        self, now: float, keys: Sequence[str], requests: Sequence[CountRequest],
+        self, now: float, keys: Sequence[str], requests: Sequence[StoreRequest],
         escalation: Escalation, decision_id: str,
     ) -> Observation:
-        """One event: find penalties in force for `keys`; if there are none, count the requests.
+        """One event: find penalties in force for `keys`; if there are none, apply the requests.
 
         For each key with a penalty in force: add a strike and, if it is a
         throttle and the strikes reach the limit, escalate it to a block (with
         `decision_id`). If any key is penalised the request will be refused, so
-        nothing is counted (under any key); otherwise every count request is
-        applied. Count requests may name keys that are not in `keys`.
+        nothing is counted nor recorded (under any key); otherwise every request
+        is applied. Requests may name keys that are not in `keys`.
         """
 
     @abstractmethod

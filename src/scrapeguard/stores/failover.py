@@ -18,12 +18,12 @@ from typing import TypeVar
 import redis
 
 from scrapeguard.stores.base import (
-    CountRequest,
     Escalation,
     Observation,
     Penalty,
     ReasonTuple,
     StateStore,
+    StoreRequest,
     StoreUnavailable,
 )
 from scrapeguard.stores.memory import MemoryStore
@@ -78,7 +78,7 @@ class FailoverStore(StateStore):
         return on_fallback()
 
     def observe(
-        self, now: float, keys: Sequence[str], requests: Sequence[CountRequest],
+        self, now: float, keys: Sequence[str], requests: Sequence[StoreRequest],
         escalation: Escalation, decision_id: str,
     ) -> Observation:
         return self._call(

@@ -12,18 +12,21 @@ The Redis store (redis.py and its Lua) implements the same semantics.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from scrapeguard.decisions import BLOCK, THROTTLE
 from scrapeguard.stores.base import (
-    CountRequest,
     DistinctResult,
     Escalation,
+    History,
+    HistoryRequest,
     Observation,
     Penalty,
     ReasonTuple,
     StateStore,
+    StoreRequest,
     Window,
     stricter,
 )
@@ -36,6 +39,16 @@ class _Distinct:
 
     def __init__(self, n_windows: int) -> None:
         self.seen: list[dict[str, float]] = [{} for _ in range(n_windows)]
+        self.expires = 0.0
+
+
+class _History:
+    """Per history: (time, value), oldest first, at most `keep`."""
+
+    __slots__ = ("entries", "expires")
+
+    def __init__(self, keep: int) -> None:
+        self.entries: deque[tuple[float, str]] = deque(maxlen=keep)
         self.expires = 0.0
 
 
@@ -55,7 +68,7 @@ class _Value:
         self.expires = expires
 
 
-_Entry = _Distinct | _Counter | _Value
+_Entry = _Distinct | _History | _Counter | _Value
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +148,24 @@ class MemoryStore(StateStore):
             entry.expires = now + max(w.seconds for w in windows)
         return DistinctResult(admitted, tuple(counts), seen_before)
 
+    def _record(self, history_key: str, r: HistoryRequest, now: float) -> History:
+        entry = self._get(history_key, now)
+        if not isinstance(entry, _History) or entry.entries.maxlen != r.keep:
+            entry = _History(max(1, r.keep))
+            self._put(history_key, entry, now)
+        horizon = now - r.seconds
+        while entry.entries and entry.entries[0][0] <= horizon:
+            entry.entries.popleft()
+        before = History(tuple(entry.entries))
+        entry.entries.append((now, r.value))
+        entry.expires = now + r.seconds
+        return before
+
+    def _apply(self, r: StoreRequest, now: float) -> DistinctResult | History:
+        if isinstance(r, HistoryRequest):
+            return self._record(f"h|{r.key}|{r.name}", r, now)
+        return self._admit(f"d|{r.key}|{r.name}", r.member, now, r.windows)
+
     def _incr(self, key: str, now: float, ttl: float) -> int:
         entry = self._get(key, now)
         if not isinstance(entry, _Counter):
@@ -161,7 +192,7 @@ class MemoryStore(StateStore):
     # -- StateStore ----------------------------------------------------------
 
     def observe(
-        self, now: float, keys: Sequence[str], requests: Sequence[CountRequest],
+        self, now: float, keys: Sequence[str], requests: Sequence[StoreRequest],
         escalation: Escalation, decision_id: str,
     ) -> Observation:
         with self._lock:
@@ -180,8 +211,7 @@ class MemoryStore(StateStore):
                     found, escalated = penalty, key_escalated
             if found is not None:
                 return Observation(found, escalated, {})  # refused: nothing is counted anywhere
-            counted = {(r.key, r.name): self._admit(f"d|{r.key}|{r.name}", r.member, now, r.windows)
-                       for r in requests}
+            counted = {(r.key, r.name): self._apply(r, now) for r in requests}
             return Observation(None, False, counted)
 
     def penalize(

@@ -20,13 +20,15 @@ from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from scrapeguard.stores.base import (
-    CountRequest,
     DistinctResult,
     Escalation,
+    History,
+    HistoryRequest,
     Observation,
     Penalty,
     ReasonTuple,
     StateStore,
+    StoreRequest,
     stricter,
 )
 
@@ -62,9 +64,10 @@ class RedisStore(StateStore):
 
     # -- keys ------------------------------------------------------------------
 
-    def _keys(self, actor: str, sets: Sequence[str] = ()) -> list[str]:
+    def _keys(self, actor: str, requests: Sequence[StoreRequest] = ()) -> list[str]:
         base = f"{self.prefix}:{_tag(actor)}"
-        return [f"{base}:pen", f"{base}:strikes", f"{base}:blocks", *(f"{base}:d:{s}" for s in sets)]
+        return [f"{base}:pen", f"{base}:strikes", f"{base}:blocks",
+                *(f"{base}:{'h' if isinstance(r, HistoryRequest) else 'd'}:{r.name}" for r in requests)]
 
     def _common_args(self, mode: str, now: float, actor: str, escalation: Escalation,
                      decision_id: str) -> list[Any]:
@@ -151,10 +154,10 @@ class RedisStore(StateStore):
     # -- StateStore ------------------------------------------------------------
 
     def observe(
-        self, now: float, keys: Sequence[str], requests: Sequence[CountRequest],
+        self, now: float, keys: Sequence[str], requests: Sequence[StoreRequest],
         escalation: Escalation, decision_id: str,
     ) -> Observation:
-        by_actor: dict[str, list[CountRequest]] = {k: [] for k in keys}
+        by_actor: dict[str, list[StoreRequest]] = {k: [] for k in keys}
         for r in requests:
             by_actor.setdefault(r.key, []).append(r)
         checked = set(keys)
@@ -163,17 +166,21 @@ class RedisStore(StateStore):
             args = self._common_args("observe", now, actor, escalation, decision_id)
             args += ["1" if actor in checked else "0", self.max_members_per_key]
             for r in reqs:
+                if isinstance(r, HistoryRequest):
+                    args += [r.value, -1, max(1, r.keep), repr(float(r.seconds))]
+                    continue
                 args += [r.member, len(r.windows)]
                 for w in r.windows:
                     args += [repr(w.seconds), w.limit]
-            calls.append((self._keys(actor, [r.name for r in reqs]), args))
+            calls.append((self._keys(actor, reqs), args))
         if not calls:
             return Observation()
         replies = self._run(calls)
         found: Penalty | None = None
         escalated = False
-        counted: dict[tuple[str, str], DistinctResult] = {}
-        undo: dict[str, list[tuple[str, str, str]]] = {}  # actor -> (set, member, previous score)
+        counted: dict[tuple[str, str], DistinctResult | History] = {}
+        # actor -> (request, member or entry added, previous score or "\0h" for a history)
+        undo: dict[str, list[tuple[StoreRequest, str, str]]] = {}
         for (actor, reqs), reply in zip(by_actor.items(), replies, strict=True):
             if reply[0]:
                 penalty = _penalty(actor, reply[0])
@@ -182,12 +189,17 @@ class RedisStore(StateStore):
                 continue
             pos = 2
             for r in reqs:
+                if isinstance(r, HistoryRequest):
+                    counted[(actor, r.name)] = _history(reply[pos])
+                    undo.setdefault(actor, []).append((r, str(reply[pos + 1]), "\0h"))
+                    pos += 2
+                    continue
                 n = len(r.windows)
                 admitted = bool(reply[pos])
                 counts = tuple(int(c) for c in reply[pos + 3 : pos + 3 + n])
                 counted[(actor, r.name)] = DistinctResult(admitted, counts, bool(reply[pos + 1]))
                 if admitted:
-                    undo.setdefault(actor, []).append((r.name, r.member, str(reply[pos + 2])))
+                    undo.setdefault(actor, []).append((r, r.member, str(reply[pos + 2])))
                 pos += 3 + n
         if found is not None:
             # Refused: the counts other actors' scripts made for this event are undone, so
@@ -198,7 +210,7 @@ class RedisStore(StateStore):
                     args = self._common_args("restore", now, actor, escalation, decision_id)
                     for _, member, previous in items:
                         args += [member, previous]
-                    restore.append((self._keys(actor, [name for name, _, _ in items]), args))
+                    restore.append((self._keys(actor, [r for r, _, _ in items]), args))
                 self._run(restore)
             return Observation(found, escalated, {})
         return Observation(None, False, counted)
@@ -226,6 +238,14 @@ class RedisStore(StateStore):
 
     def close(self) -> None:
         self.client.close()
+
+
+def _history(raw: list[str]) -> History:
+    entries = []
+    for item in raw:
+        ts, _, value = str(item).partition("|")
+        entries.append((float(ts), value))
+    return History(tuple(entries))
 
 
 def _penalty(actor: str, fields: list[str]) -> Penalty:

@@ -6,7 +6,8 @@
 -- collect garbage, expiry decisions compare stored event times with `now`.
 --
 -- KEYS[1] penalty hash   KEYS[2] strikes hash   KEYS[3] blocks hash
--- KEYS[4..] one sorted set per count request (member -> last time seen)
+-- KEYS[4..] one sorted set per count request (member -> last time seen), or one list per
+--           history request ("time|value" entries, oldest first)
 --
 -- ARGV[1]  mode: "observe" or "penalize"
 -- ARGV[2]  now
@@ -17,12 +18,14 @@
 -- ARGV[6]  decision id
 -- observe:  ARGV[7] check penalty (1/0)  ARGV[8] max members per set
 --           then per request: member, n windows, (seconds, limit) * n
+--           or, for a history request: value, -1, keep, seconds
 -- penalize: ARGV[7] action  ARGV[8] reasons (JSON array)
 --
--- restore:  per request: member, previous score or "" (undoes counts of a refused event)
+-- restore:  per request: member, previous score or "" (undoes counts of a refused event);
+--           for a history: the entry added, "\0h" (removes it)
 --
 -- observe returns {penalty or false, escalated, per request: admitted, seen_before, previous
--- score or "", counts...}
+-- score or "", counts...; or per history request: {entries before this event}, the entry added}
 -- penalize returns {penalty, escalated}; a penalty is {action, until, id, reasons JSON}.
 
 local now = tonumber(ARGV[2])
@@ -104,7 +107,9 @@ if mode == "restore" then
   for k = 4, #KEYS do
     local member, previous = ARGV[arg], ARGV[arg + 1]
     arg = arg + 2
-    if previous == "" then
+    if previous == "\0h" then
+      redis.call("LREM", KEYS[k], -1, member)
+    elseif previous == "" then
       redis.call("ZREM", KEYS[k], member)
     else
       redis.call("ZADD", KEYS[k], previous, member)
@@ -147,57 +152,79 @@ end
 
 local max_members = tonumber(ARGV[8])
 local arg = 9
+local function record(list, value, keep, seconds)
+  local horizon = now - seconds
+  local before = {}
+  for _, entry in ipairs(redis.call("LRANGE", list, 0, -1)) do
+    local t = tonumber(string.match(entry, "^([^|]*)|"))
+    if t ~= nil and t > horizon then
+      table.insert(before, entry)
+    end
+  end
+  local added = fmt(now) .. "|" .. value
+  redis.call("RPUSH", list, added)
+  redis.call("LTRIM", list, -keep, -1)
+  redis.call("EXPIRE", list, ttl(seconds))
+  table.insert(out, before)
+  table.insert(out, added)
+end
+
 for k = 4, #KEYS do
   local set = KEYS[k]
   local member = ARGV[arg]
   local n = tonumber(ARGV[arg + 1])
   arg = arg + 2
-  local score = tonumber(redis.call("ZSCORE", set, member))
-  local admitted = 1
-  local seen_before = 0
-  local counts = {}
-  local windows = {}
-  local longest = 0
-  for w = 1, n do
-    local seconds, limit = tonumber(ARGV[arg]), tonumber(ARGV[arg + 1])
+  if n == -1 then
+    record(set, member, tonumber(ARGV[arg]), tonumber(ARGV[arg + 1]))
     arg = arg + 2
-    windows[w] = seconds
-    if seconds > longest then
-      longest = seconds
-    end
-    local horizon = now - seconds
-    local count = redis.call("ZCOUNT", set, "(" .. fmt(horizon), "+inf")
-    local inside = score ~= nil and score > horizon
-    if w == 1 and inside then
-      seen_before = 1
-    end
-    if not inside and count >= limit then
-      admitted = 0
-    end
-    counts[w] = count
-  end
-  if admitted == 1 then
-    redis.call("ZADD", set, fmt(now), member)
-    redis.call("ZREMRANGEBYSCORE", set, "-inf", fmt(now - longest))
-    redis.call("EXPIRE", set, ttl(longest))
-    local trimmed = redis.call("ZREMRANGEBYRANK", set, 0, -(max_members + 1))
+  else
+    local score = tonumber(redis.call("ZSCORE", set, member))
+    local admitted = 1
+    local seen_before = 0
+    local counts = {}
+    local windows = {}
+    local longest = 0
     for w = 1, n do
-      if trimmed > 0 then
-        counts[w] = redis.call("ZCOUNT", set, "(" .. fmt(now - windows[w]), "+inf")
-      elseif score == nil or score <= now - windows[w] then
-        counts[w] = counts[w] + 1  -- the member is new to this window
+      local seconds, limit = tonumber(ARGV[arg]), tonumber(ARGV[arg + 1])
+      arg = arg + 2
+      windows[w] = seconds
+      if seconds > longest then
+        longest = seconds
+      end
+      local horizon = now - seconds
+      local count = redis.call("ZCOUNT", set, "(" .. fmt(horizon), "+inf")
+      local inside = score ~= nil and score > horizon
+      if w == 1 and inside then
+        seen_before = 1
+      end
+      if not inside and count >= limit then
+        admitted = 0
+      end
+      counts[w] = count
+    end
+    if admitted == 1 then
+      redis.call("ZADD", set, fmt(now), member)
+      redis.call("ZREMRANGEBYSCORE", set, "-inf", fmt(now - longest))
+      redis.call("EXPIRE", set, ttl(longest))
+      local trimmed = redis.call("ZREMRANGEBYRANK", set, 0, -(max_members + 1))
+      for w = 1, n do
+        if trimmed > 0 then
+          counts[w] = redis.call("ZCOUNT", set, "(" .. fmt(now - windows[w]), "+inf")
+        elseif score == nil or score <= now - windows[w] then
+          counts[w] = counts[w] + 1  -- the member is new to this window
+        end
       end
     end
-  end
-  table.insert(out, admitted)
-  table.insert(out, seen_before)
-  if admitted == 1 and score ~= nil then
-    table.insert(out, fmt(score))
-  else
-    table.insert(out, "")
-  end
-  for w = 1, n do
-    table.insert(out, counts[w])
+    table.insert(out, admitted)
+    table.insert(out, seen_before)
+    if admitted == 1 and score ~= nil then
+      table.insert(out, fmt(score))
+    else
+      table.insert(out, "")
+    end
+    for w = 1, n do
+      table.insert(out, counts[w])
+    end
   end
 end
 return out

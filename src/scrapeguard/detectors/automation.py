@@ -1,0 +1,129 @@
+"""automation: bot patterns in how a client's requests arrive.
+
+Three patterns, each raised only on requests for member data:
+
+- machine-regular timing: the last N page requests came at near-equal
+  intervals (variation = standard deviation / mean below a bound). People
+  pause to read, scroll and think; a script's sleep(2) ticks.
+- pages without assets: many HTML pages in the last hour and not one
+  stylesheet, script or image. Browsers load them; HTTP libraries do not.
+  Browsers with warm caches load fewer, so this stays weak on its own.
+- missing browser headers: a user agent naming a mainstream browser, without
+  the Accept-Language or Accept-Encoding every such browser sends (live
+  traffic only: logs do not keep request headers).
+
+A client is the account when logged in, else the client IP (else the
+session). Its recent requests are a store history of one letter each:
+"p" page, "a" asset, "o" other (API calls, robots.txt...).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import statistics
+
+from scrapeguard.detectors.base import Counted, Detector, Signal, history
+from scrapeguard.detectors.windows import HOUR, anonymous_key
+from scrapeguard.events import Event
+from scrapeguard.intel.crawlers import BROWSER, classify
+from scrapeguard.policy.model import AutomationOptions, Policy
+from scrapeguard.routes import ASSET, CONTACT_LOOKUP, LISTING, PAGE, PROFILE
+from scrapeguard.stores.base import HistoryRequest, StateStore, StoreRequest
+
+HISTORY = "requests"
+KEEP = 64
+MEMBER_DATA = frozenset({PROFILE, CONTACT_LOOKUP, LISTING})
+#: Timing only judges clients that ask at least this often: a person reading one profile a minute
+#: for an hour is not a script, however steady.
+MAX_MEAN_INTERVAL = 60.0
+#: Mainstream browsers as they name themselves (the checks below apply to these only).
+CLAIMS_BROWSER = re.compile(r"^Mozilla/5\.0 .*(Chrome|Firefox|Safari|Edg)/\d+")
+PAGE_KINDS = frozenset({PROFILE, LISTING, PAGE, CONTACT_LOOKUP})
+
+
+def request_kind(event: Event) -> str:
+    """"a" asset, "p" HTML page, "o" anything else (API calls, feeds, robots.txt)."""
+    kind = event.route.kind
+    if kind == ASSET:
+        return "a"
+    if kind not in PAGE_KINDS:
+        return "o"
+    if event.headers is not None:  # live: the client says whether it wants HTML
+        return "p" if "text/html" in event.headers.get("accept", "") else "o"
+    return "p"  # a log line: a page, as far as anyone can tell
+
+
+class Automation(Detector):
+    name = "automation"
+
+    def __init__(self, options: AutomationOptions) -> None:
+        self.options = options
+
+    @classmethod
+    def from_policy(cls, policy: Policy, live: bool = True) -> Automation | None:
+        return cls(policy.automation) if policy.automation.enabled else None
+
+    def _who(self, event: Event) -> tuple[str, str] | None:
+        if event.account is not None:
+            return f"account:{event.account}", "account"
+        return anonymous_key(event)
+
+    def plan(self, event: Event) -> list[StoreRequest]:
+        who = self._who(event)
+        if who is None:
+            return []
+        return [HistoryRequest(who[0], HISTORY, request_kind(event), KEEP, HOUR)]
+
+    def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
+        if event.route.kind not in MEMBER_DATA:
+            return []
+        who = self._who(event)
+        if who is None:
+            return []
+        past = history(counted, who[0], HISTORY)
+        if past is None:
+            return []
+        kind = request_kind(event)
+        entries = [*past.entries, (event.ts, kind)]
+        signals = []
+        o = self.options
+        timing = self._regular(entries)
+        if timing is not None and o.regular_score > 0:
+            mean, spread = timing
+            signals.append(Signal(self.name, who[0], o.regular_score,
+                                  f"{who[1]}'s last {o.regular_requests} requests came every {mean:.1f} s "
+                                  f"(± {spread:.2f} s): machine-regular timing",
+                                  {"mean_interval": round(mean, 3), "stdev": round(spread, 3)}))
+        pages = sum(1 for _, k in entries if k == "p")
+        assets = sum(1 for _, k in entries if k == "a")
+        if pages >= o.no_assets_pages and assets == 0 and o.no_assets_score > 0:
+            signals.append(Signal(self.name, who[0], o.no_assets_score,
+                                  f"{who[1]} asked for {pages} pages in the last hour and not one "
+                                  "stylesheet, script or image", {"pages": pages, "assets": 0}))
+        missing = self._missing_headers(event)
+        if missing and o.headers_score > 0:
+            signals.append(Signal(self.name, who[0], o.headers_score,
+                                  f"claims to be a web browser but sends no {' or '.join(missing)}",
+                                  {"missing": missing}))
+        return signals
+
+    def _regular(self, entries: list[tuple[float, str]]) -> tuple[float, float] | None:
+        n = self.options.regular_requests
+        times = [t for t, k in entries if k != "a"][-n:]
+        if len(times) < n:
+            return None
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        mean = statistics.fmean(gaps)
+        if mean <= 0 or mean > MAX_MEAN_INTERVAL:
+            return None
+        spread = statistics.pstdev(gaps)
+        return (mean, spread) if spread / mean < self.options.regular_variation else None
+
+    @staticmethod
+    def _missing_headers(event: Event) -> list[str]:
+        if event.headers is None or not CLAIMS_BROWSER.match(event.user_agent):
+            return []
+        if classify(event.user_agent).kind != BROWSER:
+            return []  # declared bots are bot_agents' business
+        return [name.title() for name in ("accept-language", "accept-encoding") if name not in event.headers]

@@ -1,0 +1,55 @@
+"""honeypot: traps no person reaches.
+
+- Trap paths: links a person never sees (hidden, and disallowed in
+  robots.txt), which only a crawler following every link finds.
+- Canary members: fake profiles seeded into the site and linked nowhere, so
+  that only enumeration reaches them. A visit is strong evidence; and because
+  their data (names, e-mail addresses) exists nowhere else, finding it in a
+  leaked dataset later proves the dataset was scraped from this site.
+"""
+
+from __future__ import annotations
+
+from scrapeguard.detectors.base import Counted, Detector, Signal
+from scrapeguard.detectors.windows import anonymous_key
+from scrapeguard.events import Event
+from scrapeguard.policy.model import HoneypotOptions, Policy
+from scrapeguard.stores.base import StateStore
+
+
+class Honeypot(Detector):
+    name = "honeypot"
+
+    def __init__(self, options: HoneypotOptions) -> None:
+        self.options = options
+        self._exact = frozenset(p for p in options.trap_paths if not p.endswith("*"))
+        self._prefixes = tuple(p[:-1] for p in options.trap_paths if p.endswith("*"))
+
+    @classmethod
+    def from_policy(cls, policy: Policy, live: bool = True) -> Honeypot | None:
+        o = policy.honeypot
+        if not o.enabled or not (o.trap_paths or o.canary_members):
+            return None  # nothing to watch
+        return cls(o)
+
+    def is_trap(self, path: str) -> bool:
+        return path in self._exact or (bool(self._prefixes) and path.startswith(self._prefixes))
+
+    def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
+        o = self.options
+        if event.account is not None:
+            key, who = f"account:{event.account}", "account"
+        else:
+            anonymous = anonymous_key(event)
+            if anonymous is None:
+                return []
+            key, who = anonymous
+        if self.is_trap(event.path) and o.trap_score > 0:
+            return [Signal(self.name, key, o.trap_score,
+                           f"{who} followed a trap link no person sees ({event.path})", {"trap": event.path})]
+        subject = event.route.subject
+        if subject is not None and subject.lower() in o.canary_members and o.canary_score > 0:
+            return [Signal(self.name, key, o.canary_score,
+                           f"{who} asked for canary member {subject}, a decoy profile linked nowhere "
+                           "(only enumeration finds it)", {"canary": subject})]
+        return []

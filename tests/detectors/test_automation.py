@@ -1,0 +1,123 @@
+"""automation: scripts tick, skip assets and forget browser headers; people, slow readers and
+screen-reader users do none of that."""
+
+from __future__ import annotations
+
+from scrapeguard.decisions import ALLOW, THROTTLE, Decision
+from scrapeguard.detectors.automation import Automation, request_kind
+from scrapeguard.engine import Engine
+from scrapeguard.events import Event
+from scrapeguard.policy import default_policy, load_policy_text
+from scrapeguard.routes import RouteMap
+from scrapeguard.stores import MemoryStore, StoreRequest
+
+T0 = 1_800_000_000.0
+ROUTES = RouteMap(default_policy().routes)
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+BROWSER_HEADERS = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8", "accept-language": "en-GB,en;q=0.5",
+                   "accept-encoding": "gzip, deflate, br", "cookie": "1"}
+
+
+class Client:
+    """One client's requests through the engine, with its own clock and headers."""
+
+    def __init__(self, engine: Engine, ip: str = "198.51.100.60", ua: str = FIREFOX,
+                 headers: dict[str, str] | None = BROWSER_HEADERS) -> None:
+        self.engine, self.ip, self.ua, self.headers = engine, ip, ua, headers
+        self.now = T0
+
+    def get(self, path: str, after: float) -> Decision:
+        self.now += after
+        return self.engine.decide(Event(ts=self.now, ip=self.ip, path=path, route=ROUTES.match(path),
+                                        user_agent=self.ua, headers=self.headers))
+
+    def read_profile(self, n: int, after: float, assets: bool = True) -> Decision:
+        decision = self.get(f"/u/member.{(n * 7919) % 10007}", after)
+        if assets:
+            self.get("/static/site.css", 0.05)
+            self.get(f"/static/avatars/{n}.svg", 0.05)
+        return decision
+
+
+def test_a_script_ticking_every_two_seconds_is_throttled_at_its_twelfth_page() -> None:
+    client = Client(Engine(default_policy()))
+    decisions = [client.read_profile(n, after=2.0 + (n % 2) * 0.02, assets=False) for n in range(20)]
+    actions = [d.action for d in decisions]
+    assert actions[:11] == [ALLOW] * 11 and actions[11] == THROTTLE
+    reason = next(r for r in decisions[11].reasons if r.detector == "automation")
+    assert "last 12 requests came every 2.0 s (± 0.01 s): machine-regular timing" in reason.detail
+
+
+def test_a_person_reading_at_their_own_pace_is_never_flagged() -> None:
+    client = Client(Engine(default_policy()))
+    pauses = [4, 17, 9, 31, 6, 12, 45, 8, 22, 5, 14, 60, 11, 7, 19, 26, 9, 13, 38, 10]
+    assert {client.read_profile(n, after=pauses[n % 20]).action for n in range(50)} == {ALLOW}
+
+
+def test_a_slow_reader_without_javascript_is_never_flagged() -> None:
+    # no scripts run, but the stylesheet and images load; one profile a minute or two, steadily
+    client = Client(Engine(default_policy()))
+    assert {client.read_profile(n, after=60 + (n % 4) * 30).action for n in range(55)} == {ALLOW}
+
+
+def test_a_screen_reader_user_is_never_flagged() -> None:
+    # a real browser with its headers; the page is read aloud, so the pace is slow and uneven
+    ua = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+          "Chrome/131.0 Safari/537.36")
+    client = Client(Engine(default_policy()), ua=ua)
+    assert {client.read_profile(n, after=25 + (n * 37) % 50).action for n in range(45)} == {ALLOW}
+
+
+def test_pages_without_assets_are_weak_alone_and_count_with_other_evidence() -> None:
+    client = Client(Engine(default_policy()))  # uneven pace: only the missing assets show
+    decisions = [client.read_profile(n, after=3 + (n * 7) % 11, assets=False) for n in range(25)]
+    assert {d.action for d in decisions} == {ALLOW}
+    flagged = decisions[19]  # the twentieth page: the engine saw the signal but it stays below throttle
+    assert flagged.action == ALLOW
+    detector = Automation.from_policy(default_policy())
+    assert detector is not None
+    # with a scripting library's user agent the two together throttle
+    tool = Client(Engine(default_policy()), ua="python-requests/2.32", headers={"accept": "text/html"})
+    actions = [tool.read_profile(n, after=3 + (n * 7) % 11, assets=False).action for n in range(25)]
+    assert actions[:19] == [ALLOW] * 19 and actions[19] == THROTTLE
+
+
+def test_a_browser_claim_without_browser_headers_adds_evidence() -> None:
+    bare = {"accept": "*/*"}
+    engine = Engine(load_policy_text("[risk]\nthrottle = 0.3\n"))  # so that the weak signal shows
+    d = Client(engine, headers=bare).read_profile(1, after=1)
+    assert d.action == THROTTLE
+    assert d.reasons[0].detail == "claims to be a web browser but sends no Accept-Language or Accept-Encoding"
+    # log lines have no headers: nothing is judged
+    assert Client(Engine(load_policy_text("[risk]\nthrottle = 0.3\n")), headers=None).read_profile(
+        1, after=1).action == ALLOW
+
+
+def test_request_kinds() -> None:
+    def kind(path: str, headers: dict[str, str] | None) -> str:
+        return request_kind(Event(ts=0, ip="192.0.2.1", path=path, route=ROUTES.match(path), headers=headers))
+    assert kind("/static/site.css", None) == "a"
+    assert kind("/u/x", {"accept": "text/html"}) == "p"
+    assert kind("/api/v1/members/3", {"accept": "application/json"}) == "o"
+    assert kind("/u/x", None) == "p"  # a log line: a page as far as anyone can tell
+    assert kind("/login", None) == "o"
+
+
+def test_with_a_deferring_integration_pages_and_assets_never_wait_on_the_store() -> None:
+    class CountingStore(MemoryStore):
+        calls = 0
+
+        def observe(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            return super().observe(*args, **kwargs)
+
+    store = CountingStore()
+    engine = Engine(default_policy(), store=store)
+    deferred: list[list[StoreRequest]] = []
+    engine.defer = lambda event, requests: deferred.append(requests)
+    client = Client(engine)
+    client.get("/static/site.css", 1)
+    client.get("/jobs", 1)
+    assert store.calls == 0 and len(deferred) == 2
+    client.get("/u/someone", 1)  # member data: judged now
+    assert store.calls == 1
