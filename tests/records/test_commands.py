@@ -79,7 +79,8 @@ def test_decisions_from_replay_open_incidents_and_exposure_imports(team: str, tm
     (tmp_path / "decisions.jsonl").write_text("\n".join([*lines, "not json", '{"action": "allow"}']) + "\n")
     result = ok("decisions", "import", str(tmp_path / "decisions.jsonl"), "--db", team, "--as", "ann",
                 "--json")
-    assert result["decisions"] == 3 and result["bad_lines"] == [4, 5] and len(result["incidents_opened"]) == 1
+    assert result["decisions"] == 3 and len(result["incidents_opened"]) == 1
+    assert [(b["line"], b["problem"][:7]) for b in result["bad_lines"]] == [(4, "not JSO"), (5, "action ")]
     (incident,) = ok("incidents", "list", "--db", team, "--as", "vic", "--json")
     assert incident["members"] == 60
     pseudonym = ok("records", "pseudonym", "ip:198.51.100.9", "--db", team).strip()

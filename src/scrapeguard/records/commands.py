@@ -284,7 +284,8 @@ def decisions_group() -> None:
 def decisions_import(file: str, db_target: str | None, as_user: str, policy_path: str | None,
                      as_json: bool) -> None:
     """Import a decisions file (JSON Lines); incidents open as they would have live."""
-    from scrapeguard.records.decisions import add_decisions, decision_record
+    from scrapeguard.records.decisions import add_decisions, parse_decision_line
+    from scrapeguard.records.errors import RecordsError
     from scrapeguard.records.incidents import detect
     from scrapeguard.records.privacy import Pseudonymiser, load_key
     from scrapeguard.records.users import require
@@ -296,12 +297,9 @@ def decisions_import(file: str, db_target: str | None, as_user: str, policy_path
     with open(file, encoding="utf-8", errors="replace") as lines:
         for number, line in enumerate(lines, 1):
             try:
-                data = json.loads(line)
-                if not isinstance(data, dict) or data.get("action", "allow") == "allow":
-                    raise ValueError("not a refusal")
-                records.append(decision_record(data, pseudonymiser, source="replay"))
-            except (ValueError, TypeError, AttributeError):
-                bad.append(number)
+                records.append(parse_decision_line(line, pseudonymiser))
+            except RecordsError as exc:
+                bad.append({"line": number, "problem": str(exc)})
     with db.session() as session:
         actor = _actor(session, as_user)
         require(actor, "exposure.import")
@@ -311,8 +309,9 @@ def decisions_import(file: str, db_target: str | None, as_user: str, policy_path
         result = {"decisions": len(records), "bad_lines": bad[:100],
                   "incidents_opened": [i.id for i in opened]}
     db.dispose()
-    _emit(as_json, result, lambda: f"imported {len(records)} decisions ({len(bad)} bad lines), "
-                                   f"{len(opened)} incident(s) opened")
+    _emit(as_json, result, lambda: "\n".join(
+        [f"imported {len(records)} decisions, {len(opened)} incident(s) opened; {len(bad)} line(s) skipped:"]
+        + [f"  line {b['line']}: {b['problem']}" for b in bad[:20]]))
 
 
 # -- incidents -----------------------------------------------------------------------

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, insert, or_, select
 from sqlalchemy.orm import Session
 
-from scrapeguard.decisions import Decision
+from scrapeguard.decisions import BLOCK, CHALLENGE, THROTTLE, Decision
+from scrapeguard.records.errors import RecordsError
 from scrapeguard.records.models import DecisionActor, DecisionRecord
 from scrapeguard.records.privacy import Pseudonymiser
 
@@ -16,6 +18,7 @@ from scrapeguard.records.privacy import Pseudonymiser
 #: a reason names them.
 ACTOR_KEYS = ("ip", "account")
 CAMPAIGN_PREFIX = "campaign:"
+REFUSALS = (THROTTLE, CHALLENGE, BLOCK)
 
 
 def decision_record(decision: Decision | dict[str, Any], pseudonymiser: Pseudonymiser,
@@ -39,6 +42,39 @@ def decision_record(decision: Decision | dict[str, Any], pseudonymiser: Pseudony
             "keys": pseudonymiser.keys(keys), "route": str(data.get("route") or "page"),
             "subject": data.get("subject"), "path": str(data.get("path") or "")[:2000],
             "reasons": reasons, "actors": actors, "campaign": campaign, "source": source}
+
+
+#: Latest time a record may carry (year 9999): beyond it, datetimes cannot represent it.
+MAX_TS = 253_402_300_799.0
+
+
+def parse_decision_line(line: str, pseudonymiser: Pseudonymiser, source: str = "replay") -> dict[str, Any]:
+    """One line of a decisions file (`scrapeguard replay --decisions-out`) as a sink record;
+    RecordsError says what is wrong with it."""
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise RecordsError(f"not JSON ({exc.msg})") from exc
+    if not isinstance(data, dict):
+        raise RecordsError("not a JSON object")
+    if data.get("action") not in REFUSALS:
+        raise RecordsError(f"action {data.get('action')!r} is not a refusal ({', '.join(REFUSALS)})")
+    ts = data.get("ts")
+    if isinstance(ts, bool) or not isinstance(ts, int | float) or not 0 <= ts <= MAX_TS:
+        raise RecordsError(f"ts {ts!r} is not a time in seconds since the epoch")
+    keys = data.get("keys", {})
+    if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
+        raise RecordsError('"keys" must be an object of strings')
+    reasons = data.get("reasons", [])
+    if not isinstance(reasons, list) or not all(isinstance(r, dict) and isinstance(r.get("key", ""), str)
+                                                 for r in reasons):
+        raise RecordsError('"reasons" must be a list of objects with a string "key"')
+    for name in ("id", "route", "path"):
+        if not isinstance(data.get(name, ""), str):
+            raise RecordsError(f'"{name}" must be a string')
+    if data.get("subject") is not None and not isinstance(data["subject"], str):
+        raise RecordsError('"subject" must be a string or null')
+    return decision_record(data, pseudonymiser, source)
 
 
 def add_decisions(session: Session, records: list[dict[str, Any]]) -> None:
