@@ -57,6 +57,8 @@ def _clear_errors(f: F) -> F:
 
     @wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from sqlalchemy.exc import SQLAlchemyError
+
         from scrapeguard.compliance.rules import RulesError
         from scrapeguard.compliance.templating import TemplateProblem
         from scrapeguard.records.errors import PermissionDenied, RecordsError
@@ -68,6 +70,9 @@ def _clear_errors(f: F) -> F:
             sys.exit(3)
         except (RecordsError, RulesError, TemplateProblem) as exc:
             raise click.ClickException(str(exc)) from exc
+        except SQLAlchemyError as exc:  # nothing was changed: the transaction was rolled back
+            first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise click.ClickException(f"the records database refused the change: {first}") from exc
 
     return wrapper  # type: ignore[return-value]
 

@@ -22,6 +22,8 @@ from scrapeguard.records.models import ExposureRecord, MemberRecord
 from scrapeguard.records.privacy import Pseudonymiser
 
 MAX_TEXT = 300
+#: A count a database integer column holds with room to add to it.
+MAX_COUNT = 1_000_000_000
 
 
 def write_exposure(session: Session, records: list[dict[str, Any]]) -> None:
@@ -147,7 +149,8 @@ def import_members(session: Session, members: list[dict[str, Any]], by: str) -> 
     A later import replaces a member's country and aliases."""
     count = 0
     for i, entry in enumerate(members):
-        if not isinstance(entry, dict) or not isinstance(entry.get("member_id"), str | int):
+        member = entry.get("member_id") if isinstance(entry, dict) else None
+        if isinstance(member, bool) or not isinstance(member, str | int) or not str(member):
             raise RecordsError(f"member {i}: needs a member_id (string or number)")
         member_id = str(entry["member_id"])[:200]
         country = entry.get("country")
@@ -207,8 +210,8 @@ def parse_exposure_import(data: Any, pseudonymiser: Pseudonymiser) -> list[dict[
                 raise RecordsError(f'{at}: needs "member" and "route" strings')
             if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
                 raise RecordsError(f'{at}: "categories" must be a list of strings')
-            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-                raise RecordsError(f'{at}: "count" must be a whole number >= 1')
+            if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_COUNT:
+                raise RecordsError(f'{at}: "count" must be a whole number from 1 to {MAX_COUNT}')
             first, last = _time(item.get("first"), f"{at}.first"), _time(item.get("last"), f"{at}.last")
             if last < first:
                 raise RecordsError(f"{at}: last is before first")
