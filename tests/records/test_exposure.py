@@ -109,3 +109,16 @@ def test_any_json_is_parsed_or_refused_with_a_records_error(data: Any) -> None:
         return
     for r in records:
         assert r["count"] >= 1 and r["ts"] >= r["first_ts"]
+
+
+@pytest.mark.parametrize(("members", "message"), [
+    ([{"country": "DE"}], "needs a member_id"),
+    ([{"member_id": True}], "needs a member_id"),
+    ([{"member_id": "1", "country": "Germany"}], "alpha-2"),
+    ([{"member_id": "1", "aliases": "id:1"}], "aliases"),
+])
+def test_bad_member_directories_are_refused(db: Database, members: list[Any], message: str) -> None:
+    from scrapeguard.records.exposure import import_members
+
+    with db.session() as s, pytest.raises(RecordsError, match=message):
+        import_members(s, members, "root")
