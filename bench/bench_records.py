@@ -140,6 +140,7 @@ def bench_proxy(seconds: int, connections: int, tmp: Path, pg: str | None) -> di
         "connections": connections, "seconds_per_run": seconds,
         **{f"{name}_rps": round(r["requests_per_s"]) for name, r in best.items()},
         **{f"{name}_p99_ms": round(r["p99_ms"], 2) for name, r in best.items()},
+        **{f"{name}_refused": int(r["non_2xx"]) for name, r in best.items()},
         **{f"{name}_vs_no_db": round(r["requests_per_s"] / base, 3)
            for name, r in best.items() if name != "no_db"},
         "target_ratio": 0.9,

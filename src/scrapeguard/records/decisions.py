@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, insert, or_, select
+from sqlalchemy import ColumnElement, Table, insert, or_, select
 from sqlalchemy.orm import Session
 
 from scrapeguard.decisions import BLOCK, CHALLENGE, THROTTLE, Decision
@@ -86,12 +86,16 @@ def add_decisions(session: Session, records: list[dict[str, Any]]) -> None:
              "subject": None if r.get("subject") is None else str(r["subject"])[:300], "path": r["path"],
              "actors": r["actors"], "keys": r["keys"], "reasons": r["reasons"], "campaign": r.get("campaign"),
              "source": r.get("source", "live")} for r in records]
-    ids = session.scalars(insert(DecisionRecord).returning(DecisionRecord.id, sort_by_parameter_order=True),
-                          rows).all()
+    # Rows get ascending ids in the order they are inserted (SQLite rowids, a PostgreSQL sequence
+    # within one statement), so sorted ids pair with the records; asking the driver to keep the
+    # order instead makes SQLAlchemy insert row by row on SQLite (ten times slower).
+    connection = session.connection()  # Core statements: no ORM bookkeeping per row
+    table, links_table = cast(Table, DecisionRecord.__table__), cast(Table, DecisionActor.__table__)
+    ids = sorted(connection.execute(insert(table).returning(table.c.id), rows).scalars().all())
     links = [{"decision_pk": pk, "actor": actor}
              for pk, r in zip(ids, records, strict=True) for actor in dict.fromkeys(r["actors"])]
     if links:
-        session.execute(insert(DecisionActor), links)
+        connection.execute(insert(links_table), links)
 
 
 def decisions_of(session: Session, actors: set[str], campaign: str | None = None,
