@@ -10,8 +10,11 @@ Measured side by side in one run (ratios are what to compare on a shared machine
 2. Writer: records per second the sink's worker writes (exposure merged into the ledger,
    decisions appended) into SQLite and into PostgreSQL (if reachable).
 3. Proxy: throughput of the demo site through `scrapeguard proxy` without `--db`, with
-   `--db` SQLite and with `--db` PostgreSQL, under the same load (every response is member data,
-   so every request makes a record). Target: with --db >= 90% of the proxy without it.
+   `--db` SQLite and with `--db` PostgreSQL, under the same load of member-data requests, in two
+   scenarios: "served" (quotas raised and the automation detector off: every response is member
+   data, recorded as exposure) and "refused" (the default detectors refuse the machine-regular
+   load: a refusal flood, every request a decision record). Target: with --db >= 90% of the
+   proxy without it.
 """
 
 from __future__ import annotations
@@ -97,15 +100,21 @@ def bench_writer(target: str, n: int, tmp: Path) -> dict[str, Any]:
             "batches": sink.counts.batches}
 
 
-def bench_proxy(seconds: int, connections: int, tmp: Path, pg: str | None) -> dict[str, Any]:
+SCENARIOS = {
+    "served": "[detectors.automation]\nenabled = false\n",
+    "refused": "",
+}
+
+
+def bench_proxy(seconds: int, connections: int, tmp: Path, pg: str | None, scenario: str) -> dict[str, Any]:
     exe = [sys.executable, "-m", "scrapeguard"]
-    policy = tmp / "policy.toml"
+    policy = tmp / f"policy-{scenario}.toml"
     policy.write_text("[detectors.profile_quota.anonymous]\nper_hour = 1000000\nper_day = 1000000\n"
                       "[store]\nmax_members_per_key = 2000000\n"
-                      '[incidents]\npseudonym_key = "env:SG_BENCH_KEY"\n')
+                      '[incidents]\npseudonym_key = "env:SG_BENCH_KEY"\n' + SCENARIOS[scenario])
     env = {**os.environ, "SG_BENCH_KEY": KEY.decode()}
     site_port = free_port()
-    variants: dict[str, list[str]] = {"no_db": [], "sqlite": ["--db", str(tmp / "proxy.db")]}
+    variants: dict[str, list[str]] = {"no_db": [], "sqlite": ["--db", str(tmp / f"proxy-{scenario}.db")]}
     if pg:
         variants["postgresql"] = ["--db", pg]
     ports = {name: free_port() for name in variants}
@@ -175,8 +184,9 @@ def main() -> None:
         pg = postgres_schema()
         if pg:
             report["writer_postgresql"] = bench_writer(pg, n, tmp)
-            pg = postgres_schema()  # empty again for the proxy run
-        report["proxy"] = bench_proxy(2 if args.quick else 10, 32, tmp, pg)
+        for scenario in SCENARIOS:
+            pg = postgres_schema() if pg else None  # empty again for each proxy run
+            report[f"proxy_{scenario}"] = bench_proxy(2 if args.quick else 10, 32, tmp, pg, scenario)
     print(json.dumps(report, indent=2))
 
 
