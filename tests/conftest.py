@@ -115,10 +115,10 @@ def make_guard(loop_thread: LoopThread, tmp_path: Path) -> Iterator[Callable[...
     started: list[tuple[web.AppRunner, GuardProxy]] = []
 
     def make(upstream: str, policy_text: str = "", trusted: tuple[str, ...] = (),
-             name: str = "decisions.jsonl", store: str | None = None) -> Guarded:
+             name: str = "decisions.jsonl", store: str | None = None, db: str | None = None) -> Guarded:
         policy = load_policy_text(policy_text, "test-policy.toml") if policy_text else default_policy()
         path = tmp_path / name
-        proxy = build_proxy(policy, upstream, store, str(path), trusted)
+        proxy = build_proxy(policy, upstream, store, str(path), trusted, db=db)
         runner = loop_thread.run(start_proxy(proxy, "127.0.0.1", 0))
         started.append((runner, proxy))
         return Guarded(f"http://127.0.0.1:{_port_of_runner(runner)}", upstream, path, proxy)

@@ -17,6 +17,8 @@ from scrapeguard.demo.policy import demo_policy
 from scrapeguard.integrations.proxy import start_proxy
 from scrapeguard.policy import PolicyError, default_policy, defaults_text, load_policy
 from scrapeguard.policy.model import Policy
+from scrapeguard.records.commands import COMMANDS as RECORDS_COMMANDS
+from scrapeguard.records.errors import RecordsError
 from scrapeguard.serving import build_proxy, parse_listen, run_until_signalled, start_site
 
 if TYPE_CHECKING:
@@ -107,8 +109,11 @@ def site(listen: tuple[str, int], members: int, seed: int, demo_logins: bool) ->
 @click.option("--trusted-proxies", multiple=True, metavar="CIDR",
               help="Load balancers whose X-Forwarded-For is believed (repeatable). "
                    "Otherwise the socket peer is the client.")
+@click.option("--db", "db_target", metavar="URL",
+              help="Keep records (refusals, exposure, incidents) in this database: a SQLite file or "
+                   "postgresql://... Written off the hot path; see docs/records.md.")
 def proxy(listen: tuple[str, int], upstream: str, policy_path: str | None, store_uri: str,
-          decisions_out: str | None, trusted_proxies: tuple[str, ...]) -> None:
+          decisions_out: str | None, trusted_proxies: tuple[str, ...], db_target: str | None) -> None:
     """Run the guard as a reverse proxy in front of a site."""
     from scrapeguard.policy.warnings import policy_warnings
 
@@ -117,9 +122,11 @@ def proxy(listen: tuple[str, int], upstream: str, policy_path: str | None, store
         click.echo(f"policy warning: {warning}", err=True)
     _check_cidrs(trusted_proxies)
     try:
-        guard = build_proxy(policy, upstream, store_uri, decisions_out, trusted_proxies)
+        guard = build_proxy(policy, upstream, store_uri, decisions_out, trusted_proxies, db=db_target)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    except RecordsError as exc:
+        raise click.ClickException(str(exc)) from exc
     host, port = listen
 
     async def run() -> None:
@@ -143,8 +150,10 @@ def proxy(listen: tuple[str, int], upstream: str, policy_path: str | None, store
 @click.option("--decisions-out", type=click.Path(dir_okay=False), metavar="FILE",
               default="scrapeguard-decisions.jsonl", show_default=True,
               help="Where refusals are written.")
+@click.option("--db", "db_target", metavar="URL", default="scrapeguard-demo.db", show_default=True,
+              help="Records database (incidents open here; try `scrapeguard incidents list --db ...`).")
 def demo(listen: tuple[str, int], members: int, seed: int, policy_path: str | None,
-         decisions_out: str) -> None:
+         decisions_out: str, db_target: str) -> None:
     """Demo site + guard on loopback with the built-in policy, in one command."""
     # without a policy file: the defaults plus the demo site's traps and canary members
     policy = _load_policy_or_exit(policy_path) if policy_path else demo_policy(members)
@@ -155,13 +164,15 @@ def demo(listen: tuple[str, int], members: int, seed: int, policy_path: str | No
     async def run() -> None:
         click.echo(f"generating {members} members (seed {seed})...", err=True)
         server = await start_site(host, site_port, members, seed, demo_logins=True)
-        guard = build_proxy(policy, upstream, None, decisions_out)
+        guard = build_proxy(policy, upstream, None, decisions_out, db=db_target)
+        _demo_member_directory(db_target, members, seed)
         runner = await start_proxy(guard, host, port)
         base = f"http://{_url_host(host)}:{port}"
         click.echo(f"""
   demo site (unguarded): {upstream}/
   guarded site:          {base}/      <- browse here; members log in with password 'demo'
   decisions file:        {decisions_out}
+  records database:      {db_target}   (scrapeguard incidents list --db {db_target} --as USER)
   policy:                {policy.source} (mode {policy.mode})
 
   Try a scraper (watch 200s turn into refusals: 429 throttled, 403 challenged or blocked):
@@ -414,6 +425,25 @@ def policy_check(file: str) -> None:
     click.echo(f"{file}: valid (mode {loaded.mode}, {len(loaded.routes)} routes, "
                f"anonymous quota {q.anonymous.per_hour}/hour {q.anonymous.per_day}/day, "
                f"accounts {q.account.per_hour}/hour {q.account.per_day}/day)")
+
+
+def _demo_member_directory(db_target: str, members: int, seed: int) -> None:
+    """The demo site's members and their countries in the records (breach rules are per country)."""
+    from scrapeguard.demo.members import make_member
+    from scrapeguard.records.db import Database
+    from scrapeguard.records.exposure import import_members
+
+    db = Database(db_target)
+    with db.session() as session:
+        directory = [{"member_id": str(m.id), "country": m.country,
+                      "aliases": [f"id:{m.id}", f"username:{m.username}"]}
+                     for m in (make_member(seed, i) for i in range(1, members + 1))]
+        import_members(session, directory, "scrapeguard")
+    db.dispose()
+
+
+for _command in RECORDS_COMMANDS:
+    main.add_command(_command)
 
 
 def _url_host(host: str) -> str:

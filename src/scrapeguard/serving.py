@@ -57,11 +57,19 @@ async def start_site(host: str, port: int, members: int, seed: int, demo_logins:
 
 
 def build_proxy(policy: Policy, upstream: str, store_uri: str | None = None,
-                decisions_out: str | None = None, trusted_proxies: tuple[str, ...] = ()) -> GuardProxy:
+                decisions_out: str | None = None, trusted_proxies: tuple[str, ...] = (),
+                db: str | None = None) -> GuardProxy:
+    """The guard; with `db` (a URL or a SQLite path) it keeps records (scrapeguard.records)."""
     store = store_from_uri(store_uri, policy.store)
     engine = Engine(policy, store)
     writer = DecisionWriter(decisions_out) if decisions_out else None
-    return GuardProxy(ProxyConfig(upstream=upstream, trusted_proxies=trusted_proxies), engine, writer)
+    records = None
+    if db is not None:
+        from scrapeguard.records.guard import open_sink
+
+        records = open_sink(policy, db)
+    config = ProxyConfig(upstream=upstream, trusted_proxies=trusted_proxies)
+    return GuardProxy(config, engine, writer, records)
 
 
 async def run_until_signalled(stop: Callable[[], Awaitable[None]]) -> None:

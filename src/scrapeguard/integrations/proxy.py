@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from http.cookies import CookieError, SimpleCookie
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import http_exceptions, web
@@ -52,6 +53,9 @@ from scrapeguard.ratelimit import ratelimit_headers
 from scrapeguard.refusals import DECISION_HEADER, build_refusal
 from scrapeguard.routes import RouteMap
 from scrapeguard.stores import MemoryStore, StoreRequest, StoreUnavailable
+
+if TYPE_CHECKING:
+    from scrapeguard.records.sink import RecordSink
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +123,7 @@ def _parse_created(value: str | None) -> float | None:
 
 class GuardProxy:
     def __init__(self, config: ProxyConfig, engine: Engine,
-                 decisions: DecisionWriter | None = None) -> None:
+                 decisions: DecisionWriter | None = None, records: RecordSink | None = None) -> None:
         upstream = URL(config.upstream)
         if upstream.scheme not in ("http", "https") or not upstream.host:
             raise ValueError(f"upstream {config.upstream!r} must be an http:// or https:// URL")
@@ -130,6 +134,8 @@ class GuardProxy:
         self.policy = engine.policy
         self.routes = RouteMap(engine.policy.routes)
         self.decisions = decisions
+        #: The records database's sink (`--db`): refusals and what each actor received.
+        self.records = records
         self.resolver = ClientIPResolver(config.trusted_proxies)
         self.counts = config.counts
         client = engine.policy.client
@@ -185,6 +191,8 @@ class GuardProxy:
         logging.getLogger("aiohttp.server").removeFilter(self._log_filter)
         if self._session is not None:
             await self._session.close()
+        if self.records is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.records.close)
 
     # -- one request -------------------------------------------------------------
 
@@ -264,6 +272,8 @@ class GuardProxy:
         if decision.refused:
             if self.decisions is not None:
                 self.decisions.write(decision)
+            if self.records is not None:
+                self.records.decision(decision)
             if decision.enforced:
                 self.counts[decision.action] += 1
                 return self._refuse(request, decision, client_ip)
@@ -329,6 +339,8 @@ class GuardProxy:
         decision = self._submit_decision(event, keys, result, decision_id, now)
         if self.decisions is not None:
             self.decisions.write(decision)
+        if self.records is not None:
+            self.records.decision(decision)
         error = "" if decision.action == BLOCK else \
             f"The check did not succeed: {result.detail}. Please try again."
         return self._refuse(request, decision, client_ip, error=error, next_path=result.next)
@@ -392,6 +404,8 @@ class GuardProxy:
             "proxy": dict(self.counts),
             "engine": dict(self.engine.counts),
         }
+        if self.records is not None:
+            body["records"] = self.records.status()
         return web.json_response(body, status=200, headers={"Cache-Control": "no-store"})
 
     def _upstream_headers(self, request: web.Request, client_ip: str, peer_ip: str) -> CIMultiDict[str]:
@@ -444,6 +458,8 @@ class GuardProxy:
             return _error_page(502, "Bad gateway",
                                "The site behind this guard could not be reached. Please try again shortly.")
         response: web.StreamResponse | None = None
+        if self.records is not None and 200 <= upstream.status < 300:
+            self.records.exposure(event)  # queued only: the database is written off the hot path
         try:
             outcome = self.engine.after_requests(event, upstream.status)
             if outcome:

@@ -27,6 +27,7 @@ from scrapeguard.policy.model import (
     ClientOptions,
     EnumerationOptions,
     HoneypotOptions,
+IncidentOptions,
     IpReputationOptions,
     IpSharingOptions,
     NetworkList,
@@ -353,13 +354,30 @@ class _Checker:
                          "must be larger than every per_day profile quota, or quotas cannot be counted",
                          f"> {max(counted)}")
         routes = self.routes(d.get("routes"))
+        incidents = self.incidents(d)
         return Policy(mode=mode, client=client, allowlist=allowlist,  # type: ignore[arg-type]
                       profile_quota=profile_quota, enumeration=enumeration, bot_agents=bot_agents,
                       new_account=self.new_account(d), automation=self.automation(d),
                       ip_reputation=self.ip_reputation(d), ip_sharing=self.ip_sharing(d),
                       honeypot=self.honeypot(d), campaign=self.campaign(d),
                       risk=risk, actions=actions,
-                      store=store, routes=routes, source=self.source, challenge=challenge)
+                      store=store, routes=routes, source=self.source, challenge=challenge,
+                      incidents=incidents)
+
+    def incidents(self, d: dict[str, Any]) -> IncidentOptions:
+        i = "incidents"
+        key = self.string(d, f"{i}.pseudonym_key")
+        if key != "auto" and not (key.startswith(("env:", "file:")) and len(key.split(":", 1)[1]) > 0):
+            self.problem(f"{i}.pseudonym_key", f"{key!r} is not a key source",
+                         '"auto", "env:NAME", "file:PATH"')
+        return IncidentOptions(
+            open_at_members=self.integer(d, f"{i}.open_at_members", lo=1),
+            organisation=self.string(d, f"{i}.organisation"),
+            contact=self.string(d, f"{i}.contact"),
+            pseudonym_key=key,
+            retain_decisions_days=self.integer(d, f"{i}.retention_days.decisions", lo=1),
+            retain_exposure_days=self.integer(d, f"{i}.retention_days.exposure", lo=1),
+        )
 
     def challenge(self, d: dict[str, Any]) -> ChallengeOptions:
         c = "challenge"

@@ -198,6 +198,18 @@ class StoreOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class IncidentOptions:
+    """When incidents open, who the controller is, and how the records protect people."""
+
+    open_at_members: int = 50
+    organisation: str = "the site's operator"
+    contact: str = "the site's privacy officer"
+    pseudonym_key: str = "auto"
+    retain_decisions_days: int = 180
+    retain_exposure_days: int = 365
+
+
+@dataclass(frozen=True, slots=True)
 class RouteRule:
     """One entry of the route map (see `routes.py`)."""
 
@@ -227,6 +239,7 @@ class Policy:
     routes: tuple[RouteRule, ...]
     source: str = "<defaults>"
     challenge: ChallengeOptions = ChallengeOptions()
+    incidents: IncidentOptions = IncidentOptions()
 
     @property
     def enforcing(self) -> bool:

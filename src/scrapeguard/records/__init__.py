@@ -1,0 +1,1 @@
+"""Records: decisions, the exposure ledger, incidents, legal cases, users and the audit log, in SQL."""

@@ -1,0 +1,982 @@
+"""The records' commands: `scrapeguard db|users|members|exposure|decisions|incidents|notices|cases|
+audit|report|records ...`. Every command takes --db (or SCRAPEGUARD_DB) and --json.
+
+Who acts: `--as USER` (or SCRAPEGUARD_USER), whose password is read from SCRAPEGUARD_PASSWORD
+or asked for on a terminal; the user's role decides what is allowed (checked in the records
+functions themselves). Heavy imports happen inside the commands, so `scrapeguard --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from functools import wraps
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from scrapeguard.policy.model import Policy
+    from scrapeguard.records.db import Database
+    from scrapeguard.records.users import Actor
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _db_option(f: F) -> F:
+    return click.option("--db", "db_target", envvar="SCRAPEGUARD_DB", metavar="URL", default=None,
+                        help="Records database: a SQLite file path or postgresql://... "
+                             "[env SCRAPEGUARD_DB; default ./scrapeguard.db]")(f)
+
+
+def _as_option(f: F) -> F:
+    return click.option("--as", "as_user", envvar="SCRAPEGUARD_USER", metavar="USER", required=True,
+                        help="Who acts (a user; password from SCRAPEGUARD_PASSWORD or asked) "
+                             "[env SCRAPEGUARD_USER].")(f)
+
+
+def _json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(f)
+
+
+def _policy_option(f: F) -> F:
+    return click.option("--policy", "policy_path", type=click.Path(dir_okay=False), metavar="FILE",
+                        help="Policy file ([incidents]: organisation, contact, thresholds); defaults if "
+                             "omitted.")(f)
+
+
+def _clear_errors(f: F) -> F:
+    """Records errors become one clear line and exit status 1 (3 for a refused permission)."""
+
+    @wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from scrapeguard.compliance.rules import RulesError
+        from scrapeguard.compliance.templating import TemplateProblem
+        from scrapeguard.records.errors import PermissionDenied, RecordsError
+
+        try:
+            return f(*args, **kwargs)
+        except PermissionDenied as exc:
+            click.echo(f"Error: not allowed: {exc}", err=True)
+            sys.exit(3)
+        except (RecordsError, RulesError, TemplateProblem) as exc:
+            raise click.ClickException(str(exc)) from exc
+        except SQLAlchemyError as exc:  # nothing was changed: the transaction was rolled back
+            first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise click.ClickException(f"the records database refused the change: {first}") from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _open(db_target: str | None) -> Database:
+    from scrapeguard.records.db import Database
+
+    db = Database(db_target)
+    db.ensure_schema()
+    return db
+
+
+@contextmanager
+def _session(db_target: str | None) -> Iterator[Session]:
+    db = _open(db_target)
+    try:
+        with db.session() as session:
+            yield session
+    finally:
+        db.dispose()
+
+
+def _password(prompt: str = "Password", env: str = "SCRAPEGUARD_PASSWORD", confirm: bool = False) -> str:
+    value = os.environ.get(env)
+    if value:
+        return value
+    if not sys.stdin.isatty():
+        raise click.ClickException(f"no password: set {env} or run on a terminal")
+    return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
+
+
+def _actor(session: Session, name: str) -> Actor:
+    from scrapeguard.records.users import authenticate
+
+    return authenticate(session, name, _password(f"Password for {name}"))
+
+
+def _policy(path: str | None) -> Policy:
+    from scrapeguard.cli import _load_policy_or_exit
+
+    return _load_policy_or_exit(path)
+
+
+def _emit(as_json: bool, data: Any, text: Callable[[], str]) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    else:
+        click.echo(text())
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _when(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time", param_hint=name) from exc
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _read_json(path: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text("utf-8"))
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise click.ClickException(f"{path} is not JSON: {exc}") from exc
+
+
+# -- db, users, imports --------------------------------------------------------------
+
+
+@click.group("db")
+def db_group() -> None:
+    """The records database's schema."""
+
+
+@db_group.command("upgrade")
+@_db_option
+@_json_option
+@_clear_errors
+def db_upgrade(db_target: str | None, as_json: bool) -> None:
+    """Create or upgrade the schema (back the database up first)."""
+    from scrapeguard.records.db import Database
+
+    db = Database(db_target)
+    before, after = db.upgrade()
+    db.dispose()
+    _emit(as_json, {"database": db.display_url, "from": before, "to": after},
+          lambda: f"{db.display_url}: schema {before or 'empty'} -> {after}")
+
+
+@click.group("users")
+def users_group() -> None:
+    """The team: users and roles (admin, analyst, privacy_officer, legal, viewer)."""
+
+
+@users_group.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["admin", "analyst", "privacy_officer", "legal",
+                                                          "viewer"]))
+@click.option("--as", "as_user", envvar="SCRAPEGUARD_USER", metavar="ADMIN",
+              help="The admin adding the user (not needed for the very first user, who must be an admin).")
+@_db_option
+@_json_option
+@_clear_errors
+def users_add(name: str, role: str, as_user: str | None, db_target: str | None, as_json: bool) -> None:
+    """Add a user; the new password is read from SCRAPEGUARD_NEW_PASSWORD or asked twice."""
+    from sqlalchemy import func, select
+
+    from scrapeguard.records.models import UserRecord
+    from scrapeguard.records.users import add_user
+
+    with _session(db_target) as session:
+        first = session.execute(select(func.count()).select_from(UserRecord)).scalar_one() == 0
+        by = None if first or as_user is None else _actor(session, as_user)
+        password = _password(f"Password for {name}", "SCRAPEGUARD_NEW_PASSWORD", confirm=True)
+        user = add_user(session, by, name, role, password)
+        data = {"name": user.name, "role": user.role}
+    _emit(as_json, data, lambda: f"added {name} ({role})")
+
+
+@users_group.command("list")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def users_list(db_target: str | None, as_user: str, as_json: bool) -> None:
+    from scrapeguard.records.users import list_users
+
+    with _session(db_target) as session:
+        rows = [{"name": u.name, "role": u.role, "active": u.active, "created_at": _iso(u.created_at)}
+                for u in list_users(session, _actor(session, as_user))]
+    _emit(as_json, rows, lambda: "\n".join(f"{r['name']:<20} {r['role']}" for r in rows) or "no users")
+
+
+@click.group("members")
+def members_group() -> None:
+    """The member directory: route subjects -> member id and country (for breach assessment)."""
+
+
+@members_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def members_import(file: str, db_target: str | None, as_user: str, as_json: bool) -> None:
+    """FILE: a JSON list of {"member_id", "country", "aliases": ["id:42", "username:ann"]}."""
+    from scrapeguard.records.exposure import import_members
+    from scrapeguard.records.users import require
+
+    data = _read_json(file)
+    if not isinstance(data, list):
+        raise click.ClickException(f"{file}: must be a JSON list of members")
+    with _session(db_target) as session:
+        actor = _actor(session, as_user)
+        require(actor, "exposure.import")
+        count = import_members(session, data, actor.name)
+    _emit(as_json, {"members": count}, lambda: f"imported {count} members")
+
+
+@click.group("exposure")
+def exposure_group() -> None:
+    """The exposure ledger: what each actor received."""
+
+
+@exposure_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+@_db_option
+@_as_option
+@_policy_option
+@_json_option
+@_clear_errors
+def exposure_import(file: str, db_target: str | None, as_user: str, policy_path: str | None,
+                    as_json: bool) -> None:
+    """Exposure computed from logs (`scrapeguard analyze`); shape in docs/records.md."""
+    from scrapeguard.records.exposure import parse_exposure_import, write_exposure
+    from scrapeguard.records.privacy import Pseudonymiser, load_key
+    from scrapeguard.records.users import require
+
+    policy = _policy(policy_path)
+    db = _open(db_target)
+    pseudonymiser = Pseudonymiser(load_key(policy.incidents.pseudonym_key, db.key_file_default()))
+    records = parse_exposure_import(_read_json(file), pseudonymiser)
+    with db.session() as session:
+        actor = _actor(session, as_user)
+        require(actor, "exposure.import")
+        write_exposure(session, records)
+        from scrapeguard.records import audit
+
+        audit.record(session, actor.name, "exposure.import", "exposure", Path(file).name,
+                     {"rows": len(records)})
+    db.dispose()
+    _emit(as_json, {"rows": len(records)}, lambda: f"imported {len(records)} exposure rows")
+
+
+@click.group("decisions")
+def decisions_group() -> None:
+    """Decisions from a decisions file (`scrapeguard replay --decisions-out`)."""
+
+
+@decisions_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+@_db_option
+@_as_option
+@_policy_option
+@_json_option
+@_clear_errors
+def decisions_import(file: str, db_target: str | None, as_user: str, policy_path: str | None,
+                     as_json: bool) -> None:
+    """Import a decisions file (JSON Lines); incidents open as they would have live."""
+    from scrapeguard.records.decisions import add_decisions, parse_decision_line
+    from scrapeguard.records.errors import RecordsError
+    from scrapeguard.records.incidents import detect
+    from scrapeguard.records.privacy import Pseudonymiser, load_key
+    from scrapeguard.records.users import require
+
+    policy = _policy(policy_path)
+    db = _open(db_target)
+    pseudonymiser = Pseudonymiser(load_key(policy.incidents.pseudonym_key, db.key_file_default()))
+    records, bad = [], []
+    with open(file, encoding="utf-8", errors="replace") as lines:
+        for number, line in enumerate(lines, 1):
+            try:
+                records.append(parse_decision_line(line, pseudonymiser))
+            except RecordsError as exc:
+                bad.append({"line": number, "problem": str(exc)})
+    with db.session() as session:
+        actor = _actor(session, as_user)
+        require(actor, "exposure.import")
+        add_decisions(session, records)
+    with db.session() as session:
+        opened = detect(session, records, policy.incidents)
+        result = {"decisions": len(records), "bad_lines": bad[:100],
+                  "incidents_opened": [i.id for i in opened]}
+    db.dispose()
+    _emit(as_json, result, lambda: "\n".join(
+        [f"imported {len(records)} decisions, {len(opened)} incident(s) opened; {len(bad)} line(s) skipped:"]
+        + [f"  line {b['line']}: {b['problem']}" for b in bad[:20]]))
+
+
+# -- incidents -----------------------------------------------------------------------
+
+
+def _incident_dict(session: Session, incident: Any, full: bool = False) -> dict[str, Any]:
+    from scrapeguard.records import incidents
+    from scrapeguard.records.exposure import ledger, listing_pages
+    from scrapeguard.records.notices import notices_of
+
+    actors = incidents.actors_of(session, incident.id)
+    members = ledger(session, actors)
+    data: dict[str, Any] = {
+        "id": incidents.public_id(incident.id), "title": incident.title, "state": incident.state,
+        "started_at": _iso(incident.started_at), "detected_at": _iso(incident.detected_at),
+        "aware_at": _iso(incident.aware_at), "contained_at": _iso(incident.contained_at),
+        "closed_at": _iso(incident.closed_at), "members": len(members), "actors": sorted(actors),
+        "notifiable": incident.notifiable,
+    }
+    if full:
+        data["exposure"] = [m.to_dict() for m in members]
+        data["listing_pages"] = listing_pages(session, actors)
+        data["steps"] = [{"state": s.state, "by": s.by, "at": _iso(s.at), "note": s.note}
+                         for s in incidents.steps_of(session, incident.id)]
+        data["assessment"] = incident.assessment
+        data["reasoning"] = incident.reasoning
+        data["data_was_public"], data["aggregated"] = incident.data_was_public, incident.aggregated
+        data["notices"] = [{"id": n.id, "regime": n.regime, "audience": n.audience, "state": n.state,
+                            "drafted_by": n.drafted_by, "approved_by": n.approved_by, "sent_by": n.sent_by}
+                           for n in notices_of(session, incident.id)]
+    return data
+
+
+@click.group("incidents")
+def incidents_group() -> None:
+    """Incidents: list, show, open, advance, aware, assess, notify, export-affected, evidence, register."""
+
+
+@incidents_group.command("list")
+@click.option("--state", help="Only incidents in this state.")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def incidents_list(state: str | None, db_target: str | None, as_user: str, as_json: bool) -> None:
+    from scrapeguard.records.incidents import list_incidents
+
+    with _session(db_target) as session:
+        found = list_incidents(session, _actor(session, as_user), state)
+        rows = [_incident_dict(session, i) for i in found]
+    _emit(as_json, rows, lambda: "\n".join(
+        f"{r['id']:<8} {r['state']:<10} {r['members']:>6} members  {r['title']}" for r in rows)
+        or "no incidents")
+
+
+@incidents_group.command("show")
+@click.argument("incident")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def incidents_show(incident: str, db_target: str | None, as_user: str, as_json: bool) -> None:
+    from scrapeguard.records import incidents
+    from scrapeguard.records.users import require
+
+    with _session(db_target) as session:
+        require(_actor(session, as_user), "read")
+        data = _incident_dict(session, incidents.get(session, incident), full=True)
+
+    def text() -> str:
+        lines = [f"{data['id']}  {data['title']}", f"state {data['state']}; {data['members']} members; "
+                 f"actors: {', '.join(data['actors'])}"]
+        lines += [f"  {s['at']}  {s['state']:<10} by {s['by']}  {s['note']}" for s in data["steps"]]
+        lines += [f"  notice {n['id']}: {n['regime']} {n['audience']} ({n['state']})"
+                  for n in data["notices"]]
+        if data["reasoning"]:
+            lines.append(f"assessment: {data['reasoning']}")
+        return "\n".join(lines)
+
+    _emit(as_json, data, text)
+
+
+@incidents_group.command("open")
+@click.option("--title", required=True)
+@click.option("--actor", "actors", multiple=True, required=True, metavar="KEY",
+              help="An actor key, e.g. ip:203.0.113.7 or account:42 "
+                   "(repeatable; addresses are pseudonymised).")
+@click.option("--note", default="")
+@_db_option
+@_as_option
+@_policy_option
+@_json_option
+@_clear_errors
+def incidents_open(title: str, actors: tuple[str, ...], note: str, db_target: str | None, as_user: str,
+                   policy_path: str | None, as_json: bool) -> None:
+    """Open an incident by hand (e.g. reported by a member or found in logs)."""
+    from scrapeguard.records.incidents import open_incident
+    from scrapeguard.records.privacy import Pseudonymiser, load_key
+
+    policy = _policy(policy_path)
+    db = _open(db_target)
+    pseudonymiser = Pseudonymiser(load_key(policy.incidents.pseudonym_key, db.key_file_default()))
+    keys = set()
+    for key in actors:
+        if ":" not in key:
+            raise click.BadParameter(f"{key!r} is not name:value (e.g. ip:203.0.113.7)", param_hint="--actor")
+        keys.add(pseudonymiser.actor(key))
+    with db.session() as session:
+        incident = open_incident(session, _actor(session, as_user), title, keys, note=note)
+        data = _incident_dict(session, incident)
+    db.dispose()
+    _emit(as_json, data, lambda: f"opened {data['id']} ({data['members']} members exposed so far)")
+
+
+@incidents_group.command("advance")
+@click.argument("incident")
+@click.option("--to", "to_state", required=True, type=click.Choice(["contained", "notified", "closed"]))
+@click.option("--note", default="")
+@click.option("--at", "at_text", metavar="TIME", help="When it happened (ISO 8601); now if omitted.")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def incidents_advance(incident: str, to_state: str, note: str, at_text: str | None, db_target: str | None,
+                      as_user: str, as_json: bool) -> None:
+    """Move an incident on: contained, notified (after a notice was sent), closed."""
+    from scrapeguard.records.incidents import advance
+
+    with _session(db_target) as session:
+        row = advance(session, _actor(session, as_user), incident, to_state, note, _when(at_text, "--at"))
+        data = _incident_dict(session, row)
+    _emit(as_json, data, lambda: f"{data['id']} is {data['state']}")
+
+
+@incidents_group.command("aware")
+@click.argument("incident")
+@click.option("--at", "at_text", metavar="TIME",
+              help="When the controller became aware (ISO 8601); now if omitted.")
+@click.option("--note", default="")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def incidents_aware(incident: str, at_text: str | None, note: str, db_target: str | None, as_user: str,
+                    as_json: bool) -> None:
+    """Record when the controller became aware of a breach: notification clocks start there."""
+    from scrapeguard.records.incidents import mark_aware
+
+    with _session(db_target) as session:
+        row = mark_aware(session, _actor(session, as_user), incident, _when(at_text, "--at"), note)
+        data = _incident_dict(session, row)
+    _emit(as_json, data, lambda: f"{data['id']}: aware at {data['aware_at']}")
+
+
+@incidents_group.command("assess")
+@click.argument("incident")
+@click.option("--public/--not-public", "data_was_public", default=None,
+              help="Was the data visible to the public or members before it was scraped?")
+@click.option("--aggregated/--not-aggregated", default=None,
+              help="Was it compiled into profiles or a dataset?")
+@_db_option
+@_as_option
+@_policy_option
+@_json_option
+@_clear_errors
+def incidents_assess(incident: str, data_was_public: bool | None, aggregated: bool | None,
+                     db_target: str | None, as_user: str, policy_path: str | None, as_json: bool) -> None:
+    """Breach assessment per jurisdiction: severity (ENISA), who must likely be notified, deadlines."""
+    from scrapeguard.records.incidents import set_circumstances
+    from scrapeguard.records.notices import assess_incident
+
+    policy = _policy(policy_path)
+    with _session(db_target) as session:
+        actor = _actor(session, as_user)
+        if data_was_public is not None or aggregated is not None:
+            set_circumstances(session, actor, incident, data_was_public, aggregated)
+        result = assess_incident(session, actor, incident, policy.incidents)
+        data = result.to_dict()
+
+    def text() -> str:
+        lines = [f"{data['incident_id']}: {data['reasoning']}"]
+        for r in data["regimes"]:
+            lines.append(f"  {r['name']}: {r['affected']} members; "
+                         f"regulator {r['notify_regulator']['verdict']}, "
+                         f"individuals {r['notify_individuals']['verdict']}")
+            lines += [f"    {d['kind']} {d['audience']} by {_due_text(d)} ({d['basis']})"
+                      for d in r["deadlines"]]
+        if data["note"] not in data["reasoning"]:
+            lines.append(data["note"])
+        return "\n".join(lines)
+
+    _emit(as_json, data, text)
+
+
+def _due_text(deadline: dict[str, Any]) -> str:
+    if deadline["due"]:
+        return str(deadline["due"])
+    if deadline["starts_at"] is None and deadline["clock_start"] == "awareness":
+        return "? (record awareness: `incidents aware`)"
+    return "no fixed date"
+
+
+@incidents_group.command("notify")
+@click.argument("incident")
+@click.option("--regime", required=True, help="e.g. eu_gdpr, uk_gdpr, ca_pipeda, au_ndb.")
+@click.option("--audience", required=True, type=click.Choice(["regulator", "individuals"]))
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the draft to this file.")
+@_db_option
+@_as_option
+@_policy_option
+@_json_option
+@_clear_errors
+def incidents_notify(incident: str, regime: str, audience: str, out: str | None, db_target: str | None,
+                     as_user: str, policy_path: str | None, as_json: bool) -> None:
+    """Draft a notice (regulator or individuals) for one jurisdiction; then `notices approve|send`."""
+    from scrapeguard.records.notices import draft
+
+    policy = _policy(policy_path)
+    with _session(db_target) as session:
+        notice = draft(session, _actor(session, as_user), incident, regime, audience,  # type: ignore[arg-type]
+                       policy.incidents)
+        data = {"notice": notice.id, "state": notice.state, "title": notice.title, "text": notice.text}
+    if out:
+        Path(out).write_text(notice.text, "utf-8")
+    _emit(as_json, data, lambda: f"notice {data['notice']} drafted: {data['title']}"
+                                 + (f" (written to {out})" if out else f"\n\n{data['text']}"))
+
+
+@incidents_group.command("export-affected")
+@click.argument("incident")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write CSV here (JSON with --json).")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def incidents_export_affected(incident: str, out: str | None, db_target: str | None, as_user: str,
+                              as_json: bool) -> None:
+    """The affected members (id, country, data categories, first/last time): who to notify."""
+    import csv
+    import io
+
+    from scrapeguard.records.notices import affected_members
+
+    with _session(db_target) as session:
+        rows = affected_members(session, _actor(session, as_user), incident)
+    if as_json:
+        text = json.dumps(rows, indent=2)
+    else:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["member", "country", "categories", "first", "last", "count"])
+        for r in rows:
+            writer.writerow([r["member"], r["country"] or "", " ".join(r["categories"]), r["first"],
+                             r["last"], r["count"]])
+        text = buffer.getvalue()
+    if out:
+        Path(out).write_text(text, "utf-8")
+        click.echo(f"{len(rows)} members written to {out}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@incidents_group.command("evidence")
+@click.argument("incident")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for the zip.")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def incidents_evidence(incident: str, out_dir: str, db_target: str | None, as_user: str,
+                       as_json: bool) -> None:
+    """Evidence pack (zip): decisions, exposure, timeline, audit entries, manifest of SHA-256 hashes."""
+    from scrapeguard.records.evidence import write_pack
+
+    with _session(db_target) as session:
+        path = write_pack(session, _actor(session, as_user), Path(out_dir), incident_id=incident)
+    _emit(as_json, {"pack": str(path)}, lambda: f"evidence pack written to {path}")
+
+
+@incidents_group.command("register")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def incidents_register(db_target: str | None, as_user: str, as_json: bool) -> None:
+    """The breach register (GDPR Art. 33(5)): every incident, notifiable or not, with the reasoning."""
+    from scrapeguard.records.notices import register
+
+    with _session(db_target) as session:
+        rows = register(session, _actor(session, as_user))
+    _emit(as_json, rows, lambda: "\n".join(
+        f"{r['incident']:<8} {r['state']:<10} notifiable={r['notifiable']}  {r['reasoning']}" for r in rows)
+        or "no incidents")
+
+
+# -- notices ---------------------------------------------------------------------------
+
+
+@click.group("notices")
+def notices_group() -> None:
+    """Notices: draft (incidents notify) -> approved (by someone else) -> sent."""
+
+
+def _notice_step(name: str, doc: str) -> click.Command:
+    @click.argument("notice", type=int)
+    @click.option("--note", default="")
+    @_db_option
+    @_as_option
+    @_json_option
+    @_clear_errors
+    def command(notice: int, note: str, db_target: str | None, as_user: str, as_json: bool) -> None:
+        from scrapeguard.records import notices
+
+        step = notices.approve if name == "approve" else notices.send
+        with _session(db_target) as session:
+            row = step(session, _actor(session, as_user), notice, note)
+            data = {"notice": row.id, "state": row.state}
+        _emit(as_json, data, lambda: f"notice {notice} is {data['state']}")
+
+    command.__doc__ = doc
+    return notices_group.command(name)(command)
+
+
+_notice_step("approve", "Approve a drafted notice (not by the person who drafted it).")
+_notice_step("send", "Record that an approved notice was sent.")
+
+
+@notices_group.command("show")
+@click.argument("notice", type=int)
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def notices_show(notice: int, db_target: str | None, as_user: str, as_json: bool) -> None:
+    from scrapeguard.records.notices import get_notice
+    from scrapeguard.records.users import require
+
+    with _session(db_target) as session:
+        require(_actor(session, as_user), "read")
+        n = get_notice(session, notice)
+        data = {"notice": n.id, "incident": n.incident_id, "regime": n.regime, "audience": n.audience,
+                "state": n.state, "drafted_by": n.drafted_by, "approved_by": n.approved_by,
+                "sent_by": n.sent_by, "title": n.title, "text": n.text}
+    _emit(as_json, data, lambda: f"{data['title']} ({data['state']})\n\n{data['text']}")
+
+
+# -- cases -------------------------------------------------------------------------------
+
+
+def _case_dict(session: Session, case: Any, full: bool = False) -> dict[str, Any]:
+    from scrapeguard.records import cases
+
+    data: dict[str, Any] = {
+        "id": cases.public_id(case.id), "respondent": case.respondent, "status": case.status,
+        "incident": f"INC-{case.incident_id}" if case.incident_id else None, "actors": case.actors,
+        "deadline": _iso(case.deadline), "deletion_confirmed_at": _iso(case.deletion_confirmed_at),
+        "deletion_sha256": case.deletion_sha256,
+    }
+    if full:
+        data["address"] = case.respondent_address
+        data["reply"] = case.reply
+        data["history"] = [{"status": s.status, "by": s.by, "at": _iso(s.at), "note": s.note}
+                           for s in cases.steps_of(session, case.id)]
+        data["letters"] = [{"id": x.id, "kind": x.kind, "sha256": x.sha256, "deadline": _iso(x.deadline)}
+                           for x in cases.letters_of(session, case.id)]
+    return data
+
+
+@click.group("cases")
+def cases_group() -> None:
+    """Legal cases: open, list, show, letter, reply, confirm-deletion, remind, close, evidence."""
+
+
+@cases_group.command("open")
+@click.option("--respondent", required=True, help="A person, a company, or 'the unknown operator of ...'.")
+@click.option("--address", help="The respondent's postal or e-mail address.")
+@click.option("--incident", help="The incident (its actors become the case's).")
+@click.option("--actor", "actors", multiple=True, metavar="KEY", help="Actor keys (ip:..., account:...).")
+@click.option("--note", default="")
+@_db_option
+@_as_option
+@_policy_option
+@_json_option
+@_clear_errors
+def cases_open(respondent: str, address: str | None, incident: str | None, actors: tuple[str, ...], note: str,
+               db_target: str | None, as_user: str, policy_path: str | None, as_json: bool) -> None:
+    from scrapeguard.records.cases import open_case
+    from scrapeguard.records.privacy import Pseudonymiser, load_key
+
+    policy = _policy(policy_path)
+    db = _open(db_target)
+    pseudonymiser = Pseudonymiser(load_key(policy.incidents.pseudonym_key, db.key_file_default()))
+    with db.session() as session:
+        case = open_case(session, _actor(session, as_user), respondent, address, incident,
+                         {pseudonymiser.actor(a) for a in actors}, note)
+        data = _case_dict(session, case)
+    db.dispose()
+    _emit(as_json, data, lambda: f"opened {data['id']} against {respondent}")
+
+
+@cases_group.command("list")
+@click.option("--status")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def cases_list(status: str | None, db_target: str | None, as_user: str, as_json: bool) -> None:
+    from scrapeguard.records.cases import list_cases
+
+    with _session(db_target) as session:
+        rows = [_case_dict(session, c) for c in list_cases(session, _actor(session, as_user), status)]
+    _emit(as_json, rows, lambda: "\n".join(
+        f"{r['id']:<8} {r['status']:<18} due {r['deadline'] or '-':<32} {r['respondent']}" for r in rows)
+        or "no cases")
+
+
+@cases_group.command("show")
+@click.argument("case")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def cases_show(case: str, db_target: str | None, as_user: str, as_json: bool) -> None:
+    from scrapeguard.records import cases
+    from scrapeguard.records.users import require
+
+    with _session(db_target) as session:
+        require(_actor(session, as_user), "read")
+        data = _case_dict(session, cases.get(session, case), full=True)
+    _emit(as_json, data, lambda: "\n".join(
+        [f"{data['id']} against {data['respondent']}: {data['status']}"]
+        + [f"  {h['at']}  {h['status']:<18} by {h['by']}  {h['note']}" for h in data["history"]]))
+
+
+@cases_group.command("letter")
+@click.argument("case")
+@click.option("--kind", required=True, type=click.Choice(["cease_and_desist", "deletion_demand"]))
+@click.option("--deadline-days", type=click.IntRange(1, 365), default=14, show_default=True)
+@click.option("--templates", type=click.Path(file_okay=False, exists=True),
+              help="Your template folder (overrides the packaged letters).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the letter to this file.")
+@_db_option
+@_as_option
+@_policy_option
+@_json_option
+@_clear_errors
+def cases_letter(case: str, kind: str, deadline_days: int, templates: str | None, out: str | None,
+                 db_target: str | None, as_user: str, policy_path: str | None, as_json: bool) -> None:
+    """Generate a letter with the incident's evidence; its deadline becomes the case's."""
+    from scrapeguard.records.cases import write_letter
+
+    policy = _policy(policy_path)
+    deadline = datetime.now(UTC) + timedelta(days=deadline_days)
+    with _session(db_target) as session:
+        letter = write_letter(session, _actor(session, as_user), case, kind, deadline,  # type: ignore[arg-type]
+                              policy.incidents, Path(templates) if templates else None)
+        data = {"letter": letter.id, "kind": kind, "deadline": _iso(deadline), "sha256": letter.sha256,
+                "title": letter.title, "text": letter.text}
+    if out:
+        Path(out).write_text(letter.text, "utf-8")
+    _emit(as_json, data, lambda: f"letter {data['letter']} ({kind}), deadline {data['deadline']}"
+                                 + (f", written to {out}" if out else f"\n\n{data['text']}"))
+
+
+@cases_group.command("reply")
+@click.argument("case")
+@click.option("--text", "reply_text", help="The reply (or --file).")
+@click.option("--file", "reply_file", type=click.Path(dir_okay=False, exists=True))
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def cases_reply(case: str, reply_text: str | None, reply_file: str | None, db_target: str | None,
+                as_user: str, as_json: bool) -> None:
+    from scrapeguard.records.cases import record_reply
+
+    if (reply_text is None) == (reply_file is None):
+        raise click.UsageError("give the reply with --text or --file (one of them)")
+    if reply_text is not None:
+        text = reply_text
+    else:
+        text = Path(str(reply_file)).read_text("utf-8", errors="replace")
+    with _session(db_target) as session:
+        data = _case_dict(session, record_reply(session, _actor(session, as_user), case, text))
+    _emit(as_json, data, lambda: f"{data['id']}: reply recorded")
+
+
+@cases_group.command("confirm-deletion")
+@click.argument("case")
+@click.option("--document", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="The confirmation received (its SHA-256 is recorded).")
+@click.option("--note", default="")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def cases_confirm_deletion(case: str, document: str, note: str, db_target: str | None, as_user: str,
+                           as_json: bool) -> None:
+    from scrapeguard.records.cases import confirm_deletion
+
+    with _session(db_target) as session:
+        data = _case_dict(session, confirm_deletion(session, _actor(session, as_user), case, Path(document),
+                                                    note=note))
+    _emit(as_json, data, lambda: f"{data['id']}: deletion confirmed (sha256 {data['deletion_sha256']})")
+
+
+@cases_group.command("remind")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def cases_remind(db_target: str | None, as_user: str, as_json: bool) -> None:
+    """Record a reminder on every overdue case and list them (run daily)."""
+    from scrapeguard.records.cases import remind
+
+    with _session(db_target) as session:
+        rows = [_case_dict(session, c) for c in remind(session, _actor(session, as_user))]
+    _emit(as_json, rows, lambda: "\n".join(f"OVERDUE {r['id']} (due {r['deadline']}) {r['respondent']}"
+                                           for r in rows) or "no overdue cases")
+
+
+@cases_group.command("close")
+@click.argument("case")
+@click.option("--note", default="", help="Why (required unless deletion is confirmed).")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def cases_close(case: str, note: str, db_target: str | None, as_user: str, as_json: bool) -> None:
+    from scrapeguard.records.cases import close_case
+
+    with _session(db_target) as session:
+        data = _case_dict(session, close_case(session, _actor(session, as_user), case, note))
+    _emit(as_json, data, lambda: f"{data['id']} is closed")
+
+
+@cases_group.command("evidence")
+@click.argument("case")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def cases_evidence(case: str, out_dir: str, db_target: str | None, as_user: str, as_json: bool) -> None:
+    from scrapeguard.records.evidence import write_pack
+
+    with _session(db_target) as session:
+        path = write_pack(session, _actor(session, as_user), Path(out_dir), case_id=case)
+    _emit(as_json, {"pack": str(path)}, lambda: f"evidence pack written to {path}")
+
+
+# -- audit, report, retention ------------------------------------------------------------
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The append-only, hash-chained audit log."""
+
+
+@audit_group.command("verify")
+@_db_option
+@_json_option
+@_clear_errors
+def audit_verify(db_target: str | None, as_json: bool) -> None:
+    """Recompute the chain; exit status 1 if any entry was altered, deleted or reordered."""
+    from scrapeguard.records.audit import verify
+
+    with _session(db_target) as session:
+        result = verify(session)
+    _emit(as_json, result.to_dict(), lambda: (
+        f"audit log OK: {result.entries} entries, head {result.head_seq} {result.head_hash}" if result.ok
+        else "audit log TAMPERED:\n" + "\n".join(f"  {p}" for p in result.problems)))
+    if not result.ok:
+        sys.exit(1)
+
+
+@click.group("report")
+def report_group() -> None:
+    """Reports."""
+
+
+@report_group.command("regulator")
+@click.option("--from", "start_text", metavar="DATE", help="Start (ISO 8601); 90 days ago if omitted.")
+@click.option("--to", "end_text", metavar="DATE", help="End (ISO 8601); now if omitted.")
+@click.option("--format", "fmt", type=click.Choice(["html", "pdf"]), default="html", show_default=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False))
+@_db_option
+@_as_option
+@_policy_option
+@_json_option
+@_clear_errors
+def report_regulator(start_text: str | None, end_text: str | None, fmt: str, out: str, db_target: str | None,
+                     as_user: str, policy_path: str | None, as_json: bool) -> None:
+    """How this deployment meets each measure regulators expect, from the live policy, with figures."""
+    from scrapeguard.compliance import render_regulator_report, report_pdf
+    from scrapeguard.records import audit
+    from scrapeguard.records.figures import report_figures
+    from scrapeguard.records.users import require
+
+    policy = _policy(policy_path)
+    end = _when(end_text, "--to") or datetime.now(UTC)
+    start = _when(start_text, "--from") or end - timedelta(days=90)
+    with _session(db_target) as session:
+        actor = _actor(session, as_user)
+        require(actor, "report")
+        figures = report_figures(session, start, end)
+        if fmt == "pdf":
+            Path(out).write_bytes(report_pdf(policy, figures, organisation=policy.incidents.organisation))
+        else:
+            Path(out).write_text(render_regulator_report(policy, figures,
+                                                         organisation=policy.incidents.organisation), "utf-8")
+        audit.record(session, actor.name, "report.regulator", "report", Path(out).name,
+                     {"from": start.isoformat(), "to": end.isoformat(), "format": fmt})
+    data = {"out": out, "refusals_by_action": figures.refusals_by_action,
+            "incidents_total": figures.incidents_total, "cases_by_status": figures.cases_by_status}
+    _emit(as_json, data, lambda: f"regulator report written to {out}")
+
+
+@click.group("records")
+def records_group() -> None:
+    """Data protection of the records themselves."""
+
+
+@records_group.command("purge")
+@_db_option
+@_as_option
+@_policy_option
+@_json_option
+@_clear_errors
+def records_purge(db_target: str | None, as_user: str, policy_path: str | None, as_json: bool) -> None:
+    """Delete decisions and exposure past their retention ([incidents.retention_days])."""
+    from scrapeguard.records.privacy import purge
+    from scrapeguard.records.users import require
+
+    options = _policy(policy_path).incidents
+    with _session(db_target) as session:
+        actor = _actor(session, as_user)
+        require(actor, "records.purge")
+        counts = purge(session, options.retain_decisions_days, options.retain_exposure_days, actor.name)
+    _emit(as_json, counts,
+          lambda: f"purged {counts['decisions']} decisions, {counts['exposure']} exposure rows")
+
+
+@records_group.command("pseudonym")
+@click.argument("key", metavar="NAME:VALUE")
+@_db_option
+@_policy_option
+@_clear_errors
+def records_pseudonym(key: str, db_target: str | None, policy_path: str | None) -> None:
+    """What an actor key looks like at rest (e.g. ip:203.0.113.7), to find it in the records."""
+    from scrapeguard.records.privacy import Pseudonymiser, load_key
+
+    if ":" not in key:
+        raise click.BadParameter("give name:value, e.g. ip:203.0.113.7", param_hint="KEY")
+    policy = _policy(policy_path)
+    from scrapeguard.records.db import Database
+
+    db = Database(db_target)
+    click.echo(Pseudonymiser(load_key(policy.incidents.pseudonym_key, db.key_file_default())).actor(key))
+
+
+COMMANDS = (db_group, users_group, members_group, exposure_group, decisions_group, incidents_group,
+            notices_group, cases_group, audit_group, report_group, records_group)

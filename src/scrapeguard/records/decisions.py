@@ -1,0 +1,111 @@
+"""Decisions as records: the guard's refusals (and flags, in observe mode), pseudonymised."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Table, insert, or_, select
+from sqlalchemy.orm import Session
+
+from scrapeguard.decisions import BLOCK, CHALLENGE, THROTTLE, Decision
+from scrapeguard.records.errors import RecordsError
+from scrapeguard.records.models import DecisionActor, DecisionRecord
+from scrapeguard.records.privacy import Pseudonymiser
+
+#: Decision keys that name an actor (whom an incident is about); "net" and "session" only when
+#: a reason names them.
+ACTOR_KEYS = ("ip", "account")
+CAMPAIGN_PREFIX = "campaign:"
+REFUSALS = (THROTTLE, CHALLENGE, BLOCK)
+
+
+def decision_record(decision: Decision | dict[str, Any], pseudonymiser: Pseudonymiser,
+                    source: str = "live") -> dict[str, Any]:
+    """A decision (object, or a line of a decisions file) as a sink record, addresses pseudonymised."""
+    data = decision.to_dict() if isinstance(decision, Decision) else decision
+    keys = {str(k): str(v) for k, v in (data.get("keys") or {}).items()}
+    reasons = [dict(r) for r in data.get("reasons") or [] if isinstance(r, dict)]
+    for reason in reasons:
+        reason["key"] = pseudonymiser.actor(str(reason.get("key", "")))
+    actors = [pseudonymiser.key(name, keys[name]) for name in ACTOR_KEYS if name in keys]
+    campaign = None
+    for reason in reasons:
+        key = reason["key"]
+        if key.startswith(CAMPAIGN_PREFIX):
+            campaign = campaign or key
+        elif ":" in key and key not in actors:
+            actors.append(key)
+    return {"type": "decision", "ts": float(data.get("ts") or 0), "id": str(data.get("id", "")),
+            "action": str(data.get("action", "")), "enforced": bool(data.get("enforced", True)),
+            "keys": pseudonymiser.keys(keys), "route": str(data.get("route") or "page"),
+            "subject": data.get("subject"), "path": str(data.get("path") or "")[:2000],
+            "reasons": reasons, "actors": actors, "campaign": campaign, "source": source}
+
+
+#: Latest time a record may carry (year 9999): beyond it, datetimes cannot represent it.
+MAX_TS = 253_402_300_799.0
+
+
+def parse_decision_line(line: str, pseudonymiser: Pseudonymiser, source: str = "replay") -> dict[str, Any]:
+    """One line of a decisions file (`scrapeguard replay --decisions-out`) as a sink record;
+    RecordsError says what is wrong with it."""
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise RecordsError(f"not JSON ({exc.msg})") from exc
+    if not isinstance(data, dict):
+        raise RecordsError("not a JSON object")
+    if data.get("action") not in REFUSALS:
+        raise RecordsError(f"action {data.get('action')!r} is not a refusal ({', '.join(REFUSALS)})")
+    ts = data.get("ts")
+    if isinstance(ts, bool) or not isinstance(ts, int | float) or not 0 <= ts <= MAX_TS:
+        raise RecordsError(f"ts {ts!r} is not a time in seconds since the epoch")
+    keys = data.get("keys", {})
+    if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
+        raise RecordsError('"keys" must be an object of strings')
+    reasons = data.get("reasons", [])
+    if not isinstance(reasons, list) or not all(isinstance(r, dict) and isinstance(r.get("key", ""), str)
+                                                 for r in reasons):
+        raise RecordsError('"reasons" must be a list of objects with a string "key"')
+    for name in ("id", "route", "path"):
+        if not isinstance(data.get(name, ""), str):
+            raise RecordsError(f'"{name}" must be a string')
+    if data.get("subject") is not None and not isinstance(data["subject"], str):
+        raise RecordsError('"subject" must be a string or null')
+    return decision_record(data, pseudonymiser, source)
+
+
+def add_decisions(session: Session, records: list[dict[str, Any]]) -> None:
+    """Append decisions and index their actors (bulk statements: one round trip each)."""
+    if not records:
+        return
+    rows = [{"decision_id": r["id"][:40], "at": datetime.fromtimestamp(r["ts"], UTC), "action": r["action"],
+             "enforced": r["enforced"], "route": r["route"][:40],
+             "subject": None if r.get("subject") is None else str(r["subject"])[:300], "path": r["path"],
+             "actors": r["actors"], "keys": r["keys"], "reasons": r["reasons"], "campaign": r.get("campaign"),
+             "source": r.get("source", "live")} for r in records]
+    # Rows get ascending ids in the order they are inserted (SQLite rowids, a PostgreSQL sequence
+    # within one statement), so sorted ids pair with the records; asking the driver to keep the
+    # order instead makes SQLAlchemy insert row by row on SQLite (ten times slower).
+    connection = session.connection()  # Core statements: no ORM bookkeeping per row
+    table, links_table = cast(Table, DecisionRecord.__table__), cast(Table, DecisionActor.__table__)
+    ids = sorted(connection.execute(insert(table).returning(table.c.id), rows).scalars().all())
+    links = [{"decision_pk": pk, "actor": actor}
+             for pk, r in zip(ids, records, strict=True) for actor in dict.fromkeys(r["actors"])]
+    if links:
+        connection.execute(insert(links_table), links)
+
+
+def decisions_of(session: Session, actors: set[str], campaign: str | None = None,
+                 limit: int | None = None) -> list[DecisionRecord]:
+    """Decisions about any of these actors (or naming the campaign), oldest first."""
+    about = select(DecisionActor.decision_pk).where(DecisionActor.actor.in_(sorted(actors)))
+    condition: ColumnElement[bool] = DecisionRecord.id.in_(about)
+    if campaign:
+        condition = or_(condition, DecisionRecord.campaign == campaign)
+    query = select(DecisionRecord).where(condition).order_by(DecisionRecord.at, DecisionRecord.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.execute(query).scalars())

@@ -1,0 +1,249 @@
+"""The records' tables (SQLAlchemy 2.0 typed models). The schema itself is made by the
+Alembic migrations in `migrations/versions`; a change here needs a new migration."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every database (SQLite keeps no zone: stored naive UTC)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: records keep aware UTC times only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+NAMING = {"ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_name)s",
+          "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s", "pk": "pk_%(table_name)s"}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON(),
+    }
+
+
+class DecisionRecord(Base):
+    """A non-allow decision of the guard (live or replayed). Address keys are pseudonymised."""
+
+    __tablename__ = "decisions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[str] = mapped_column(String(40), index=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    enforced: Mapped[bool] = mapped_column(Boolean)
+    route: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    path: Mapped[str] = mapped_column(String(2000))
+    #: Pseudonymised actor keys this decision is about, e.g. ["ip:p-1a2b..", "account:42"].
+    actors: Mapped[list[Any]] = mapped_column(JSON)
+    keys: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reasons: Mapped[list[Any]] = mapped_column(JSON)
+    #: "campaign:<id>" when a reason names a campaign: the incident is the campaign's.
+    campaign: Mapped[str | None] = mapped_column(String(200), index=True)
+    source: Mapped[str] = mapped_column(String(20), default="live")
+
+
+class DecisionActor(Base):
+    """Which actors a decision is about (indexed: "the decisions about this actor" is a lookup)."""
+
+    __tablename__ = "decision_actors"
+    decision_pk: Mapped[int] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"), primary_key=True)
+    actor: Mapped[str] = mapped_column(String(300), primary_key=True, index=True)
+
+
+class ExposureRecord(Base):
+    """What one actor received of one member through one route: the exposure ledger's row."""
+
+    __tablename__ = "exposure"
+    __table_args__ = (UniqueConstraint("actor", "member", "route", name="uq_exposure_actor_member_route"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(300), index=True)
+    #: The member shown, as the route's subject ("id:42", "username:ann"); "" for a listing page.
+    member: Mapped[str] = mapped_column(String(300))
+    route: Mapped[str] = mapped_column(String(300))
+    categories: Mapped[list[Any]] = mapped_column(JSON)
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime] = mapped_column(index=True)
+    count: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(20), default="live")
+
+
+class MemberRecord(Base):
+    """The member directory: how route subjects name a member, and the member's country."""
+
+    __tablename__ = "members"
+    alias: Mapped[str] = mapped_column(String(300), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(200), index=True)
+    country: Mapped[str | None] = mapped_column(String(2))
+
+
+class UserRecord(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(30))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class IncidentRecord(Base):
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    #: "campaign:<id>" or the first actor key: one incident per campaign (or lone actor).
+    group_key: Mapped[str] = mapped_column(String(300), unique=True)
+    state: Mapped[str] = mapped_column(String(20))
+    opened_by: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime]
+    detected_at: Mapped[datetime]
+    aware_at: Mapped[datetime | None]
+    aware_by: Mapped[str | None] = mapped_column(String(100))
+    contained_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    data_was_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    aggregated: Mapped[bool] = mapped_column(Boolean, default=True)
+    assessment: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    assessed_at: Mapped[datetime | None]
+    notifiable: Mapped[bool | None] = mapped_column(Boolean)
+    reasoning: Mapped[str | None] = mapped_column(Text)
+
+
+class IncidentActor(Base):
+    __tablename__ = "incident_actors"
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
+    actor: Mapped[str] = mapped_column(String(300), primary_key=True, index=True)
+    added_at: Mapped[datetime]
+
+
+class IncidentStep(Base):
+    """One step of an incident's lifecycle: who moved it to which state, when, and why."""
+
+    __tablename__ = "incident_steps"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    state: Mapped[str] = mapped_column(String(20))
+    by: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime]
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class NoticeRecord(Base):
+    __tablename__ = "notices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    regime: Mapped[str] = mapped_column(String(40))
+    audience: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20))
+    drafted_by: Mapped[str] = mapped_column(String(100))
+    drafted_at: Mapped[datetime]
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    approved_at: Mapped[datetime | None]
+    sent_by: Mapped[str | None] = mapped_column(String(100))
+    sent_at: Mapped[datetime | None]
+
+
+class CaseRecord(Base):
+    """A legal case against whoever is behind the scraping."""
+
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    respondent: Mapped[str] = mapped_column(String(300))
+    respondent_address: Mapped[str | None] = mapped_column(Text)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    actors: Mapped[list[Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(30))
+    opened_by: Mapped[str] = mapped_column(String(100))
+    opened_at: Mapped[datetime]
+    deadline: Mapped[datetime | None]
+    reply: Mapped[str | None] = mapped_column(Text)
+    replied_at: Mapped[datetime | None]
+    deletion_confirmed_at: Mapped[datetime | None]
+    deletion_document: Mapped[str | None] = mapped_column(String(500))
+    deletion_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class CaseLetter(Base):
+    __tablename__ = "case_letters"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    title: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    deadline: Mapped[datetime]
+
+
+class CaseStep(Base):
+    """A case's status history (and reminders)."""
+
+    __tablename__ = "case_steps"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    status: Mapped[str] = mapped_column(String(30))
+    by: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime]
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class AuditEntry(Base):
+    """Append-only, hash-chained: each row's hash covers its content and the previous hash."""
+
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(60))
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str] = mapped_column(String(100))
+    details: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's last seq and hash (one row), locked by each append so that appends serialise,
+    and compared by verify so that rows cut off the end are noticed too."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+Index("ix_exposure_member", ExposureRecord.member)

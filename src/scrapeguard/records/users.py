@@ -1,0 +1,118 @@
+"""The team: users with roles, passwords hashed with Argon2id, and what each role may do.
+
+Role checks live here, in the functions the CLI and the console call, not only in the CLI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from scrapeguard.records import audit
+from scrapeguard.records.errors import NotFound, PermissionDenied, RecordsError
+from scrapeguard.records.models import UserRecord
+
+ADMIN, ANALYST, PRIVACY_OFFICER, LEGAL, VIEWER = "admin", "analyst", "privacy_officer", "legal", "viewer"
+ROLES = (ADMIN, ANALYST, PRIVACY_OFFICER, LEGAL, VIEWER)
+
+#: What each role may do. Reading is open to every role.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    VIEWER: frozenset({"read"}),
+    ANALYST: frozenset({"read", "incident.open", "incident.contain", "incident.assess", "notice.draft",
+                        "evidence.export", "exposure.import"}),
+    LEGAL: frozenset({"read", "case.manage", "notice.approve", "notice.send", "evidence.export",
+                      "affected.export"}),
+    PRIVACY_OFFICER: frozenset({"read", "incident.open", "incident.contain", "incident.assess",
+                                "incident.aware", "incident.notify", "incident.close", "notice.draft",
+                                "notice.approve", "notice.send", "affected.export", "evidence.export",
+                                "case.manage", "report", "exposure.import"}),
+}
+PERMISSIONS[ADMIN] = frozenset().union(*PERMISSIONS.values()) | {"user.manage", "records.purge",
+                                                                 "policy.change"}
+
+_hasher = PasswordHasher()  # Argon2id with the library's current recommended parameters
+MIN_PASSWORD = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is acting: a user (name and role) or the guard itself."""
+
+    name: str
+    role: str
+
+    def can(self, permission: str) -> bool:
+        return permission in PERMISSIONS.get(self.role, frozenset())
+
+
+#: The guard itself (incidents it opens, records it writes).
+GUARD = Actor(audit.SYSTEM, ADMIN)
+
+
+def require(actor: Actor, permission: str) -> None:
+    if not actor.can(permission):
+        allowed = ", ".join(r for r in ROLES if permission in PERMISSIONS[r])
+        raise PermissionDenied(f"{actor.name} ({actor.role}) may not do this ({permission}); "
+                               f"roles that may: {allowed}")
+
+
+def add_user(session: Session, by: Actor | None, name: str, role: str, password: str) -> UserRecord:
+    """Add a user. The very first user needs no one to add them and must be an admin."""
+    if role not in ROLES:
+        raise RecordsError(f"{role!r} is not a role ({', '.join(ROLES)})")
+    name = name.strip()
+    if not name or len(name) > 100 or any(c.isspace() for c in name) or name == audit.SYSTEM:
+        raise RecordsError("a user name is 1-100 characters without spaces (and not 'scrapeguard')")
+    if len(password) < MIN_PASSWORD:
+        raise RecordsError(f"a password has at least {MIN_PASSWORD} characters")
+    existing = session.execute(select(func.count()).select_from(UserRecord)).scalar_one()
+    if existing == 0:
+        if role != ADMIN:
+            raise RecordsError("the first user must be an admin (--role admin)")
+        by_name = name
+    else:
+        if by is None:
+            raise PermissionDenied("adding a user needs an admin (--as ADMIN)")
+        require(by, "user.manage")
+        by_name = by.name
+    if session.execute(select(UserRecord).where(UserRecord.name == name)).scalar_one_or_none():
+        raise RecordsError(f"user {name!r} exists already")
+    user = UserRecord(name=name, role=role, password_hash=_hasher.hash(password),
+                      created_at=datetime.now(UTC), active=True)
+    session.add(user)
+    session.flush()
+    audit.record(session, by_name, "user.add", "user", name, {"role": role})
+    return user
+
+
+def authenticate(session: Session, name: str, password: str) -> Actor:
+    """The user, if the password is right; one message for every failure (no user enumeration)."""
+    user = session.execute(select(UserRecord).where(UserRecord.name == name)).scalar_one_or_none()
+    failure = PermissionDenied(f"unknown user or wrong password for {name!r}")
+    if user is None or not user.active:
+        _hasher.hash(password)  # same cost as a real check
+        raise failure
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        raise failure from None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return Actor(user.name, user.role)
+
+
+def get_actor(session: Session, name: str) -> Actor:
+    user = session.execute(select(UserRecord).where(UserRecord.name == name)).scalar_one_or_none()
+    if user is None or not user.active:
+        raise NotFound(f"no active user {name!r}")
+    return Actor(user.name, user.role)
+
+
+def list_users(session: Session, by: Actor) -> list[UserRecord]:
+    require(by, "read")
+    return list(session.execute(select(UserRecord).order_by(UserRecord.name)).scalars())

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import pytest
+
+from scrapeguard.records.db import Database
+from scrapeguard.records.errors import PermissionDenied, RecordsError
+from scrapeguard.records.models import AuditEntry, UserRecord
+from scrapeguard.records.users import (
+    ADMIN,
+    ANALYST,
+    LEGAL,
+    PRIVACY_OFFICER,
+    ROLES,
+    VIEWER,
+    Actor,
+    add_user,
+    authenticate,
+    require,
+)
+
+PASSWORD = "correct horse battery"
+
+
+def test_the_first_user_must_be_an_admin_and_adds_the_others(db: Database) -> None:
+    with db.session() as s, pytest.raises(RecordsError, match="first user must be an admin"):
+        add_user(s, None, "ann", ANALYST, PASSWORD)
+    with db.session() as s:
+        add_user(s, None, "root", ADMIN, PASSWORD)
+    with db.session() as s, pytest.raises(PermissionDenied, match="needs an admin"):
+        add_user(s, None, "bob", ANALYST, PASSWORD)
+    with db.session() as s, pytest.raises(PermissionDenied, match="may not"):
+        add_user(s, Actor("eve", ANALYST), "bob", ANALYST, PASSWORD)
+    with db.session() as s:
+        add_user(s, Actor("root", ADMIN), "bob", ANALYST, PASSWORD)
+        actions = [e.action for e in s.query(AuditEntry).order_by(AuditEntry.seq)]
+    assert actions == ["user.add", "user.add"]
+
+
+def test_passwords_are_stored_as_argon2id_and_checked(db: Database) -> None:
+    with db.session() as s:
+        add_user(s, None, "root", ADMIN, PASSWORD)
+    with db.session() as s:
+        user = s.query(UserRecord).one()
+        assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
+        assert authenticate(s, "root", PASSWORD) == Actor("root", ADMIN)
+        with pytest.raises(PermissionDenied, match="unknown user or wrong password"):
+            authenticate(s, "root", "wrong password!")
+        with pytest.raises(PermissionDenied, match="unknown user or wrong password"):
+            authenticate(s, "nobody", PASSWORD)
+
+
+def test_bad_user_input_is_refused(db: Database) -> None:
+    with db.session() as s:
+        for name, role, password, message in [("ann", "boss", PASSWORD, "not a role"),
+                                               ("a b", ADMIN, PASSWORD, "without spaces"),
+                                               ("ann", ADMIN, "short", "at least")]:
+            with pytest.raises(RecordsError, match=message):
+                add_user(s, None, name, role, password)
+
+
+@pytest.mark.parametrize(("role", "allowed", "denied"), [
+    (VIEWER, ["read"], ["incident.open", "notice.approve", "case.manage", "user.manage"]),
+    (ANALYST, ["incident.open", "incident.contain", "notice.draft"], ["notice.approve", "case.manage",
+                                                                      "user.manage", "incident.aware"]),
+    (LEGAL, ["case.manage", "notice.approve"], ["incident.open", "user.manage"]),
+    (PRIVACY_OFFICER, ["incident.aware", "notice.approve", "incident.close"], ["user.manage",
+                                                                               "records.purge"]),
+    (ADMIN, ["user.manage", "records.purge", "notice.approve"], []),
+])
+def test_roles(role: str, allowed: list[str], denied: list[str]) -> None:
+    assert role in ROLES
+    actor = Actor("x", role)
+    for permission in allowed:
+        require(actor, permission)
+    for permission in denied:
+        with pytest.raises(PermissionDenied):
+            require(actor, permission)
