@@ -63,6 +63,10 @@ TOOLS = re.compile(
     r"puppeteer|playwright|selenium|\bcolly\b|guzzlehttp|restsharp|postmanruntime|insomnia|httpie|"
     r"nikto|sqlmap|masscan|zgrab|nuclei|dirbuster|gobuster|wpscan",
     re.I)
+#: Vulnerability and content-discovery scanners, as they name themselves (a subset of TOOLS). They
+#: probe a site for ways in (admin pages, user listings, injectable parameters); no browser a
+#: person uses names one of them.
+SCANNERS = re.compile(r"nikto|sqlmap|masscan|zgrab|nuclei|dirbuster|gobuster|wpscan", re.I)
 
 _TRAINING = re.compile(r"train|scrap|data provider|dataset", re.I)
 
@@ -89,6 +93,13 @@ def _ai_crawlers() -> list[tuple[re.Pattern[str], str, str, bool]]:
         out.append((re.compile(r"(?<![\w-])" + re.escape(token) + r"(?![\w-])", re.I), token,
                     operator, training))
     return out
+
+
+@lru_cache(maxsize=65536)
+def scanner_name(user_agent: str) -> str | None:
+    """The vulnerability scanner a user agent declares (e.g. "Nikto"), or None."""
+    found = SCANNERS.search(user_agent)
+    return found.group(0) if found else None
 
 
 @lru_cache(maxsize=65536)
