@@ -114,3 +114,20 @@ def test_analyze_lists_googlebot_as_verified_not_flagged(tmp_path: Path) -> None
     flagged = {a["actor"]: a["agent_kind"] for a in summary["flagged"]}
     assert {"ip:66.249.73.135", "ip:66.249.73.185"} <= verified
     assert not verified & set(flagged)
+
+
+def test_the_replay_report_lists_every_refused_ip_with_its_reason(tmp_path: Path) -> None:
+    out = tmp_path / "d.jsonl"
+    r = CliRunner().invoke(main, ["replay", str(ELASTIC), "--format", "combined", "--policy", str(SITE),
+                                  "--decisions-out", str(out), "--top", "1000", "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    listed = {a["key"]: a["first_reason"] for a in summary["top_actors"]}
+    decisions = [json.loads(line) for line in out.read_text().splitlines()]
+    assert set(listed) == {f"ip:{ip}" for ip in refused_ips(decisions)}
+    assert all(reason.split(": ", 1)[0] in {"bot_agents", "automation", "enumeration"} and ": " in reason
+               for reason in listed.values())
+    assert listed["ip:91.236.75.25"].startswith("enumeration: anonymous visitor asked for 8 member pages")
+    text = CliRunner().invoke(main, ["replay", str(ELASTIC), "--format", "combined", "--policy", str(SITE),
+                                     "--decisions-out", str(out), "--top", "3"]).stdout
+    assert "ip:50.16.19.13" in text and "bot_agents: self-declared bot asking for member data" in text
