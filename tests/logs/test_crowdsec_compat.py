@@ -18,11 +18,15 @@ Data: tests/data/crowdsec-hub-tests/ (SOURCE.txt, MIT LICENSE).
 from __future__ import annotations
 
 import json
+import random
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from scrapeguard.decisions import DecisionWriter
 from scrapeguard.engine import Engine
@@ -151,6 +155,18 @@ def test_the_scenario_assert_parser_reads_crowdsec_expressions(tmp_path: Path) -
     (tmp_path / "scenario.assert").write_text('len(results) == 3\nresults[0].Overflow.Sources["192.0.2.1"]\n')
     with pytest.raises(AssertionError, match="one alert per source IP"):
         expected_ips(tmp_path)
+
+
+@given(st.sets(st.ip_addresses().map(str), min_size=1, max_size=6), st.randoms(use_true_random=False))
+def test_the_assert_parser_finds_every_source_in_any_order(ips: set[str], rnd: random.Random) -> None:
+    lines = [f"len(results) == {len(ips)}"]
+    for i, ip in enumerate(sorted(ips)):
+        lines += [f'results[{i}].Overflow.Sources["{ip}"].IP == "{ip}"',
+                  f'results[{i}].Overflow.Alert.Events[0].GetMeta("http_path") == "/a?b=\\"c\\""']
+    rnd.shuffle(lines)
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "scenario.assert").write_text("\n".join(lines) + "\n")
+        assert expected_ips(Path(tmp)) == ips
 
 
 def test_the_gaps_are_real_nothing_is_refused_in_them(tmp_path: Path) -> None:
