@@ -77,8 +77,9 @@ CASES = (
              "data; ScrapeGuard leaves pages open (rate limiting pages is the web server's or a WAF's job)."),
     Case("http-dos-switching-ua", "http-dos-switching-ua",
          gap="13 requests for / with 12 user agents in 20 s: ScrapeGuard does not yet count distinct user "
-             "agents per address, and / is no member page. A user-agent rotation signal on member-data "
-             "routes would be the principled addition (not made here)."),
+             "agents per address, and / is no member page. Counting user agents per address would catch "
+             "offices and campuses behind one NAT; per browser session on member-data routes it would be "
+             "principled (not made here)."),
     Case("http-wordpress_user-enum", "http-wordpress_user-enum", site="wordpress-site.toml",
          gap="1.2.3.4 asks for 6 distinct authors (4 of them missing) in one second. With the site's route "
              "map these are member pages, but the default enumeration thresholds need 8 ids in sequence or 8 "
