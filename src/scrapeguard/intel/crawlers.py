@@ -56,17 +56,17 @@ SEARCH_CRAWLERS = (
                   (".crawl.baidu.com", ".crawl.baidu.jp")),
 )
 
-#: HTTP libraries and automation tools that scrapers use, as they name themselves.
+#: Vulnerability and content-discovery scanners, as they name themselves. They probe a site for
+#: ways in (admin pages, user listings, injectable parameters); no browser a person uses names one.
+_SCANNER_NAMES = r"nikto|sqlmap|masscan|zgrab|nuclei|dirbuster|gobuster|wpscan"
+SCANNERS = re.compile(_SCANNER_NAMES, re.I)
+#: HTTP libraries and automation tools that scrapers use, as they name themselves (scanners included).
 TOOLS = re.compile(
     r"python-requests|python-urllib|python-httpx|aiohttp|\bcurl/|\bwget/|scrapy|go-http-client|okhttp|"
     r"apache-httpclient|\bjava/|libwww-perl|node-fetch|\baxios/|\bgot \(|undici|headlesschrome|phantomjs|"
     r"puppeteer|playwright|selenium|\bcolly\b|guzzlehttp|restsharp|postmanruntime|insomnia|httpie|"
-    r"nikto|sqlmap|masscan|zgrab|nuclei|dirbuster|gobuster|wpscan",
+    + _SCANNER_NAMES,
     re.I)
-#: Vulnerability and content-discovery scanners, as they name themselves (a subset of TOOLS). They
-#: probe a site for ways in (admin pages, user listings, injectable parameters); no browser a
-#: person uses names one of them.
-SCANNERS = re.compile(r"nikto|sqlmap|masscan|zgrab|nuclei|dirbuster|gobuster|wpscan", re.I)
 
 _TRAINING = re.compile(r"train|scrap|data provider|dataset", re.I)
 
