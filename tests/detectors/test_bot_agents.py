@@ -122,6 +122,38 @@ def test_signals_only_on_member_data() -> None:
                                    user_agent=GOOGLEBOT)).action == ALLOW
 
 
+NIKTO = "Mozilla/5.00 (Nikto/2.1.5) (Evasions:None) (Test:Port Check)"  # as CrowdSec's hub test logs it
+SQLMAP = "sqlmap/1.8.2#stable (https://sqlmap.org)"
+
+
+def test_vulnerability_scanners_are_blocked_on_any_route() -> None:
+    # they probe pages, login and admin URLs before any member page: refused there too, with a reason
+    engine = engine_with(None)
+    routes = RouteMap(engine.policy.routes)
+    for ip, ua in (("203.0.113.8", NIKTO), ("203.0.113.9", SQLMAP)):
+        for path in ("/", "/login", "/wp-login.php", "/u/member1"):
+            decision = engine.decide(Event(ts=T0, ip=ip, path=path, route=routes.match(path), user_agent=ua))
+            assert decision.action == BLOCK, (ua, path)
+            assert decision.reasons[0].detail.startswith("vulnerability scanner (")
+
+
+def test_people_and_ordinary_tools_on_pages_are_not_taken_for_scanners() -> None:
+    engine = engine_with(None)
+    routes = RouteMap(engine.policy.routes)
+    for ua in (FIREFOX, LYNX, NVDA_CHROME, "curl/8.5.0", "python-requests/2.32.3", "-", ""):
+        for path in ("/", "/login", "/jobs"):
+            assert engine.decide(Event(ts=T0, ip="192.0.2.45", path=path, route=routes.match(path),
+                                       user_agent=ua)).action == ALLOW, (ua, path)
+
+
+def test_scanner_score_zero_switches_the_scanner_signal_off() -> None:
+    policy = load_policy_text("[detectors.bot_agents]\nscanner_score = 0\n", "p.toml")
+    engine = engine_with(None, policy)
+    routes = RouteMap(policy.routes)
+    assert engine.decide(Event(ts=T0, ip="203.0.113.8", path="/", route=routes.match("/"),
+                               user_agent=NIKTO)).action == ALLOW
+
+
 def test_live_verification_does_not_wait_for_dns() -> None:
     release = threading.Event()
 

@@ -20,6 +20,7 @@ from scrapeguard.intel.crawlers import (
     Resolver,
     classify,
     published_ranges,
+    scanner_name,
 )
 from scrapeguard.intel.networks import NetworkSet
 
@@ -61,6 +62,21 @@ def test_classify(ua: str, kind: str, name: str | None) -> None:
     assert agent.kind == kind
     if name is not None:
         assert agent.name == name
+
+
+@pytest.mark.parametrize("ua,name", [
+    ("Mozilla/5.00 (Nikto/2.1.5) (Evasions:None) (Test:Port Check)", "Nikto"),
+    ("sqlmap/1.1.8.2#dev (http://sqlmap.org)", "sqlmap"),
+    ("WPScan v3.8.25 (https://wpscan.com/wordpress-security-scanner)", "WPScan"),
+    ("Nuclei - Open-source project (github.com/projectdiscovery/nuclei)", "Nuclei"),
+    ("curl/8.5.0", None),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0", None),
+    ("", None),
+])
+def test_scanner_name(ua: str, name: str | None) -> None:
+    assert scanner_name(ua) == name
+    if name is not None:
+        assert classify(ua).kind == TOOL  # still a tool for the survey and the member-data signal
 
 
 def test_operators_are_plain_names() -> None:

@@ -87,7 +87,10 @@ def test_replay_command_with_a_policy_and_json_summary(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["events"] == 210 and summary["actions"]["allow"] == 20 + 10 + 100
-    assert summary["top_actors"][0] == {"key": "ip:198.51.100.9", "refusals": 80}
+    assert summary["top_actors"][0] == {
+        "key": "ip:198.51.100.9", "refusals": 80,
+        "first_reason": "profile_quota: anonymous visitor viewed 20 distinct member profiles in the last "
+                        "hour (quota 20/hour)"}
     lines = out.read_text().splitlines()
     assert len(lines) == 80 and "old content" not in lines[0]  # replaced, not appended
     assert json.loads(lines[0])["enforced"] is False  # observe mode

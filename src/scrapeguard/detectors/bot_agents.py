@@ -6,7 +6,10 @@
 - AI crawlers that collect training data are refused when the policy says so.
 - Self-declared scraping tools and other bots asking for member data raise a
   moderate signal that adds to others (quotas) rather than refusing alone.
-Signals are raised on requests for member data only (profiles, lookups, listings).
+- Self-declared vulnerability scanners (Nikto, sqlmap, WPScan...) are refused on
+  every route: they probe for ways in (admin pages, user enumeration) before any
+  member page, and no person's browser calls itself one.
+Other signals are raised on requests for member data only (profiles, lookups, listings).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from scrapeguard.intel.crawlers import (
     CrawlerVerifier,
     Resolver,
     classify,
+    scanner_name,
 )
 from scrapeguard.policy.model import BotAgentsOptions, Policy
 from scrapeguard.routes import CONTACT_LOOKUP, LISTING, PROFILE
@@ -55,13 +59,17 @@ class BotAgents(Detector):
             self.verifier.verify(event.ip, agent.crawler) == VERIFIED
 
     def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
-        if event.route.kind not in MEMBER_DATA:
-            return []
         key = f"ip:{event.ip}" if event.ip else (f"session:{event.session}" if event.session else None)
         if key is None:
             return []
-        agent = classify(event.user_agent)
         o = self.options
+        scanner = scanner_name(event.user_agent) if o.scanner_score > 0 else None
+        if scanner is not None:
+            return [Signal(self.name, key, o.scanner_score,
+                           f"vulnerability scanner ({scanner}) probing the site", {"scanner": scanner})]
+        if event.route.kind not in MEMBER_DATA:
+            return []
+        agent = classify(event.user_agent)
         if agent.kind == SEARCH and agent.crawler is not None and event.ip:
             if self.verifier.verify(event.ip, agent.crawler) == UNVERIFIED and o.fake_crawler_score > 0:
                 return [Signal(self.name, key, o.fake_crawler_score,

@@ -59,12 +59,16 @@ SEARCH_CRAWLERS = (
                   (".crawl.baidu.com", ".crawl.baidu.jp")),
 )
 
-#: HTTP libraries and automation tools that scrapers use, as they name themselves.
+#: Vulnerability and content-discovery scanners, as they name themselves. They probe a site for
+#: ways in (admin pages, user listings, injectable parameters); no browser a person uses names one.
+_SCANNER_NAMES = r"nikto|sqlmap|masscan|zgrab|nuclei|dirbuster|gobuster|wpscan"
+SCANNERS = re.compile(_SCANNER_NAMES, re.I)
+#: HTTP libraries and automation tools that scrapers use, as they name themselves (scanners included).
 TOOLS = re.compile(
     r"python-requests|python-urllib|python-httpx|aiohttp|\bcurl/|\bwget/|scrapy|go-http-client|okhttp|"
     r"apache-httpclient|\bjava/|libwww-perl|node-fetch|\baxios/|\bgot \(|undici|headlesschrome|phantomjs|"
     r"puppeteer|playwright|selenium|\bcolly\b|guzzlehttp|restsharp|postmanruntime|insomnia|httpie|"
-    r"nikto|sqlmap|masscan|zgrab|nuclei|dirbuster|gobuster|wpscan",
+    + _SCANNER_NAMES,
     re.I)
 
 #: Apps and embedded browsers that people use, whose user agents crawler lists match by mistake:
@@ -99,6 +103,13 @@ def _ai_crawlers() -> list[tuple[re.Pattern[str], str, str, bool]]:
         out.append((re.compile(r"(?<![\w-])" + re.escape(token) + r"(?![\w-])", re.I), token,
                     operator, training))
     return out
+
+
+@lru_cache(maxsize=65536)
+def scanner_name(user_agent: str) -> str | None:
+    """The vulnerability scanner a user agent declares (e.g. "Nikto"), or None."""
+    found = SCANNERS.search(user_agent)
+    return found.group(0) if found else None
 
 
 @lru_cache(maxsize=65536)

@@ -44,6 +44,8 @@ class ReplaySummary:
     detectors: Counter[str] = field(default_factory=Counter)
     #: refused requests per actor key ("ip:…", "account:…")
     actors: Counter[str] = field(default_factory=Counter)
+    #: why each actor was first refused (the leading reason's detector and detail)
+    first_reasons: dict[str, tuple[str, str]] = field(default_factory=dict)
     first_ts: float | None = None
     last_ts: float | None = None
     seconds: float = 0.0
@@ -61,7 +63,8 @@ class ReplaySummary:
             ],
             "actions": dict(self.actions),
             "refusals_by_detector": dict(self.detectors),
-            "top_actors": [{"key": k, "refusals": n} for k, n in self.actors.most_common(top)],
+            "top_actors": [{"key": k, "refusals": n, "first_reason": self._first_reason(k)}
+                           for k, n in self.actors.most_common(top)],
             "log_time_from": self.first_ts,
             "log_time_to": self.last_ts,
             "seconds": round(self.seconds, 3),
@@ -88,8 +91,12 @@ class ReplaySummary:
         if self.actors:
             out.append("top actors refused:")
             for key, n in self.actors.most_common(top):
-                out.append(f"  {key:40} {n}")
+                out.append(f"  {key:40} {n:>6}  {self._first_reason(key)[:110]}")
         return "\n".join(out)
+
+    def _first_reason(self, key: str) -> str:
+        detector, detail = self.first_reasons.get(key, ("", ""))
+        return f"{detector}: {detail}" if detector else ""
 
 
 def replay(paths: Iterable[str], fmt: LogFormat, engine: Engine, writer: DecisionWriter | None,
@@ -116,7 +123,9 @@ def replay(paths: Iterable[str], fmt: LogFormat, engine: Engine, writer: Decisio
             for reason in decision.reasons:
                 summary.detectors[reason.detector] += 1
             if decision.reasons:
-                summary.actors[decision.reasons[0].key] += 1
+                lead = decision.reasons[0]
+                summary.actors[lead.key] += 1
+                summary.first_reasons.setdefault(lead.key, (lead.detector, lead.detail))
         if progress is not None and summary.events % every == 0:
             summary.seconds = time.perf_counter() - started
             progress(summary)

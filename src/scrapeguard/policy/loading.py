@@ -304,6 +304,7 @@ class _Checker:
             ai_training_score=self.number(d, f"{ba}.ai_training_score", lo=0, hi=1),
             tool_score=self.number(d, f"{ba}.tool_score", lo=0, hi=1),
             crawler_score=self.number(d, f"{ba}.crawler_score", lo=0, hi=1),
+            scanner_score=self.number(d, f"{ba}.scanner_score", lo=0, hi=1),
         )
         risk = RiskThresholds(
             throttle=self.number(d, "risk.throttle", lo=0, hi=1, lo_open=True),

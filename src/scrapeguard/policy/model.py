@@ -137,6 +137,7 @@ class BotAgentsOptions:
     ai_training_score: float
     tool_score: float
     crawler_score: float
+    scanner_score: float
 
 
 @dataclass(frozen=True, slots=True)
