@@ -147,7 +147,8 @@ def test_two_instances_on_redis_share_clearances_and_spent_proofs(
     b = make_guard(demo_site, POLICY, trusted=("127.0.0.1",), name="b.jsonl", store=redis_url)
     names = iter(names_from(demo_site))
     on_a, on_b = client(a.url, "198.51.100.7"), client(b.url, "198.51.100.7")
-    on_b.cookies.set("session", on_a.cookies["session"])  # one browser, alternating instances
+    for name in ("session", "scrapeguard_session"):  # one browser, alternating instances
+        on_b.cookies.set(name, on_a.cookies[name])
     for i in range(5):
         assert (on_a if i % 2 else on_b).get(f"/u/{next(names)}").status_code == 200  # one shared quota
     challenged = on_b.get(f"/u/{next(names)}").json()

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import httpx
 
+from scrapeguard.integrations.proxy import session_key
 from scrapeguard.refusals import DECISION_HEADER
 
 FIREFOX = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
@@ -105,3 +106,48 @@ def test_a_scraper_rotating_real_sessions_is_caught_at_the_second(
     assert lines[-1]["action"] == "block" and lines[-1]["keys"]["ip"] == "127.0.0.1"
     assert any("cookies are being thrown away" in reason["detail"] for d in lines for reason in d["reasons"])
     assert all(DECISION_HEADER in r.headers for r in refused)
+
+
+def test_issued_sessions_are_stamped_not_stored(demo_site: str, make_guard: Callable) -> None:
+    guard = make_guard(demo_site)
+    with httpx.Client(base_url=guard.url, headers=FIREFOX) as browser:
+        browser.get("/")
+        assert browser.cookies.get("session") and browser.cookies.get("scrapeguard_session")
+        assert browser.get("/u/x").status_code in (200, 404)
+    store = guard.proxy.engine.store
+    before = len(store)
+    with httpx.Client(base_url=guard.url, headers=FIREFOX) as flood:
+        for _ in range(300):  # a new session from the site each time: nothing kept per session
+            flood.cookies.clear()
+            flood.get("/jobs")
+    assert len(store) - before <= 2  # the address's own short history, not 300 sessions
+    # a stamp of another session, or a made-up one, does not make a session "issued"
+    with httpx.Client(base_url=guard.url, headers=FIREFOX) as forger:
+        forger.cookies.set("session", "made-up")
+        forger.cookies.set("scrapeguard_session", "0" * 32)
+        forger.get("/u/x")
+    forged = session_key("made-up")
+    assert not any(forged in k for k in getattr(store, "_data", {}))  # counted by address instead
+
+
+def test_the_guards_session_stamp_is_not_passed_to_the_site(
+    make_guard: Callable, start_upstream: Callable
+) -> None:
+    from aiohttp import web
+
+    seen: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Cookie", ""))
+        response = web.Response(text="ok")
+        response.set_cookie("session", "abc")
+        return response
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handler)
+    guard = make_guard(start_upstream(app))
+    with httpx.Client(base_url=guard.url) as client:
+        first = client.get("/")
+        assert "scrapeguard_session=" in first.headers.get("set-cookie", "")
+        client.get("/again")
+    assert seen[1] == "session=abc"  # the site's cookie only

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import hmac
 import logging
 import threading
 import time
@@ -29,6 +30,7 @@ from aiohttp import http_exceptions, web
 from multidict import CIMultiDict
 from yarl import URL
 
+from scrapeguard.challenge.keys import load_keys
 from scrapeguard.challenge.service import (
     ASSETS,
     RESERVED_PREFIX,
@@ -85,6 +87,8 @@ class _MalformedRequestFilter(logging.Filter):
 
 #: Where the proxy answers with its health and counters (to direct local calls only).
 STATUS_PATH = "/.well-known/scrapeguard/status"
+#: The guard's own cookie stamping a session the site issued (see GuardProxy._stamps).
+STAMP_COOKIE = "scrapeguard_session"
 BACKLOG_LIMIT = 10_000
 #: With a shared store, session look-ups are cached locally this long (seconds), for at most
 #: this many sessions: a login seen by another instance is known here within that time.
@@ -163,6 +167,10 @@ class GuardProxy:
         self.challenges = ChallengeService(engine.policy, engine.store, engine.escalation) \
             if engine.policy.challenge.enabled else None
         self._clearance_cookie = engine.policy.challenge.cookie
+        # Sessions the site issued are stamped with a keyed hash in a cookie of the guard's own,
+        # so that a made-up session cookie is told apart without keeping any state per session.
+        keys = self.challenges.keys if self.challenges is not None else load_keys(engine.policy.challenge)
+        self._stamp_keys = keys.keys
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -214,10 +222,9 @@ class GuardProxy:
         token = request.cookies.get(self._session_cookie)
         session = session_key(token) if token else None
         account = created = None
-        issued = False
+        issued = bool(token) and self._stamped(str(token), request.cookies.get(STAMP_COOKIE))
         if session:
             known = self._lookup_session(session, now)
-            issued = known is not None
             if known:
                 account_id, _, created_text = known.partition("|")
                 account = account_id
@@ -418,8 +425,9 @@ class GuardProxy:
             if lower in ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded",
                          "x-real-ip"):
                 continue  # spoofable client-side claims: the guard sets its own below
-            if lower == "cookie" and self._clearance_cookie in value:
-                value = without_cookie(value, self._clearance_cookie)  # the guard's, not the site's
+            if lower == "cookie" and (self._clearance_cookie in value or STAMP_COOKIE in value):
+                # the guard's cookies, not the site's
+                value = without_cookie(without_cookie(value, self._clearance_cookie), STAMP_COOKIE)
                 if not value:
                     continue
             headers.add(name, value)
@@ -474,6 +482,8 @@ class GuardProxy:
                 else:
                     self._remember(learned, now)
             headers = self._downstream_headers(upstream)
+            for stamp in self._stamps(upstream):
+                headers.add("Set-Cookie", stamp)
             length = upstream.content_length
             if length is not None and length <= BUFFER_LIMIT and upstream.status not in (101, 204, 304) \
                     and request.method != "HEAD" and "Content-Type" in upstream.headers:
@@ -512,21 +522,9 @@ class GuardProxy:
             headers.add(name, value)
         return headers
 
-    def _learn_account(self, upstream: aiohttp.ClientResponse, event: Event) -> list[tuple[str, str]]:
-        """Which sessions belong to which account, from the site's own headers: the
-        (session key, "account|created") pairs that are new to the guard. A session the site
-        sets without naming an account is remembered as issued ("": anonymous), so that its
-        visitor counts as one browser (see profile_quota)."""
-        account = upstream.headers.get(self._account_header)
-        sessions = set()
-        if not account:
-            value = ""
-        else:
-            account = account.strip()[:128]
-            created = _parse_created(upstream.headers.get(self._created_header))
-            value = f"{account}|{'' if created is None else created}"
-            if event.session and (event.account != account or event.account_created != created):
-                sessions.add(event.session)
+    def _issued_sessions(self, upstream: aiohttp.ClientResponse) -> list[str]:
+        """Session tokens the site sets in this response."""
+        tokens = []
         for header in upstream.headers.getall("Set-Cookie", []):
             try:
                 cookie = SimpleCookie(header)
@@ -534,7 +532,36 @@ class GuardProxy:
                 continue
             morsel = cookie.get(self._session_cookie)
             if morsel is not None and morsel.value:
-                sessions.add(session_key(morsel.value))
+                tokens.append(morsel.value)
+        return tokens
+
+    def _stamped(self, token: str, stamp: str | None) -> bool:
+        """Whether the client's session cookie comes with the stamp the guard gave it when the
+        site issued the session (any of the configured keys, so that keys can be rotated)."""
+        if not stamp:
+            return False
+        return any(hmac.compare_digest(stamp, session_stamp(key, token)) for key in self._stamp_keys)
+
+    def _stamps(self, upstream: aiohttp.ClientResponse) -> list[str]:
+        """Set-Cookie values stamping each session the site issues in this response (the stamp
+        lives as long as the guard remembers sessions)."""
+        ttl = int(self.policy.client.session_ttl_seconds)
+        return [f"{STAMP_COOKIE}={session_stamp(self._stamp_keys[0], token)}; Path=/; Max-Age={ttl}; "
+                "HttpOnly; SameSite=Lax" for token in self._issued_sessions(upstream)]
+
+    def _learn_account(self, upstream: aiohttp.ClientResponse, event: Event) -> list[tuple[str, str]]:
+        """Which sessions belong to which account, from the site's own headers: the
+        (session key, "account|created") pairs that are new to the guard."""
+        account = upstream.headers.get(self._account_header)
+        if not account:
+            return []
+        account = account.strip()[:128]
+        created = _parse_created(upstream.headers.get(self._created_header))
+        value = f"{account}|{'' if created is None else created}"
+        sessions = set()
+        if event.session and (event.account != account or event.account_created != created):
+            sessions.add(event.session)
+        sessions.update(session_key(token) for token in self._issued_sessions(upstream))
         return [(session, value) for session in sessions]
 
     def _remember(self, learned: list[tuple[str, str]], now: float) -> None:
@@ -563,6 +590,11 @@ def without_cookie(header: str, name: str) -> str:
 @functools.cache
 def _asset(name: str) -> bytes:
     return resources.files("scrapeguard.challenge").joinpath("static", name).read_bytes()
+
+
+def session_stamp(key: bytes, token: str) -> str:
+    """The guard's stamp of a session token the site issued (keyed hash, 32 hex digits)."""
+    return hmac.new(key, token.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()[:32]
 
 
 def session_key(token: str) -> str:
