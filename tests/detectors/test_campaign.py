@@ -82,3 +82,13 @@ def test_different_fingerprints_are_different_groups() -> None:
             path = f"/api/v1/members/{n * 4 + k + 1}"
             served += view(engine, f"10.{n}.0.1", path, T0 + n * 4 + k, ua) == ALLOW
     assert served == 240
+
+
+def test_an_established_member_reading_names_in_order_is_never_part_of_a_campaign() -> None:
+    engine = Engine(default_policy())
+    distributed_sweep(engine, addresses=10, per_address=4)  # a campaign on this fingerprint is active
+    names = ["alice", "bob", "carol", "dave", "erin", "frank", "gina", "hal", "ida", "jo"]
+    actions = [engine.decide(Event(ts=T0 + 200 + i * 30 + (i % 3) * 7, ip="10.200.0.1", path=f"/u/{n}",
+                                   route=ROUTES.match(f"/u/{n}"), user_agent=CHROME, account="member-1",
+                                   account_created=T0 - 400 * 86400)).action for i, n in enumerate(names)]
+    assert set(actions) == {ALLOW}

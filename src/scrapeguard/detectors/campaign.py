@@ -8,7 +8,7 @@ each staying under every quota. What its members share is how they ask
 1. every actor keeps a short history of the member pages it asked for;
 2. an actor whose latest pages form a sweep (ids in sequence: two in a row
    are enough, since people follow links, not ids; names in alphabetical
-   order: five) joins the group of its fingerprint, counted in the store
+   order: eight) joins the group of its fingerprint, counted in the store
    under "campaign:<fingerprint>": which networks, which members;
 3. once a group spans `min_networks` networks and `min_members` members
    within `window_seconds`, it is a campaign: each sweeping request of it is
@@ -16,7 +16,9 @@ each staying under every quota. What its members share is how they ask
    reach so far.
 
 Only sweeping actors are counted or refused: a person who shares a popular
-browser's fingerprint but follows links is never part of a campaign.
+browser's fingerprint but follows links is never part of a campaign; nor is
+an established account (older than the new-account age), which answers for
+itself through its own quotas.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ KEEP = 8
 MAX_STEP = 3
 #: Pages in order that make an actor a sweeper.
 IDS_IN_A_ROW = 2
-NAMES_IN_A_ROW = 5
+NAMES_IN_A_ROW = 8
 UNLIMITED = 10**9
 #: Headers that, with the user agent, make a client's fingerprint (when the integration sees them).
 FINGERPRINT_HEADERS = ("accept", "accept-language", "accept-encoding", "sec-ch-ua")
@@ -64,17 +66,22 @@ def fingerprint(event: Event) -> str:
 class Campaign(Detector):
     name = "campaign"
 
-    def __init__(self, options: CampaignOptions) -> None:
+    def __init__(self, options: CampaignOptions, young_seconds: float = 7 * 86400) -> None:
         self.options = options
+        self.young_seconds = young_seconds
         self._window = (Window(options.window_seconds, UNLIMITED),)
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> Campaign | None:
-        return cls(policy.campaign) if policy.campaign.enabled else None
+        if not policy.campaign.enabled:
+            return None
+        return cls(policy.campaign, policy.profile_quota.new_account_max_age_days * 86400)
 
     def _who(self, event: Event) -> str | None:
         if event.account is not None:
-            return f"account:{event.account}"
+            created = event.account_created
+            young = created is not None and event.ts - created < self.young_seconds
+            return f"account:{event.account}" if young else None
         anonymous = anonymous_key(event)
         return anonymous[0] if anonymous else None
 
