@@ -292,3 +292,19 @@ def test_with_challenges_off_the_band_is_throttled() -> None:
     actor = Actor(Engine(policy_with(CHALLENGING + "enabled = false\n")))
     decisions = actor.view_profiles(0, 61)
     assert decisions[60].action == THROTTLE
+
+
+def test_a_clearance_never_turns_more_evidence_into_a_lighter_outcome() -> None:
+    # a sweep (0.7, throttle band) plus a scripting tool (0.4) is 0.82: the challenge band. A
+    # cleared client is judged without the bot evidence the challenge answered: 0.7, throttled,
+    # exactly like the same sweep from a browser user agent
+    engine = Engine(default_policy())
+    routes = RouteMap(engine.policy.routes)
+    actions = []
+    for i in range(10):
+        path = f"/api/v1/members/{500 + i}"
+        event = Event(ts=T0 + i * 3 + (i % 3), ip="198.51.100.77", path=path, route=routes.match(path),
+                      user_agent="python-requests/2.32", clearance="c-0123456789abcdef")
+        actions.append(engine.decide(event).action)
+    assert actions[:7] == [ALLOW] * 7 and actions[7] == THROTTLE
+    assert engine.counts["cleared_but_throttled"] == 1

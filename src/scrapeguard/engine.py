@@ -33,6 +33,9 @@ PENALTY_KEYS = ("ip", "account", "session")
 #: throttled visitor can still read the site and log in (and an office whose shared address
 #: is throttled does not lose its stylesheets).
 GUARDED_KINDS = frozenset({PROFILE, CONTACT_LOOKUP, LISTING})
+#: Detectors whose evidence says "this is a bot" (rather than "this is scraping"): a passed
+#: challenge answers them, so a cleared client is judged without them.
+BOT_EVIDENCE = frozenset({"bot_agents", "automation", "ip_reputation"})
 #: Keys that do not hold a logged-in viewer to account: their address is shared with others.
 ADDRESS_KEYS = frozenset({"ip", "net"})
 #: The distinct set under "clearance:<id>" that counts a clearance's uses.
@@ -156,15 +159,25 @@ class Engine:
         elif risk >= thresholds.challenge and self.challenging:
             uses = distinct(seen.counted, clearance.key, clearance.name) if clearance is not None else None
             if uses is not None and uses.admitted:
-                # passed a challenge: may continue where it would be challenged (detectors still
-                # count it, and throttle or block it as anyone else)
-                self.counts["cleared"] += 1
-                return self._allow(event, keys)
-            # a challenge holds no state: until the client passes, each such request is challenged
-            self.counts[CHALLENGE] += 1
-            return Decision(action=CHALLENGE, ts=now, reasons=reasons, until=now + self._challenge_seconds,
-                            id=decision_id, enforced=self.enforcing, keys=keys, route=event.route.kind,
-                            subject=event.route.subject, path=event.path, risk=risk)
+                # Passed a challenge: it answered "is this a bot?", so the evidence of bot-ness no
+                # longer counts; what it does (quotas, sweeps) still does. Without the bot evidence
+                # the risk may still be in the challenge band (continue, as cleared), or in the
+                # throttle band (throttled like anyone else), so that more evidence never buys a
+                # lighter outcome than less.
+                rest = [s for s in signals if s.detector not in BOT_EVIDENCE]
+                rest_key, rest_risk, _ = self._riskiest(rest) if rest else ("", 0.0, ())
+                if rest_risk >= thresholds.challenge or rest_risk < thresholds.throttle:
+                    self.counts["cleared"] += 1
+                    return self._allow(event, keys)
+                key, risk, action = rest_key, rest_risk, THROTTLE
+                self.counts["cleared_but_throttled"] += 1
+            else:
+                # a challenge holds no state: until the client passes, each such request is challenged
+                self.counts[CHALLENGE] += 1
+                return Decision(action=CHALLENGE, ts=now, reasons=reasons,
+                                until=now + self._challenge_seconds, id=decision_id, enforced=self.enforcing,
+                                keys=keys, route=event.route.kind, subject=event.route.subject,
+                                path=event.path, risk=risk)
         elif risk >= thresholds.throttle:
             action = THROTTLE
         else:
