@@ -24,12 +24,12 @@ import re
 import statistics
 
 from scrapeguard.detectors.base import Counted, Detector, Signal, history
-from scrapeguard.detectors.windows import HOUR, anonymous_key
+from scrapeguard.detectors.windows import HOUR, actor
 from scrapeguard.events import Event
 from scrapeguard.intel.crawlers import BROWSER, classify
 from scrapeguard.policy.model import AutomationOptions, Policy
 from scrapeguard.routes import ASSET, CONTACT_LOOKUP, LISTING, PAGE, PROFILE
-from scrapeguard.stores.base import HistoryRequest, StateStore, StoreRequest
+from scrapeguard.stores.base import History, HistoryRequest, StateStore, StoreRequest
 
 HISTORY = "requests"
 KEEP = 64
@@ -60,11 +60,7 @@ def request_kind(event: Event) -> str:
 
 def client(event: Event) -> tuple[str, str] | None:
     """The key a client's history is kept under, and who that is in words."""
-    if event.account is not None:
-        return f"account:{event.account}", "account"
-    if event.session is not None and event.session_issued:
-        return f"session:{event.session}", "browser session"  # one browser, not a shared address
-    return anonymous_key(event)
+    return actor(event)
 
 
 def client_key(event: Event) -> str | None:
@@ -85,21 +81,38 @@ class Automation(Detector):
     def _who(self, event: Event) -> tuple[str, str] | None:
         return client(event)
 
-    def plan(self, event: Event) -> list[StoreRequest]:
+    def _judged(self, event: Event) -> list[tuple[str, str]]:
+        """Whose histories this request goes into: the client's and, for a browser session, its
+        address's too, so that a script that throws its session away now and then is still seen
+        by its address (an office's many browsers together look like no script)."""
         who = self._who(event)
         if who is None:
             return []
-        return [HistoryRequest(who[0], HISTORY, request_kind(event), KEEP, HOUR)]
+        if who[0].startswith("session:") and event.ip:
+            return [who, (f"ip:{event.ip}", "anonymous visitor")]
+        return [who]
+
+    def plan(self, event: Event) -> list[StoreRequest]:
+        kind = request_kind(event)
+        return [HistoryRequest(key, HISTORY, kind, KEEP, HOUR) for key, _ in self._judged(event)]
 
     def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
         if event.route.kind not in MEMBER_DATA:
             return []
-        who = self._who(event)
-        if who is None:
-            return []
-        past = history(counted, who[0], HISTORY)
-        if past is None:
-            return []
+        signals = []
+        for who in self._judged(event):
+            past = history(counted, who[0], HISTORY)
+            if past is not None:
+                signals += self._judge(who, past, event)
+        missing = self._missing_headers(event)
+        client_who = self._who(event)
+        if missing and self.options.headers_score > 0 and client_who is not None:
+            signals.append(Signal(self.name, client_who[0], self.options.headers_score,
+                                  f"claims to be a web browser but sends no {' or '.join(missing)}",
+                                  {"missing": missing}))
+        return signals
+
+    def _judge(self, who: tuple[str, str], past: History, event: Event) -> list[Signal]:
         kind = request_kind(event)
         entries = [*past.entries, (event.ts, kind)]
         signals = []
@@ -117,11 +130,6 @@ class Automation(Detector):
             signals.append(Signal(self.name, who[0], o.no_assets_score,
                                   f"{who[1]} asked for {pages} pages in the last hour and not one "
                                   "stylesheet, script or image", {"pages": pages, "assets": 0}))
-        missing = self._missing_headers(event)
-        if missing and o.headers_score > 0:
-            signals.append(Signal(self.name, who[0], o.headers_score,
-                                  f"claims to be a web browser but sends no {' or '.join(missing)}",
-                                  {"missing": missing}))
         return signals
 
     def _regular(self, entries: list[tuple[float, str]]) -> tuple[float, float] | None:

@@ -15,6 +15,7 @@ Other signals are raised on requests for member data only (profiles, lookups, li
 from __future__ import annotations
 
 from scrapeguard.detectors.base import Counted, Detector, Signal
+from scrapeguard.detectors.windows import actor
 from scrapeguard.events import Event
 from scrapeguard.intel.crawlers import (
     AI_TRAINING,
@@ -59,9 +60,10 @@ class BotAgents(Detector):
             self.verifier.verify(event.ip, agent.crawler) == VERIFIED
 
     def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
-        key = f"ip:{event.ip}" if event.ip else (f"session:{event.session}" if event.session else None)
-        if key is None:
+        who = actor(event)  # the key the request's other evidence goes to, so that they combine
+        if who is None:
             return []
+        key = who[0]
         o = self.options
         scanner = scanner_name(event.user_agent) if o.scanner_score > 0 else None
         if scanner is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from scrapeguard.detectors.base import Counted, Detector, Signal
+from scrapeguard.detectors.windows import actor
 from scrapeguard.events import Event
 from scrapeguard.intel.networks import NetworkSet
 from scrapeguard.intel.reputation import (
@@ -37,13 +38,8 @@ MEMBER_DATA = frozenset({PROFILE, CONTACT_LOOKUP, LISTING})
 
 
 def actor_key(event: Event) -> str | None:
-    if event.account is not None:
-        return f"account:{event.account}"
-    if event.session is not None and event.session_issued:
-        return f"session:{event.session}"
-    if event.ip:
-        return f"ip:{event.ip}"
-    return None
+    who = actor(event)
+    return who[0] if who else None
 
 
 class IpReputation(Detector):

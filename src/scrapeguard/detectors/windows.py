@@ -23,6 +23,17 @@ def anonymous_key(event: Event) -> tuple[str, str] | None:
     return None
 
 
+def actor(event: Event) -> tuple[str, str] | None:
+    """The key a request's evidence goes to, and who that is in words: the account when logged
+    in, else the browser session the site issued, else the address (else a session, in logs
+    without addresses). Detectors that use it combine their signals on one key."""
+    if event.account is not None:
+        return f"account:{event.account}", "account"
+    if event.session is not None and event.session_issued:
+        return f"session:{event.session}", "browser session"
+    return anonymous_key(event)
+
+
 def over_quota_detail(who: str, did: str, result: DistinctResult, windows: tuple[Window, Window]) -> str:
     """E.g. 'anonymous visitor viewed 60 distinct member profiles in the last hour (quota 60/hour)'."""
     hour, day = windows
