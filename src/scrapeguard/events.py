@@ -61,7 +61,9 @@ class Event:
 
 @lru_cache(maxsize=65536)
 def network_of(ip: str) -> str | None:
-    """The /24 (IPv4) or /64 (IPv6) network of an address, or None if it is not one."""
+    """The /24 (IPv4) or /64 (IPv6) network of an address, or None if it is not one. An IPv4-mapped
+    IPv6 address (`::ffff:192.0.2.7`) counts as its IPv4 address: otherwise every IPv4 client seen
+    through a dual-stack socket would share the one network ::/64."""
     if ip.count(".") == 3 and ":" not in ip:
         head, _, last = ip.rpartition(".")
         if last.isascii() and last.isdigit():
@@ -71,5 +73,7 @@ def network_of(ip: str) -> str | None:
         addr = ipaddress.ip_address(ip)
     except ValueError:
         return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
     prefix = 24 if addr.version == 4 else 64
     return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scrapeguard.integrations.client_ip import ClientIPResolver, ForwardedHeaderError
+from scrapeguard.integrations.client_ip import ClientIPResolver, ForwardedHeaderError, canonical_ip
 
 RESOLVER = ClientIPResolver(["10.0.0.0/8"])
 
@@ -37,4 +39,41 @@ def test_any_forwarded_header_resolves_or_raises_the_named_error(header: str) ->
     except ForwardedHeaderError:
         return
     assert ip  # an address, never empty
+    assert not ip.startswith("::ffff:")  # IPv4 clients are IPv4, however they were written
     assert RESOLVER.resolve("192.0.2.1", header) == "192.0.2.1"
+
+
+def test_ipv4_mapped_addresses_are_the_ipv4_client() -> None:
+    # a dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; proxies may forward them so too
+    assert ClientIPResolver().resolve("::ffff:192.0.2.1", None) == "192.0.2.1"
+    assert RESOLVER.resolve("::ffff:192.0.2.1", "6.6.6.6") == "192.0.2.1"  # still not trusted
+    assert RESOLVER.resolve("::ffff:10.0.0.5", "203.0.113.9") == "203.0.113.9"  # a trusted proxy
+    assert RESOLVER.resolve("10.0.0.5", "::ffff:203.0.113.9") == "203.0.113.9"
+    assert RESOLVER.resolve("10.0.0.5", "[::ffff:203.0.113.9]") == "203.0.113.9"
+    # a mapped trusted hop is skipped like its IPv4 address
+    assert RESOLVER.resolve("10.0.0.5", "6.6.6.6, ::FFFF:10.0.0.7") == "6.6.6.6"
+
+
+def test_trusted_networks_may_be_written_ipv4_mapped() -> None:
+    resolver = ClientIPResolver(["::ffff:10.0.0.0/104", "2001:db8::/32"])
+    assert resolver.resolve("10.0.0.5", "203.0.113.9") == "203.0.113.9"
+    assert resolver.resolve("::ffff:10.0.0.5", "203.0.113.9") == "203.0.113.9"
+    assert resolver.resolve("11.0.0.5", "203.0.113.9") == "11.0.0.5"
+    assert resolver.resolve("2001:db8::5", "203.0.113.9") == "203.0.113.9"
+
+
+def test_canonical_ip() -> None:
+    assert canonical_ip("::ffff:192.0.2.1") == "192.0.2.1"
+    assert canonical_ip("::FFFF:c000:0201") == "192.0.2.1"
+    assert canonical_ip("2001:DB8:0::1") == "2001:db8::1"
+    assert canonical_ip("::1") == "::1"  # loopback is not a mapped address
+    assert canonical_ip("192.0.2.1") == "192.0.2.1"
+    assert canonical_ip("testclient") == "testclient"  # not an address: left as it is
+    assert ClientIPResolver().resolve("testclient", None) == "testclient"
+
+
+@given(st.ip_addresses(v=4))
+def test_every_ipv4_client_is_the_same_however_it_is_written(ip: ipaddress.IPv4Address) -> None:
+    mapped = f"::ffff:{ip}"
+    assert ClientIPResolver().resolve(mapped, None) == str(ip)
+    assert RESOLVER.resolve("10.0.0.5", mapped) == str(ip)

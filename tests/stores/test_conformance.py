@@ -186,6 +186,24 @@ def test_a_refused_event_records_no_history(store: StateStore) -> None:
     assert record(store, "ip:a", "after", 500).values == ()
 
 
+def test_a_refused_event_leaves_a_full_history_as_it_was(store: StateStore) -> None:
+    # Redis trims a full history to `keep` when it records; a refusal must bring the dropped
+    # oldest entry back (the memory store never records a refused event in the first place).
+    values = ("v0", "v|1 \\0h", "v2\n\0h")  # values may hold any character
+    for i, value in enumerate(values):
+        record(store, "session:s", value, 100 + i)
+    record(store, "session:t", "only", 100, keep=1)
+    store.penalize(100, "ip:a", THROTTLE, "sg-1", REASONS, ESCALATION)
+    seen = store.observe(110, ["ip:a", "session:s", "session:t"],
+                         [HistoryRequest("session:s", "recent", "refused", 3, 100),
+                          HistoryRequest("session:t", "recent", "refused", 1, 100),
+                          HistoryRequest("ip:a", "recent", "refused", 3, 100)], ESCALATION, "sg-x")
+    assert seen.penalty is not None and seen.counted == {}
+    history = record(store, "session:s", "later", 120)
+    assert history.entries == ((100, "v0"), (101, values[1]), (102, values[2]))
+    assert record(store, "session:t", "later", 120, keep=1).entries == ((100, "only"),)
+
+
 def test_histories_and_counts_mix_in_one_observation(store: StateStore) -> None:
     seen = store.observe(1000, ["ip:a"], [CountRequest("ip:a", "profiles", "m", (HOUR, DAY)),
                                           HistoryRequest("ip:a", "recent", "id:1", 5, 60)], ESCALATION, "sg")

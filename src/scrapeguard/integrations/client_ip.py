@@ -7,36 +7,64 @@ from collections.abc import Iterable
 
 from scrapeguard.policy.model import IPNetwork
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
 
 class ForwardedHeaderError(ValueError):
     """A trusted proxy sent an X-Forwarded-For that is not a list of addresses."""
 
 
+def _unmapped(addr: IPAddress) -> IPAddress:
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
+
+
+def canonical_ip(ip: str) -> str:
+    """One spelling per client: an IPv4-mapped IPv6 address (`::ffff:192.0.2.7`, what a dual-stack
+    socket reports for an IPv4 client) becomes the IPv4 address, an IPv6 address its compressed
+    lower-case form. Text that is not an address is returned unchanged."""
+    try:
+        return str(_unmapped(ipaddress.ip_address(ip)))
+    except ValueError:
+        return ip
+
+
+def _trusted_network(spec: str | IPNetwork) -> IPNetwork:
+    net = ipaddress.ip_network(spec, strict=False) if isinstance(spec, str) else spec
+    if isinstance(net, ipaddress.IPv6Network) and net.prefixlen >= 96 and net.subnet_of(_IPV4_MAPPED):
+        # clients are compared as IPv4, so a network written IPv4-mapped is one too
+        mapped = net.network_address.ipv4_mapped
+        assert mapped is not None
+        return ipaddress.IPv4Network((mapped, net.prefixlen - 96))
+    return net
+
+
 class ClientIPResolver:
     def __init__(self, trusted: Iterable[str | IPNetwork] = ()) -> None:
-        self.trusted: tuple[IPNetwork, ...] = tuple(
-            t if not isinstance(t, str) else ipaddress.ip_network(t, strict=False) for t in trusted
-        )
+        self.trusted: tuple[IPNetwork, ...] = tuple(_trusted_network(t) for t in trusted)
 
     def is_trusted(self, ip: str) -> bool:
         if not self.trusted:
             return False
         try:
-            addr = ipaddress.ip_address(ip)
+            addr = _unmapped(ipaddress.ip_address(ip))
         except ValueError:
             return False
         return any(addr in net for net in self.trusted)
 
     def resolve(self, peer: str, forwarded_for: str | None) -> str:
-        """The client address. X-Forwarded-For is read right to left, skipping trusted hops;
-        it is ignored altogether unless the socket peer is trusted."""
+        """The client address, in canonical form (see `canonical_ip`). X-Forwarded-For is read
+        right to left, skipping trusted hops; it is ignored altogether unless the socket peer is trusted."""
+        peer = canonical_ip(peer)
         if not forwarded_for or not self.is_trusted(peer):
             return peer
         hops = [h.strip() for h in forwarded_for.split(",")]
         client = peer
         for hop in reversed(hops):
             try:
-                addr = str(ipaddress.ip_address(hop.strip("[]")))
+                addr = str(_unmapped(ipaddress.ip_address(hop.strip("[]"))))
             except ValueError as exc:
                 raise ForwardedHeaderError(f"X-Forwarded-For hop {hop[:60]!r} is not an IP address") from exc
             client = addr

@@ -179,8 +179,9 @@ class RedisStore(StateStore):
         found: Penalty | None = None
         escalated = False
         counted: dict[tuple[str, str], DistinctResult | History] = {}
-        # actor -> (request, member or entry added, previous score or "\0h" for a history)
-        undo: dict[str, list[tuple[StoreRequest, str, str]]] = {}
+        # actor -> (request, its restore arguments: member, previous score or ""; or for a history:
+        # the entry added, "\0h", the number of entries its trim dropped, those entries)
+        undo: dict[str, list[tuple[StoreRequest, list[str]]]] = {}
         for (actor, reqs), reply in zip(by_actor.items(), replies, strict=True):
             if reply[0]:
                 penalty = _penalty(actor, reply[0])
@@ -191,15 +192,17 @@ class RedisStore(StateStore):
             for r in reqs:
                 if isinstance(r, HistoryRequest):
                     counted[(actor, r.name)] = _history(reply[pos])
-                    undo.setdefault(actor, []).append((r, str(reply[pos + 1]), "\0h"))
-                    pos += 2
+                    dropped = [str(entry) for entry in reply[pos + 2]]
+                    undo.setdefault(actor, []).append(
+                        (r, [str(reply[pos + 1]), "\0h", str(len(dropped)), *dropped]))
+                    pos += 3
                     continue
                 n = len(r.windows)
                 admitted = bool(reply[pos])
                 counts = tuple(int(c) for c in reply[pos + 3 : pos + 3 + n])
                 counted[(actor, r.name)] = DistinctResult(admitted, counts, bool(reply[pos + 1]))
                 if admitted:
-                    undo.setdefault(actor, []).append((r, r.member, str(reply[pos + 2])))
+                    undo.setdefault(actor, []).append((r, [r.member, str(reply[pos + 2])]))
                 pos += 3 + n
         if found is not None:
             # Refused: the counts other actors' scripts made for this event are undone, so
@@ -208,9 +211,9 @@ class RedisStore(StateStore):
                 restore = []
                 for actor, items in undo.items():
                     args = self._common_args("restore", now, actor, escalation, decision_id)
-                    for _, member, previous in items:
-                        args += [member, previous]
-                    restore.append((self._keys(actor, [r for r, _, _ in items]), args))
+                    for _, restore_args in items:
+                        args += restore_args
+                    restore.append((self._keys(actor, [r for r, _ in items]), args))
                 self._run(restore)
             return Observation(found, escalated, {})
         return Observation(None, False, counted)

@@ -22,10 +22,12 @@
 -- penalize: ARGV[7] action  ARGV[8] reasons (JSON array)
 --
 -- restore:  per request: member, previous score or "" (undoes counts of a refused event);
---           for a history: the entry added, "\0h" (removes it)
+--           for a history: the entry added, "\0h", n, then the n entries its trim dropped,
+--           oldest first (removes the entry, puts the dropped ones back at the head)
 --
 -- observe returns {penalty or false, escalated, per request: admitted, seen_before, previous
--- score or "", counts...; or per history request: {entries before this event}, the entry added}
+-- score or "", counts...; or per history request: {entries before this event}, the entry added,
+-- {entries the trim to `keep` dropped, oldest first}}
 -- penalize returns {penalty, escalated}; a penalty is {action, until, id, reasons JSON}.
 
 local now = tonumber(ARGV[2])
@@ -108,6 +110,14 @@ if mode == "restore" then
     local member, previous = ARGV[arg], ARGV[arg + 1]
     arg = arg + 2
     if previous == "\0h" then
+      local n = tonumber(ARGV[arg])
+      arg = arg + 1
+      -- put the dropped entries back first (newest of them first, so they end oldest first):
+      -- the list never empties, so it keeps its TTL
+      for i = arg + n - 1, arg, -1 do
+        redis.call("LPUSH", KEYS[k], ARGV[i])
+      end
+      arg = arg + n
       redis.call("LREM", KEYS[k], -1, member)
     elseif previous == "" then
       redis.call("ZREM", KEYS[k], member)
@@ -162,11 +172,17 @@ local function record(list, value, keep, seconds)
     end
   end
   local added = fmt(now) .. "|" .. value
-  redis.call("RPUSH", list, added)
-  redis.call("LTRIM", list, -keep, -1)
+  local length = redis.call("RPUSH", list, added)
+  local dropped = {}
+  if length > keep then
+    -- returned so that a refused event can put them back (restore)
+    dropped = redis.call("LRANGE", list, 0, length - keep - 1)
+    redis.call("LTRIM", list, -keep, -1)
+  end
   redis.call("EXPIRE", list, ttl(seconds))
   table.insert(out, before)
   table.insert(out, added)
+  table.insert(out, dropped)
 end
 
 for k = 4, #KEYS do
