@@ -640,9 +640,11 @@ def _write_evidence(db_target: str | None, as_user: str, out_dir: str, log_args:
                 pseudonymiser = Pseudonymiser(load_key(policy.incidents.pseudonym_key, db.key_file_default()))
                 actors = pack_actors(session, actor, incident_id, case_id)
                 try:
-                    excerpt = read_excerpt(list(log_args.logs), log_format, actors, pseudonymiser, log_args.cap)
+                    excerpt = read_excerpt(list(log_args.logs), log_format, actors, pseudonymiser,
+                                           log_args.cap)
                 except OSError as exc:
-                    raise click.ClickException(f"cannot read {exc.filename or 'a log'}: {exc.strerror}") from exc
+                    raise click.ClickException(f"cannot read {exc.filename or 'a log'}: "
+                                               f"{exc.strerror}") from exc
             path = write_pack(session, actor, Path(out_dir), incident_id=incident_id, case_id=case_id,
                               excerpt=excerpt)
     finally:

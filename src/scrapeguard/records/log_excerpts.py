@@ -155,8 +155,6 @@ def read_excerpt(paths: list[str], fmt: LogFormat, actors: Iterable[str], pseudo
     excerpt = LogExcerpt(files=list(paths), cap=cap)
     excerpt.file_digests = {p: _digest(Path(p)) for p in paths}
     matcher = ActorMatcher(actors, pseudonymiser)
-    if not matcher.actors:
-        return excerpt
     for source, number, text, record in read_lines(paths, fmt, excerpt.stats):
         matched = matcher.match(record)
         if not matched:
