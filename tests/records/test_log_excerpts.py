@@ -121,7 +121,7 @@ ADDRESSES = ["203.0.113.7", "203.0.113.8", "198.51.100.20", "2001:db8::1", "::ff
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(picks=st.lists(st.sampled_from(ADDRESSES + ["not-an-ip", None]), max_size=40),
+@given(picks=st.lists(st.sampled_from([*ADDRESSES, "not-an-ip", None]), max_size=40),
        actors=st.sets(st.sampled_from(ADDRESSES)), cap=st.integers(0, 45))
 def test_the_excerpt_is_exactly_the_actors_lines(tmp_path: Path, pseudonymiser: Pseudonymiser,
                                                  picks: list[str | None], actors: set[str], cap: int) -> None:
