@@ -107,3 +107,41 @@ def test_manual_incident_and_regulator_report(team: str, tmp_path: Path) -> None
     purged = ok("records", "purge", "--db", team, "--as", "root", "--json")
     assert purged == {"decisions": 0, "exposure": 0}
     assert ok("audit", "verify", "--db", team, "--json")["ok"]
+
+
+def test_evidence_with_access_logs_quotes_the_actors_lines(team: str, tmp_path: Path) -> None:
+    import gzip
+    import zipfile
+
+    def log_line(ip: str, second: int, user: str = "-") -> str:
+        return (f'{ip} - {user} [21/Sep/2026:10:00:{second:02d} +0000] "GET /api/v1/members/{second} '
+                f'HTTP/1.1" 200 512 "-" "curl/8.0"')
+
+    ok("incidents", "open", "--title", "found in logs", "--actor", "ip:203.0.113.7", "--actor",
+       "account:harvester", "--db", team, "--as", "ann")
+    plain, packed = tmp_path / "access.log", tmp_path / "access.log.1.gz"
+    plain.write_text("\n".join([log_line("198.51.100.1", 1), log_line("203.0.113.7", 2), "}{ nonsense",
+                                log_line("198.51.100.2", 3, user="harvester")]) + "\n")
+    packed.write_bytes(gzip.compress((log_line("203.0.113.7", 4) + "\n").encode()))
+    result = ok("incidents", "evidence", "INC-1", "--out", str(tmp_path / "packs"), "--log", str(plain),
+                "--log", str(packed), "--format", "combined", "--account-var", "remote_user",
+                "--db", team, "--as", "ann", "--json")
+    assert result["log_excerpts"]["matched"] == 3 and result["log_excerpts"]["bad_lines_skipped"] == 1
+    pack = zipfile.ZipFile(result["pack"])
+    quoted = [json.loads(x) for x in pack.read("INC-1/logs/excerpts.jsonl").splitlines()]
+    assert [(Path(q["file"]).name, q["line"]) for q in quoted] == [("access.log", 2), ("access.log", 4),
+                                                                 ("access.log.1.gz", 1)]
+    text = run("incidents", "evidence", "INC-1", "--out", str(tmp_path / "packs"), "--log", str(plain),
+               "--format", "combined", "--db", team, "--as", "ann")
+    assert text.exit_code == 0 and "1 of the actors'" in text.output and "skipped 1:" in text.output
+    no_format = run("incidents", "evidence", "INC-1", "--out", str(tmp_path), "--log", str(plain),
+                    "--db", team, "--as", "ann")
+    assert no_format.exit_code == 2 and "--format" in no_format.output
+    bad_format = run("incidents", "evidence", "INC-1", "--out", str(tmp_path), "--log", str(plain),
+                     "--format", "$nothing", "--db", team, "--as", "ann")
+    assert bad_format.exit_code == 2 and "--format" in bad_format.output
+    missing = run("cases", "evidence", "CASE-1", "--out", str(tmp_path), "--log", str(tmp_path / "gone.log"),
+                  "--format", "combined", "--db", team, "--as", "ann")
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+    for bad in (no_format, bad_format, missing):
+        assert "Traceback" not in bad.output

@@ -5,10 +5,14 @@ import io
 import json
 import zipfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from scrapeguard.logs.formats import make_format
 from scrapeguard.policy.model import IncidentOptions
 from scrapeguard.records import audit, cases, evidence, incidents
 from scrapeguard.records.db import Database
+from scrapeguard.records.log_excerpts import read_excerpt
+from scrapeguard.records.privacy import Pseudonymiser
 from scrapeguard.records.users import ANALYST, LEGAL, Actor
 
 from .helpers import exposure, refusal, seed  # type: ignore[import-not-found]
@@ -58,3 +62,80 @@ def test_a_case_pack_has_its_letters_and_the_incident(db: Database) -> None:
     assert f"CASE-{case.id}/case.json" in names
     assert f"CASE-{case.id}/incident/exposure.csv" in names
     assert any(n.startswith(f"CASE-{case.id}/letters/") for n in names)
+
+
+SCRAPER_IP = "203.0.113.7"
+
+
+def _log_line(ip: str, second: int) -> str:
+    return (f'{ip} - - [21/Sep/2026:10:00:{second:02d} +0000] "GET /api/v1/members/{second} HTTP/1.1" 200 '
+            f'512 "-" "python-requests/2.31"')
+
+
+def _pack_with_log(db: Database, pseudonymiser: Pseudonymiser, log: Path,
+                   cap: int = 10_000) -> tuple[str, zipfile.ZipFile]:
+    actor = pseudonymiser.key("ip", SCRAPER_IP)
+    seed(db, [*exposure(actor, range(1, 3)), refusal(actor, 1)])
+    ann = Actor("ann", ANALYST)
+    with db.session() as s:
+        number = incidents.open_incident(s, ann, "scraper", {actor}).id
+        actors = evidence.pack_actors(s, ann, incident_id=number)
+        excerpt = read_excerpt([str(log)], make_format("combined"), actors, pseudonymiser, cap)
+        _name, data = evidence.build_pack(s, ann, incident_id=number, excerpt=excerpt)
+    return f"INC-{number}", zipfile.ZipFile(io.BytesIO(data))
+
+
+def test_a_pack_with_access_logs_quotes_exactly_the_actors_lines(db: Database, pseudonymiser: Pseudonymiser,
+                                                                 tmp_path: Path) -> None:
+    lines = [_log_line("198.51.100.20", 0), _log_line(SCRAPER_IP, 1), "not a log line",
+             _log_line("198.51.100.21", 2), _log_line(SCRAPER_IP, 3)]
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(lines) + "\n", "utf-8")
+    root, pack = _pack_with_log(db, pseudonymiser, log)
+    quoted = [json.loads(x) for x in pack.read(f"{root}/logs/excerpts.jsonl").splitlines()]
+    assert [(q["file"], q["line"], q["text"]) for q in quoted] == [(str(log), 2, lines[1]),
+                                                                   (str(log), 5, lines[4])]
+    manifest = json.loads(pack.read(f"{root}/manifest.json"))
+    paths = {f["path"] for f in manifest["files"]}
+    assert {"logs/excerpts.jsonl", "logs/summary.json"} <= paths
+    for f in manifest["files"]:
+        assert hashlib.sha256(pack.read(f"{root}/{f['path']}")).hexdigest() == f["sha256"]
+    assert manifest["log_excerpts"]["matched"] == 2 and manifest["log_excerpts"]["bad_lines_skipped"] == 1
+    assert "addresses in clear" in manifest["note"]
+    summary = json.loads(pack.read(f"{root}/logs/summary.json"))
+    assert summary["bad_lines_by_reason"] == {"does not match the log format": 1}
+    timeline = json.loads(pack.read(f"{root}/timeline.json"))
+    from_logs = [t for t in timeline if t["source"] == "access logs"]
+    assert [t["event_time"] for t in from_logs] == ["2026-09-21T10:00:01+00:00", "2026-09-21T10:00:03+00:00"]
+    assert "line 2)" in from_logs[0]["what"] and "2 lines in all" in from_logs[1]["what"]
+
+
+def test_the_pack_says_how_many_lines_the_cap_left_out(db: Database, pseudonymiser: Pseudonymiser,
+                                                       tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text("".join(_log_line(SCRAPER_IP, s) + "\n" for s in range(30)), "utf-8")
+    root, pack = _pack_with_log(db, pseudonymiser, log, cap=10)
+    assert len(pack.read(f"{root}/logs/excerpts.jsonl").splitlines()) == 10
+    summary = json.loads(pack.read(f"{root}/logs/summary.json"))
+    assert (summary["matched"], summary["kept"], summary["left_out"]) == (30, 10, 20)
+    assert summary["left_out_note"] == "20 more matching lines are not quoted (cap 10)"
+
+
+def test_without_logs_the_pack_says_none_were_given(db: Database) -> None:
+    seed(db, [*exposure(A, range(1, 3))])
+    with db.session() as s:
+        number = incidents.open_incident(s, Actor("ann", ANALYST), "scraper", {A}).id
+        _name, data = evidence.build_pack(s, Actor("ann", ANALYST), incident_id=number)
+    pack = zipfile.ZipFile(io.BytesIO(data))
+    manifest = json.loads(pack.read(f"INC-{number}/manifest.json"))
+    assert manifest["log_excerpts"].startswith("none: no access logs were given")
+    assert not any(n.startswith(f"INC-{number}/logs/") for n in pack.namelist())
+    assert "addresses in clear" not in manifest["note"]
+
+
+def test_a_case_packs_actors_are_its_own_and_its_incidents(db: Database) -> None:
+    leo = Actor("leo", LEGAL)
+    with db.session() as s:
+        number = incidents.open_incident(s, Actor("ann", ANALYST), "scraper", {A}).id
+        case = cases.open_case(s, leo, "Data Harvest Inc.", incident_id=number, actors={"account:harvester"})
+        assert evidence.pack_actors(s, leo, case_id=case.id) == {A, "account:harvester"}

@@ -61,6 +61,16 @@ def _open(path: str) -> io.BufferedIOBase:
 
 def read_records(paths: Iterable[str], fmt: LogFormat, stats: ReadStats) -> Iterator[LogRecord]:
     """Records from every file in order ('-' is standard input); bad lines go to `stats`."""
+    for _source, _number, _text, record in read_lines(paths, fmt, stats):
+        yield record
+
+
+#: (file name, line number from 1, the line's text without its line break, its record)
+NumberedRecord = tuple[str, int, str, LogRecord]
+
+
+def read_lines(paths: Iterable[str], fmt: LogFormat, stats: ReadStats) -> Iterator[NumberedRecord]:
+    """As `read_records`, with where each record comes from and its text (for quoting lines)."""
     for path in paths:
         source = "<stdin>" if path == "-" else path
         stream = _open(path)
@@ -83,7 +93,7 @@ class _Position:
 
 
 def _records(reader: io.BufferedIOBase, source: str, fmt: LogFormat, stats: ReadStats,
-             position: _Position) -> Iterator[LogRecord]:
+             position: _Position) -> Iterator[NumberedRecord]:
     number = 0
     while True:
         raw = reader.readline(MAX_LINE + 1)
@@ -109,4 +119,4 @@ def _records(reader: io.BufferedIOBase, source: str, fmt: LogFormat, stats: Read
         stats.parsed += 1
         if record.invalid_ip:
             stats.invalid_ips += 1
-        yield record
+        yield source, number, text, record

@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from pathlib import Path
@@ -579,21 +580,111 @@ def incidents_export_affected(incident: str, out: str | None, db_target: str | N
         click.echo(text, nl=False)
 
 
+def _log_options(f: F) -> F:
+    """--log and the log format options of `scrapeguard replay`, for access log excerpts."""
+    options = [
+        click.option("--log", "logs", multiple=True, type=click.Path(dir_okay=False, exists=True),
+                     metavar="FILE", help="An access log (plain or gzip) to quote the actors' lines from. "
+                                          "Repeatable."),
+        click.option("--format", "fmt", metavar="FMT",
+                     help="With --log: combined, common, json, or an nginx log_format string in quotes."),
+        click.option("--session-var", metavar="VAR",
+                     help="With --log: the format variable holding the session."),
+        click.option("--account-var", metavar="VAR",
+                     help="With --log: the format variable holding the account."),
+        click.option("--json-field", "json_fields", multiple=True, metavar="NAME=KEY",
+                     help="With --log --format json: which key holds NAME (as for replay). Repeatable."),
+        click.option("--excerpt-cap", type=click.IntRange(0, None), default=10_000, show_default=True,
+                     help="At most this many matching lines are quoted; the rest are counted."),
+        _policy_option,
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+@dataclass(frozen=True)
+class _LogArgs:
+    logs: tuple[str, ...]
+    fmt: str | None
+    session_var: str | None
+    account_var: str | None
+    json_fields: tuple[str, ...]
+    cap: int
+    policy_path: str | None
+
+
+def _write_evidence(db_target: str | None, as_user: str, out_dir: str, log_args: _LogArgs,
+                    incident_id: str | None = None, case_id: str | None = None) -> dict[str, Any]:
+    """Write the pack; with --log, read the logs for the pack's actors first."""
+    from scrapeguard.cli import _log_format_or_exit
+    from scrapeguard.records.evidence import pack_actors, write_pack
+    from scrapeguard.records.log_excerpts import read_excerpt
+    from scrapeguard.records.privacy import Pseudonymiser, load_key
+
+    if log_args.fmt is not None and not log_args.logs:
+        raise click.BadParameter("--format is for --log: give the access logs too", param_hint="--format")
+    log_format = None
+    if log_args.logs:
+        if log_args.fmt is None:
+            raise click.BadParameter("--log needs the logs' --format", param_hint="--format")
+        log_format = _log_format_or_exit(log_args.fmt, log_args.session_var, log_args.account_var,
+                                         log_args.json_fields)
+    policy = _policy(log_args.policy_path)
+    db = _open(db_target)
+    try:
+        with db.session() as session:
+            actor = _actor(session, as_user)
+            excerpt = None
+            if log_format is not None:
+                pseudonymiser = Pseudonymiser(load_key(policy.incidents.pseudonym_key, db.key_file_default()))
+                actors = pack_actors(session, actor, incident_id, case_id)
+                try:
+                    excerpt = read_excerpt(list(log_args.logs), log_format, actors, pseudonymiser,
+                                           log_args.cap)
+                except OSError as exc:
+                    raise click.ClickException(f"cannot read {exc.filename or 'a log'}: "
+                                               f"{exc.strerror}") from exc
+            path = write_pack(session, actor, Path(out_dir), incident_id=incident_id, case_id=case_id,
+                              excerpt=excerpt)
+    finally:
+        db.dispose()
+    result: dict[str, Any] = {"pack": str(path)}
+    if excerpt is not None:
+        summary = excerpt.summary()
+        result["log_excerpts"] = {k: summary[k] for k in (
+            "lines_read", "matched", "kept", "left_out", "bad_lines_skipped", "bad_lines_by_reason")}
+    return result
+
+
+def _evidence_text(result: dict[str, Any]) -> str:
+    lines = [f"evidence pack written to {result['pack']}"]
+    logs = result.get("log_excerpts")
+    if logs:
+        lines.append(f"access logs: {logs['lines_read']} lines read, {logs['matched']} of the actors' "
+                     f"({logs['kept']} quoted, {logs['left_out']} over the cap), "
+                     f"{logs['bad_lines_skipped']} bad lines skipped")
+        lines += [f"  skipped {n}: {reason}" for reason, n in logs["bad_lines_by_reason"].items()]
+    return "\n".join(lines)
+
+
 @incidents_group.command("evidence")
 @click.argument("incident")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for the zip.")
+@_log_options
 @_db_option
 @_as_option
 @_json_option
 @_clear_errors
-def incidents_evidence(incident: str, out_dir: str, db_target: str | None, as_user: str,
+def incidents_evidence(incident: str, out_dir: str, logs: tuple[str, ...], fmt: str | None,
+                       session_var: str | None, account_var: str | None, json_fields: tuple[str, ...],
+                       excerpt_cap: int, policy_path: str | None, db_target: str | None, as_user: str,
                        as_json: bool) -> None:
-    """Evidence pack (zip): decisions, exposure, timeline, audit entries, manifest of SHA-256 hashes."""
-    from scrapeguard.records.evidence import write_pack
-
-    with _session(db_target) as session:
-        path = write_pack(session, _actor(session, as_user), Path(out_dir), incident_id=incident)
-    _emit(as_json, {"pack": str(path)}, lambda: f"evidence pack written to {path}")
+    """Evidence pack (zip): decisions, exposure, timeline, audit entries, manifest of SHA-256 hashes;
+    with --log, the lines of the site's access logs that are the incident's actors'."""
+    log_args = _LogArgs(logs, fmt, session_var, account_var, json_fields, excerpt_cap, policy_path)
+    result = _write_evidence(db_target, as_user, out_dir, log_args, incident_id=incident)
+    _emit(as_json, result, lambda: _evidence_text(result))
 
 
 @incidents_group.command("register")
@@ -856,16 +947,18 @@ def cases_close(case: str, note: str, db_target: str | None, as_user: str, as_js
 @cases_group.command("evidence")
 @click.argument("case")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@_log_options
 @_db_option
 @_as_option
 @_json_option
 @_clear_errors
-def cases_evidence(case: str, out_dir: str, db_target: str | None, as_user: str, as_json: bool) -> None:
-    from scrapeguard.records.evidence import write_pack
-
-    with _session(db_target) as session:
-        path = write_pack(session, _actor(session, as_user), Path(out_dir), case_id=case)
-    _emit(as_json, {"pack": str(path)}, lambda: f"evidence pack written to {path}")
+def cases_evidence(case: str, out_dir: str, logs: tuple[str, ...], fmt: str | None, session_var: str | None,
+                   account_var: str | None, json_fields: tuple[str, ...], excerpt_cap: int,
+                   policy_path: str | None, db_target: str | None, as_user: str, as_json: bool) -> None:
+    """Evidence pack (zip) of a case and its incident; with --log, the actors' access log lines."""
+    log_args = _LogArgs(logs, fmt, session_var, account_var, json_fields, excerpt_cap, policy_path)
+    result = _write_evidence(db_target, as_user, out_dir, log_args, case_id=case)
+    _emit(as_json, result, lambda: _evidence_text(result))
 
 
 # -- audit, report, retention ------------------------------------------------------------
