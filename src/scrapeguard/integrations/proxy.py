@@ -389,7 +389,12 @@ class GuardProxy:
                 self.counts["records_dropped"] += 1
                 return
             self._backlog += 1
-        self._recorder.submit(self._record, event, requests)
+        try:
+            self._recorder.submit(self._record, event, requests)
+        except RuntimeError:  # shutting down: the record is dropped, the request is not
+            with self._backlog_lock:
+                self._backlog -= 1
+            self.counts["records_dropped"] += 1
 
     def _record(self, event: Event, requests: list[StoreRequest]) -> None:
         try:
