@@ -18,7 +18,7 @@ from scrapeguard.detectors import Detector, Signal, build_detectors
 from scrapeguard.detectors.base import distinct
 from scrapeguard.events import Event
 from scrapeguard.policy.model import Policy
-from scrapeguard.routes import CONTACT_LOOKUP, LISTING, PROFILE
+from scrapeguard.routes import MEMBER_DATA_KINDS
 from scrapeguard.stores.base import CountRequest, Escalation, Observation, StateStore, StoreRequest, Window
 from scrapeguard.stores.memory import MemoryStore
 
@@ -32,7 +32,7 @@ PENALTY_KEYS = ("ip", "account", "session")
 #: Penalties guard the routes that show member data. Pages, assets and login stay open, so a
 #: throttled visitor can still read the site and log in (and an office whose shared address
 #: is throttled does not lose its stylesheets).
-GUARDED_KINDS = frozenset({PROFILE, CONTACT_LOOKUP, LISTING})
+GUARDED_KINDS = MEMBER_DATA_KINDS
 #: Detectors whose evidence says "this is a bot" (rather than "this is scraping"): a passed
 #: challenge answers them, so a cleared client is judged without them.
 BOT_EVIDENCE = frozenset({"bot_agents", "automation", "ip_reputation"})

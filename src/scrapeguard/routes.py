@@ -20,6 +20,8 @@ ASSET = "asset"
 AUTH = "auth"
 PAGE = "page"
 
+#: Route kinds that show members' data: penalties guard them, and detectors judge requests for them.
+MEMBER_DATA_KINDS = frozenset({"profile", "contact_lookup", "listing"})
 #: Route kinds whose subject is one member whose data the response shows.
 MEMBER_KINDS = frozenset({PROFILE, CONTACT_LOOKUP})
 

@@ -28,12 +28,12 @@ from scrapeguard.detectors.windows import HOUR, actor
 from scrapeguard.events import Event
 from scrapeguard.intel.crawlers import BROWSER, classify
 from scrapeguard.policy.model import AutomationOptions, Policy
-from scrapeguard.routes import ASSET, CONTACT_LOOKUP, LISTING, PAGE, PROFILE
+from scrapeguard.routes import ASSET, CONTACT_LOOKUP, LISTING, MEMBER_DATA_KINDS, PAGE, PROFILE
 from scrapeguard.stores.base import History, HistoryRequest, StateStore, StoreRequest
 
 HISTORY = "requests"
 KEEP = 64
-MEMBER_DATA = frozenset({PROFILE, CONTACT_LOOKUP, LISTING})
+MEMBER_DATA = MEMBER_DATA_KINDS
 #: Timing only judges clients that ask at least this often: a person reading one profile a minute
 #: for an hour is not a script, however steady.
 MAX_MEAN_INTERVAL = 60.0
@@ -58,16 +58,6 @@ def request_kind(event: Event) -> str:
     return "p"  # (HTTP libraries send "*/*" or nothing; log lines: a page, as far as anyone can tell)
 
 
-def client(event: Event) -> tuple[str, str] | None:
-    """The key a client's history is kept under, and who that is in words."""
-    return actor(event)
-
-
-def client_key(event: Event) -> str | None:
-    who = client(event)
-    return who[0] if who else None
-
-
 class Automation(Detector):
     name = "automation"
 
@@ -79,7 +69,7 @@ class Automation(Detector):
         return cls(policy.automation) if policy.automation.enabled else None
 
     def _who(self, event: Event) -> tuple[str, str] | None:
-        return client(event)
+        return actor(event)
 
     def _judged(self, event: Event) -> list[tuple[str, str]]:
         """Whose histories this request goes into: the client's and, for a browser session, its

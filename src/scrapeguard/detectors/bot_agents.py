@@ -30,10 +30,10 @@ from scrapeguard.intel.crawlers import (
     scanner_name,
 )
 from scrapeguard.policy.model import BotAgentsOptions, Policy
-from scrapeguard.routes import CONTACT_LOOKUP, LISTING, PROFILE
+from scrapeguard.routes import MEMBER_DATA_KINDS
 from scrapeguard.stores.base import StateStore
 
-MEMBER_DATA = frozenset({PROFILE, CONTACT_LOOKUP, LISTING})
+MEMBER_DATA = MEMBER_DATA_KINDS
 
 
 class BotAgents(Detector):

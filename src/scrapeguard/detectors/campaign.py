@@ -32,8 +32,9 @@ from scrapeguard.events import Event
 from scrapeguard.policy.model import CampaignOptions, Policy
 from scrapeguard.routes import PROFILE
 from scrapeguard.stores.base import (
+    NO_ESCALATION,
+    UNLIMITED,
     CountRequest,
-    Escalation,
     HistoryRequest,
     StateStore,
     StoreRequest,
@@ -48,11 +49,8 @@ MAX_STEP = 3
 #: Pages in order that make an actor a sweeper.
 IDS_IN_A_ROW = 2
 NAMES_IN_A_ROW = 8
-UNLIMITED = 10**9
 #: Headers that, with the user agent, make a client's fingerprint (when the integration sees them).
 FINGERPRINT_HEADERS = ("accept", "accept-language", "accept-encoding", "sec-ch-ua")
-#: Counting into a group checks no key for penalties, so escalation settings are never used.
-_NO_ESCALATION = Escalation(1, 1, 1, 1, 1, 1, 1)
 
 
 def fingerprint(event: Event) -> str:
@@ -111,7 +109,7 @@ class Campaign(Detector):
         where = event.net or event.ip or who
         seen = store.observe(event.ts, [], [CountRequest(group, "networks", where, self._window),
                                              CountRequest(group, "members", subject, self._window)],
-                             _NO_ESCALATION, "")
+                             NO_ESCALATION, "")
         networks = distinct(seen.counted, group, "networks")
         members = distinct(seen.counted, group, "members")
         if networks is None or members is None:

@@ -11,9 +11,8 @@
 from __future__ import annotations
 
 from scrapeguard.detectors.automation import HISTORY as AUTOMATION_HISTORY
-from scrapeguard.detectors.automation import client_key as automation_key
 from scrapeguard.detectors.base import Counted, Detector, Signal, history
-from scrapeguard.detectors.windows import anonymous_key
+from scrapeguard.detectors.windows import actor, anonymous_key
 from scrapeguard.events import Event
 from scrapeguard.policy.model import HoneypotOptions, Policy
 from scrapeguard.stores.base import StateStore
@@ -40,8 +39,8 @@ class Honeypot(Detector):
     @staticmethod
     def _read_robots(event: Event, counted: Counted) -> bool:
         """Whether the automation detector's history shows this client fetched robots.txt."""
-        key = automation_key(event)
-        past = history(counted, key, AUTOMATION_HISTORY) if key is not None else None
+        who = actor(event)  # where the automation detector keeps the client's history
+        past = history(counted, who[0], AUTOMATION_HISTORY) if who is not None else None
         return past is not None and "r" in past.values
 
     def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:

@@ -31,15 +31,10 @@ from scrapeguard.intel.reputation import (
     origin,
 )
 from scrapeguard.policy.model import IpReputationOptions, Policy
-from scrapeguard.routes import CONTACT_LOOKUP, LISTING, PROFILE
+from scrapeguard.routes import MEMBER_DATA_KINDS
 from scrapeguard.stores.base import StateStore
 
-MEMBER_DATA = frozenset({PROFILE, CONTACT_LOOKUP, LISTING})
-
-
-def actor_key(event: Event) -> str | None:
-    who = actor(event)
-    return who[0] if who else None
+MEMBER_DATA = MEMBER_DATA_KINDS
 
 
 class IpReputation(Detector):
@@ -73,9 +68,10 @@ class IpReputation(Detector):
     def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
         if event.route.kind not in MEMBER_DATA or not event.ip:
             return []
-        key = actor_key(event)
-        if key is None:
+        who = actor(event)
+        if who is None:
             return []
+        key = who[0]
         ip, o = event.ip, self.options
         signals = [Signal(self.name, key, score, f"{ip} is listed in {name}", {"list": name})
                    for name, score, networks in self.lists if score > 0 and ip in networks]

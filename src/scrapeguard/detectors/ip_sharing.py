@@ -21,10 +21,10 @@ from scrapeguard.detectors.windows import DAY, HOUR
 from scrapeguard.events import Event
 from scrapeguard.intel.reputation import RELAY, origin
 from scrapeguard.policy.model import IpSharingOptions, Policy
-from scrapeguard.routes import CONTACT_LOOKUP, LISTING, PROFILE
-from scrapeguard.stores.base import CountRequest, StateStore, StoreRequest, Window
+from scrapeguard.routes import MEMBER_DATA_KINDS
+from scrapeguard.stores.base import UNLIMITED, CountRequest, StateStore, StoreRequest, Window
 
-MEMBER_DATA = frozenset({PROFILE, CONTACT_LOOKUP, LISTING})
+MEMBER_DATA = MEMBER_DATA_KINDS
 
 
 @lru_cache(maxsize=65536)
@@ -34,7 +34,6 @@ def _relayed(ip: str) -> bool:
     return found is not None and found.kind == RELAY
 NETWORKS = "networks"
 NEW_ACCOUNTS = "new_accounts"
-UNLIMITED = 10**9
 
 
 class IpSharing(Detector):

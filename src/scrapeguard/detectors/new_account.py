@@ -16,12 +16,10 @@ from scrapeguard.detectors.base import Counted, Detector, Signal, distinct
 from scrapeguard.events import Event
 from scrapeguard.policy.model import NewAccountOptions, Policy
 from scrapeguard.routes import CONTACT_LOOKUP, LISTING, PROFILE
-from scrapeguard.stores.base import CountRequest, StateStore, StoreRequest, Window
+from scrapeguard.stores.base import UNLIMITED, CountRequest, StateStore, StoreRequest, Window
 
 #: Name of the distinct set of look-ups.
 SET = "early"
-#: Count without refusing admission: the allowance is judged here, not by the store.
-UNLIMITED = 10**9
 
 
 class NewAccount(Detector):

@@ -19,7 +19,7 @@ from scrapeguard.detectors.windows import DAY, HOUR, anonymous_key, hour_and_day
 from scrapeguard.events import Event
 from scrapeguard.policy.model import Policy, ProfileQuotaOptions
 from scrapeguard.routes import PROFILE
-from scrapeguard.stores.base import CountRequest, Escalation, StateStore, StoreRequest, Window
+from scrapeguard.stores.base import NO_ESCALATION, CountRequest, StateStore, StoreRequest, Window
 
 #: Name of the distinct set this detector counts in.
 SET = "profiles"
@@ -27,8 +27,6 @@ SET = "profiles"
 SHARED = "shared"
 #: Name of the set of an address's sessions that used up the anonymous quota.
 EXHAUSTED = "exhausted"
-#: Counting exhausted sessions checks no penalties: escalation settings are never used.
-_NO_ESCALATION = Escalation(1, 1, 1, 1, 1, 1, 1)
 
 
 class ProfileQuota(Detector):
@@ -113,7 +111,7 @@ class ProfileQuota(Detector):
         cookie rotation (a second store call, made only when a session reaches its quota)."""
         key = f"ip:{event.ip}"
         request = CountRequest(key, EXHAUSTED, str(event.session), self._exhausted)
-        seen = store.observe(event.ts, [], [request], _NO_ESCALATION, "")
+        seen = store.observe(event.ts, [], [request], NO_ESCALATION, "")
         result = distinct(seen.counted, key, EXHAUSTED)
         if result is None or result.admitted or self.options.rotation_score <= 0:
             return []

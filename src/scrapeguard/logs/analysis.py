@@ -50,9 +50,9 @@ from scrapeguard.logs.exposure import ActorExposure, compute_exposure
 from scrapeguard.logs.reading import ReadStats
 from scrapeguard.logs.scanning import ScanResult
 from scrapeguard.policy.model import Policy
-from scrapeguard.routes import CONTACT_LOOKUP, LISTING, MEMBER_KINDS, PAGE, PROFILE
+from scrapeguard.routes import CONTACT_LOOKUP, LISTING, MEMBER_DATA_KINDS, MEMBER_KINDS, PAGE, PROFILE
 
-MEMBER_DATA = sorted({PROFILE, CONTACT_LOOKUP, LISTING})
+MEMBER_DATA = sorted(MEMBER_DATA_KINDS)
 HOUR = 3600
 DAY = 86400
 

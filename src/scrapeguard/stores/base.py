@@ -125,6 +125,12 @@ class Escalation:
         return float(min(self.block_max_seconds, self.block_seconds * self.block_growth ** earlier_blocks))
 
 
+#: A window limit that never refuses admission: for counts a detector judges itself.
+UNLIMITED = 10**9
+#: Escalation settings for observe calls that check no key's penalties (they are never used).
+NO_ESCALATION = Escalation(1, 1, 1, 1, 1, 1, 1)
+
+
 @dataclass(frozen=True, slots=True)
 class Observation:
     """What `observe` found for one event."""
