@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from scrapeguard.policy.model import Policy
     from scrapeguard.records.db import Database
+    from scrapeguard.records.privacy import Pseudonymiser
     from scrapeguard.records.users import Actor
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -115,6 +116,13 @@ def _policy(path: str | None) -> Policy:
     from scrapeguard.cli import _load_policy_or_exit
 
     return _load_policy_or_exit(path)
+
+
+def _pseudonymiser(policy: Policy, db: Database) -> Pseudonymiser:
+    """The records' keyed IP pseudonymiser, with the key the policy names (or the database's)."""
+    from scrapeguard.records.privacy import Pseudonymiser, load_key
+
+    return Pseudonymiser(load_key(policy.incidents.pseudonym_key, db.key_file_default()))
 
 
 def _emit(as_json: bool, data: Any, text: Callable[[], str]) -> None:
@@ -256,12 +264,11 @@ def exposure_import(file: str, db_target: str | None, as_user: str, policy_path:
                     as_json: bool) -> None:
     """Exposure computed from logs (`scrapeguard analyze`); shape in docs/records.md."""
     from scrapeguard.records.exposure import parse_exposure_import, write_exposure
-    from scrapeguard.records.privacy import Pseudonymiser, load_key
     from scrapeguard.records.users import require
 
     policy = _policy(policy_path)
     db = _open(db_target)
-    pseudonymiser = Pseudonymiser(load_key(policy.incidents.pseudonym_key, db.key_file_default()))
+    pseudonymiser = _pseudonymiser(policy, db)
     records = parse_exposure_import(_read_json(file), pseudonymiser)
     with db.session() as session:
         actor = _actor(session, as_user)
@@ -293,12 +300,11 @@ def decisions_import(file: str, db_target: str | None, as_user: str, policy_path
     from scrapeguard.records.decisions import add_decisions, parse_decision_line
     from scrapeguard.records.errors import RecordsError
     from scrapeguard.records.incidents import detect
-    from scrapeguard.records.privacy import Pseudonymiser, load_key
     from scrapeguard.records.users import require
 
     policy = _policy(policy_path)
     db = _open(db_target)
-    pseudonymiser = Pseudonymiser(load_key(policy.incidents.pseudonym_key, db.key_file_default()))
+    pseudonymiser = _pseudonymiser(policy, db)
     records, bad = [], []
     with open(file, encoding="utf-8", errors="replace") as lines:
         for number, line in enumerate(lines, 1):
@@ -415,11 +421,10 @@ def incidents_open(title: str, actors: tuple[str, ...], note: str, db_target: st
                    policy_path: str | None, as_json: bool) -> None:
     """Open an incident by hand (e.g. reported by a member or found in logs)."""
     from scrapeguard.records.incidents import open_incident
-    from scrapeguard.records.privacy import Pseudonymiser, load_key
 
     policy = _policy(policy_path)
     db = _open(db_target)
-    pseudonymiser = Pseudonymiser(load_key(policy.incidents.pseudonym_key, db.key_file_default()))
+    pseudonymiser = _pseudonymiser(policy, db)
     keys = set()
     for key in actors:
         if ":" not in key:
@@ -620,7 +625,6 @@ def _write_evidence(db_target: str | None, as_user: str, out_dir: str, log_args:
     from scrapeguard.cli import _log_format_or_exit
     from scrapeguard.records.evidence import pack_actors, write_pack
     from scrapeguard.records.log_excerpts import read_excerpt
-    from scrapeguard.records.privacy import Pseudonymiser, load_key
 
     if log_args.fmt is not None and not log_args.logs:
         raise click.BadParameter("--format is for --log: give the access logs too", param_hint="--format")
@@ -637,7 +641,7 @@ def _write_evidence(db_target: str | None, as_user: str, out_dir: str, log_args:
             actor = _actor(session, as_user)
             excerpt = None
             if log_format is not None:
-                pseudonymiser = Pseudonymiser(load_key(policy.incidents.pseudonym_key, db.key_file_default()))
+                pseudonymiser = _pseudonymiser(policy, db)
                 actors = pack_actors(session, actor, incident_id, case_id)
                 try:
                     excerpt = read_excerpt(list(log_args.logs), log_format, actors, pseudonymiser,
@@ -795,11 +799,10 @@ def cases_group() -> None:
 def cases_open(respondent: str, address: str | None, incident: str | None, actors: tuple[str, ...], note: str,
                db_target: str | None, as_user: str, policy_path: str | None, as_json: bool) -> None:
     from scrapeguard.records.cases import open_case
-    from scrapeguard.records.privacy import Pseudonymiser, load_key
 
     policy = _policy(policy_path)
     db = _open(db_target)
-    pseudonymiser = Pseudonymiser(load_key(policy.incidents.pseudonym_key, db.key_file_default()))
+    pseudonymiser = _pseudonymiser(policy, db)
     with db.session() as session:
         case = open_case(session, _actor(session, as_user), respondent, address, incident,
                          {pseudonymiser.actor(a) for a in actors}, note)
@@ -1060,7 +1063,6 @@ def records_purge(db_target: str | None, as_user: str, policy_path: str | None, 
 @_clear_errors
 def records_pseudonym(key: str, db_target: str | None, policy_path: str | None) -> None:
     """What an actor key looks like at rest (e.g. ip:203.0.113.7), to find it in the records."""
-    from scrapeguard.records.privacy import Pseudonymiser, load_key
 
     if ":" not in key:
         raise click.BadParameter("give name:value, e.g. ip:203.0.113.7", param_hint="KEY")
@@ -1068,7 +1070,7 @@ def records_pseudonym(key: str, db_target: str | None, policy_path: str | None) 
     from scrapeguard.records.db import Database
 
     db = Database(db_target)
-    click.echo(Pseudonymiser(load_key(policy.incidents.pseudonym_key, db.key_file_default())).actor(key))
+    click.echo(_pseudonymiser(policy, db).actor(key))
 
 
 COMMANDS = (db_group, users_group, members_group, exposure_group, decisions_group, incidents_group,
