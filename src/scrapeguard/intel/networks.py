@@ -41,6 +41,11 @@ class NetworkSet:
             addr = ipaddress.ip_address(ip)
         except ValueError:
             return False
+        return self.holds(addr)
+
+    def holds(self, addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        """Membership of an address already parsed (for callers testing one address against
+        several sets); not cached."""
         starts = self._starts[addr.version]
         value = int(addr)
         i = bisect.bisect_right(starts, value) - 1

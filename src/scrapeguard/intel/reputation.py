@@ -9,6 +9,7 @@ ranges cover the largest clouds only.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 from dataclasses import dataclass
@@ -58,8 +59,12 @@ def _sets() -> list[tuple[str, str, Any]]:
 
 def origin(ip: str) -> Origin | None:
     """The kind of network the address is in, from the shipped ranges (relays first)."""
+    try:
+        addr = ipaddress.ip_address(ip)  # parsed once for every set
+    except ValueError:
+        return None
     for kind, operator, networks in _sets():
-        if ip in networks:
+        if networks.holds(addr):
             return Origin(kind, operator)
     return None
 
