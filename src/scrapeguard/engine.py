@@ -60,6 +60,9 @@ class Engine:
                                                                  policy.store.max_members_per_key)
         self.detectors = build_detectors(policy, live) if detectors is None else detectors
         self.enforcing = policy.enforcing
+        #: Detectors that may refuse requests for no member data (see Detector.judges).
+        self._judging_every_route = frozenset(
+            d for d in self.detectors if type(d).judges is not Detector.judges)
         self.penalty_keys = (*PENALTY_KEYS, "net") if policy.profile_quota.network_enabled else PENALTY_KEYS
         a = policy.actions
         self.escalation = Escalation(
@@ -120,16 +123,22 @@ class Engine:
             held = [f"{name}:{keys[name]}" for name in self.penalty_keys
                     if name in keys and not (event.account is not None and name in ADDRESS_KEYS)]
         requests: list[StoreRequest] = []
+        judged: list[StoreRequest] = []  # off the guarded routes: what detectors judging it asked for
         for detector in self.detectors:
             try:
-                requests.extend(detector.plan(event))
+                planned = detector.plan(event)
+                if not guarded and detector in self._judging_every_route and detector.judges(event):
+                    judged.extend(planned)
+                else:
+                    requests.extend(planned)
             except Exception:  # a detector must never take the guard down
                 self._detector_failed(detector, event)
         decision_id = new_decision_id()
         if requests and not guarded and self.defer is not None:
-            # off the guarded routes no detector judges what the store answers, only records
+            # off the guarded routes the other detectors' requests are only recorded, in the background
             self.defer(event, requests)
             requests = []
+        requests.extend(judged)
         clearance = None
         if guarded and event.clearance is not None and self.challenging:
             # a clearance is good for a bounded number of member-data requests
@@ -151,6 +160,13 @@ class Engine:
                 self._detector_failed(detector, event)
         if not signals:
             return self._allow(event, keys)
+        if not guarded:
+            # exemptions (a verified search engine's crawler) are asked here, only when a
+            # request off the member-data routes would be refused: most never are
+            exempting = next((d for d in self.detectors if d.exempts(event)), None)
+            if exempting is not None:
+                self.counts[f"exempt.{exempting.name}"] += 1
+                return self._allow(event, keys)
 
         key, risk, reasons = self._riskiest(signals)
         thresholds = self.policy.risk

@@ -26,6 +26,22 @@ MEMBER_DATA_KINDS = frozenset({"profile", "contact_lookup", "listing"})
 MEMBER_KINDS = frozenset({PROFILE, CONTACT_LOOKUP})
 
 
+#: File extensions of static files (what a browser loads with a page), lower case, with the dot.
+STATIC_EXTENSIONS = frozenset({
+    ".css", ".js", ".mjs", ".map", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif", ".svg", ".ico",
+    ".bmp", ".woff", ".woff2", ".ttf", ".otf", ".eot", ".mp4", ".webm", ".mp3", ".ogg", ".wasm",
+})
+
+
+def is_static(path: str, kind: str) -> bool:
+    """Whether a request is for a static file: an asset route, or a path whose last segment ends in
+    a static file extension (sites rarely list every folder of them in the route map)."""
+    if kind == ASSET:
+        return True
+    dot = path.rfind(".")
+    return dot > path.rfind("/") and path[dot:].lower() in STATIC_EXTENSIONS
+
+
 @dataclass(frozen=True, slots=True)
 class RouteMatch:
     kind: str

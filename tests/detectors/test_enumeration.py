@@ -145,7 +145,7 @@ def test_a_recruiter_reading_search_results_in_site_order_is_not_a_sweep() -> No
 def test_many_member_pages_that_do_not_exist_are_probing() -> None:
     engine = Engine(default_policy())
     guesses = [f"/u/{w}" for w in ("admin", "root", "test", "info", "sales", "ceo", "hr", "jobs", "web")]
-    decisions = fetch(engine, guesses, status=404)  # a replayed log knows the status
+    decisions = fetch(engine, guesses, status=404, step=20.0)  # a replayed log knows the status
     assert actions(decisions)[:7] == [ALLOW] * 7 and actions(decisions)[7] == THROTTLE
     detail = decisions[7].reasons[0].detail
     assert "asked for 8 member pages that do not exist, of 8 in the last hour" in detail
@@ -156,7 +156,7 @@ def test_live_not_found_pages_are_recorded_after_the_response() -> None:
     refused_at = None
     for i, name in enumerate(["admin", "root", "test", "info", "sales", "ceo", "hr", "jobs", "web"]):
         path = f"/u/{name}"
-        event = Event(ts=T0 + i, ip="203.0.113.4", path=path, route=ROUTES.match(path))
+        event = Event(ts=T0 + i * 20, ip="203.0.113.4", path=path, route=ROUTES.match(path))
         if engine.decide(event).refused:
             refused_at = i
             break
@@ -164,10 +164,39 @@ def test_live_not_found_pages_are_recorded_after_the_response() -> None:
     assert refused_at == 8  # the ninth: eight misses were recorded before it
 
 
+def test_member_pages_guessed_in_a_burst_are_probing_at_the_fourth_miss() -> None:
+    # WordPress author enumeration as CrowdSec's hub test has it: six authors in one second
+    engine = Engine(default_policy())
+    asked = [("/u/2", 200), ("/u/23", 404), ("/u/24", 404), ("/u/14", 404), ("/u/3", 200), ("/u/12", 404)]
+    decisions = [engine.decide(Event(ts=T0 + i * 0.1, ip="192.0.2.4", path=p, route=ROUTES.match(p),
+                                     status=st)) for i, (p, st) in enumerate(asked)]
+    assert actions(decisions) == [ALLOW] * 5 + [THROTTLE]
+    [reason] = decisions[5].reasons
+    assert reason.detail == ("anonymous visitor asked for 4 member pages that do not exist, of 6 within "
+                             "10 seconds")
+
+
+def test_one_missing_member_asked_for_again_and_again_is_not_probing() -> None:
+    engine = Engine(default_policy())
+    again = [engine.decide(Event(ts=T0 + i * 0.1, ip="192.0.2.5", path="/u/1", route=ROUTES.match("/u/1"),
+                                 status=404)) for i in range(8)]
+    assert actions(again) == [ALLOW] * 8
+
+
+def test_dead_links_opened_in_tabs_are_not_probing_unless_most_are_dead() -> None:
+    # a reader opens 12 profiles from an old list at once; 4 of them have left the site
+    engine = Engine(default_policy())
+    paths = [f"/u/reader.{i}" for i in range(12)]
+    tabs = [Event(ts=T0 + i * 0.2 + (i * 7 % 5) * 0.05, ip="192.0.2.6", path=p, route=ROUTES.match(p),
+                  status=404 if i % 3 == 2 else 200) for i, p in enumerate(paths)]
+    assert {engine.decide(e).action for e in tabs} == {ALLOW}
+
+
 def test_a_person_mistyping_a_few_names_is_not_probing() -> None:
     engine = Engine(default_policy())
     found = fetch(engine, [f"/u/{n}" for n in ("alice.k3", "bob.j9", "carol.x2", "dan.q8")], status=200)
-    missed = fetch(engine, [f"/u/{n}" for n in ("alise", "bobb", "karol")], status=404, start=T0 + 60)
+    missed = fetch(engine, [f"/u/{n}" for n in ("alise", "bobb", "karol")], status=404, start=T0 + 60,
+                   step=1.0)  # three typos in a row, quickly
     assert {d.action for d in found + missed} == {ALLOW}
 
 

@@ -10,8 +10,7 @@ The only policy a case may add is a route map describing the SITE the log comes 
 URLs show a member), never a detector option: the default route map is the demo site's. One case
 uses one: http-wordpress_user-enum reads `wordpress-site.toml` (WordPress's author URLs).
 
-Where ScrapeGuard does not reach CrowdSec's answer with its defaults, the case is a known gap: it is
-marked xfail(strict=True) with the reason, so it fails loudly the day it starts passing.
+Each case also names the detector whose default rules refuse its IPs: every refusal must cite it.
 Data: tests/data/crowdsec-hub-tests/ (SOURCE.txt, MIT LICENSE).
 """
 
@@ -60,31 +59,25 @@ class Case:
     json_fields: dict[str, str] | None = None
     #: A route map of the site the log comes from (tests/data/crowdsec-hub-tests/NAME), or None.
     site: str | None = None
-    #: Why ScrapeGuard's defaults do not reach CrowdSec's answer (xfail strict), or None.
-    gap: str | None = None
+    #: The detector whose default rules refuse the IPs (named in every refusal's reasons).
+    by: str | None = None
 
 
 CASES = (
-    Case("nginx-bad-user-agent", "http-bad-user-agent"),
-    Case("aws-alb-http-bad-user-agent", "http-bad-user-agent", log_format=ALB_FORMAT),
+    Case("nginx-bad-user-agent", "http-bad-user-agent", by="bot_agents"),
+    Case("aws-alb-http-bad-user-agent", "http-bad-user-agent", log_format=ALB_FORMAT, by="bot_agents"),
+    # 41 plain pages (/page-01 … /page-41) in half a second: the flood detector's page rule
     Case("envoy-http-crawl-non_statics", "http-crawl-non_statics", log_format="json",
-         json_fields=ENVOY_FIELDS,
-         gap="41 plain pages (/page-01 … /page-41, all 404) in half a second: ScrapeGuard judges requests "
-             "for member data only (the route map), and no route of this site shows a member. Counting every "
-             "page of an unknown site as member data would be tuning, not a route map."),
-    Case("http-dos-random-uri", "http-dos-random-uri",
-         gap="66 requests for random six-letter paths in one second: a flood of plain 404 pages, no member "
-             "data; ScrapeGuard leaves pages open (rate limiting pages is the web server's or a WAF's job)."),
-    Case("http-dos-switching-ua", "http-dos-switching-ua",
-         gap="13 requests for / with 12 user agents in 20 s: ScrapeGuard does not yet count distinct user "
-             "agents per address, and / is no member page. Counting user agents per address would catch "
-             "offices and campuses behind one NAT; per browser session on member-data routes it would be "
-             "principled (not made here)."),
+         json_fields=ENVOY_FIELDS, by="flood"),
+    # 66 requests for random six-letter paths in one second, a new Firefox user agent on most
+    Case("http-dos-random-uri", "http-dos-random-uri", by="flood"),
+    # 12 user agents, each on one request for /, in 20 s from one address (the flood detector's
+    # user-agent rule); 127.0.0.1's two requests are rightly not flagged by either
+    Case("http-dos-switching-ua", "http-dos-switching-ua", by="flood"),
+    # 1.2.3.4 asks for 6 distinct authors in one second, 4 of them missing: probing in a burst.
+    # 1.2.3.5, asking for author 1 six times, is rightly not flagged by either.
     Case("http-wordpress_user-enum", "http-wordpress_user-enum", site="wordpress-site.toml",
-         gap="1.2.3.4 asks for 6 distinct authors (4 of them missing) in one second. With the site's route "
-             "map these are member pages, but the default enumeration thresholds need 8 ids in sequence or 8 "
-             "missing member pages in an hour, and the quotas 60 profiles an hour: 6 are below every "
-             "default. (1.2.3.5, asking for author 1 six times, is rightly not flagged by either.)"),
+         by="enumeration"),
     Case("apache-http-probing", "http-probing",
          out_of_scope="vulnerability probing (remote file inclusion URLs, 404s on /src/scripture.php …): "
                       "a WAF's concern; no member data is asked for"),
@@ -123,11 +116,7 @@ def refused(case: Case, tmp_path: Path) -> tuple[set[str], list[dict[str, object
 
 
 def _param(case: Case) -> object:
-    marks: list[pytest.MarkDecorator] = []
-    if case.out_of_scope:
-        marks.append(pytest.mark.skip(reason=f"out of scope: {case.out_of_scope}"))
-    elif case.gap:
-        marks.append(pytest.mark.xfail(strict=True, reason=f"known gap: {case.gap}"))
+    marks = [pytest.mark.skip(reason=f"out of scope: {case.out_of_scope}")] if case.out_of_scope else []
     return pytest.param(case, id=case.folder, marks=marks)
 
 
@@ -137,6 +126,7 @@ def test_scrapeguard_refuses_the_ips_crowdsec_names(case: Case, tmp_path: Path) 
     ips, decisions = refused(case, tmp_path)
     assert ips == expected
     assert all(d["reasons"] for d in decisions)  # every refusal says why
+    assert all(case.by in {r["detector"] for r in d["reasons"]} for d in decisions)
 
 
 def test_every_case_in_the_data_folder_is_in_the_table() -> None:
@@ -144,7 +134,8 @@ def test_every_case_in_the_data_folder_is_in_the_table() -> None:
     in_scope = {c.folder for c in CASES if c.out_of_scope is None}
     assert copied == in_scope
     for case in CASES:
-        assert (case.out_of_scope is None) or (case.gap is None and case.site is None)
+        assert (case.out_of_scope is None) == (case.by is not None)
+        assert case.out_of_scope is None or case.site is None
 
 
 def test_the_scenario_assert_parser_reads_crowdsec_expressions(tmp_path: Path) -> None:
@@ -168,12 +159,3 @@ def test_the_assert_parser_finds_every_source_in_any_order(ips: set[str], rnd: r
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "scenario.assert").write_text("\n".join(lines) + "\n")
         assert expected_ips(Path(tmp)) == ips
-
-
-def test_the_gaps_are_real_nothing_is_refused_in_them(tmp_path: Path) -> None:
-    """The xfails above fail for the stated reason (ScrapeGuard refuses no one there), not because a
-    log went unread: each gap case replays cleanly and its decisions file is empty."""
-    for case in CASES:
-        if case.gap is not None:
-            ips, _ = refused(case, tmp_path / case.folder)
-            assert ips == set(), case.folder

@@ -81,17 +81,18 @@ def test_the_people_looking_ips_refused_are_pinned_and_explained(tmp_path: Path)
                       and any(classify(ua).kind == BROWSER for ua in agents[ip])}
     # One remains: 91.236.75.25 calls itself MSIE 6 on Windows XP (and "-" on its other line) and asks,
     # in one minute, for fckeditor/editor/fckeditor.html under 8 paths of one blog post (all 404): a
-    # scanner for the FCKeditor upload hole, refused by enumeration (8 missing pages of 8 asked for).
+    # scanner for the FCKeditor upload hole, refused by enumeration (6 missing pages of 6 asked for
+    # within 10 seconds: probing in a burst; it asks for two more, refused too).
     # Every other address that browsers' user agents name is allowed throughout, including the log's
     # heaviest reader, 130.237.218.86 (357 requests, slide decks with their stylesheets and images).
     assert people_looking == {"91.236.75.25"}
     [why] = {r["detail"] for d in decisions if d["keys"]["ip"] == "91.236.75.25" for r in d["reasons"]}
-    assert why == "anonymous visitor asked for 8 member pages that do not exist, of 8 in the last hour"
+    assert why == "anonymous visitor asked for 6 member pages that do not exist, of 6 within 10 seconds"
 
 
 def test_every_refusal_carries_its_reasons(tmp_path: Path) -> None:
     decisions, counts = elastic_replay(tmp_path)
-    assert len(decisions) == counts["throttle"] + counts["block"] == 648
+    assert len(decisions) == counts["throttle"] + counts["block"] == 649
     assert len(refused_ips(decisions)) == 134
     for d in decisions:
         assert d["reasons"]
@@ -127,7 +128,7 @@ def test_the_replay_report_lists_every_refused_ip_with_its_reason(tmp_path: Path
     assert set(listed) == {f"ip:{ip}" for ip in refused_ips(decisions)}
     assert all(reason.split(": ", 1)[0] in {"bot_agents", "automation", "enumeration"} and ": " in reason
                for reason in listed.values())
-    assert listed["ip:91.236.75.25"].startswith("enumeration: anonymous visitor asked for 8 member pages")
+    assert listed["ip:91.236.75.25"].startswith("enumeration: anonymous visitor asked for 6 member pages")
     text = CliRunner().invoke(main, ["replay", str(ELASTIC), "--format", "combined", "--policy", str(SITE),
                                      "--decisions-out", str(out), "--top", "3"]).stdout
     assert "ip:50.16.19.13" in text and "bot_agents: self-declared bot asking for member data" in text

@@ -63,6 +63,11 @@ class Detector(ABC):
         (a verified search engine crawler, say)."""
         return False
 
+    def judges(self, event: Event) -> bool:
+        """Whether the detector may refuse this request although it asks for no member data (then
+        what it plans for it is counted before judging, never deferred to the background)."""
+        return False
+
     def plan(self, event: Event) -> list[StoreRequest]:
         """What to count or record for this event (sent to the store with every other detector's)."""
         return []

@@ -6,7 +6,9 @@ session), over the member pages it asked for in the last hour:
 - sweeps: member ids in sequence (17, 18, 20, 21...: each within a small step
   of the one before), or names in strictly alphabetical order. People follow
   links and search results; scripts walk the id space.
-- probing: many member pages that do not exist (404), i.e. guessing names.
+- probing: many member pages that do not exist (404), i.e. guessing names,
+  in the last hour or in a burst of a few seconds (nobody types wrong member
+  addresses that fast, and a site's links lead to members who exist).
 - contact lookups: finding members by a contact detail (routes of kind
   "contact_lookup", e.g. /lookup?email=) is how the largest real scraping
   incidents harvested data (phone-number matching), so the distinct contact
@@ -123,6 +125,16 @@ class Enumeration(Detector):
                 self.name, who[0], o.probe_score,
                 f"{who[1]} asked for {missed} member pages that do not exist, of {asked} in the last hour",
                 {"missed": missed, "asked": asked}))
+        elif o.probe_score > 0:
+            since = event.ts - o.probe_burst_seconds
+            recent = [value for ts, value in past.entries if ts >= since]
+            asked, missed = probe_counts([*recent, current])
+            if missed >= o.probe_burst_misses and missed >= o.probe_share * asked:
+                signals.append(Signal(
+                    self.name, who[0], o.probe_score,
+                    f"{who[1]} asked for {missed} member pages that do not exist, of {asked} within "
+                    f"{o.probe_burst_seconds:g} seconds",
+                    {"missed": missed, "asked": asked, "seconds": o.probe_burst_seconds}))
         return signals
 
     def _lookups(self, who: tuple[str, str, tuple[Window, Window]], counted: Counted) -> list[Signal]:

@@ -26,8 +26,9 @@ from scrapeguard.policy.model import (
     ChallengeOptions,
     ClientOptions,
     EnumerationOptions,
+    FloodOptions,
     HoneypotOptions,
-IncidentOptions,
+    IncidentOptions,
     IpReputationOptions,
     IpSharingOptions,
     NetworkList,
@@ -293,6 +294,8 @@ class _Checker:
             probe_misses=self.integer(d, f"{en}.probe_misses", lo=1),
             probe_share=self.number(d, f"{en}.probe_share", lo=0, hi=1),
             probe_score=self.number(d, f"{en}.probe_score", lo=0, hi=1),
+            probe_burst_misses=self.integer(d, f"{en}.probe_burst_misses", lo=2),
+            probe_burst_seconds=self.number(d, f"{en}.probe_burst_seconds", lo=1, hi=3600),
         )
         ba = "detectors.bot_agents"
         bot_agents = BotAgentsOptions(
@@ -363,7 +366,7 @@ class _Checker:
                       honeypot=self.honeypot(d), campaign=self.campaign(d),
                       risk=risk, actions=actions,
                       store=store, routes=routes, source=self.source, challenge=challenge,
-                      incidents=incidents)
+                      incidents=incidents, flood=self.flood(d))
 
     def incidents(self, d: dict[str, Any]) -> IncidentOptions:
         i = "incidents"
@@ -445,6 +448,19 @@ class _Checker:
             no_assets_pages=self.integer(d, f"{k}.no_assets_pages", lo=2, hi=64),
             no_assets_score=self.number(d, f"{k}.no_assets_score", lo=0, hi=1),
             headers_score=self.number(d, f"{k}.headers_score", lo=0, hi=1),
+        )
+
+    def flood(self, d: dict[str, Any]) -> FloodOptions:
+        k = "detectors.flood"
+        return FloodOptions(
+            enabled=self.boolean(d, f"{k}.enabled"),
+            pages=self.integer(d, f"{k}.pages", lo=2),
+            pages_seconds=self.number(d, f"{k}.pages_seconds", lo=1, hi=3600),
+            pages_score=self.number(d, f"{k}.pages_score", lo=0, hi=1),
+            # the history of an address keeps FLOOD_KEEP requests: the limit must fit in it
+            user_agents=self.integer(d, f"{k}.user_agents", lo=2, hi=40),
+            user_agents_seconds=self.number(d, f"{k}.user_agents_seconds", lo=1, hi=3600),
+            user_agents_score=self.number(d, f"{k}.user_agents_score", lo=0, hi=1),
         )
 
     def ip_reputation(self, d: dict[str, Any]) -> IpReputationOptions:

@@ -60,6 +60,8 @@ class EnumerationOptions:
     probe_misses: int = 8
     probe_share: float = 0.5
     probe_score: float = 0.7
+    probe_burst_misses: int = 4
+    probe_burst_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,19 @@ class AutomationOptions:
     no_assets_pages: int
     no_assets_score: float
     headers_score: float
+
+
+@dataclass(frozen=True, slots=True)
+class FloodOptions:
+    """Paces no person produces, on any route (see detectors/flood.py)."""
+
+    enabled: bool = True
+    pages: int = 40
+    pages_seconds: float = 20.0
+    pages_score: float = 0.6
+    user_agents: int = 10
+    user_agents_seconds: float = 60.0
+    user_agents_score: float = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +256,7 @@ class Policy:
     source: str = "<defaults>"
     challenge: ChallengeOptions = ChallengeOptions()
     incidents: IncidentOptions = IncidentOptions()
+    flood: FloodOptions = FloodOptions()
 
     @property
     def enforcing(self) -> bool:

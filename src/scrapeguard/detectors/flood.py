@@ -1,0 +1,127 @@
+"""flood: paces no person produces, judged on every route (not only member data).
+
+Two rules, each about requests a person's browser never makes at that pace:
+
+- pages: more than N distinct paths (static files aside, query strings
+  aside) within a few seconds from one client: an aggressive crawl, or a
+  flood of made-up URLs. Member data has its quotas and sweep rules, so
+  only the other routes count here. A reader opens a few pages a minute; even a single
+  page application loading its data asks for the same few endpoints again.
+  Only the requests over the limit are refused: the window slides, so a
+  crawler that slows down to a reader's pace is served again.
+- user agents: more than N user agents from one address within a minute,
+  each seen on one request only, while not one static file was loaded from
+  that address, among requests with no account, no session the site issued
+  and (live) no cookie at all: a tool switching its user agent on every
+  request. People sharing an address (an office, a carrier's NAT) keep their
+  browser's user agent, come back for another page, carry the site's cookies
+  when they return, and someone among them is always loading a page's
+  stylesheets and images. In logs without cookies, many slow readers behind
+  one address with warm caches, each reading one page a minute, look alike:
+  name the session cookie in the log format where that matters.
+
+The client is the account when logged in, else the browser session the site
+issued, else the address (`windows.actor`). Verified search engine crawlers
+are not refused (the engine asks the detectors' exemptions before refusing a
+request off the member-data routes).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from scrapeguard.detectors.base import Counted, Detector, Signal, distinct, history
+from scrapeguard.detectors.windows import actor
+from scrapeguard.events import Event
+from scrapeguard.policy.model import FloodOptions, Policy
+from scrapeguard.routes import MEMBER_DATA_KINDS, is_static
+from scrapeguard.stores.base import CountRequest, HistoryRequest, StateStore, StoreRequest, Window
+
+#: Name of the distinct set of paths a client asked for.
+PAGES = "flood.pages"
+#: Name of an address's history of cookie-less requests: "a" (static file) or "p" (anything else)
+#: followed by a short hash of the user agent.
+AGENTS = "flood.agents"
+#: Requests remembered per address for the user-agent rule (the policy's limit must fit in it).
+KEEP = 48
+
+
+def agent_entry(event: Event, static: bool) -> str:
+    return ("a" if static else "p") + format(zlib.crc32(event.user_agent.encode()), "08x")
+
+
+def one_shot_agents(entries: list[tuple[float, str]], since: float) -> int:
+    """User agents seen on exactly one request since `since`; none if any request since then was
+    for a static file (browsers, people's, load them: an address where one does is not a tool's)."""
+    seen: dict[str, int] = {}
+    for ts, value in entries:
+        if ts < since:
+            continue
+        if value[0] == "a":
+            return 0
+        agent = value[1:]
+        seen[agent] = seen.get(agent, 0) + 1
+    return sum(1 for n in seen.values() if n == 1)
+
+
+class Flood(Detector):
+    name = "flood"
+
+    def __init__(self, options: FloodOptions) -> None:
+        self.options = options
+        self._pages = (Window(options.pages_seconds, options.pages),)
+
+    @classmethod
+    def from_policy(cls, policy: Policy, live: bool = True) -> Flood | None:
+        return cls(policy.flood) if policy.flood.enabled else None
+
+    def judges(self, event: Event) -> bool:
+        return not is_static(event.path, event.route.kind)  # a static file is recorded, never refused
+
+    @staticmethod
+    def _cookieless(event: Event) -> bool:
+        """Neither an account nor an issued session, and (live) no cookie at all: returning
+        visitors carry the site's cookies; a tool that switches user agents keeps none."""
+        if event.ip is None or event.account is not None:
+            return False
+        if event.session is not None and event.session_issued:
+            return False
+        return event.headers is None or "cookie" not in event.headers
+
+    def plan(self, event: Event) -> list[StoreRequest]:
+        static = is_static(event.path, event.route.kind)
+        requests: list[StoreRequest] = []
+        if not static and event.route.kind not in MEMBER_DATA_KINDS and self.options.pages_score > 0:
+            who = actor(event)
+            if who is not None:
+                requests.append(CountRequest(who[0], PAGES, event.path, self._pages))
+        if self._cookieless(event) and self.options.user_agents_score > 0:
+            requests.append(HistoryRequest(f"ip:{event.ip}", AGENTS, agent_entry(event, static), KEEP,
+                                           self.options.user_agents_seconds))
+        return requests
+
+    def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
+        signals: list[Signal] = []
+        o = self.options
+        who = actor(event)
+        pages = distinct(counted, who[0], PAGES) if who is not None else None
+        if who is not None and pages is not None and not pages.admitted:
+            signals.append(Signal(
+                self.name, who[0], o.pages_score,
+                f"{who[1]} asked for more than {o.pages} distinct pages within "
+                f"{o.pages_seconds:g} seconds: a crawl at a pace no reader keeps",
+                {"pages": pages.counts[0] + 1, "seconds": o.pages_seconds}))
+        if self._cookieless(event):
+            past = history(counted, f"ip:{event.ip}", AGENTS)
+            if past is not None:
+                static = is_static(event.path, event.route.kind)
+                entries = [*past.entries, (event.ts, agent_entry(event, static))]
+                agents = one_shot_agents(entries, event.ts - o.user_agents_seconds)
+                if agents > o.user_agents and not static:
+                    signals.append(Signal(
+                        self.name, f"ip:{event.ip}", o.user_agents_score,
+                        f"{agents} different user agents from one address within "
+                        f"{o.user_agents_seconds:g} seconds, each on a single request without its "
+                        "page's files: a tool switching its user agent",
+                        {"user_agents": agents, "seconds": o.user_agents_seconds}))
+        return signals
