@@ -308,3 +308,26 @@ def test_a_clearance_never_turns_more_evidence_into_a_lighter_outcome() -> None:
         actions.append(engine.decide(event).action)
     assert actions[:7] == [ALLOW] * 7 and actions[7] == THROTTLE
     assert engine.counts["cleared_but_throttled"] == 1
+
+
+def test_detectors_that_plan_for_member_data_only_plan_nothing_for_anything_else() -> None:
+    """The engine skips `plan` off the member-data routes for detectors that say they plan only for
+    member data: each that says so must plan nothing there, for every kind of visitor."""
+    from scrapeguard.detectors import ALL
+    policy = policy_with('[detectors.honeypot]\ntrap_paths = ["/trap"]\n')
+    routes = RouteMap(policy.routes)
+    visitors = [{}, {"account": "42", "account_created": T0 - 600}, {"session": "s1", "session_issued": True}]
+    paths = ["/", "/jobs", "/static/site.css", "/login", "/robots.txt", "/trap", "/favicon.ico",
+             "/api/v1/feed"]
+    events = [Event(ts=T0, ip="192.0.2.1", path=p, route=routes.match(p), user_agent=ua, status=status,
+                    **visitor)  # type: ignore[arg-type]
+              for p in paths for visitor in visitors for status in (None, 200, 404)
+              for ua in ("Mozilla/5.0 Firefox/128.0", "python-requests/2.32", "Nikto/2.5")]
+    checked = 0
+    for cls in ALL:
+        detector = cls.from_policy(policy, live=False)
+        if detector is None or not detector.plans_member_data_only:
+            continue
+        checked += 1
+        assert all(detector.plan(e) == [] for e in events), cls.name
+    assert checked == 8

@@ -236,7 +236,7 @@ def replay(logs: tuple[str, ...], fmt: str, policy_path: str | None, decisions_o
     out = Path(decisions_out)
     _refuse_overwriting_a_log(out, logs, "--decisions-out")
     out.unlink(missing_ok=True)
-    writer = DecisionWriter(out)
+    writer = DecisionWriter(out, buffered=True)  # a batch: flushed in blocks, and when it ends
     try:
         summary = run_replay(logs, log_format, Engine(loaded, live=False), writer, progress=stderr_progress)
     finally:

@@ -19,7 +19,15 @@ from scrapeguard.detectors.base import distinct
 from scrapeguard.events import Event
 from scrapeguard.policy.model import Policy
 from scrapeguard.routes import MEMBER_DATA_KINDS
-from scrapeguard.stores.base import CountRequest, Escalation, Observation, StateStore, StoreRequest, Window
+from scrapeguard.stores.base import (
+    CountRequest,
+    Escalation,
+    Observation,
+    ReasonTuple,
+    StateStore,
+    StoreRequest,
+    Window,
+)
 from scrapeguard.stores.memory import MemoryStore
 
 log = logging.getLogger(__name__)
@@ -61,8 +69,9 @@ class Engine:
         self.detectors = build_detectors(policy, live) if detectors is None else detectors
         self.enforcing = policy.enforcing
         #: Detectors that may refuse requests for no member data (see Detector.judges).
-        self._judging_every_route = frozenset(
-            d for d in self.detectors if type(d).judges is not Detector.judges)
+        self._judging_every_route = tuple(d for d in self.detectors if type(d).judges is not Detector.judges)
+        #: Detectors that may plan something for requests for no member data.
+        self._planning_every_route = tuple(d for d in self.detectors if not d.plans_member_data_only)
         self.penalty_keys = (*PENALTY_KEYS, "net") if policy.profile_quota.network_enabled else PENALTY_KEYS
         a = policy.actions
         self.escalation = Escalation(
@@ -115,25 +124,29 @@ class Engine:
                 if detector.exempts(event):
                     self.counts[f"exempt.{detector.name}"] += 1
                     return self._allow(event)
-        keys = event.keys()
         now = event.ts
-        held: list[str] = []
         if guarded:
+            keys = event.keys()
             # a logged-in viewer answers for their account, not for their (shared) address
             held = [f"{name}:{keys[name]}" for name in self.penalty_keys
                     if name in keys and not (event.account is not None and name in ADDRESS_KEYS)]
+            inspecting = self.detectors
+        else:
+            # off the member-data routes only the detectors that judge this request look at it
+            keys, held = {}, []  # (the keys are worked out if the request is refused)
+            inspecting = [d for d in self._judging_every_route if d.judges(event)]
         requests: list[StoreRequest] = []
-        judged: list[StoreRequest] = []  # off the guarded routes: what detectors judging it asked for
-        for detector in self.detectors:
+        judged: list[StoreRequest] = []  # off the guarded routes: what the inspecting detectors asked for
+        for detector in self.detectors if guarded else self._planning_every_route:
             try:
                 planned = detector.plan(event)
-                if not guarded and detector in self._judging_every_route and detector.judges(event):
-                    judged.extend(planned)
-                else:
-                    requests.extend(planned)
             except Exception:  # a detector must never take the guard down
                 self._detector_failed(detector, event)
-        decision_id = new_decision_id()
+                continue
+            if planned:
+                (requests if guarded or detector not in inspecting else judged).extend(planned)
+        # (off the guarded routes no penalty can be found nor escalated: an id is made if one is refused)
+        decision_id = new_decision_id() if guarded else ""
         if requests and not guarded and self.defer is not None:
             # off the guarded routes the other detectors' requests are only recorded, in the background
             self.defer(event, requests)
@@ -153,20 +166,21 @@ class Engine:
             seen = NOTHING_SEEN
 
         signals: list[Signal] = []
-        for detector in self.detectors:
+        for detector in inspecting:
             try:
                 signals.extend(detector.inspect(event, seen.counted, self.store))
             except Exception:
                 self._detector_failed(detector, event)
         if not signals:
-            return self._allow(event, keys)
+            return self._allow(event)
         if not guarded:
+            keys, decision_id = event.keys(), new_decision_id()
             # exemptions (a verified search engine's crawler) are asked here, only when a
             # request off the member-data routes would be refused: most never are
             exempting = next((d for d in self.detectors if d.exempts(event)), None)
             if exempting is not None:
                 self.counts[f"exempt.{exempting.name}"] += 1
-                return self._allow(event, keys)
+                return self._allow(event)
 
         key, risk, reasons = self._riskiest(signals)
         thresholds = self.policy.risk
@@ -184,7 +198,7 @@ class Engine:
                 rest_key, rest_risk, _ = self._riskiest(rest) if rest else ("", 0.0, ())
                 if rest_risk >= thresholds.challenge or rest_risk < thresholds.throttle:
                     self.counts["cleared"] += 1
-                    return self._allow(event, keys)
+                    return self._allow(event)
                 key, risk, action = rest_key, rest_risk, THROTTLE
                 self.counts["cleared_but_throttled"] += 1
             else:
@@ -197,11 +211,11 @@ class Engine:
         elif risk >= thresholds.throttle:
             action = THROTTLE
         else:
-            return self._allow(event, keys)
+            return self._allow(event)
         penalty, _ = self.store.penalize(
             now, key, action, decision_id, tuple((r.detector, r.key, r.score, r.detail) for r in reasons),
             self.escalation)
-        decision = self._decision(event, keys, penalty.action, tuple(Reason(*r) for r in penalty.reasons),
+        decision = self._decision(event, keys, penalty.action, reasons_of(penalty.reasons),
                                   penalty.until, decision_id)
         decision.risk = risk
         return decision
@@ -253,8 +267,8 @@ class Engine:
         escalated the penalty if it was due)."""
         penalty = seen.penalty
         assert penalty is not None
-        return self._decision(event, keys, penalty.action, tuple(Reason(*r) for r in penalty.reasons),
-                              penalty.until, decision_id)
+        return self._decision(event, keys, penalty.action, reasons_of(penalty.reasons), penalty.until,
+                              decision_id)
 
     def _decision(
         self, event: Event, keys: dict[str, str], action: str, reasons: tuple[Reason, ...],
@@ -267,10 +281,17 @@ class Engine:
             subject=event.route.subject, path=event.path,
         )
 
-    def _allow(self, event: Event, keys: dict[str, str] | None = None) -> Decision:
+    def _allow(self, event: Event) -> Decision:
         self.counts[ALLOW] += 1
         return Decision(ALLOW, event.ts, enforced=self.enforcing, route=event.route.kind,
                         subject=event.route.subject, path=event.path)
+
+
+@lru_cache(maxsize=4096)
+def reasons_of(raw: tuple[ReasonTuple, ...]) -> tuple[Reason, ...]:
+    """A penalty's reasons as the store keeps them, as Reasons (cached: a penalised client asks again
+    and again under the one penalty)."""
+    return tuple(Reason(*r) for r in raw)
 
 
 def _duration(seconds: float) -> str:

@@ -51,6 +51,9 @@ class Signal:
 
 class Detector(ABC):
     name: ClassVar[str]
+    #: True if `plan` asks for nothing on requests for no member data: the engine then does not ask
+    #: (tests/test_engine.py checks every detector that says so).
+    plans_member_data_only: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod

@@ -38,6 +38,7 @@ MEMBER_DATA = MEMBER_DATA_KINDS
 
 class BotAgents(Detector):
     name = "bot_agents"
+    plans_member_data_only = True
 
     def __init__(self, options: BotAgentsOptions, verifier: CrawlerVerifier) -> None:
         self.options = options
@@ -58,6 +59,10 @@ class BotAgents(Detector):
         agent = classify(event.user_agent)
         return agent.kind == SEARCH and agent.crawler is not None and \
             self.verifier.verify(event.ip, agent.crawler) == VERIFIED
+
+    def judges(self, event: Event) -> bool:
+        """Scanners are refused on any route (they probe for ways in before any member page)."""
+        return self.options.scanner_score > 0 and scanner_name(event.user_agent) is not None
 
     def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
         who = actor(event)  # the key the request's other evidence goes to, so that they combine

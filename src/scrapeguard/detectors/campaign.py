@@ -63,6 +63,7 @@ def fingerprint(event: Event) -> str:
 
 class Campaign(Detector):
     name = "campaign"
+    plans_member_data_only = True
 
     def __init__(self, options: CampaignOptions, young_seconds: float = 7 * 86400) -> None:
         self.options = options

@@ -54,6 +54,7 @@ class Sweep:
 
 class Enumeration(Detector):
     name = "enumeration"
+    plans_member_data_only = True
 
     def __init__(self, options: EnumerationOptions) -> None:
         self.options = options
@@ -125,7 +126,7 @@ class Enumeration(Detector):
                 self.name, who[0], o.probe_score,
                 f"{who[1]} asked for {missed} member pages that do not exist, of {asked} in the last hour",
                 {"missed": missed, "asked": asked}))
-        elif o.probe_score > 0:
+        elif missed >= o.probe_burst_misses and o.probe_score > 0:  # (the hour's misses bound the burst's)
             since = event.ts - o.probe_burst_seconds
             recent = [value for ts, value in past.entries if ts >= since]
             asked, missed = probe_counts([*recent, current])

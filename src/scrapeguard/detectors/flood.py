@@ -29,6 +29,7 @@ request off the member-data routes).
 from __future__ import annotations
 
 import zlib
+from functools import lru_cache
 
 from scrapeguard.detectors.base import Counted, Detector, Signal, distinct, history
 from scrapeguard.detectors.windows import actor
@@ -46,8 +47,14 @@ AGENTS = "flood.agents"
 KEEP = 48
 
 
+@lru_cache(maxsize=4096)
+def _agent_hash(user_agent: str) -> str:
+    return format(zlib.crc32(user_agent.encode()), "08x")
+
+
 def agent_entry(event: Event, static: bool) -> str:
-    return ("a" if static else "p") + format(zlib.crc32(event.user_agent.encode()), "08x")
+    """A history entry: "a" (static file) or "p" (anything else), then a short hash of the user agent."""
+    return ("a" if static else "p") + _agent_hash(event.user_agent)
 
 
 def one_shot_agents(entries: list[tuple[float, str]], since: float) -> int:

@@ -20,6 +20,7 @@ from scrapeguard.stores.base import StateStore
 
 class Honeypot(Detector):
     name = "honeypot"
+    plans_member_data_only = True
 
     def __init__(self, options: HoneypotOptions) -> None:
         self.options = options
@@ -42,6 +43,10 @@ class Honeypot(Detector):
         who = actor(event)  # where the automation detector keeps the client's history
         past = history(counted, who[0], AUTOMATION_HISTORY) if who is not None else None
         return past is not None and "r" in past.values
+
+    def judges(self, event: Event) -> bool:
+        """Trap paths are judged on any route (they are usually plain pages)."""
+        return self.options.trap_score > 0 and self.is_trap(event.path)
 
     def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
         o = self.options

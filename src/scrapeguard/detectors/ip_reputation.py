@@ -39,6 +39,7 @@ MEMBER_DATA = MEMBER_DATA_KINDS
 
 class IpReputation(Detector):
     name = "ip_reputation"
+    plans_member_data_only = True
 
     def __init__(self, options: IpReputationOptions, asn: AsnLookup | None) -> None:
         self.options = options

@@ -38,6 +38,7 @@ NEW_ACCOUNTS = "new_accounts"
 
 class IpSharing(Detector):
     name = "ip_sharing"
+    plans_member_data_only = True
 
     def __init__(self, options: IpSharingOptions, young_seconds: float) -> None:
         self.options = options

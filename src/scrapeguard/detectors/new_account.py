@@ -24,6 +24,7 @@ SET = "early"
 
 class NewAccount(Detector):
     name = "new_account"
+    plans_member_data_only = True
 
     def __init__(self, options: NewAccountOptions) -> None:
         self.options = options

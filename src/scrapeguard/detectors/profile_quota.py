@@ -31,6 +31,7 @@ EXHAUSTED = "exhausted"
 
 class ProfileQuota(Detector):
     name = "profile_quota"
+    plans_member_data_only = True
 
     def __init__(self, options: ProfileQuotaOptions) -> None:
         self.options = options
