@@ -70,6 +70,11 @@ class Engine:
         self.enforcing = policy.enforcing
         #: Detectors that may refuse requests for no member data (see Detector.judges).
         self._judging_every_route = tuple(d for d in self.detectors if type(d).judges is not Detector.judges)
+        #: Detectors asked only when others raised a signal (see Detector.corroborates); the rest first.
+        corroborating = [d for d in self.detectors
+                         if d.corroborates and d.strongest_score() < policy.risk.throttle]
+        self._primary = tuple(d for d in self.detectors if d not in corroborating)
+        self._corroborating = tuple(corroborating)
         #: Detectors that may plan something for requests for no member data.
         self._planning_every_route = tuple(d for d in self.detectors if not d.plans_member_data_only)
         self.penalty_keys = (*PENALTY_KEYS, "net") if policy.profile_quota.network_enabled else PENALTY_KEYS
@@ -130,11 +135,11 @@ class Engine:
             # a logged-in viewer answers for their account, not for their (shared) address
             held = [f"{name}:{keys[name]}" for name in self.penalty_keys
                     if name in keys and not (event.account is not None and name in ADDRESS_KEYS)]
-            inspecting = self.detectors
+            inspecting = self._primary
         else:
             # off the member-data routes only the detectors that judge this request look at it
             keys, held = {}, []  # (the keys are worked out if the request is refused)
-            inspecting = [d for d in self._judging_every_route if d.judges(event)]
+            inspecting = tuple(d for d in self._judging_every_route if d.judges(event))
         requests: list[StoreRequest] = []
         judged: list[StoreRequest] = []  # off the guarded routes: what the inspecting detectors asked for
         for detector in self.detectors if guarded else self._planning_every_route:
@@ -173,6 +178,12 @@ class Engine:
                 self._detector_failed(detector, event)
         if not signals:
             return self._allow(event)
+        if guarded:
+            for detector in self._corroborating:
+                try:
+                    signals.extend(detector.inspect(event, seen.counted, self.store))
+                except Exception:
+                    self._detector_failed(detector, event)
         if not guarded:
             keys, decision_id = event.keys(), new_decision_id()
             # exemptions (a verified search engine's crawler) are asked here, only when a

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ipaddress
 from importlib import resources
 
-from scrapeguard.decisions import ALLOW, THROTTLE
+from scrapeguard.decisions import ALLOW, BLOCK, THROTTLE
+from scrapeguard.detectors import build_detectors
 from scrapeguard.detectors.ip_reputation import IpReputation
 from scrapeguard.engine import Engine
 from scrapeguard.events import Event
@@ -109,3 +110,39 @@ def test_a_scraper_in_the_cloud_is_stopped_sooner_than_at_home() -> None:
     # a scripting tool (0.4) from a data centre (0.3) reaches the throttle threshold with the
     # pages-without-assets evidence (0.35) at its twentieth page; from home only the quota stops it
     assert run(AWS) < run("81.2.69.160")
+
+
+def test_the_engine_asks_for_the_network_only_to_corroborate_other_evidence() -> None:
+    # Alone the default scores (0.3 hosting, 0.15 VPN) refuse nobody, and a look-up per new address
+    # costs: the engine asks ip_reputation only once another detector has a signal.
+    looked_up: list[str] = []
+
+    class Counting(IpReputation):
+        def _lookup(self, ip: str) -> tuple[str, str] | None:
+            looked_up.append(ip)
+            return super()._lookup(ip)
+
+    policy = default_policy()
+    reputation = Counting.from_policy(policy)
+    assert reputation is not None
+    engine = Engine(policy, detectors=[d if d.name != "ip_reputation" else reputation
+                                       for d in build_detectors(policy)])
+    firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Firefox/128.0"
+    person = [engine.decide(Event(ts=T0 + i * 7 + i % 5, ip=AWS, path=f"/u/p{i}",
+                                  route=ROUTES.match(f"/u/p{i}"), user_agent=firefox)) for i in range(10)]
+    assert {d.action for d in person} == {ALLOW} and looked_up == []
+    tool = engine.decide(Event(ts=T0 + 100, ip=AWS, path="/u/q", route=ROUTES.match("/u/q"),
+                               user_agent="python-requests/2.32"))
+    assert looked_up == [AWS]  # asked: bot_agents had a signal (0.4), and 0.3 more takes it to 0.58
+    assert tool.action == THROTTLE and {r.detector for r in tool.reasons} == {"bot_agents", "ip_reputation"}
+
+
+def test_a_list_that_refuses_alone_makes_ip_reputation_asked_first() -> None:
+    strict = load_policy_text(f'[[detectors.ip_reputation.lists]]\nname = "scrapers"\ncidrs = ["{AWS}/32"]\n'
+                              "score = 0.9\n")
+    engine = Engine(strict)
+    assert "ip_reputation" in [d.name for d in engine._primary] and engine._corroborating == ()
+    decision = engine.decide(Event(ts=T0, ip=AWS, path="/u/x", route=ROUTES.match("/u/x"),
+                                   user_agent="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Firefox/128.0"))
+    assert decision.action == BLOCK
+    assert Engine(default_policy())._corroborating != ()

@@ -54,6 +54,10 @@ class Detector(ABC):
     #: True if `plan` asks for nothing on requests for no member data: the engine then does not ask
     #: (tests/test_engine.py checks every detector that says so).
     plans_member_data_only: ClassVar[bool] = False
+    #: True for weak evidence that is costly to look up: asked only to corroborate other signals
+    #: (unless `strongest_score` alone reaches the throttle threshold). Nothing it says alone refuses,
+    #: and allowed requests keep no reasons, so not asking it then changes no outcome.
+    corroborates: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod
@@ -65,6 +69,11 @@ class Detector(ABC):
         """Whether the request comes from someone the policy never counts nor refuses
         (a verified search engine crawler, say)."""
         return False
+
+    def strongest_score(self) -> float:
+        """The highest score one of its signals can have. A detector that says so (`corroborates`)
+        is asked only when another detector raised a signal, unless this alone could refuse."""
+        return 1.0
 
     def judges(self, event: Event) -> bool:
         """Whether the detector may refuse this request although it asks for no member data (then

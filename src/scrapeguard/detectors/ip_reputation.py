@@ -40,6 +40,7 @@ MEMBER_DATA = MEMBER_DATA_KINDS
 class IpReputation(Detector):
     name = "ip_reputation"
     plans_member_data_only = True
+    corroborates = True  # a network look-up per new address; alone, its default scores refuse nobody
 
     def __init__(self, options: IpReputationOptions, asn: AsnLookup | None) -> None:
         self.options = options
@@ -55,6 +56,10 @@ class IpReputation(Detector):
         if not o.enabled:
             return None
         return cls(o, asn_lookup() if o.asn_lookup else None)
+
+    def strongest_score(self) -> float:
+        o = self.options
+        return max([o.datacenter_score, o.vpn_score, *(score for _, score, _ in self.lists)])
 
     def _lookup(self, ip: str) -> tuple[str, str] | None:
         """(kind, operator) of the address's network, or None if it is nothing in particular."""
