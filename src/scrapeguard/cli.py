@@ -238,7 +238,8 @@ def replay(logs: tuple[str, ...], fmt: str, policy_path: str | None, decisions_o
     out.unlink(missing_ok=True)
     writer = DecisionWriter(out, buffered=True)  # a batch: flushed in blocks, and when it ends
     try:
-        summary = run_replay(logs, log_format, Engine(loaded, live=False), writer, progress=stderr_progress)
+        summary = run_replay(logs, log_format, Engine(loaded, live=False), writer, progress=stderr_progress,
+                             read_ahead=(os.cpu_count() or 1) > 1)
     finally:
         writer.close()
     if sys.stderr.isatty():

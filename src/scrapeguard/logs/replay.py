@@ -11,17 +11,18 @@ import dataclasses
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from scrapeguard.decisions import ALLOW, DecisionWriter
 from scrapeguard.engine import Engine
 from scrapeguard.events import Event
-from scrapeguard.logs.formats import LogFormat
+from scrapeguard.logs.ahead import can_read_ahead, routed_records_ahead
+from scrapeguard.logs.formats import LogFormat, LogRecord
 from scrapeguard.logs.reading import ReadStats, read_records
 from scrapeguard.policy.model import Policy
-from scrapeguard.routes import RouteMap
+from scrapeguard.routes import RouteMap, RouteMatch
 
 
 def offline_policy(policy: Policy) -> Policy:
@@ -100,14 +101,22 @@ class ReplaySummary:
 
 
 def replay(paths: Iterable[str], fmt: LogFormat, engine: Engine, writer: DecisionWriter | None,
-           progress: Callable[[ReplaySummary], None] | None = None, every: int = 100_000) -> ReplaySummary:
+           progress: Callable[[ReplaySummary], None] | None = None, every: int = 100_000,
+           read_ahead: bool = False) -> ReplaySummary:
+    """Every line through the engine, in order. With `read_ahead`, a second process reads and parses
+    the lines while this one judges them (see logs/ahead.py; not for standard input)."""
+    paths = list(paths)
     stats = ReadStats()
     summary = ReplaySummary(stats)
     routes = RouteMap(engine.policy.routes)
     started = time.perf_counter()
-    for record in read_records(paths, fmt, stats):
+    if read_ahead and can_read_ahead(paths):
+        records: Iterator[tuple[LogRecord, RouteMatch]] = routed_records_ahead(paths, fmt, stats, routes)
+    else:
+        records = ((r, routes.match(r.path, r.query)) for r in read_records(paths, fmt, stats))
+    for record, route in records:
         event = Event(ts=record.ts, ip=record.ip, method=record.method, path=record.path,
-                      query=record.query, route=routes.match(record.path, record.query),
+                      query=record.query, route=route,
                       account=record.account, session=record.session, user_agent=record.user_agent,
                       status=record.status, session_issued=record.session is not None)
         decision = engine.decide(event)
