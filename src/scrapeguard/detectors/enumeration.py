@@ -120,7 +120,7 @@ class Enumeration(Detector):
                 self.name, who[0], o.sweep_score,
                 f"{who[1]} viewed {sweep.length} {order} ({sweep.first} … {sweep.last})",
                 {"sweep": sweep.length, "first": sweep.first, "last": sweep.last}))
-        asked, missed = probe_counts(pages)
+        asked, missed = probe_counts(pages, at_least=min(o.probe_misses, o.probe_burst_misses))
         if missed >= o.probe_misses and missed >= o.probe_share * asked and o.probe_score > 0:
             signals.append(Signal(
                 self.name, who[0], o.probe_score,
@@ -204,8 +204,11 @@ def _alphabetical_run(subjects: Iterator[str], name: str) -> tuple[int, str]:
     return run, first
 
 
-def probe_counts(pages: list[str]) -> tuple[int, int]:
-    """(distinct member pages asked for, how many of them were not found)."""
-    asked = {page.removeprefix(MISS) for page in pages}
+def probe_counts(pages: list[str], at_least: int = 0) -> tuple[int, int]:
+    """(distinct member pages asked for, how many of them were not found). With fewer than
+    `at_least` not found, the pages asked for are not counted (0): nothing is judged then."""
     missed = {page[len(MISS):] for page in pages if page.startswith(MISS)}
+    if len(missed) < at_least:
+        return 0, len(missed)
+    asked = {page.removeprefix(MISS) for page in pages}
     return len(asked), len(missed)

@@ -74,6 +74,14 @@ def routed_records_ahead(paths: Iterable[str], fmt: LogFormat, stats: ReadStats,
                          routes: RouteMap) -> Iterator[tuple[LogRecord, RouteMatch]]:
     """Every record of the logs with its route, read and parsed by a second process. `stats` is
     kept current (lines read) and, at the end, holds everything the reader counted."""
+    for row, route in rows_ahead(paths, fmt, stats, routes):
+        yield LogRecord(*row[:11]), route
+
+
+def rows_ahead(paths: Iterable[str], fmt: LogFormat, stats: ReadStats,
+               routes: RouteMap) -> Iterator[tuple[Row, RouteMatch]]:
+    """As `routed_records_ahead`, each record as the row the reader sent (LogRecord's fields in
+    order first): for a caller that builds its own objects from them."""
     paths = list(paths)
     context = multiprocessing.get_context("fork")
     receiving, sending = context.Pipe(duplex=False)
@@ -101,7 +109,7 @@ def routed_records_ahead(paths: Iterable[str], fmt: LogFormat, stats: ReadStats,
                 else:
                     rule = rules[index]
                     route = RouteMatch(rule.kind, subject, rule.categories, rule.pattern)
-                yield LogRecord(*row[:11]), route
+                yield row, route
     finally:
         receiving.close()
         if process.is_alive():

@@ -18,11 +18,11 @@ from typing import Any
 from scrapeguard.decisions import ALLOW, DecisionWriter
 from scrapeguard.engine import Engine
 from scrapeguard.events import Event
-from scrapeguard.logs.ahead import can_read_ahead, routed_records_ahead
-from scrapeguard.logs.formats import LogFormat, LogRecord
+from scrapeguard.logs.ahead import can_read_ahead, rows_ahead
+from scrapeguard.logs.formats import LogFormat
 from scrapeguard.logs.reading import ReadStats, read_records
 from scrapeguard.policy.model import Policy
-from scrapeguard.routes import RouteMap, RouteMatch
+from scrapeguard.routes import RouteMap
 
 
 def offline_policy(policy: Policy) -> Policy:
@@ -110,22 +110,24 @@ def replay(paths: Iterable[str], fmt: LogFormat, engine: Engine, writer: Decisio
     summary = ReplaySummary(stats)
     routes = RouteMap(engine.policy.routes)
     started = time.perf_counter()
-    if read_ahead and can_read_ahead(paths):
-        records: Iterator[tuple[LogRecord, RouteMatch]] = routed_records_ahead(paths, fmt, stats, routes)
+    if read_ahead and can_read_ahead(paths):  # (rows: LogRecord's fields in order, see logs/ahead.py)
+        events: Iterator[Event] = (
+            Event(ts=r[0], ip=r[1], method=r[2], path=r[3], query=r[4], route=route, account=r[8],
+                  session=r[7], user_agent=r[6], status=r[5], session_issued=r[7] is not None)
+            for r, route in rows_ahead(paths, fmt, stats, routes))
     else:
-        records = ((r, routes.match(r.path, r.query)) for r in read_records(paths, fmt, stats))
-    for record, route in records:
-        event = Event(ts=record.ts, ip=record.ip, method=record.method, path=record.path,
-                      query=record.query, route=route,
-                      account=record.account, session=record.session, user_agent=record.user_agent,
-                      status=record.status, session_issued=record.session is not None)
+        events = (Event(ts=r.ts, ip=r.ip, method=r.method, path=r.path, query=r.query,
+                        route=routes.match(r.path, r.query), account=r.account, session=r.session,
+                        user_agent=r.user_agent, status=r.status, session_issued=r.session is not None)
+                  for r in read_records(paths, fmt, stats))
+    for event in events:
         decision = engine.decide(event)
         summary.events += 1
         summary.actions[decision.action] += 1
-        if summary.first_ts is None or record.ts < summary.first_ts:
-            summary.first_ts = record.ts
-        if summary.last_ts is None or record.ts > summary.last_ts:
-            summary.last_ts = record.ts
+        if summary.first_ts is None or event.ts < summary.first_ts:
+            summary.first_ts = event.ts
+        if summary.last_ts is None or event.ts > summary.last_ts:
+            summary.last_ts = event.ts
         if decision.refused:
             if writer is not None:
                 writer.write(decision)
