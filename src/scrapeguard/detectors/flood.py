@@ -120,7 +120,8 @@ class Flood(Detector):
                 {"pages": pages.counts[0] + 1, "seconds": o.pages_seconds}))
         if self._cookieless(event):
             past = history(counted, f"ip:{event.ip}", AGENTS)
-            if past is not None:
+            # (with no more requests in the window than the limit, no more user agents either)
+            if past is not None and len(past.entries) >= o.user_agents:
                 static = is_static(event.path, event.route.kind)
                 entries = [*past.entries, (event.ts, agent_entry(event, static))]
                 agents = one_shot_agents(entries, event.ts - o.user_agents_seconds)
