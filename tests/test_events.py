@@ -24,7 +24,8 @@ def test_an_ipv4_mapped_address_is_in_its_ipv4_network() -> None:
 
 
 def test_text_that_is_not_an_address_has_no_network() -> None:
-    for text in ("", "testclient", "1.2.3.x", "::ffff:1.2.3", "[::1]"):
+    for text in ("", "testclient", "1.2.3.x", "::ffff:1.2.3", "[::1]", "999.1.1.7", "1.2.300.4", "1..2.3",
+                 "1.2.3.٣"):
         assert network_of(text) is None, text
 
 

@@ -65,9 +65,9 @@ def network_of(ip: str) -> str | None:
     IPv6 address (`::ffff:192.0.2.7`) counts as its IPv4 address: otherwise every IPv4 client seen
     through a dual-stack socket would share the one network ::/64."""
     if ip.count(".") == 3 and ":" not in ip:
-        head, _, last = ip.rpartition(".")
-        if last.isascii() and last.isdigit():
-            return f"{head}.0/24"
+        octets = ip.split(".")
+        if all(o.isascii() and o.isdigit() and len(o) <= 3 and int(o) <= 255 for o in octets):
+            return f"{int(octets[0])}.{int(octets[1])}.{int(octets[2])}.0/24"
         return None
     try:
         addr = ipaddress.ip_address(ip)
