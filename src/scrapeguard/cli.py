@@ -273,9 +273,8 @@ def replay(logs: tuple[str, ...], fmt: str, policy_path: str | None, decisions_o
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--top", type=click.IntRange(1, 1000), default=20, show_default=True,
               help="How many top actors and user agents to list.")
-@click.option("--work-dir", type=click.Path(file_okay=False), metavar="DIR",
-              help="Where the parsed requests are kept during the run (default: the system's temp dir). "
-                   "Needs about a sixth of the logs' uncompressed size.")
+@click.option("--work-dir", type=click.Path(file_okay=False), metavar="DIR", hidden=True,
+              help="Ignored: analyze no longer writes the parsed requests anywhere (kept for scripts).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def analyze(logs: tuple[str, ...], fmt: str, policy_path: str | None, session_var: str | None,
             account_var: str | None, json_fields: tuple[str, ...], out_dir: str | None, html_out: str | None,
@@ -288,14 +287,12 @@ def analyze(logs: tuple[str, ...], fmt: str, policy_path: str | None, session_va
     request, use `replay`. Definitions: docs/log-analysis.md.
     """
     import json
-    import tempfile
     import time
 
+    from scrapeguard.logs.aggregates import aggregate_logs
     from scrapeguard.logs.analysis import analyze as run_analysis
     from scrapeguard.logs.progress import BytesProgress
     from scrapeguard.logs.report import write_csv, write_html, write_json
-    from scrapeguard.logs.scanning import scan_logs
-    from scrapeguard.routes import RouteMap
 
     loaded = _load_policy_or_exit(policy_path)
     log_format = _log_format_or_exit(fmt, session_var, account_var, json_fields)
@@ -311,11 +308,10 @@ def analyze(logs: tuple[str, ...], fmt: str, policy_path: str | None, session_va
     for kind, path in outputs.items():
         _refuse_overwriting_a_log(path, logs, f"--{kind}")
     started = time.perf_counter()
-    with BytesProgress(logs, enabled=not quiet and sys.stderr.isatty()) as progress, \
-            tempfile.TemporaryDirectory(prefix="scrapeguard-analyze-", dir=work_dir) as tmp:
-        scan = scan_logs(logs, log_format, RouteMap(loaded.routes), Path(tmp), progress.advance)
+    with BytesProgress(logs, enabled=not quiet and sys.stderr.isatty()) as progress:
+        tables = aggregate_logs(logs, log_format, loaded.routes, progress.advance)
         progress.phase("aggregating")
-        result = run_analysis(scan, loaded, top=top, progress=progress.phase)
+        result = run_analysis(tables, loaded, top=top, progress=progress.phase)
     result.seconds = time.perf_counter() - started
     if "json" in outputs:
         write_json(result, outputs["json"], {"policy": loaded.source})

@@ -87,10 +87,19 @@ def compute_exposure(
     requests: pl.LazyFrame, flagged: Mapping[str, Sequence[str]], rules: Sequence[RouteRule]
 ) -> list[ActorExposure]:
     """The exposure of every flagged actor (`flagged`: actor -> reasons), most members first."""
-    rows = exposed_rows(requests, list(flagged)).collect(engine="streaming")
+    return exposure_of(exposed_rows(requests, list(flagged)).collect(engine="streaming"), flagged, rules)
+
+
+def exposure_of(
+    rows: pl.DataFrame, flagged: Mapping[str, Sequence[str]], rules: Sequence[RouteRule]
+) -> list[ActorExposure]:
+    """`compute_exposure` from rows as `exposed_rows` gives them (actor, subject, rule, responses,
+    first_seen, last_seen), most members first."""
     records: dict[str, list[ExposedMember]] = {actor: [] for actor in flagged}
-    for actor, subject, rule, responses, first, last in rows.iter_rows():
-        route = rules[rule]
-        records[actor].append(ExposedMember(subject, route.pattern, route.categories, first, last, responses))
+    routes = [(rule.pattern, rule.categories) for rule in rules]
+    columns = ("actor", "subject", "rule", "responses", "first_seen", "last_seen")
+    for actor, subject, rule, responses, first, last in rows.select(columns).iter_rows():
+        pattern, categories = routes[rule]
+        records[actor].append(ExposedMember(subject, pattern, categories, first, last, responses))
     result = [ActorExposure(actor, tuple(flagged[actor]), tuple(found)) for actor, found in records.items()]
     return sorted(result, key=lambda e: (-e.members, e.actor))

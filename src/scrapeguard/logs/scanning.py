@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import gzip
 import io
-import re
+import itertools
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -42,6 +42,7 @@ from scrapeguard.logs.formats import (
     user_agent_of,
 )
 from scrapeguard.logs.reading import MAX_LINE, BadLineSample, ReadStats
+from scrapeguard.logs.splitting import QuoteSplit
 from scrapeguard.routes import RouteMap
 
 #: Bytes of input parsed at a time (whole lines): bounds memory, sets the progress bar's steps.
@@ -61,6 +62,8 @@ PLAIN_REQUEST = r"^(?P<fast_method>[A-Za-z]+) (?P<fast_path>/[^ ?%]*)(?:\?[^ ]*)
 #: A dotted-quad IPv4 address as `ipaddress` reads it (no leading zeros).
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 IPV4 = rf"^(?:{_OCTET}\.){{3}}{_OCTET}$"
+
+T = TypeVar("T")
 
 #: Blocks parsed at the same time.
 WORKERS = 2
@@ -234,6 +237,7 @@ class _NginxBlocks:
         }
         self.captured = [n for n in names if n in wanted]
         self.pattern = fmt.pattern_capturing(set(self.captured))
+        self.quote_split = QuoteSplit.of(fmt, self.captured, MAX_LINE)
         self._request = _Cached(self._classify_request)
         self._client = _Cached(lambda pair: client_of(*pair))
         self._text = _Cached(optional_text)
@@ -260,18 +264,19 @@ class _NginxBlocks:
             .when(pl.col("ts").is_null())
             .then(pl.lit("unreadable time"))
         )
-        fields = (
-            lines.lazy()
-            .with_columns(line.str.extract_groups(self.pattern).alias("m"))
-            .unnest("m")
-            .with_columns(self._time())
-            .collect()
-        )
+        fields = self._split(lines).with_columns(self._time())
         fields = self._time_by_python(fields).with_columns(reason.alias("reason"))
         fields = self._with_request(fields)
         fields = self._with_status(fields)
         bad = fields.filter(pl.col("reason").is_not_null()).select("n", "line", "reason")
         return self._rows(fields.filter(pl.col("reason").is_null())), bad
+
+    def _split(self, lines: pl.DataFrame) -> pl.DataFrame:
+        """`n`, `line` and the captured variables (null where the line does not match the format)."""
+        if self.quote_split is not None:
+            split, lines = self.quote_split.split(lines)
+        matched = lines.with_columns(pl.col("line").str.extract_groups(self.pattern).alias("m")).unnest("m")
+        return pl.concat([split, matched]) if self.quote_split is not None else matched
 
     def _time(self) -> pl.Expr:
         """The usual shapes of the time, vectorised; anything else is left to `_time_by_python`."""
@@ -304,76 +309,62 @@ class _NginxBlocks:
 
         Plain requests ("GET /u/anna HTTP/1.1": no escapes, nothing percent-encoded
         in the path, a route subject from the path) are read by Polars; the others
-        go through `request_of` and the route map, once per distinct request.
+        go through `request_of` and the route map (remembered per distinct request).
         """
         fields = self._fast_requests(fields)
-        todo = pl.col("reason").is_null() & pl.col("rule_fast").is_null() & ~pl.col("plain_page")
-        key = pl.struct(self.request_vars) if len(self.request_vars) > 1 else pl.col(self.request_vars[0])
-        distinct = fields.filter(todo).select(key.alias("key")).unique()
-        classified = [
-            self._request(tuple(k.values()) if isinstance(k, dict) else (k,))
-            for k in distinct.get_column("key").to_list()
-        ]
-        columns = list(zip(*classified, strict=True)) if classified else [(), (), (), (), ()]
-        table = distinct.with_columns(
-            pl.Series("request_bad", columns[0], dtype=pl.String),
-            pl.Series("method_slow", columns[1], dtype=pl.String),
-            pl.Series("path_slow", columns[2], dtype=pl.String),
-            pl.Series("rule_slow", columns[3], dtype=pl.Int16),
-            pl.Series("subject_slow", columns[4], dtype=pl.String),
-        )
-        fields = fields.with_columns(pl.when(todo).then(key).alias("key")).join(
-            table, on="key", how="left", maintain_order="left"
+        todo = fields.select(
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias("i"),
+            (pl.col("reason").is_null() & ~pl.col("usable")).alias("todo"),
+            *self.request_vars,
+        ).filter("todo")
+        columns = {
+            "method": pl.col("method_fast"),
+            "path": pl.col("path_fast"),
+            "rule": pl.col("rule_fast"),
+            "subject": pl.col("subject_fast"),
+        }
+        if not todo.height:
+            return fields.with_columns(*[value.alias(name) for name, value in columns.items()])
+        keys = todo.select(self.request_vars).iter_rows()
+        classified = list(zip(*[self._request(key) for key in keys], strict=True))
+        index = todo.get_column("i")
+        reason, *values = (
+            _scattered(fields.height, index, pl.Series(column, dtype=dtype))
+            for column, dtype in zip(classified, (pl.String, *[t for _, t in self.FAST_COLUMNS]), strict=True)
         )
         return fields.with_columns(
-            pl.coalesce("reason", "request_bad").alias("reason"),
-            pl.coalesce("method_fast", "method_slow").alias("method"),
-            pl.coalesce("path_fast", "path_slow").alias("path"),
-            pl.coalesce("rule_fast", "rule_slow").alias("rule"),
-            pl.coalesce("subject_fast", "subject_slow").alias("subject"),
+            pl.coalesce(pl.col("reason"), reason).alias("reason"),
+            *[
+                pl.coalesce(value, slow).alias(name)
+                for (name, value), slow in zip(columns.items(), values, strict=True)
+            ],
         )
 
     def _fast_requests(self, fields: pl.DataFrame) -> pl.DataFrame:
-        """Columns *_fast for plain requests, and `plain_page` for plain ones that match no rule."""
+        """Columns *_fast for plain requests, and `usable`: the request is plain (nothing left to Python)."""
         if self.request_vars != ["request"]:
             return fields.with_columns(
                 *[pl.lit(None, t).alias(f"{c}_fast") for c, t in self.FAST_COLUMNS],
-                pl.lit(False).alias("plain_page"),
+                pl.lit(False).alias("usable"),
             )
         request = pl.col("request")
         parts = request.str.extract_groups(PLAIN_REQUEST)
-        fields = fields.with_columns(
-            pl.when(pl.col("reason").is_null() & ~request.str.contains("\\", literal=True))
-            .then(parts)
-            .alias("parts")
-        ).unnest("parts")
-        plain = pl.col("fast_method").is_not_null()
+        fields = fields.with_columns(parts.alias("parts")).unnest("parts")
+        plain = pl.col("fast_method").is_not_null() & ~request.str.contains("\\", literal=True)
         path = pl.col("fast_path")
-        # every rule in one expression, one pass: the first alternative that matches is the first rule
-        pattern, alternatives = _route_alternation(self.routes)
-        fields = fields.with_columns(path.str.extract_groups(pattern).alias("route")).unnest("route")
-        rule: pl.Expr = pl.lit(None, pl.Int16)
-        subject: pl.Expr = pl.lit(None, pl.String)
-        resolved: pl.Expr = pl.lit(True)  # False: the rule's subject comes from the query (Python reads it)
-        for index, (group, subject_group, label, from_query) in reversed(list(enumerate(alternatives))):
-            matches = pl.col(group).is_not_null()
-            rule = pl.when(matches).then(pl.lit(index, pl.Int16)).otherwise(rule)
-            if subject_group is not None:
-                value = pl.lit(f"{label}:") + pl.col(subject_group)
-            else:
-                value = pl.lit(None, pl.String)
-            if from_query:
-                resolved = pl.when(matches).then(pl.lit(False)).otherwise(resolved)
-            subject = pl.when(matches).then(value).otherwise(subject)
-        usable = plain & resolved
-        return fields.with_columns(
-            pl.when(usable).then(pl.col("fast_method").str.to_uppercase()).alias("method_fast"),
-            pl.when(usable).then(path).alias("path_fast"),
-            pl.when(usable).then(rule).alias("rule_fast"),
-            pl.when(usable).then(subject).alias("subject_fast"),
-        ).with_columns(
-            # plain requests that match no rule: a page, with no subject, nothing left to ask Python
-            (usable & pl.col("rule_fast").is_null()).alias("plain_page")
+        matches, rule, subject, from_query = _route_of(path, self.routes)
+        # subjects from the query: Python reads them
+        usable = plain & ~pl.col("rule_fast").is_in(from_query).fill_null(False)
+        return (
+            fields.with_columns(matches)
+            .with_columns(rule.alias("rule_fast"))
+            .with_columns(subject.alias("subject_fast"), usable.fill_null(False).alias("usable"))
+            .with_columns(
+                pl.when("usable").then(pl.col("fast_method").str.to_uppercase()).alias("method_fast"),
+                pl.when("usable").then(path).alias("path_fast"),
+                pl.when("usable").then(pl.col("rule_fast")).alias("rule_fast"),
+                pl.when("usable").then(pl.col("subject_fast")).alias("subject_fast"),
+            )
         )
 
     def _with_status(self, fields: pl.DataFrame) -> pl.DataFrame:
@@ -398,80 +389,98 @@ class _NginxBlocks:
             {
                 "ts": good.get_column("ts"),
                 "ip": ip,
-                "session": self._mapped(good, self.fmt.session_var, self._text),
-                "account": self._mapped(good, self.fmt.account_var, self._text),
+                "session": self._texts(good, self.fmt.session_var),
+                "account": self._texts(good, self.fmt.account_var),
                 "method": good.get_column("method"),
                 "path": good.get_column("path"),
                 "rule": good.get_column("rule"),
                 "subject": good.get_column("subject"),
                 "status": good.get_column("status_code"),
-                "user_agent": self._mapped(good, "http_user_agent", self._agent, none_as=""),
+                "user_agent": self._agents(good),
                 "invalid_ip": invalid,
             }
         )
 
+    def _column(self, good: pl.DataFrame, var: str | None) -> pl.Series | None:
+        return good.get_column(var) if var is not None and var in self.captured else None
+
     def _clients(self, good: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
         """`client_of`: plain IPv4 peers in Polars, the other (address, forwarded-for) pairs in Python."""
         n = good.height
-        pairs = pl.DataFrame(
-            {
-                name: good.get_column(name)
-                if name in self.captured
-                else pl.Series([None] * n, dtype=pl.String)
-                for name in ("remote_addr", "http_x_forwarded_for")
-            }
-        ).with_columns(pl.col("remote_addr").str.contains(IPV4).fill_null(False).alias("plain"))
-        distinct = pairs.filter(~pl.col("plain")).select("remote_addr", "http_x_forwarded_for").unique()
-        clients = [self._client(pair) for pair in distinct.iter_rows()]
-        distinct = distinct.with_columns(
-            pl.Series("ip", [c[0] for c in clients], dtype=pl.String),
-            pl.Series("invalid_ip", [c[1] for c in clients], dtype=pl.Boolean),
-        )
-        joined = pairs.join(
-            distinct,
-            on=["remote_addr", "http_x_forwarded_for"],
-            how="left",
-            nulls_equal=True,
-            maintain_order="left",
-        ).with_columns(
-            pl.when(pl.col("plain")).then(pl.col("remote_addr")).otherwise(pl.col("ip")).alias("ip"),
-            pl.when(pl.col("plain")).then(pl.lit(False)).otherwise(pl.col("invalid_ip")).alias("invalid_ip"),
-        )
-        return joined.get_column("ip"), joined.get_column("invalid_ip")
+        nothing = pl.Series([None] * n, dtype=pl.String)
+        address = self._column(good, "remote_addr")
+        forwarded = self._column(good, "http_x_forwarded_for")
+        address = nothing if address is None else address
+        forwarded = nothing if forwarded is None else forwarded
+        plain = address.str.contains(IPV4).fill_null(False)
+        ip = address.zip_with(plain, nothing)
+        invalid = pl.Series([False] * n, dtype=pl.Boolean)
+        index = (~plain).arg_true()
+        if index.len():
+            pairs = zip(address.gather(index).to_list(), forwarded.gather(index).to_list(), strict=True)
+            found = [self._client(pair) for pair in pairs]
+            ip = ip.scatter(index, pl.Series([f[0] for f in found], dtype=pl.String))
+            invalid = invalid.scatter(index, pl.Series([f[1] for f in found], dtype=pl.Boolean))
+        return ip, invalid
 
-    def _mapped(
-        self, good: pl.DataFrame, var: str | None, function: _Cached, none_as: str | None = None
-    ) -> pl.Series:
-        """A text column through `function`, computed once per distinct value."""
-        if var is None or var not in self.captured:
-            return pl.Series([none_as] * good.height, dtype=pl.String)
-        values = good.get_column(var)
-        distinct = values.unique().drop_nulls()
-        mapped = [function(v) for v in distinct.to_list()]
-        return values.replace_strict(
-            distinct, pl.Series(mapped, dtype=pl.String), default=none_as, return_dtype=pl.String
-        )
+    def _agents(self, good: pl.DataFrame) -> pl.Series:
+        """`user_agent_of`: "-" is none (""); values with escapes go through Python."""
+        values = self._column(good, "http_user_agent")
+        if values is None:
+            return pl.Series([""] * good.height, dtype=pl.String)
+        value = pl.col("v")
+        fast = pl.DataFrame({"v": values}).select(pl.when(value == "-").then(pl.lit("")).otherwise(value))
+        escaped = values.str.contains("\\", literal=True).fill_null(False)
+        return _patched(fast.to_series().fill_null(""), values, escaped, self._agent)
+
+    def _texts(self, good: pl.DataFrame, var: str | None) -> pl.Series:
+        """`optional_text` of a session or account variable: printable ASCII in Polars, the rest in Python."""
+        values = self._column(good, var)
+        if values is None:
+            return pl.Series([None] * good.height, dtype=pl.String)
+        simple = values.str.contains(r"^[!-\[\]-~]*$")  # nothing to strip or unescape
+        fast = pl.select(pl.when(~pl.lit(values).is_in(["", "-"])).then(pl.lit(values))).to_series()
+        return _patched(fast, values, (~simple).fill_null(False), self._text)
 
 
-def _route_alternation(routes: RouteMap) -> tuple[str, list[tuple[str, str | None, str, bool]]]:
-    """The route map as one expression `^(?:(?P<rt0>…)|(?P<rt1>…)…)$`, and per rule:
-    (its group, the group of its subject placeholder or None, the subject's name, subject from the query)."""
-    branches = []
-    alternatives: list[tuple[str, str | None, str, bool]] = []
+def _scattered(height: int, index: pl.Series, values: pl.Series) -> pl.Series:
+    """A column of `height` nulls with `values` at the rows `index`."""
+    return pl.repeat(None, height, dtype=values.dtype, eager=True).scatter(index, values)
+
+
+def _patched(fast: pl.Series, values: pl.Series, slow: pl.Series, function: _Cached) -> pl.Series:
+    """`fast`, with `function(value)` at the rows where `slow` is true."""
+    index = slow.arg_true()
+    if not index.len():
+        return fast
+    patch = pl.Series([function(v) for v in values.gather(index).to_list()], dtype=fast.dtype)
+    return fast.scatter(index, patch)
+
+
+def _route_of(path: pl.Expr, routes: RouteMap) -> tuple[list[pl.Expr], pl.Expr, pl.Expr, list[int]]:
+    """Route matching in Polars, in steps: columns `route_<index>` (each rule's match: its subject's
+    value, or whether it matches), then the first rule that matches (read from them), then its subject
+    (read from them and the column `rule_fast`); and the rules whose subject comes from the query."""
+    matches: list[pl.Expr] = []
+    rules: list[pl.Expr] = []
+    subjects: list[pl.Expr] = []
+    from_query: list[int] = []
     for index, (regex, rule) in enumerate(zip(routes.expressions, routes.rules, strict=True)):
-        inner = regex.pattern.removeprefix("^").removesuffix("$")
-        inner = re.sub(r"\(\?P<(\w+)>", f"(?P<rt{index}_\\1>", inner)
-        branches.append(f"(?P<rt{index}>{inner})")
-        by_path = rule.subject is not None and not rule.subject.startswith("query:")
-        alternatives.append(
-            (
-                f"rt{index}",
-                f"rt{index}_{rule.subject}" if by_path else None,
-                rule.subject or "",
-                rule.subject is not None and not by_path,
-            )
-        )
-    return "^(?:" + "|".join(branches) + ")$", alternatives
+        name = f"route_{index}"
+        if rule.subject is not None and rule.subject.startswith("query:"):
+            from_query.append(index)
+        if rule.subject is not None and rule.subject in regex.groupindex:
+            # a placeholder matches one character at least: null exactly when the rule does not match
+            matches.append(path.str.extract(regex.pattern, regex.groupindex[rule.subject]).alias(name))
+            rules.append(pl.when(pl.col(name).is_not_null()).then(pl.lit(index, pl.Int16)))
+            value = pl.lit(f"{rule.subject}:") + pl.col(name)
+            subjects.append(pl.when(pl.col("rule_fast") == index).then(value))
+        else:
+            matches.append(path.str.contains(regex.pattern).alias(name))
+            rules.append(pl.when(pl.col(name)).then(pl.lit(index, pl.Int16)))
+    first = pl.coalesce(rules) if rules else pl.lit(None, pl.Int16)
+    subject = pl.coalesce(subjects) if subjects else pl.lit(None, pl.String)
+    return matches, first, subject, from_query
 
 
 def _python_time(text: str) -> float | None:
@@ -527,32 +536,39 @@ class _JsonBlocks:
         )
 
 
-def scan_logs(
-    paths: Iterable[str], fmt: LogFormat, routes: RouteMap, workdir: Path, progress: Progress | None = None
-) -> ScanResult:
-    """Parse every input into Arrow IPC files under `workdir`; bad lines are counted in the result's stats.
+def scan_blocks(
+    paths: Iterable[str],
+    fmt: LogFormat,
+    routes: RouteMap,
+    each: Callable[[pl.DataFrame], T],
+    stats: ReadStats,
+    progress: Progress | None = None,
+) -> Iterator[T]:
+    """`each` of every block's requests (the columns of SCHEMA), in input order; bad lines go to `stats`.
 
-    Blocks are parsed by WORKERS threads (Polars works outside the GIL) while
-    the next block is read; results are taken in input order.
+    Blocks are parsed, and `each` applied to them, by WORKERS threads (Polars
+    works outside the GIL) while the next block is read; at most WORKERS + 1
+    blocks are held at a time.
     """
-    stats = ReadStats()
-    parts: list[Path] = []
     parser: _NginxBlocks | _JsonBlocks = (
         _JsonBlocks(fmt, routes) if isinstance(fmt, JsonFormat) else _NginxBlocks(fmt, routes)
     )
-    pending: deque[tuple[Future[tuple[pl.DataFrame, pl.DataFrame]], str]] = deque()
 
-    def take(keep: int) -> None:
+    def work(frame: pl.DataFrame) -> tuple[T, pl.DataFrame, int, int]:
+        rows, bad = parser.parse(frame)
+        invalid = int(rows.get_column("invalid_ip").sum())
+        return each(rows.drop("invalid_ip").cast(SCHEMA)), bad, rows.height, invalid  # type: ignore[arg-type]
+
+    pending: deque[tuple[Future[tuple[T, pl.DataFrame, int, int]], str]] = deque()
+
+    def take(keep: int) -> Iterator[T]:
         while len(pending) > keep:
             future, source = pending.popleft()
-            rows, bad = future.result()
+            result, bad, parsed, invalid = future.result()
             _count_bad(stats, source, bad)
-            if rows.height:
-                stats.parsed += rows.height
-                stats.invalid_ips += int(rows.get_column("invalid_ip").sum())
-                part = workdir / f"part-{len(parts):06d}.arrow"
-                rows.drop("invalid_ip").cast(SCHEMA).write_ipc(part, compression="lz4")  # type: ignore[arg-type]
-                parts.append(part)
+            stats.parsed += parsed
+            stats.invalid_ips += invalid
+            yield result
 
     done = 0
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="scan") as pool:
@@ -567,16 +583,37 @@ def scan_logs(
                     )
                     number += lines.len()
                     stats.lines += lines.len()
-                    pending.append((pool.submit(parser.parse, frame), reader.source))
-                    take(keep=WORKERS)
+                    pending.append((pool.submit(work, frame), reader.source))
+                    yield from take(keep=WORKERS)
                     if progress is not None:
                         progress(done + reader.position())
-                take(keep=0)
+                yield from take(keep=0)
             finally:
                 done += reader.position()
                 reader.close()
             if reader.error is not None:
                 stats.record_bad(reader.source, number + 1, "file unreadable from here on", reader.error)
+
+
+def scan_logs(
+    paths: Iterable[str], fmt: LogFormat, routes: RouteMap, workdir: Path, progress: Progress | None = None
+) -> ScanResult:
+    """Parse every input into Arrow IPC files under `workdir` (one per block with requests).
+
+    `analyze` does not need the requests themselves (it reduces blocks as they
+    come, `aggregates.py`); this keeps them, for whoever wants every request.
+    """
+    stats = ReadStats()
+    numbers = itertools.count()  # next() is atomic: the blocks' threads share it
+
+    def write(rows: pl.DataFrame) -> Path | None:
+        if not rows.height:
+            return None
+        part = workdir / f"part-{next(numbers):06d}.arrow"
+        rows.write_ipc(part, compression="lz4")
+        return part
+
+    parts = [part for part in scan_blocks(paths, fmt, routes, write, stats, progress) if part is not None]
     return ScanResult(stats, parts)
 
 

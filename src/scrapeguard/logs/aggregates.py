@@ -1,0 +1,215 @@
+"""What `analyze` keeps of the requests: small tables, reduced block by block and merged as they come.
+
+Each block of parsed requests (the columns of `scanning.SCHEMA`) is reduced in
+Polars, in the thread that parsed it, to tables keyed by what the analysis
+counts: per actor; per actor and member; per actor, hour and member; per
+user agent; per hour. Partial tables of many blocks are concatenated and
+reduced again whenever they have grown as large as what was already merged,
+so memory follows the number of distinct actors, members, hours and user
+agents, never the number of lines, and no request is written anywhere.
+
+The analysis (`analysis.py`) reads only these tables. Every figure it shows
+is a sum, a minimum, a maximum or a count of distinct values, so reducing
+blocks first and merging afterwards gives exactly what one pass over all the
+requests would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from scrapeguard.logs.formats import LogFormat
+from scrapeguard.logs.reading import ReadStats
+from scrapeguard.logs.scanning import SCHEMA, Progress, ScanResult, scan_blocks
+from scrapeguard.policy.model import RouteRule
+from scrapeguard.routes import CONTACT_LOOKUP, LISTING, MEMBER_DATA_KINDS, MEMBER_KINDS, PROFILE, RouteMap
+
+HOUR = 3600
+DAY = 86400
+
+#: Partial rows a table gathers before they are merged, at the least (bounded memory, few merges).
+MERGE_AFTER = 500_000
+
+#: Whom a request counts against, as in the engine: the account, else the client IP, else the session.
+ACTOR = (
+    pl.when(pl.col("account").is_not_null())
+    .then(pl.lit("account:") + pl.col("account"))
+    .when(pl.col("ip").is_not_null())
+    .then(pl.lit("ip:") + pl.col("ip"))
+    .when(pl.col("session").is_not_null())
+    .then(pl.lit("session:") + pl.col("session"))
+)
+
+
+@dataclass(frozen=True)
+class _Table:
+    """How partial tables of one kind merge: by `keys`, with `merge`; distinct rows when `merge` is empty."""
+
+    keys: tuple[str, ...]
+    merge: tuple[pl.Expr, ...] = ()
+
+    def reduce(self, frames: list[pl.DataFrame]) -> pl.DataFrame:
+        frame = frames[0] if len(frames) == 1 else pl.concat(frames, rechunk=False)
+        if not self.keys:
+            return frame.select(self.merge)
+        if not self.merge:
+            return frame.unique()
+        return frame.group_by(self.keys).agg(self.merge)
+
+
+def _sums(*names: str) -> tuple[pl.Expr, ...]:
+    return tuple(pl.col(n).sum() for n in names)
+
+
+TABLES = {
+    #: n, first, last: requests and the log's time span.
+    "totals": _Table((), (*_sums("n"), pl.col("first").min(), pl.col("last").max())),
+    #: requests per status code (null: no status in the log).
+    "status": _Table(("status",), _sums("n")),
+    #: requests per route rule (null: a page no rule matches).
+    "rules": _Table(("rule",), _sums("n")),
+    #: per clock hour (start, epoch seconds): requests, requests for member data.
+    "hourly": _Table(("h",), _sums("n", "member_data")),
+    #: requests per user agent.
+    "agents": _Table(("user_agent",), _sums("n")),
+    #: per actor: volume, first and last time, status mix, listing pages served.
+    "actors": _Table(
+        ("actor",),
+        (
+            *_sums("requests", "s2xx", "s3xx", "s4xx", "s5xx", "snone", "listing_pages"),
+            pl.col("first_seen").min(),
+            pl.col("last_seen").max(),
+        ),
+    ),
+    #: distinct (actor, ip) of actors that are not an IP themselves (accounts, sessions).
+    "ips": _Table(("actor", "ip")),
+    #: per actor, member and member route: successful (2xx) responses, first and last time.
+    #: The subject is null on a member route that named no member (a look-up without its query).
+    "reached": _Table(
+        ("actor", "subject", "rule"),
+        (*_sums("responses"), pl.col("first_seen").min(), pl.col("last_seen").max()),
+    ),
+    #: distinct (actor, hour, day, member) of profiles served (what the profile quota counts).
+    "views": _Table(("actor", "hour", "day", "subject")),
+    #: distinct (actor, hour, day, member) of contact look-ups (any status).
+    "lookups": _Table(("actor", "hour", "day", "subject")),
+    #: per actor, user agent and IP: requests, and requests for member data.
+    "agents_of": _Table(("actor", "user_agent", "ip"), _sums("n", "member_data")),
+}
+
+
+def _rules_of(rules: Sequence[RouteRule], kinds: Sequence[str] | frozenset[str]) -> list[int]:
+    return [i for i, r in enumerate(rules) if r.kind in kinds]
+
+
+class Aggregator:
+    """Reduces blocks of requests (`reduce`, any thread) and merges the reductions (`add`, one thread)."""
+
+    def __init__(self, rules: Sequence[RouteRule]) -> None:
+        self.rules = tuple(rules)
+        self._pending: dict[str, list[pl.DataFrame]] = {name: [] for name in TABLES}
+        self._pending_rows = dict.fromkeys(TABLES, 0)
+        self._merged_rows = dict.fromkeys(TABLES, 0)
+
+    def reduce(self, rows: pl.DataFrame) -> dict[str, pl.DataFrame]:
+        """The tables of one block of requests."""
+        rule = pl.col("rule")
+
+        def kind_in(kinds: Sequence[str] | frozenset[str]) -> pl.Expr:
+            return rule.is_in(_rules_of(self.rules, kinds)).fill_null(False)
+
+        status, subject, ts, actor = pl.col("status"), pl.col("subject"), pl.col("ts"), pl.col("actor")
+        ok = status.is_between(200, 299)
+        served = status.is_null() | (status < 400)
+        own = subject == (pl.lit("id:") + pl.col("account"))
+        member_data = kind_in(MEMBER_DATA_KINDS)
+        frame = rows.lazy().with_columns(ACTOR.alias("actor"), member_data.alias("md"))
+        by_actor = frame.filter(actor.is_not_null())
+        buckets = (actor, (ts // HOUR).alias("hour"), (ts // DAY).alias("day"), subject)
+        views = kind_in([PROFILE]) & subject.is_not_null() & served & ~own.fill_null(False)
+        lookups = kind_in([CONTACT_LOOKUP]) & subject.is_not_null()
+        queries = {
+            "totals": frame.select(pl.len().alias("n"), ts.min().alias("first"), ts.max().alias("last")),
+            "status": frame.group_by("status").agg(pl.len().alias("n")),
+            "rules": frame.group_by("rule").agg(pl.len().alias("n")),
+            "hourly": frame.group_by((ts // HOUR * HOUR).cast(pl.Int64).alias("h")).agg(
+                pl.len().alias("n"), pl.col("md").sum().alias("member_data")
+            ),
+            "agents": frame.group_by("user_agent").agg(pl.len().alias("n")),
+            "actors": by_actor.group_by("actor").agg(
+                pl.len().alias("requests"),
+                *[(status // 100 == h).sum().alias(f"s{h}xx") for h in (2, 3, 4, 5)],
+                status.is_null().sum().alias("snone"),
+                (kind_in([LISTING]) & ok).sum().alias("listing_pages"),
+                ts.min().alias("first_seen"),
+                ts.max().alias("last_seen"),
+            ),
+            "ips": by_actor.filter(~actor.str.starts_with("ip:")).select("actor", "ip").unique(),
+            "reached": by_actor.filter(kind_in(MEMBER_KINDS) & ok)
+            .group_by("actor", "subject", "rule")
+            .agg(pl.len().alias("responses"), ts.min().alias("first_seen"), ts.max().alias("last_seen")),
+            "views": by_actor.filter(views).select(buckets).unique(),
+            "lookups": by_actor.filter(lookups).select(buckets).unique(),
+            "agents_of": by_actor.group_by("actor", "user_agent", "ip").agg(
+                pl.len().alias("n"), pl.col("md").sum().alias("member_data")
+            ),
+        }
+        return dict(zip(queries, pl.collect_all(list(queries.values())), strict=True))
+
+    def add(self, tables: dict[str, pl.DataFrame]) -> None:
+        """Keep one block's tables; merge a table's partials once they outgrow what it holds merged."""
+        for name, frame in tables.items():
+            self._pending[name].append(frame)
+            self._pending_rows[name] += frame.height
+            if self._pending_rows[name] > max(MERGE_AFTER, self._merged_rows[name]):
+                self._merge(name)
+
+    def add_rows(self, rows: pl.DataFrame) -> None:
+        self.add(self.reduce(rows))
+
+    def _merge(self, name: str) -> None:
+        merged = TABLES[name].reduce(self._pending[name])
+        self._pending[name] = [merged]
+        self._pending_rows[name] = self._merged_rows[name] = merged.height
+
+    def result(self, stats: ReadStats) -> Aggregates:
+        if not self._pending["totals"]:
+            self.add_rows(pl.DataFrame(schema=SCHEMA))
+        for name in TABLES:
+            if len(self._pending[name]) > 1:
+                self._merge(name)
+        return Aggregates(stats, self.rules, {name: frames[0] for name, frames in self._pending.items()})
+
+
+@dataclass(frozen=True)
+class Aggregates:
+    """The merged tables (see TABLES), the route rules their `rule` numbers, and the reading's stats."""
+
+    stats: ReadStats
+    rules: tuple[RouteRule, ...]
+    tables: dict[str, pl.DataFrame]
+
+    def __getitem__(self, name: str) -> pl.DataFrame:
+        return self.tables[name]
+
+
+def aggregate_logs(
+    paths: Iterable[str], fmt: LogFormat, rules: Sequence[RouteRule], progress: Progress | None = None
+) -> Aggregates:
+    """Read and reduce every input (see `scanning.scan_blocks`); nothing is written to disk."""
+    stats = ReadStats()
+    aggregator = Aggregator(rules)
+    for tables in scan_blocks(paths, fmt, RouteMap(list(rules)), aggregator.reduce, stats, progress):
+        aggregator.add(tables)
+    return aggregator.result(stats)
+
+
+def aggregate_scan(scan: ScanResult, rules: Sequence[RouteRule]) -> Aggregates:
+    """The same tables from requests kept by `scanning.scan_logs`."""
+    aggregator = Aggregator(rules)
+    for part in scan.parts:
+        aggregator.add_rows(pl.read_ipc(part))
+    return aggregator.result(scan.stats)
