@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import polars as pl
@@ -47,10 +48,10 @@ from scrapeguard.intel.crawlers import (
     classify,
 )
 from scrapeguard.logs.aggregates import Aggregates, aggregate_scan
-from scrapeguard.logs.exposure import ActorExposure, exposure_of
+from scrapeguard.logs.exposure import ActorExposure, ExposureCounts, exposure_counts, exposure_of
 from scrapeguard.logs.reading import ReadStats
 from scrapeguard.logs.scanning import ScanResult
-from scrapeguard.policy.model import Policy
+from scrapeguard.policy.model import Policy, RouteRule
 from scrapeguard.routes import PAGE
 
 
@@ -121,12 +122,27 @@ class Analysis:
     flagged: list[ActorSummary]
     verified_crawlers: list[ActorSummary]
     campaigns: list[Campaign]
-    exposure: list[ActorExposure]
+    #: Why each flagged actor is flagged.
+    reasons: dict[str, list[str]]
+    #: What flagged actors received, one row per (actor, member, rule): `exposure.exposed_rows`' columns.
+    exposed: pl.DataFrame
+    #: The route rules `exposed` numbers.
+    rules: tuple[RouteRule, ...]
     seconds: float = 0.0
+
+    @cached_property
+    def exposure(self) -> list[ActorExposure]:
+        """Every flagged actor's exposure as typed values (one object per member: made when asked for)."""
+        return exposure_of(self.exposed, self.reasons, self.rules)
+
+    @cached_property
+    def exposure_counts(self) -> list[ExposureCounts]:
+        """`exposure` in figures, most members first."""
+        return exposure_counts(self.exposed, self.reasons, self.rules)
 
     @property
     def exposed_members(self) -> int:
-        return len({r.member for e in self.exposure for r in e.records})
+        return self.exposed.get_column("subject").n_unique()
 
     def to_dict(self) -> dict[str, Any]:
         s = self.stats
@@ -161,7 +177,7 @@ class Analysis:
                     "responses": e.responses,
                     "categories": list(e.categories),
                 }
-                for e in self.exposure
+                for e in self.exposure_counts
             ],
             "exposed_members": self.exposed_members,
             "seconds": round(self.seconds, 3),
@@ -244,7 +260,6 @@ def analyze(
         .select("actor", "subject", "rule", "responses", "first_seen", "last_seen")
         .sort("actor", "subject", "rule")
     )
-    exposure = exposure_of(exposed, reasons, tables.rules)
     return Analysis(
         stats=tables.stats,
         requests=totals[0],
@@ -259,7 +274,9 @@ def analyze(
         flagged=flagged,
         verified_crawlers=[summaries[a] for a in sorted(verified) if a in summaries and a not in reasons],
         campaigns=campaigns,
-        exposure=exposure,
+        reasons=reasons,
+        exposed=exposed,
+        rules=tables.rules,
     )
 
 
