@@ -272,3 +272,32 @@ def test_route_rules_of_a_policy_of_ones_own_match_alike(tmp_path: Path) -> None
         expected.append((r.path, *routes.index_of(r.path, r.query)))
     assert got == expected
     assert ("/g/a/m/bö", 0, "member:bö") in got and ("/people/", 3, "who:x") in got
+
+
+@pytest.mark.parametrize("block", [30, 64, 300])
+def test_lines_across_blocks_read_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    # lines cut by block boundaries anywhere: in a CRLF, in a multi-byte character, in a NUL line,
+    # in lines longer than a block, at the very end (no newline), in a gzip
+    import scrapeguard.logs.scanning as scanning
+
+    monkeypatch.setattr(scanning, "BLOCK", block)
+    monkeypatch.setattr(scanning, "READ_STEP", 5)
+    lines = [
+        f'192.0.2.{i} - - [10/Oct/2000:13:55:{i:02d} +0000] "GET /u/m{"é" * (i % 3)}{i} HTTP/1.1" 200 1 '
+        '"-" "x"'
+        for i in range(40)
+    ]
+    lines[5] += "\r"
+    lines[9] = ""
+    lines[13] = lines[13].replace("GET", "G\x00T")
+    lines[17] = "z" * (3 * block + 1)
+    text = ("\n".join(lines)).encode()
+    log = tmp_path / "a.log"
+    log.write_bytes(text)
+    result = assert_agree([str(log)], make_format("combined"), tmp_path / "w1")
+    assert result.stats.lines == 40
+    packed = tmp_path / "a.gz"
+    packed.write_bytes(gzip.compress(text + b"\n"))
+    assert assert_agree([str(packed)], make_format("combined"), tmp_path / "w2").stats.lines == 40

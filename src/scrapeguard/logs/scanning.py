@@ -46,7 +46,7 @@ from scrapeguard.logs.splitting import QuoteSplit
 from scrapeguard.routes import RouteMap
 
 #: Bytes of input parsed at a time (whole lines): bounds memory, sets the progress bar's steps.
-BLOCK = 8 * 1024 * 1024
+BLOCK = 16 * 1024 * 1024
 
 #: "17/May/2015:10:05:03 +0200", the months in English as `formats.MONTHS` has them.
 TIME_LOCAL_SHAPE = (
@@ -127,27 +127,42 @@ class _Reader:
         except OSError:
             return 0
 
-    def blocks(self) -> Iterator[bytes]:
+    def lines(self) -> Iterator[pl.Series]:
+        """The input's lines, a block at a time (see `_lines`).
+
+        A block is parsed where it was read, without copying it: its first line
+        goes on from the previous block (that line is read apart), its last from
+        the next one (that line is carried over).
+        """
         carry = b""
         while True:
             data = self._read_block()
             if not data:
                 if carry and self.error is None:  # a damaged file's cut-off last line is lost (as in reading)
-                    yield carry
+                    yield _lines(carry)
                 return
-            data = carry + data
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                carry = data  # a line longer than a block: kept whole (it becomes a "line longer" bad line)
+            first = data.find(b"\n")
+            if first < 0:
+                carry += data  # a line longer than a block: kept whole (it becomes a "line longer" bad line)
                 if len(carry) > 4 * BLOCK:
-                    yield carry  # bounded: cut a pathological line-free input into separate lines
+                    yield _lines(carry)  # bounded: cut a pathological line-free input into separate lines
                     carry = b""
                 continue
-            carry = data[cut + 1 :]
-            yield data[: cut + 1]
+            last = data.rfind(b"\n")
+            body = _lines(data, skip_first=bool(carry), cut_last=last < len(data) - 1)
+            if carry:
+                body = _lines(carry + data[: first + 1]).append(body)
+            carry = data[last + 1 :]
+            yield body
 
     def _read_block(self) -> bytes:
-        """Up to BLOCK bytes, in small steps so that a damaged gzip loses only its last step."""
+        """Up to BLOCK bytes; from gzip in small steps, so that a damaged gzip loses only its last step."""
+        if self.stream is self.raw:
+            try:
+                return self.raw.read(BLOCK)
+            except OSError as exc:
+                self.error = str(exc) or type(exc).__name__
+                return b""
         pieces: list[bytes] = []
         size = 0
         while size < BLOCK and self.error is None:
@@ -168,11 +183,12 @@ class _Reader:
             self.raw.close()
 
 
-def _lines(block: bytes) -> pl.Series:
-    """The block's lines, decoded as UTF-8 with replacement like `reading.py` (None for empty lines)."""
+def _lines(block: bytes, skip_first: bool = False, cut_last: bool = False) -> pl.Series:
+    """The block's lines, decoded as UTF-8 with replacement like `reading.py` (None for empty lines);
+    without its first line if `skip_first`, without its last (unfinished) one if `cut_last`."""
     if b"\x00" not in block:
         frame = pl.read_csv(
-            io.BytesIO(block),
+            block,
             has_header=False,
             separator="\x00",
             quote_char=None,
@@ -182,11 +198,14 @@ def _lines(block: bytes) -> pl.Series:
             schema={"line": pl.String},
             comment_prefix=None,
             raise_if_empty=False,
+            skip_rows=int(skip_first),
         )
-        return frame.get_column("line")
+        lines = frame.get_column("line")
+        return lines.head(-1) if cut_last else lines
     text = block.decode("utf-8", errors="replace").split("\n")
     if text and text[-1] == "":
         text.pop()
+    text = text[int(skip_first) : len(text) - int(cut_last)]
     return pl.Series("line", [t.rstrip("\r") or None for t in text], dtype=pl.String)
 
 
@@ -253,6 +272,24 @@ class _NginxBlocks:
 
     def parse(self, lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """(request rows, bad rows with `n`, `line` and `reason`) for a frame with `n` and `line`."""
+        fields = self._time_by_python(self._split(lines))
+        reason = pl.col("reason")
+        fields = fields.with_columns(
+            pl.when(reason.is_null() & pl.col("ts").is_null())
+            .then(pl.lit("unreadable time"))
+            .otherwise(reason)
+            .alias("reason")
+        )
+        fields = self._with_status(self._with_request(fields))
+        bad = fields.filter(reason.is_not_null()).select("n", "reason")
+        first = lines.get_column("n")[0] if lines.height else 0
+        text = lines.get_column("line").gather(bad.get_column("n") - first)
+        bad = bad.with_columns(text).select("n", "line", "reason")
+        return self._rows(fields.filter(reason.is_null())), bad
+
+    def _split(self, lines: pl.DataFrame) -> pl.DataFrame:
+        """`n`, the captured variables (null where the line does not match the format), `ts` (null where
+        the time is not in a shape read here) and `reason` (empty, too long, does not match)."""
         line = pl.col("line")
         reason = (
             pl.when(line.is_null() | (line.str.strip_chars() == ""))
@@ -261,31 +298,30 @@ class _NginxBlocks:
             .then(pl.lit(f"line longer than {MAX_LINE} bytes"))
             .when(pl.col(self.captured[0]).is_null())
             .then(pl.lit("does not match the log format"))
-            .when(pl.col("ts").is_null())
-            .then(pl.lit("unreadable time"))
         )
-        fields = self._split(lines).with_columns(self._time())
-        fields = self._time_by_python(fields).with_columns(reason.alias("reason"))
-        fields = self._with_request(fields)
-        fields = self._with_status(fields)
-        bad = fields.filter(pl.col("reason").is_not_null()).select("n", "line", "reason")
-        return self._rows(fields.filter(pl.col("reason").is_null())), bad
-
-    def _split(self, lines: pl.DataFrame) -> pl.DataFrame:
-        """`n`, `line` and the captured variables (null where the line does not match the format)."""
+        split = None
         if self.quote_split is not None:
             split, lines = self.quote_split.split(lines)
-        matched = lines.with_columns(pl.col("line").str.extract_groups(self.pattern).alias("m")).unnest("m")
-        return pl.concat([split, matched]) if self.quote_split is not None else matched
+        matched = (
+            lines.lazy()
+            .with_columns(line.str.extract_groups(self.pattern).alias("m"))
+            .unnest("m")
+            .with_columns(self._time(), reason.alias("reason"))
+            .drop("line")
+            .collect()
+        )
+        if split is None:
+            return matched
+        # the split checked the time's shape: strptime's calendar check is what is left
+        split = split.with_columns(_time_local(pl.col("time_local")), pl.lit(None, pl.String).alias("reason"))
+        return pl.concat([split, matched])
 
     def _time(self) -> pl.Expr:
         """The usual shapes of the time, vectorised; anything else is left to `_time_by_python`."""
         text = pl.col(self.time_var).str.strip_chars()
         if self.time_var == "time_local":
             # the shape `formats.parse_time` reads by hand, then the calendar check of strptime
-            shaped = pl.when(text.str.contains(TIME_LOCAL_SHAPE)).then(text)
-            parsed = shaped.str.strptime(pl.Datetime("us", "UTC"), "%d/%b/%Y:%H:%M:%S %z", strict=False)
-            return (parsed.dt.epoch("us").cast(pl.Float64) / 1_000_000).alias("ts")
+            return _time_local(pl.when(text.str.contains(TIME_LOCAL_SHAPE)).then(text))
         if self.time_var == "time_iso8601":
             return pl.lit(None, pl.Float64).alias("ts")
         value = pl.when(text.str.contains(EPOCH_SHAPE)).then(text.cast(pl.Float64, strict=False))
@@ -483,6 +519,12 @@ def _route_of(path: pl.Expr, routes: RouteMap) -> tuple[list[pl.Expr], pl.Expr, 
     return matches, first, subject, from_query
 
 
+def _time_local(text: pl.Expr) -> pl.Expr:
+    """Epoch seconds `ts` of times in the shape of TIME_LOCAL_SHAPE (null for dates that do not exist)."""
+    parsed = text.str.strptime(pl.Datetime("us", "UTC"), "%d/%b/%Y:%H:%M:%S %z", strict=False)
+    return (parsed.dt.epoch("us").cast(pl.Float64) / 1_000_000).alias("ts")
+
+
 def _python_time(text: str) -> float | None:
     try:
         return parse_time(text)
@@ -576,8 +618,7 @@ def scan_blocks(
             reader = _Reader(path)
             number = 0
             try:
-                for block in reader.blocks():
-                    lines = _lines(block)
+                for lines in reader.lines():
                     frame = pl.DataFrame(
                         {"n": pl.int_range(number + 1, number + 1 + lines.len(), eager=True), "line": lines}
                     )

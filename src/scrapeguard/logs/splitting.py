@@ -47,11 +47,11 @@ class QuoteSplit:
         return cls(fmt.fmt, captured, max_line)
 
     def split(self, lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """(`n`, `line` and the captured variables of the lines split here; `n` and `line` of the others)."""
+        """(`n` and the captured variables of the lines split here; `n` and `line` of the others)."""
         line = pl.col("line")
         names = [f"p{i}" for i in range(self.quotes + 1)]
         pieces = line.str.splitn('"', self.quotes + 1).struct.rename_fields(names)
-        frame = lines.with_columns(pieces.alias("pieces")).unnest("pieces")
+        frame = lines.lazy().with_columns(pieces.alias("pieces")).unnest("pieces")
         head, tail = pl.col("p0"), pl.col("p2")
         ok = (
             (line.str.len_bytes() <= self.max_line)
@@ -76,8 +76,7 @@ class QuoteSplit:
             "http_referer": pl.col("p3"),
             "http_user_agent": pl.col("p5"),
         }
-        split = frame.filter(pl.col("ok")).select(
-            "n", "line", *[values[name].alias(name) for name in self.captured]
-        )
+        split = frame.filter(pl.col("ok")).select("n", *[values[name].alias(name) for name in self.captured])
         rest = frame.filter(~pl.col("ok")).select("n", "line")
-        return split, rest
+        split_frame, rest_frame = pl.collect_all([split, rest])
+        return split_frame, rest_frame
