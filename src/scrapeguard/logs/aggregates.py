@@ -46,10 +46,16 @@ ACTOR = (
 
 @dataclass(frozen=True)
 class _Table:
-    """How partial tables of one kind merge: by `keys`, with `merge`; distinct rows when `merge` is empty."""
+    """How partial tables of one kind merge: by `keys`, with `merge`; distinct rows when `merge` is empty.
+
+    A table `kept_raw` holds one row per request (of some kind): its rows are merged only when
+    there are many of them, never at the end; whoever reads it aggregates the rows it needs, which
+    is cheaper than merging them all (a block hardly shrinks such tables: few of their keys repeat).
+    """
 
     keys: tuple[str, ...]
     merge: tuple[pl.Expr, ...] = ()
+    kept_raw: bool = False
 
     def reduce(self, frames: list[pl.DataFrame]) -> pl.DataFrame:
         frame = frames[0] if len(frames) == 1 else pl.concat(frames, rechunk=False)
@@ -64,6 +70,7 @@ def _sums(*names: str) -> tuple[pl.Expr, ...]:
     return tuple(pl.col(n).sum() for n in names)
 
 
+#: The tables kept while reading, by name.
 TABLES = {
     #: n, first, last: requests and the log's time span.
     "totals": _Table((), (*_sums("n"), pl.col("first").min(), pl.col("last").max())),
@@ -84,20 +91,23 @@ TABLES = {
             pl.col("last_seen").max(),
         ),
     ),
+    #: per actor and user agent: requests, and requests for member data.
+    "agents_of": _Table(("actor", "user_agent"), _sums("n", "member_data")),
     #: distinct (actor, ip) of actors that are not an IP themselves (accounts, sessions).
     "ips": _Table(("actor", "ip")),
+    #: distinct (actor, user agent, ip) of requests for member data by actors that are not an IP.
+    "member_ips": _Table(("actor", "user_agent", "ip")),
     #: per actor, member and member route: successful (2xx) responses, first and last time.
     #: The subject is null on a member route that named no member (a look-up without its query).
     "reached": _Table(
         ("actor", "subject", "rule"),
         (*_sums("responses"), pl.col("first_seen").min(), pl.col("last_seen").max()),
+        kept_raw=True,
     ),
-    #: distinct (actor, hour, day, member) of profiles served (what the profile quota counts).
-    "views": _Table(("actor", "hour", "day", "subject")),
-    #: distinct (actor, hour, day, member) of contact look-ups (any status).
-    "lookups": _Table(("actor", "hour", "day", "subject")),
-    #: per actor, user agent and IP: requests, and requests for member data.
-    "agents_of": _Table(("actor", "user_agent", "ip"), _sums("n", "member_data")),
+    #: (actor, hour, day, member) of profiles served (what the profile quota counts), repeats possible.
+    "views": _Table(("actor", "hour", "day", "subject"), kept_raw=True),
+    #: (actor, hour, day, member) of contact look-ups (any status), repeats possible.
+    "lookups": _Table(("actor", "hour", "day", "subject"), kept_raw=True),
 }
 
 
@@ -125,9 +135,9 @@ class Aggregator:
         ok = status.is_between(200, 299)
         served = status.is_null() | (status < 400)
         own = subject == (pl.lit("id:") + pl.col("account"))
-        member_data = kind_in(MEMBER_DATA_KINDS)
-        frame = rows.lazy().with_columns(ACTOR.alias("actor"), member_data.alias("md"))
+        frame = rows.lazy().with_columns(ACTOR.alias("actor"), kind_in(MEMBER_DATA_KINDS).alias("md"))
         by_actor = frame.filter(actor.is_not_null())
+        not_an_ip = by_actor.filter(~actor.str.starts_with("ip:"))
         buckets = (actor, (ts // HOUR).alias("hour"), (ts // DAY).alias("day"), subject)
         views = kind_in([PROFILE]) & subject.is_not_null() & served & ~own.fill_null(False)
         lookups = kind_in([CONTACT_LOOKUP]) & subject.is_not_null()
@@ -147,15 +157,21 @@ class Aggregator:
                 ts.min().alias("first_seen"),
                 ts.max().alias("last_seen"),
             ),
-            "ips": by_actor.filter(~actor.str.starts_with("ip:")).select("actor", "ip").unique(),
-            "reached": by_actor.filter(kind_in(MEMBER_KINDS) & ok)
-            .group_by("actor", "subject", "rule")
-            .agg(pl.len().alias("responses"), ts.min().alias("first_seen"), ts.max().alias("last_seen")),
-            "views": by_actor.filter(views).select(buckets).unique(),
-            "lookups": by_actor.filter(lookups).select(buckets).unique(),
-            "agents_of": by_actor.group_by("actor", "user_agent", "ip").agg(
+            "agents_of": by_actor.group_by("actor", "user_agent").agg(
                 pl.len().alias("n"), pl.col("md").sum().alias("member_data")
             ),
+            "ips": not_an_ip.select("actor", "ip").unique(),
+            "member_ips": not_an_ip.filter("md").select("actor", "user_agent", "ip").unique(),
+            "reached": by_actor.filter(kind_in(MEMBER_KINDS) & ok).select(
+                "actor",
+                "subject",
+                "rule",
+                pl.lit(1, pl.UInt32).alias("responses"),
+                ts.alias("first_seen"),
+                ts.alias("last_seen"),
+            ),
+            "views": by_actor.filter(views).select(buckets),
+            "lookups": by_actor.filter(lookups).select(buckets),
         }
         return dict(zip(queries, pl.collect_all(list(queries.values())), strict=True))
 
@@ -178,15 +194,19 @@ class Aggregator:
     def result(self, stats: ReadStats) -> Aggregates:
         if not self._pending["totals"]:
             self.add_rows(pl.DataFrame(schema=SCHEMA))
-        for name in TABLES:
-            if len(self._pending[name]) > 1:
-                self._merge(name)
-        return Aggregates(stats, self.rules, {name: frames[0] for name, frames in self._pending.items()})
+        tables = {}
+        for name, table in TABLES.items():
+            frames = self._pending[name]
+            if table.kept_raw:
+                tables[name] = pl.concat(frames) if len(frames) > 1 else frames[0]
+            else:
+                tables[name] = frames[0] if len(frames) == 1 else table.reduce(frames)
+        return Aggregates(stats, self.rules, tables)
 
 
 @dataclass(frozen=True)
 class Aggregates:
-    """The merged tables (see TABLES), the route rules their `rule` numbers, and the reading's stats."""
+    """The tables (see TABLES), the route rules their `rule` numbers, and the reading's stats."""
 
     stats: ReadStats
     rules: tuple[RouteRule, ...]

@@ -225,9 +225,9 @@ def analyze(
     top_agents = [(ua, agent_kinds[ua], n) for ua, n in ranked_agents]
 
     step("actors")
-    actors = _actor_table(tables)
-    reasons, verified = _flags(tables, policy, actors, agent_kinds)
-    campaigns = _campaigns(tables, actors, reasons, policy, campaign)
+    actors = tables["actors"]
+    reasons, verified = _flags(tables, policy, _peaks(tables, _over_quota_maybe(tables, policy)), agent_kinds)
+    campaigns = _campaigns(tables, reasons, policy, campaign)
     for c in campaigns:
         for actor in c.actors:
             reasons.setdefault(actor, []).append(
@@ -241,7 +241,7 @@ def analyze(
     agents_of = _user_agents(tables, sorted(wanted))
     summaries = {
         row["actor"]: _summary(row, agents_of[row["actor"]], agent_kinds)
-        for row in actors.filter(pl.col("actor").is_in(list(wanted))).iter_rows(named=True)
+        for row in _actor_table(tables, sorted(wanted)).iter_rows(named=True)
     }
     for c in campaigns:
         for actor in c.actors:
@@ -257,7 +257,8 @@ def analyze(
     exposed = (
         tables["reached"]
         .filter(pl.col("actor").is_in(list(reasons)) & pl.col("subject").is_not_null())
-        .select("actor", "subject", "rule", "responses", "first_seen", "last_seen")
+        .group_by("actor", "subject", "rule")
+        .agg(pl.col("responses").sum(), pl.col("first_seen").min(), pl.col("last_seen").max())
         .sort("actor", "subject", "rule")
     )
     return Analysis(
@@ -285,33 +286,62 @@ def _counts(frame: pl.DataFrame) -> dict[str, int]:
     return dict(frame.group_by("key").agg(pl.col("n").sum()).sort("key").iter_rows())
 
 
-def _actor_table(tables: Aggregates) -> pl.DataFrame:
-    """One row per actor: volume, timing, status mix, user agents, members reached, quota peaks."""
+def _actor_table(tables: Aggregates, actors: list[str]) -> pl.DataFrame:
+    """One row per actor (of those given): volume, timing, status mix, members reached, IPs, quota peaks."""
     actor = pl.col("actor")
-    members = tables["reached"].group_by("actor").agg(
+    members = (
+        tables["reached"]
+        .filter(actor.is_in(actors))
+        .group_by("actor")
         # a member route that named no member counts once (null is one of the distinct values)
-        pl.col("subject").n_unique().alias("members_reached")
+        .agg(pl.col("subject").n_unique().alias("members_reached"))
     )
-    ips = tables["ips"].group_by("actor").agg(pl.len().alias("ips"))
-    table = (
+    ips = tables["ips"].filter(actor.is_in(actors)).group_by("actor").agg(pl.len().alias("ips"))
+    return (
         tables["actors"]
+        .filter(actor.is_in(actors))
         .join(members, on="actor", how="left")
         .join(ips, on="actor", how="left")
+        .join(_peaks(tables, actors), on="actor", how="left")
         .with_columns(
             pl.when(actor.str.starts_with("ip:")).then(pl.lit(1, pl.UInt32)).otherwise("ips").alias("ips")
         )
+        .fill_null(0)
     )
+
+
+def _peaks(tables: Aggregates, actors: list[str]) -> pl.DataFrame:
+    """Per actor (of those given): most distinct profiles served, and contact look-ups, in one clock
+    hour and in one UTC day (what the quotas count)."""
+    actor = pl.col("actor")
+    table = pl.DataFrame({"actor": actors}, schema={"actor": pl.String})
     for name, source in (("profiles", "views"), ("lookups", "lookups")):
+        rows = tables[source].filter(actor.is_in(actors))
         for period, bucket in (("hour", "hour"), ("day", "day")):
             peak = (
-                tables[source]
-                .group_by("actor", bucket)
+                rows.group_by("actor", bucket)
                 .agg(pl.col("subject").n_unique().alias("n"))
                 .group_by("actor")
                 .agg(pl.col("n").max().alias(f"{name}_peak_{period}"))
             )
             table = table.join(peak, on="actor", how="left")
     return table.fill_null(0)
+
+
+def _over_quota_maybe(tables: Aggregates, policy: Policy) -> list[str]:
+    """The actors that may be over a quota: more profiles served, or contact look-ups, than the lowest
+    of the quotas (an actor's peak in any hour or day is at most its number of them)."""
+    pq, en = policy.profile_quota, policy.enumeration
+    found: set[str] = set()
+    for enabled, source, quotas in (
+        (pq.enabled, "views", (pq.anonymous, pq.account)),
+        (en.enabled, "lookups", (en.lookups_anonymous, en.lookups_account)),
+    ):
+        if enabled:
+            lowest = min(min(q.per_hour, q.per_day) for q in quotas)
+            counted = tables[source].group_by("actor").agg(pl.len().alias("n"))
+            found.update(counted.filter(pl.col("n") > lowest).get_column("actor").to_list())
+    return sorted(found)
 
 
 def _user_agents(tables: Aggregates, actors: list[str]) -> dict[str, tuple[int, str]]:
@@ -354,9 +384,12 @@ def _summary(row: dict[str, Any], agents: tuple[int, str], agent_kinds: dict[str
 
 
 def _flags(
-    tables: Aggregates, policy: Policy, actors: pl.DataFrame, agent_kinds: dict[str, str]
+    tables: Aggregates, policy: Policy, peaks: pl.DataFrame, agent_kinds: dict[str, str]
 ) -> tuple[dict[str, list[str]], set[str]]:
-    """Reasons per flagged actor, and the actors that are verified search-engine crawlers."""
+    """Reasons per flagged actor, and the actors that are verified search-engine crawlers.
+
+    `peaks`: `_peaks` of (at least) every actor that may be over a quota.
+    """
     reasons: dict[str, list[str]] = {}
     pq, en = policy.profile_quota, policy.enumeration
     is_account = pl.col("actor").str.starts_with("account:")
@@ -364,7 +397,7 @@ def _flags(
     def over(column: str, anonymous: int, accounts: int) -> pl.Expr:
         return pl.col(column) > pl.when(is_account).then(accounts).otherwise(anonymous)
 
-    candidates = actors.filter(
+    candidates = peaks.filter(
         (
             pl.lit(pq.enabled)
             & (
@@ -413,12 +446,17 @@ def _flags(
     bots = sorted(
         ua for ua, kind in agent_kinds.items() if kind in (SEARCH, TOOL, CRAWLER, AI_TRAINING, AI_OTHER)
     )
-    declared = (
+    pairs = (
         tables["agents_of"]
         .filter((pl.col("member_data") > 0) & pl.col("user_agent").is_in(bots))
-        .select("actor", "user_agent", "ip")
-        .unique()
-        .sort("actor", "user_agent", "ip", nulls_last=True)
+        .select("actor", "user_agent")
+    )
+    by_ip = pairs.filter(pl.col("actor").str.starts_with("ip:")).with_columns(
+        pl.col("actor").str.slice(3).alias("ip")
+    )
+    others = tables["member_ips"].join(pairs, on=["actor", "user_agent"], how="semi")
+    declared = pl.concat([by_ip, others.select(by_ip.columns)]).unique().sort(
+        "actor", "user_agent", "ip", nulls_last=True
     )
     verifier = CrawlerVerifier(resolver=None)  # published ranges only: offline and deterministic
     verified: set[str] = set()
@@ -451,17 +489,19 @@ def _flags(
 
 
 def _campaigns(
-    tables: Aggregates,
-    actors: pl.DataFrame,
-    reasons: dict[str, list[str]],
-    policy: Policy,
-    options: CampaignOptions,
+    tables: Aggregates, reasons: dict[str, list[str]], policy: Policy, options: CampaignOptions
 ) -> list[Campaign]:
     """Groups of IPs, each under the quotas, with one user agent and disjoint slices of the members."""
-    candidates = actors.filter(
-        pl.col("actor").str.starts_with("ip:")
-        & (pl.col("members_reached") >= options.min_members)
-        & ~pl.col("actor").is_in(list(reasons))
+    who = pl.col("actor")
+    ips = tables["reached"].filter(who.str.starts_with("ip:") & ~who.is_in(list(reasons)))
+    # members reached (distinct) are at most the successful responses: count those first
+    enough = ips.group_by("actor").agg(pl.len().alias("n")).filter(pl.col("n") >= options.min_members)
+    candidates = (
+        ips.filter(who.is_in(enough.get_column("actor").to_list()))
+        .group_by("actor")
+        .agg(pl.col("subject").n_unique().alias("members_reached"))
+        .filter(pl.col("members_reached") >= options.min_members)
+        .sort("actor")
     )
     groups: dict[str, list[str]] = {}
     for actor, (_, ua) in _user_agents(tables, candidates.get_column("actor").to_list()).items():
