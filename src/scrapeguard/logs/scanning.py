@@ -329,16 +329,10 @@ class _NginxBlocks:
 
     def _time_by_python(self, fields: pl.DataFrame) -> pl.DataFrame:
         """`formats.parse_time` for the times the vectorised shapes did not read (few, in real logs)."""
-        rest = fields.filter(pl.col("ts").is_null() & pl.col(self.time_var).is_not_null())
-        if not rest.height:
+        ts, text = fields.get_column("ts"), fields.get_column(self.time_var)
+        if not ts.null_count():
             return fields
-        values = [_python_time(t) for t in rest.get_column(self.time_var).to_list()]
-        patch = pl.DataFrame({"n": rest.get_column("n"), "ts_python": pl.Series(values, dtype=pl.Float64)})
-        return (
-            fields.join(patch, on="n", how="left", maintain_order="left")
-            .with_columns(pl.coalesce("ts", "ts_python").alias("ts"))
-            .drop("ts_python")
-        )
+        return fields.with_columns(_patched(ts, text, ts.is_null() & text.is_not_null(), _python_time))
 
     def _with_request(self, fields: pl.DataFrame) -> pl.DataFrame:
         """Method, path, route rule and subject of each request, and the request's bad-line reason.
@@ -348,33 +342,18 @@ class _NginxBlocks:
         go through `request_of` and the route map (remembered per distinct request).
         """
         fields = self._fast_requests(fields)
-        todo = fields.select(
-            pl.int_range(pl.len(), dtype=pl.UInt32).alias("i"),
-            (pl.col("reason").is_null() & ~pl.col("usable")).alias("todo"),
-            *self.request_vars,
-        ).filter("todo")
-        columns = {
-            "method": pl.col("method_fast"),
-            "path": pl.col("path_fast"),
-            "rule": pl.col("rule_fast"),
-            "subject": pl.col("subject_fast"),
-        }
-        if not todo.height:
-            return fields.with_columns(*[value.alias(name) for name, value in columns.items()])
-        keys = todo.select(self.request_vars).iter_rows()
-        classified = list(zip(*[self._request(key) for key in keys], strict=True))
-        index = todo.get_column("i")
-        reason, *values = (
-            _scattered(fields.height, index, pl.Series(column, dtype=dtype))
-            for column, dtype in zip(classified, (pl.String, *[t for _, t in self.FAST_COLUMNS]), strict=True)
-        )
-        return fields.with_columns(
-            pl.coalesce(pl.col("reason"), reason).alias("reason"),
-            *[
-                pl.coalesce(value, slow).alias(name)
-                for (name, value), slow in zip(columns.items(), values, strict=True)
-            ],
-        )
+        index = (fields.get_column("reason").is_null() & ~fields.get_column("usable")).arg_true()
+        names = ["reason", *[name for name, _ in self.FAST_COLUMNS]]
+        columns = [fields.get_column(name if name == "reason" else f"{name}_fast") for name in names]
+        if index.len():
+            # these rows have neither a reason nor fast values yet
+            requests = [fields.get_column(var).gather(index).to_list() for var in self.request_vars]
+            classified = zip(*[self._request(key) for key in zip(*requests, strict=True)], strict=True)
+            columns = [
+                column.scatter(index, pl.Series(values, dtype=column.dtype))
+                for column, values in zip(columns, classified, strict=True)
+            ]
+        return fields.with_columns(column.alias(name) for column, name in zip(columns, names, strict=True))
 
     def _fast_requests(self, fields: pl.DataFrame) -> pl.DataFrame:
         """Columns *_fast for plain requests, and `usable`: the request is plain (nothing left to Python)."""
@@ -479,12 +458,9 @@ class _NginxBlocks:
         return _patched(fast, values, (~simple).fill_null(False), self._text)
 
 
-def _scattered(height: int, index: pl.Series, values: pl.Series) -> pl.Series:
-    """A column of `height` nulls with `values` at the rows `index`."""
-    return pl.repeat(None, height, dtype=values.dtype, eager=True).scatter(index, values)
-
-
-def _patched(fast: pl.Series, values: pl.Series, slow: pl.Series, function: _Cached) -> pl.Series:
+def _patched(
+    fast: pl.Series, values: pl.Series, slow: pl.Series, function: Callable[[Any], Any]
+) -> pl.Series:
     """`fast`, with `function(value)` at the rows where `slow` is true."""
     index = slow.arg_true()
     if not index.len():
