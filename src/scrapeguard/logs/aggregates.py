@@ -80,19 +80,16 @@ TABLES = {
     "rules": _Table(("rule",), _sums("n")),
     #: per clock hour (start, epoch seconds): requests, requests for member data.
     "hourly": _Table(("h",), _sums("n", "member_data")),
-    #: requests per user agent.
-    "agents": _Table(("user_agent",), _sums("n")),
-    #: per actor: volume, first and last time, status mix, listing pages served.
-    "actors": _Table(
-        ("actor",),
+    #: per actor (null: none) and user agent: requests, requests for member data, status mix, listing
+    #: pages served, first and last time ("agents", "actors" and "agents_of" are read from it).
+    "by_agent": _Table(
+        ("actor", "user_agent"),
         (
-            *_sums("requests", "s2xx", "s3xx", "s4xx", "s5xx", "snone", "listing_pages"),
+            *_sums("n", "member_data", "s2xx", "s3xx", "s4xx", "s5xx", "snone", "listing_pages"),
             pl.col("first_seen").min(),
             pl.col("last_seen").max(),
         ),
     ),
-    #: per actor and user agent: requests, and requests for member data.
-    "agents_of": _Table(("actor", "user_agent"), _sums("n", "member_data")),
     #: distinct (actor, ip) of actors that are not an IP themselves (accounts, sessions).
     "ips": _Table(("actor", "ip")),
     #: distinct (actor, user agent, ip) of requests for member data by actors that are not an IP.
@@ -137,7 +134,10 @@ class Aggregator:
         own = subject == (pl.lit("id:") + pl.col("account"))
         frame = rows.lazy().with_columns(ACTOR.alias("actor"), kind_in(MEMBER_DATA_KINDS).alias("md"))
         by_actor = frame.filter(actor.is_not_null())
-        not_an_ip = by_actor.filter(~actor.str.starts_with("ip:"))
+        # the actor is an account, or a session when there is no IP
+        not_an_ip = frame.filter(
+            pl.col("account").is_not_null() | (pl.col("ip").is_null() & pl.col("session").is_not_null())
+        )
         buckets = (actor, (ts // HOUR).alias("hour"), (ts // DAY).alias("day"), subject)
         views = kind_in([PROFILE]) & subject.is_not_null() & served & ~own.fill_null(False)
         lookups = kind_in([CONTACT_LOOKUP]) & subject.is_not_null()
@@ -148,17 +148,14 @@ class Aggregator:
             "hourly": frame.group_by((ts // HOUR * HOUR).cast(pl.Int64).alias("h")).agg(
                 pl.len().alias("n"), pl.col("md").sum().alias("member_data")
             ),
-            "agents": frame.group_by("user_agent").agg(pl.len().alias("n")),
-            "actors": by_actor.group_by("actor").agg(
-                pl.len().alias("requests"),
+            "by_agent": frame.group_by("actor", "user_agent").agg(
+                pl.len().alias("n"),
+                pl.col("md").sum().alias("member_data"),
                 *[(status // 100 == h).sum().alias(f"s{h}xx") for h in (2, 3, 4, 5)],
                 status.is_null().sum().alias("snone"),
                 (kind_in([LISTING]) & ok).sum().alias("listing_pages"),
                 ts.min().alias("first_seen"),
                 ts.max().alias("last_seen"),
-            ),
-            "agents_of": by_actor.group_by("actor", "user_agent").agg(
-                pl.len().alias("n"), pl.col("md").sum().alias("member_data")
             ),
             "ips": not_an_ip.select("actor", "ip").unique(),
             "member_ips": not_an_ip.filter("md").select("actor", "user_agent", "ip").unique(),
@@ -201,7 +198,25 @@ class Aggregator:
                 tables[name] = pl.concat(frames) if len(frames) > 1 else frames[0]
             else:
                 tables[name] = frames[0] if len(frames) == 1 else table.reduce(frames)
-        return Aggregates(stats, self.rules, tables)
+        return Aggregates(stats, self.rules, {**tables, **_by_agent(tables["by_agent"])})
+
+
+def _by_agent(by_agent: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The tables read from "by_agent"."""
+    with_actor = by_agent.filter(pl.col("actor").is_not_null())
+    return {
+        #: requests per user agent.
+        "agents": by_agent.group_by("user_agent").agg(pl.col("n").sum()),
+        #: per actor: volume, first and last time, status mix, listing pages served.
+        "actors": with_actor.group_by("actor").agg(
+            pl.col("n").sum().alias("requests"),
+            *_sums("s2xx", "s3xx", "s4xx", "s5xx", "snone", "listing_pages"),
+            pl.col("first_seen").min(),
+            pl.col("last_seen").max(),
+        ),
+        #: per actor and user agent: requests, and requests for member data.
+        "agents_of": with_actor.select("actor", "user_agent", "n", "member_data"),
+    }
 
 
 @dataclass(frozen=True)
