@@ -301,3 +301,58 @@ def test_lines_across_blocks_read_alike(
     packed = tmp_path / "a.gz"
     packed.write_bytes(gzip.compress(text + b"\n"))
     assert assert_agree([str(packed)], make_format("combined"), tmp_path / "w2").stats.lines == 40
+
+
+TIME = "[01/Feb/2026:10:00:00 +0000]"
+
+
+@pytest.mark.parametrize("fmt", ["combined", "common"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        f'192.0.2.1 - anna {TIME} "GET /u/bo HTTP/1.1" 200 12 "https://x.example/a b" "Mozilla/5.0 (X)"',
+        f'192.0.2.1 - - {TIME} "GET /u/bo HTTP/1.1" 200 12 "-" "-"',
+        f'192.0.2.1 - a[b]c {TIME} "GET /u/bo" 304 - "-" "x"',  # brackets in the user, no protocol
+        f'192.0.2.1 -  {TIME} "GET /u/bo HTTP/1.1" 200 12',  # empty user
+        f'192.0.2.1 - - {TIME} "GET /u/bo HTTP/1.1" - 12 "-" "x"',  # no status
+        f'192.0.2.1 - - {TIME} "GET /u/bo HTTP/1.1" 0200 12 "-" "x"',  # a status of four digits
+        f'192.0.2.1 - - {TIME} "GET /u/bo HTTP/1.1" 2"0 12 "-" "x"',  # a quote in the status
+        f'192.0.2.1 - - {TIME} "GET /u/bo HTTP/1.1" 200 12 "-" "x"   ',  # blanks after the line
+        f'192.0.2.1 - - {TIME} "GET /u/bo HTTP/1.1" 200 12 "-" "x" "extra"',
+        f'192.0.2.1 - - {TIME} "GET /u/bo HTTP/1.1" 200 12  "-" "x"',  # two blanks
+        f'192.0.2.1\t- - {TIME} "GET /u/bo HTTP/1.1" 200 12 "-" "x"',  # a tab
+        f'192.0.2.1 - \x1cx {TIME} "GET /u/bo HTTP/1.1" 200 12 "-" "x"',  # whitespace to Python only
+        f'192.0.2.1 - \u00e9 {TIME} "GET /u/bo HTTP/1.1" 200 12 "-" "x"',  # not ASCII
+        f'192.0.2.1 - - [01/Feb/2026:10:00:00 +0000 ] "GET /u/bo HTTP/1.1" 200 12 "-" "x"',
+        f'192.0.2.1 - - [ 01/Feb/2026:10:00:00 +0000] "GET /u/bo HTTP/1.1" 200 12 "-" "x"',
+        '192.0.2.1 - - [31/Feb/2026:10:00:00 +0000] "GET /u/bo HTTP/1.1" 200 12 "-" "x"',  # no such day
+        '192.0.2.1 - - [01/feb/2026:10:00:00 +0000] "GET /u/bo HTTP/1.1" 200 12 "-" "x"',
+        '192.0.2.1 - - [01/Feb/2026:24:00:00 +2400] "GET /u/bo HTTP/1.1" 200 12 "-" "x"',
+        '192.0.2.1 - - [01/Feb/2026:10:00:60 -0130] "GET /u/bo HTTP/1.1" 200 12 "-" "x"',  # a leap second
+        f'2001:db8::1 - - {TIME} "GET /u/bo HTTP/1.1" 200 12 "-" "x"',
+        f'192.0.2.1:5050 - - {TIME} "GET /u/bo HTTP/1.1" 200 12 "-" "x"',
+        f'- - - {TIME} "GET /u/bo HTTP/1.1" 200 12 "-" "x"',
+        f'192.0.2.1 - - {TIME} "get /u/b%C3%B6?x=1 HTTP/1.1" 200 12 "-" "x"',
+        f'192.0.2.1 - - {TIME} "GET /lookup?email=A%40x.org HTTP/1.1" 200 12 "-" "x"',
+        f'192.0.2.1 - - {TIME} "GET http://h.example/u/bo HTTP/1.1" 200 12 "-" "x"',
+        f'192.0.2.1 - - {TIME} "" 400 0 "-" "-"',
+        f'192.0.2.1 - - {TIME} "GET  /u/bo HTTP/1.1" 200 12 "-" "x"',
+        f'192.0.2.1 - - {TIME} "G3T /u/bo HTTP/1.1" 200 12 "-" "x"',
+        '192.0.2.1 - - [\x1f01/Feb/2026:10:00:00 +0000] "GET /u/bo HTTP/1.1" 200 12 "-" "x"',
+        "\x1c\x1d",  # an empty line to Python
+    ],
+)
+def test_lines_split_at_their_quotes_read_as_the_regex_reads_them(tmp_path: Path, fmt: str, line: str) -> None:
+    # lines that the quote split reads, and lines it must leave to the format's regex
+    if fmt == "common":
+        line = line.split(' "-" ', 1)[0] if ' "-" ' in line else line
+    log = tmp_path / "x.log"
+    log.write_text(f"{line}\n{line}\n")
+    assert_agree([str(log)], make_format(fmt, account_var="remote_user"), tmp_path / "w")
+
+
+def test_whitespace_is_what_python_calls_whitespace() -> None:
+    from scrapeguard.logs.scanning import PY_WHITESPACE, polars_pattern
+
+    assert PY_WHITESPACE == "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+    assert polars_pattern(r"^(\S*) \\S\s*$") == r"^([^\s\x1c-\x1f]*) \\S[\s\x1c-\x1f]*$"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import io
 import itertools
+import re
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -64,6 +65,13 @@ _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 IPV4 = rf"^(?:{_OCTET}\.){{3}}{_OCTET}$"
 
 T = TypeVar("T")
+
+#: What Python calls whitespace (`str.isspace`, `str.strip`, `re`'s \s): Rust's (Polars') leaves out
+#: \x1c-\x1f, so Polars is given these characters by name.
+PY_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 
 #: Blocks parsed at the same time.
 WORKERS = 2
@@ -255,7 +263,7 @@ class _NginxBlocks:
             fmt.account_var,
         }
         self.captured = [n for n in names if n in wanted]
-        self.pattern = fmt.pattern_capturing(set(self.captured))
+        self.pattern = polars_pattern(fmt.pattern_capturing(set(self.captured)))
         self.quote_split = QuoteSplit.of(fmt, self.captured, MAX_LINE)
         self._request = _Cached(self._classify_request)
         self._client = _Cached(lambda pair: client_of(*pair))
@@ -292,7 +300,7 @@ class _NginxBlocks:
         the time is not in a shape read here) and `reason` (empty, too long, does not match)."""
         line = pl.col("line")
         reason = (
-            pl.when(line.is_null() | (line.str.strip_chars() == ""))
+            pl.when(line.is_null() | (line.str.strip_chars(PY_WHITESPACE) == ""))
             .then(pl.lit("empty line"))
             .when(line.str.len_bytes() > MAX_LINE)
             .then(pl.lit(f"line longer than {MAX_LINE} bytes"))
@@ -318,7 +326,7 @@ class _NginxBlocks:
 
     def _time(self) -> pl.Expr:
         """The usual shapes of the time, vectorised; anything else is left to `_time_by_python`."""
-        text = pl.col(self.time_var).str.strip_chars()
+        text = pl.col(self.time_var).str.strip_chars(PY_WHITESPACE)
         if self.time_var == "time_local":
             # the shape `formats.parse_time` reads by hand, then the calendar check of strptime
             return _time_local(pl.when(text.str.contains(TIME_LOCAL_SHAPE)).then(text))
@@ -356,7 +364,7 @@ class _NginxBlocks:
         return fields.with_columns(column.alias(name) for column, name in zip(columns, names, strict=True))
 
     def _fast_requests(self, fields: pl.DataFrame) -> pl.DataFrame:
-        """Columns *_fast for plain requests, and `usable`: the request is plain (nothing left to Python)."""
+        """Columns *_fast, and `usable`: the request is plain and *_fast are its values (else Python's)."""
         if self.request_vars != ["request"]:
             return fields.with_columns(
                 *[pl.lit(None, t).alias(f"{c}_fast") for c, t in self.FAST_COLUMNS],
@@ -370,15 +378,15 @@ class _NginxBlocks:
         matches, rule, subject, from_query = _route_of(path, self.routes)
         # subjects from the query: Python reads them
         usable = plain & ~pl.col("rule_fast").is_in(from_query).fill_null(False)
+        # the *_fast values of a row that is not `usable` are never read: `_with_request` replaces them
         return (
             fields.with_columns(matches)
             .with_columns(rule.alias("rule_fast"))
-            .with_columns(subject.alias("subject_fast"), usable.fill_null(False).alias("usable"))
             .with_columns(
-                pl.when("usable").then(pl.col("fast_method").str.to_uppercase()).alias("method_fast"),
-                pl.when("usable").then(path).alias("path_fast"),
-                pl.when("usable").then(pl.col("rule_fast")).alias("rule_fast"),
-                pl.when("usable").then(pl.col("subject_fast")).alias("subject_fast"),
+                subject.alias("subject_fast"),
+                usable.fill_null(False).alias("usable"),
+                pl.col("fast_method").str.to_uppercase().alias("method_fast"),
+                path.alias("path_fast"),
             )
         )
 
@@ -493,6 +501,12 @@ def _route_of(path: pl.Expr, routes: RouteMap) -> tuple[list[pl.Expr], pl.Expr, 
     first = pl.coalesce(rules) if rules else pl.lit(None, pl.Int16)
     subject = pl.coalesce(subjects) if subjects else pl.lit(None, pl.String)
     return matches, first, subject, from_query
+
+
+def polars_pattern(pattern: str) -> str:
+    """A pattern of Python's `re` whose \\s and \\S mean in Polars what they mean in Python."""
+    classes = {"s": r"[\s\x1c-\x1f]", "S": r"[^\s\x1c-\x1f]"}
+    return re.sub(r"\\(.)", lambda m: classes.get(m.group(1), m.group(0)), pattern, flags=re.DOTALL)
 
 
 def _time_local(text: pl.Expr) -> pl.Expr:
