@@ -342,7 +342,9 @@ TIME = "[01/Feb/2026:10:00:00 +0000]"
         "\x1c\x1d",  # an empty line to Python
     ],
 )
-def test_lines_split_at_their_quotes_read_as_the_regex_reads_them(tmp_path: Path, fmt: str, line: str) -> None:
+def test_lines_split_at_their_quotes_read_as_the_regex_reads_them(
+    tmp_path: Path, fmt: str, line: str
+) -> None:
     # lines that the quote split reads, and lines it must leave to the format's regex
     if fmt == "common":
         line = line.split(' "-" ', 1)[0] if ' "-" ' in line else line
