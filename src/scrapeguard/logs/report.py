@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from scrapeguard.logs.analysis import Analysis
 from scrapeguard.logs.exposure import exposure_table
@@ -71,6 +70,8 @@ def bars(values: list[tuple[str, int]], width: float = 720, height: float = 160)
 
 
 def write_html(analysis: Analysis, path: Path, title: str = "ScrapeGuard log analysis") -> None:
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
     env = Environment(
         loader=PackageLoader("scrapeguard", "templates"), autoescape=select_autoescape(["html"])
     )
