@@ -1,14 +1,17 @@
-"""Bulk reading of access logs for `analyze`: blocks of lines parsed by Polars, written to Arrow IPC.
+"""Bulk reading of access logs for `analyze`: blocks of lines parsed by Polars into request rows.
 
 The per-line Python parser (`formats.py`) manages some tens of thousands of
 lines a second; analysis wants hundreds of thousands. Here the input is read
 in blocks of whole lines (plain, gzip or standard input, so memory stays
-bounded whatever the log's size), the format's own regular expression
-(`NginxFormat.pattern`) splits each block into columns in Polars, and the
-fields that need care (request, client address, user agent) go through the
-very functions the Python parser uses, applied once per distinct value. Each
-block's requests are written to an Arrow IPC file in a work directory, ready
-for the aggregations of `analysis.py`. Bad lines are counted by the same
+bounded whatever the log's size). `combined` and `common` lines are split at
+their quotes (`splitting.py`); other lines and formats go through the
+format's own regular expression (`NginxFormat.pattern`) in Polars. Times,
+statuses, plain requests and the route map are read in Polars; the fields
+that need care (escapes, percent-encoded paths, query subjects, odd client
+fields, times in other shapes) go through the very functions the Python
+parser uses, for those rows only. Each block's rows go to a function of the
+caller's in the parsing thread: `aggregates.py` reduces them for `analyze`,
+`scan_logs` keeps them in Arrow IPC files. Bad lines are counted by the same
 reasons as `reading.py`, with file and line number for the first few.
 JSON lines are parsed by the Python parser, block by block (slower).
 """
@@ -579,8 +582,8 @@ def scan_blocks(
     """`each` of every block's requests (the columns of SCHEMA), in input order; bad lines go to `stats`.
 
     Blocks are parsed, and `each` applied to them, by WORKERS threads (Polars
-    works outside the GIL) while the next block is read; at most WORKERS + 1
-    blocks are held at a time.
+    works outside the GIL) while the next block is read; at most WORKERS
+    blocks are parsed or waiting at a time (memory: a few times BLOCK each).
     """
     parser: _NginxBlocks | _JsonBlocks = (
         _JsonBlocks(fmt, routes) if isinstance(fmt, JsonFormat) else _NginxBlocks(fmt, routes)
@@ -615,7 +618,7 @@ def scan_blocks(
                     number += lines.len()
                     stats.lines += lines.len()
                     pending.append((pool.submit(work, frame), reader.source))
-                    yield from take(keep=WORKERS)
+                    yield from take(keep=WORKERS - 1)
                     if progress is not None:
                         progress(done + reader.position())
                 yield from take(keep=0)
