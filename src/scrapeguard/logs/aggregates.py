@@ -173,11 +173,13 @@ class Aggregator:
         return dict(zip(queries, pl.collect_all(list(queries.values())), strict=True))
 
     def add(self, tables: dict[str, pl.DataFrame]) -> None:
-        """Keep one block's tables; merge a table's partials once they outgrow what it holds merged."""
+        """Keep one block's tables; merge a table once the rows added since its last merge outnumber
+        the rows that merge left (and MERGE_AFTER): each row is merged a few times at most."""
         for name, frame in tables.items():
             self._pending[name].append(frame)
             self._pending_rows[name] += frame.height
-            if self._pending_rows[name] > max(MERGE_AFTER, self._merged_rows[name]):
+            merged = self._merged_rows[name]
+            if self._pending_rows[name] - merged > max(MERGE_AFTER, merged):
                 self._merge(name)
 
     def add_rows(self, rows: pl.DataFrame) -> None:
