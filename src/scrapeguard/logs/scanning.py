@@ -364,7 +364,10 @@ class _NginxBlocks:
                 column.scatter(index, pl.Series(values, dtype=column.dtype))
                 for column, values in zip(columns, classified, strict=True)
             ]
-        return fields.with_columns(column.alias(name) for column, name in zip(columns, names, strict=True))
+        fast = [f"{name}_fast" for name in names[1:]]
+        return fields.with_columns(
+            column.alias(name) for column, name in zip(columns, names, strict=True)
+        ).drop(*fast, "usable")
 
     def _fast_requests(self, fields: pl.DataFrame) -> pl.DataFrame:
         """Columns *_fast, and `usable`: the request is plain and *_fast are its values (else Python's)."""
@@ -391,6 +394,7 @@ class _NginxBlocks:
                 pl.col("fast_method").str.to_uppercase().alias("method_fast"),
                 path.alias("path_fast"),
             )
+            .drop("fast_method", "fast_path", *[m.meta.output_name() for m in matches])
         )
 
     def _with_status(self, fields: pl.DataFrame) -> pl.DataFrame:
