@@ -5,8 +5,9 @@ Polars, in the thread that parsed it, to tables keyed by what the analysis
 counts: per actor; per actor and member; per actor, hour and member; per
 user agent; per hour. Partial tables of many blocks are concatenated and
 reduced again whenever they have grown as large as what was already merged,
-so memory follows the number of distinct actors, members, hours and user
-agents, never the number of lines, and no request is written anywhere.
+so memory follows (at most about twice) the number of distinct actors,
+members, hours and user agents, never the number of lines, and no request is
+written anywhere.
 
 The analysis (`analysis.py`) reads only these tables. Every figure it shows
 is a sum, a minimum, a maximum or a count of distinct values, so reducing
