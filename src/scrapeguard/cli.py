@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import os
 import sys
@@ -13,16 +12,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from scrapeguard import __version__
-from scrapeguard.demo.policy import demo_policy
-from scrapeguard.integrations.proxy import start_proxy
 from scrapeguard.policy import PolicyError, default_policy, defaults_text, load_policy
 from scrapeguard.policy.model import Policy
-from scrapeguard.records.commands import COMMANDS as RECORDS_COMMANDS
-from scrapeguard.records.errors import RecordsError
-from scrapeguard.serving import build_proxy, parse_listen, run_until_signalled, start_site
 
 if TYPE_CHECKING:
     from scrapeguard.logs.formats import LogFormat
+
+# The proxy, the demo site, the engine and the records (aiohttp, uvicorn, faker, sqlalchemy...) are
+# imported by the commands that use them: `analyze` and `policy` start without them.
 
 
 class ListenAddress(click.ParamType):  # type: ignore[type-arg]
@@ -32,6 +29,8 @@ class ListenAddress(click.ParamType):  # type: ignore[type-arg]
                 ctx: click.Context | None) -> tuple[str, int]:
         if isinstance(value, tuple):
             return value
+        from scrapeguard.serving import parse_listen
+
         try:
             return parse_listen(str(value))
         except ValueError as exc:
@@ -63,7 +62,28 @@ def _check_cidrs(values: tuple[str, ...]) -> tuple[str, ...]:
     return values
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Commands(click.Group):
+    """The group of every command; the records' commands (`records/commands.py`) are loaded when asked for."""
+
+    def _records(self) -> None:
+        from scrapeguard.records.commands import COMMANDS
+
+        for command in COMMANDS:
+            if command.name not in self.commands:
+                self.add_command(command)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._records()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            self._records()
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="scrapeguard")
 def main() -> None:
     """ScrapeGuard protects the personal data a site shows from mass scraping.
@@ -84,6 +104,8 @@ def main() -> None:
               help="Let every generated member log in with the password 'demo'.")
 def site(listen: tuple[str, int], members: int, seed: int, demo_logins: bool) -> None:
     """Run the demo social network (member pages, directory, API, search, login)."""
+    from scrapeguard.serving import run_until_signalled, start_site
+
     host, port = listen
 
     async def run() -> None:
@@ -115,7 +137,10 @@ def site(listen: tuple[str, int], members: int, seed: int, demo_logins: bool) ->
 def proxy(listen: tuple[str, int], upstream: str, policy_path: str | None, store_uri: str,
           decisions_out: str | None, trusted_proxies: tuple[str, ...], db_target: str | None) -> None:
     """Run the guard as a reverse proxy in front of a site."""
+    from scrapeguard.integrations.proxy import start_proxy
     from scrapeguard.policy.warnings import policy_warnings
+    from scrapeguard.records.errors import RecordsError
+    from scrapeguard.serving import build_proxy, run_until_signalled
 
     policy = _load_policy_or_exit(policy_path)
     for warning in policy_warnings(policy):
@@ -155,6 +180,10 @@ def proxy(listen: tuple[str, int], upstream: str, policy_path: str | None, store
 def demo(listen: tuple[str, int], members: int, seed: int, policy_path: str | None,
          decisions_out: str, db_target: str) -> None:
     """Demo site + guard on loopback with the built-in policy, in one command."""
+    from scrapeguard.demo.policy import demo_policy
+    from scrapeguard.integrations.proxy import start_proxy
+    from scrapeguard.serving import build_proxy, run_until_signalled, start_site
+
     # without a policy file: the defaults plus the demo site's traps and canary members
     policy = _load_policy_or_exit(policy_path) if policy_path else demo_policy(members)
     host, port = listen
@@ -274,9 +303,8 @@ def replay(logs: tuple[str, ...], fmt: str, policy_path: str | None, decisions_o
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--top", type=click.IntRange(1, 1000), default=20, show_default=True,
               help="How many top actors and user agents to list.")
-@click.option("--work-dir", type=click.Path(file_okay=False), metavar="DIR",
-              help="Where the parsed requests are kept during the run (default: the system's temp dir). "
-                   "Needs about a sixth of the logs' uncompressed size.")
+@click.option("--work-dir", type=click.Path(file_okay=False), metavar="DIR", hidden=True,
+              help="Ignored: analyze no longer writes the parsed requests anywhere (kept for scripts).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def analyze(logs: tuple[str, ...], fmt: str, policy_path: str | None, session_var: str | None,
             account_var: str | None, json_fields: tuple[str, ...], out_dir: str | None, html_out: str | None,
@@ -289,14 +317,12 @@ def analyze(logs: tuple[str, ...], fmt: str, policy_path: str | None, session_va
     request, use `replay`. Definitions: docs/log-analysis.md.
     """
     import json
-    import tempfile
     import time
 
+    from scrapeguard.logs.aggregates import aggregate_logs
     from scrapeguard.logs.analysis import analyze as run_analysis
     from scrapeguard.logs.progress import BytesProgress
     from scrapeguard.logs.report import write_csv, write_html, write_json
-    from scrapeguard.logs.scanning import scan_logs
-    from scrapeguard.routes import RouteMap
 
     loaded = _load_policy_or_exit(policy_path)
     log_format = _log_format_or_exit(fmt, session_var, account_var, json_fields)
@@ -312,11 +338,10 @@ def analyze(logs: tuple[str, ...], fmt: str, policy_path: str | None, session_va
     for kind, path in outputs.items():
         _refuse_overwriting_a_log(path, logs, f"--{kind}")
     started = time.perf_counter()
-    with BytesProgress(logs, enabled=not quiet and sys.stderr.isatty()) as progress, \
-            tempfile.TemporaryDirectory(prefix="scrapeguard-analyze-", dir=work_dir) as tmp:
-        scan = scan_logs(logs, log_format, RouteMap(loaded.routes), Path(tmp), progress.advance)
+    with BytesProgress(logs, enabled=not quiet and sys.stderr.isatty()) as progress:
+        tables = aggregate_logs(logs, log_format, loaded.routes, progress.advance)
         progress.phase("aggregating")
-        result = run_analysis(scan, loaded, top=top, progress=progress.phase)
+        result = run_analysis(tables, loaded, top=top, progress=progress.phase)
     result.seconds = time.perf_counter() - started
     if "json" in outputs:
         write_json(result, outputs["json"], {"policy": loaded.source})
@@ -443,16 +468,14 @@ def _demo_member_directory(db_target: str, members: int, seed: int) -> None:
     db.dispose()
 
 
-for _command in RECORDS_COMMANDS:
-    main.add_command(_command)
-
-
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
 def _run(coro: Coroutine[Any, Any, None]) -> None:
     """Run a server coroutine on uvloop where it is installed (faster), else asyncio's loop."""
+    import asyncio
+
     try:
         import uvloop
 

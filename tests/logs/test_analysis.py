@@ -22,6 +22,7 @@ CAMPAIGN = {"ip:203.0.113.10", "ip:198.18.0.20", "ip:192.0.2.30", "ip:100.64.1.4
 GOOGLE = "ip:34.22.85.1"
 FAKE_GOOGLE = "ip:203.0.113.66"
 LOOKUPS = "ip:192.0.2.77"
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 
 
 def run(
@@ -164,3 +165,17 @@ def test_analyze_command_explains_bad_arguments(tmp_path: Path, scenario: Any) -
         main, ["analyze", str(scenario.path), "--format", "combined", "--policy", str(bad_policy)]
     )
     assert r.exit_code == 2 and "is not valid" in r.stderr
+
+
+def test_an_account_claiming_a_crawler_is_judged_by_each_of_its_ips(tmp_path: Path) -> None:
+    lines = [
+        f'{ip} - anna [01/Feb/2026:10:{i:02d}:00 +0000] "GET /u/m{i} HTTP/1.1" 200 1 "-" "{GOOGLEBOT}"'
+        for i, ip in enumerate(["34.22.85.1", "203.0.113.5", "34.22.85.1"])
+    ]
+    log = tmp_path / "a.log"
+    log.write_text("\n".join(lines) + "\n")
+    a = run([str(log)], tmp_path, account_var="remote_user")
+    [anna] = a.flagged
+    assert anna.actor == "account:anna" and anna.ips == 2 and anna.members_reached == 3
+    assert anna.reasons == ["claims to be Googlebot but 203.0.113.5 is not in Google's published ranges"]
+    assert a.verified_crawlers == []

@@ -272,3 +272,89 @@ def test_route_rules_of_a_policy_of_ones_own_match_alike(tmp_path: Path) -> None
         expected.append((r.path, *routes.index_of(r.path, r.query)))
     assert got == expected
     assert ("/g/a/m/bö", 0, "member:bö") in got and ("/people/", 3, "who:x") in got
+
+
+@pytest.mark.parametrize("block", [30, 64, 300])
+def test_lines_across_blocks_read_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    # lines cut by block boundaries anywhere: in a CRLF, in a multi-byte character, in a NUL line,
+    # in lines longer than a block, at the very end (no newline), in a gzip
+    import scrapeguard.logs.scanning as scanning
+
+    monkeypatch.setattr(scanning, "BLOCK", block)
+    monkeypatch.setattr(scanning, "READ_STEP", 5)
+    lines = [
+        f'192.0.2.{i} - - [10/Oct/2000:13:55:{i:02d} +0000] "GET /u/m{"é" * (i % 3)}{i} HTTP/1.1" 200 1 '
+        '"-" "x"'
+        for i in range(40)
+    ]
+    lines[5] += "\r"
+    lines[9] = ""
+    lines[13] = lines[13].replace("GET", "G\x00T")
+    lines[17] = "z" * (3 * block + 1)
+    text = ("\n".join(lines)).encode()
+    log = tmp_path / "a.log"
+    log.write_bytes(text)
+    result = assert_agree([str(log)], make_format("combined"), tmp_path / "w1")
+    assert result.stats.lines == 40
+    packed = tmp_path / "a.gz"
+    packed.write_bytes(gzip.compress(text + b"\n"))
+    assert assert_agree([str(packed)], make_format("combined"), tmp_path / "w2").stats.lines == 40
+
+
+TIME = "[01/Feb/2026:10:00:00 +0000]"
+
+
+@pytest.mark.parametrize("fmt", ["combined", "common"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        f'192.0.2.1 - anna {TIME} "GET /u/bo HTTP/1.1" 200 12 "https://x.example/a b" "Mozilla/5.0 (X)"',
+        f'192.0.2.1 - - {TIME} "GET /u/bo HTTP/1.1" 200 12 "-" "-"',
+        f'192.0.2.1 - a[b]c {TIME} "GET /u/bo" 304 - "-" "x"',  # brackets in the user, no protocol
+        f'192.0.2.1 -  {TIME} "GET /u/bo HTTP/1.1" 200 12',  # empty user
+        f'192.0.2.1 - - {TIME} "GET /u/bo HTTP/1.1" - 12 "-" "x"',  # no status
+        f'192.0.2.1 - - {TIME} "GET /u/bo HTTP/1.1" 0200 12 "-" "x"',  # a status of four digits
+        f'192.0.2.1 - - {TIME} "GET /u/bo HTTP/1.1" 2"0 12 "-" "x"',  # a quote in the status
+        f'192.0.2.1 - - {TIME} "GET /u/bo HTTP/1.1" 200 12 "-" "x"   ',  # blanks after the line
+        f'192.0.2.1 - - {TIME} "GET /u/bo HTTP/1.1" 200 12 "-" "x" "extra"',
+        f'192.0.2.1 - - {TIME} "GET /u/bo HTTP/1.1" 200 12  "-" "x"',  # two blanks
+        f'192.0.2.1\t- - {TIME} "GET /u/bo HTTP/1.1" 200 12 "-" "x"',  # a tab
+        f'192.0.2.1 - \x1cx {TIME} "GET /u/bo HTTP/1.1" 200 12 "-" "x"',  # whitespace to Python only
+        f'192.0.2.1 - \u00e9 {TIME} "GET /u/bo HTTP/1.1" 200 12 "-" "x"',  # not ASCII
+        '192.0.2.1 - - [01/Feb/2026:10:00:00 +0000 ] "GET /u/bo HTTP/1.1" 200 12 "-" "x"',
+        '192.0.2.1 - - [ 01/Feb/2026:10:00:00 +0000] "GET /u/bo HTTP/1.1" 200 12 "-" "x"',
+        '192.0.2.1 - - [31/Feb/2026:10:00:00 +0000] "GET /u/bo HTTP/1.1" 200 12 "-" "x"',  # no such day
+        '192.0.2.1 - - [01/feb/2026:10:00:00 +0000] "GET /u/bo HTTP/1.1" 200 12 "-" "x"',
+        '192.0.2.1 - - [01/Feb/2026:24:00:00 +2400] "GET /u/bo HTTP/1.1" 200 12 "-" "x"',
+        '192.0.2.1 - - [01/Feb/2026:10:00:60 -0130] "GET /u/bo HTTP/1.1" 200 12 "-" "x"',  # a leap second
+        f'2001:db8::1 - - {TIME} "GET /u/bo HTTP/1.1" 200 12 "-" "x"',
+        f'192.0.2.1:5050 - - {TIME} "GET /u/bo HTTP/1.1" 200 12 "-" "x"',
+        f'- - - {TIME} "GET /u/bo HTTP/1.1" 200 12 "-" "x"',
+        f'192.0.2.1 - - {TIME} "get /u/b%C3%B6?x=1 HTTP/1.1" 200 12 "-" "x"',
+        f'192.0.2.1 - - {TIME} "GET /lookup?email=A%40x.org HTTP/1.1" 200 12 "-" "x"',
+        f'192.0.2.1 - - {TIME} "GET http://h.example/u/bo HTTP/1.1" 200 12 "-" "x"',
+        f'192.0.2.1 - - {TIME} "" 400 0 "-" "-"',
+        f'192.0.2.1 - - {TIME} "GET  /u/bo HTTP/1.1" 200 12 "-" "x"',
+        f'192.0.2.1 - - {TIME} "G3T /u/bo HTTP/1.1" 200 12 "-" "x"',
+        '192.0.2.1 - - [\x1f01/Feb/2026:10:00:00 +0000] "GET /u/bo HTTP/1.1" 200 12 "-" "x"',
+        "\x1c\x1d",  # an empty line to Python
+    ],
+)
+def test_lines_split_at_their_quotes_read_as_the_regex_reads_them(
+    tmp_path: Path, fmt: str, line: str
+) -> None:
+    # lines that the quote split reads, and lines it must leave to the format's regex
+    if fmt == "common":
+        line = line.split(' "-" ', 1)[0] if ' "-" ' in line else line
+    log = tmp_path / "x.log"
+    log.write_text(f"{line}\n{line}\n")
+    assert_agree([str(log)], make_format(fmt, account_var="remote_user"), tmp_path / "w")
+
+
+def test_whitespace_is_what_python_calls_whitespace() -> None:
+    from scrapeguard.logs.scanning import PY_WHITESPACE, polars_pattern
+
+    assert "".join(c for c in map(chr, range(0x110000)) if c.isspace()) == PY_WHITESPACE
+    assert polars_pattern(r"^(\S*) \\S\s*$") == r"^([^\s\x1c-\x1f]*) \\S[\s\x1c-\x1f]*$"

@@ -1,7 +1,7 @@
 """Analysis of large access logs: who asked for what, who went over the policy, whose data they got.
 
-Built on the requests that `scanning.py` wrote (Polars, out of core). The
-words used, also in docs/log-analysis.md:
+Built on the tables `aggregates.py` reduced the requests to, block by block
+(Polars, bounded memory). The words used, also in docs/log-analysis.md:
 
 - **actor**: whom a request counts against, as in the engine: the account when
   the log names one, else the client IP, else the session.
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import polars as pl
@@ -46,15 +47,12 @@ from scrapeguard.intel.crawlers import (
     CrawlerVerifier,
     classify,
 )
-from scrapeguard.logs.exposure import ActorExposure, compute_exposure
+from scrapeguard.logs.aggregates import Aggregates, aggregate_scan
+from scrapeguard.logs.exposure import ActorExposure, ExposureCounts, exposure_counts, exposure_of
 from scrapeguard.logs.reading import ReadStats
 from scrapeguard.logs.scanning import ScanResult
-from scrapeguard.policy.model import Policy
-from scrapeguard.routes import CONTACT_LOOKUP, LISTING, MEMBER_DATA_KINDS, MEMBER_KINDS, PAGE, PROFILE
-
-MEMBER_DATA = sorted(MEMBER_DATA_KINDS)
-HOUR = 3600
-DAY = 86400
+from scrapeguard.policy.model import Policy, RouteRule
+from scrapeguard.routes import PAGE
 
 
 @dataclass(frozen=True)
@@ -124,12 +122,27 @@ class Analysis:
     flagged: list[ActorSummary]
     verified_crawlers: list[ActorSummary]
     campaigns: list[Campaign]
-    exposure: list[ActorExposure]
+    #: Why each flagged actor is flagged.
+    reasons: dict[str, list[str]]
+    #: What flagged actors received, one row per (actor, member, rule): `exposure.exposed_rows`' columns.
+    exposed: pl.DataFrame
+    #: The route rules `exposed` numbers.
+    rules: tuple[RouteRule, ...]
     seconds: float = 0.0
+
+    @cached_property
+    def exposure(self) -> list[ActorExposure]:
+        """Every flagged actor's exposure as typed values (one object per member: made when asked for)."""
+        return exposure_of(self.exposed, self.reasons, self.rules)
+
+    @cached_property
+    def exposure_counts(self) -> list[ExposureCounts]:
+        """`exposure` in figures, most members first."""
+        return exposure_counts(self.exposed, self.reasons, self.rules)
 
     @property
     def exposed_members(self) -> int:
-        return len({r.member for e in self.exposure for r in e.records})
+        return self.exposed.get_column("subject").n_unique()
 
     def to_dict(self) -> dict[str, Any]:
         s = self.stats
@@ -164,28 +177,12 @@ class Analysis:
                     "responses": e.responses,
                     "categories": list(e.categories),
                 }
-                for e in self.exposure
+                for e in self.exposure_counts
             ],
             "exposed_members": self.exposed_members,
             "seconds": round(self.seconds, 3),
             "lines_per_second": round(s.lines / self.seconds) if self.seconds else None,
         }
-
-
-def _with_actor(requests: pl.LazyFrame, policy: Policy) -> pl.LazyFrame:
-    kinds = [rule.kind for rule in policy.routes]
-    return requests.with_columns(
-        pl.when(pl.col("account").is_not_null())
-        .then(pl.lit("account:") + pl.col("account"))
-        .when(pl.col("ip").is_not_null())
-        .then(pl.lit("ip:") + pl.col("ip"))
-        .when(pl.col("session").is_not_null())
-        .then(pl.lit("session:") + pl.col("session"))
-        .alias("actor"),
-        pl.col("rule")
-        .replace_strict(list(range(len(kinds))), kinds, default=PAGE, return_dtype=pl.String)
-        .alias("kind"),
-    )
 
 
 def _status_class(status: pl.Expr) -> pl.Expr:
@@ -197,46 +194,40 @@ def _status_class(status: pl.Expr) -> pl.Expr:
 
 
 def analyze(
-    scan: ScanResult,
+    source: Aggregates | ScanResult,
     policy: Policy,
     campaign: CampaignOptions | None = None,
     top: int = 20,
     progress: Callable[[str], None] | None = None,
 ) -> Analysis:
-    """Aggregate the scanned requests; flag actors, find campaigns, compute exposure."""
+    """Flag actors, find campaigns, compute exposure, from the reduced requests (`aggregates.py`).
+
+    `source` may also be requests kept by `scanning.scan_logs`; they are reduced first.
+    """
     step = progress or (lambda _: None)
     campaign = campaign or CampaignOptions()
-    requests = _with_actor(scan.requests(), policy)
-    run: Callable[[pl.LazyFrame], pl.DataFrame] = lambda lf: lf.collect(engine="streaming")  # noqa: E731
+    tables = source if isinstance(source, Aggregates) else aggregate_scan(source, policy.routes)
 
     step("totals")
-    totals_frame, status_frame, kinds_frame, hourly_frame, agents = pl.collect_all(
-        [
-            requests.select(
-                pl.len().alias("n"), pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last")
-            ),
-            requests.group_by(_status_class(pl.col("status")).alias("c")).len(),
-            requests.group_by("kind").len(),
-            requests.group_by((pl.col("ts") // HOUR * HOUR).cast(pl.Int64).alias("h"))
-            .agg(pl.len(), pl.col("kind").is_in(MEMBER_DATA).sum())
-            .sort("h"),
-            requests.group_by("user_agent").len(),
-        ],
-        engine="streaming",
+    totals = tables["totals"].row(0)
+    status = _counts(tables["status"].select(_status_class(pl.col("status")).alias("key"), "n"))
+    kinds = [rule.kind for rule in tables.rules]
+    rule_kind = pl.col("rule").replace_strict(
+        list(range(len(kinds))), kinds, default=PAGE, return_dtype=pl.String
     )
-    totals = totals_frame.row(0)
-    status = dict(status_frame.iter_rows())
-    route_kinds = dict(kinds_frame.iter_rows())
-    hourly = hourly_frame.rows()
+    route_kinds = _counts(tables["rules"].select(rule_kind.alias("key"), "n"))
+    hourly = tables["hourly"].sort("h").rows()
 
     step("user agents")
+    agents = tables["agents"]
     agent_kinds = {ua: classify(ua).kind for ua in agents.get_column("user_agent").to_list()}
-    top_agents = [(ua, agent_kinds[ua], n) for ua, n in agents.sort("len", descending=True).head(top).rows()]
+    ranked_agents = agents.sort(["n", "user_agent"], descending=[True, False]).head(top).rows()
+    top_agents = [(ua, agent_kinds[ua], n) for ua, n in ranked_agents]
 
     step("actors")
-    actors = _actor_table(requests, policy, run)
-    reasons, verified = _flags(requests, policy, actors, agent_kinds, run)
-    campaigns = _campaigns(requests, actors, reasons, policy, campaign, run)
+    actors = tables["actors"]
+    reasons, verified = _flags(tables, policy, _peaks(tables, _over_quota_maybe(tables, policy)), agent_kinds)
+    campaigns = _campaigns(tables, reasons, policy, campaign)
     for c in campaigns:
         for actor in c.actors:
             reasons.setdefault(actor, []).append(
@@ -247,10 +238,10 @@ def analyze(
     # summaries (Python objects) only for the actors reported: flagged, verified crawlers, the top ones
     top_names = actors.sort(["requests", "actor"], descending=[True, False]).head(top).get_column("actor")
     wanted = set(reasons) | verified | set(top_names.to_list())
-    agents_of = _user_agents(requests, sorted(wanted), run)
+    agents_of = _user_agents(tables, sorted(wanted))
     summaries = {
         row["actor"]: _summary(row, agents_of[row["actor"]], agent_kinds)
-        for row in actors.filter(pl.col("actor").is_in(list(wanted))).iter_rows(named=True)
+        for row in _actor_table(tables, sorted(wanted)).iter_rows(named=True)
     }
     for c in campaigns:
         for actor in c.actors:
@@ -263,9 +254,15 @@ def analyze(
     top_actors = [summaries[a] for a in top_names.to_list()]
 
     step("exposure")
-    exposure = compute_exposure(requests, {a: reasons[a] for a in reasons}, policy.routes)
+    exposed = (
+        tables["reached"]
+        .filter(pl.col("actor").is_in(list(reasons)) & pl.col("subject").is_not_null())
+        .group_by("actor", "subject", "rule")
+        .agg(pl.col("responses").sum(), pl.col("first_seen").min(), pl.col("last_seen").max())
+        .sort("actor", "subject", "rule")
+    )
     return Analysis(
-        stats=scan.stats,
+        stats=tables.stats,
         requests=totals[0],
         first_ts=totals[1],
         last_ts=totals[2],
@@ -278,58 +275,85 @@ def analyze(
         flagged=flagged,
         verified_crawlers=[summaries[a] for a in sorted(verified) if a in summaries and a not in reasons],
         campaigns=campaigns,
-        exposure=exposure,
+        reasons=reasons,
+        exposed=exposed,
+        rules=tables.rules,
     )
 
 
-def _actor_table(
-    requests: pl.LazyFrame, policy: Policy, run: Callable[[pl.LazyFrame], pl.DataFrame]
-) -> pl.DataFrame:
-    """One row per actor: volume, timing, status mix, user agents, members reached, quota peaks."""
-    actor_rows = requests.filter(pl.col("actor").is_not_null())
-    ok = pl.col("status").is_between(200, 299)
-    served = pl.col("status").is_null() | (pl.col("status") < 400)
-    own = pl.col("subject") == (pl.lit("id:") + pl.col("account"))
-    profile_view = (
-        (pl.col("kind") == PROFILE) & pl.col("subject").is_not_null() & served & ~own.fill_null(False)
+def _counts(frame: pl.DataFrame) -> dict[str, int]:
+    """{key: n} summed per key (several rules share a kind, several statuses a class), keys sorted."""
+    return dict(frame.group_by("key").agg(pl.col("n").sum()).sort("key").iter_rows())
+
+
+def _actor_table(tables: Aggregates, actors: list[str]) -> pl.DataFrame:
+    """One row per actor (of those given): volume, timing, status mix, members reached, IPs, quota peaks."""
+    actor = pl.col("actor")
+    members = (
+        tables["reached"]
+        .filter(actor.is_in(actors))
+        .group_by("actor")
+        # a member route that named no member counts once (null is one of the distinct values)
+        .agg(pl.col("subject").n_unique().alias("members_reached"))
     )
-    lookup = (pl.col("kind") == CONTACT_LOOKUP) & pl.col("subject").is_not_null()
-    base = actor_rows.group_by("actor").agg(
-        pl.len().alias("requests"),
-        pl.col("ts").min().alias("first_seen"),
-        pl.col("ts").max().alias("last_seen"),
-        *[(pl.col("status") // 100 == hundreds).sum().alias(f"s{hundreds}xx") for hundreds in (2, 3, 4, 5)],
-        pl.col("status").is_null().sum().alias("snone"),
-        pl.col("subject")
-        .filter(pl.col("kind").is_in(sorted(MEMBER_KINDS)) & ok)
-        .n_unique()
-        .alias("members_reached"),
-        ((pl.col("kind") == LISTING) & ok).sum().alias("listing_pages"),
-        pl.col("ip").n_unique().alias("ips"),
+    ips = tables["ips"].filter(actor.is_in(actors)).group_by("actor").agg(pl.len().alias("ips"))
+    return (
+        tables["actors"]
+        .filter(actor.is_in(actors))
+        .join(members, on="actor", how="left")
+        .join(ips, on="actor", how="left")
+        .join(_peaks(tables, actors), on="actor", how="left")
+        .with_columns(
+            pl.when(actor.str.starts_with("ip:")).then(pl.lit(1, pl.UInt32)).otherwise("ips").alias("ips")
+        )
+        .fill_null(0)
     )
-    peaks = []
-    for name, condition in (("profiles", profile_view), ("lookups", lookup)):
-        for period, seconds in (("hour", HOUR), ("day", DAY)):
-            peaks.append(
-                actor_rows.filter(condition)
-                .group_by("actor", (pl.col("ts") // seconds).alias("bucket"))
+
+
+def _peaks(tables: Aggregates, actors: list[str]) -> pl.DataFrame:
+    """Per actor (of those given): most distinct profiles served, and contact look-ups, in one clock
+    hour and in one UTC day (what the quotas count)."""
+    actor = pl.col("actor")
+    table = pl.DataFrame({"actor": actors}, schema={"actor": pl.String})
+    for name, source in (("profiles", "views"), ("lookups", "lookups")):
+        rows = tables[source].filter(actor.is_in(actors))
+        for period, bucket in (("hour", "hour"), ("day", "day")):
+            peak = (
+                rows.group_by("actor", bucket)
                 .agg(pl.col("subject").n_unique().alias("n"))
                 .group_by("actor")
                 .agg(pl.col("n").max().alias(f"{name}_peak_{period}"))
             )
-    table, *collected = pl.collect_all([base, *peaks], engine="streaming")
-    for peak in collected:
-        table = table.join(peak, on="actor", how="left")
+            table = table.join(peak, on="actor", how="left")
     return table.fill_null(0)
 
 
-def _user_agents(
-    requests: pl.LazyFrame, actors: list[str], run: Callable[[pl.LazyFrame], pl.DataFrame]
-) -> dict[str, tuple[int, str]]:
+def _over_quota_maybe(tables: Aggregates, policy: Policy) -> list[str]:
+    """The actors that may be over a quota: more profiles served, or contact look-ups, than the lowest
+    of the quotas (an actor's peak in any hour or day is at most its number of them)."""
+    pq, en = policy.profile_quota, policy.enumeration
+    found: set[str] = set()
+    for enabled, source, quotas in (
+        (pq.enabled, "views", (pq.anonymous, pq.account)),
+        (en.enabled, "lookups", (en.lookups_anonymous, en.lookups_account)),
+    ):
+        if enabled:
+            lowest = min(min(q.per_hour, q.per_day) for q in quotas)
+            counted = tables[source].group_by("actor").agg(pl.len().alias("n"))
+            found.update(counted.filter(pl.col("n") > lowest).get_column("actor").to_list())
+    return sorted(found)
+
+
+def _user_agents(tables: Aggregates, actors: list[str]) -> dict[str, tuple[int, str]]:
     """Per actor (of those given): how many user agents, and the one it used most."""
     if not actors:
         return {}
-    counted = run(requests.filter(pl.col("actor").is_in(actors)).group_by("actor", "user_agent").len())
+    counted = (
+        tables["agents_of"]
+        .filter(pl.col("actor").is_in(actors))
+        .group_by("actor", "user_agent")
+        .agg(pl.col("n").sum().alias("len"))
+    )
     ranked = counted.sort(["actor", "len", "user_agent"], descending=[False, True, False])
     return {
         actor: (n, top)
@@ -360,13 +384,12 @@ def _summary(row: dict[str, Any], agents: tuple[int, str], agent_kinds: dict[str
 
 
 def _flags(
-    requests: pl.LazyFrame,
-    policy: Policy,
-    actors: pl.DataFrame,
-    agent_kinds: dict[str, str],
-    run: Callable[[pl.LazyFrame], pl.DataFrame],
+    tables: Aggregates, policy: Policy, peaks: pl.DataFrame, agent_kinds: dict[str, str]
 ) -> tuple[dict[str, list[str]], set[str]]:
-    """Reasons per flagged actor, and the actors that are verified search-engine crawlers."""
+    """Reasons per flagged actor, and the actors that are verified search-engine crawlers.
+
+    `peaks`: `_peaks` of (at least) every actor that may be over a quota.
+    """
     reasons: dict[str, list[str]] = {}
     pq, en = policy.profile_quota, policy.enumeration
     is_account = pl.col("actor").str.starts_with("account:")
@@ -374,7 +397,7 @@ def _flags(
     def over(column: str, anonymous: int, accounts: int) -> pl.Expr:
         return pl.col(column) > pl.when(is_account).then(accounts).otherwise(anonymous)
 
-    candidates = actors.filter(
+    candidates = peaks.filter(
         (
             pl.lit(pq.enabled)
             & (
@@ -423,18 +446,21 @@ def _flags(
     bots = sorted(
         ua for ua, kind in agent_kinds.items() if kind in (SEARCH, TOOL, CRAWLER, AI_TRAINING, AI_OTHER)
     )
-    declared = run(
-        requests.filter(
-            pl.col("actor").is_not_null()
-            & pl.col("kind").is_in(MEMBER_DATA)
-            & pl.col("user_agent").is_in(bots)
-        )
-        .group_by("actor", "user_agent", "ip")
-        .len()
+    pairs = (
+        tables["agents_of"]
+        .filter((pl.col("member_data") > 0) & pl.col("user_agent").is_in(bots))
+        .select("actor", "user_agent")
+    )
+    by_ip = pairs.filter(pl.col("actor").str.starts_with("ip:")).with_columns(
+        pl.col("actor").str.slice(3).alias("ip")
+    )
+    others = tables["member_ips"].join(pairs, on=["actor", "user_agent"], how="semi")
+    declared = pl.concat([by_ip, others.select(by_ip.columns)]).unique().sort(
+        "actor", "user_agent", "ip", nulls_last=True
     )
     verifier = CrawlerVerifier(resolver=None)  # published ranges only: offline and deterministic
     verified: set[str] = set()
-    for actor, ua, ip, _ in declared.iter_rows():
+    for actor, ua, ip in declared.iter_rows():
         kind = agent_kinds.get(ua, "")
         why_bot = None
         if kind == SEARCH:
@@ -463,33 +489,30 @@ def _flags(
 
 
 def _campaigns(
-    requests: pl.LazyFrame,
-    actors: pl.DataFrame,
-    reasons: dict[str, list[str]],
-    policy: Policy,
-    options: CampaignOptions,
-    run: Callable[[pl.LazyFrame], pl.DataFrame],
+    tables: Aggregates, reasons: dict[str, list[str]], policy: Policy, options: CampaignOptions
 ) -> list[Campaign]:
     """Groups of IPs, each under the quotas, with one user agent and disjoint slices of the members."""
-    candidates = actors.filter(
-        pl.col("actor").str.starts_with("ip:")
-        & (pl.col("members_reached") >= options.min_members)
-        & ~pl.col("actor").is_in(list(reasons))
+    who = pl.col("actor")
+    ips = tables["reached"].filter(who.str.starts_with("ip:") & ~who.is_in(list(reasons)))
+    # members reached (distinct) are at most the successful responses: count those first
+    enough = ips.group_by("actor").agg(pl.len().alias("n")).filter(pl.col("n") >= options.min_members)
+    candidates = (
+        ips.filter(who.is_in(enough.get_column("actor").to_list()))
+        .group_by("actor")
+        .agg(pl.col("subject").n_unique().alias("members_reached"))
+        .filter(pl.col("members_reached") >= options.min_members)
+        .sort("actor")
     )
     groups: dict[str, list[str]] = {}
-    for actor, (_, ua) in _user_agents(requests, candidates.get_column("actor").to_list(), run).items():
+    for actor, (_, ua) in _user_agents(tables, candidates.get_column("actor").to_list()).items():
         groups.setdefault(ua or "", []).append(actor)
     groups = {ua: members for ua, members in groups.items() if len(members) >= options.min_actors}
     if not groups:
         return []
     involved = [a for members in groups.values() for a in members]
-    reached = run(
-        requests.filter(
-            pl.col("actor").is_in(involved)
-            & pl.col("kind").is_in(sorted(MEMBER_KINDS))
-            & pl.col("subject").is_not_null()
-            & pl.col("status").is_between(200, 299)
-        )
+    reached = (
+        tables["reached"]
+        .filter(pl.col("actor").is_in(involved) & pl.col("subject").is_not_null())
         .select("actor", "subject")
         .unique()
     )

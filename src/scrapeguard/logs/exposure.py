@@ -7,7 +7,10 @@ many members at once and name none in the URL: they are counted per actor in
 the analysis, not here.
 
 The result is small, typed and plain so that it can be stored (the records
-database keeps an exposure ledger) as well as reported.
+database keeps an exposure ledger) as well as reported. A large exposure (a
+scraper that got 100,000 members) is also kept as one table (`exposed_rows`'
+columns), from which the counts and the CSV are made without building an
+object per member.
 """
 
 from __future__ import annotations
@@ -87,10 +90,83 @@ def compute_exposure(
     requests: pl.LazyFrame, flagged: Mapping[str, Sequence[str]], rules: Sequence[RouteRule]
 ) -> list[ActorExposure]:
     """The exposure of every flagged actor (`flagged`: actor -> reasons), most members first."""
-    rows = exposed_rows(requests, list(flagged)).collect(engine="streaming")
+    return exposure_of(exposed_rows(requests, list(flagged)).collect(engine="streaming"), flagged, rules)
+
+
+def exposure_of(
+    rows: pl.DataFrame, flagged: Mapping[str, Sequence[str]], rules: Sequence[RouteRule]
+) -> list[ActorExposure]:
+    """`compute_exposure` from rows as `exposed_rows` gives them (actor, subject, rule, responses,
+    first_seen, last_seen), most members first."""
     records: dict[str, list[ExposedMember]] = {actor: [] for actor in flagged}
-    for actor, subject, rule, responses, first, last in rows.iter_rows():
-        route = rules[rule]
-        records[actor].append(ExposedMember(subject, route.pattern, route.categories, first, last, responses))
+    routes = [(rule.pattern, rule.categories) for rule in rules]
+    columns = ("actor", "subject", "rule", "responses", "first_seen", "last_seen")
+    for actor, subject, rule, responses, first, last in rows.select(columns).iter_rows():
+        pattern, categories = routes[rule]
+        records[actor].append(ExposedMember(subject, pattern, categories, first, last, responses))
     result = [ActorExposure(actor, tuple(flagged[actor]), tuple(found)) for actor, found in records.items()]
     return sorted(result, key=lambda e: (-e.members, e.actor))
+
+
+@dataclass(frozen=True, slots=True)
+class ExposureCounts:
+    """An `ActorExposure` in figures (what the summary and the HTML report show)."""
+
+    actor: str
+    reasons: tuple[str, ...]
+    members: int
+    responses: int
+    categories: tuple[str, ...]
+
+
+def exposure_counts(
+    rows: pl.DataFrame, flagged: Mapping[str, Sequence[str]], rules: Sequence[RouteRule]
+) -> list[ExposureCounts]:
+    """The figures of `exposure_of(rows, flagged, rules)`, in the same order, from the table alone."""
+    per_actor = rows.group_by("actor").agg(
+        pl.col("subject").n_unique().alias("members"),
+        pl.col("responses").sum(),
+        pl.col("rule").unique(),
+    )
+    found = {actor: (members, responses, used) for actor, members, responses, used in per_actor.rows()}
+    result = []
+    for actor, reasons in flagged.items():
+        members, responses, used = found.get(actor, (0, 0, []))
+        categories = tuple(sorted({c for rule in used for c in rules[rule].categories}))
+        result.append(ExposureCounts(actor, tuple(reasons), members, responses, categories))
+    return sorted(result, key=lambda e: (-e.members, e.actor))
+
+
+def exposure_table(
+    rows: pl.DataFrame, flagged: Mapping[str, Sequence[str]], rules: Sequence[RouteRule]
+) -> pl.DataFrame:
+    """One row per (flagged actor, member, route), in the order of `exposure_of`: actor, member, route,
+    categories (joined by ";"), first_seen, last_seen, responses, reasons (joined by "; ")."""
+    routes = pl.DataFrame(
+        {
+            "rule": list(range(len(rules))),
+            "route": [rule.pattern for rule in rules],
+            "categories": [";".join(rule.categories) for rule in rules],
+        },
+        schema={"rule": rows.schema["rule"], "route": pl.String, "categories": pl.String},
+    )
+    why = pl.DataFrame(
+        {"actor": list(flagged), "reasons": ["; ".join(r) for r in flagged.values()]},
+        schema={"actor": pl.String, "reasons": pl.String},
+    )
+    return (
+        rows.with_columns(pl.col("subject").n_unique().over("actor").alias("members"))
+        .join(routes, on="rule", how="left")
+        .join(why, on="actor", how="left")
+        .sort(["members", "actor", "subject", "rule"], descending=[True, False, False, False])
+        .select(
+            "actor",
+            pl.col("subject").alias("member"),
+            "route",
+            "categories",
+            "first_seen",
+            "last_seen",
+            "responses",
+            "reasons",
+        )
+    )

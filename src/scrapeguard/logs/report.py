@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from scrapeguard.logs.analysis import Analysis
+from scrapeguard.logs.exposure import exposure_table
 
 CSV_COLUMNS = ("actor", "member", "route", "categories", "first_seen", "last_seen", "responses", "reasons")
 
@@ -32,32 +32,12 @@ def write_json(analysis: Analysis, path: Path, extra: dict[str, Any] | None = No
 
 def exposure_frame(analysis: Analysis) -> pl.DataFrame:
     """One row per (flagged actor, member, route), the columns of the CSV."""
-    columns: dict[str, list[Any]] = {name: [] for name in CSV_COLUMNS}
-    for e in analysis.exposure:
-        reasons = "; ".join(e.reasons)
-        for r in e.records:
-            columns["actor"].append(e.actor)
-            columns["member"].append(r.member)
-            columns["route"].append(r.route)
-            columns["categories"].append(";".join(r.categories))
-            columns["first_seen"].append(r.first_seen)
-            columns["last_seen"].append(r.last_seen)
-            columns["responses"].append(r.responses)
-            columns["reasons"].append(reasons)
-    frame = pl.DataFrame(
-        columns,
-        schema={
-            **dict.fromkeys(CSV_COLUMNS, pl.String),
-            "first_seen": pl.Float64,
-            "last_seen": pl.Float64,
-            "responses": pl.Int64,
-        },
-    )
+    frame = exposure_table(analysis.exposed, analysis.reasons, analysis.rules)
     when = [
         (pl.from_epoch(pl.col(c) * 1_000_000, "us").dt.strftime("%Y-%m-%dT%H:%M:%SZ")).alias(c)
         for c in ("first_seen", "last_seen")
     ]
-    return frame.with_columns(when)
+    return frame.with_columns(when).select(CSV_COLUMNS)
 
 
 def write_csv(analysis: Analysis, path: Path) -> int:
@@ -90,6 +70,8 @@ def bars(values: list[tuple[str, int]], width: float = 720, height: float = 160)
 
 
 def write_html(analysis: Analysis, path: Path, title: str = "ScrapeGuard log analysis") -> None:
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
     env = Environment(
         loader=PackageLoader("scrapeguard", "templates"), autoescape=select_autoescape(["html"])
     )

@@ -1,14 +1,17 @@
-"""Bulk reading of access logs for `analyze`: blocks of lines parsed by Polars, written to Arrow IPC.
+"""Bulk reading of access logs for `analyze`: blocks of lines parsed by Polars into request rows.
 
 The per-line Python parser (`formats.py`) manages some tens of thousands of
 lines a second; analysis wants hundreds of thousands. Here the input is read
 in blocks of whole lines (plain, gzip or standard input, so memory stays
-bounded whatever the log's size), the format's own regular expression
-(`NginxFormat.pattern`) splits each block into columns in Polars, and the
-fields that need care (request, client address, user agent) go through the
-very functions the Python parser uses, applied once per distinct value. Each
-block's requests are written to an Arrow IPC file in a work directory, ready
-for the aggregations of `analysis.py`. Bad lines are counted by the same
+bounded whatever the log's size). `combined` and `common` lines are split at
+their quotes (`splitting.py`); other lines and formats go through the
+format's own regular expression (`NginxFormat.pattern`) in Polars. Times,
+statuses, plain requests and the route map are read in Polars; the fields
+that need care (escapes, percent-encoded paths, query subjects, odd client
+fields, times in other shapes) go through the very functions the Python
+parser uses, for those rows only. Each block's rows go to a function of the
+caller's in the parsing thread: `aggregates.py` reduces them for `analyze`,
+`scan_logs` keeps them in Arrow IPC files. Bad lines are counted by the same
 reasons as `reading.py`, with file and line number for the first few.
 JSON lines are parsed by the Python parser, block by block (slower).
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import re
 import sys
 from collections import deque
@@ -24,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -42,10 +46,11 @@ from scrapeguard.logs.formats import (
     user_agent_of,
 )
 from scrapeguard.logs.reading import MAX_LINE, BadLineSample, ReadStats
+from scrapeguard.logs.splitting import QuoteSplit
 from scrapeguard.routes import RouteMap
 
 #: Bytes of input parsed at a time (whole lines): bounds memory, sets the progress bar's steps.
-BLOCK = 8 * 1024 * 1024
+BLOCK = 16 * 1024 * 1024
 
 #: "17/May/2015:10:05:03 +0200", the months in English as `formats.MONTHS` has them.
 TIME_LOCAL_SHAPE = (
@@ -61,6 +66,15 @@ PLAIN_REQUEST = r"^(?P<fast_method>[A-Za-z]+) (?P<fast_path>/[^ ?%]*)(?:\?[^ ]*)
 #: A dotted-quad IPv4 address as `ipaddress` reads it (no leading zeros).
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 IPV4 = rf"^(?:{_OCTET}\.){{3}}{_OCTET}$"
+
+T = TypeVar("T")
+
+#: What Python calls whitespace (`str.isspace`, `str.strip`, `re`'s \s): Rust's (Polars') leaves out
+#: \x1c-\x1f, so Polars is given these characters by name.
+PY_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 
 #: Blocks parsed at the same time.
 WORKERS = 2
@@ -124,27 +138,42 @@ class _Reader:
         except OSError:
             return 0
 
-    def blocks(self) -> Iterator[bytes]:
+    def lines(self) -> Iterator[pl.Series]:
+        """The input's lines, a block at a time (see `_lines`).
+
+        A block is parsed where it was read, without copying it: its first line
+        goes on from the previous block (that line is read apart), its last from
+        the next one (that line is carried over).
+        """
         carry = b""
         while True:
             data = self._read_block()
             if not data:
                 if carry and self.error is None:  # a damaged file's cut-off last line is lost (as in reading)
-                    yield carry
+                    yield _lines(carry)
                 return
-            data = carry + data
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                carry = data  # a line longer than a block: kept whole (it becomes a "line longer" bad line)
+            first = data.find(b"\n")
+            if first < 0:
+                carry += data  # a line longer than a block: kept whole (it becomes a "line longer" bad line)
                 if len(carry) > 4 * BLOCK:
-                    yield carry  # bounded: cut a pathological line-free input into separate lines
+                    yield _lines(carry)  # bounded: cut a pathological line-free input into separate lines
                     carry = b""
                 continue
-            carry = data[cut + 1 :]
-            yield data[: cut + 1]
+            last = data.rfind(b"\n")
+            body = _lines(data, skip_first=bool(carry), cut_last=last < len(data) - 1)
+            if carry:
+                body = _lines(carry + data[: first + 1]).append(body)
+            carry = data[last + 1 :]
+            yield body
 
     def _read_block(self) -> bytes:
-        """Up to BLOCK bytes, in small steps so that a damaged gzip loses only its last step."""
+        """Up to BLOCK bytes; from gzip in small steps, so that a damaged gzip loses only its last step."""
+        if self.stream is self.raw:
+            try:
+                return self.raw.read(BLOCK)
+            except OSError as exc:
+                self.error = str(exc) or type(exc).__name__
+                return b""
         pieces: list[bytes] = []
         size = 0
         while size < BLOCK and self.error is None:
@@ -165,11 +194,12 @@ class _Reader:
             self.raw.close()
 
 
-def _lines(block: bytes) -> pl.Series:
-    """The block's lines, decoded as UTF-8 with replacement like `reading.py` (None for empty lines)."""
+def _lines(block: bytes, skip_first: bool = False, cut_last: bool = False) -> pl.Series:
+    """The block's lines, decoded as UTF-8 with replacement like `reading.py` (None for empty lines);
+    without its first line if `skip_first`, without its last (unfinished) one if `cut_last`."""
     if b"\x00" not in block:
         frame = pl.read_csv(
-            io.BytesIO(block),
+            block,
             has_header=False,
             separator="\x00",
             quote_char=None,
@@ -179,11 +209,14 @@ def _lines(block: bytes) -> pl.Series:
             schema={"line": pl.String},
             comment_prefix=None,
             raise_if_empty=False,
+            skip_rows=int(skip_first),
         )
-        return frame.get_column("line")
+        lines = frame.get_column("line")
+        return lines.head(-1) if cut_last else lines
     text = block.decode("utf-8", errors="replace").split("\n")
     if text and text[-1] == "":
         text.pop()
+    text = text[int(skip_first) : len(text) - int(cut_last)]
     return pl.Series("line", [t.rstrip("\r") or None for t in text], dtype=pl.String)
 
 
@@ -233,7 +266,8 @@ class _NginxBlocks:
             fmt.account_var,
         }
         self.captured = [n for n in names if n in wanted]
-        self.pattern = fmt.pattern_capturing(set(self.captured))
+        self.pattern = polars_pattern(fmt.pattern_capturing(set(self.captured)))
+        self.quote_split = QuoteSplit.of(fmt, self.captured, MAX_LINE)
         self._request = _Cached(self._classify_request)
         self._client = _Cached(lambda pair: client_of(*pair))
         self._text = _Cached(optional_text)
@@ -249,38 +283,56 @@ class _NginxBlocks:
 
     def parse(self, lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """(request rows, bad rows with `n`, `line` and `reason`) for a frame with `n` and `line`."""
+        fields = self._time_by_python(self._split(lines))
+        reason = pl.col("reason")
+        fields = fields.with_columns(
+            pl.when(reason.is_null() & pl.col("ts").is_null())
+            .then(pl.lit("unreadable time"))
+            .otherwise(reason)
+            .alias("reason")
+        )
+        fields = self._with_status(self._with_request(fields))
+        bad = fields.filter(reason.is_not_null()).select("n", "reason")
+        first = lines.get_column("n")[0] if lines.height else 0
+        text = lines.get_column("line").gather(bad.get_column("n") - first)
+        bad = bad.with_columns(text).select("n", "line", "reason")
+        return self._rows(fields.filter(reason.is_null())), bad
+
+    def _split(self, lines: pl.DataFrame) -> pl.DataFrame:
+        """`n`, the captured variables (null where the line does not match the format), `ts` (null where
+        the time is not in a shape read here) and `reason` (empty, too long, does not match)."""
         line = pl.col("line")
         reason = (
-            pl.when(line.is_null() | (line.str.strip_chars() == ""))
+            pl.when(line.is_null() | (line.str.strip_chars(PY_WHITESPACE) == ""))
             .then(pl.lit("empty line"))
             .when(line.str.len_bytes() > MAX_LINE)
             .then(pl.lit(f"line longer than {MAX_LINE} bytes"))
             .when(pl.col(self.captured[0]).is_null())
             .then(pl.lit("does not match the log format"))
-            .when(pl.col("ts").is_null())
-            .then(pl.lit("unreadable time"))
         )
-        fields = (
+        split = None
+        if self.quote_split is not None:
+            split, lines = self.quote_split.split(lines)
+        matched = (
             lines.lazy()
             .with_columns(line.str.extract_groups(self.pattern).alias("m"))
             .unnest("m")
-            .with_columns(self._time())
+            .with_columns(self._time(), reason.alias("reason"))
+            .drop("line")
             .collect()
         )
-        fields = self._time_by_python(fields).with_columns(reason.alias("reason"))
-        fields = self._with_request(fields)
-        fields = self._with_status(fields)
-        bad = fields.filter(pl.col("reason").is_not_null()).select("n", "line", "reason")
-        return self._rows(fields.filter(pl.col("reason").is_null())), bad
+        if split is None:
+            return matched
+        # the split checked the time's shape: strptime's calendar check is what is left
+        split = split.with_columns(_time_local(pl.col("time_local")), pl.lit(None, pl.String).alias("reason"))
+        return pl.concat([split, matched])
 
     def _time(self) -> pl.Expr:
         """The usual shapes of the time, vectorised; anything else is left to `_time_by_python`."""
-        text = pl.col(self.time_var).str.strip_chars()
+        text = pl.col(self.time_var).str.strip_chars(PY_WHITESPACE)
         if self.time_var == "time_local":
             # the shape `formats.parse_time` reads by hand, then the calendar check of strptime
-            shaped = pl.when(text.str.contains(TIME_LOCAL_SHAPE)).then(text)
-            parsed = shaped.str.strptime(pl.Datetime("us", "UTC"), "%d/%b/%Y:%H:%M:%S %z", strict=False)
-            return (parsed.dt.epoch("us").cast(pl.Float64) / 1_000_000).alias("ts")
+            return _time_local(pl.when(text.str.contains(TIME_LOCAL_SHAPE)).then(text))
         if self.time_var == "time_iso8601":
             return pl.lit(None, pl.Float64).alias("ts")
         value = pl.when(text.str.contains(EPOCH_SHAPE)).then(text.cast(pl.Float64, strict=False))
@@ -288,92 +340,61 @@ class _NginxBlocks:
 
     def _time_by_python(self, fields: pl.DataFrame) -> pl.DataFrame:
         """`formats.parse_time` for the times the vectorised shapes did not read (few, in real logs)."""
-        rest = fields.filter(pl.col("ts").is_null() & pl.col(self.time_var).is_not_null())
-        if not rest.height:
+        ts, text = fields.get_column("ts"), fields.get_column(self.time_var)
+        if not ts.null_count():
             return fields
-        values = [_python_time(t) for t in rest.get_column(self.time_var).to_list()]
-        patch = pl.DataFrame({"n": rest.get_column("n"), "ts_python": pl.Series(values, dtype=pl.Float64)})
-        return (
-            fields.join(patch, on="n", how="left", maintain_order="left")
-            .with_columns(pl.coalesce("ts", "ts_python").alias("ts"))
-            .drop("ts_python")
-        )
+        return fields.with_columns(_patched(ts, text, ts.is_null() & text.is_not_null(), _python_time))
 
     def _with_request(self, fields: pl.DataFrame) -> pl.DataFrame:
         """Method, path, route rule and subject of each request, and the request's bad-line reason.
 
         Plain requests ("GET /u/anna HTTP/1.1": no escapes, nothing percent-encoded
         in the path, a route subject from the path) are read by Polars; the others
-        go through `request_of` and the route map, once per distinct request.
+        go through `request_of` and the route map (remembered per distinct request).
         """
         fields = self._fast_requests(fields)
-        todo = pl.col("reason").is_null() & pl.col("rule_fast").is_null() & ~pl.col("plain_page")
-        key = pl.struct(self.request_vars) if len(self.request_vars) > 1 else pl.col(self.request_vars[0])
-        distinct = fields.filter(todo).select(key.alias("key")).unique()
-        classified = [
-            self._request(tuple(k.values()) if isinstance(k, dict) else (k,))
-            for k in distinct.get_column("key").to_list()
-        ]
-        columns = list(zip(*classified, strict=True)) if classified else [(), (), (), (), ()]
-        table = distinct.with_columns(
-            pl.Series("request_bad", columns[0], dtype=pl.String),
-            pl.Series("method_slow", columns[1], dtype=pl.String),
-            pl.Series("path_slow", columns[2], dtype=pl.String),
-            pl.Series("rule_slow", columns[3], dtype=pl.Int16),
-            pl.Series("subject_slow", columns[4], dtype=pl.String),
-        )
-        fields = fields.with_columns(pl.when(todo).then(key).alias("key")).join(
-            table, on="key", how="left", maintain_order="left"
-        )
+        index = (fields.get_column("reason").is_null() & ~fields.get_column("usable")).arg_true()
+        names = ["reason", *[name for name, _ in self.FAST_COLUMNS]]
+        columns = [fields.get_column(name if name == "reason" else f"{name}_fast") for name in names]
+        if index.len():
+            # these rows have neither a reason nor fast values yet
+            requests = [fields.get_column(var).gather(index).to_list() for var in self.request_vars]
+            classified = zip(*[self._request(key) for key in zip(*requests, strict=True)], strict=True)
+            columns = [
+                column.scatter(index, pl.Series(values, dtype=column.dtype))
+                for column, values in zip(columns, classified, strict=True)
+            ]
+        fast = [f"{name}_fast" for name in names[1:]]
         return fields.with_columns(
-            pl.coalesce("reason", "request_bad").alias("reason"),
-            pl.coalesce("method_fast", "method_slow").alias("method"),
-            pl.coalesce("path_fast", "path_slow").alias("path"),
-            pl.coalesce("rule_fast", "rule_slow").alias("rule"),
-            pl.coalesce("subject_fast", "subject_slow").alias("subject"),
-        )
+            column.alias(name) for column, name in zip(columns, names, strict=True)
+        ).drop(*fast, "usable")
 
     def _fast_requests(self, fields: pl.DataFrame) -> pl.DataFrame:
-        """Columns *_fast for plain requests, and `plain_page` for plain ones that match no rule."""
+        """Columns *_fast, and `usable`: the request is plain and *_fast are its values (else Python's)."""
         if self.request_vars != ["request"]:
             return fields.with_columns(
                 *[pl.lit(None, t).alias(f"{c}_fast") for c, t in self.FAST_COLUMNS],
-                pl.lit(False).alias("plain_page"),
+                pl.lit(False).alias("usable"),
             )
         request = pl.col("request")
         parts = request.str.extract_groups(PLAIN_REQUEST)
-        fields = fields.with_columns(
-            pl.when(pl.col("reason").is_null() & ~request.str.contains("\\", literal=True))
-            .then(parts)
-            .alias("parts")
-        ).unnest("parts")
-        plain = pl.col("fast_method").is_not_null()
+        fields = fields.with_columns(parts.alias("parts")).unnest("parts")
+        plain = pl.col("fast_method").is_not_null() & ~request.str.contains("\\", literal=True)
         path = pl.col("fast_path")
-        # every rule in one expression, one pass: the first alternative that matches is the first rule
-        pattern, alternatives = _route_alternation(self.routes)
-        fields = fields.with_columns(path.str.extract_groups(pattern).alias("route")).unnest("route")
-        rule: pl.Expr = pl.lit(None, pl.Int16)
-        subject: pl.Expr = pl.lit(None, pl.String)
-        resolved: pl.Expr = pl.lit(True)  # False: the rule's subject comes from the query (Python reads it)
-        for index, (group, subject_group, label, from_query) in reversed(list(enumerate(alternatives))):
-            matches = pl.col(group).is_not_null()
-            rule = pl.when(matches).then(pl.lit(index, pl.Int16)).otherwise(rule)
-            if subject_group is not None:
-                value = pl.lit(f"{label}:") + pl.col(subject_group)
-            else:
-                value = pl.lit(None, pl.String)
-            if from_query:
-                resolved = pl.when(matches).then(pl.lit(False)).otherwise(resolved)
-            subject = pl.when(matches).then(value).otherwise(subject)
-        usable = plain & resolved
-        return fields.with_columns(
-            pl.when(usable).then(pl.col("fast_method").str.to_uppercase()).alias("method_fast"),
-            pl.when(usable).then(path).alias("path_fast"),
-            pl.when(usable).then(rule).alias("rule_fast"),
-            pl.when(usable).then(subject).alias("subject_fast"),
-        ).with_columns(
-            # plain requests that match no rule: a page, with no subject, nothing left to ask Python
-            (usable & pl.col("rule_fast").is_null()).alias("plain_page")
+        matches, rule, subject, from_query = _route_of(path, self.routes)
+        # subjects from the query: Python reads them
+        usable = plain & ~pl.col("rule_fast").is_in(from_query).fill_null(False)
+        # the *_fast values of a row that is not `usable` are never read: `_with_request` replaces them
+        return (
+            fields.with_columns(matches)
+            .with_columns(rule.alias("rule_fast"))
+            .with_columns(
+                subject.alias("subject_fast"),
+                usable.fill_null(False).alias("usable"),
+                pl.col("fast_method").str.to_uppercase().alias("method_fast"),
+                path.alias("path_fast"),
+            )
+            .drop("fast_method", "fast_path", *[m.meta.output_name() for m in matches])
         )
 
     def _with_status(self, fields: pl.DataFrame) -> pl.DataFrame:
@@ -398,80 +419,107 @@ class _NginxBlocks:
             {
                 "ts": good.get_column("ts"),
                 "ip": ip,
-                "session": self._mapped(good, self.fmt.session_var, self._text),
-                "account": self._mapped(good, self.fmt.account_var, self._text),
+                "session": self._texts(good, self.fmt.session_var),
+                "account": self._texts(good, self.fmt.account_var),
                 "method": good.get_column("method"),
                 "path": good.get_column("path"),
                 "rule": good.get_column("rule"),
                 "subject": good.get_column("subject"),
                 "status": good.get_column("status_code"),
-                "user_agent": self._mapped(good, "http_user_agent", self._agent, none_as=""),
+                "user_agent": self._agents(good),
                 "invalid_ip": invalid,
             }
         )
 
+    def _column(self, good: pl.DataFrame, var: str | None) -> pl.Series | None:
+        return good.get_column(var) if var is not None and var in self.captured else None
+
     def _clients(self, good: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
         """`client_of`: plain IPv4 peers in Polars, the other (address, forwarded-for) pairs in Python."""
         n = good.height
-        pairs = pl.DataFrame(
-            {
-                name: good.get_column(name)
-                if name in self.captured
-                else pl.Series([None] * n, dtype=pl.String)
-                for name in ("remote_addr", "http_x_forwarded_for")
-            }
-        ).with_columns(pl.col("remote_addr").str.contains(IPV4).fill_null(False).alias("plain"))
-        distinct = pairs.filter(~pl.col("plain")).select("remote_addr", "http_x_forwarded_for").unique()
-        clients = [self._client(pair) for pair in distinct.iter_rows()]
-        distinct = distinct.with_columns(
-            pl.Series("ip", [c[0] for c in clients], dtype=pl.String),
-            pl.Series("invalid_ip", [c[1] for c in clients], dtype=pl.Boolean),
-        )
-        joined = pairs.join(
-            distinct,
-            on=["remote_addr", "http_x_forwarded_for"],
-            how="left",
-            nulls_equal=True,
-            maintain_order="left",
-        ).with_columns(
-            pl.when(pl.col("plain")).then(pl.col("remote_addr")).otherwise(pl.col("ip")).alias("ip"),
-            pl.when(pl.col("plain")).then(pl.lit(False)).otherwise(pl.col("invalid_ip")).alias("invalid_ip"),
-        )
-        return joined.get_column("ip"), joined.get_column("invalid_ip")
+        nothing = pl.Series([None] * n, dtype=pl.String)
+        address = self._column(good, "remote_addr")
+        forwarded = self._column(good, "http_x_forwarded_for")
+        address = nothing if address is None else address
+        forwarded = nothing if forwarded is None else forwarded
+        plain = address.str.contains(IPV4).fill_null(False)
+        ip = address.zip_with(plain, nothing)
+        invalid = pl.Series([False] * n, dtype=pl.Boolean)
+        index = (~plain).arg_true()
+        if index.len():
+            pairs = zip(address.gather(index).to_list(), forwarded.gather(index).to_list(), strict=True)
+            found = [self._client(pair) for pair in pairs]
+            ip = ip.scatter(index, pl.Series([f[0] for f in found], dtype=pl.String))
+            invalid = invalid.scatter(index, pl.Series([f[1] for f in found], dtype=pl.Boolean))
+        return ip, invalid
 
-    def _mapped(
-        self, good: pl.DataFrame, var: str | None, function: _Cached, none_as: str | None = None
-    ) -> pl.Series:
-        """A text column through `function`, computed once per distinct value."""
-        if var is None or var not in self.captured:
-            return pl.Series([none_as] * good.height, dtype=pl.String)
-        values = good.get_column(var)
-        distinct = values.unique().drop_nulls()
-        mapped = [function(v) for v in distinct.to_list()]
-        return values.replace_strict(
-            distinct, pl.Series(mapped, dtype=pl.String), default=none_as, return_dtype=pl.String
-        )
+    def _agents(self, good: pl.DataFrame) -> pl.Series:
+        """`user_agent_of`: "-" is none (""); values with escapes go through Python."""
+        values = self._column(good, "http_user_agent")
+        if values is None:
+            return pl.Series([""] * good.height, dtype=pl.String)
+        value = pl.col("v")
+        fast = pl.DataFrame({"v": values}).select(pl.when(value == "-").then(pl.lit("")).otherwise(value))
+        escaped = values.str.contains("\\", literal=True).fill_null(False)
+        return _patched(fast.to_series().fill_null(""), values, escaped, self._agent)
+
+    def _texts(self, good: pl.DataFrame, var: str | None) -> pl.Series:
+        """`optional_text` of a session or account variable: printable ASCII in Polars, the rest in Python."""
+        values = self._column(good, var)
+        if values is None:
+            return pl.Series([None] * good.height, dtype=pl.String)
+        simple = values.str.contains(r"^[!-\[\]-~]*$")  # nothing to strip or unescape
+        fast = pl.select(pl.when(~pl.lit(values).is_in(["", "-"])).then(pl.lit(values))).to_series()
+        return _patched(fast, values, (~simple).fill_null(False), self._text)
 
 
-def _route_alternation(routes: RouteMap) -> tuple[str, list[tuple[str, str | None, str, bool]]]:
-    """The route map as one expression `^(?:(?P<rt0>…)|(?P<rt1>…)…)$`, and per rule:
-    (its group, the group of its subject placeholder or None, the subject's name, subject from the query)."""
-    branches = []
-    alternatives: list[tuple[str, str | None, str, bool]] = []
+def _patched(
+    fast: pl.Series, values: pl.Series, slow: pl.Series, function: Callable[[Any], Any]
+) -> pl.Series:
+    """`fast`, with `function(value)` at the rows where `slow` is true."""
+    index = slow.arg_true()
+    if not index.len():
+        return fast
+    patch = pl.Series([function(v) for v in values.gather(index).to_list()], dtype=fast.dtype)
+    return fast.scatter(index, patch)
+
+
+def _route_of(path: pl.Expr, routes: RouteMap) -> tuple[list[pl.Expr], pl.Expr, pl.Expr, list[int]]:
+    """Route matching in Polars, in steps: columns `route_<index>` (each rule's match: its subject's
+    value, or whether it matches), then the first rule that matches (read from them), then its subject
+    (read from them and the column `rule_fast`); and the rules whose subject comes from the query."""
+    matches: list[pl.Expr] = []
+    rules: list[pl.Expr] = []
+    subjects: list[pl.Expr] = []
+    from_query: list[int] = []
     for index, (regex, rule) in enumerate(zip(routes.expressions, routes.rules, strict=True)):
-        inner = regex.pattern.removeprefix("^").removesuffix("$")
-        inner = re.sub(r"\(\?P<(\w+)>", f"(?P<rt{index}_\\1>", inner)
-        branches.append(f"(?P<rt{index}>{inner})")
-        by_path = rule.subject is not None and not rule.subject.startswith("query:")
-        alternatives.append(
-            (
-                f"rt{index}",
-                f"rt{index}_{rule.subject}" if by_path else None,
-                rule.subject or "",
-                rule.subject is not None and not by_path,
-            )
-        )
-    return "^(?:" + "|".join(branches) + ")$", alternatives
+        name = f"route_{index}"
+        if rule.subject is not None and rule.subject.startswith("query:"):
+            from_query.append(index)
+        if rule.subject is not None and rule.subject in regex.groupindex:
+            # a placeholder matches one character at least: null exactly when the rule does not match
+            matches.append(path.str.extract(regex.pattern, regex.groupindex[rule.subject]).alias(name))
+            rules.append(pl.when(pl.col(name).is_not_null()).then(pl.lit(index, pl.Int16)))
+            value = pl.lit(f"{rule.subject}:") + pl.col(name)
+            subjects.append(pl.when(pl.col("rule_fast") == index).then(value))
+        else:
+            matches.append(path.str.contains(regex.pattern).alias(name))
+            rules.append(pl.when(pl.col(name)).then(pl.lit(index, pl.Int16)))
+    first = pl.coalesce(rules) if rules else pl.lit(None, pl.Int16)
+    subject = pl.coalesce(subjects) if subjects else pl.lit(None, pl.String)
+    return matches, first, subject, from_query
+
+
+def polars_pattern(pattern: str) -> str:
+    """A pattern of Python's `re` whose \\s and \\S mean in Polars what they mean in Python."""
+    classes = {"s": r"[\s\x1c-\x1f]", "S": r"[^\s\x1c-\x1f]"}
+    return re.sub(r"\\(.)", lambda m: classes.get(m.group(1), m.group(0)), pattern, flags=re.DOTALL)
+
+
+def _time_local(text: pl.Expr) -> pl.Expr:
+    """Epoch seconds `ts` of times in the shape of TIME_LOCAL_SHAPE (null for dates that do not exist)."""
+    parsed = text.str.strptime(pl.Datetime("us", "UTC"), "%d/%b/%Y:%H:%M:%S %z", strict=False)
+    return (parsed.dt.epoch("us").cast(pl.Float64) / 1_000_000).alias("ts")
 
 
 def _python_time(text: str) -> float | None:
@@ -527,32 +575,39 @@ class _JsonBlocks:
         )
 
 
-def scan_logs(
-    paths: Iterable[str], fmt: LogFormat, routes: RouteMap, workdir: Path, progress: Progress | None = None
-) -> ScanResult:
-    """Parse every input into Arrow IPC files under `workdir`; bad lines are counted in the result's stats.
+def scan_blocks(
+    paths: Iterable[str],
+    fmt: LogFormat,
+    routes: RouteMap,
+    each: Callable[[pl.DataFrame], T],
+    stats: ReadStats,
+    progress: Progress | None = None,
+) -> Iterator[T]:
+    """`each` of every block's requests (the columns of SCHEMA), in input order; bad lines go to `stats`.
 
-    Blocks are parsed by WORKERS threads (Polars works outside the GIL) while
-    the next block is read; results are taken in input order.
+    Blocks are parsed, and `each` applied to them, by WORKERS threads (Polars
+    works outside the GIL) while the next block is read; at most WORKERS
+    blocks are parsed or waiting at a time (memory: a few times BLOCK each).
     """
-    stats = ReadStats()
-    parts: list[Path] = []
     parser: _NginxBlocks | _JsonBlocks = (
         _JsonBlocks(fmt, routes) if isinstance(fmt, JsonFormat) else _NginxBlocks(fmt, routes)
     )
-    pending: deque[tuple[Future[tuple[pl.DataFrame, pl.DataFrame]], str]] = deque()
 
-    def take(keep: int) -> None:
+    def work(frame: pl.DataFrame) -> tuple[T, pl.DataFrame, int, int]:
+        rows, bad = parser.parse(frame)
+        invalid = int(rows.get_column("invalid_ip").sum())
+        return each(rows.drop("invalid_ip").cast(SCHEMA)), bad, rows.height, invalid  # type: ignore[arg-type]
+
+    pending: deque[tuple[Future[tuple[T, pl.DataFrame, int, int]], str]] = deque()
+
+    def take(keep: int) -> Iterator[T]:
         while len(pending) > keep:
             future, source = pending.popleft()
-            rows, bad = future.result()
+            result, bad, parsed, invalid = future.result()
             _count_bad(stats, source, bad)
-            if rows.height:
-                stats.parsed += rows.height
-                stats.invalid_ips += int(rows.get_column("invalid_ip").sum())
-                part = workdir / f"part-{len(parts):06d}.arrow"
-                rows.drop("invalid_ip").cast(SCHEMA).write_ipc(part, compression="lz4")  # type: ignore[arg-type]
-                parts.append(part)
+            stats.parsed += parsed
+            stats.invalid_ips += invalid
+            yield result
 
     done = 0
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="scan") as pool:
@@ -560,23 +615,43 @@ def scan_logs(
             reader = _Reader(path)
             number = 0
             try:
-                for block in reader.blocks():
-                    lines = _lines(block)
+                for lines in reader.lines():
                     frame = pl.DataFrame(
                         {"n": pl.int_range(number + 1, number + 1 + lines.len(), eager=True), "line": lines}
                     )
                     number += lines.len()
                     stats.lines += lines.len()
-                    pending.append((pool.submit(parser.parse, frame), reader.source))
-                    take(keep=WORKERS)
+                    pending.append((pool.submit(work, frame), reader.source))
+                    yield from take(keep=WORKERS - 1)
                     if progress is not None:
                         progress(done + reader.position())
-                take(keep=0)
+                yield from take(keep=0)
             finally:
                 done += reader.position()
                 reader.close()
             if reader.error is not None:
                 stats.record_bad(reader.source, number + 1, "file unreadable from here on", reader.error)
+
+
+def scan_logs(
+    paths: Iterable[str], fmt: LogFormat, routes: RouteMap, workdir: Path, progress: Progress | None = None
+) -> ScanResult:
+    """Parse every input into Arrow IPC files under `workdir` (one per block with requests).
+
+    `analyze` does not need the requests themselves (it reduces blocks as they
+    come, `aggregates.py`); this keeps them, for whoever wants every request.
+    """
+    stats = ReadStats()
+    numbers = itertools.count()  # next() is atomic: the blocks' threads share it
+
+    def write(rows: pl.DataFrame) -> Path | None:
+        if not rows.height:
+            return None
+        part = workdir / f"part-{next(numbers):06d}.arrow"
+        rows.write_ipc(part, compression="lz4")
+        return part
+
+    parts = [part for part in scan_blocks(paths, fmt, routes, write, stats, progress) if part is not None]
     return ScanResult(stats, parts)
 
 
