@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import secrets
 import threading
@@ -91,6 +92,8 @@ def _reasons_json(reasons: tuple[Reason, ...]) -> str:
 #: Decision ids need to be unique, not secret: a generator seeded once from the system's randomness
 #: makes them without a system call each (one per request adds up, replaying millions of lines).
 _ids = random.Random(secrets.randbits(128))
+# a forked process (a prefork server, the log reader) must not repeat its parent's ids
+os.register_at_fork(after_in_child=lambda: _ids.seed(secrets.randbits(128)))
 
 
 def new_decision_id() -> str:

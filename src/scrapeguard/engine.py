@@ -75,6 +75,7 @@ class Engine:
                          if d.corroborates and d.strongest_score() < policy.risk.throttle]
         self._primary = tuple(d for d in self.detectors if d not in corroborating)
         self._corroborating = tuple(corroborating)
+        self._order = {d.name: i for i, d in enumerate(self.detectors)}
         #: Detectors that may plan something for requests for no member data.
         self._planning_every_route = tuple(d for d in self.detectors if not d.plans_member_data_only)
         self.penalty_keys = (*PENALTY_KEYS, "net") if policy.profile_quota.network_enabled else PENALTY_KEYS
@@ -178,12 +179,13 @@ class Engine:
                 self._detector_failed(detector, event)
         if not signals:
             return self._allow(event)
-        if guarded:
+        if guarded and self._corroborating:
             for detector in self._corroborating:
                 try:
                     signals.extend(detector.inspect(event, seen.counted, self.store))
                 except Exception:
                     self._detector_failed(detector, event)
+            signals.sort(key=lambda s: self._order.get(s.detector, 0))  # reasons in detector order
         if not guarded:
             keys, decision_id = event.keys(), new_decision_id()
             # exemptions (a verified search engine's crawler) are asked here, only when a
@@ -197,7 +199,10 @@ class Engine:
         thresholds = self.policy.risk
         if risk >= thresholds.block:
             action = BLOCK
-        elif risk >= thresholds.challenge and self.challenging:
+        elif risk >= thresholds.challenge and self.challenging and guarded:
+            # (a challenge holds no state and off the member-data routes no penalty is looked up:
+            # there a risk in the challenge band is throttled, so that more evidence never gives
+            # a lighter outcome)
             uses = distinct(seen.counted, clearance.key, clearance.name) if clearance is not None else None
             if uses is not None and uses.admitted:
                 # Passed a challenge: it answered "is this a bot?", so the evidence of bot-ness no

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from scrapeguard.decisions import ALLOW, BLOCK, THROTTLE
+from scrapeguard.decisions import ALLOW, BLOCK, CHALLENGE, THROTTLE
 from scrapeguard.detectors.flood import Flood, one_shot_agents
 from scrapeguard.engine import Engine
 from scrapeguard.events import Event
@@ -198,3 +198,30 @@ def test_the_rules_follow_the_policy_and_can_be_switched_off() -> None:
 def test_a_user_agent_limit_beyond_the_history_is_a_policy_error() -> None:
     with pytest.raises(PolicyError, match=r"detectors\.flood\.user_agents"):
         load_policy_text("[detectors.flood]\nuser_agents = 100\n", "bad.toml")
+
+
+# -- what the review found -------------------------------------------------------------------------
+
+
+def test_a_crawl_refused_page_after_page_is_blocked_for_an_hour_not_for_days() -> None:
+    # off the member-data routes no penalty is looked up first: every refused page asks the store
+    # to penalize, which must not lengthen a block already in force
+    e = engine()
+    actions(e, [event(T0 + i * 0.1, f"/blog/{i}") for i in range(60)])
+    after = e.decide(event(T0 + 10, "/u/anna"))
+    assert after.action == BLOCK and after.until is not None and after.until - after.ts <= 3600
+
+
+def test_off_the_member_data_routes_more_evidence_never_gives_a_lighter_outcome() -> None:
+    # both rules at once (0.84) are in the challenge band: a challenge holds no state and off these
+    # routes no penalty is looked up, so such requests are throttled instead
+    e = engine()
+    flood = [event(T0 + i * 0.05, f"/x{i}", ua=ua) for i, ua in enumerate(agents(120))]
+    assert CHALLENGE not in set(actions(e, flood))
+
+
+def test_a_user_agent_that_is_not_valid_utf8_is_still_judged() -> None:
+    e = engine()
+    odd = "Mozilla/5.0 \udcff"  # how aiohttp hands over a raw 0xff byte (surrogateescape)
+    assert actions(e, [event(T0 + i * 0.01, f"/p/{i}", ua=odd) for i in range(41)])[-1] == THROTTLE
+    assert e.counts["errors.flood"] == 0

@@ -146,3 +146,25 @@ def test_a_list_that_refuses_alone_makes_ip_reputation_asked_first() -> None:
                                    user_agent="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Firefox/128.0"))
     assert decision.action == BLOCK
     assert Engine(default_policy())._corroborating != ()
+
+
+def test_a_list_and_a_hosting_network_that_refuse_together_are_asked_first() -> None:
+    # a list scoring 0.45 alone is below the throttle threshold, but with the hosting network's 0.3
+    # the detector's own signals reach 0.615: it may refuse alone, so it is not only corroborating
+    policy = load_policy_text(f'[[detectors.ip_reputation.lists]]\nname = "watch"\ncidrs = ["{AWS}/32"]\n'
+                              "score = 0.45\n")
+    reputation = IpReputation.from_policy(policy)
+    assert reputation is not None and round(reputation.strongest_score(), 3) == 0.615
+    engine = Engine(policy)
+    decision = engine.decide(Event(ts=T0, ip=AWS, path="/u/x", route=ROUTES.match("/u/x"),
+                                   user_agent="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Firefox/128.0"))
+    assert decision.action == THROTTLE and {r.detector for r in decision.reasons} == {"ip_reputation"}
+
+
+def test_corroborating_reasons_keep_the_detectors_order() -> None:
+    policy = load_policy_text('[detectors.honeypot]\ncanary_members = ["username:canary"]\n')
+    firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Firefox/128.0"
+    decision = Engine(policy).decide(Event(ts=T0, ip=AWS, path="/u/canary", route=ROUTES.match("/u/canary"),
+                                           user_agent=firefox))
+    # in the order build_detectors has them, although ip_reputation was asked last
+    assert [r.detector for r in decision.reasons] == ["ip_reputation", "honeypot"]

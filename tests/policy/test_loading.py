@@ -387,7 +387,7 @@ BAD_CASES: dict[str, Bad] = {
         Expect("routes[0].pattern", 4, "id"),
     )),
     "network_quota_above_store_bound.toml": Bad((
-        Expect("store.max_members_per_key", None, "must be larger than every per_day profile quota",
+        Expect("store.max_members_per_key", None, "must be larger than every per_day quota",
                "> 10000"),
     )),
 }

@@ -114,6 +114,20 @@ def test_blocks_grow_up_to_the_maximum(store: StateStore) -> None:
     assert untils == [1000, 4000, 16000, 20000]
 
 
+def test_refusals_while_a_block_is_in_force_neither_strike_nor_lengthen_it(store: StateStore) -> None:
+    for t in range(3):
+        store.penalize(100 + t, "ip:a", THROTTLE, f"sg-{t}", REASONS, ESCALATION)  # the third escalates
+    blocked, _ = store.penalize(102, "ip:a", THROTTLE, "sg-x", REASONS, ESCALATION)
+    assert blocked.action == BLOCK and blocked.until == 102 + 1000
+    for t in range(10):  # refused again and again while blocked (pages, say)
+        again, escalated = store.penalize(110 + t, "ip:a", BLOCK if t % 2 else THROTTLE, f"sg-y{t}",
+                                          REASONS, ESCALATION)
+        assert (again.until, again.decision_id, escalated) == (blocked.until, blocked.decision_id, False)
+    # the next block, once this one has ended, is the second one (x4), not the twelfth
+    later, _ = store.penalize(5000, "ip:a", BLOCK, "sg-z", REASONS, ESCALATION)
+    assert later.until == 5000 + 4000
+
+
 def test_a_milder_penalty_does_not_replace_a_stricter_one(store: StateStore) -> None:
     store.penalize(100, "ip:a", BLOCK, "sg-block", REASONS, ESCALATION)
     kept, _ = store.penalize(110, "ip:a", THROTTLE, "sg-throttle", REASONS, ESCALATION)

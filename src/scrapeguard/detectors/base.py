@@ -71,8 +71,9 @@ class Detector(ABC):
         return False
 
     def strongest_score(self) -> float:
-        """The highest score one of its signals can have. A detector that says so (`corroborates`)
-        is asked only when another detector raised a signal, unless this alone could refuse."""
+        """The highest risk its signals on one request can add up to. A detector that says so
+        (`corroborates`) is asked only when another detector raised a signal, unless this alone
+        could refuse."""
         return 1.0
 
     def judges(self, event: Event) -> bool:

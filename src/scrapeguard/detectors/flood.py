@@ -49,7 +49,7 @@ KEEP = 48
 
 @lru_cache(maxsize=4096)
 def _agent_hash(user_agent: str) -> str:
-    return format(zlib.crc32(user_agent.encode()), "08x")
+    return format(zlib.crc32(user_agent.encode("utf-8", "surrogateescape")), "08x")
 
 
 def agent_entry(event: Event, static: bool) -> str:

@@ -58,8 +58,12 @@ class IpReputation(Detector):
         return cls(o, asn_lookup() if o.asn_lookup else None)
 
     def strongest_score(self) -> float:
+        """Its signals on one request combined at worst: every list, and hosting or VPN (not both)."""
         o = self.options
-        return max([o.datacenter_score, o.vpn_score, *(score for _, score, _ in self.lists)])
+        remaining = 1.0 - max(o.datacenter_score, o.vpn_score)
+        for _, score, _ in self.lists:
+            remaining *= 1.0 - score
+        return 1.0 - remaining
 
     def _lookup(self, ip: str) -> tuple[str, str] | None:
         """(kind, operator) of the address's network, or None if it is nothing in particular."""

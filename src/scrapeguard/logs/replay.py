@@ -7,11 +7,12 @@ counts them per action and per detector and names the top actors.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,7 +112,7 @@ def replay(paths: Iterable[str], fmt: LogFormat, engine: Engine, writer: Decisio
     routes = RouteMap(engine.policy.routes)
     started = time.perf_counter()
     if read_ahead and can_read_ahead(paths):  # (rows: LogRecord's fields in order, see logs/ahead.py)
-        events: Iterator[Event] = (
+        events: Generator[Event, None, None] = (
             Event(ts=r[0], ip=r[1], method=r[2], path=r[3], query=r[4], route=route, account=r[8],
                   session=r[7], user_agent=r[6], status=r[5], session_issued=r[7] is not None)
             for r, route in rows_ahead(paths, fmt, stats, routes))
@@ -120,26 +121,27 @@ def replay(paths: Iterable[str], fmt: LogFormat, engine: Engine, writer: Decisio
                         route=routes.match(r.path, r.query), account=r.account, session=r.session,
                         user_agent=r.user_agent, status=r.status, session_issued=r.session is not None)
                   for r in read_records(paths, fmt, stats))
-    for event in events:
-        decision = engine.decide(event)
-        summary.events += 1
-        summary.actions[decision.action] += 1
-        if summary.first_ts is None or event.ts < summary.first_ts:
-            summary.first_ts = event.ts
-        if summary.last_ts is None or event.ts > summary.last_ts:
-            summary.last_ts = event.ts
-        if decision.refused:
-            if writer is not None:
-                writer.write(decision)
-            for reason in decision.reasons:
-                summary.detectors[reason.detector] += 1
-            if decision.reasons:
-                lead = decision.reasons[0]
-                summary.actors[lead.key] += 1
-                summary.first_reasons.setdefault(lead.key, (lead.detector, lead.detail))
-        if progress is not None and summary.events % every == 0:
-            summary.seconds = time.perf_counter() - started
-            progress(summary)
+    with contextlib.closing(events):  # an error while judging stops the reader process at once
+        for event in events:
+            decision = engine.decide(event)
+            summary.events += 1
+            summary.actions[decision.action] += 1
+            if summary.first_ts is None or event.ts < summary.first_ts:
+                summary.first_ts = event.ts
+            if summary.last_ts is None or event.ts > summary.last_ts:
+                summary.last_ts = event.ts
+            if decision.refused:
+                if writer is not None:
+                    writer.write(decision)
+                for reason in decision.reasons:
+                    summary.detectors[reason.detector] += 1
+                if decision.reasons:
+                    lead = decision.reasons[0]
+                    summary.actors[lead.key] += 1
+                    summary.first_reasons.setdefault(lead.key, (lead.detector, lead.detail))
+            if progress is not None and summary.events % every == 0:
+                summary.seconds = time.perf_counter() - started
+                progress(summary)
     summary.seconds = time.perf_counter() - started
     return summary
 

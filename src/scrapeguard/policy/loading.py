@@ -353,9 +353,13 @@ class _Checker:
                    enumeration.lookups_anonymous.per_day, enumeration.lookups_account.per_day]
         if profile_quota.network_enabled:
             counted.append(profile_quota.network.per_day)
+        flood = self.flood(d)
+        if flood.enabled:
+            counted.append(flood.pages)
         if store.max_members_per_key <= max(counted) and "store.max_members_per_key" not in self.invalid:
             self.problem("store.max_members_per_key",
-                         "must be larger than every per_day profile quota, or quotas cannot be counted",
+                         "must be larger than every per_day quota (and the flood detector's pages), "
+                         "or they cannot be counted",
                          f"> {max(counted)}")
         routes = self.routes(d.get("routes"))
         incidents = self.incidents(d)
@@ -366,7 +370,7 @@ class _Checker:
                       honeypot=self.honeypot(d), campaign=self.campaign(d),
                       risk=risk, actions=actions,
                       store=store, routes=routes, source=self.source, challenge=challenge,
-                      incidents=incidents, flood=self.flood(d))
+                      incidents=incidents, flood=flood)
 
     def incidents(self, d: dict[str, Any]) -> IncidentOptions:
         i = "incidents"
@@ -457,7 +461,7 @@ class _Checker:
             pages=self.integer(d, f"{k}.pages", lo=2),
             pages_seconds=self.number(d, f"{k}.pages_seconds", lo=1, hi=3600),
             pages_score=self.number(d, f"{k}.pages_score", lo=0, hi=1),
-            # the history of an address keeps FLOOD_KEEP requests: the limit must fit in it
+            # an address's history keeps detectors.flood.KEEP (48) requests: the limit must fit in it
             user_agents=self.integer(d, f"{k}.user_agents", lo=2, hi=40),
             user_agents_seconds=self.number(d, f"{k}.user_agents_seconds", lo=1, hi=3600),
             user_agents_score=self.number(d, f"{k}.user_agents_score", lo=0, hi=1),

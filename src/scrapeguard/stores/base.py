@@ -169,7 +169,11 @@ class StateStore(ABC):
     ) -> tuple[Penalty, bool]:
         """Refuse `key`: add a strike, escalate a throttle to a block if the strikes reach the
         limit, and record the penalty unless a stricter one is already in force.
-        Returns the penalty in force afterwards and whether this call escalated."""
+        Returns the penalty in force afterwards and whether this call escalated.
+
+        While a block is in force for `key`, nothing changes and the block is returned: requests
+        refused off the member-data routes (where penalties are not looked up first) must not
+        lengthen it with every refusal."""
 
     @abstractmethod
     def put_value(self, key: str, value: str, now: float, ttl: float) -> None:

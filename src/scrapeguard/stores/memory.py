@@ -227,6 +227,9 @@ class MemoryStore(StateStore):
         escalation: Escalation,
     ) -> tuple[Penalty, bool]:
         with self._lock:
+            current = self._penalty(key, now)
+            if current is not None and current.action == BLOCK:
+                return current, False  # a block in force: no strike, no longer block (see StateStore)
             strikes = self._incr("s|" + key, now, escalation.strike_window)
             if action == THROTTLE and strikes >= escalation.escalate_after:
                 return self._escalate(key, now, escalation, decision_id, reasons), True

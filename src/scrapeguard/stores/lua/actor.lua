@@ -130,6 +130,10 @@ end
 
 if mode == "penalize" then
   local action, reasons = ARGV[7], ARGV[8]
+  local in_force = read_penalty()
+  if in_force and in_force[1] == "block" then
+    return {in_force, 0}  -- a block in force: no strike, no longer block
+  end
   local strikes = incr(KEYS[2], strike_window)
   if action == "throttle" and strikes >= escalate_after then
     return {escalate(reasons), 1}
