@@ -40,3 +40,11 @@ def test_a_tool_switching_user_agents_is_throttled_and_a_reader_is_not(
     with httpx.Client(base_url=guard.url, headers={"User-Agent": CHROME}, transport=elsewhere) as reader:
         for path in ("/", "/jobs", "/events", "/blog", "/directory", "/static/site.css"):
             assert reader.get(path).status_code == 200
+
+
+def test_header_facts_keep_only_whether_a_cookie_was_sent() -> None:
+    from scrapeguard.integrations.proxy import header_facts
+    assert header_facts({"cookie": "session=abc; theme=dark", "accept": "text/html"}) == {
+        "cookie": "1", "accept": "text/html"}
+    assert header_facts({"cookie": ""}) == {} and header_facts({"cookie": " ; "}) == {}
+    assert header_facts({"accept-language": "x" * 1000})["accept-language"] == "x" * 256

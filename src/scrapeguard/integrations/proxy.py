@@ -577,12 +577,17 @@ class GuardProxy:
 
 
 def header_facts(headers: Mapping[str, str]) -> dict[str, str]:
-    """The request headers detectors look at; of the cookie header only whether there was one."""
+    """The request headers detectors look at; of the cookie header only whether it held a cookie."""
     facts = {}
     for name in HEADER_FACTS:
         value = headers.get(name)
-        if value is not None:
-            facts[name] = "1" if name == "cookie" else value[:256]
+        if value is None:
+            continue
+        if name == "cookie":
+            if "=" in value:  # an empty or nameless header carries no cookie
+                facts[name] = "1"
+        else:
+            facts[name] = value[:256]
     return facts
 
 
