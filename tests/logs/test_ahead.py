@@ -14,7 +14,7 @@ import pytest
 from scrapeguard.decisions import DecisionWriter
 from scrapeguard.engine import Engine
 from scrapeguard.logs import ahead
-from scrapeguard.logs.ahead import can_read_ahead, routed_records_ahead
+from scrapeguard.logs.ahead import can_read_ahead, record_row, rows_ahead
 from scrapeguard.logs.formats import LogFormat, LogRecord, make_format
 from scrapeguard.logs.reading import ReadStats, read_records
 from scrapeguard.logs.replay import offline_policy, replay
@@ -78,9 +78,9 @@ def test_records_and_routes_match_the_in_process_reader(tmp_path: Path) -> None:
     write_log(log, 4500)
     fmt, routes = make_format("combined"), RouteMap(default_policy().routes)
     mine = ReadStats()
-    expected = [(r, routes.match(r.path, r.query)) for r in read_records([str(log)], fmt, mine)]
+    expected = [(record_row(r), routes.match(r.path, r.query)) for r in read_records([str(log)], fmt, mine)]
     theirs = ReadStats()
-    got = list(routed_records_ahead([str(log)], fmt, theirs, routes))
+    got = list(rows_ahead([str(log)], fmt, theirs, routes))
     assert got == expected
     assert (theirs.lines, theirs.parsed, dict(theirs.bad)) == (mine.lines, mine.parsed, dict(mine.bad))
     assert theirs.samples == mine.samples
@@ -97,18 +97,17 @@ def test_a_failure_in_the_reader_is_raised_here(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(ahead, "read_records", breaking)  # the forked reader inherits the patch
     got = []
     with pytest.raises(RuntimeError, match="reading the logs failed: ValueError: disk on fire"):
-        for record, _ in routed_records_ahead([str(log)], make_format("combined"), ReadStats(),
-                                              RouteMap(default_policy().routes)):
-            got.append(record)
+        for row, _ in rows_ahead([str(log)], make_format("combined"), ReadStats(),
+                                 RouteMap(default_policy().routes)):
+            got.append(row)
     assert len(got) == 3
 
 
 def test_stopping_early_stops_the_reader(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     write_log(log, 20_000)
-    records = routed_records_ahead([str(log)], make_format("combined"), ReadStats(),
-                                   RouteMap(default_policy().routes))
-    assert next(records)[0].ip == "198.51.100.9"
+    records = rows_ahead([str(log)], make_format("combined"), ReadStats(), RouteMap(default_policy().routes))
+    assert next(records)[0][1] == "198.51.100.9"  # the first row's ip
     records.close()  # the consumer gives up (an error while judging, say)
     import multiprocessing
     assert not [p for p in multiprocessing.active_children() if p.name == "scrapeguard-log-reader"]

@@ -3,8 +3,9 @@
 Replaying a log is one engine working through the lines in order, so it
 cannot be split between processes; but reading and parsing a line costs
 about a sixth of judging it, and can run on another core. The reader process
-sends records in batches as plain tuples (cheap to pickle), with the index
-of the route rule each path matches; this process rebuilds them. Bad lines
+sends what judging needs of each record in batches of plain tuples (cheap to
+pickle), with the index of the route rule its path matches; this process
+rebuilds the route and makes the event. Bad lines
 are counted there and reported here exactly as without reading ahead.
 
 Standard input is read in this process (a child process does not get it).
@@ -26,10 +27,14 @@ from scrapeguard.routes import UNMATCHED, RouteMap, RouteMatch
 #: reader is never more than a few batches ahead: memory stays bounded however long the log.
 BATCH = 2000
 
-#: A record as the reader sends it: LogRecord's fields in order, then the route rule's index and
-#: the subject (`RouteMap.index_of`).
-Row = tuple[float, str | None, str, str, str, int | None, str, str | None, str | None, str, bool, int | None,
-            str | None]
+#: What judging a record needs of it (`record_row`): time, ip, method, path, query, status, user
+#: agent, session, account.
+Row = tuple[float, str | None, str, str, str, int | None, str, str | None, str | None]
+
+
+def record_row(r: LogRecord) -> Row:
+    """The fields of a record that judging it needs, as a plain tuple (cheap to pickle)."""
+    return (r.ts, r.ip, r.method, r.path, r.query, r.status, r.user_agent, r.session, r.account)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +54,11 @@ def can_read_ahead(paths: Iterable[str]) -> bool:
 
 def _reader(conn: Connection, paths: list[str], fmt: LogFormat, routes: RouteMap, max_samples: int) -> None:
     stats = ReadStats(max_samples=max_samples)
-    batch: list[Row] = []
+    # each row is sent with the index of the route rule its path matches, and the subject
+    batch: list[tuple[Row, int | None, str | None]] = []
     try:
         for r in read_records(paths, fmt, stats):
-            batch.append((r.ts, r.ip, r.method, r.path, r.query, r.status, r.user_agent, r.session, r.account,
-                          r.referer, r.invalid_ip, *routes.index_of(r.path, r.query)))
+            batch.append((record_row(r), *routes.index_of(r.path, r.query)))
             if len(batch) >= BATCH:
                 conn.send_bytes(pickle.dumps((stats.lines, batch), protocol=pickle.HIGHEST_PROTOCOL))
                 batch = []
@@ -70,18 +75,11 @@ def _reader(conn: Connection, paths: list[str], fmt: LogFormat, routes: RouteMap
         conn.close()
 
 
-def routed_records_ahead(paths: Iterable[str], fmt: LogFormat, stats: ReadStats,
-                         routes: RouteMap) -> Iterator[tuple[LogRecord, RouteMatch]]:
-    """Every record of the logs with its route, read and parsed by a second process. `stats` is
-    kept current (lines read) and, at the end, holds everything the reader counted."""
-    for row, route in rows_ahead(paths, fmt, stats, routes):
-        yield LogRecord(*row[:11]), route
-
-
 def rows_ahead(paths: Iterable[str], fmt: LogFormat, stats: ReadStats,
                routes: RouteMap) -> Iterator[tuple[Row, RouteMatch]]:
-    """As `routed_records_ahead`, each record as the row the reader sent (LogRecord's fields in
-    order first): for a caller that builds its own objects from them."""
+    """Every record of the logs (as its `record_row`) with its route, read and parsed by a second
+    process. `stats` is kept current (lines read) and, at the end, holds everything the reader
+    counted."""
     paths = list(paths)
     context = multiprocessing.get_context("fork")
     receiving, sending = context.Pipe(duplex=False)
@@ -102,8 +100,7 @@ def rows_ahead(paths: Iterable[str], fmt: LogFormat, stats: ReadStats,
             if isinstance(message, _Failed):
                 raise RuntimeError(f"reading the logs failed: {message.error}")
             stats.lines, rows = message
-            for row in rows:
-                index, subject = row[11], row[12]
+            for row, index, subject in rows:
                 if index is None:
                     route = UNMATCHED
                 else:

@@ -12,18 +12,18 @@ import dataclasses
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from scrapeguard.decisions import ALLOW, DecisionWriter
 from scrapeguard.engine import Engine
 from scrapeguard.events import Event
-from scrapeguard.logs.ahead import can_read_ahead, rows_ahead
+from scrapeguard.logs.ahead import Row, can_read_ahead, record_row, rows_ahead
 from scrapeguard.logs.formats import LogFormat
 from scrapeguard.logs.reading import ReadStats, read_records
 from scrapeguard.policy.model import Policy
-from scrapeguard.routes import RouteMap
+from scrapeguard.routes import RouteMap, RouteMatch
 
 
 def offline_policy(policy: Policy) -> Policy:
@@ -111,16 +111,15 @@ def replay(paths: Iterable[str], fmt: LogFormat, engine: Engine, writer: Decisio
     summary = ReplaySummary(stats)
     routes = RouteMap(engine.policy.routes)
     started = time.perf_counter()
-    if read_ahead and can_read_ahead(paths):  # (rows: LogRecord's fields in order, see logs/ahead.py)
-        events: Generator[Event, None, None] = (
-            Event(ts=r[0], ip=r[1], method=r[2], path=r[3], query=r[4], route=route, account=r[8],
-                  session=r[7], user_agent=r[6], status=r[5], session_issued=r[7] is not None)
-            for r, route in rows_ahead(paths, fmt, stats, routes))
+    if read_ahead and can_read_ahead(paths):
+        routed: Iterator[tuple[Row, RouteMatch]] = rows_ahead(paths, fmt, stats, routes)
     else:
-        events = (Event(ts=r.ts, ip=r.ip, method=r.method, path=r.path, query=r.query,
-                        route=routes.match(r.path, r.query), account=r.account, session=r.session,
-                        user_agent=r.user_agent, status=r.status, session_issued=r.session is not None)
-                  for r in read_records(paths, fmt, stats))
+        routed = ((record_row(r), routes.match(r.path, r.query)) for r in read_records(paths, fmt, stats))
+    # (a log line cannot tell whether the site issued its session cookie: replay trusts it)
+    events: Generator[Event, None, None] = (
+        Event(ts=ts, ip=ip, method=method, path=path, query=query, route=route, status=status,
+              user_agent=user_agent, session=session, account=account, session_issued=session is not None)
+        for (ts, ip, method, path, query, status, user_agent, session, account), route in routed)
     with contextlib.closing(events):  # an error while judging stops the reader process at once
         for event in events:
             decision = engine.decide(event)
