@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -220,22 +220,36 @@ def demo(listen: tuple[str, int], members: int, seed: int, policy_path: str | No
     _run(run())
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _log_reading_options(command: F) -> F:
+    """The options `replay` and `analyze` share: the logs, their format, where sessions and accounts are."""
+    options = [
+        click.argument("logs", nargs=-1, required=True, metavar="LOG..."),
+        click.option("--format", "fmt", required=True, metavar="FMT",
+                     help="combined, common, json, or an nginx log_format string in quotes, e.g. "
+                          "'$remote_addr - $remote_user [$time_local] \"$request\" $status ...'."),
+        click.option("--session-var", metavar="VAR",
+                     help="The format variable holding the session, e.g. cookie_sid."),
+        click.option("--account-var", metavar="VAR",
+                     help="The format variable holding the account, e.g. remote_user."),
+        click.option("--json-field", "json_fields", multiple=True, metavar="NAME=KEY",
+                     help="For --format json: which key holds NAME (time, ip, method, path, status, "
+                          "user_agent, session, account, request, referer). Repeatable; dotted keys reach "
+                          "into objects."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @main.command()
-@click.argument("logs", nargs=-1, required=True, metavar="LOG...")
-@click.option("--format", "fmt", required=True, metavar="FMT",
-              help="combined, common, json, or an nginx log_format string in quotes, e.g. "
-                   "'$remote_addr - $remote_user [$time_local] \"$request\" $status ...'.")
+@_log_reading_options
 @click.option("--policy", "policy_path", type=click.Path(dir_okay=False), metavar="FILE",
               help="Policy to try (TOML); built-in defaults if omitted.")
 @click.option("--decisions-out", required=True, type=click.Path(dir_okay=False), metavar="FILE",
               help="Write every non-allow decision to this JSON Lines file (replaced if it exists).")
-@click.option("--session-var", metavar="VAR",
-              help="The format variable holding the session, e.g. cookie_sid.")
-@click.option("--account-var", metavar="VAR",
-              help="The format variable holding the account, e.g. remote_user.")
-@click.option("--json-field", "json_fields", multiple=True, metavar="NAME=KEY",
-              help="For --format json: which key holds NAME (time, ip, method, path, status, user_agent, "
-                   "session, account, request, referer). Repeatable; dotted keys reach into objects.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--top", type=click.IntRange(1, 1000), default=10, show_default=True,
               help="How many top actors the summary lists.")
@@ -281,17 +295,9 @@ def replay(logs: tuple[str, ...], fmt: str, policy_path: str | None, decisions_o
 
 
 @main.command()
-@click.argument("logs", nargs=-1, required=True, metavar="LOG...")
-@click.option("--format", "fmt", required=True, metavar="FMT",
-              help="combined, common, json, or an nginx log_format string in quotes.")
+@_log_reading_options
 @click.option("--policy", "policy_path", type=click.Path(dir_okay=False), metavar="FILE",
               help="Policy whose quotas and route map are used (TOML); built-in defaults if omitted.")
-@click.option("--session-var", metavar="VAR",
-              help="The format variable holding the session, e.g. cookie_sid.")
-@click.option("--account-var", metavar="VAR",
-              help="The format variable holding the account, e.g. remote_user.")
-@click.option("--json-field", "json_fields", multiple=True, metavar="NAME=KEY",
-              help="For --format json: which key holds NAME (as for replay). Repeatable.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), metavar="DIR",
               help="Write report.html, analysis.json and exposed-members.csv into DIR (created if needed).")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False), metavar="FILE",
