@@ -144,6 +144,23 @@ def wait_port(port: int, timeout: float = 60) -> None:
     raise RuntimeError(f"nothing listening on port {port} after {timeout}s")
 
 
+Runs = dict[str, list[dict[str, float]]]
+
+
+def alternate_load(ports: dict[str, int], seconds: int, connections: int,
+                   script: Path) -> tuple[dict[str, dict[str, float]], Runs]:
+    """Load each named port in turn, twice over (so drift hits every side alike), with wrk if it is
+    installed: each side's best run, and all the runs."""
+    use_wrk = shutil.which("wrk") is not None
+    results: Runs = {name: [] for name in ports}
+    for _round in range(2):
+        for name, port in ports.items():
+            url = f"http://127.0.0.1:{port}"
+            results[name].append(run_wrk(url, seconds, connections, script) if use_wrk
+                                 else run_python_load(url, seconds, connections))
+    return {name: max(runs, key=lambda r: r["requests_per_s"]) for name, runs in results.items()}, results
+
+
 def run_wrk(url: str, seconds: int, connections: int, script: Path) -> dict[str, float]:
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
@@ -211,17 +228,12 @@ def bench_proxy(seconds: int, connections: int, store: str = "memory://") -> dic
             script = Path(tmp) / "members.lua"
             script.write_text(WRK_SCRIPT)
             use_wrk = shutil.which("wrk") is not None
-            results: dict[str, list[dict[str, float]]] = {"direct": [], "proxy": []}
-            for _round in range(2):  # alternate, so drift hits both sides alike
-                for name, port in (("direct", site_port), ("proxy", proxy_port)):
-                    url = f"http://127.0.0.1:{port}"
-                    results[name].append(run_wrk(url, seconds, connections, script) if use_wrk
-                                         else run_python_load(url, seconds, connections))
+            best, results = alternate_load({"direct": site_port, "proxy": proxy_port}, seconds, connections,
+                                           script)
         finally:
             for p in procs:
                 p.terminate()
                 p.wait(10)
-    best = {name: max(runs, key=lambda r: r["requests_per_s"]) for name, runs in results.items()}
     direct, proxied = best["direct"], best["proxy"]
     return {
         "load_generator": "wrk" if use_wrk else "python (wrk not installed: numbers are pessimistic)",

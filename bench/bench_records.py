@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_guard import WRK_SCRIPT, free_port, run_python_load, run_wrk, wait_port
+from bench_guard import WRK_SCRIPT, alternate_load, free_port, wait_port
 from scrapeguard.decisions import Decision, Reason
 from scrapeguard.engine import Engine
 from scrapeguard.events import Event
@@ -132,17 +132,11 @@ def bench_proxy(seconds: int, connections: int, tmp: Path, pg: str | None, scena
         script = tmp / "members.lua"
         script.write_text(WRK_SCRIPT)
         use_wrk = shutil.which("wrk") is not None
-        results: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
-        for _round in range(2):  # alternate, so drift hits every side alike
-            for name, port in ports.items():
-                url = f"http://127.0.0.1:{port}"
-                results[name].append(run_wrk(url, seconds, connections, script) if use_wrk
-                                     else run_python_load(url, seconds, connections))
+        best, _ = alternate_load(ports, seconds, connections, script)
     finally:
         for p in procs:
             p.terminate()
             p.wait(10)
-    best = {name: max(runs, key=lambda r: r["requests_per_s"]) for name, runs in results.items()}
     base = best["no_db"]["requests_per_s"]
     return {
         "load_generator": "wrk" if use_wrk else "python (wrk not installed)",
