@@ -28,10 +28,12 @@ class Actor:
     """Drives one client through the engine, with its own clock."""
 
     def __init__(self, engine: Engine, ip: str | None = "198.51.100.7", account: str | None = None,
-                 created: float | None = None, session: str | None = None) -> None:
+                 created: float | None = None, session: str | None = None, user_agent: str = "",
+                 clearance: str | None = None) -> None:
         self.engine = engine
         self.routes = RouteMap(engine.policy.routes)
         self.ip, self.account, self.created, self.session = ip, account, created, session
+        self.user_agent, self.clearance = user_agent, clearance
         self.now = T0
         self.views = 0
 
@@ -41,11 +43,26 @@ class Actor:
         self.now += after * HUMAN_PAUSES[self.views % len(HUMAN_PAUSES)]
         self.views += 1
         event = Event(ts=self.now, ip=self.ip, path=path, route=self.routes.match(path),
-                      account=self.account, account_created=self.created, session=self.session)
+                      account=self.account, account_created=self.created, session=self.session,
+                      user_agent=self.user_agent, clearance=self.clearance)
         return self.engine.decide(event)
 
     def view_profiles(self, start: int, count: int, after: float = 1.0) -> list[Decision]:
-        return [self.view(f"/u/{member_name(i)}", after) for i in range(start, start + count)]
+        return [self.view_profile(i, after) for i in range(start, start + count)]
+
+    def view_profile(self, i: int, after: float = 1.0) -> Decision:
+        """A member page and its avatar, as a browser loads them (a client that loads no assets is
+        a bot suspect: challenged, see tests of the challenge band)."""
+        return self.view_page(f"/u/{member_name(i)}", after)
+
+    def view_page(self, path: str, after: float = 1.0) -> Decision:
+        """A page and the stylesheet a browser loads with it."""
+        decision = self.view(path, after)
+        self.engine.decide(Event(ts=self.now + 0.01, ip=self.ip, path="/static/site.css",
+                                 route=self.routes.match("/static/site.css"), account=self.account,
+                                 account_created=self.created, session=self.session,
+                                 user_agent=self.user_agent))
+        return decision
 
 
 def served(decisions: list[Decision]) -> int:
@@ -70,7 +87,7 @@ def test_anonymous_quota_per_hour_is_exact() -> None:
 
 def test_reviewing_the_same_profiles_is_never_refused() -> None:
     actor = Actor(Engine(default_policy()))
-    decisions = [actor.view(f"/u/member{i % 20}") for i in range(1000)]
+    decisions = [actor.view_page(f"/u/member{i % 20}") for i in range(1000)]
     assert served(decisions) == 1000
 
 
@@ -123,7 +140,7 @@ def test_own_profile_does_not_count() -> None:
     engine = Engine(default_policy())
     me = Actor(engine, account="9", created=T0 - 2 * DAY)
     for _ in range(100):
-        assert me.view("/api/v1/members/9").action == ALLOW
+        assert me.view_page("/api/v1/members/9").action == ALLOW
     assert served(me.view_profiles(0, 40)) == 30
 
 
@@ -250,64 +267,85 @@ def test_a_failing_detector_does_not_take_the_guard_down(caplog: pytest.LogCaptu
 # -- the challenge band (risk.challenge) -------------------------------------------------------
 
 CHALLENGING = """
-[risk]
-challenge = 0.55
 [challenge]
 clearance_requests = 3
 """
+CURL = "curl/8.5.0"
+CLEARED = "c-0123456789abcdef"
 
 
-def cleared_view(actor: Actor, path: str, clearance: str | None) -> Decision:
-    actor.now += 1
-    event = Event(ts=actor.now, ip=actor.ip, path=path, route=actor.routes.match(path), clearance=clearance)
-    return actor.engine.decide(event)
-
-
-def test_risk_in_the_challenge_band_is_challenged_with_its_risk() -> None:
-    actor = Actor(Engine(policy_with(CHALLENGING)))
-    decisions = actor.view_profiles(0, 62)
-    assert served(decisions) == 60
-    challenge = decisions[60]
-    # the quota (0.6) and, since this actor loads no stylesheets or images, pages without assets (0.35)
-    assert challenge.action == CHALLENGE and challenge.risk == pytest.approx(1 - 0.4 * 0.65)
-    assert challenge.reasons[0].detector == "profile_quota" and challenge.id.startswith("sg-")
+def test_bot_evidence_is_challenged_at_once_with_its_risk() -> None:
+    actor = Actor(Engine(policy_with(CHALLENGING)), user_agent=CURL)
+    challenge = actor.view_profile(0)
+    # a declared scripting tool (0.4) asking for a member page: bot evidence, answered by a challenge
+    assert challenge.action == CHALLENGE and challenge.risk == pytest.approx(0.4)
+    assert challenge.reasons[0].detector == "bot_agents" and challenge.id.startswith("sg-")
     assert challenge.retry_after == 600  # how long the challenge it is served with stays valid
     # a challenge holds no penalty: it is not escalated for being ignored, and it never throttles
-    assert {d.action for d in actor.view_profiles(100, 20)} == {CHALLENGE}
+    assert {d.action for d in actor.view_profiles(100, 30)} == {CHALLENGE}
 
 
-def test_a_clearance_passes_the_challenge_band_for_a_bounded_number_of_requests() -> None:
-    actor = Actor(Engine(policy_with(CHALLENGING)))
-    actor.view_profiles(0, 60)
-    actions = [cleared_view(actor, f"/u/over{i}", "c-0123456789abcdef").action for i in range(5)]
+def test_pages_without_assets_are_challenged_at_the_twentieth() -> None:
+    actor = Actor(Engine(default_policy()))
+    decisions = [actor.view(f"/u/{member_name(i)}") for i in range(25)]
+    assert [d.action for d in decisions[:19]] == [ALLOW] * 19
+    assert {d.action for d in decisions[19:]} == {CHALLENGE}
+    assert "not one stylesheet, script or image" in decisions[19].reasons[0].detail
+
+
+def test_what_a_client_does_is_throttled_whoever_it_is() -> None:
+    # over the quota (behaviour, 0.6) with a scripting tool's user agent (bot evidence, 0.4): the
+    # quota is not answered by a challenge, so the client is throttled, with both reasons named
+    browser = Actor(Engine(default_policy()))
+    decisions = browser.view_profiles(0, 61)
+    assert served(decisions) == 60 and decisions[60].action == THROTTLE
+    assert [r.detector for r in decisions[60].reasons] == ["profile_quota"]
+
+
+def test_a_clearance_passes_the_challenge_for_a_bounded_number_of_requests() -> None:
+    actor = Actor(Engine(policy_with(CHALLENGING)), user_agent=CURL, clearance=CLEARED)
+    actions = [actor.view_profile(i).action for i in range(5)]
     assert actions == [ALLOW, ALLOW, ALLOW, CHALLENGE, CHALLENGE]
     assert actor.engine.counts["cleared"] == 3
-    # a clearance never lifts a block: detectors keep scoring the cleared client
-    strict = Actor(Engine(policy_with(CHALLENGING + "\n[detectors.profile_quota]\nscore = 0.95\n")))
+    # a clearance never lifts a block: certainty is not answered by a challenge
+    strict = Actor(Engine(policy_with("[detectors.profile_quota]\nscore = 0.95\n")), clearance=CLEARED)
     strict.view_profiles(0, 60)
-    assert cleared_view(strict, "/u/over", "c-0123456789abcdef").action == BLOCK
+    assert strict.view_profile(60).action == BLOCK
 
 
-def test_with_challenges_off_the_band_is_throttled() -> None:
-    actor = Actor(Engine(policy_with(CHALLENGING + "enabled = false\n")))
-    decisions = actor.view_profiles(0, 61)
-    assert decisions[60].action == THROTTLE
+def test_with_challenges_off_bot_evidence_adds_to_the_risk_like_any_other() -> None:
+    actor = Actor(Engine(policy_with(CHALLENGING + "enabled = false\n")), user_agent=CURL)
+    assert served(actor.view_profiles(0, 40)) == 40  # 0.4 alone refuses nothing
+    decisions = Actor(Engine(policy_with("[challenge]\nenabled = false\n")),
+                      user_agent=CURL).view_profiles(0, 61)
+    assert served(decisions) == 60 and decisions[60].action == THROTTLE
+
+
+def test_established_accounts_are_not_challenged() -> None:
+    # a member whose browser runs no JavaScript gets through by logging in: an account older than
+    # the new-account age answers for itself through its quotas
+    member = Actor(Engine(default_policy()), account="7", created=T0 - 400 * DAY)
+    assert served([member.view(f"/u/{member_name(i)}") for i in range(60)]) == 60
+    young = Actor(Engine(default_policy()), account="8", created=T0 - 2 * DAY, user_agent=CURL)
+    assert young.view_profile(0).action == CHALLENGE
 
 
 def test_a_clearance_never_turns_more_evidence_into_a_lighter_outcome() -> None:
-    # a sweep (0.7, throttle band) plus a scripting tool (0.4) is 0.82: the challenge band. A
-    # cleared client is judged without the bot evidence the challenge answered: 0.7, throttled,
-    # exactly like the same sweep from a browser user agent
-    engine = Engine(default_policy())
-    routes = RouteMap(engine.policy.routes)
-    actions = []
-    for i in range(10):
-        path = f"/api/v1/members/{500 + i}"
-        event = Event(ts=T0 + i * 3 + (i % 3), ip="198.51.100.77", path=path, route=routes.match(path),
-                      user_agent="python-requests/2.32", clearance="c-0123456789abcdef")
-        actions.append(engine.decide(event).action)
-    assert actions[:7] == [ALLOW] * 7 and actions[7] == THROTTLE
-    assert engine.counts["cleared_but_throttled"] == 1
+    # a sweep (0.7, behaviour) from a cleared scripting tool: throttled, exactly like the same
+    # sweep from a browser user agent; the challenge it passed answered only the bot evidence
+    outcomes = []
+    for agent in ("python-requests/2.32", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Firefox/128.0"):
+        engine = Engine(default_policy())
+        routes = RouteMap(engine.policy.routes)
+        actions = []
+        for i in range(10):
+            path = f"/api/v1/members/{500 + i}"
+            event = Event(ts=T0 + i * 3 + (i % 3), ip="198.51.100.77", path=path, route=routes.match(path),
+                          user_agent=agent, clearance=CLEARED)
+            actions.append(engine.decide(event).action)
+        outcomes.append(actions)
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][:7] == [ALLOW] * 7 and outcomes[0][7] == THROTTLE
 
 
 def test_detectors_that_plan_for_member_data_only_plan_nothing_for_anything_else() -> None:

@@ -18,6 +18,7 @@ from scrapeguard.detectors import Detector, Signal, build_detectors
 from scrapeguard.detectors.base import distinct
 from scrapeguard.events import Event
 from scrapeguard.policy.model import Policy
+from scrapeguard.risk import assess
 from scrapeguard.routes import MEMBER_DATA_KINDS
 from scrapeguard.stores.base import (
     CountRequest,
@@ -41,9 +42,6 @@ PENALTY_KEYS = ("ip", "account", "session")
 #: throttled visitor can still read the site and log in (and an office whose shared address
 #: is throttled does not lose its stylesheets).
 GUARDED_KINDS = MEMBER_DATA_KINDS
-#: Detectors whose evidence says "this is a bot" (rather than "this is scraping"): a passed
-#: challenge answers them, so a cleared client is judged without them.
-BOT_EVIDENCE = frozenset({"bot_agents", "automation", "ip_reputation"})
 #: Keys that do not hold a logged-in viewer to account: their address is shared with others.
 ADDRESS_KEYS = frozenset({"ip", "net"})
 #: The distinct set under "clearance:<id>" that counts a clearance's uses.
@@ -71,8 +69,10 @@ class Engine:
         #: Detectors that may refuse requests for no member data (see Detector.judges).
         self._judging_every_route = tuple(d for d in self.detectors if type(d).judges is not Detector.judges)
         #: Detectors asked only when others raised a signal (see Detector.corroborates); the rest first.
-        corroborating = [d for d in self.detectors
-                         if d.corroborates and d.strongest_score() < policy.risk.throttle]
+        # (what alone reaches the challenge threshold is asked first: it could challenge alone)
+        alone = min(policy.risk.throttle, policy.risk.challenge) if policy.challenge.enabled \
+            else policy.risk.throttle
+        corroborating = [d for d in self.detectors if d.corroborates and d.strongest_score() < alone]
         self._primary = tuple(d for d in self.detectors if d not in corroborating)
         self._corroborating = tuple(corroborating)
         self._order = {d.name: i for i, d in enumerate(self.detectors)}
@@ -94,6 +94,7 @@ class Engine:
         self.challenging = c.enabled
         self._clearance_window = (Window(c.clearance_seconds, c.clearance_requests),)
         self._challenge_seconds = c.challenge_seconds
+        self._young_seconds = policy.profile_quota.new_account_max_age_days * 86400
         self._allow_accounts = policy.allowlist.accounts
         self._allow_nets = policy.allowlist.cidrs
         self._in_allowlist = lru_cache(maxsize=65536)(self._ip_in_allowlist)
@@ -195,46 +196,52 @@ class Engine:
                 self.counts[f"exempt.{exempting.name}"] += 1
                 return self._allow(event)
 
-        key, risk, reasons = self._riskiest(signals)
+        risk = assess(signals, held)
         thresholds = self.policy.risk
-        if risk >= thresholds.block:
-            action = BLOCK
-        elif risk >= thresholds.challenge and self.challenging and guarded:
-            # (a challenge holds no state and off the member-data routes no penalty is looked up:
-            # there a risk in the challenge band is throttled, so that more evidence never gives
-            # a lighter outcome)
+        if risk.total >= thresholds.block:
+            action, key = BLOCK, risk.key
+        elif risk.behaviour >= thresholds.throttle:
+            # what the client does (quotas, sweeps): a challenge would not answer it
+            action, key = THROTTLE, risk.behaviour_key
+        elif guarded and self.challenging and self._challengeable(event) and (
+                risk.bot >= thresholds.challenge or risk.total >= thresholds.throttle):
+            # Suspected of being a bot: the challenge answers that (a browser passes it, an HTTP
+            # library does not). A client that passed one is judged without the bot evidence, and
+            # its behaviour alone is below the throttle threshold here.
             uses = distinct(seen.counted, clearance.key, clearance.name) if clearance is not None else None
             if uses is not None and uses.admitted:
-                # Passed a challenge: it answered "is this a bot?", so the evidence of bot-ness no
-                # longer counts; what it does (quotas, sweeps) still does. Without the bot evidence
-                # the risk may still be in the challenge band (continue, as cleared), or in the
-                # throttle band (throttled like anyone else), so that more evidence never buys a
-                # lighter outcome than less.
-                rest = [s for s in signals if s.detector not in BOT_EVIDENCE]
-                rest_key, rest_risk, _ = self._riskiest(rest) if rest else ("", 0.0, ())
-                if rest_risk >= thresholds.challenge or rest_risk < thresholds.throttle:
-                    self.counts["cleared"] += 1
-                    return self._allow(event)
-                key, risk, action = rest_key, rest_risk, THROTTLE
-                self.counts["cleared_but_throttled"] += 1
-            else:
-                # a challenge holds no state: until the client passes, each such request is challenged
-                self.counts[CHALLENGE] += 1
-                return Decision(action=CHALLENGE, ts=now, reasons=reasons,
-                                until=now + self._challenge_seconds, id=decision_id, enforced=self.enforcing,
-                                keys=keys, route=event.route.kind, subject=event.route.subject,
-                                path=event.path, risk=risk)
-        elif risk >= thresholds.throttle:
-            action = THROTTLE
+                self.counts["cleared"] += 1
+                return self._allow(event)
+            self.counts[CHALLENGE] += 1
+            # a challenge holds no state: until the client passes, each such request is challenged
+            return Decision(action=CHALLENGE, ts=now, reasons=risk.reasons,
+                            until=now + self._challenge_seconds, id=decision_id, enforced=self.enforcing,
+                            keys=keys, route=event.route.kind, subject=event.route.subject,
+                            path=event.path, risk=risk.total)
+        elif risk.total >= thresholds.throttle:
+            # (no challenge here: off the member-data routes, for an established account, or
+            # challenges off; more evidence never gives a lighter outcome than less)
+            action, key = THROTTLE, risk.key
         else:
             return self._allow(event)
+        reasons = risk.reasons
         penalty, _ = self.store.penalize(
             now, key, action, decision_id, tuple((r.detector, r.key, r.score, r.detail) for r in reasons),
             self.escalation)
         decision = self._decision(event, keys, penalty.action, reasons_of(penalty.reasons),
                                   penalty.until, decision_id)
-        decision.risk = risk
+        decision.risk = risk.total
         return decision
+
+    def _challengeable(self, event: Event) -> bool:
+        """Whether bot evidence about this client is answered with a challenge: anonymous visitors
+        and young accounts. An established account (or one whose age the site does not say)
+        answers for itself through its quotas, so that a member whose browser runs no JavaScript
+        gets through by logging in."""
+        if event.account is None:
+            return True
+        created = event.account_created
+        return created is not None and event.ts - created < self._young_seconds
 
     # -- after the response ------------------------------------------------------
 
@@ -260,22 +267,6 @@ class Engine:
     def _detector_failed(self, detector: Detector, event: Event) -> None:
         self.counts[f"errors.{detector.name}"] += 1
         log.exception("detector %s failed on %s %s", detector.name, event.method, event.path)
-
-    def _riskiest(self, signals: list[Signal]) -> tuple[str, float, tuple[Reason, ...]]:
-        """Combine signals per key as independent evidence; the riskiest key wins."""
-        by_key: dict[str, list[Signal]] = {}
-        for s in signals:
-            by_key.setdefault(s.key, []).append(s)
-        best_key, best_risk = "", -1.0
-        for key, group in by_key.items():
-            remaining = 1.0
-            for s in group:
-                remaining *= 1.0 - min(1.0, max(0.0, s.score))
-            risk = 1.0 - remaining
-            if risk > best_risk:
-                best_key, best_risk = key, risk
-        reasons = tuple(Reason(s.detector, s.key, s.score, s.detail) for s in signals)
-        return best_key, best_risk, reasons
 
     def _under_penalty(self, event: Event, keys: dict[str, str], seen: Observation,
                        decision_id: str) -> Decision:

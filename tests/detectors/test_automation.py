@@ -3,7 +3,7 @@ screen-reader users do none of that."""
 
 from __future__ import annotations
 
-from scrapeguard.decisions import ALLOW, THROTTLE, Decision
+from scrapeguard.decisions import ALLOW, CHALLENGE, THROTTLE, Decision
 from scrapeguard.detectors.automation import Automation, request_kind
 from scrapeguard.engine import Engine
 from scrapeguard.events import Event
@@ -39,11 +39,11 @@ class Client:
         return decision
 
 
-def test_a_script_ticking_every_two_seconds_is_throttled_at_its_twelfth_page() -> None:
+def test_a_script_ticking_every_two_seconds_is_challenged_at_its_twelfth_page() -> None:
     client = Client(Engine(default_policy()))
     decisions = [client.read_profile(n, after=2.0 + (n % 2) * 0.02, assets=False) for n in range(20)]
     actions = [d.action for d in decisions]
-    assert actions[:11] == [ALLOW] * 11 and actions[11] == THROTTLE
+    assert actions[:11] == [ALLOW] * 11 and actions[11] == CHALLENGE
     reason = next(r for r in decisions[11].reasons if r.detector == "automation")
     assert "last 12 requests came every 2.0 s (± 0.01 s): machine-regular timing" in reason.detail
 
@@ -68,29 +68,28 @@ def test_a_screen_reader_user_is_never_flagged() -> None:
     assert {client.read_profile(n, after=25 + (n * 37) % 50).action for n in range(45)} == {ALLOW}
 
 
-def test_pages_without_assets_are_weak_alone_and_count_with_other_evidence() -> None:
+def test_pages_without_assets_are_challenged_from_the_twentieth() -> None:
     client = Client(Engine(default_policy()))  # uneven pace: only the missing assets show
     decisions = [client.read_profile(n, after=3 + (n * 7) % 11, assets=False) for n in range(25)]
-    assert {d.action for d in decisions} == {ALLOW}
-    flagged = decisions[19]  # the twentieth page: the engine saw the signal but it stays below throttle
-    assert flagged.action == ALLOW
-    detector = Automation.from_policy(default_policy())
-    assert detector is not None
-    # with a scripting library's user agent the two together throttle
-    tool = Client(Engine(default_policy()), ua="python-requests/2.32", headers={"accept": "text/html"})
-    actions = [tool.read_profile(n, after=3 + (n * 7) % 11, assets=False).action for n in range(25)]
-    assert actions[:19] == [ALLOW] * 19 and actions[19] == THROTTLE
+    assert {d.action for d in decisions[:19]} == {ALLOW}
+    assert {d.action for d in decisions[19:]} == {CHALLENGE}  # bot evidence: a browser would pass
+    assert decisions[19].risk == 0.35
+    assert Automation.from_policy(default_policy()) is not None
+    # with challenges off the same evidence is weak alone: it stays below the throttle threshold
+    off = Client(Engine(load_policy_text("[challenge]\nenabled = false\n")))
+    assert {off.read_profile(n, after=3 + (n * 7) % 11, assets=False).action for n in range(25)} == {ALLOW}
 
 
 def test_a_browser_claim_without_browser_headers_adds_evidence() -> None:
     bare = {"accept": "*/*"}
-    engine = Engine(load_policy_text("[risk]\nthrottle = 0.3\n"))  # so that the weak signal shows
-    d = Client(engine, headers=bare).read_profile(1, after=1)
-    assert d.action == THROTTLE
+    d = Client(Engine(default_policy()), headers=bare).read_profile(1, after=1)
+    assert d.action == CHALLENGE
     assert d.reasons[0].detail == "claims to be a web browser but sends no Accept-Language or Accept-Encoding"
     # log lines have no headers: nothing is judged
-    assert Client(Engine(load_policy_text("[risk]\nthrottle = 0.3\n")), headers=None).read_profile(
-        1, after=1).action == ALLOW
+    assert Client(Engine(default_policy()), headers=None).read_profile(1, after=1).action == ALLOW
+    # with challenges off, it is evidence like any other: refusing at a low enough threshold
+    engine = Engine(load_policy_text("[risk]\nthrottle = 0.3\n[challenge]\nenabled = false\n"))
+    assert Client(engine, headers=bare).read_profile(1, after=1).action == THROTTLE
 
 
 def test_request_kinds() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from scrapeguard.decisions import ALLOW, BLOCK
+from scrapeguard.decisions import CHALLENGE, ALLOW, BLOCK
 from scrapeguard.detectors.bot_agents import BotAgents
 from scrapeguard.detectors.profile_quota import ProfileQuota
 from scrapeguard.engine import Engine
@@ -97,8 +97,23 @@ def test_ai_training_crawlers_are_refused_unless_the_policy_allows_them() -> Non
     assert crawl(engine_with(None, policy), "198.51.100.20", GPTBOT, 100).count(ALLOW) == 60
 
 
-def test_a_scraping_tool_is_named_in_the_refusal_but_not_refused_alone() -> None:
+def test_a_scraping_tool_asking_for_member_data_is_challenged_at_once() -> None:
     engine = engine_with(None)
+    routes = RouteMap(engine.policy.routes)
+    decisions = [engine.decide(Event(ts=T0 + i, ip="198.51.100.30", path=f"/u/m{i}",
+                                     route=routes.match(f"/u/m{i}"), user_agent="python-requests/2.32.3"))
+                 for i in range(5)]
+    assert [d.action for d in decisions] == [CHALLENGE] * 5
+    assert "scraping tool (python-requests)" in decisions[0].reasons[0].detail
+    # pages that show no member data are not its business
+    assert engine.decide(Event(ts=T0 + 9, ip="198.51.100.30", path="/jobs", route=routes.match("/jobs"),
+                               user_agent="python-requests/2.32.3")).action == ALLOW
+
+
+def test_with_challenges_off_a_scraping_tool_is_named_in_the_refusal_but_not_refused_alone() -> None:
+    policy = load_policy_text("[challenge]\nenabled = false\n[detectors.automation]\nenabled = false\n",
+                              "p.toml")
+    engine = engine_with(None, policy)
     routes = RouteMap(engine.policy.routes)
     decisions = [engine.decide(Event(ts=T0 + i, ip="198.51.100.30", path=f"/u/m{i}",
                                      route=routes.match(f"/u/m{i}"), user_agent="python-requests/2.32.3"))

@@ -27,7 +27,14 @@ def look_up(engine: Engine, emails: list[str], ip: str = "198.51.100.3", account
         ts = start + human_time(i, step)
         actions.append(engine.decide(Event(ts=ts, ip=ip, path="/lookup", query=query,
                                            route=ROUTES.match("/lookup", query), account=account)).action)
+        load_stylesheet(engine, ts, ip, account)
     return actions
+
+
+def load_stylesheet(engine: Engine, ts: float, ip: str, account: str | None) -> None:
+    """What a browser loads with a page (a client that loads no assets is challenged as a bot)."""
+    engine.decide(Event(ts=ts + 0.05, ip=ip, path="/static/site.css", route=ROUTES.match("/static/site.css"),
+                        account=account))
 
 
 def test_an_anonymous_harvester_of_contact_details_is_stopped_at_ten() -> None:
@@ -92,6 +99,7 @@ def fetch(engine: Engine, paths: list[str], ip: str = "198.51.100.8", account: s
         event = Event(ts=start + human_time(i, step), ip=ip, path=path, route=ROUTES.match(path),
                       account=account, status=status)
         out.append(engine.decide(event))
+        load_stylesheet(engine, event.ts, ip, account)
     return out
 
 

@@ -70,7 +70,9 @@ def test_through_the_proxy_a_link_follower_is_caught_and_a_reader_is_not(
     demo_site: str, make_guard: Callable
 ) -> None:
     guard = make_guard(demo_site, demo_policy_text(300))
-    with httpx.Client(base_url=guard.url) as reader:  # a person clicks what they see
+    firefox = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+               "Accept-Language": "en-GB,en;q=0.5", "Accept-Encoding": "gzip, deflate"}
+    with httpx.Client(base_url=guard.url, headers=firefox) as reader:  # a person clicks what they see
         page = reader.get("/directory").text
         assert "/members/export/1" in page and "hidden" in page  # the trap is there, hidden
         assert reader.get("/robots.txt").text.count("Disallow: /members/export/") == 1

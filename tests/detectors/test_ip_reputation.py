@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from importlib import resources
 
-from scrapeguard.decisions import ALLOW, BLOCK, THROTTLE
+from scrapeguard.decisions import ALLOW, BLOCK, CHALLENGE, THROTTLE
 from scrapeguard.detectors import build_detectors
 from scrapeguard.detectors.ip_reputation import IpReputation
 from scrapeguard.engine import Engine
@@ -15,6 +15,7 @@ from scrapeguard.policy import default_policy, load_policy_text
 from scrapeguard.routes import RouteMap
 from scrapeguard.stores import MemoryStore
 
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 T0 = 1_800_000_000.0
 ROUTES = RouteMap(default_policy().routes)
 
@@ -99,22 +100,22 @@ def test_operators_named_like_hosting() -> None:
     assert looks_like_hosting("Alibaba Cloud") and looks_like_hosting("Equinix colocation")
 
 
-def test_a_scraper_in_the_cloud_is_stopped_sooner_than_at_home() -> None:
+def test_a_browser_claim_from_the_cloud_is_challenged_sooner_than_at_home() -> None:
     def run(ip: str) -> int:
         engine = Engine(default_policy())
         paths = [f"/u/m{(i * 2654435761) % 2**32:08x}" for i in range(80)]
         actions = [engine.decide(Event(ts=T0 + i * 3 + (i % 3), ip=ip, path=path, route=ROUTES.match(path),
-                                       user_agent="python-requests/2.32")).action
+                                       user_agent=FIREFOX)).action
                    for i, path in enumerate(paths)]
-        return actions.index(THROTTLE) if THROTTLE in actions else len(actions)
-    # a scripting tool (0.4) from a data centre (0.3) reaches the throttle threshold with the
-    # pages-without-assets evidence (0.35) at its twentieth page; from home only the quota stops it
-    assert run(AWS) < run("81.2.69.160")
+        return actions.index(CHALLENGE) if CHALLENGE in actions else len(actions)
+    # a hosting network (0.3) is bot evidence a challenge answers: at once; from home only the
+    # pages without assets (0.35) show, at the twentieth
+    assert run(AWS) == 0 and run("81.2.69.160") == 19
 
 
-def test_the_engine_asks_for_the_network_only_to_corroborate_other_evidence() -> None:
-    # Alone the default scores (0.3 hosting, 0.15 VPN) refuse nobody, and a look-up per new address
-    # costs: the engine asks ip_reputation only once another detector has a signal.
+def test_with_challenges_off_the_engine_asks_for_the_network_only_to_corroborate() -> None:
+    # Alone the default scores (0.3 hosting, 0.15 VPN) then refuse nobody, and a look-up per new
+    # address costs: the engine asks ip_reputation only once another detector has a signal.
     looked_up: list[str] = []
 
     class Counting(IpReputation):
@@ -122,19 +123,20 @@ def test_the_engine_asks_for_the_network_only_to_corroborate_other_evidence() ->
             looked_up.append(ip)
             return super()._lookup(ip)
 
-    policy = default_policy()
+    policy = load_policy_text("[challenge]\nenabled = false\n")
     reputation = Counting.from_policy(policy)
     assert reputation is not None
     engine = Engine(policy, detectors=[d if d.name != "ip_reputation" else reputation
                                        for d in build_detectors(policy)])
-    firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Firefox/128.0"
     person = [engine.decide(Event(ts=T0 + i * 7 + i % 5, ip=AWS, path=f"/u/p{i}",
-                                  route=ROUTES.match(f"/u/p{i}"), user_agent=firefox)) for i in range(10)]
+                                  route=ROUTES.match(f"/u/p{i}"), user_agent=FIREFOX)) for i in range(10)]
     assert {d.action for d in person} == {ALLOW} and looked_up == []
     tool = engine.decide(Event(ts=T0 + 100, ip=AWS, path="/u/q", route=ROUTES.match("/u/q"),
                                user_agent="python-requests/2.32"))
     assert looked_up == [AWS]  # asked: bot_agents had a signal (0.4), and 0.3 more takes it to 0.58
     assert tool.action == THROTTLE and {r.detector for r in tool.reasons} == {"bot_agents", "ip_reputation"}
+    # with challenges on (the default), a hosting network alone is answered by one: asked first
+    assert "ip_reputation" in [d.name for d in Engine(default_policy())._primary]
 
 
 def test_a_list_that_refuses_alone_makes_ip_reputation_asked_first() -> None:
@@ -145,7 +147,7 @@ def test_a_list_that_refuses_alone_makes_ip_reputation_asked_first() -> None:
     decision = engine.decide(Event(ts=T0, ip=AWS, path="/u/x", route=ROUTES.match("/u/x"),
                                    user_agent="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Firefox/128.0"))
     assert decision.action == BLOCK
-    assert Engine(default_policy())._corroborating != ()
+    assert Engine(load_policy_text("[challenge]\nenabled = false\n"))._corroborating != ()
 
 
 def test_a_list_and_a_hosting_network_that_refuse_together_are_asked_first() -> None:
@@ -158,7 +160,8 @@ def test_a_list_and_a_hosting_network_that_refuse_together_are_asked_first() -> 
     engine = Engine(policy)
     decision = engine.decide(Event(ts=T0, ip=AWS, path="/u/x", route=ROUTES.match("/u/x"),
                                    user_agent="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Firefox/128.0"))
-    assert decision.action == THROTTLE and {r.detector for r in decision.reasons} == {"ip_reputation"}
+    # bot evidence (where the client is): answered by a challenge
+    assert decision.action == CHALLENGE and {r.detector for r in decision.reasons} == {"ip_reputation"}
 
 
 def test_corroborating_reasons_keep_the_detectors_order() -> None:

@@ -344,8 +344,7 @@ BAD_CASES: dict[str, Bad] = {
         Expect("", 5, "not valid TOML"),
     )),
     "challenge_outside_band.toml": Bad((
-        Expect("risk.challenge", 5, "0.95 is not between risk.throttle (0.5) and risk.block (0.9)",
-               "throttle <= challenge <= block"),
+        Expect("risk.challenge", 5, "0.95 is above risk.block (0.9)", "challenge <= block"),
     )),
     "captcha_without_site_key.toml": Bad((
         Expect("challenge.site_key", None, "provider 'hcaptcha' needs the site key of its widget"),

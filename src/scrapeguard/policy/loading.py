@@ -318,10 +318,9 @@ class _Checker:
             if risk.block < risk.throttle:
                 self.problem("risk.block", f"{risk.block} is below risk.throttle ({risk.throttle})",
                              "block >= throttle")
-            elif not risk.throttle <= risk.challenge <= risk.block:
-                self.problem("risk.challenge", f"{risk.challenge} is not between risk.throttle "
-                             f"({risk.throttle}) and risk.block ({risk.block})",
-                             "throttle <= challenge <= block")
+            elif risk.challenge > risk.block:
+                self.problem("risk.challenge", f"{risk.challenge} is above risk.block ({risk.block})",
+                             "challenge <= block")
         a = "actions"
         actions = ActionOptions(
             throttle_seconds=self.number(d, f"{a}.throttle_seconds", lo=1),

@@ -159,8 +159,8 @@ class BotAgentsOptions:
 class RiskThresholds:
     throttle: float
     block: float
-    #: Between throttle and block (see [challenge]).
-    challenge: float = 0.8
+    #: Bot evidence at or above this is challenged (see [challenge] and scrapeguard.risk).
+    challenge: float = 0.3
 
 
 @dataclass(frozen=True, slots=True)
