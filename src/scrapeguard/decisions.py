@@ -50,6 +50,9 @@ class Decision:
     path: str = ""
     #: The combined risk that led to the action (0 when a penalty in force decided).
     risk: float = 0.0
+    #: Other actors' keys the decision's evidence ties to this client (the actors of its campaign
+    #: that swept before the campaign was recognised), for the records; written when not empty.
+    related: tuple[str, ...] = ()
 
     @property
     def refused(self) -> bool:
@@ -78,6 +81,8 @@ class Decision:
             "subject": self.subject,
             "path": self.path,
         }
+        if self.related:
+            out["related"] = list(self.related)
         if reasons:
             out["reasons"] = [r.to_dict() for r in self.reasons]
         return out

@@ -231,6 +231,7 @@ class Engine:
         decision = self._decision(event, keys, penalty.action, reasons_of(penalty.reasons),
                                   penalty.until, decision_id)
         decision.risk = risk.total
+        decision.related = related_actors(signals)
         return decision
 
     def _challengeable(self, event: Event) -> bool:
@@ -292,6 +293,15 @@ class Engine:
         self.counts[ALLOW] += 1
         return Decision(ALLOW, event.ts, enforced=self.enforcing, route=event.route.kind,
                         subject=event.route.subject, path=event.path)
+
+
+def related_actors(signals: list[Signal]) -> tuple[str, ...]:
+    """Other actors the signals tie to this client (a campaign's earlier actors), in order."""
+    related: dict[str, None] = {}
+    for s in signals:
+        for key in s.evidence.get("related", ()) if s.evidence else ():
+            related[str(key)] = None
+    return tuple(related)
 
 
 @lru_cache(maxsize=4096)

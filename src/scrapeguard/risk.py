@@ -61,16 +61,20 @@ class Risk:
     reasons: tuple[Reason, ...]
 
 
-def _detector_risk(signals: Sequence[Signal]) -> dict[str, float]:
-    """Per detector: its signals combined per key, the strongest key's value."""
-    per_key: dict[tuple[str, str], list[float]] = {}
+def is_bot_evidence(signal: Signal) -> bool:
+    return signal.bot or signal.detector in BOT_EVIDENCE
+
+
+def _detector_risk(signals: Sequence[Signal]) -> dict[tuple[str, bool], float]:
+    """Per detector (and kind of evidence): its signals combined per key, the strongest key's value."""
+    per_key: dict[tuple[str, bool, str], list[float]] = {}
     for s in signals:
-        per_key.setdefault((s.detector, s.key), []).append(s.score)
-    best: dict[str, float] = {}
-    for (detector, _), scores in per_key.items():
+        per_key.setdefault((s.detector, is_bot_evidence(s), s.key), []).append(s.score)
+    best: dict[tuple[str, bool], float] = {}
+    for (detector, bot, _), scores in per_key.items():
         risk = combine(scores)
-        if risk > best.get(detector, -1.0):
-            best[detector] = risk
+        if risk > best.get((detector, bot), -1.0):
+            best[(detector, bot)] = risk
     return best
 
 
@@ -105,9 +109,9 @@ def assess(signals: Sequence[Signal], held: Sequence[str] = ()) -> Risk:
     """The client's risk from all its signals. `held`: the keys the engine holds penalties against
     for this request, most specific first (a penalty prefers them)."""
     per_detector = _detector_risk(signals)
-    bot = combine(r for d, r in per_detector.items() if d in BOT_EVIDENCE)
-    behaviour_signals = [s for s in signals if s.detector not in BOT_EVIDENCE]
-    behaviour = combine(r for d, r in per_detector.items() if d not in BOT_EVIDENCE)
+    bot = combine(r for (_, is_bot), r in per_detector.items() if is_bot)
+    behaviour_signals = [s for s in signals if not is_bot_evidence(s)]
+    behaviour = combine(r for (_, is_bot), r in per_detector.items() if not is_bot)
     return Risk(
         total=combine(per_detector.values()), bot=bot, behaviour=behaviour,
         key=penalty_key(signals, held), behaviour_key=penalty_key(behaviour_signals, held),

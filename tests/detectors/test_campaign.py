@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from scrapeguard.decisions import ALLOW, BLOCK
-from scrapeguard.detectors.campaign import fingerprint
+from scrapeguard.detectors.campaign import group_key
 from scrapeguard.engine import Engine
 from scrapeguard.events import Event
 from scrapeguard.policy import default_policy, load_policy_text
@@ -53,13 +53,10 @@ def test_the_decision_names_the_campaign_and_its_reach() -> None:
                             route=ROUTES.match("/api/v1/members/901")))
     assert d.action == BLOCK
     reasons = [r for r in d.reasons if r.detector == "campaign"]
-    assert {r.key for r in reasons} == {"ip:10.77.0.1", f"campaign:{fingerprint_of(CHROME)}"}
+    api = ROUTES.match("/api/v1/members/1").pattern
+    assert {r.key for r in reasons} == {"ip:10.77.0.1", group_key("ids", api)}
     assert "11 networks sweeping member pages in order" in reasons[0].detail
     assert "members reached" in reasons[0].detail
-
-
-def fingerprint_of(ua: str) -> str:
-    return fingerprint(Event(ts=0, ip=None, user_agent=ua))
 
 
 def test_people_with_the_same_browser_following_links_are_never_a_campaign() -> None:
@@ -73,15 +70,43 @@ def test_people_with_the_same_browser_following_links_are_never_a_campaign() -> 
     assert set(actions) == {ALLOW}
 
 
-def test_different_fingerprints_are_different_groups() -> None:
+def test_a_campaign_rotating_user_agents_is_still_one_campaign() -> None:
     engine = Engine(default_policy())
     served = 0
+    keys = set()
     for n in range(60):
-        ua = f"{CHROME} build/{n}"  # every address its own fingerprint
+        ua = f"{CHROME} build/{n}"  # every address its own user agent
         for k in range(4):
             path = f"/api/v1/members/{n * 4 + k + 1}"
-            served += view(engine, f"10.{n}.0.1", path, T0 + n * 4 + k, ua) == ALLOW
-    assert served == 240
+            d = engine.decide(Event(ts=T0 + n * 4 + k, ip=f"10.{n}.0.1", path=path, route=ROUTES.match(path),
+                                    user_agent=ua))
+            served += d.action == ALLOW
+            keys |= {r.key for r in d.reasons if r.key.startswith("campaign:")}
+    assert len(keys) == 1
+    assert served < 60 * 2  # each address gets its first id and at most its second: most of it is refused
+
+
+def test_actors_that_swept_before_the_campaign_was_recognised_are_named_once() -> None:
+    engine = Engine(default_policy())
+    related: list[str] = []
+    for n in range(10):
+        for k in range(4):
+            path = f"/api/v1/members/{n * 4 + k + 1}"
+            d = engine.decide(Event(ts=T0 + n * 4 + k, ip=f"10.{n}.0.1", path=path, route=ROUTES.match(path),
+                                    user_agent=CHROME))
+            related += d.related
+    # the first refusal names every actor that swept before (the campaign needed 30 members)
+    assert related[:1] == ["ip:10.0.0.1"] and len(related) == len(set(related))
+    assert {f"ip:10.{n}.0.1" for n in range(6)} <= set(related)
+
+
+def test_people_reading_one_directory_in_order_overlap_and_are_no_campaign() -> None:
+    # forty people in forty networks, each reading the same first names of the directory in order
+    engine = Engine(default_policy())
+    names = [f"/u/{chr(97 + i // 26)}{chr(97 + i % 26)}member" for i in range(12)]
+    actions = [view(engine, f"10.{n}.1.9", path, T0 + n * 60 + i * 20 + (i % 3) * 5)
+               for n in range(40) for i, path in enumerate(names)]
+    assert set(actions) == {ALLOW}
 
 
 def test_an_established_member_reading_names_in_order_is_never_part_of_a_campaign() -> None:

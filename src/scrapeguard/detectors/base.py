@@ -47,6 +47,10 @@ class Signal:
     #: A sentence a person can read.
     detail: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    #: Evidence that a bot is asking (answered by a challenge), from a detector whose evidence is
+    #: otherwise about behaviour (see scrapeguard.risk.BOT_EVIDENCE for the detectors whose
+    #: evidence always is).
+    bot: bool = False
 
 
 class Detector(ABC):

@@ -1,29 +1,42 @@
-"""campaign: distributed, low-and-slow scraping seen as one actor.
+"""campaign: distributed, low-and-slow scraping seen as one actor, whatever it wears.
 
 A campaign spreads a sweep of the member space over many IPs (or accounts),
-each staying under every quota. What its members share is how they ask
-(the same client fingerprint: user agent and a few headers) and what they do
-(each walks member ids, or names, in order). So:
+each staying under every quota, and changes what is cheap to change: its
+user agent, its addresses. What it cannot change without losing its purpose
+is what it does: each of its actors walks member ids (or names) in order, and
+the actors take disjoint slices of the member space. So:
 
 1. every actor keeps a short history of the member pages it asked for;
 2. an actor whose latest pages form a sweep (ids in sequence: two in a row
    are enough, since people follow links, not ids; names in alphabetical
-   order: eight) joins the group of its fingerprint, counted in the store
-   under "campaign:<fingerprint>": which networks, which members;
+   order: eight) joins the group of that kind of sweep on that route,
+   counted in the store under "campaign:<ids|names>-<route>": which networks,
+   which members, which (actor, member) views, which actors. The user agent
+   and headers are no part of the group: rotating them changes nothing;
 3. once a group spans `min_networks` networks and `min_members` members
-   within `window_seconds`, it is a campaign: each sweeping request of it is
-   refused, the campaign key and the actor both named, with the campaign's
-   reach so far.
+   within `window_seconds`, and its actors took disjoint slices (distinct
+   members at least `min_disjoint_share` of the views: people reading the same
+   directory in order overlap), it is a campaign: each sweeping request of it
+   is refused, the campaign key and the actor both named, with its reach;
+4. the actors that swept before the campaign was recognised are named too
+   (the decision's `related` actors), so that the incident lists every
+   member the campaign received, not only what it took after;
+5. while a campaign is active, a new anonymous client asking for a member
+   page on its route *the way the campaign asks* (the same request headers
+   apart from the user agent) is suspected of being its next address: bot
+   evidence, answered by a challenge, which a person's browser passes. This is
+   what stops a campaign that hands each address only a few ids.
 
-Only sweeping actors are counted or refused: a person who shares a popular
-browser's fingerprint but follows links is never part of a campaign; nor is
-an established account (older than the new-account age), which answers for
-itself through its own quotas.
+Only sweeping actors are counted or refused: a person who follows links is
+never part of a campaign; nor is an established account (older than the
+new-account age), which answers for itself through its own quotas.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+from typing import Any
 
 from scrapeguard.detectors.base import Counted, Detector, Signal, distinct, history
 from scrapeguard.detectors.enumeration import find_sweep
@@ -49,16 +62,31 @@ MAX_STEP = 3
 #: Pages in order that make an actor a sweeper.
 IDS_IN_A_ROW = 2
 NAMES_IN_A_ROW = 8
-#: Headers that, with the user agent, make a client's fingerprint (when the integration sees them).
-FINGERPRINT_HEADERS = ("accept", "accept-language", "accept-encoding", "sec-ch-ua")
+#: Request headers that, without the user agent, say how a client asks (when the integration sees
+#: them): a campaign rotating user agents keeps sending the same ones.
+MANNER_HEADERS = ("accept", "accept-language", "accept-encoding", "sec-fetch-mode", "sec-ch-ua")
+#: The group's recent sweeping actors (a history, deduplicated when read): so many are kept.
+ROSTER_KEEP = 512
+#: Campaigns recognised by this process, remembered for their window: at most so many.
+ACTIVE_LIMIT = 256
+#: A suspected new address of a campaign is challenged: bot evidence at this score.
+SUSPECT_SCORE = 0.5
 
 
-def fingerprint(event: Event) -> str:
-    """A short hash of how the client asks: its user agent and a few headers."""
-    parts = [event.user_agent]
-    if event.headers is not None:
-        parts += [event.headers.get(name, "") for name in FINGERPRINT_HEADERS]
-    return hashlib.blake2b("\n".join(parts).encode("utf-8", "surrogateescape"), digest_size=6).hexdigest()
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=6).hexdigest()
+
+
+def manner(event: Event) -> str | None:
+    """A short hash of how the client asks, apart from its user agent; None without headers (logs)."""
+    if event.headers is None:
+        return None
+    return _digest("\n".join(event.headers.get(name, "") for name in MANNER_HEADERS))
+
+
+def group_key(kind: str, pattern: str | None) -> str:
+    """The campaign key of a kind of sweep ("ids", "names") on a route."""
+    return f"campaign:{kind}-{_digest(pattern or '')}"
 
 
 class Campaign(Detector):
@@ -69,6 +97,11 @@ class Campaign(Detector):
         self.options = options
         self.young_seconds = young_seconds
         self._window = (Window(options.window_seconds, UNLIMITED),)
+        #: (route pattern, manner) of the campaigns this process recognised -> (key, until).
+        self._active: dict[tuple[str, str], tuple[str, float]] = {}
+        #: Actors already named as related, per campaign (so that each is named once per process).
+        self._named: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> Campaign | None:
@@ -104,28 +137,80 @@ class Campaign(Detector):
             return []
         sweep = find_sweep([*past.values, subject], MAX_STEP)
         if sweep is None or sweep.length < (IDS_IN_A_ROW if sweep.kind == "ids" else NAMES_IN_A_ROW):
-            return []
-        # a sweeper: count it into its fingerprint's group (a second store call, sweepers only)
-        group = f"campaign:{fingerprint(event)}"
+            return self._suspect(event, who, past.values)
+        # a sweeper: count it into its group (a second store call, sweepers only)
+        group = group_key(sweep.kind, event.route.pattern)
         where = event.net or event.ip or who
         seen = store.observe(event.ts, [], [CountRequest(group, "networks", where, self._window),
-                                             CountRequest(group, "members", subject, self._window)],
+                                             CountRequest(group, "members", subject, self._window),
+                                             CountRequest(group, "views", f"{who}|{subject}", self._window),
+                                             HistoryRequest(group, "roster", who, ROSTER_KEEP,
+                                                            self.options.window_seconds)],
                              NO_ESCALATION, "")
         networks = distinct(seen.counted, group, "networks")
         members = distinct(seen.counted, group, "members")
-        if networks is None or members is None:
+        views = distinct(seen.counted, group, "views")
+        roster = history(seen.counted, group, "roster")
+        if networks is None or members is None or views is None:
             return []
-        n_networks, n_members = networks.counts[0], members.counts[0]
+        n_networks, n_members, n_views = networks.counts[0], members.counts[0], views.counts[0]
         o = self.options
-        if n_networks < o.min_networks or n_members < o.min_members:
+        if n_networks < o.min_networks or n_members < o.min_members \
+                or n_members < o.min_disjoint_share * n_views:
             return []
-        detail = (f"part of {group}: {n_networks} networks sweeping member pages in order with the same "
-                  f"client fingerprint, {n_members} members reached within {_minutes(o.window_seconds)}")
-        evidence = {"campaign": group, "networks": n_networks, "members": n_members}
-        # the actor first: with equal risk the first key is the one penalised, so that its next
-        # requests are refused before any counting
+        self._remember(event, group)
+        detail = (f"part of {group}: {n_networks} networks sweeping member pages in order (by {sweep.kind}), "
+                  f"each its own slice, {n_members} members reached within {_minutes(o.window_seconds)}")
+        evidence: dict[str, Any] = {"campaign": group, "networks": n_networks, "members": n_members}
+        related = self._newly_related(group, who, roster.values if roster is not None else ())
+        if related:
+            evidence["related"] = related
+        # the actor first: with equal risk the client's own key is the one penalised, so that its
+        # next requests are refused before any counting
         return [Signal(self.name, who, o.score, detail, evidence),
                 Signal(self.name, group, o.score, detail, evidence)]
+
+    def _remember(self, event: Event, group: str) -> None:
+        """A campaign recognised: how its actors ask is watched on its route for its window."""
+        how = manner(event)
+        if how is None:
+            return
+        with self._lock:
+            if len(self._active) >= ACTIVE_LIMIT:
+                self._active = {k: v for k, v in self._active.items() if v[1] > event.ts}
+                if len(self._active) >= ACTIVE_LIMIT:
+                    self._active.clear()
+            self._active[(event.route.pattern or "", how)] = (group, event.ts + self.options.window_seconds)
+
+    def _suspect(self, event: Event, who: str, past: tuple[str, ...]) -> list[Signal]:
+        """A client that is not (yet) sweeping, asking the way an active campaign on this route
+        asks: bot evidence (a challenge answers it; a person's browser passes)."""
+        if not self._active:
+            return []
+        how = manner(event)
+        if how is None:
+            return []
+        active = self._active.get((event.route.pattern or "", how))
+        if active is None or active[1] <= event.ts:
+            return []
+        group = active[0]
+        return [Signal(self.name, who, SUSPECT_SCORE,
+                       f"asks for member pages with the same request headers as {group}, which is "
+                       "sweeping this route now", {"campaign": group, "suspect": True}, bot=True)]
+
+    def _newly_related(self, group: str, who: str, roster: tuple[str, ...]) -> list[str]:
+        """The group's actors this process has not named yet (the first time: all that swept
+        before the campaign was recognised)."""
+        with self._lock:
+            named = self._named.setdefault(group, set())
+            if len(self._named) > ACTIVE_LIMIT:
+                self._named = {group: named}
+            fresh = [a for a in dict.fromkeys(roster) if a != who and a not in named]
+            named.update(fresh)
+            named.add(who)
+            if len(named) > 4 * ROSTER_KEEP:
+                named.clear()
+            return fresh
 
 
 def _minutes(seconds: float) -> str:

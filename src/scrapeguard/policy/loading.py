@@ -547,6 +547,7 @@ class _Checker:
             min_networks=self.integer(d, f"{k}.min_networks", lo=2),
             min_members=self.integer(d, f"{k}.min_members", lo=2),
             score=self.number(d, f"{k}.score", lo=0, hi=1),
+            min_disjoint_share=self.number(d, f"{k}.min_disjoint_share", lo=0, hi=1),
         )
 
     def routes(self, value: Any) -> tuple[RouteRule, ...]:

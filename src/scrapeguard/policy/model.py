@@ -140,6 +140,8 @@ class CampaignOptions:
     min_networks: int
     min_members: int
     score: float
+    #: Distinct members at least this share of the group's (actor, member) views: disjoint slices.
+    min_disjoint_share: float = 0.8
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,10 @@ def decision_record(decision: Decision | dict[str, Any], pseudonymiser: Pseudony
     for reason in reasons:
         reason["key"] = pseudonymiser.actor(str(reason.get("key", "")))
     actors = [pseudonymiser.key(name, keys[name]) for name in ACTOR_KEYS if name in keys]
+    for key in data.get("related") or ():  # a campaign's actors that swept before it was recognised
+        actor = pseudonymiser.actor(str(key))
+        if actor not in actors:
+            actors.append(actor)
     campaign = None
     for reason in reasons:
         key = reason["key"]
