@@ -247,11 +247,14 @@ class Exploding(Detector):
         raise RuntimeError("boom")
 
 
+EVERY_DETECTOR = '[detectors.honeypot]\ntrap_paths = ["/trap"]\n[detectors.login_wall]\nenabled = true\n'
+
+
 def test_every_detector_can_be_switched_off() -> None:
     from scrapeguard.detectors import ALL
     names = [cls.name for cls in ALL]
-    assert len(names) == 10
-    everything = policy_with('[detectors.honeypot]\ntrap_paths = ["/trap"]\n')
+    assert len(names) == 11
+    everything = policy_with(EVERY_DETECTOR)
     assert [d.name for d in Engine(everything).detectors] == names
     engine = Engine(policy_with("".join(f"[detectors.{name}]\nenabled = false\n" for name in names)))
     assert engine.detectors == []
@@ -352,7 +355,7 @@ def test_detectors_that_plan_for_member_data_only_plan_nothing_for_anything_else
     """The engine skips `plan` off the member-data routes for detectors that say they plan only for
     member data: each that says so must plan nothing there, for every kind of visitor."""
     from scrapeguard.detectors import ALL
-    policy = policy_with('[detectors.honeypot]\ntrap_paths = ["/trap"]\n')
+    policy = policy_with(EVERY_DETECTOR)
     routes = RouteMap(policy.routes)
     visitors = [{}, {"account": "42", "account_created": T0 - 600}, {"session": "s1", "session_issued": True}]
     paths = ["/", "/jobs", "/static/site.css", "/login", "/robots.txt", "/trap", "/favicon.ico",
@@ -368,4 +371,4 @@ def test_detectors_that_plan_for_member_data_only_plan_nothing_for_anything_else
             continue
         checked += 1
         assert all(detector.plan(e) == [] for e in events), cls.name
-    assert checked == 8
+    assert checked == 9

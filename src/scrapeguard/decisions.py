@@ -16,8 +16,10 @@ ALLOW = "allow"
 THROTTLE = "throttle"
 CHALLENGE = "challenge"
 BLOCK = "block"
+#: "Log in to see more": an anonymous visitor over the login wall's allowance.
+LOGIN = "login"
 #: Actions from mildest to strictest.
-ACTIONS = (ALLOW, THROTTLE, CHALLENGE, BLOCK)
+ACTIONS = (ALLOW, LOGIN, THROTTLE, CHALLENGE, BLOCK)
 SEVERITY = {a: i for i, a in enumerate(ACTIONS)}
 
 

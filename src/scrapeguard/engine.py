@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
 
-from scrapeguard.decisions import ALLOW, BLOCK, CHALLENGE, THROTTLE, Decision, Reason, new_decision_id
+from scrapeguard.decisions import ALLOW, BLOCK, CHALLENGE, LOGIN, THROTTLE, Decision, Reason, new_decision_id
 from scrapeguard.detectors import Detector, Signal, build_detectors
 from scrapeguard.detectors.base import distinct
 from scrapeguard.events import Event
@@ -203,6 +203,12 @@ class Engine:
         elif risk.behaviour >= thresholds.throttle:
             # what the client does (quotas, sweeps): a challenge would not answer it
             action, key = THROTTLE, risk.behaviour_key
+        elif risk.login and event.account is None and guarded:
+            # over the anonymous allowance: logging in answers it (no penalty, no strike)
+            self.counts[LOGIN] += 1
+            return Decision(action=LOGIN, ts=now, reasons=risk.login + risk.reasons, until=None,
+                            id=decision_id, enforced=self.enforcing, keys=keys, route=event.route.kind,
+                            subject=event.route.subject, path=event.path, risk=risk.total)
         elif guarded and self.challenging and self._challengeable(event) and (
                 risk.bot >= thresholds.challenge or risk.total >= thresholds.throttle):
             # Suspected of being a bot: the challenge answers that (a browser passes it, an HTTP

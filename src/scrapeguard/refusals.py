@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from scrapeguard.decisions import BLOCK, CHALLENGE, THROTTLE, Decision
-from scrapeguard.policy.model import ActionOptions
+from scrapeguard.decisions import BLOCK, CHALLENGE, LOGIN, THROTTLE, Decision
+from scrapeguard.policy.model import ActionOptions, LoginWallOptions
 
 if TYPE_CHECKING:
     from scrapeguard.challenge.service import ChallengeSpec
@@ -53,12 +53,21 @@ def _minutes(seconds: int) -> str:
 
 def build_refusal(decision: Decision, actions: ActionOptions, accept: str | None = None,
                   challenge: ChallengeSpec | None = None, ratelimit: Sequence[tuple[str, str]] = (),
-                  error: str = "") -> Refusal:
+                  error: str = "", login_wall: LoginWallOptions | None = None) -> Refusal:
     """The response for a refused request. A challenge refusal carries `challenge` (what to
-    solve); a throttle carries the `ratelimit` headers that explain its quota."""
+    solve); a throttle carries the `ratelimit` headers that explain its quota; the login wall's
+    page links `login_wall.login_url`."""
     retry = decision.retry_after
     template = "refused.html"
-    if decision.action == THROTTLE:
+    login_url = ""
+    if decision.action == LOGIN:
+        wall = login_wall or LoginWallOptions()
+        status, login_url = wall.status, wall.login_url
+        heading = "Log in to see more profiles"
+        explanation = ("You have looked at as many member profiles today as this site shows to "
+                       "visitors who are not logged in, to protect its members from mass copying.")
+        next_step = "Log in (or sign up) to continue: logged-in members see more."
+    elif decision.action == THROTTLE:
         status = actions.throttle_status
         heading = "Slow down, please"
         explanation = ("You have looked at a lot of member profiles in a short time, more than "
@@ -90,6 +99,8 @@ def build_refusal(decision: Decision, actions: ActionOptions, accept: str | None
             "reason": decision.summary(),
             "appeal": actions.appeal_contact,
         }
+        if login_url:
+            document["login"] = login_url
         if error:
             document["error"] = error
         if challenge is not None:
@@ -100,6 +111,7 @@ def build_refusal(decision: Decision, actions: ActionOptions, accept: str | None
         html = _environment().get_template(template).render(
             heading=heading, explanation=explanation, next_step=next_step,
             appeal_contact=actions.appeal_contact, decision=decision, spec=challenge, error=error,
+            login_url=login_url,
             minutes=_minutes(challenge.expires_in) if challenge else "",
             wait_text="these checks are lifted once your connection has been quiet for a while "
                       "(usually within an hour);",

@@ -15,6 +15,10 @@ Two kinds of evidence are told apart because a different action answers each:
 - *behaviour evidence* (quotas, sweeps, campaigns, probing...) is what the client does, whoever
   it is: answered by a throttle, then a block.
 
+A detector may say that one of its signals is of the other kind (`Signal.answered_by`), or that
+logging in answers it (the login wall: an allowance for anonymous visitors, which is no evidence of
+anything and so adds to no risk).
+
 The penalty is held against the key that carries the strongest evidence of the kind that decided,
 preferring the client's own keys (account, session, address) over group keys, and among equals
 the most specific one: an address shared by an office is not held to account for evidence about
@@ -27,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from scrapeguard.decisions import Reason
-from scrapeguard.detectors.base import Signal
+from scrapeguard.detectors.base import BY_CHALLENGE, BY_LOGIN, Signal
 
 #: Detectors whose evidence says "this is a bot" (rather than "this is scraping"): a passed
 #: challenge answers them, so a cleared client is judged without them.
@@ -59,10 +63,14 @@ class Risk:
     #: The key to hold a penalty against when the behaviour decides (throttle); "" if none.
     behaviour_key: str
     reasons: tuple[Reason, ...]
+    #: Reasons of the anonymous allowances logging in would lift (the login wall); empty if none.
+    login: tuple[Reason, ...] = ()
 
 
 def is_bot_evidence(signal: Signal) -> bool:
-    return signal.bot or signal.detector in BOT_EVIDENCE
+    if signal.answered_by:
+        return signal.answered_by == BY_CHALLENGE
+    return signal.detector in BOT_EVIDENCE
 
 
 def _detector_risk(signals: Sequence[Signal]) -> dict[tuple[str, bool], float]:
@@ -108,6 +116,9 @@ def penalty_key(signals: Sequence[Signal], held: Sequence[str]) -> str:
 def assess(signals: Sequence[Signal], held: Sequence[str] = ()) -> Risk:
     """The client's risk from all its signals. `held`: the keys the engine holds penalties against
     for this request, most specific first (a penalty prefers them)."""
+    login = tuple(Reason(s.detector, s.key, s.score, s.detail) for s in signals if s.answered_by == BY_LOGIN)
+    if login:  # (a login wall is no evidence of anything: it is answered apart from the risk)
+        signals = [s for s in signals if s.answered_by != BY_LOGIN]
     per_detector = _detector_risk(signals)
     bot = combine(r for (_, is_bot), r in per_detector.items() if is_bot)
     behaviour_signals = [s for s in signals if not is_bot_evidence(s)]
@@ -115,5 +126,5 @@ def assess(signals: Sequence[Signal], held: Sequence[str] = ()) -> Risk:
     return Risk(
         total=combine(per_detector.values()), bot=bot, behaviour=behaviour,
         key=penalty_key(signals, held), behaviour_key=penalty_key(behaviour_signals, held),
-        reasons=tuple(Reason(s.detector, s.key, s.score, s.detail) for s in signals),
+        reasons=tuple(Reason(s.detector, s.key, s.score, s.detail) for s in signals), login=login,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from scrapeguard.decisions import CHALLENGE, ALLOW, BLOCK
+from scrapeguard.decisions import ALLOW, BLOCK, CHALLENGE
 from scrapeguard.detectors.bot_agents import BotAgents
 from scrapeguard.detectors.profile_quota import ProfileQuota
 from scrapeguard.engine import Engine

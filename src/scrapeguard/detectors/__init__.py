@@ -11,13 +11,14 @@ from scrapeguard.detectors.flood import Flood
 from scrapeguard.detectors.honeypot import Honeypot
 from scrapeguard.detectors.ip_reputation import IpReputation
 from scrapeguard.detectors.ip_sharing import IpSharing
+from scrapeguard.detectors.login_wall import LoginWall
 from scrapeguard.detectors.new_account import NewAccount
 from scrapeguard.detectors.profile_quota import ProfileQuota
 from scrapeguard.policy.model import Policy
 
 #: Every detector, in the order they run.
 ALL: tuple[type[Detector], ...] = (ProfileQuota, Enumeration, NewAccount, Automation, BotAgents,
-                                   IpReputation, IpSharing, Honeypot, Campaign, Flood)
+                                   IpReputation, IpSharing, Honeypot, Campaign, Flood, LoginWall)
 
 
 def build_detectors(policy: Policy, live: bool = True) -> list[Detector]:
@@ -36,6 +37,7 @@ __all__ = [
     "Honeypot",
     "IpReputation",
     "IpSharing",
+    "LoginWall",
     "NewAccount",
     "ProfileQuota",
     "Signal",

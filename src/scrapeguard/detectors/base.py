@@ -37,6 +37,11 @@ def history(counted: Counted, key: str, name: str) -> History | None:
     return result if isinstance(result, History) else None
 
 
+#: Signal.answered_by values.
+BY_CHALLENGE = "challenge"
+BY_LOGIN = "login"
+
+
 @dataclass(frozen=True, slots=True)
 class Signal:
     detector: str
@@ -47,10 +52,10 @@ class Signal:
     #: A sentence a person can read.
     detail: str
     evidence: dict[str, Any] = field(default_factory=dict)
-    #: Evidence that a bot is asking (answered by a challenge), from a detector whose evidence is
-    #: otherwise about behaviour (see scrapeguard.risk.BOT_EVIDENCE for the detectors whose
-    #: evidence always is).
-    bot: bool = False
+    #: What answers this evidence when it is not the detector's usual kind (scrapeguard.risk):
+    #: "challenge" (a bot suspect: a passed challenge answers it), "login" (an allowance for
+    #: anonymous visitors: logging in answers it), or "" for the detector's usual kind.
+    answered_by: str = ""
 
 
 class Detector(ABC):

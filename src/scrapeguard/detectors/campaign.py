@@ -38,7 +38,7 @@ import hashlib
 import threading
 from typing import Any
 
-from scrapeguard.detectors.base import Counted, Detector, Signal, distinct, history
+from scrapeguard.detectors.base import BY_CHALLENGE, Counted, Detector, Signal, distinct, history
 from scrapeguard.detectors.enumeration import find_sweep
 from scrapeguard.detectors.windows import anonymous_key
 from scrapeguard.events import Event
@@ -196,7 +196,8 @@ class Campaign(Detector):
         group = active[0]
         return [Signal(self.name, who, SUSPECT_SCORE,
                        f"asks for member pages with the same request headers as {group}, which is "
-                       "sweeping this route now", {"campaign": group, "suspect": True}, bot=True)]
+                       "sweeping this route now", {"campaign": group, "suspect": True},
+                       answered_by=BY_CHALLENGE)]
 
     def _newly_related(self, group: str, who: str, roster: tuple[str, ...]) -> list[str]:
         """The group's actors this process has not named yet (the first time: all that swept

@@ -296,7 +296,8 @@ class GuardProxy:
                                          next_path)
         ratelimit = ratelimit_headers(decision, self.policy) if decision.action == THROTTLE else ()
         refusal = build_refusal(decision, self.policy.actions, request.headers.get("Accept"),
-                                challenge=spec, ratelimit=ratelimit, error=error)
+                                challenge=spec, ratelimit=ratelimit, error=error,
+                                login_wall=self.policy.login_wall)
         return web.Response(status=refusal.status, body=refusal.body, headers=CIMultiDict(refusal.headers))
 
     # -- what the guard serves itself: challenge assets and submissions ----------------------

@@ -31,6 +31,7 @@ from scrapeguard.policy.model import (
     IncidentOptions,
     IpReputationOptions,
     IpSharingOptions,
+    LoginWallOptions,
     NetworkList,
     NewAccountOptions,
     Policy,
@@ -355,6 +356,9 @@ class _Checker:
         flood = self.flood(d)
         if flood.enabled:
             counted.append(flood.pages)
+        login_wall = self.login_wall(d)
+        if login_wall.enabled:
+            counted += [login_wall.per_address_per_day, login_wall.per_network_per_day]
         if store.max_members_per_key <= max(counted) and "store.max_members_per_key" not in self.invalid:
             self.problem("store.max_members_per_key",
                          "must be larger than every per_day quota (and the flood detector's pages), "
@@ -369,7 +373,7 @@ class _Checker:
                       honeypot=self.honeypot(d), campaign=self.campaign(d),
                       risk=risk, actions=actions,
                       store=store, routes=routes, source=self.source, challenge=challenge,
-                      incidents=incidents, flood=flood)
+                      incidents=incidents, flood=flood, login_wall=login_wall)
 
     def incidents(self, d: dict[str, Any]) -> IncidentOptions:
         i = "incidents"
@@ -464,6 +468,20 @@ class _Checker:
             user_agents=self.integer(d, f"{k}.user_agents", lo=2, hi=40),
             user_agents_seconds=self.number(d, f"{k}.user_agents_seconds", lo=1, hi=3600),
             user_agents_score=self.number(d, f"{k}.user_agents_score", lo=0, hi=1),
+        )
+
+    def login_wall(self, d: dict[str, Any]) -> LoginWallOptions:
+        k = "detectors.login_wall"
+        login_url = self.string(d, f"{k}.login_url")
+        if f"{k}.login_url" not in self.invalid and not login_url.startswith(("/", "https://", "http://")):
+            self.problem(f"{k}.login_url", f"{login_url!r} is neither a path nor a URL",
+                         "a path starting with / or an http(s):// URL")
+        return LoginWallOptions(
+            enabled=self.boolean(d, f"{k}.enabled"),
+            per_address_per_day=self.integer(d, f"{k}.per_address_per_day", lo=0),
+            per_network_per_day=self.integer(d, f"{k}.per_network_per_day", lo=0),
+            login_url=login_url,
+            status=self.integer(d, f"{k}.status", lo=200, hi=599),
         )
 
     def ip_reputation(self, d: dict[str, Any]) -> IpReputationOptions:

@@ -98,6 +98,18 @@ class FloodOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class LoginWallOptions:
+    """An allowance of member profiles for anonymous visitors (see detectors/login_wall.py)."""
+
+    enabled: bool = False
+    per_address_per_day: int = 20
+    per_network_per_day: int = 0
+    #: Where the login wall sends people (a path on the site, or a URL).
+    login_url: str = "/login"
+    status: int = 403
+
+
+@dataclass(frozen=True, slots=True)
 class NetworkList:
     """A named list of networks and the score a request for member data from one of them gets."""
 
@@ -259,6 +271,7 @@ class Policy:
     challenge: ChallengeOptions = ChallengeOptions()
     incidents: IncidentOptions = IncidentOptions()
     flood: FloodOptions = FloodOptions()
+    login_wall: LoginWallOptions = LoginWallOptions()
 
     @property
     def enforcing(self) -> bool:

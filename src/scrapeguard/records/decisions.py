@@ -9,7 +9,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Table, insert, or_, select
 from sqlalchemy.orm import Session
 
-from scrapeguard.decisions import BLOCK, CHALLENGE, THROTTLE, Decision
+from scrapeguard.decisions import BLOCK, CHALLENGE, LOGIN, THROTTLE, Decision
 from scrapeguard.records.errors import RecordsError
 from scrapeguard.records.models import DecisionActor, DecisionRecord
 from scrapeguard.records.privacy import Pseudonymiser
@@ -18,7 +18,7 @@ from scrapeguard.records.privacy import Pseudonymiser
 #: a reason names them.
 ACTOR_KEYS = ("ip", "account")
 CAMPAIGN_PREFIX = "campaign:"
-REFUSALS = (THROTTLE, CHALLENGE, BLOCK)
+REFUSALS = (LOGIN, THROTTLE, CHALLENGE, BLOCK)
 
 
 def decision_record(decision: Decision | dict[str, Any], pseudonymiser: Pseudonymiser,
