@@ -89,13 +89,14 @@ def test_demo_runs_prints_its_urls_guards_the_site_and_stops_on_ctrl_c(tmp_path:
         assert f"http://127.0.0.1:{port + 1}/" in printed
         assert "curl" in printed  # the one-line scraper hint
         codes = [httpx.get(f"http://127.0.0.1:{port}/api/v1/members/{i}").status_code for i in range(1, 71)]
-        # member ids in sequence: the enumeration detector refuses the 8th of a sweep, long before the quota
-        # (with httpx's user agent, a scripting tool: challenged rather than throttled)
-        assert codes[:7] == [200] * 7 and codes[7] == 403 and set(codes[7:]) <= {429, 403}
+        # httpx's user agent (a scripting tool) asking for member data: challenged at once, which it
+        # cannot pass; from the 8th id in sequence the sweep (what it does) throttles, then blocks
+        assert codes[:7] == [403] * 7 and codes[7] == 429 and set(codes[7:]) <= {429, 403}
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(20)
     assert proc.returncode == 0
     lines = decisions.read_text().splitlines()
-    assert len(lines) == 63 and re.search(r'"action":"challenge"', lines[0])
-    assert '"detector":"enumeration"' in lines[0] and "member ids in sequence" in lines[0]
+    assert len(lines) == 70 and re.search(r'"action":"challenge"', lines[0])
+    assert '"detector":"bot_agents"' in lines[0] and "scraping tool (python-httpx)" in lines[0]
+    assert re.search(r'"action":"throttle"', lines[7]) and "member ids in sequence" in lines[7]

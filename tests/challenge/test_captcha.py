@@ -135,11 +135,6 @@ def test_turnstile_through_the_proxy(demo_site: str, make_guard: Callable, fake:
     _, base = fake
     monkeypatch.setenv("SCRAPEGUARD_CAPTCHA_SECRET", SECRET)
     guard = make_guard(demo_site, f"""
-[risk]
-challenge = 0.55
-[detectors.profile_quota.anonymous]
-per_hour = 1
-per_day = 300
 [challenge]
 provider = "turnstile"
 site_key = "1x00000000000000000000AA"
@@ -147,9 +142,9 @@ verify_url = "{base}/verify"
 """)
     html = httpx.get(f"{demo_site}/directory?page=1").text
     first, second = list(dict.fromkeys(re.findall(r'href="/u/([^"]+)"', html)))[:2]
-    with httpx.Client(base_url=guard.url) as browser:
-        browser.get("/")  # the site issues the browser its session: the quota counts per session
-        assert browser.get(f"/u/{first}").status_code == 200
+    with httpx.Client(base_url=guard.url) as browser:  # httpx's user agent: challenged on member pages
+        browser.get("/")
+        assert browser.get(f"/{first}").status_code == 404  # (not member data: not challenged)
         page = browser.get(f"/u/{second}")
         assert page.status_code == 403
         assert 'class="cf-turnstile" data-sitekey="1x00000000000000000000AA"' in page.text

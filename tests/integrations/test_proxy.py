@@ -11,6 +11,11 @@ import httpx
 import pytest
 from aiohttp import web
 
+#: A browser's user agent and headers: an HTTP library's own user agent asking for a member page
+#: is a scripting tool, challenged at once (tests/integrations/test_proxy_scrapers.py).
+BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+           "Accept-Language": "en-GB,en;q=0.5", "Accept-Encoding": "gzip, deflate"}
+
 
 def echo_app() -> web.Application:
     async def echo(request: web.Request) -> web.StreamResponse:
@@ -111,7 +116,7 @@ def test_forwarded_for_from_a_trusted_proxy_names_the_client(
                        trusted=("127.0.0.0/8",))
     # two clients behind the same load balancer have separate quotas
     for client in ("203.0.113.1", "203.0.113.2"):
-        codes = [httpx.get(f"{guard.url}/u/m{i}", headers={"X-Forwarded-For": client}).status_code
+        codes = [httpx.get(f"{guard.url}/u/m{i}", headers={**BROWSER, "X-Forwarded-For": client}).status_code
                  for i in range(5)]
         assert codes == [200, 200, 200, 429, 429]
     assert {d["keys"]["ip"] for d in guard.decisions()} == {"203.0.113.1", "203.0.113.2"}
@@ -122,7 +127,7 @@ def test_upstream_down_gives_a_clear_502(make_guard: Callable) -> None:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
     guard = make_guard(f"http://127.0.0.1:{closed_port}")
-    r = httpx.get(f"{guard.url}/u/anyone")
+    r = httpx.get(f"{guard.url}/u/anyone", headers=BROWSER)
     assert r.status_code == 502
     assert "could not be reached" in r.text
 
@@ -257,7 +262,7 @@ def test_a_target_that_looks_like_another_host_stays_on_the_upstream(
 
 def test_an_upstream_path_prefix_is_kept(start_upstream: Callable, make_guard: Callable) -> None:
     guard = make_guard(start_upstream(echo_app()) + "/app/")
-    assert httpx.get(f"{guard.url}/u/x?y=1").json()["path"] == "/app/u/x?y=1"
+    assert httpx.get(f"{guard.url}/u/x?y=1", headers=BROWSER).json()["path"] == "/app/u/x?y=1"
 
 
 def test_client_side_forwarding_claims_are_not_passed_on(echo_guard) -> None:  # type: ignore[no-untyped-def]

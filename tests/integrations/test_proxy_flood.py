@@ -37,7 +37,8 @@ def test_a_tool_switching_user_agents_is_throttled_and_a_reader_is_not(
     # a reader at another address (a person arriving without cookies at the tool's own address while
     # it floods is throttled too, for at most the minute the window lasts: docs/detectors.md)
     elsewhere = httpx.HTTPTransport(local_address="127.0.0.2")
-    with httpx.Client(base_url=guard.url, headers={"User-Agent": CHROME}, transport=elsewhere) as reader:
+    browser = {"User-Agent": CHROME, "Accept-Language": "en-GB,en;q=0.9"}  # (and httpx's Accept-Encoding)
+    with httpx.Client(base_url=guard.url, headers=browser, transport=elsewhere) as reader:
         for path in ("/", "/jobs", "/events", "/blog", "/directory", "/static/site.css"):
             assert reader.get(path).status_code == 200
 

@@ -17,7 +17,7 @@ MEMBER_ID = re.compile(r'data-member-id="(\d+)"')
 
 def profile_names(base: str) -> list[str]:
     names: list[str] = []
-    with httpx.Client(base_url=base) as client:
+    with httpx.Client(base_url=base, headers=BROWSER_LIKE) as client:
         for page in (1, 2, 3):
             names += re.findall(r'href="/u/([^"]+)"', client.get(f"/directory?page={page}").text)
     return list(dict.fromkeys(names))
@@ -25,6 +25,8 @@ def profile_names(base: str) -> list[str]:
 
 BROWSER_LIKE = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
                 "Accept": "text/html,*/*;q=0.8", "Accept-Language": "en", "Accept-Encoding": "gzip"}
+#: A page's script asking the site's API (JSON) from a browser: no stylesheets expected of it.
+API = {**BROWSER_LIKE, "Accept": "application/json"}
 
 
 def alternate(proxies: list[str], names: list[str]) -> list[tuple[int, int]]:
@@ -34,7 +36,7 @@ def alternate(proxies: list[str], names: list[str]) -> list[tuple[int, int]]:
     results = []
     with httpx.Client(headers=BROWSER_LIKE) as client:
         for i, name in enumerate(names):
-            time.sleep(((i * 7919) % 10) / 1000)  # uneven: back-to-back is machine-regular timing
+            time.sleep(((i * 7919) % 10) * 4 / 1000)  # uneven: back-to-back is machine-regular timing
             client.cookies.clear()
             client.get(f"{proxies[i % len(proxies)]}/static/site.css")
             r = client.get(f"{proxies[i % len(proxies)]}/u/{name}")
@@ -86,8 +88,7 @@ def load(url: str, paths: list[str], workers: int = 8) -> list[tuple[int, float]
     """Concurrent requests; returns (status, seconds) for each."""
     def one(path: str) -> tuple[int, float]:
         start = time.perf_counter()
-        # an API client (JSON): no stylesheets expected of it
-        status = httpx.get(f"{url}{path}", timeout=10, headers={"Accept": "application/json"}).status_code
+        status = httpx.get(f"{url}{path}", timeout=10, headers=API).status_code
         return status, time.perf_counter() - start
 
     with ThreadPoolExecutor(workers) as pool:
@@ -112,7 +113,7 @@ def test_fail_open_keeps_answering_with_local_limits_and_recovers(
 
     own_redis.start()  # same port, empty
     time.sleep(0.6)
-    assert httpx.get(f"{guard.url}/api/v1/members/1", headers={"X-Probe": "1"}).status_code in (200, 429, 403)
+    assert httpx.get(f"{guard.url}/api/v1/members/1", headers={**API, "X-Probe": "1"}).status_code in (200, 429, 403)
     assert status(guard.url)["store"] == "ok"
     # shared limits resume: this client's views are counted in Redis again
     assert redis.Redis(port=own_redis.port).exists("fo:{ip:127.0.0.1}:d:profiles") or \
@@ -123,21 +124,21 @@ def test_fail_closed_answers_503_quickly_and_recovers(
     demo_site: str, own_redis, make_guard: Callable  # type: ignore[no-untyped-def]
 ) -> None:
     guard = make_guard(demo_site, store=f"{own_redis.url}?prefix=fc&fail=closed&retry_seconds=0.5")
-    assert httpx.get(f"{guard.url}/api/v1/members/1").status_code == 200
+    assert httpx.get(f"{guard.url}/api/v1/members/1", headers=API).status_code == 200
     own_redis.stop()
     answers = load(guard.url, [f"/api/v1/members/{i}" for i in range(1, 41)])
     assert {code for code, _ in answers} == {503}
     assert max(seconds for _, seconds in answers) < 1.0
     own_redis.start()
     time.sleep(0.6)
-    assert httpx.get(f"{guard.url}/api/v1/members/2").status_code == 200
+    assert httpx.get(f"{guard.url}/api/v1/members/2", headers=API).status_code == 200
 
 
 def test_a_hung_redis_never_holds_a_request_past_the_timeout(
     demo_site: str, own_redis, make_guard: Callable  # type: ignore[no-untyped-def]
 ) -> None:
     guard = make_guard(demo_site, store=f"{own_redis.url}?prefix=hung&timeout_ms=100&retry_seconds=30")
-    assert httpx.get(f"{guard.url}/api/v1/members/1").status_code == 200
+    assert httpx.get(f"{guard.url}/api/v1/members/1", headers=API).status_code == 200
     own_redis.pause()  # accepts connections, answers nothing
     try:
         # member ids far apart: a run of nearby ids would be an enumeration sweep
@@ -158,11 +159,12 @@ def test_a_request_waiting_on_the_store_does_not_hold_up_the_others(
     demo_site: str, own_redis, make_guard: Callable  # type: ignore[no-untyped-def]
 ) -> None:
     guard = make_guard(demo_site, store=f"{own_redis.url}?prefix=wait&timeout_ms=1500&retry_seconds=30")
-    assert httpx.get(f"{guard.url}/api/v1/members/1").status_code == 200
+    assert httpx.get(f"{guard.url}/api/v1/members/1", headers=API).status_code == 200
     own_redis.pause()
     try:
         with ThreadPoolExecutor(1) as pool:
-            waiting = pool.submit(lambda: httpx.get(f"{guard.url}/api/v1/members/2", timeout=10))
+            waiting = pool.submit(lambda: httpx.get(f"{guard.url}/api/v1/members/2", timeout=10,
+                                                          headers=API))
             time.sleep(0.2)
             start = time.perf_counter()
             # an asset needs no store (pages do now: the flood detector counts them before judging)

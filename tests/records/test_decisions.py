@@ -40,7 +40,20 @@ def test_a_decisions_file_line_becomes_a_pseudonymised_record_with_its_campaign(
         assert [r.decision_id for r in by_campaign] == ["sg-0123456789ab"]
 
 
+def test_a_campaigns_related_actors_become_actors_of_the_decision() -> None:
+    decision = Decision("block", 1_790_000_000.5, (Reason("campaign", "campaign:ids-1", 0.95, "sweep"),),
+                        id="sg-0123456789ac", keys={"ip": "203.0.113.7"}, route="profile", subject="id:7",
+                        related=("ip:198.51.100.1", "account:42"))
+    assert decision.to_dict()["related"] == ["ip:198.51.100.1", "account:42"]
+    record = parse_decision_line(line_of(decision), PS)
+    assert record["actors"] == [PS.key("ip", "203.0.113.7"), PS.key("ip", "198.51.100.1"), "account:42"]
+    assert "198.51.100" not in json.dumps(record)
+    assert "related" not in Decision("block", 1.0).to_dict()  # written only when there are some
+
+
 @pytest.mark.parametrize(("line", "problem"), [
+    ('{"action": "block", "ts": 1, "related": "ip:1.2.3.4"}', "related"),
+    ('{"action": "block", "ts": 1, "related": [7]}', "related"),
     ("{", "not JSON"), ("[]", "not a JSON object"), ('{"action": "allow", "ts": 1}', "not a refusal"),
     ('{"action": "block", "ts": "x"}', "ts"), ('{"action": "block", "ts": 1e300}', "ts"),
     ('{"action": "block", "ts": 1, "keys": []}', "keys"),

@@ -70,9 +70,11 @@ def test_scraper_to_closed_incident_with_a_verified_audit_log(
     order = [*first_of.values(), *(i for i in range(1, 101) if i not in first_of.values())]
     received: set[str] = set()
     refused = 0
-    with httpx.Client(base_url=guard.url) as scraper:
+    browser = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+               "Accept-Language": "en-GB,en;q=0.5"}  # an HTTP library's own user agent: challenged at once
+    with httpx.Client(base_url=guard.url, headers=browser) as scraper:
         for n, member_id in enumerate(order):
-            time.sleep((n * 7919) % 10 / 1000)  # uneven pace, as in tests/integrations/test_proxy_e2e.py
+            time.sleep((n * 7919) % 10 * 4 / 1000)  # uneven pace, as in tests/integrations/test_proxy_e2e.py
             scraper.cookies.clear()
             response = scraper.get(f"/api/v1/members/{member_id}")
             if response.status_code == 200:

@@ -22,6 +22,9 @@ from scrapeguard.records.models import DecisionRecord, ExposureRecord
 POLICY = '[incidents]\nopen_at_members = 5\npseudonym_key = "env:SG_GUARD_TEST_KEY"\n'
 
 
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+
 @pytest.fixture(autouse=True)
 def _key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SG_GUARD_TEST_KEY", "guard-test-key-0123456789")
@@ -30,7 +33,8 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_proxy_records_refusals_and_exposure(demo_site: str, make_guard: Callable[..., Any],
                                                  db_url: str) -> None:
     guard = make_guard(demo_site, POLICY, db=db_url)
-    with httpx.Client(base_url=guard.url) as client:
+    # a browser's user agent (an HTTP library's own would be challenged at once: no exposure)
+    with httpx.Client(base_url=guard.url, headers={"User-Agent": BROWSER, "Accept-Language": "en"}) as client:
         statuses = [client.get(f"/api/v1/members/{i}").status_code for i in range(1, 71)]
         client.get("/static/site.css")  # not member data
     assert statuses.count(200) > 0 and len(guard.decisions()) > 0

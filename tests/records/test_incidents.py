@@ -53,6 +53,25 @@ def test_one_incident_per_campaign_not_per_address(db: Database) -> None:
         assert incidents.actors_of(s, incident.id) == {A, B, C}
 
 
+def test_a_campaign_opens_sooner_and_its_earlier_actors_are_in_it(db: Database) -> None:
+    options = IncidentOptions(open_at_members=50, open_at_campaign_members=6)
+    campaign = "campaign:ids-c7"
+    # A swept members 0..3 before the campaign was recognised and was never refused; B's refusal
+    # names it as a related actor (what the guard's campaign decisions carry)
+    batch = exposure(A, range(0, 4)) + exposure(B, range(4, 7))
+    related = {**refusal(B, 1, campaign=campaign), "actors": [B, A]}
+    seed(db, [*batch, related])
+    with db.session() as s:
+        (incident,) = incidents.detect(s, [related], options)  # 7 members >= 6, though < 50
+        assert incidents.actors_of(s, incident.id) == {A, B}
+        assert "7 members" in incident.title
+    # a lone actor still needs open_at_members
+    lone = [*exposure(C, range(20, 40)), refusal(C, 2)]
+    seed(db, lone)
+    with db.session() as s:
+        assert incidents.detect(s, lone, options) == []
+
+
 def test_lifecycle_with_who_and_when_and_roles_enforced(db: Database) -> None:
     seed(db, exposure(A, range(3)))
     analyst, viewer, dpo = Actor("ann", ANALYST), Actor("vic", VIEWER), Actor("dora", PRIVACY_OFFICER)

@@ -194,10 +194,12 @@ class Campaign(Detector):
         if active is None or active[1] <= event.ts:
             return []
         group = active[0]
-        return [Signal(self.name, who, SUSPECT_SCORE,
-                       f"asks for member pages with the same request headers as {group}, which is "
-                       "sweeping this route now", {"campaign": group, "suspect": True},
-                       answered_by=BY_CHALLENGE)]
+        detail = (f"asks for member pages with the same request headers as {group}, which is sweeping "
+                  "this route now")
+        evidence = {"campaign": group, "suspect": True}
+        # (the group's key too, so that the records count the attempt to the campaign)
+        return [Signal(self.name, who, SUSPECT_SCORE, detail, evidence, answered_by=BY_CHALLENGE),
+                Signal(self.name, group, SUSPECT_SCORE, detail, evidence, answered_by=BY_CHALLENGE)]
 
     def _newly_related(self, group: str, who: str, roster: tuple[str, ...]) -> list[str]:
         """The group's actors this process has not named yet (the first time: all that swept

@@ -383,6 +383,7 @@ class _Checker:
                          '"auto", "env:NAME", "file:PATH"')
         return IncidentOptions(
             open_at_members=self.integer(d, f"{i}.open_at_members", lo=1),
+            open_at_campaign_members=self.integer(d, f"{i}.open_at_campaign_members", lo=1),
             organisation=self.string(d, f"{i}.organisation"),
             contact=self.string(d, f"{i}.contact"),
             pseudonym_key=key,

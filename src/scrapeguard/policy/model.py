@@ -232,6 +232,8 @@ class IncidentOptions:
     """When incidents open, who the controller is, and how the records protect people."""
 
     open_at_members: int = 50
+    #: For a campaign (coordinated, deliberate): an incident opens from this many members.
+    open_at_campaign_members: int = 10
     organisation: str = "the site's operator"
     contact: str = "the site's privacy officer"
     pseudonym_key: str = "auto"

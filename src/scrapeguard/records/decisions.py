@@ -78,6 +78,9 @@ def parse_decision_line(line: str, pseudonymiser: Pseudonymiser, source: str = "
             raise RecordsError(f'"{name}" must be a string')
     if data.get("subject") is not None and not isinstance(data["subject"], str):
         raise RecordsError('"subject" must be a string or null')
+    related = data.get("related", [])
+    if not isinstance(related, list) or not all(isinstance(k, str) and ":" in k for k in related):
+        raise RecordsError('"related" must be a list of actor keys ("ip:...", "account:...")')
     return decision_record(data, pseudonymiser, source)
 
 

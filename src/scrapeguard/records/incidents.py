@@ -205,7 +205,8 @@ def _groups(batch: list[dict[str, Any]]) -> dict[str, _Group]:
 
 def detect(session: Session, batch: list[dict[str, Any]], options: IncidentOptions) -> list[IncidentRecord]:
     """After a batch of decisions: attach actors to their open incident, or open one when the
-    exposure of the actor (or of all the campaign's actors) reaches `open_at_members`."""
+    exposure of the actor reaches `open_at_members` (of all the campaign's actors:
+    `open_at_campaign_members`)."""
     opened = []
     for group in _groups(batch).values():
         actors = set(group.actors)
@@ -227,7 +228,9 @@ def detect(session: Session, batch: list[dict[str, Any]], options: IncidentOptio
                              {"added": sorted(new)})
             continue
         members = len(ledger(session, actors))
-        if members < options.open_at_members:
+        campaign = group.key.startswith("campaign:")
+        threshold = options.open_at_campaign_members if campaign else options.open_at_members
+        if members < threshold:
             continue
         if session.execute(select(func.count()).select_from(IncidentRecord)
                            .where(IncidentRecord.group_key == group.key)).scalar_one():
@@ -238,8 +241,8 @@ def detect(session: Session, batch: list[dict[str, Any]], options: IncidentOptio
         opened.append(open_incident(
             session, GUARD, f"Scraping by {what}: {members} members' data received", actors,
             group_key=group_key, detected_at=group.detected_at,
-            note=f"opened by the guard: {members} members >= incidents.open_at_members "
-                 f"({options.open_at_members})"))
+            note=f"opened by the guard: {members} members >= incidents."
+                 f"{'open_at_campaign_members' if campaign else 'open_at_members'} ({threshold})"))
     return opened
 
 
