@@ -204,8 +204,12 @@ def demo(listen: tuple[str, int], members: int, seed: int, policy_path: str | No
   records database:      {db_target}   (scrapeguard incidents list --db {db_target} --as USER)
   policy:                {policy.source} (mode {policy.mode})
 
-  Try a scraper (watch 200s turn into refusals: 429 throttled, 403 challenged or blocked):
+  Try a scraper: curl names itself, so it is challenged at once (403, a proof-of-work it cannot
+  solve); from the 8th id in sequence its sweep is throttled (429), then blocked (403):
     for i in $(seq 1 80); do curl -s -o /dev/null -w "%{{http_code}} " {base}/api/v1/members/$i; done
+  In a browser's clothes (its user agent and headers) the first 7 come back 200, then the sweep:
+    for i in $(seq 1 80); do curl -s -o /dev/null -w "%{{http_code}} " --compressed -H "Accept-Language: en" \
+      -A "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0" {base}/api/v1/members/$i; done
 
   (Ctrl-C to stop)""")
 
