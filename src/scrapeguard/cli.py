@@ -208,8 +208,9 @@ def demo(listen: tuple[str, int], members: int, seed: int, policy_path: str | No
   solve); from the 8th id in sequence its sweep is throttled (429), then blocked (403):
     for i in $(seq 1 80); do curl -s -o /dev/null -w "%{{http_code}} " {base}/api/v1/members/$i; done
   In a browser's clothes (its user agent and headers) the first 7 come back 200, then the sweep:
-    for i in $(seq 1 80); do curl -s -o /dev/null -w "%{{http_code}} " --compressed -H "Accept-Language: en" \
-      -A "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0" {base}/api/v1/members/$i; done
+    for i in $(seq 1 80); do curl -s -o /dev/null -w "%{{http_code}} " --compressed \
+      -H "Accept-Language: en" -A "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0" \
+      {base}/api/v1/members/$i; done
 
   (Ctrl-C to stop)""")
 
