@@ -124,11 +124,13 @@ def test_forwarded_for_from_a_trusted_proxy_names_the_client(
 
 def test_upstream_down_gives_a_clear_502(make_guard: Callable) -> None:
     with socket.socket() as s:
+        # bound and never listening for the whole test: connections are refused, and no other
+        # server (another test's, on a busy machine) can take the port in the meantime
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
-    guard = make_guard(f"http://127.0.0.1:{closed_port}")
-    r = httpx.get(f"{guard.url}/u/anyone", headers=BROWSER)
-    assert r.status_code == 502
+        guard = make_guard(f"http://127.0.0.1:{closed_port}")
+        r = httpx.get(f"{guard.url}/u/anyone", headers=BROWSER)
+    assert r.status_code == 502, r.text
     assert "could not be reached" in r.text
 
 
