@@ -40,7 +40,7 @@ def test_a_detector_saying_the_same_about_two_keys_counts_once() -> None:
 def test_the_penalty_goes_to_the_most_specific_key_among_equals() -> None:
     equal = [signal("profile_quota", IP, 0.6), signal("profile_quota", SESSION, 0.6)]
     assert penalty_key(equal, [IP, SESSION]) == SESSION  # not the office's address
-    assert penalty_key(equal + [signal("new_account", ACCOUNT, 0.6)], [ACCOUNT, SESSION]) == ACCOUNT
+    assert penalty_key([*equal, signal("new_account", ACCOUNT, 0.6)], [ACCOUNT, SESSION]) == ACCOUNT
     # a campaign's group key only when nothing about the client itself is as strong
     campaign = [signal("campaign", "campaign:ids-1", 0.95), signal("campaign", IP, 0.95)]
     assert penalty_key(campaign, [IP]) == IP
