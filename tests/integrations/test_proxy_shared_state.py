@@ -59,11 +59,17 @@ def check_one_quota_across_instances(results: list[tuple[int, int]], decisions: 
     assert {d["action"] for d in lines} == {"throttle", "block"}
 
 
+def patient(store: str) -> str:
+    """The store URL with a generous timeout: the default 50 ms is for production, and on a loaded
+    test machine a slow answer would send an instance to its local fallback (its own quota)."""
+    return f"{store}{'&' if '?' in store else '?'}timeout_ms=3000"
+
+
 def test_two_proxy_processes_share_one_quota_through_redis(
     demo_site: str, redis_url: str, spawn_proxy: Callable
 ) -> None:
-    a, decisions_a = spawn_proxy(demo_site, redis_url, "a")
-    b, decisions_b = spawn_proxy(demo_site, redis_url, "b")
+    a, decisions_a = spawn_proxy(demo_site, patient(redis_url), "a")
+    b, decisions_b = spawn_proxy(demo_site, patient(redis_url), "b")
     names = profile_names(demo_site)
     results = alternate([a, b], names[:100])
     check_one_quota_across_instances(results, [decisions_a, decisions_b])
@@ -72,8 +78,8 @@ def test_two_proxy_processes_share_one_quota_through_redis(
 def test_two_proxy_processes_share_one_quota_through_a_redis_cluster(
     demo_site: str, redis_cluster: str, spawn_proxy: Callable
 ) -> None:
-    a, decisions_a = spawn_proxy(demo_site, redis_cluster, "a")
-    b, decisions_b = spawn_proxy(demo_site, redis_cluster, "b")
+    a, decisions_a = spawn_proxy(demo_site, patient(redis_cluster), "a")
+    b, decisions_b = spawn_proxy(demo_site, patient(redis_cluster), "b")
     results = alternate([a, b], profile_names(demo_site)[:100])
     check_one_quota_across_instances(results, [decisions_a, decisions_b])
     # the state really is spread over the cluster's nodes (the hash tags did their job)

@@ -40,7 +40,9 @@ MEMBER_DATA = MEMBER_DATA_KINDS
 class IpReputation(Detector):
     name = "ip_reputation"
     plans_member_data_only = True
-    corroborates = True  # a network look-up per new address; alone, its default scores refuse nobody
+    #: A network look-up per new address: asked only to corroborate, unless its scores alone can
+    #: refuse or challenge (with the default policy they challenge: a hosting network is bot evidence).
+    corroborates = True
 
     def __init__(self, options: IpReputationOptions, asn: AsnLookup | None) -> None:
         self.options = options
@@ -55,7 +57,10 @@ class IpReputation(Detector):
         o = policy.ip_reputation
         if not o.enabled:
             return None
-        return cls(o, asn_lookup() if o.asn_lookup else None)
+        asn = asn_lookup() if o.asn_lookup else None
+        if asn is not None and live:
+            asn.load_in_background()  # live traffic must not wait for it (replay loads it on first use)
+        return cls(o, asn)
 
     def strongest_score(self) -> float:
         """Its signals on one request combined at worst: every list, and hosting or VPN (not both)."""

@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import re
 from dataclasses import dataclass
+import threading
 from functools import cache
 from typing import Any
 
@@ -78,16 +79,24 @@ class AsnLookup:
     def __init__(self) -> None:
         self._db: Any = None
         self._failed = False
+        self._loading = threading.Lock()
 
     def _load(self) -> Any:
         if self._db is None and not self._failed:
-            try:
-                from geoip2fast import GeoIP2Fast
-                self._db = GeoIP2Fast(geoip2fast_data_file="geoip2fast-asn-ipv6.dat.gz")
-            except Exception as exc:  # the guard works without it
-                self._failed = True
-                log.warning("ASN look-ups are off: could not load geoip2fast's database (%s)", exc)
+            with self._loading:  # the first requests of a busy guard arrive together: load it once
+                if self._db is None and not self._failed:
+                    try:
+                        from geoip2fast import GeoIP2Fast
+                        self._db = GeoIP2Fast(geoip2fast_data_file="geoip2fast-asn-ipv6.dat.gz")
+                    except Exception as exc:  # the guard works without it
+                        self._failed = True
+                        log.warning("ASN look-ups are off: could not load geoip2fast's database (%s)", exc)
         return self._db
+
+    def load_in_background(self) -> None:
+        """Start loading the database now, so that the first requests do not wait for it."""
+        if self._db is None and not self._failed:
+            threading.Thread(target=self._load, name="asn-database", daemon=True).start()
 
     def operator(self, ip: str) -> str | None:
         db = self._load()
