@@ -37,6 +37,7 @@ from scrapeguard.policy.model import (
     ProfileQuotaOptions,
     Quota,
     RiskThresholds,
+    RouteMatching,
     RouteRule,
     StoreOptions,
 )
@@ -370,7 +371,7 @@ class _Checker:
                       honeypot=self.honeypot(d), campaign=self.campaign(d),
                       risk=risk, actions=actions,
                       store=store, routes=routes, source=self.source, challenge=challenge,
-                      incidents=incidents, flood=flood)
+                      incidents=incidents, flood=flood, route_matching=self.route_matching(d))
 
     def incidents(self, d: dict[str, Any]) -> IncidentOptions:
         i = "incidents"
@@ -548,6 +549,16 @@ class _Checker:
             min_networks=self.integer(d, f"{k}.min_networks", lo=2),
             min_members=self.integer(d, f"{k}.min_members", lo=2),
             score=self.number(d, f"{k}.score", lo=0, hi=1),
+        )
+
+    def route_matching(self, d: dict[str, Any]) -> RouteMatching:
+        m = "route_matching"
+        return RouteMatching(
+            case_insensitive=self.boolean(d, f"{m}.case_insensitive"),
+            merge_slashes=self.boolean(d, f"{m}.merge_slashes"),
+            strip_path_params=self.boolean(d, f"{m}.strip_path_params"),
+            repeated_subject=self.string(d, f"{m}.repeated_subject",  # type: ignore[arg-type]
+                                         ("refuse", "first", "last")),
         )
 
     def routes(self, value: Any) -> tuple[RouteRule, ...]:
