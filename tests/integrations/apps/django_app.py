@@ -21,7 +21,7 @@ def profile(request: HttpRequest, username: str) -> HttpResponse:
     return _seen(request, "profile", f"username:{username}")
 
 
-def member(request: HttpRequest, id: str) -> HttpResponse:  # noqa: A002 (the route's own name)
+def member(request: HttpRequest, id: str) -> HttpResponse:
     return _seen(request, "profile", f"id:{id}")
 
 

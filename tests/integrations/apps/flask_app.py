@@ -20,7 +20,7 @@ def create_app() -> Flask:
         return _seen("profile", f"username:{username}")
 
     @app.route("/api/v1/members/<id>")
-    def member(id: str) -> tuple[Response, int]:  # noqa: A002 (the route's own name)
+    def member(id: str) -> tuple[Response, int]:
         return _seen("profile", f"id:{id}")
 
     @app.route("/lookup")
