@@ -204,7 +204,8 @@ class Case:
     id: str
     target: bytes
     headers: tuple[tuple[bytes, bytes], ...] = ()
-    #: "read": the guard must read it as the app does; "refuse": the guard must answer 400.
+    #: "read": the guard must read it as the app does; "refuse": the guard must answer 400;
+    #: "malformed": not HTTP, refused (400) by the proxy's HTTP parser before the guard reads it.
     expect: str = "read"
 
 
@@ -264,6 +265,12 @@ CASES = [
     Case("forwarded-for-scope-id", b"/u/alice", ((b"X-Forwarded-For", b"fe80::1%eth0"),), "refuse"),
     Case("forwarded-for-port", b"/u/alice", ((b"X-Forwarded-For", b"203.0.113.9:4711"),), "refuse"),
     Case("forwarded-for-name", b"/u/alice", ((b"X-Forwarded-For", b"unknown"),), "refuse"),
+    # header lines that servers might read as a cookie or an address: aiohttp's parser refuses them
+    Case("cookie-space-before-colon", b"/u/alice", ((b"Cookie ", b"session=tok-9"),), "malformed"),
+    Case("cookie-folded-line", b"/u/alice", ((b"Cookie", b"a=1\r\n session=tok-10"),), "malformed"),
+    Case("cookie-bare-cr", b"/u/alice", ((b"Cookie", b"a=1\rCookie: session=tok-11"),), "malformed"),
+    Case("forwarded-for-space-before-colon", b"/u/alice", ((b"X-Forwarded-For ", b"66.249.66.1"),),
+         "malformed"),
 ]
 
 
@@ -271,9 +278,11 @@ CASES = [
 def test_the_guard_keys_what_the_app_reads_or_refuses(setup: Setup, case: Case) -> None:
     setup.events.clear()
     answer = send(setup.guard_port, case.target, *case.headers)
-    if case.expect == "refuse":
+    if case.expect in ("refuse", "malformed"):
         assert answer.status == 400, answer
-        assert b"Bad request" in answer.body and not answer.seen()  # the guard's page, not the app's
+        assert not answer.seen()  # not the app's answer
+        if case.expect == "refuse":
+            assert b"Bad request" in answer.body  # the guard's page
         assert setup.events == []  # refused before it was judged or forwarded
         return
     assert answer.status != 400, answer

@@ -641,7 +641,7 @@ def header_facts(headers: Mapping[str, str]) -> dict[str, str]:
 def without_cookie(header: str, name: str) -> str:
     """A Cookie header without the cookie `name` (other cookies as they were)."""
     return "; ".join(part.strip() for part in header.split(";")
-                     if part.strip() and part.strip().partition("=")[0] != name)
+                     if part.strip() and part.partition("=")[0].strip() != name)
 
 
 @functools.cache

@@ -111,9 +111,9 @@ def read_cookies(line: str | None, names: Iterable[str]) -> dict[str, str]:
     not plain cookie-octets (quoted, spaces, backslashes: each parser unquotes its own way), or a
     name one parser finds and another does not.
     """
-    if not line:
-        return {}
     wanted = set(names)
+    if not line or not any(name in line for name in wanted):
+        return {}
     plain = [(k, v) for k, v in _split_cookies(line) if k in wanted]
     werkzeug = [(k, v) for k, v in _werkzeug_cookies(line) if k in wanted]
     found: dict[str, str] = {}
