@@ -19,10 +19,11 @@ import asyncio
 import contextlib
 import importlib.util
 import json
+import re
 import socket
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -319,3 +320,34 @@ def test_refusals_are_counted(setup: Setup) -> None:
         assert setup.proxy.counts[name] == before.get(name, 0) + 1
 
 
+
+
+# -- the demo site itself ---------------------------------------------------------------------
+
+def test_the_demo_site_shows_a_member_only_when_the_guard_counts_that_member(
+    demo_site: str, make_guard: Callable[..., Any]
+) -> None:
+    """The path cases against the demo site (Starlette on uvicorn, as deployed): whenever it
+    answers with a member's profile, the guard counted that member's profile."""
+    guard = make_guard(demo_site, POLICY)
+    events: list[Event] = []
+    guard.proxy.on_event = events.append
+    port = int(guard.url.rsplit(":", 1)[1])
+    directory = send(port, b"/directory?page=2").body.decode()
+    name = re.findall(r'href="/u/([^"]+)"', directory)[0]
+    encoded = "".join(f"%{b:02X}" for b in name.encode())
+    profiles = 0
+    for case in CASES:
+        if not (b"alice" in case.target or b"%61lice" in case.target) or case.headers:
+            continue
+        events.clear()
+        target = case.target.replace(b"%61lice", encoded.encode()).replace(b"alice", name.encode())
+        answer = send(port, target)
+        if case.expect == "refuse":
+            assert answer.status == 400 and events == [], case.id
+            continue
+        shown = re.search(rb'data-member-id="(\d+)"', answer.body)
+        if answer.status == 200 and shown:
+            profiles += 1
+            assert (events[0].route.kind, events[0].route.subject) == ("profile", f"username:{name}"), case.id
+    assert profiles >= 4  # plain, %2F, encoded letters in the route, the name all encoded
