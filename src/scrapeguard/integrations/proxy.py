@@ -460,8 +460,7 @@ class GuardProxy:
             body["records"] = self.records.status()
         return web.json_response(body, status=200, headers={"Cache-Control": "no-store"})
 
-    def _upstream_headers(self, request: web.Request, client_ip: str, peer_ip: str,
-                          cookie: str | None) -> CIMultiDict[str]:
+    def _upstream_headers(self, request: web.Request, client_ip: str, cookie: str | None) -> CIMultiDict[str]:
         """The request headers for the site: hop-by-hop headers and the client's forwarding claims
         dropped, the guard's own X-Forwarded-* set, and `cookie` (the Cookie lines joined, as the
         guard read them) as the one Cookie line."""
@@ -500,7 +499,7 @@ class GuardProxy:
         # The target is appended to the upstream as an opaque string: never resolved as a URL
         # reference, so "//other-host/..." cannot send the proxy anywhere but the upstream.
         url = URL(self._upstream_base + raw, encoded=True)
-        headers = self._upstream_headers(request, client_ip, peer_ip, cookie)
+        headers = self._upstream_headers(request, client_ip, cookie)
         body = request.content if request.body_exists else None
         try:
             upstream = await self._session.request(
