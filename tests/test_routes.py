@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from scrapeguard.policy import default_policy
-from scrapeguard.policy.model import RouteRule
-from scrapeguard.routes import ASSET, CONTACT_LOOKUP, LISTING, PAGE, PROFILE, RouteMap
+from scrapeguard.policy.model import RouteMatching, RouteRule
+from scrapeguard.routes import ASSET, CONTACT_LOOKUP, LISTING, PAGE, PROFILE, AmbiguousRequest, RouteMap
 
 DEMO = RouteMap(default_policy().routes)
 
@@ -48,3 +49,40 @@ def test_regex_characters_in_patterns_are_literal() -> None:
 def test_any_path_and_query_is_classified_without_error(path: str, query: str) -> None:
     m = DEMO.match(path, query)
     assert m.kind in (PROFILE, CONTACT_LOOKUP, LISTING, ASSET, PAGE, "auth")
+
+
+def test_a_repeated_subject_parameter_is_ambiguous_to_a_live_request() -> None:
+    query = "email=decoy@x.org&email=Victim@x.org"
+    with pytest.raises(AmbiguousRequest) as refused:
+        DEMO.match("/lookup", query, strict=True)
+    assert refused.value.count == "ambiguous_subject"
+    with pytest.raises(AmbiguousRequest):
+        DEMO.match("/lookup", "email=&email=victim@x.org", strict=True)  # Flask reads "", Starlette victim
+    with pytest.raises(AmbiguousRequest):
+        DEMO.match("/lookup", "email=victim@x.org%00", strict=True)
+    # a log line records what the site (Starlette, Django) served: the last value
+    assert DEMO.match("/lookup", query).subject == "email:victim@x.org"
+    assert DEMO.match("/lookup", "email=victim@x.org&other=1&other=2", strict=True).subject \
+        == "email:victim@x.org"  # other parameters may repeat
+
+
+def test_a_repeated_subject_parameter_read_as_the_policy_says() -> None:
+    query = "email=decoy@x.org&email=Victim@x.org"
+    first = RouteMap(default_policy().routes, RouteMatching(repeated_subject="first"))
+    last = RouteMap(default_policy().routes, RouteMatching(repeated_subject="last"))
+    assert first.match("/lookup", query, strict=True).subject == "email:decoy@x.org"
+    assert last.match("/lookup", query, strict=True).subject == "email:victim@x.org"
+
+
+def test_subject_parameters_are_decoded_once_as_the_site_decodes_them() -> None:
+    assert DEMO.match("/lookup", "email=victim%2540x.org").subject == "email:victim%40x.org"
+    assert DEMO.match("/lookup", "e%6Dail=+Victim%40x.org+").subject == "email:victim@x.org"
+    assert DEMO.match("/lookup", "email=victim@x.org;email=decoy").subject == "email:victim@x.org;email=decoy"
+
+
+def test_case_insensitive_sites() -> None:
+    folding = RouteMap(default_policy().routes, RouteMatching(case_insensitive=True))
+    assert folding.match("/U/Alice").subject == "username:alice"
+    assert folding.match("/API/v1/Members/7").subject == "id:7"
+    assert DEMO.match("/U/Alice").kind == PAGE
+    assert DEMO.match("/u/Alice").subject == "username:Alice"

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-from scrapeguard.policy.model import RouteRule
+from scrapeguard.policy.model import RouteMatching, RouteRule
 
 PROFILE = "profile"
 CONTACT_LOOKUP = "contact_lookup"
@@ -54,7 +54,25 @@ class RouteMatch:
 UNMATCHED = RouteMatch(PAGE, None, (), None)
 
 
-def _compile(pattern: str) -> re.Pattern[str]:
+class AmbiguousRequest(ValueError):
+    """A request the site may read otherwise than the guard would: refused (400) and counted.
+
+    `count` names the proxy's counter (e.g. "ambiguous_subject")."""
+
+    def __init__(self, count: str, message: str) -> None:
+        super().__init__(message)
+        self.count = count
+
+
+#: How the site reads requests when the policy does not say (Starlette's, Flask's, Django's way).
+DEFAULT_MATCHING = RouteMatching()
+
+#: Control characters: no member name or contact detail holds one, and servers cut or read them
+#: differently (a NUL ends a C string).
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
     out = ["^"]
     pos = 0
     for m in re.finditer(r"\{(\w+)(\*?)\}", pattern):
@@ -63,7 +81,7 @@ def _compile(pattern: str) -> re.Pattern[str]:
         pos = m.end()
     out.append(re.escape(pattern[pos:]).rstrip("/"))
     out.append("/?$")
-    return re.compile("".join(out))
+    return re.compile("".join(out), flags)
 
 
 def _literal_prefix(pattern: str) -> str:
@@ -73,8 +91,16 @@ def _literal_prefix(pattern: str) -> str:
 
 
 class RouteMap:
-    def __init__(self, rules: tuple[RouteRule, ...] | list[RouteRule]) -> None:
-        self._rules = [(_literal_prefix(r.pattern), _compile(r.pattern), r) for r in rules]
+    """The route map, read as the site reads requests (`matching`: the policy's [route_matching];
+    logs, which record what the site served, use the defaults)."""
+
+    def __init__(self, rules: tuple[RouteRule, ...] | list[RouteRule],
+                 matching: RouteMatching = DEFAULT_MATCHING) -> None:
+        self.matching = matching
+        fold = matching.case_insensitive
+        flags = re.IGNORECASE if fold else 0
+        self._rules = [(_literal_prefix(r.pattern).lower() if fold else _literal_prefix(r.pattern),
+                        _compile(r.pattern, flags), r) for r in rules]
 
     @property
     def rules(self) -> list[RouteRule]:
@@ -85,18 +111,21 @@ class RouteMap:
         """Each rule's regular expression (Python's; Polars reads them alike), in rule order."""
         return [regex for _, regex, _ in self._rules]
 
-    def match(self, path: str, query: str = "") -> RouteMatch:
-        """Classify a request path (decoded, without the query) and its raw query string."""
-        index, subject = self.index_of(path, query)
+    def match(self, path: str, query: str = "", strict: bool = False) -> RouteMatch:
+        """Classify a request path (decoded, without the query) and its raw query string.
+        With `strict` (a live request), a subject the site may read otherwise raises AmbiguousRequest."""
+        index, subject = self.index_of(path, query, strict)
         if index is None:
             return UNMATCHED
         rule = self._rules[index][2]
         return RouteMatch(rule.kind, subject, rule.categories, rule.pattern)
 
-    def index_of(self, path: str, query: str = "") -> tuple[int | None, str | None]:
+    def index_of(self, path: str, query: str = "", strict: bool = False) -> tuple[int | None, str | None]:
         """(index of the first rule that matches, or None; the subject) — `match` in two plain values."""
+        fold = self.matching.case_insensitive
+        folded = path.lower() if fold else path
         for index, (prefix, regex, rule) in enumerate(self._rules):
-            if not path.startswith(prefix):
+            if not folded.startswith(prefix):
                 continue
             m = regex.match(path)
             if m is None:
@@ -105,10 +134,28 @@ class RouteMap:
             if rule.subject is not None:
                 if rule.subject.startswith("query:"):
                     name = rule.subject[6:]
-                    values = parse_qs(query).get(name) if query else None
-                    if values and values[0].strip():
-                        subject = f"{name}:{values[0].strip().lower()}"
+                    value = self._query_value(name, query, strict) if query else None
+                    if value and value.strip():
+                        subject = f"{name}:{value.strip().lower()}"
                 else:
-                    subject = f"{rule.subject}:{m.group(rule.subject)}"
+                    value = m.group(rule.subject)
+                    subject = f"{rule.subject}:{value.lower() if fold else value}"
             return index, subject
         return None, None
+
+    def _query_value(self, name: str, query: str, strict: bool) -> str | None:
+        """The value of the subject parameter `name`, decoded as Starlette, Werkzeug and Django do
+        (`+` is a space, %XX UTF-8, `&` the only separator). Given more than once, the value the
+        policy says the site reads; with `strict` and "refuse", AmbiguousRequest."""
+        values = parse_qs(query, keep_blank_values=True).get(name)
+        if not values:
+            return None
+        if strict:
+            if len(values) > 1 and self.matching.repeated_subject == "refuse":
+                raise AmbiguousRequest("ambiguous_subject",
+                                       f"The parameter {name[:40]!r} is given more than once.")
+            if any(CONTROL.search(v) for v in values):
+                raise AmbiguousRequest("ambiguous_subject",
+                                       f"The parameter {name[:40]!r} holds control characters.")
+        # Starlette's and Django's query dicts read the last value, Flask's args.get the first
+        return values[0] if self.matching.repeated_subject == "first" else values[-1]

@@ -131,7 +131,10 @@ def test_two_instances_on_redis_share_clearances_and_spent_proofs(
     b = make_guard(demo_site, POLICY, trusted=("127.0.0.1",), name="b.jsonl", store=redis_url)
     names = iter(names_from(demo_site))
     on_a, on_b = client(a.url, "198.51.100.7"), client(b.url, "198.51.100.7")
-    for name in ("session", "scrapeguard_session"):  # one browser, alternating instances
+    # one browser, alternating instances: B's client forgets the session B gave it (a jar sending
+    # two different session cookies is refused as ambiguous, docs/security.md)
+    on_b.cookies.clear()
+    for name in ("session", "scrapeguard_session"):
         on_b.cookies.set(name, on_a.cookies[name])
     challenged = on_b.get(f"/u/{next(names)}").json()  # a scripting tool: challenged
     payload = solve(challenged["challenge"]["pow"])

@@ -77,3 +77,32 @@ def test_every_ipv4_client_is_the_same_however_it_is_written(ip: ipaddress.IPv4A
     mapped = f"::ffff:{ip}"
     assert ClientIPResolver().resolve(mapped, None) == str(ip)
     assert RESOLVER.resolve("10.0.0.5", mapped) == str(ip)
+
+
+def test_every_forwarded_for_line_is_one_list_read_right_to_left() -> None:
+    # HAProxy's `option forwardfor` appends a line of its own after the client's
+    assert RESOLVER.resolve("10.0.0.5", ["66.249.66.1", "203.0.113.7"]) == "203.0.113.7"
+    lines = ["66.249.66.1, 198.51.100.1", "203.0.113.7, 10.0.0.9"]
+    assert RESOLVER.resolve("10.0.0.5", lines) == "203.0.113.7"
+    assert RESOLVER.resolve("10.0.0.5", ["203.0.113.7", "10.0.0.9"]) == "203.0.113.7"
+    assert RESOLVER.resolve("10.0.0.5", []) == "10.0.0.5"
+    assert RESOLVER.resolve("192.0.2.1", ["6.6.6.6", "7.7.7.7"]) == "192.0.2.1"  # untrusted peer
+
+
+def test_empty_list_elements_are_skipped() -> None:
+    assert RESOLVER.resolve("10.0.0.5", ["", "203.0.113.7"]) == "203.0.113.7"
+    assert RESOLVER.resolve("10.0.0.5", "203.0.113.7, , 10.0.0.9,") == "203.0.113.7"
+    assert RESOLVER.resolve("10.0.0.5", " , ") == "10.0.0.5"
+
+
+@pytest.mark.parametrize("hop", [
+    "fe80::1%eth0", "fe80::1%25eth0", "203.0.113.7:8080", "[2001:db8::1]:443", "[203.0.113.7]", "[::1",
+    "2001:db8::1]", "unknown", "_hidden", "203.0.113.7 203.0.113.8", "0x7f.1", "localhost", "١٢٣.1.1.1",
+])
+def test_only_plain_addresses_are_client_addresses(hop: str) -> None:
+    with pytest.raises(ForwardedHeaderError, match="not an IP address"):
+        RESOLVER.resolve("10.0.0.5", hop)
+    with pytest.raises(ForwardedHeaderError):
+        RESOLVER.resolve("10.0.0.5", [hop, "10.0.0.9"])
+    # left of the client, it is the client's own claim: never read
+    assert RESOLVER.resolve("10.0.0.5", [hop, "203.0.113.7"]) == "203.0.113.7"

@@ -254,10 +254,14 @@ def test_a_target_that_looks_like_another_host_stays_on_the_upstream(
 
     secret.router.add_get("/{tail:.*}", leak)
     other = start_upstream(secret).removeprefix("http://")
-    guard = make_guard(start_upstream(echo_app()))
+    upstream = start_upstream(echo_app())
+    refusing = make_guard(upstream)  # runs of slashes are refused by default (docs/security.md)
+    merging = make_guard(upstream, "[route_matching]\nmerge_slashes = true\n", name="merging.jsonl")
     for target in (f"//{other}/secret.txt", f"//x@{other}/secret.txt"):
         request = f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        response = raw_request(guard.url, request.encode())
+        response = raw_request(refusing.url, request.encode())
+        assert b"INTERNAL-ONLY" not in response and status_of(response) == 400
+        response = raw_request(merging.url, request.encode())
         assert b"INTERNAL-ONLY" not in response
         assert json.loads(response.split(b"\r\n\r\n", 1)[1])["path"] == target  # the upstream got it
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 
 from scrapeguard.policy.model import IPNetwork
 
@@ -13,6 +14,21 @@ _IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
 class ForwardedHeaderError(ValueError):
     """A trusted proxy sent an X-Forwarded-For that is not a list of addresses."""
+
+
+#: A hop written as a plain address: IPv4 dotted quad or IPv6 hex (bracketed IPv6 allowed). No
+#: scope id (fe80::1%eth0 names an interface of the proxy's host, not a client), no port, no name.
+_PLAIN_HOP = re.compile(r"[0-9.]+|\[?[0-9A-Fa-f:.]+\]?")
+
+
+def parse_hop(hop: str) -> str:
+    """One X-Forwarded-For element as a canonical address, or ForwardedHeaderError."""
+    if _PLAIN_HOP.fullmatch(hop) and (hop[0] == "[") == (hop[-1] == "]") and (hop[0] != "[" or ":" in hop):
+        try:
+            return str(_unmapped(ipaddress.ip_address(hop.strip("[]"))))
+        except ValueError:
+            pass
+    raise ForwardedHeaderError(f"X-Forwarded-For hop {hop[:60]!r} is not an IP address")
 
 
 def _unmapped(addr: IPAddress) -> IPAddress:
@@ -54,19 +70,21 @@ class ClientIPResolver:
             return False
         return any(addr in net for net in self.trusted)
 
-    def resolve(self, peer: str, forwarded_for: str | None) -> str:
-        """The client address, in canonical form (see `canonical_ip`). X-Forwarded-For is read
-        right to left, skipping trusted hops; it is ignored altogether unless the socket peer is trusted."""
+    def resolve(self, peer: str, forwarded_for: str | Sequence[str] | None) -> str:
+        """The client address, in canonical form (see `canonical_ip`). X-Forwarded-For (one value,
+        or every header line in order: a proxy such as HAProxy appends a line of its own) is read
+        as one list, right to left, skipping trusted hops and empty elements (RFC 9110 5.6.1); the
+        first other hop is the client. It is ignored altogether unless the socket peer is trusted."""
         peer = canonical_ip(peer)
         if not forwarded_for or not self.is_trusted(peer):
             return peer
-        hops = [h.strip() for h in forwarded_for.split(",")]
+        lines = [forwarded_for] if isinstance(forwarded_for, str) else forwarded_for
+        hops = [h.strip() for line in lines for h in line.split(",")]
         client = peer
         for hop in reversed(hops):
-            try:
-                addr = str(_unmapped(ipaddress.ip_address(hop.strip("[]"))))
-            except ValueError as exc:
-                raise ForwardedHeaderError(f"X-Forwarded-For hop {hop[:60]!r} is not an IP address") from exc
+            if not hop:
+                continue
+            addr = parse_hop(hop)
             client = addr
             if not self.is_trusted(addr):
                 break

@@ -13,11 +13,12 @@ import asyncio
 import functools
 import hashlib
 import hmac
+import html
 import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import http_exceptions, web
-from multidict import CIMultiDict
+from multidict import CIMultiDict, MultiMapping
 from yarl import URL
 
 from scrapeguard.challenge.keys import load_keys
@@ -51,9 +52,10 @@ from scrapeguard.decisions import (
 from scrapeguard.engine import Engine
 from scrapeguard.events import HEADER_FACTS, Event
 from scrapeguard.integrations.client_ip import ClientIPResolver, ForwardedHeaderError
+from scrapeguard.integrations.reading import cookie_line, read_cookies, read_target
 from scrapeguard.ratelimit import ratelimit_headers
 from scrapeguard.refusals import DECISION_HEADER, build_refusal
-from scrapeguard.routes import RouteMap
+from scrapeguard.routes import AmbiguousRequest, RouteMap, RouteMatch
 from scrapeguard.stores import MemoryStore, StoreRequest, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -110,10 +112,26 @@ class ProxyConfig:
 
 
 def _error_page(status: int, title: str, text: str) -> web.Response:
+    """A plain HTML error page. `text` may quote the request (a bad header): it is escaped."""
+    title, text = html.escape(title), html.escape(text)
     body = (f"<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>{title}</title>"
             f"<body style=\"font-family:sans-serif;max-width:36rem;margin:4rem auto\">"
             f"<h1>{title}</h1><p>{text}</p></body></html>")
     return web.Response(status=status, text=body, content_type="text/html")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestReading:
+    """What the guard reads of a request, as the site's framework reads it (see reading.py)."""
+
+    path: str
+    #: The raw query string (the site decodes it once, and so does the route map).
+    query: str
+    route: RouteMatch
+    #: The Cookie lines joined into the one line the guard reads and forwards (None: no cookie).
+    cookie: str | None
+    #: The cookies the guard itself reads (session, its stamp, clearance), one value each.
+    cookies: dict[str, str]
 
 
 def _parse_created(value: str | None) -> float | None:
@@ -136,7 +154,7 @@ class GuardProxy:
         self._upstream_base = str(upstream.origin()) + upstream.raw_path.rstrip("/")
         self.engine = engine
         self.policy = engine.policy
-        self.routes = RouteMap(engine.policy.routes)
+        self.routes = RouteMap(engine.policy.routes, engine.policy.route_matching)
         self.decisions = decisions
         #: The records database's sink (`--db`): refusals and what each actor received.
         self.records = records
@@ -171,6 +189,9 @@ class GuardProxy:
         # so that a made-up session cookie is told apart without keeping any state per session.
         keys = self.challenges.keys if self.challenges is not None else load_keys(engine.policy.challenge)
         self._stamp_keys = keys.keys
+        self._read_cookies = (self._session_cookie, STAMP_COOKIE, self._clearance_cookie)
+        #: Called with every event the guard judges (tests compare it with what the site saw).
+        self.on_event: Callable[[Event], None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -218,29 +239,40 @@ class GuardProxy:
         self._session_cache[session] = (now + SESSION_CACHE_SECONDS, known)
         return known
 
-    def _event(self, request: web.Request, client_ip: str, now: float) -> Event:
-        token = request.cookies.get(self._session_cookie)
+    def _read(self, request: web.Request) -> RequestReading:
+        """Read the request as the site will (raises AmbiguousRequest where it might not)."""
+        path, query = read_target(request.raw_path, self.routes.matching)
+        route = self.routes.match(path, query, strict=True)
+        line = cookie_line(request.headers.getall("Cookie", []))
+        return RequestReading(path, query, route, line, read_cookies(line, self._read_cookies))
+
+    def _event(self, request: web.Request, client_ip: str, now: float,
+               reading: RequestReading | None = None) -> Event:
+        if reading is None:  # a challenge submission: read already in `handle`, so it reads alike
+            reading = self._read(request)
+        cookies = reading.cookies
+        token = cookies.get(self._session_cookie)
         session = session_key(token) if token else None
         account = created = None
-        issued = bool(token) and self._stamped(str(token), request.cookies.get(STAMP_COOKIE))
+        issued = bool(token) and self._stamped(str(token), cookies.get(STAMP_COOKIE))
         if session:
             known = self._lookup_session(session, now)
             if known:
                 account_id, _, created_text = known.partition("|")
                 account = account_id
                 created = float(created_text) if created_text else None
-        path = request.path
-        query = request.query_string
+        path = reading.path
+        query = reading.query
         user_agent = request.headers.get("User-Agent", "")
         clearance = None
         if self.challenges is not None:
-            presented = request.cookies.get(self._clearance_cookie)
+            presented = cookies.get(self._clearance_cookie)
             if presented:
                 clearance = self.challenges.clearance_id(presented, client_ip, user_agent, now)
                 if clearance is None:
                     self.counts["clearance_invalid"] += 1  # expired, forged, or from another client
         return Event(ts=now, ip=client_ip, method=request.method, path=path, query=query,
-                     route=self.routes.match(path, query), account=account,
+                     route=reading.route, account=account,
                      account_created=created, session=session,
                      session_issued=issued, user_agent=user_agent, headers=header_facts(request.headers),
                      clearance=clearance)
@@ -250,9 +282,14 @@ class GuardProxy:
         peer = request.transport.get_extra_info("peername") if request.transport else None
         peer_ip = peer[0] if peer else ""
         try:
-            client_ip = self.resolver.resolve(peer_ip, request.headers.get("X-Forwarded-For"))
+            client_ip = self.resolver.resolve(peer_ip, request.headers.getall("X-Forwarded-For", []))
         except ForwardedHeaderError as exc:
             self.counts["bad_forwarded_header"] += 1
+            return _error_page(400, "Bad request", str(exc))
+        try:
+            reading = self._read(request)
+        except AmbiguousRequest as exc:
+            self.counts[exc.count] += 1
             return _error_page(400, "Bad request", str(exc))
         if request.path == STATUS_PATH and self._may_see_status(peer_ip, request):
             return self._status()
@@ -267,9 +304,9 @@ class GuardProxy:
                 # store delays only the requests that wait for it
                 loop = asyncio.get_running_loop()
                 event, decision = await loop.run_in_executor(
-                    self._executor, self._event_and_decision, request, client_ip, now)
+                    self._executor, self._event_and_decision, request, client_ip, now, reading)
             else:
-                event, decision = self._event_and_decision(request, client_ip, now)
+                event, decision = self._event_and_decision(request, client_ip, now, reading)
         except StoreUnavailable:
             self.counts["store_unavailable"] += 1
             response = _error_page(503, "Temporarily unavailable",
@@ -284,7 +321,7 @@ class GuardProxy:
             if decision.enforced:
                 self.counts[decision.action] += 1
                 return self._refuse(request, decision, client_ip)
-        return await self._forward(request, client_ip, peer_ip, event, now)
+        return await self._forward(request, client_ip, peer_ip, event, now, reading.cookie)
 
     def _refuse(self, request: web.Request, decision: Decision, client_ip: str, error: str = "",
                 next_path: str | None = None) -> web.Response:
@@ -379,8 +416,11 @@ class GuardProxy:
                         enforced=self.engine.enforcing, keys=keys, route=event.route.kind, path=event.path,
                         risk=self.policy.risk.challenge)
 
-    def _event_and_decision(self, request: web.Request, client_ip: str, now: float) -> tuple[Event, Decision]:
-        event = self._event(request, client_ip, now)
+    def _event_and_decision(self, request: web.Request, client_ip: str, now: float,
+                            reading: RequestReading) -> tuple[Event, Decision]:
+        event = self._event(request, client_ip, now, reading)
+        if self.on_event is not None:
+            self.on_event(event)
         return event, self.engine.decide(event)
 
     def _record_later(self, event: Event, requests: list[StoreRequest]) -> None:
@@ -421,7 +461,10 @@ class GuardProxy:
             body["records"] = self.records.status()
         return web.json_response(body, status=200, headers={"Cache-Control": "no-store"})
 
-    def _upstream_headers(self, request: web.Request, client_ip: str, peer_ip: str) -> CIMultiDict[str]:
+    def _upstream_headers(self, request: web.Request, client_ip: str, cookie: str | None) -> CIMultiDict[str]:
+        """The request headers for the site: hop-by-hop headers and the client's forwarding claims
+        dropped, the guard's own X-Forwarded-* set, and `cookie` (the Cookie lines joined, as the
+        guard read them) as the one Cookie line."""
         headers: CIMultiDict[str] = CIMultiDict()
         connection_tokens = {t.strip().lower() for t in request.headers.get("Connection", "").split(",")}
         for name, value in request.headers.items():
@@ -431,24 +474,25 @@ class GuardProxy:
             if lower in ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded",
                          "x-real-ip"):
                 continue  # spoofable client-side claims: the guard sets its own below
-            if lower == "cookie" and (self._clearance_cookie in value or STAMP_COOKIE in value):
-                # the guard's cookies, not the site's
-                value = without_cookie(without_cookie(value, self._clearance_cookie), STAMP_COOKIE)
-                if not value:
-                    continue
+            if lower == "cookie":
+                continue  # one joined line below
             headers.add(name, value)
-        forwarded = request.headers.get("X-Forwarded-For")
-        if forwarded and self.resolver.is_trusted(peer_ip):
-            headers["X-Forwarded-For"] = f"{forwarded}, {peer_ip}"
-        else:
-            headers["X-Forwarded-For"] = client_ip
+        if cookie and (self._clearance_cookie in cookie or STAMP_COOKIE in cookie):
+            # the guard's cookies, not the site's
+            cookie = without_cookie(without_cookie(cookie, self._clearance_cookie), STAMP_COOKIE)
+        if cookie:
+            # one line, the one the guard read: the site cannot read a cookie the guard did not
+            headers["Cookie"] = cookie
+        # The one address the guard keyed: the site (ProxyFix, uvicorn's proxy headers, or reading
+        # the first or the last hop) finds the same client, whichever end of the list it reads.
+        headers["X-Forwarded-For"] = client_ip
         headers["X-Forwarded-Proto"] = request.scheme
         if request.host:
             headers["X-Forwarded-Host"] = request.host
         return headers
 
     async def _forward(self, request: web.Request, client_ip: str, peer_ip: str, event: Event,
-                       now: float) -> web.StreamResponse:
+                       now: float, cookie: str | None) -> web.StreamResponse:
         assert self._session is not None
         raw = request.raw_path
         if not raw.startswith("/"):
@@ -456,7 +500,7 @@ class GuardProxy:
         # The target is appended to the upstream as an opaque string: never resolved as a URL
         # reference, so "//other-host/..." cannot send the proxy anywhere but the upstream.
         url = URL(self._upstream_base + raw, encoded=True)
-        headers = self._upstream_headers(request, client_ip, peer_ip)
+        headers = self._upstream_headers(request, client_ip, cookie)
         body = request.content if request.body_exists else None
         try:
             upstream = await self._session.request(
@@ -578,14 +622,16 @@ class GuardProxy:
 
 
 def header_facts(headers: Mapping[str, str]) -> dict[str, str]:
-    """The request headers detectors look at; of the cookie header only whether it held a cookie."""
+    """The request headers detectors look at; of the cookie header only whether it held a cookie
+    (in any of its lines: the site reads them all)."""
     facts = {}
     for name in HEADER_FACTS:
         value = headers.get(name)
         if value is None:
             continue
         if name == "cookie":
-            if "=" in value:  # an empty or nameless header carries no cookie
+            lines = headers.getall(name) if isinstance(headers, MultiMapping) else [value]
+            if any("=" in line for line in lines):  # an empty or nameless header carries no cookie
                 facts[name] = "1"
         else:
             facts[name] = value[:256]
@@ -595,7 +641,7 @@ def header_facts(headers: Mapping[str, str]) -> dict[str, str]:
 def without_cookie(header: str, name: str) -> str:
     """A Cookie header without the cookie `name` (other cookies as they were)."""
     return "; ".join(part.strip() for part in header.split(";")
-                     if part.strip() and part.strip().partition("=")[0] != name)
+                     if part.strip() and part.partition("=")[0].strip() != name)
 
 
 @functools.cache

@@ -12,8 +12,8 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-from dataclasses import dataclass
 import threading
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 

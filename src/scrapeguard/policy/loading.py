@@ -38,6 +38,7 @@ from scrapeguard.policy.model import (
     ProfileQuotaOptions,
     Quota,
     RiskThresholds,
+    RouteMatching,
     RouteRule,
     StoreOptions,
 )
@@ -373,7 +374,8 @@ class _Checker:
                       honeypot=self.honeypot(d), campaign=self.campaign(d),
                       risk=risk, actions=actions,
                       store=store, routes=routes, source=self.source, challenge=challenge,
-                      incidents=incidents, flood=flood, login_wall=login_wall)
+                      incidents=incidents, flood=flood, login_wall=login_wall,
+                      route_matching=self.route_matching(d))
 
     def incidents(self, d: dict[str, Any]) -> IncidentOptions:
         i = "incidents"
@@ -567,6 +569,16 @@ class _Checker:
             min_members=self.integer(d, f"{k}.min_members", lo=2),
             score=self.number(d, f"{k}.score", lo=0, hi=1),
             min_disjoint_share=self.number(d, f"{k}.min_disjoint_share", lo=0, hi=1),
+        )
+
+    def route_matching(self, d: dict[str, Any]) -> RouteMatching:
+        m = "route_matching"
+        return RouteMatching(
+            case_insensitive=self.boolean(d, f"{m}.case_insensitive"),
+            merge_slashes=self.boolean(d, f"{m}.merge_slashes"),
+            strip_path_params=self.boolean(d, f"{m}.strip_path_params"),
+            repeated_subject=self.string(d, f"{m}.repeated_subject",  # type: ignore[arg-type]
+                                         ("refuse", "first", "last")),
         )
 
     def routes(self, value: Any) -> tuple[RouteRule, ...]:

@@ -252,6 +252,22 @@ class RouteRule:
 
 
 @dataclass(frozen=True, slots=True)
+class RouteMatching:
+    """[route_matching]: how the site reads request paths and member parameters, so that the guard
+    keys the route and the member the site serves (see docs/security.md, "Ambiguous requests")."""
+
+    #: The site matches paths (and member names in them) regardless of case.
+    case_insensitive: bool = False
+    #: The site treats runs of slashes in a path as one ("//u/x" is "/u/x"); else they are refused.
+    merge_slashes: bool = False
+    #: The site drops ";params" from path segments (Java servlet containers do).
+    strip_path_params: bool = False
+    #: A member parameter given more than once (?email=a&email=b): "refuse" (400), or the value the
+    #: site's framework reads: "first" (Flask's args.get) or "last" (Starlette, Django).
+    repeated_subject: Literal["refuse", "first", "last"] = "refuse"
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     mode: Mode
     client: ClientOptions
@@ -274,6 +290,7 @@ class Policy:
     incidents: IncidentOptions = IncidentOptions()
     flood: FloodOptions = FloodOptions()
     login_wall: LoginWallOptions = LoginWallOptions()
+    route_matching: RouteMatching = RouteMatching()
 
     @property
     def enforcing(self) -> bool:
