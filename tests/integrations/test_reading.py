@@ -7,9 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from werkzeug.sansio.http import parse_cookie as werkzeug_parse_cookie
 
-from scrapeguard.integrations.reading import cookie_line, read_cookies, read_target
+from scrapeguard.integrations.reading import cookie_line, merged_slashes_agree, read_cookies, read_target
+from scrapeguard.policy import default_policy
 from scrapeguard.policy.model import RouteMatching
-from scrapeguard.routes import AmbiguousRequest
+from scrapeguard.routes import AmbiguousRequest, RouteMap
 
 
 def test_paths_are_decoded_as_asgi_and_wsgi_servers_decode_them() -> None:
@@ -25,12 +26,23 @@ def test_paths_are_decoded_as_asgi_and_wsgi_servers_decode_them() -> None:
 @pytest.mark.parametrize("target", [
     "u/alice", "*", "http://other/u/alice", "/u/alice#top", "/u/é", "/u/a b", "/a/../u/alice", "/a/./u/x",
     "/u/alice/..", "/x/%2e%2E/u/alice", "/x%2F..%2Fu/alice", "/u/alice%00", "/u/%0d%0aX", "/u/%ff",
-    "/u/%C3", "//u/alice", "/u//alice", "/u%2F%2Falice",
+    "/u/%C3",
 ])
 def test_targets_servers_read_differently_are_refused(target: str) -> None:
     with pytest.raises(AmbiguousRequest) as refused:
         read_target(target)
     assert refused.value.count == "ambiguous_path"
+
+
+def test_runs_of_slashes_are_refused_only_where_merging_them_would_change_the_member() -> None:
+    routes = RouteMap(default_policy().routes)
+    for target in ("//u/alice", "/u//alice", "/u%2F%2Falice", "//api/v1/members/7"):
+        path, query = read_target(target)
+        assert not merged_slashes_agree(path, query, routes), target
+    # a sloppy link to a stylesheet, or a page, is the same thing either way: it goes through as it is
+    for target in ("/static//site.css", "//jobs", "/blog//post", "//other-host/secret.txt"):
+        path, query = read_target(target)
+        assert path == target and merged_slashes_agree(path, query, routes), target
 
 
 def test_policy_options_for_sites_that_normalise() -> None:

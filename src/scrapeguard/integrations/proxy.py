@@ -52,7 +52,7 @@ from scrapeguard.decisions import (
 from scrapeguard.engine import Engine
 from scrapeguard.events import HEADER_FACTS, Event
 from scrapeguard.integrations.client_ip import ClientIPResolver, ForwardedHeaderError
-from scrapeguard.integrations.reading import cookie_line, read_cookies, read_target
+from scrapeguard.integrations.reading import cookie_line, merged_slashes_agree, read_cookies, read_target
 from scrapeguard.ratelimit import ratelimit_headers
 from scrapeguard.refusals import DECISION_HEADER, build_refusal
 from scrapeguard.routes import AmbiguousRequest, RouteMap, RouteMatch
@@ -242,6 +242,8 @@ class GuardProxy:
     def _read(self, request: web.Request) -> RequestReading:
         """Read the request as the site will (raises AmbiguousRequest where it might not)."""
         path, query = read_target(request.raw_path, self.routes.matching)
+        if not merged_slashes_agree(path, query, self.routes):
+            raise AmbiguousRequest("ambiguous_path", "The address holds an empty segment ('//').")
         route = self.routes.match(path, query, strict=True)
         line = cookie_line(request.headers.getall("Cookie", []))
         return RequestReading(path, query, route, line, read_cookies(line, self._read_cookies))

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from urllib.parse import unquote_to_bytes
 
 from scrapeguard.policy.model import RouteMatching
-from scrapeguard.routes import CONTROL, DEFAULT_MATCHING, AmbiguousRequest
+from scrapeguard.routes import CONTROL, DEFAULT_MATCHING, AmbiguousRequest, RouteMap
 
 #: What a request target may hold: visible ASCII ("%XX" for the rest, as browsers send it).
 _TARGET = re.compile(r"[!-~]*")
@@ -26,9 +26,10 @@ def read_target(raw: str, matching: RouteMatching = DEFAULT_MATCHING) -> tuple[s
     The path is percent-decoded whole, %2F included, as uvicorn, Werkzeug's server and wsgiref
     do. Refused: a target that is not a path, bytes outside visible ASCII, a fragment (Werkzeug
     drops it, uvicorn keeps it in the path), invalid UTF-8 (each framework repairs it its own way),
-    control characters, dot segments (no framework resolves them, but servers and proxies in
-    front of one may: /a/../u/alice), and runs of slashes unless the policy says the site merges
-    them (`merge_slashes`: then they are merged).
+    control characters, and dot segments (no framework resolves them, but servers and proxies in
+    front of one may: /a/../u/alice). Runs of slashes are merged when the policy says the site
+    merges them (`merge_slashes`); otherwise they are kept, and `merged_slashes_agree` tells
+    whether reading them merged would key the request differently.
     """
     if not raw.startswith("/"):
         raise AmbiguousRequest("ambiguous_path", "The request target must be a path.")
@@ -45,12 +46,19 @@ def read_target(raw: str, matching: RouteMatching = DEFAULT_MATCHING) -> tuple[s
         raise AmbiguousRequest("ambiguous_path", "The address holds control characters.")
     if "/." in path and any(segment in (".", "..") for segment in path.split("/")):
         raise AmbiguousRequest("ambiguous_path", "The address holds '.' or '..' segments.")
-    if "//" in path:
-        if not matching.merge_slashes:
-            # Werkzeug's server reads a leading "//u/x" as "/u/x", Starlette and Django do not
-            raise AmbiguousRequest("ambiguous_path", "The address holds an empty segment ('//').")
+    if "//" in path and matching.merge_slashes:
         path = _SLASHES.sub("/", path)
     return path, query
+
+
+def merged_slashes_agree(path: str, query: str, routes: RouteMap) -> bool:
+    """Whether a path with runs of slashes keys the same route and member read as written and read
+    merged. Werkzeug's server reads a leading "//u/x" as "/u/x", Starlette and Django do not: where
+    that changes what the guard counts, the request is refused; elsewhere (a sloppy "/static//x.css"
+    link) it goes through as it is."""
+    if "//" not in path:
+        return True
+    return routes.match(path, query, strict=True) == routes.match(_SLASHES.sub("/", path), query, strict=True)
 
 
 # -- cookies -----------------------------------------------------------------------------
