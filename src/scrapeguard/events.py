@@ -2,10 +2,20 @@
 
 Time is the event's own (`ts`, seconds since the epoch): the wall clock for
 live traffic, the log's time for replayed lines, so that one engine serves both.
+
+Every text an attacker chooses (path, query, route subject, session, account,
+user agent, header values, even the client field of a log line) reaches the
+detectors, the state store, the decisions and the records only through an
+Event, and every Event bounds them when it is made (`__post_init__`): a value
+longer than its limit becomes its start plus a hash of the whole (`bounded`),
+so distinct values stay distinct and normal ones stay as they are. That one
+place keeps the state each request can leave behind small, whatever the
+detectors do with these values.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +26,36 @@ from scrapeguard.routes import UNMATCHED, RouteMatch
 #: Request headers detectors look at (lower-case names). The cookie header's value is never
 #: kept, only whether there was one ("1").
 HEADER_FACTS = ("accept", "accept-language", "accept-encoding", "sec-fetch-mode", "sec-ch-ua", "cookie")
+
+#: Longest kept text of each attacker-chosen Event field, in characters (a route subject's
+#: value, after its "<placeholder>:"; each header value). Longer values are `bounded`.
+#: Generous for real values: e-mail addresses (at most 254), user names, browser user agents.
+MAX_LENGTHS = {
+    "ip": 64, "method": 40, "path": 512, "query": 512, "account": 256, "session": 256,
+    "user_agent": 512, "clearance": 256, "subject": 256, "header": 256,
+}
+#: What marks a bounded value: its start, this, then 32 hex digits of a hash of the whole value.
+BOUND_MARK = "~h"
+_HASH_LENGTH = len(BOUND_MARK) + 32
+
+
+def bounded(value: str, limit: int) -> str:
+    """`value` if it has at most `limit` characters, else its start and a hash of all of it, in
+    exactly `limit` characters (so bounding a bounded value changes nothing)."""
+    if len(value) <= limit:
+        return value
+    digest = hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return value[: max(0, limit - _HASH_LENGTH)] + BOUND_MARK + digest
+
+
+def bounded_subject(subject: str) -> str:
+    """A route subject ("<placeholder>:<value>") with its value bounded; the placeholder (from
+    the policy's route map) is kept whole, so detectors still read the subject's kind."""
+    limit = MAX_LENGTHS["subject"]
+    name, sep, value = subject.partition(":")
+    if not sep:
+        return bounded(subject, limit)
+    return subject if len(value) <= limit else f"{name}:{bounded(value, limit)}"
 
 
 @dataclass(slots=True)
@@ -39,6 +79,37 @@ class Event:
     headers: Mapping[str, str] | None = None
     #: Id of a valid clearance the client presented (checked by the integration), if any.
     clearance: str | None = None
+
+    def __post_init__(self) -> None:
+        # The one place attacker-chosen text is bounded (see the module's docstring). The checks
+        # cost a few length comparisons; values are rebuilt only when over a limit.
+        m = MAX_LENGTHS
+        if self.ip is not None and len(self.ip) > m["ip"]:
+            self.ip = bounded(self.ip, m["ip"])
+        if len(self.method) > m["method"]:
+            self.method = bounded(self.method, m["method"])
+        if len(self.path) > m["path"]:
+            self.path = bounded(self.path, m["path"])
+        if len(self.query) > m["query"]:
+            self.query = bounded(self.query, m["query"])
+        if self.account is not None and len(self.account) > m["account"]:
+            self.account = bounded(self.account, m["account"])
+        if self.session is not None and len(self.session) > m["session"]:
+            self.session = bounded(self.session, m["session"])
+        if len(self.user_agent) > m["user_agent"]:
+            self.user_agent = bounded(self.user_agent, m["user_agent"])
+        if self.clearance is not None and len(self.clearance) > m["clearance"]:
+            self.clearance = bounded(self.clearance, m["clearance"])
+        subject = self.route.subject
+        if subject is not None and len(subject) > m["subject"]:
+            capped = bounded_subject(subject)
+            if capped is not subject:
+                r = self.route
+                self.route = RouteMatch(r.kind, capped, r.categories, r.pattern)
+        headers = self.headers
+        limit = m["header"]
+        if headers is not None and any(len(k) > limit or len(v) > limit for k, v in headers.items()):
+            self.headers = {bounded(k, limit): bounded(v, limit) for k, v in headers.items()}
 
     @property
     def net(self) -> str | None:
