@@ -5,7 +5,7 @@ from __future__ import annotations
 from scrapeguard.decisions import BLOCK, THROTTLE
 from scrapeguard.engine import Engine
 from scrapeguard.events import Event
-from scrapeguard.policy import default_policy
+from scrapeguard.policy import load_policy_text
 from scrapeguard.routes import RouteMap
 from scrapeguard.stores import (
     CountRequest,
@@ -253,8 +253,9 @@ def footprint(store: StateStore) -> int:
 
 def drive(engine: Engine, routes: RouteMap, n: int, size: int, phase: int) -> None:
     """`n` requests from new clients, each filling every text an attacker chooses with `size`
-    characters: profile, id, contact-lookup, listing and plain-page paths, query, session, young
-    account, user agent, header values, and (for log lines) the client field itself."""
+    characters: profile, id, contact-lookup, listing, plain-page and trap paths (a trap's path is in
+    the reason of the penalty it earns), query, session, young account, user agent, header values,
+    and (for log lines) the client field itself."""
     t0 = 1_000_000.0 + phase * 100_000
     for i in range(n):
         def big(tag: str, i: int = i) -> str:
@@ -263,7 +264,7 @@ def drive(engine: Engine, routes: RouteMap, n: int, size: int, phase: int) -> No
         digits = f"{phase}{i:04d}" + "7" * max(0, size - 6)
         path, query = [(f"/u/{big('u')}", ""), (f"/api/v1/members/{digits}", ""),
                        ("/lookup", f"email={big('e')}@example.org"), ("/directory", f"page={big('p')}"),
-                       (f"/{big('page')}", big("q"))][i % 5]
+                       (f"/{big('page')}", big("q")), (f"/trap/{big('t')}", "")][i % 6]
         kind = i % 3
         ip = big("ip") if i % 7 == 0 else f"198.{18 + phase}.{i // 200}.{i % 200}"
         event = Event(
@@ -280,7 +281,9 @@ def drive(engine: Engine, routes: RouteMap, n: int, size: int, phase: int) -> No
 def test_state_per_request_is_bounded_whatever_clients_send(store: StateStore) -> None:
     """8 KB and 32 KB of attacker-chosen text in every field of a request leave no more state
     than a few KB, the same for both: the cost does not grow with what clients send."""
-    policy = default_policy()
+    # every detector on, the network quota and a trap path too
+    policy = load_policy_text('[detectors.profile_quota.network]\nenabled = true\n'
+                              '[detectors.honeypot]\ntrap_paths = ["/trap/*"]\n', "bounded.toml")
     engine = Engine(policy, store=store)
     routes = RouteMap(policy.routes)
     n = 60
@@ -290,6 +293,7 @@ def test_state_per_request_is_bounded_whatever_clients_send(store: StateStore) -
         drive(engine, routes, n, size, phase)
         grown.append((footprint(store) - before) / n)
     normal, large, huge = grown
+    assert engine.counts["block"] > 0  # (penalties, with their reasons, were stored too)
     assert normal > 0
     assert large < 8_000, f"{large:.0f} per request from 8 KB values (normal values: {normal:.0f})"
     assert huge <= large * 1.1 + 64, f"{huge:.0f} per request from 32 KB values, {large:.0f} from 8 KB"
