@@ -138,6 +138,25 @@ def listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def keep_requesting(port: int, path: str, seconds: float, headers: dict[str, str] | None = None) -> int:
+    """Requests one after another on one kept-alive connection for `seconds`; how many were served
+    (each 200, and all on the one connection)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=BOUND)
+    try:
+        served, started, first = 0, time.monotonic(), None
+        while time.monotonic() - started < seconds:
+            connection.request("GET", path, headers=headers or {})
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200
+            first = first or connection.sock
+            assert connection.sock is first, "the connection was closed between requests"
+            served += 1
+        return served
+    finally:
+        connection.close()
+
+
 def poll(condition: Callable[[], bool], bound: float = BOUND) -> bool:
     deadline = time.monotonic() + bound
     while time.monotonic() < deadline:
@@ -195,6 +214,13 @@ def test_a_request_being_served_is_not_cut_by_the_deadlines(start_guard) -> None
     guard = start_guard(ConnectionLimits(header_timeout=0.5, idle_timeout=0.5, max_per_client=64))
     assert get(guard.port, "/slow") == 200
     assert guard.counts["header_timeouts"] == guard.counts["idle_timeouts"] == 0
+
+
+def test_a_busy_kept_alive_connection_outlives_the_header_deadline(start_guard) -> None:  # type: ignore[no-untyped-def]
+    # its requests' heads each come at once: the deadline starts again with every request
+    guard = start_guard(ConnectionLimits(header_timeout=0.5, idle_timeout=30, max_per_client=64))
+    assert keep_requesting(guard.port, "/page", 1.5) > 1
+    assert guard.counts["header_timeouts"] == 0
 
 
 def test_a_head_sent_in_pieces_within_the_deadline_is_served(start_guard) -> None:  # type: ignore[no-untyped-def]
@@ -308,6 +334,19 @@ def test_the_demo_site_disconnects_a_dribbler_and_an_idle_connection(loop_thread
         loop_thread.run(server.stop())
 
 
+def test_the_demo_site_tells_its_connections_apart_behind_a_proxy(loop_thread) -> None:  # type: ignore[no-untyped-def]
+    # uvicorn replaces the client with the X-Forwarded-For address of a trusted proxy (127.0.0.1
+    # by default): the connection limits must still find the connection its requests came on
+    limits = ConnectionLimits(header_timeout=0.5, idle_timeout=30, max_per_client=0)
+    server = loop_thread.run(start_site("127.0.0.1", 0, 20, 1, False, limits))
+    try:
+        port = int(server.server.servers[0].sockets[0].getsockname()[1])
+        assert keep_requesting(port, "/robots.txt", 1.5, {"X-Forwarded-For": "203.0.113.9"}) > 1
+        assert server.connections.counts["header_timeouts"] == 0
+    finally:
+        loop_thread.run(server.stop())
+
+
 def test_the_demo_site_may_cap_connections_per_client(loop_thread) -> None:  # type: ignore[no-untyped-def]
     limits = ConnectionLimits(header_timeout=60, idle_timeout=60, max_per_client=3)
     server = loop_thread.run(start_site("127.0.0.1", 0, 20, 1, False, limits))
@@ -348,3 +387,49 @@ def test_the_cap_counts_open_connections_only() -> None:
     guard._release("192.0.2.7")
     guard._release("192.0.2.7")
     assert guard.open == {} and guard.counts["connections_refused"] == 1
+
+
+class FakeTransport:
+    def __init__(self, peer: tuple[str, int]) -> None:
+        self.peer = peer
+        self.closed = False
+        self.written = b""
+
+    def get_extra_info(self, name: str) -> object:
+        return self.peer if name == "peername" else None
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def close(self) -> None:
+        self.closed = True
+
+    abort = close
+
+
+def test_a_connection_is_idle_only_when_no_request_on_it_is_being_served() -> None:
+    # uvicorn may start a connection's next request before the application returns from the last
+    async def scenario() -> None:
+        guard = ConnectionGuard(ConnectionLimits(header_timeout=0.05, idle_timeout=0.05))
+        connection = guard.wrap(asyncio.Protocol)()
+        transport = FakeTransport(("192.0.2.7", 5000))
+        connection.connection_made(transport)  # type: ignore[arg-type]
+        guard.request_started(("192.0.2.7", 5000))
+        guard.request_started(("192.0.2.7", 5000))  # the next one, already
+        guard.request_finished(("192.0.2.7", 5000))  # the first one's application returns
+        await asyncio.sleep(0.2)  # well past both deadlines
+        assert not transport.closed
+        guard.request_finished(("192.0.2.7", 5000))
+        for _ in range(200):  # now idle: closed after the idle deadline
+            if transport.closed:
+                break
+            await asyncio.sleep(0.05)
+        assert transport.closed and transport.written == b""
+        assert guard.counts == Counter({"idle_timeouts": 1})
+        connection.connection_lost(None)
+        assert guard.open == {} and guard.connections == 0
+
+    asyncio.run(scenario())

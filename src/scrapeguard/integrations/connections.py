@@ -183,6 +183,8 @@ class _Connection(asyncio.Protocol):
         self.client: str | None = None
         self.peer: Peer | None = None
         self.phase = _HEAD
+        #: Requests being served (started and not finished).
+        self.serving = 0
         #: Whether bytes of the awaited request head have come.
         self.started = False
         self.timer: asyncio.TimerHandle | None = None
@@ -196,12 +198,16 @@ class _Connection(asyncio.Protocol):
 
     def busy(self) -> None:
         self.phase = _BUSY
+        self.serving += 1
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
 
     def idle(self) -> None:
-        if self.transport is None:
+        # uvicorn may start the next request on a connection before the application has returned
+        # from the one before: the connection is idle only when no request is being served
+        self.serving = max(0, self.serving - 1)
+        if self.transport is None or self.serving:
             return
         self.phase, self.started = _IDLE, False
         self._arm(self.guard.limits.idle_timeout)
