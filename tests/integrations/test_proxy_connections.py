@@ -347,6 +347,29 @@ def test_the_demo_site_tells_its_connections_apart_behind_a_proxy(loop_thread) -
         loop_thread.run(server.stop())
 
 
+def test_the_site_command_applies_its_header_deadline(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    command = [sys.executable, "-m", "scrapeguard", "site", "--listen", f"127.0.0.1:{port}", "--members", "5",
+               "--header-timeout", "0.5"]
+    with (tmp_path / "site.log").open("w") as log:
+        site = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        assert poll(lambda: listening(port), 60), (tmp_path / "site.log").read_text()
+        with connect(port) as sock:
+            sock.sendall(b"GET /robots.txt HTTP/1.1\r\nHost: site.test\r\n")
+            _, received = dribble_until_closed(sock)
+        assert received.startswith(b"HTTP/1.1 408")
+    finally:
+        site.terminate()
+        try:
+            site.wait(BOUND)
+        except subprocess.TimeoutExpired:
+            site.kill()
+            site.wait(BOUND)
+
+
 def test_the_demo_site_may_cap_connections_per_client(loop_thread) -> None:  # type: ignore[no-untyped-def]
     limits = ConnectionLimits(header_timeout=60, idle_timeout=60, max_per_client=3)
     server = loop_thread.run(start_site("127.0.0.1", 0, 20, 1, False, limits))
