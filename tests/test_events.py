@@ -96,3 +96,21 @@ def test_every_text_field_of_an_event_is_bounded() -> None:
     assert event.headers is not None
     assert all(len(k) <= 256 and len(v) <= 256 for k, v in event.headers.items())
     assert all(len(k) + len(v) <= 600 for k, v in event.keys().items())
+
+
+def test_over_long_ids_in_a_history_do_not_make_the_sweep_detectors_fail() -> None:
+    # Python refuses int() of more than 4300 digits: unbounded, one such id among a client's
+    # recent pages made enumeration and campaign fail (and judge nothing) on its next requests
+    from scrapeguard.engine import Engine
+    from scrapeguard.policy import default_policy
+    from scrapeguard.routes import RouteMap
+
+    policy = default_policy()
+    engine, routes = Engine(policy), RouteMap(policy.routes)
+    member = 1
+    for i in range(40):
+        path = f"/api/v1/members/{'9' * 5000}{i}" if i % 3 == 2 else f"/api/v1/members/{member}"
+        member += i % 3 != 2
+        engine.decide(Event(ts=1000 + i, ip="192.0.2.7", path=path, route=routes.match(path)))
+    assert engine.counts["events"] == 40
+    assert not [name for name in engine.counts if name.startswith("errors.")]
