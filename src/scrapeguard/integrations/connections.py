@@ -71,7 +71,7 @@ def client_of(host: str) -> str:
     try:
         addr = ipaddress.ip_address(host.partition("%")[0])
     except ValueError:
-        return host  # a unix socket's peer, say
+        return host
     if isinstance(addr, ipaddress.IPv6Address):
         if addr.ipv4_mapped is not None:
             return str(addr.ipv4_mapped)
@@ -154,8 +154,8 @@ class ConnectionGuard:
         """Count a new connection from `host`: the client key it is counted under, "" when not
         capped, or None when it is over the cap (then it is not counted)."""
         cap = self.limits.max_per_client
-        if cap == 0 or (self._exempt is not None and self._exempt(host)):
-            return ""
+        if cap == 0 or not host or (self._exempt is not None and self._exempt(host)):
+            return ""  # no cap, no address to count by (a unix socket), or a trusted proxy
         client = client_of(host)
         n = self.open.get(client, 0)
         if n >= cap:
@@ -192,6 +192,8 @@ class _Connection(asyncio.Protocol):
     # -- phases ---------------------------------------------------------------------------
 
     def _arm(self, seconds: float) -> None:
+        if self.peer is None:
+            return  # (no peer address, as on a unix socket: requests cannot report to it, no deadline)
         if self.timer is not None:
             self.timer.cancel()
         self.timer = asyncio.get_running_loop().call_later(seconds, self._expire)
