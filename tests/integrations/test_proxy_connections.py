@@ -170,10 +170,11 @@ def poll(condition: Callable[[], bool], bound: float = BOUND) -> bool:
 
 def test_a_client_dribbling_its_headers_is_disconnected_after_the_deadline(start_guard) -> None:  # type: ignore[no-untyped-def]
     guard = start_guard(ConnectionLimits(header_timeout=0.5, idle_timeout=30, max_per_client=64))
+    started = time.monotonic()
     with connect(guard.port) as sock:
         sock.sendall(HEAD)
-        seconds, received = dribble_until_closed(sock)
-    assert seconds >= 0.3  # (it had its deadline: 0.5 s from the connection's opening)
+        _, received = dribble_until_closed(sock)
+    assert time.monotonic() - started >= 0.5  # it had its deadline (from the connection's opening)
     assert received.startswith(b"HTTP/1.1 408")
     assert guard.counts["header_timeouts"] == 1
     assert get(guard.port) == 200  # the guard serves on
