@@ -93,6 +93,32 @@ def main() -> None:
     """
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _connection_options(idle: float, per_client: int, note: str) -> Callable[[F], F]:
+    """The connection limits `proxy` and `site` share (see docs/security.md, "Resource limits")."""
+    def add(command: F) -> F:
+        options = [
+            click.option("--header-timeout", type=click.FloatRange(0.1, 3600), default=10.0,
+                         show_default=True, metavar="SECONDS",
+                         help="Close a connection whose request line and headers take longer than this."),
+            click.option("--idle-timeout", type=click.FloatRange(0.1, 86400), default=idle, show_default=True,
+                         metavar="SECONDS",
+                         help="Close a keep-alive connection idle for this long (above a load "
+                              "balancer's own idle timeout, if one is in front)."),
+            click.option("--max-connections-per-client", type=click.IntRange(0, 1_000_000),
+                         default=per_client, show_default=True, metavar="N",
+                         help="Connections open at once per client address (IPv6: per /64); more are "
+                              f"closed at once. 0: no cap. {note}"),
+        ]
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return add
+
+
 @main.command()
 @click.option("--listen", type=LISTEN, default="127.0.0.1:8081", show_default=True,
               help="Address to serve the demo site on.")
@@ -102,15 +128,20 @@ def main() -> None:
               help="Same seed, same members.")
 @click.option("--demo-logins", is_flag=True,
               help="Let every generated member log in with the password 'demo'.")
-def site(listen: tuple[str, int], members: int, seed: int, demo_logins: bool) -> None:
+@_connection_options(idle=5.0, per_client=0, note="Off by default: behind the guard, every "
+                     "connection comes from the guard's address.")
+def site(listen: tuple[str, int], members: int, seed: int, demo_logins: bool, header_timeout: float,
+         idle_timeout: float, max_connections_per_client: int) -> None:
     """Run the demo social network (member pages, directory, API, search, login)."""
+    from scrapeguard.integrations.connections import ConnectionLimits
     from scrapeguard.serving import run_until_signalled, start_site
 
     host, port = listen
+    limits = ConnectionLimits(header_timeout, idle_timeout, max_connections_per_client)
 
     async def run() -> None:
         click.echo(f"generating {members} members (seed {seed})...", err=True)
-        server = await start_site(host, port, members, seed, demo_logins)
+        server = await start_site(host, port, members, seed, demo_logins, limits)
         click.echo(f"demo site on http://{_url_host(host)}:{port}/  (Ctrl-C to stop)")
         await run_until_signalled(server.stop)
 
@@ -134,9 +165,12 @@ def site(listen: tuple[str, int], members: int, seed: int, demo_logins: bool) ->
 @click.option("--db", "db_target", metavar="URL",
               help="Keep records (refusals, exposure, incidents) in this database: a SQLite file or "
                    "postgresql://... Written off the hot path; see docs/records.md.")
+@_connection_options(idle=75.0, per_client=64, note="The --trusted-proxies are not capped.")
 def proxy(listen: tuple[str, int], upstream: str, policy_path: str | None, store_uri: str,
-          decisions_out: str | None, trusted_proxies: tuple[str, ...], db_target: str | None) -> None:
+          decisions_out: str | None, trusted_proxies: tuple[str, ...], db_target: str | None,
+          header_timeout: float, idle_timeout: float, max_connections_per_client: int) -> None:
     """Run the guard as a reverse proxy in front of a site."""
+    from scrapeguard.integrations.connections import ConnectionLimits
     from scrapeguard.integrations.proxy import start_proxy
     from scrapeguard.policy.warnings import policy_warnings
     from scrapeguard.records.errors import RecordsError
@@ -154,8 +188,10 @@ def proxy(listen: tuple[str, int], upstream: str, policy_path: str | None, store
         raise click.ClickException(str(exc)) from exc
     host, port = listen
 
+    limits = ConnectionLimits(header_timeout, idle_timeout, max_connections_per_client)
+
     async def run() -> None:
-        runner = await start_proxy(guard, host, port)
+        runner = await start_proxy(guard, host, port, limits)
         click.echo(f"guard on http://{_url_host(host)}:{port}/ -> {upstream} "
                    f"(mode {policy.mode}, policy {policy.source})  (Ctrl-C to stop)")
         await run_until_signalled(runner.cleanup)
@@ -224,8 +260,6 @@ def demo(listen: tuple[str, int], members: int, seed: int, policy_path: str | No
 
     _run(run())
 
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _log_reading_options(command: F) -> F:

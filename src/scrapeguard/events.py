@@ -2,10 +2,20 @@
 
 Time is the event's own (`ts`, seconds since the epoch): the wall clock for
 live traffic, the log's time for replayed lines, so that one engine serves both.
+
+Every text an attacker chooses (path, query, route subject, session, account,
+user agent, header values, even the client field of a log line) reaches the
+detectors, the state store, the decisions and the records only through an
+Event, and every Event bounds them when it is made (`__post_init__`): a value
+longer than its limit becomes its start plus a hash of the whole (`bounded`),
+so distinct values stay distinct and normal ones stay as they are. That one
+place keeps the state each request can leave behind small, whatever the
+detectors do with these values.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +26,39 @@ from scrapeguard.routes import UNMATCHED, RouteMatch
 #: Request headers detectors look at (lower-case names). The cookie header's value is never
 #: kept, only whether there was one ("1").
 HEADER_FACTS = ("accept", "accept-language", "accept-encoding", "sec-fetch-mode", "sec-ch-ua", "cookie")
+
+#: Longest kept text of each attacker-chosen Event field, in characters (a route subject's
+#: value, after its "<placeholder>:"; each header value). Longer values are `bounded`.
+#: Generous for real values: e-mail addresses (at most 254), user names, browser user agents.
+MAX_LENGTHS = {
+    "ip": 64, "method": 40, "path": 512, "query": 512, "account": 256, "session": 256,
+    "user_agent": 512, "clearance": 256, "subject": 256, "header": 256,
+}
+_IP, _METHOD, _PATH, _QUERY, _ACCOUNT, _SESSION, _USER_AGENT, _CLEARANCE, _SUBJECT, _HEADER = (
+    MAX_LENGTHS[name] for name in ("ip", "method", "path", "query", "account", "session", "user_agent",
+                                   "clearance", "subject", "header"))
+#: What marks a bounded value: its start, this, then 32 hex digits of a hash of the whole value.
+BOUND_MARK = "~h"
+_HASH_LENGTH = len(BOUND_MARK) + 32
+
+
+def bounded(value: str, limit: int) -> str:
+    """`value` if it has at most `limit` characters, else its start and a hash of all of it, in
+    exactly `limit` characters (so bounding a bounded value changes nothing)."""
+    if len(value) <= limit:
+        return value
+    digest = hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return value[: max(0, limit - _HASH_LENGTH)] + BOUND_MARK + digest
+
+
+def bounded_subject(subject: str) -> str:
+    """A route subject ("<placeholder>:<value>") with its value bounded; the placeholder (from
+    the policy's route map) is kept whole, so detectors still read the subject's kind."""
+    limit = MAX_LENGTHS["subject"]
+    name, sep, value = subject.partition(":")
+    if not sep:
+        return bounded(subject, limit)
+    return subject if len(value) <= limit else f"{name}:{bounded(value, limit)}"
 
 
 @dataclass(slots=True)
@@ -39,6 +82,37 @@ class Event:
     headers: Mapping[str, str] | None = None
     #: Id of a valid clearance the client presented (checked by the integration), if any.
     clearance: str | None = None
+
+    def __post_init__(self) -> None:
+        # The one place attacker-chosen text is bounded (see the module's docstring). Normal
+        # values cost a few length comparisons (module constants, not dict look-ups: this runs
+        # for every request); values are rebuilt only when over a limit.
+        if self.ip is not None and len(self.ip) > _IP:
+            self.ip = bounded(self.ip, _IP)
+        if len(self.method) > _METHOD:
+            self.method = bounded(self.method, _METHOD)
+        if len(self.path) > _PATH:
+            self.path = bounded(self.path, _PATH)
+        if len(self.query) > _QUERY:
+            self.query = bounded(self.query, _QUERY)
+        if self.account is not None and len(self.account) > _ACCOUNT:
+            self.account = bounded(self.account, _ACCOUNT)
+        if self.session is not None and len(self.session) > _SESSION:
+            self.session = bounded(self.session, _SESSION)
+        if len(self.user_agent) > _USER_AGENT:
+            self.user_agent = bounded(self.user_agent, _USER_AGENT)
+        if self.clearance is not None and len(self.clearance) > _CLEARANCE:
+            self.clearance = bounded(self.clearance, _CLEARANCE)
+        route = self.route
+        if route.subject is not None and len(route.subject) > _SUBJECT:
+            subject = bounded_subject(route.subject)
+            if subject is not route.subject:
+                self.route = RouteMatch(route.kind, subject, route.categories, route.pattern)
+        if self.headers is not None:
+            for name, value in self.headers.items():
+                if len(value) > _HEADER or len(name) > _HEADER:
+                    self.headers = {bounded(k, _HEADER): bounded(v, _HEADER) for k, v in self.headers.items()}
+                    break
 
     @property
     def net(self) -> str | None:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import math
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import uvicorn
 
 from scrapeguard.decisions import DecisionWriter
 from scrapeguard.demo.site import create_app
 from scrapeguard.engine import Engine
+from scrapeguard.integrations.connections import ConnectionGuard, ConnectionLimits
 from scrapeguard.integrations.proxy import GuardProxy, ProxyConfig
 from scrapeguard.policy.model import Policy
 from scrapeguard.stores import store_from_uri
@@ -34,16 +38,36 @@ def parse_listen(value: str) -> tuple[str, int]:
 class SiteServer:
     server: uvicorn.Server
     task: asyncio.Task[None]
+    #: The connection limits' counters (connections_refused, header_timeouts, idle_timeouts).
+    connections: ConnectionGuard
 
     async def stop(self) -> None:
         self.server.should_exit = True
         await self.task
 
 
-async def start_site(host: str, port: int, members: int, seed: int, demo_logins: bool) -> SiteServer:
+#: The demo site's connection limits: uvicorn's own idle keep-alive (5 s), a deadline for request
+#: heads (uvicorn has none), and no cap per client: behind the guard, every connection is the guard's.
+SITE_LIMITS = ConnectionLimits(header_timeout=10.0, idle_timeout=5.0, max_per_client=0)
+
+
+async def start_site(host: str, port: int, members: int, seed: int, demo_logins: bool,
+                     limits: ConnectionLimits = SITE_LIMITS) -> SiteServer:
     app = create_app(members=members, seed=seed, demo_logins=demo_logins)
+    connections = ConnectionGuard(limits)
+    # uvicorn's keep-alive timer is set past ours, which decides (it has no deadline for heads).
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                            lifespan="off")
+                            lifespan="off", timeout_keep_alive=math.ceil(limits.idle_timeout) + 1)
+    config.load()
+    # Outermost, so that it sees the socket peer (uvicorn's proxy-headers middleware, inside it,
+    # replaces the scope's client with the X-Forwarded-For address of a trusted proxy).
+    config.loaded_app = connections.asgi(config.loaded_app)
+    protocol = config.http_protocol_class
+
+    def create_protocol(**kwargs: Any) -> asyncio.Protocol:
+        return connections.wrap(functools.partial(protocol, **kwargs))()
+
+    config.http_protocol_class = cast(type[asyncio.Protocol], create_protocol)
     server = uvicorn.Server(config)
     # Signals are handled by run_until_signalled, not by uvicorn.
     setattr(server, "capture_signals", contextlib.nullcontext)  # noqa: B010
@@ -53,7 +77,7 @@ async def start_site(host: str, port: int, members: int, seed: int, demo_logins:
             task.result()  # raises the startup error (e.g. address in use)
             raise OSError(f"the demo site could not listen on {host}:{port}")
         await asyncio.sleep(0.02)
-    return SiteServer(server, task)
+    return SiteServer(server, task, connections)
 
 
 def build_proxy(policy: Policy, upstream: str, store_uri: str | None = None,

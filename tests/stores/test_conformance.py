@@ -3,7 +3,20 @@
 from __future__ import annotations
 
 from scrapeguard.decisions import BLOCK, THROTTLE
-from scrapeguard.stores import CountRequest, Escalation, History, HistoryRequest, StateStore, Window
+from scrapeguard.engine import Engine
+from scrapeguard.events import Event
+from scrapeguard.policy import load_policy_text
+from scrapeguard.routes import RouteMap
+from scrapeguard.stores import (
+    CountRequest,
+    Escalation,
+    History,
+    HistoryRequest,
+    MemoryStore,
+    StateStore,
+    Window,
+)
+from scrapeguard.stores.redis import RedisStore
 
 HOUR = Window(3600, 3)
 DAY = Window(86400, 5)
@@ -223,3 +236,64 @@ def test_histories_and_counts_mix_in_one_observation(store: StateStore) -> None:
                                           HistoryRequest("ip:a", "recent", "id:1", 5, 60)], ESCALATION, "sg")
     assert seen.counted[("ip:a", "recent")] == History(())
     assert seen.counted[("ip:a", "profiles")].counts == (1, 1)  # type: ignore[union-attr]
+
+
+# -- bounded state under attacker-chosen values (issue 12, item 7) ----------------------------------
+
+def footprint(store: StateStore) -> int:
+    """What the store holds, in its own measure: the memory store's characters of text; for Redis,
+    `MEMORY USAGE` summed over the test prefix's keys."""
+    if isinstance(store, MemoryStore):
+        return store.footprint()
+    assert isinstance(store, RedisStore)
+    client = store.client
+    return sum(int(client.memory_usage(key, samples=0) or 0)  # type: ignore[arg-type]
+               for key in client.scan_iter(f"{store.prefix}:*", count=1000))
+
+
+def drive(engine: Engine, routes: RouteMap, n: int, size: int, phase: int) -> None:
+    """`n` requests from new clients, each filling every text an attacker chooses with `size`
+    characters: profile, id, contact-lookup, listing, plain-page and trap paths (a trap's path is in
+    the reason of the penalty it earns), query, session, young account, user agent, header values,
+    and (for log lines) the client field itself."""
+    t0 = 1_000_000.0 + phase * 100_000
+    for i in range(n):
+        def big(tag: str, i: int = i) -> str:
+            return f"{tag}{phase}.{i}." + "x" * max(0, size - 12)
+
+        digits = f"{phase}{i:04d}" + "7" * max(0, size - 6)
+        path, query = [(f"/u/{big('u')}", ""), (f"/api/v1/members/{digits}", ""),
+                       ("/lookup", f"email={big('e')}@example.org"), ("/directory", f"page={big('p')}"),
+                       (f"/{big('page')}", big("q")), (f"/trap/{big('t')}", "")][i % 6]
+        kind = i % 3
+        ip = big("ip") if i % 7 == 0 else f"198.{18 + phase}.{i // 200}.{i % 200}"
+        event = Event(
+            ts=t0 + i, ip=ip, path=path, query=query, route=routes.match(path, query),
+            account=big("acct") if kind == 0 else None, account_created=t0 - 60 if kind == 0 else None,
+            session=big("sess") if kind != 2 else None, session_issued=kind == 1,
+            user_agent="Mozilla/5.0 " + big("ua"),
+            headers={"accept": big("a"), "accept-language": big("l"), "sec-ch-ua": big("c")},
+        )
+        engine.decide(event)
+        engine.record(event, engine.after_requests(event, 404 if i % 2 else 200))
+
+
+def test_state_per_request_is_bounded_whatever_clients_send(store: StateStore) -> None:
+    """8 KB and 32 KB of attacker-chosen text in every field of a request leave no more state
+    than a few KB, the same for both: the cost does not grow with what clients send."""
+    # every detector on, the network quota and a trap path too
+    policy = load_policy_text('[detectors.profile_quota.network]\nenabled = true\n'
+                              '[detectors.honeypot]\ntrap_paths = ["/trap/*"]\n', "bounded.toml")
+    engine = Engine(policy, store=store)
+    routes = RouteMap(policy.routes)
+    n = 60
+    grown = []
+    for phase, size in enumerate((20, 8_000, 32_000)):
+        before = footprint(store)
+        drive(engine, routes, n, size, phase)
+        grown.append((footprint(store) - before) / n)
+    normal, large, huge = grown
+    assert engine.counts["block"] > 0  # (penalties, with their reasons, were stored too)
+    assert normal > 0
+    assert large < 8_000, f"{large:.0f} per request from 8 KB values (normal values: {normal:.0f})"
+    assert huge <= large * 1.1 + 64, f"{huge:.0f} per request from 32 KB values, {large:.0f} from 8 KB"

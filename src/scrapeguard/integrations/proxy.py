@@ -52,6 +52,7 @@ from scrapeguard.decisions import (
 from scrapeguard.engine import Engine
 from scrapeguard.events import HEADER_FACTS, Event
 from scrapeguard.integrations.client_ip import ClientIPResolver, ForwardedHeaderError
+from scrapeguard.integrations.connections import ConnectionGuard, ConnectionLimits, GuardedSite
 from scrapeguard.integrations.reading import cookie_line, merged_slashes_agree, read_cookies, read_target
 from scrapeguard.ratelimit import ratelimit_headers
 from scrapeguard.refusals import DECISION_HEADER, build_refusal
@@ -195,10 +196,13 @@ class GuardProxy:
 
     # -- lifecycle -----------------------------------------------------------------
 
-    def app(self) -> web.Application:
+    def app(self, connections: ConnectionGuard | None = None) -> web.Application:
+        """The aiohttp application; with `connections`, each request reports its start and end to
+        it (the connection's header deadline then waits for the next request; see start_proxy)."""
         # Generous but bounded request-line and header sizes; bigger gets a 4xx from aiohttp.
         app = web.Application(handler_args={"max_line_size": 8190, "max_field_size": 8190},
-                              client_max_size=0)
+                              client_max_size=0,
+                              middlewares=[connections.aiohttp_middleware()] if connections else [])
         app.router.add_route("*", "/{tail:.*}", self.handle)
         app.on_startup.append(self._start)
         app.on_cleanup.append(self._stop)
@@ -662,13 +666,23 @@ def session_key(token: str) -> str:
     return "s-" + hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()[:24]
 
 
-async def start_proxy(proxy: GuardProxy, host: str, port: int) -> web.AppRunner:
-    """Start serving; the caller owns the runner (`await runner.cleanup()` to stop)."""
-    runner = web.AppRunner(proxy.app(), access_log=None, handle_signals=False)
+async def start_proxy(proxy: GuardProxy, host: str, port: int,
+                      limits: ConnectionLimits | None = None) -> web.AppRunner:
+    """Start serving; the caller owns the runner (`await runner.cleanup()` to stop).
+
+    Every connection is held to `limits` (ConnectionLimits' defaults if None): a deadline for each
+    request's head, one for idle keep-alive, and a cap per client address; the trusted proxies
+    (`--trusted-proxies`), which carry many clients' connections, are not capped. What the limits
+    close is counted in the status counters (connections_refused, header_timeouts, idle_timeouts)."""
+    limits = limits if limits is not None else ConnectionLimits()
+    connections = ConnectionGuard(limits, proxy.counts, exempt=proxy.resolver.is_trusted)
+    # aiohttp's own keep-alive timer (an hour by default) is set past ours, which decide.
+    runner = web.AppRunner(proxy.app(connections), access_log=None, handle_signals=False,
+                           keepalive_timeout=max(limits.idle_timeout, limits.header_timeout) + 1)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    site = GuardedSite(runner, host, port, connections, reuse_address=True)
     await site.start()
     return runner
 
 
-__all__ = ["DECISION_HEADER", "GuardProxy", "ProxyConfig", "start_proxy"]
+__all__ = ["DECISION_HEADER", "ConnectionLimits", "GuardProxy", "ProxyConfig", "start_proxy"]

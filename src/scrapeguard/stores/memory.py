@@ -115,6 +115,27 @@ class MemoryStore(StateStore):
     def stats(self) -> MemoryStats:
         return MemoryStats(len(self._data), self._evicted, self._expired)
 
+    def footprint(self) -> int:
+        """Characters of text held: entry keys, set members, history values, values and
+        penalties (their keys, ids and reasons). The part of the store's size that clients
+        choose; it walks every entry, so it is for tests and diagnostics, not the hot path."""
+        with self._lock:
+            total = 0
+            for key, entry in self._data.items():
+                total += len(key)
+                if isinstance(entry, _Distinct):
+                    total += sum(len(member) for seen in entry.seen for member in seen)
+                elif isinstance(entry, _History):
+                    total += sum(len(value) for _, value in entry.entries)
+                elif isinstance(entry, _Value):
+                    value = entry.value
+                    if isinstance(value, str):
+                        total += len(value)
+                    else:
+                        total += len(value.key) + len(value.decision_id) + sum(
+                            len(r[0]) + len(r[1]) + len(r[3]) for r in value.reasons)
+            return total
+
     def __len__(self) -> int:
         return len(self._data)
 
