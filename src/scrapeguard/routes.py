@@ -3,6 +3,11 @@
 A pattern like `/u/{username}` matches one path segment per placeholder;
 `{name*}` matches the rest of the path. The first matching rule wins and
 paths that match none are plain pages.
+
+A rule may name the `methods` it applies to (`["POST"]`): a request with another method
+goes on to the next rule. A rule's subject may be a form field (`form:email`): the route
+map cannot see request bodies, so it says which field (`RouteMatch.form`) and the
+integration reads it (`integrations/forms.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ CONTACT_LOOKUP = "contact_lookup"
 LISTING = "listing"
 ASSET = "asset"
 AUTH = "auth"
+#: A login form: failed logins are counted there (detector failed_logins), and its penalties guard it.
+LOGIN = "login"
 PAGE = "page"
 
 #: Route kinds that show members' data: penalties guard them, and detectors judge requests for them.
@@ -49,6 +56,9 @@ class RouteMatch:
     subject: str | None
     categories: tuple[str, ...]
     pattern: str | None
+    #: The form field that names the subject (a `form:NAME` rule), for the integration to read
+    #: from the request body; the subject is None until it has.
+    form: str | None = None
 
 
 UNMATCHED = RouteMatch(PAGE, None, (), None)
@@ -85,18 +95,23 @@ class RouteMap:
         """Each rule's regular expression (Python's; Polars reads them alike), in rule order."""
         return [regex for _, regex, _ in self._rules]
 
-    def match(self, path: str, query: str = "") -> RouteMatch:
-        """Classify a request path (decoded, without the query) and its raw query string."""
-        index, subject = self.index_of(path, query)
+    def match(self, path: str, query: str = "", method: str | None = None) -> RouteMatch:
+        """Classify a request path (decoded, without the query), its raw query string and, when
+        known, its method (None: rules that name methods match any)."""
+        index, subject = self.index_of(path, query, method)
         if index is None:
             return UNMATCHED
         rule = self._rules[index][2]
-        return RouteMatch(rule.kind, subject, rule.categories, rule.pattern)
+        form = rule.subject[5:] if rule.subject is not None and rule.subject.startswith("form:") else None
+        return RouteMatch(rule.kind, subject, rule.categories, rule.pattern, form)
 
-    def index_of(self, path: str, query: str = "") -> tuple[int | None, str | None]:
+    def index_of(self, path: str, query: str = "",
+                 method: str | None = None) -> tuple[int | None, str | None]:
         """(index of the first rule that matches, or None; the subject) — `match` in two plain values."""
         for index, (prefix, regex, rule) in enumerate(self._rules):
             if not path.startswith(prefix):
+                continue
+            if method is not None and rule.methods and method.upper() not in rule.methods:
                 continue
             m = regex.match(path)
             if m is None:
@@ -108,6 +123,8 @@ class RouteMap:
                     values = parse_qs(query).get(name) if query else None
                     if values and values[0].strip():
                         subject = f"{name}:{values[0].strip().lower()}"
+                elif rule.subject.startswith("form:"):
+                    pass  # in the request body: read by the integration (RouteMatch.form)
                 else:
                     subject = f"{rule.subject}:{m.group(rule.subject)}"
             return index, subject

@@ -16,6 +16,8 @@ class ClientOptions:
     account_header: str
     account_created_header: str
     session_ttl_seconds: float
+    #: Response header by which the site says a login failed (value "1"); see failed_logins.
+    login_failed_header: str = "X-Login-Failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,24 @@ class FloodOptions:
     user_agents: int = 10
     user_agents_seconds: float = 60.0
     user_agents_score: float = 0.6
+
+
+@dataclass(frozen=True, slots=True)
+class FailedLoginsOptions:
+    """Password guessing on login routes (see detectors/failed_logins.py)."""
+
+    enabled: bool = True
+    #: Statuses of a login route's response that mean "the login failed".
+    failure_statuses: tuple[int, ...] = (401, 403)
+    window_seconds: float = 900.0
+    address_throttle: int = 10
+    address_score: float = 0.6
+    address_block_per_day: int = 50
+    address_block_score: float = 1.0
+    username_throttle: int = 10
+    username_score: float = 0.6
+    #: How long an address that logged in to a username is trusted for it (seconds).
+    remember_success_seconds: float = 30 * 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +253,8 @@ class RouteRule:
     kind: str
     subject: str | None
     categories: tuple[str, ...]
+    #: Upper-case HTTP methods the rule applies to; empty: every method (see `routes.py`).
+    methods: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +279,7 @@ class Policy:
     challenge: ChallengeOptions = ChallengeOptions()
     incidents: IncidentOptions = IncidentOptions()
     flood: FloodOptions = FloodOptions()
+    failed_logins: FailedLoginsOptions = FailedLoginsOptions()
 
     @property
     def enforcing(self) -> bool:
