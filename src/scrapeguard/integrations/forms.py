@@ -58,6 +58,12 @@ def subject_value(field: str, value: str) -> str | None:
     return f"{field}:{value}"
 
 
+def check_encoding(content_encoding: str | None) -> None:
+    """Refuse (415) a compressed form body: the guard would count what it cannot read."""
+    if content_encoding and content_encoding.strip().lower() not in ("", "identity"):
+        raise FormError(415, "a form body must not be compressed")
+
+
 def _media_type(content_type: str) -> tuple[str, dict[str, str]]:
     message = Message()
     message["content-type"] = content_type
@@ -68,12 +74,11 @@ def _media_type(content_type: str) -> tuple[str, dict[str, str]]:
 def read_subject(body: bytes, content_type: str | None, field: str,
                  content_encoding: str | None = None) -> FormSubject:
     """The subject `field` holds in `body`. Raises FormError when the body is ambiguous or unreadable."""
+    check_encoding(content_encoding)
     if len(body) > FORM_LIMIT:
         raise FormError(413, f"a form is at most {FORM_LIMIT // 1024} KiB here")
     if not body:
         return FormSubject(None)
-    if content_encoding and content_encoding.strip().lower() not in ("", "identity"):
-        raise FormError(415, "a form body must not be compressed")
     media, params = _media_type(content_type or "")
     if params.get("charset", "").strip().lower() not in CHARSETS:
         raise FormError(415, "a form body must be UTF-8")
@@ -136,9 +141,8 @@ def _multipart(body: bytes, content_type: str, field: str) -> str | None:
     for part in message.iter_parts():
         if part.get_content_disposition() != "form-data" or part.defects:
             raise FormError(400, "the multipart form could not be read")
-        dispositions = part.get_all("content-disposition") or []
-        if len(dispositions) > 1 or "name*" in str(dispositions[0]).lower() \
-                or "content-transfer-encoding" in part:
+        dispositions = [v for k, v in part.raw_items() if k.lower() == "content-disposition"]
+        if len(dispositions) != 1 or "*=" in dispositions[0] or "content-transfer-encoding" in part:
             # parsers differ on these (RFC 2231 names, encoded parts): not read either way
             raise FormError(400, "a part of the multipart form is ambiguous")
         if part.get_param("name", header="content-disposition") != field:

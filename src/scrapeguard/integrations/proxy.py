@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from http.cookies import CookieError, SimpleCookie
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import http_exceptions, web
@@ -51,7 +51,7 @@ from scrapeguard.decisions import (
 from scrapeguard.engine import Engine
 from scrapeguard.events import HEADER_FACTS, Event
 from scrapeguard.integrations.client_ip import ClientIPResolver, ForwardedHeaderError
-from scrapeguard.integrations.forms import FORM_LIMIT, FormError, read_subject
+from scrapeguard.integrations.forms import FORM_LIMIT, FormError, check_encoding, read_subject
 from scrapeguard.ratelimit import ratelimit_headers
 from scrapeguard.refusals import DECISION_HEADER, build_refusal
 from scrapeguard.routes import LOGIN, RouteMap, RouteMatch
@@ -99,9 +99,11 @@ SESSION_CACHE_SIZE = 100_000
 BUFFER_LIMIT = 256 * 1024
 #: A challenge form submission larger than this is refused unread.
 SUBMIT_LIMIT = 16 * 1024
-#: Where a request of a form route keeps its route (with the subject from the body) and the body.
-FORM_ROUTE = "scrapeguard.form_route"
-FORM_BODY = "scrapeguard.form_body"
+#: Where a request of a form route keeps its route (with the subject from the body) and the body
+#: (typed request keys where aiohttp has them, 3.12 and later).
+_RequestKey = getattr(web, "RequestKey", None)
+FORM_ROUTE: Any = _RequestKey("scrapeguard.form_route", RouteMatch) if _RequestKey else "sg.form_route"
+FORM_BODY: Any = _RequestKey("scrapeguard.form_body", bytes) if _RequestKey else "sg.form_body"
 #: Methods whose body a form route's subject is read from.
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -402,6 +404,7 @@ class GuardProxy:
             return None
         length = request.content_length
         try:
+            check_encoding(request.headers.get("Content-Encoding"))  # (before aiohttp inflates it)
             if length is not None and length > FORM_LIMIT:
                 raise FormError(413, f"a form is at most {FORM_LIMIT // 1024} KiB here")
             body = bytearray()
@@ -418,7 +421,8 @@ class GuardProxy:
             self.counts[f"form_refused_{exc.status}"] += 1
             title = {413: "Too large", 415: "Unsupported form"}.get(exc.status, "Bad request")
             return _error_page(exc.status, title, f"{exc}.")
-        except (aiohttp.ClientError, ValueError, asyncio.IncompleteReadError) as exc:
+        except (aiohttp.ClientError, ValueError, asyncio.IncompleteReadError,
+                http_exceptions.HttpProcessingError) as exc:
             self.counts["form_refused_400"] += 1
             log.debug("unreadable form body: %s", exc)
             return _error_page(400, "Bad request", "The form could not be read.")
