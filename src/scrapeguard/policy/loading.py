@@ -451,7 +451,20 @@ class _Checker:
             captcha_secret_env=self.string(d, f"{c}.captcha_secret_env"),
             verify_url=self._optional_string(d, f"{c}.verify_url"),
             verify_timeout_seconds=self.number(d, f"{c}.verify_timeout_seconds", lo=0.1, hi=60),
+            hostnames=tuple(self.string_list(d, f"{c}.hostnames")),
+            action=self._optional_string(d, f"{c}.action"),
+            min_score=self.number(d, f"{c}.min_score", lo=0, hi=1),
         )
+        for i, host in enumerate(options.hostnames):
+            if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?|\[?[0-9A-Fa-f:.]+\]?", host):
+                self.problem(f"{c}.hostnames[{i}]", f"{host!r} is not a host name",
+                             '"www.example.org" (no scheme, port or path)')
+        if options.action and options.provider not in ("turnstile", "recaptcha"):
+            self.problem(f"{c}.action", f"provider {options.provider!r} does not report an action",
+                         '"" (or provider "turnstile" or "recaptcha")')
+        if options.min_score > 0 and options.provider != "recaptcha":
+            self.problem(f"{c}.min_score", f"provider {options.provider!r} does not report a score",
+                         '0 (or provider "recaptcha" with a v3 key)')
         if options.difficulty_max < options.difficulty and not self.invalid & {
                 f"{c}.difficulty", f"{c}.difficulty_max"}:
             self.problem(f"{c}.difficulty_max", f"{options.difficulty_max} is below difficulty "

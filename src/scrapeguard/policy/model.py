@@ -221,6 +221,11 @@ class ChallengeOptions:
     captcha_secret_env: str = "SCRAPEGUARD_CAPTCHA_SECRET"
     verify_url: str = ""
     verify_timeout_seconds: float = 5
+    #: CAPTCHA providers: hostnames a token must be solved on (empty: not checked), the action
+    #: it must carry ("" : not checked; Turnstile, reCAPTCHA) and reCAPTCHA v3's minimum score.
+    hostnames: tuple[str, ...] = ()
+    action: str = ""
+    min_score: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
