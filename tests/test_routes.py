@@ -48,3 +48,32 @@ def test_regex_characters_in_patterns_are_literal() -> None:
 def test_any_path_and_query_is_classified_without_error(path: str, query: str) -> None:
     m = DEMO.match(path, query)
     assert m.kind in (PROFILE, CONTACT_LOOKUP, LISTING, ASSET, PAGE, "auth")
+
+
+# -- methods and form subjects (issue 12, item 5) ------------------------------------------------
+
+
+def test_rules_may_name_their_methods_and_a_form_field() -> None:
+    routes = RouteMap(default_policy().routes)
+    posted = routes.match("/signup", "", "POST")
+    assert (posted.kind, posted.subject, posted.form) == ("contact_lookup", None, "email")
+    assert routes.match("/signup", "", "post").kind == "contact_lookup"
+    assert routes.match("/signup", "", "GET").kind == "page"
+    assert routes.match("/signup").kind == "page"  # method unknown (a log line read without it)
+    assert routes.match("/reset", "email=x@y", "POST").subject is None  # the body's, not the query's
+    login = routes.match("/login", "", "POST")
+    assert (login.kind, login.form) == ("login", "username")
+
+
+def test_bad_methods_and_form_subjects_are_named() -> None:
+    import pytest
+
+    from scrapeguard.policy import PolicyError, load_policy_text
+
+    with pytest.raises(PolicyError) as caught:
+        load_policy_text('[[routes]]\npattern = "/join"\nkind = "contact_lookup"\nsubject = "form:"\n'
+                         '[[routes]]\npattern = "/x"\nmethods = ["FETCH"]\n')
+    assert [p.key for p in caught.value.problems] == ["routes[0].subject", "routes[1].methods"]
+    rule = load_policy_text('[[routes]]\npattern = "/join"\nkind = "contact_lookup"\nsubject = "form:mail"\n'
+                            'methods = ["post", "PUT"]\n').routes[0]
+    assert rule.methods == ("POST", "PUT") and rule.subject == "form:mail"

@@ -4,8 +4,8 @@ A pattern like `/u/{username}` matches one path segment per placeholder;
 `{name*}` matches the rest of the path. The first matching rule wins and
 paths that match none are plain pages.
 
-A rule may name the `methods` it applies to (`["POST"]`): a request with another method
-goes on to the next rule. A rule's subject may be a form field (`form:email`): the route
+A rule may name the `methods` it applies to (`["POST"]`): a request with another method,
+or whose method is not known, goes on to the next rule. A rule's subject may be a form field (`form:email`): the route
 map cannot see request bodies, so it says which field (`RouteMatch.form`) and the
 integration reads it (`integrations/forms.py`).
 """
@@ -97,7 +97,7 @@ class RouteMap:
 
     def match(self, path: str, query: str = "", method: str | None = None) -> RouteMatch:
         """Classify a request path (decoded, without the query), its raw query string and, when
-        known, its method (None: rules that name methods match any)."""
+        known, its method (None: rules that name methods are passed over)."""
         index, subject = self.index_of(path, query, method)
         if index is None:
             return UNMATCHED
@@ -111,8 +111,8 @@ class RouteMap:
         for index, (prefix, regex, rule) in enumerate(self._rules):
             if not path.startswith(prefix):
                 continue
-            if method is not None and rule.methods and method.upper() not in rule.methods:
-                continue
+            if rule.methods and (method is None or method.upper() not in rule.methods):
+                continue  # (a rule that names methods applies only where the method is known)
             m = regex.match(path)
             if m is None:
                 continue
