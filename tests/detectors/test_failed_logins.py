@@ -198,3 +198,16 @@ def test_it_can_be_switched_off() -> None:
     assert FailedLogins.from_policy(policy) is None
     site = Site(policy=offline_policy(policy))
     assert {site.login(T0 + i, GUESSER, "anna").action for i in range(50)} == {ALLOW}
+
+
+def test_the_records_keep_no_address_of_a_login_penalty() -> None:
+    from scrapeguard.records.decisions import decision_record
+    from scrapeguard.records.privacy import Pseudonymiser
+
+    site = Site()
+    for i in range(10):
+        site.login(T0 + i, "198.51.100.1", "anna")
+    refused = site.login(T0 + 11, "198.51.100.1", "anna")
+    assert {r.key.split("#")[0] for r in refused.reasons} == {"ip:198.51.100.1", "net:198.51.100.0/24"}
+    record = decision_record(refused, Pseudonymiser(b"k" * 16))
+    assert "198.51.100" not in str(record["reasons"]) + str(record["actors"]) + str(record["keys"])
