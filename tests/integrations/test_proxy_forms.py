@@ -83,9 +83,13 @@ def test_reset_probes_count_as_contact_lookups(demo_site: str, make_guard: Calla
 # -- password guessing (item 6) -----------------------------------------------------------------
 
 
-def test_300_wrong_passwords_are_refused_long_before_300(demo_site: str, make_guard: Callable) -> None:
-    guard = make_guard(demo_site)
-    victim = make_member(SEED, 42).username
+@pytest.mark.parametrize("shared", [False, True], ids=["memory", "redis"])
+def test_300_wrong_passwords_are_refused_long_before_300(
+    demo_site: str, make_guard: Callable, request: pytest.FixtureRequest, shared: bool
+) -> None:
+    store = request.getfixturevalue("redis_url") if shared else None
+    guard = make_guard(demo_site, store=store)
+    victim = make_member(SEED, 42 + shared).username
     with httpx.Client(base_url=guard.url) as guesser:
         statuses = [guesser.post("/login", data={"username": victim, "password": f"guess{i}"}).status_code
                     for i in range(300)]
