@@ -5,9 +5,9 @@ A pattern like `/u/{username}` matches one path segment per placeholder;
 paths that match none are plain pages.
 
 A rule may name the `methods` it applies to (`["POST"]`): a request with another method,
-or whose method is not known, goes on to the next rule. A rule's subject may be a form field (`form:email`): the route
-map cannot see request bodies, so it says which field (`RouteMatch.form`) and the
-integration reads it (`integrations/forms.py`).
+or whose method is not known, goes on to the next rule. A rule's subject may be a form
+field (`form:email`): the route map cannot see request bodies, so it says which field
+(`RouteMatch.form`) and the integration reads it (`integrations/forms.py`).
 """
 
 from __future__ import annotations
