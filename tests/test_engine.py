@@ -218,8 +218,8 @@ def test_anonymous_without_ip_is_counted_by_session() -> None:
 def test_quota_detector_can_be_switched_off() -> None:
     engine = Engine(policy_with("[detectors.profile_quota]\nenabled = false\n"))
     assert [d.name for d in engine.detectors] == ["enumeration", "new_account", "automation", "bot_agents",
-                                                  "ip_reputation", "ip_sharing",
-                                                  "campaign", "flood"]  # (honeypot: off without traps)
+                                                  "ip_reputation", "ip_sharing", "campaign", "flood",
+                                                  "failed_logins"]  # (honeypot: off without traps)
     assert served(Actor(engine).view_profiles(0, 500)) == 500
 
 
@@ -253,7 +253,7 @@ EVERY_DETECTOR = '[detectors.honeypot]\ntrap_paths = ["/trap"]\n[detectors.login
 def test_every_detector_can_be_switched_off() -> None:
     from scrapeguard.detectors import ALL
     names = [cls.name for cls in ALL]
-    assert len(names) == 11
+    assert len(names) == 12
     everything = policy_with(EVERY_DETECTOR)
     assert [d.name for d in Engine(everything).detectors] == names
     engine = Engine(policy_with("".join(f"[detectors.{name}]\nenabled = false\n" for name in names)))

@@ -86,3 +86,32 @@ def test_case_insensitive_sites() -> None:
     assert folding.match("/API/v1/Members/7").subject == "id:7"
     assert DEMO.match("/U/Alice").kind == PAGE
     assert DEMO.match("/u/Alice").subject == "username:Alice"
+
+
+# -- methods and form subjects (issue 12, item 5) ------------------------------------------------
+
+
+def test_rules_may_name_their_methods_and_a_form_field() -> None:
+    routes = RouteMap(default_policy().routes)
+    posted = routes.match("/signup", "", "POST")
+    assert (posted.kind, posted.subject, posted.form) == ("contact_lookup", None, "email")
+    assert routes.match("/signup", "", "post").kind == "contact_lookup"
+    assert routes.match("/signup", "", "GET").kind == "page"
+    assert routes.match("/signup").kind == "page"  # method unknown (a log line read without it)
+    assert routes.match("/reset", "email=x@y", "POST").subject is None  # the body's, not the query's
+    login = routes.match("/login", "", "POST")
+    assert (login.kind, login.form) == ("login", "username")
+
+
+def test_bad_methods_and_form_subjects_are_named() -> None:
+    import pytest
+
+    from scrapeguard.policy import PolicyError, load_policy_text
+
+    with pytest.raises(PolicyError) as caught:
+        load_policy_text('[[routes]]\npattern = "/join"\nkind = "contact_lookup"\nsubject = "form:"\n'
+                         '[[routes]]\npattern = "/x"\nmethods = ["FETCH"]\n')
+    assert [p.key for p in caught.value.problems] == ["routes[0].subject", "routes[1].methods"]
+    rule = load_policy_text('[[routes]]\npattern = "/join"\nkind = "contact_lookup"\nsubject = "form:mail"\n'
+                            'methods = ["post", "PUT"]\n').routes[0]
+    assert rule.methods == ("POST", "PUT") and rule.subject == "form:mail"

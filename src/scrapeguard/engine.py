@@ -79,6 +79,9 @@ class Engine:
         #: Detectors that may plan something for requests for no member data.
         self._planning_every_route = tuple(d for d in self.detectors if not d.plans_member_data_only)
         self.penalty_keys = (*PENALTY_KEYS, "net") if policy.profile_quota.network_enabled else PENALTY_KEYS
+        #: Off the member-data routes: by route kind, the detectors whose own penalties guard it.
+        self._holding = {kind: tuple(d for d in self.detectors if kind in d.guards)
+                         for kind in {k for d in self.detectors for k in d.guards}}
         a = policy.actions
         self.escalation = Escalation(
             throttle_seconds=a.throttle_seconds, escalate_after=a.escalate_after,
@@ -142,6 +145,9 @@ class Engine:
             # off the member-data routes only the detectors that judge this request look at it
             keys, held = {}, []  # (the keys are worked out if the request is refused)
             inspecting = tuple(d for d in self._judging_every_route if d.judges(event))
+            if event.route.kind in self._holding:  # (a login route: failed_logins' penalties)
+                held = [k for d in self._holding[event.route.kind] for k in d.held_keys(event)]
+                keys = event.keys() if held else keys
         requests: list[StoreRequest] = []
         judged: list[StoreRequest] = []  # off the guarded routes: what the inspecting detectors asked for
         for detector in self.detectors if guarded else self._planning_every_route:
@@ -153,7 +159,7 @@ class Engine:
             if planned:
                 (requests if guarded or detector not in inspecting else judged).extend(planned)
         # (off the guarded routes no penalty can be found nor escalated: an id is made if one is refused)
-        decision_id = new_decision_id() if guarded else ""
+        decision_id = new_decision_id() if guarded or held else ""
         if requests and not guarded and self.defer is not None:
             # off the guarded routes the other detectors' requests are only recorded, in the background
             self.defer(event, requests)

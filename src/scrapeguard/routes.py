@@ -3,6 +3,11 @@
 A pattern like `/u/{username}` matches one path segment per placeholder;
 `{name*}` matches the rest of the path. The first matching rule wins and
 paths that match none are plain pages.
+
+A rule may name the `methods` it applies to (`["POST"]`): a request with another method,
+or whose method is not known, goes on to the next rule. A rule's subject may be a form
+field (`form:email`): the route map cannot see request bodies, so it says which field
+(`RouteMatch.form`) and the integration reads it (`integrations/forms.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ CONTACT_LOOKUP = "contact_lookup"
 LISTING = "listing"
 ASSET = "asset"
 AUTH = "auth"
+#: A login form: failed logins are counted there (detector failed_logins), and its penalties guard it.
+LOGIN = "login"
 PAGE = "page"
 
 #: Route kinds that show members' data: penalties guard them, and detectors judge requests for them.
@@ -49,6 +56,9 @@ class RouteMatch:
     subject: str | None
     categories: tuple[str, ...]
     pattern: str | None
+    #: The form field that names the subject (a `form:NAME` rule), for the integration to read
+    #: from the request body; the subject is None until it has.
+    form: str | None = None
 
 
 UNMATCHED = RouteMatch(PAGE, None, (), None)
@@ -111,22 +121,28 @@ class RouteMap:
         """Each rule's regular expression (Python's; Polars reads them alike), in rule order."""
         return [regex for _, regex, _ in self._rules]
 
-    def match(self, path: str, query: str = "", strict: bool = False) -> RouteMatch:
-        """Classify a request path (decoded, without the query) and its raw query string.
-        With `strict` (a live request), a subject the site may read otherwise raises AmbiguousRequest."""
-        index, subject = self.index_of(path, query, strict)
+    def match(self, path: str, query: str = "", method: str | None = None,
+              strict: bool = False) -> RouteMatch:
+        """Classify a request path (decoded, without the query), its raw query string and, when
+        known, its method (None: rules that name methods are passed over). With `strict` (a live
+        request), a subject the site may read otherwise raises AmbiguousRequest."""
+        index, subject = self.index_of(path, query, method, strict)
         if index is None:
             return UNMATCHED
         rule = self._rules[index][2]
-        return RouteMatch(rule.kind, subject, rule.categories, rule.pattern)
+        form = rule.subject[5:] if rule.subject is not None and rule.subject.startswith("form:") else None
+        return RouteMatch(rule.kind, subject, rule.categories, rule.pattern, form)
 
-    def index_of(self, path: str, query: str = "", strict: bool = False) -> tuple[int | None, str | None]:
+    def index_of(self, path: str, query: str = "", method: str | None = None,
+                 strict: bool = False) -> tuple[int | None, str | None]:
         """(index of the first rule that matches, or None; the subject) — `match` in two plain values."""
         fold = self.matching.case_insensitive
         folded = path.lower() if fold else path
         for index, (prefix, regex, rule) in enumerate(self._rules):
             if not folded.startswith(prefix):
                 continue
+            if rule.methods and (method is None or method.upper() not in rule.methods):
+                continue  # (a rule that names methods applies only where the method is known)
             m = regex.match(path)
             if m is None:
                 continue
@@ -137,6 +153,8 @@ class RouteMap:
                     value = self._query_value(name, query, strict) if query else None
                     if value and value.strip():
                         subject = f"{name}:{value.strip().lower()}"
+                elif rule.subject.startswith("form:"):
+                    pass  # in the request body: read by the integration (RouteMatch.form)
                 else:
                     value = m.group(rule.subject)
                     subject = f"{rule.subject}:{value.lower() if fold else value}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -23,6 +24,8 @@ class FakeVerifier:
 
     def __init__(self) -> None:
         self.received: list[dict[str, str]] = []
+        #: What /custom answers (a successful reply unless a test says otherwise).
+        self.reply: dict[str, Any] = {"success": True}
 
     async def _form(self, request: web.Request) -> dict[str, str]:
         form = {k: str(v) for k, v in (await request.post()).items()}
@@ -54,9 +57,13 @@ class FakeVerifier:
         await self._form(request)
         return web.Response(status=500, text="oops")
 
+    async def custom(self, request: web.Request) -> web.Response:
+        await self._form(request)
+        return web.Response(text=json.dumps(self.reply), content_type="application/json")
+
     def app(self) -> web.Application:
         app = web.Application()
-        for name in ("verify", "slow", "garbage", "not_a_flag", "broken"):
+        for name in ("verify", "slow", "garbage", "not_a_flag", "broken", "custom"):
             app.router.add_post(f"/{name}", getattr(self, name))
         return app
 
@@ -170,3 +177,102 @@ def test_a_captcha_provider_without_its_secret_is_a_clear_error(monkeypatch: pyt
     engine = Engine(policy)
     with pytest.raises(ChallengeSetupError, match="SCRAPEGUARD_CAPTCHA_SECRET"):
         ChallengeService(policy, engine.store, engine.escalation, environ={})
+
+
+# -- what else the reply must say (issue 12, item 9) -----------------------------------------------
+
+
+def _custom(fake: tuple[FakeVerifier, str], loop_thread: Any, provider: str, reply: dict[str, Any],
+            **expected: Any) -> CaptchaVerdict:
+    recorder, base = fake
+    recorder.reply = reply
+    verifier = CaptchaVerifier(provider, SECRET, "k", f"{base}/custom", timeout=2, **expected)
+    return _verify(loop_thread, verifier, "a-token")
+
+
+@pytest.mark.parametrize("provider", sorted(PROVIDERS))
+def test_a_token_solved_on_another_site_is_not_a_pass(provider: str, fake: tuple[FakeVerifier, str],
+                                                     loop_thread: Any) -> None:
+    ours = {"hostnames": ("www.example.org", "example.org")}
+    other = _custom(fake, loop_thread, provider, {"success": True, "hostname": "scraper.example"}, **ours)
+    assert not other.passed and "solved on 'scraper.example'" in other.detail
+    missing = _custom(fake, loop_thread, provider, {"success": True}, **ours)
+    assert not missing.passed
+    ours_again = {"success": True, "hostname": "WWW.Example.org."}
+    assert _custom(fake, loop_thread, provider, ours_again, **ours).passed
+    # not configured: not checked
+    assert _custom(fake, loop_thread, provider, {"success": True, "hostname": "scraper.example"}).passed
+
+
+@pytest.mark.parametrize("provider", ["turnstile", "recaptcha"])
+def test_a_token_for_another_action_is_not_a_pass(provider: str, fake: tuple[FakeVerifier, str],
+                                                 loop_thread: Any) -> None:
+    wanted = {"action": "scrapeguard"}
+    login = _custom(fake, loop_thread, provider, {"success": True, "action": "login"}, **wanted)
+    assert not login.passed and "action 'login'" in login.detail
+    assert not _custom(fake, loop_thread, provider, {"success": True}, **wanted).passed
+    assert _custom(fake, loop_thread, provider, {"success": True, "action": "scrapeguard"}, **wanted).passed
+
+
+def test_a_recaptcha_v3_score_below_the_minimum_is_not_a_pass(fake: tuple[FakeVerifier, str],
+                                                              loop_thread: Any) -> None:
+    low = _custom(fake, loop_thread, "recaptcha", {"success": True, "score": 0.3}, min_score=0.5)
+    assert not low.passed and "score 0.3 is below 0.5" in low.detail
+    for reply in ({"success": True}, {"success": True, "score": "0.9"}, {"success": True, "score": True}):
+        assert not _custom(fake, loop_thread, "recaptcha", reply, min_score=0.5).passed  # v2 key, garbage
+    nan = {"success": True, "score": float("nan")}  # (json.dumps writes NaN, and json.loads reads it)
+    assert not _custom(fake, loop_thread, "recaptcha", nan, min_score=0.5).passed
+    assert _custom(fake, loop_thread, "recaptcha", {"success": True, "score": 0.9, "hostname": "example.org",
+                                                    "action": "scrapeguard"},
+                   min_score=0.5, action="scrapeguard", hostnames=("example.org",)).passed
+
+
+def test_hostnames_through_the_proxy(demo_site: str, make_guard: Callable, fake: tuple[FakeVerifier, str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    _, base = fake
+    monkeypatch.setenv("SCRAPEGUARD_CAPTCHA_SECRET", SECRET)
+    guard = make_guard(demo_site, f"""
+[challenge]
+provider = "turnstile"
+site_key = "1x00000000000000000000AA"
+verify_url = "{base}/verify"
+hostnames = ["www.example.org"]
+""")
+    html = httpx.get(f"{demo_site}/directory?page=1").text
+    second = list(dict.fromkeys(re.findall(r'href="/u/([^"]+)"', html)))[1]
+    with httpx.Client(base_url=guard.url) as browser:  # httpx's user agent: challenged on member pages
+        browser.get("/")
+        assert browser.get(f"/u/{second}").status_code == 403
+        # the fake verifier says the token was solved on 127.0.0.1: not this site
+        r = browser.post("/.well-known/scrapeguard/challenge",
+                         data={"cf-turnstile-response": "good-token", "next": f"/u/{second}"})
+        assert r.status_code == 403 and "not on this site" in r.text
+        assert browser.get(f"/u/{second}").status_code == 403
+
+
+@pytest.mark.parametrize(("text", "key", "message"), [
+    ('provider = "hcaptcha"\nsite_key = "k"\naction = "x"', "challenge.action", "does not report an action"),
+    ('provider = "turnstile"\nsite_key = "k"\nmin_score = 0.5', "challenge.min_score",
+     "does not report a score"),
+    ('provider = "recaptcha"\nsite_key = "k"\nhostnames = ["https://example.org/"]', "challenge.hostnames[0]",
+     "is not a host name"),
+    ('provider = "recaptcha"\nsite_key = "k"\nmin_score = 1.5', "challenge.min_score", "out of range"),
+])
+def test_bad_reply_checks_are_named(text: str, key: str, message: str) -> None:
+    from scrapeguard.policy import PolicyError, load_policy_text
+
+    with pytest.raises(PolicyError) as caught:
+        load_policy_text(f"[challenge]\n{text}\n")
+    [problem] = caught.value.problems
+    assert problem.key == key and message in problem.message
+
+
+def test_a_captcha_without_hostnames_is_warned_about() -> None:
+    from scrapeguard.policy import load_policy_text
+    from scrapeguard.policy.warnings import policy_warnings
+
+    loose = load_policy_text('[challenge]\nprovider = "turnstile"\nsite_key = "k"\n')
+    assert any("challenge.hostnames is empty" in w for w in policy_warnings(loose))
+    tight = load_policy_text('[challenge]\nprovider = "turnstile"\nsite_key = "k"\n'
+                             'hostnames = ["example.org"]\n')
+    assert not any("hostnames" in w for w in policy_warnings(tight))

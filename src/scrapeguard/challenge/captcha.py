@@ -1,7 +1,12 @@
 """CAPTCHA providers (hCaptcha, Cloudflare Turnstile, Google reCAPTCHA), verified server-side.
 
 Each provider's widget puts a response token in a form field; the guard posts it with the
-secret to the provider's siteverify API and reads `success`. The verify URL is configurable
+secret to the provider's siteverify API and reads `success`, and then what else the reply
+says about where and how the token was made: the `hostname` of the page it was solved on
+(one of [challenge] hostnames: a token solved on another site that uses the same site key is
+not a pass here), the `action` the widget was given (Turnstile, reCAPTCHA; [challenge]
+action) and, for reCAPTCHA v3, a `score` of at least [challenge] min_score. A reply that
+lacks a field the policy asks to check is not a pass. The verify URL is configurable
 (a local fake verifier in tests, a corporate egress proxy in production). A timeout, a
 network error, a non-200 answer or a reply that is not the expected JSON all mean "not
 passed", each with one clear log line: the guard fails safe, never open.
@@ -10,8 +15,10 @@ passed", each with one clear log line: the guard fails safe, never open.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
+import math
 from dataclasses import dataclass
 
 import aiohttp
@@ -55,7 +62,8 @@ class CaptchaVerdict:
 
 class CaptchaVerifier:
     def __init__(self, provider: str, secret: str, site_key: str = "", verify_url: str = "",
-                 timeout: float = 5.0) -> None:
+                 timeout: float = 5.0, hostnames: tuple[str, ...] = (), action: str = "",
+                 min_score: float = 0.0) -> None:
         if provider not in PROVIDERS:
             raise ValueError(f"unknown CAPTCHA provider {provider!r}; known: {', '.join(PROVIDERS)}")
         self.provider = PROVIDERS[provider]
@@ -63,6 +71,30 @@ class CaptchaVerifier:
         self.site_key = site_key
         self.verify_url = verify_url or self.provider.verify_url
         self.timeout = timeout
+        #: Hostnames a token must have been solved on (empty: not checked), lower case.
+        self.hostnames = frozenset(h.strip().lower().rstrip(".") for h in hostnames)
+        self.action = action
+        self.min_score = min_score
+
+    def _mismatch(self, reply: dict[str, object]) -> str | None:
+        """What in a successful reply is not what the policy expects, or None."""
+        name = self.provider.name
+        if self.hostnames:
+            hostname = reply.get("hostname")
+            if not isinstance(hostname, str) or hostname.strip().lower().rstrip(".") not in self.hostnames:
+                return f"{name} token was solved on {str(hostname)[:100]!r}, not on this site"
+        if self.action:
+            action = reply.get("action")
+            if not isinstance(action, str) or not hmac.compare_digest(
+                    action.encode("utf-8", "replace"), self.action.encode("utf-8", "replace")):
+                return f"{name} token was made for action {str(action)[:100]!r}, not {self.action!r}"
+        if self.min_score > 0:
+            score = reply.get("score")
+            if isinstance(score, bool) or not isinstance(score, int | float):
+                return f"{name} reply has no score (a reCAPTCHA v3 key is needed for challenge.min_score)"
+            if not math.isfinite(score) or score < self.min_score:
+                return f"{name} score {score:g} is below {self.min_score:g}"
+        return None
 
     async def verify(self, session: aiohttp.ClientSession, token: str,
                      remote_ip: str | None) -> CaptchaVerdict:
@@ -100,4 +132,8 @@ class CaptchaVerifier:
             codes = reply.get("error-codes")
             detail = ", ".join(str(c) for c in codes) if isinstance(codes, list) and codes else "rejected"
             return CaptchaVerdict(False, proof_id, f"{name} says not passed ({detail[:200]})")
+        mismatch = self._mismatch(reply)
+        if mismatch is not None:
+            log.info("%s: counted as not passed", mismatch)
+            return CaptchaVerdict(False, proof_id, mismatch)
         return CaptchaVerdict(True, proof_id, f"{name} passed")

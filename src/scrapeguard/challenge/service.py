@@ -110,7 +110,7 @@ class ChallengeService:
                     f"challenge.provider is {c.provider!r} but the environment variable "
                     f"{c.captcha_secret_env} (challenge.captcha_secret_env) holding its secret is not set")
             self.captcha = CaptchaVerifier(c.provider, secret, c.site_key, c.verify_url,
-                                           c.verify_timeout_seconds)
+                                           c.verify_timeout_seconds, c.hostnames, c.action, c.min_score)
         self.ledger = SolveLedger(store, escalation, c.max_solves, c.solve_window_seconds,
                                   c.challenge_seconds + c.clearance_seconds)
 

@@ -12,6 +12,9 @@ import hmac
 import math
 import re
 import secrets
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -37,6 +40,17 @@ COUNTRIES = sorted(set(LOCALES.values()))
 SESSION_COOKIE = "session"
 DEMO_PASSWORD = "demo"
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,29}$")
+#: Passwords longer than this are refused (sign-up) or fail (login) unhashed: hashing is costly.
+MAX_PASSWORD = 1024
+#: Logged-in sessions end after this long unused, and this long after the login whatever happens.
+SESSION_IDLE_SECONDS = 12 * 3600.0
+SESSION_MAX_SECONDS = 7 * 86400.0
+#: At most this many logged-in sessions are kept; the least recently used go first.
+MAX_SESSIONS = 10_000
+#: Mails the demo "sends" (kept for the tests and the curious), the latest this many.
+OUTBOX_SIZE = 1000
+#: What the sign-up and reset forms answer, whether or not the address has an account.
+RESET_SENT = "If that address has an account, we sent it a link to choose a new password."
 
 ROBOTS_TXT = """\
 # The demo site welcomes search engines to public profiles, not to its API.
@@ -50,8 +64,30 @@ Disallow: /members/export/
 
 def _hash_password(password: str, salt: bytes | None = None) -> str:
     salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
+    # (surrogatepass: a form may decode to lone surrogates; any text hashes, none raises)
+    digest = hashlib.scrypt(password.encode("utf-8", "surrogatepass"), salt=salt, n=2**14, r=8, p=1)
     return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def _same_text(a: str, b: str) -> bool:
+    """Constant-time comparison of any two strings (hmac.compare_digest takes ASCII str only)."""
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
+
+
+@dataclass
+class Session:
+    """A logged-in session (anonymous visitors have none: see SiteData.anonymous_token)."""
+
+    member_id: int
+    created: float
+    last_seen: float
+
+
+@dataclass
+class Mail:
+    to: str
+    subject: str
+    link: str = ""
 
 
 def _check_password(password: str, stored: str) -> bool:
@@ -69,8 +105,16 @@ class SiteData:
     by_username: dict[str, Member] = field(default_factory=dict)
     by_email: dict[str, Member] = field(default_factory=dict)
     passwords: dict[int, str] = field(default_factory=dict)
-    #: session token -> member id (None: an anonymous visitor's session)
-    sessions: dict[str, int | None] = field(default_factory=dict)
+    #: Logged-in sessions by token, least recently used first (bounded: MAX_SESSIONS, and expiring).
+    sessions: OrderedDict[str, Session] = field(default_factory=OrderedDict)
+    max_sessions: int = MAX_SESSIONS
+    #: The site's clock (seconds); tests set their own.
+    clock: Callable[[], float] = time.time
+    #: Signs anonymous visitors' session tokens, which the site keeps nothing about.
+    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    #: Links sent by mail that are not used yet: token -> (member id, address), and reset links.
+    confirmations: dict[str, tuple[int, str]] = field(default_factory=dict)
+    outbox: deque[Mail] = field(default_factory=lambda: deque(maxlen=OUTBOX_SIZE))
     jobs: list[Listing] = field(default_factory=list)
     events: list[Listing] = field(default_factory=list)
     posts: list[Listing] = field(default_factory=list)
@@ -88,7 +132,8 @@ class SiteData:
     def add(self, member: Member) -> None:
         self.members.append(member)
         self.by_username[member.username] = member
-        self.by_email[member.email.lower()] = member
+        if member.email:  # (a new member's address is theirs once confirmed)
+            self.by_email[member.email.lower()] = member
 
     def member(self, member_id: int) -> Member | None:
         return self.members[member_id - 1] if 1 <= member_id <= len(self.members) else None
@@ -98,10 +143,53 @@ class SiteData:
         """Members the site links to (everyone but the canaries)."""
         return [m for m in self.members if not is_canary(m.id)]
 
+    # -- sessions ---------------------------------------------------------------------
+
+    def anonymous_token(self) -> str:
+        """A session token for an anonymous visitor: random and signed, so that the site knows its
+        own tokens without keeping anything per visitor (a flood of cookie-less requests costs no
+        memory)."""
+        nonce = secrets.token_urlsafe(12)
+        return f"{nonce}.{self._sign(nonce)}"
+
+    def _sign(self, nonce: str) -> str:
+        return hmac.new(self.secret, nonce.encode(), hashlib.sha256).hexdigest()[:20]
+
+    def is_anonymous_token(self, token: str) -> bool:
+        nonce, _, mac = token.rpartition(".")
+        return bool(nonce) and hmac.compare_digest(mac.encode("utf-8", "surrogatepass"),
+                                                   self._sign(nonce).encode())
+
+    def session(self, token: str | None) -> Session | None:
+        """The logged-in session of a token, if it is one and has not expired (then it is used now)."""
+        if not token:
+            return None
+        session = self.sessions.get(token)
+        if session is None:
+            return None
+        now = self.clock()
+        if now - session.last_seen > SESSION_IDLE_SECONDS or now - session.created > SESSION_MAX_SECONDS:
+            del self.sessions[token]
+            return None
+        session.last_seen = now
+        self.sessions.move_to_end(token)
+        return session
+
+    def start_session(self, member_id: int) -> str:
+        """A new logged-in session; expired and (beyond max_sessions) least recently used ones go."""
+        now = self.clock()
+        while self.sessions:
+            oldest = next(iter(self.sessions.values()))
+            if now - oldest.last_seen <= SESSION_IDLE_SECONDS and len(self.sessions) < self.max_sessions:
+                break
+            self.sessions.popitem(last=False)
+        token = secrets.token_urlsafe(18)
+        self.sessions[token] = Session(member_id, now, now)
+        return token
+
     def account_of(self, request: Request) -> Member | None:
-        token = request.cookies.get(SESSION_COOKIE)
-        member_id = self.sessions.get(token) if token else None
-        return self.member(member_id) if member_id else None
+        session = self.session(request.cookies.get(SESSION_COOKIE))
+        return self.member(session.member_id) if session is not None else None
 
 
 class DemoSite:
@@ -125,6 +213,8 @@ class DemoSite:
             Route("/robots.txt", self.robots),
             Route("/members/export/{page}", self.export_trap),
             Route("/signup", self.signup, methods=["GET", "POST"]),
+            Route("/confirm", self.confirm),
+            Route("/reset", self.reset, methods=["GET", "POST"]),
             Route("/login", self.login, methods=["GET", "POST"]),
             Route("/logout", self.logout, methods=["POST"]),
             Route("/static/avatars/{member_id}.svg", self.avatar),
@@ -135,13 +225,13 @@ class DemoSite:
     # -- helpers -----------------------------------------------------------------
 
     def _finish(self, request: Request, response: Response) -> Response:
-        """Give every visitor a session; tell the guard who a logged-in viewer is."""
+        """Give every visitor a session token (an anonymous one is signed, not stored); tell the
+        guard who a logged-in viewer is."""
         data = self.data
         token = request.cookies.get(SESSION_COOKIE)
-        if token not in data.sessions and "set-cookie" not in response.headers:
-            token = secrets.token_urlsafe(18)
-            data.sessions[token] = None
-            response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax")
+        known = bool(token) and (token in data.sessions or data.is_anonymous_token(str(token)))
+        if not known and "set-cookie" not in response.headers:
+            response.set_cookie(SESSION_COOKIE, data.anonymous_token(), httponly=True, samesite="lax")
         account = data.account_of(request)
         if account is not None:
             response.headers["X-Account-Id"] = str(account.id)
@@ -238,6 +328,8 @@ class DemoSite:
     # -- accounts ----------------------------------------------------------------
 
     async def signup(self, request: Request) -> Response:
+        """Sign-up answers alike whether or not the address has an account (it is confirmed by a
+        mailed link; its owner is told instead): the form is no way to test addresses."""
         if request.method == "GET":
             return self._page(request, "signup.html", title="Join", error="", countries=COUNTRIES)
         form = await request.form()
@@ -252,23 +344,57 @@ class DemoSite:
         elif not USERNAME_RE.match(username):
             error = "Choose a username of 3 to 30 letters, digits, dots, dashes or underscores."
         elif username in self.data.by_username:
-            error = "That username is taken."
-        elif "@" not in email or email in self.data.by_email:
-            error = "Enter an email address that is not already registered."
-        elif len(password) < 8:
-            error = "Choose a password of at least 8 characters."
+            error = "That username is taken."  # (usernames are public: /u/<username>)
+        elif "@" not in email or email.startswith("@") or email.endswith("@"):
+            error = "Enter your email address."
+        elif not 8 <= len(password) <= MAX_PASSWORD:
+            error = f"Choose a password of at least 8 characters (at most {MAX_PASSWORD})."
         if error:
             return self._page(request, "signup.html", status=400, title="Join", error=error,
                               countries=COUNTRIES,
                               form={"username": username, "name": name, "email": email, "country": country})
         member = Member(
             id=len(self.data.members) + 1, username=username, name=name or username,
-            email=email, phone="", job_title="", company="", city="", country=country,
+            email="", phone="", job_title="", company="", city="", country=country,
             bio="", created_at=datetime.now(UTC).replace(microsecond=0), hue=200,
         )
         self.data.add(member)
         self.data.passwords[member.id] = _hash_password(password)
+        owner = self.data.by_email.get(email)
+        if owner is None:
+            link = secrets.token_urlsafe(18)
+            self.data.confirmations[link] = (member.id, email)
+            self.data.outbox.append(Mail(email, "Confirm your email address", f"/confirm?token={link}"))
+        else:
+            self.data.outbox.append(Mail(owner.email, "Someone tried to join with your address"))
         return self._log_in(request, member)
+
+    async def confirm(self, request: Request) -> Response:
+        """The link mailed at sign-up: the address is the account's from now on (if still free)."""
+        found = self.data.confirmations.pop(request.query_params.get("token", ""), None)
+        member = self.data.member(found[0]) if found else None
+        if found is None or member is None or found[1] in self.data.by_email:
+            return self._page(request, "message.html", status=400, title="Link not valid",
+                              message="This link is not valid (any more).")
+        member.email = found[1]
+        self.data.by_email[found[1]] = member
+        return self._page(request, "message.html", title="Address confirmed",
+                          message="Your email address is confirmed.")
+
+    async def reset(self, request: Request) -> Response:
+        """Password reset: the same answer whatever the address (RESET_SENT), then a link by mail."""
+        if request.method == "GET":
+            sent = request.query_params.get("sent") == "1"
+            return self._page(request, "reset.html", title="Reset your password", sent=sent,
+                              message=RESET_SENT)
+        form = await request.form()
+        email = str(form.get("email", "")).strip().lower()[:200]
+        owner = self.data.by_email.get(email) if email else None
+        if owner is not None:
+            self.data.outbox.append(Mail(owner.email, "Choose a new password",
+                                         f"/reset/{secrets.token_urlsafe(18)}"))
+        # Post/redirect/get: the answer is the same redirect, whether or not anything was sent.
+        return self._finish(request, RedirectResponse("/reset?sent=1", status_code=303))
 
     async def login(self, request: Request) -> Response:
         if request.method == "GET":
@@ -279,26 +405,29 @@ class DemoSite:
         password = str(form.get("password", ""))
         member = self.data.by_username.get(username)
         ok = False
-        if member is not None:
+        if member is not None and len(password) <= MAX_PASSWORD:
             stored = self.data.passwords.get(member.id)
             if stored is not None:
                 ok = _check_password(password, stored)
             elif self.data.demo_logins:
-                ok = hmac.compare_digest(password, DEMO_PASSWORD)
+                ok = _same_text(password, DEMO_PASSWORD)
         if member is None or not ok:
-            return self._page(request, "login.html", status=401, title="Log in",
-                              error="Unknown username or wrong password.",
-                              demo_logins=self.data.demo_logins)
+            response = self._page(request, "login.html", status=401, title="Log in",
+                                  error="Unknown username or wrong password.",
+                                  demo_logins=self.data.demo_logins)
+            # The guard counts failed logins by this status, or by this header (detector failed_logins).
+            response.headers["X-Login-Failed"] = "1"
+            return response
         return self._log_in(request, member)
 
     def _log_in(self, request: Request, member: Member) -> Response:
         old = request.cookies.get(SESSION_COOKIE)
         if old:
             self.data.sessions.pop(old, None)
-        token = secrets.token_urlsafe(18)
-        self.data.sessions[token] = member.id
+        token = self.data.start_session(member.id)
         response = RedirectResponse(f"/u/{member.username}", status_code=303)
-        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax")
+        response.set_cookie(SESSION_COOKIE, token, max_age=int(SESSION_MAX_SECONDS), httponly=True,
+                            samesite="lax")
         # The new session is logged in from this response on: tell the guard.
         response.headers["X-Account-Id"] = str(member.id)
         response.headers["X-Account-Created"] = member.created_at.isoformat()

@@ -7,6 +7,7 @@ from scrapeguard.detectors.base import Detector, Signal
 from scrapeguard.detectors.bot_agents import BotAgents
 from scrapeguard.detectors.campaign import Campaign
 from scrapeguard.detectors.enumeration import Enumeration
+from scrapeguard.detectors.failed_logins import FailedLogins
 from scrapeguard.detectors.flood import Flood
 from scrapeguard.detectors.honeypot import Honeypot
 from scrapeguard.detectors.ip_reputation import IpReputation
@@ -18,7 +19,8 @@ from scrapeguard.policy.model import Policy
 
 #: Every detector, in the order they run.
 ALL: tuple[type[Detector], ...] = (ProfileQuota, Enumeration, NewAccount, Automation, BotAgents,
-                                   IpReputation, IpSharing, Honeypot, Campaign, Flood, LoginWall)
+                                   IpReputation, IpSharing, Honeypot, Campaign, Flood, LoginWall,
+                                   FailedLogins)
 
 
 def build_detectors(policy: Policy, live: bool = True) -> list[Detector]:
@@ -33,6 +35,7 @@ __all__ = [
     "Campaign",
     "Detector",
     "Enumeration",
+    "FailedLogins",
     "Flood",
     "Honeypot",
     "IpReputation",

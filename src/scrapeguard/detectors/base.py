@@ -67,6 +67,9 @@ class Detector(ABC):
     #: (unless `strongest_score` alone reaches the throttle threshold). Nothing it says alone refuses,
     #: and allowed requests keep no reasons, so not asking it then changes no outcome.
     corroborates: ClassVar[bool] = False
+    #: Route kinds beyond the member-data ones whose requests the penalties of this detector's own
+    #: keys (`held_keys`) guard: failed_logins' guard the login routes. Other penalties do not.
+    guards: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     @abstractmethod
@@ -89,6 +92,10 @@ class Detector(ABC):
         """Whether the detector may refuse this request although it asks for no member data (then
         what it plans for it is counted before judging, never deferred to the background)."""
         return False
+
+    def held_keys(self, event: Event) -> list[str]:
+        """For a request of a route kind in `guards`: the keys whose penalties refuse it."""
+        return []
 
     def plan(self, event: Event) -> list[StoreRequest]:
         """What to count or record for this event (sent to the store with every other detector's)."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from http.cookies import CookieError, SimpleCookie
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import http_exceptions, web
@@ -53,10 +53,11 @@ from scrapeguard.engine import Engine
 from scrapeguard.events import HEADER_FACTS, Event
 from scrapeguard.integrations.client_ip import ClientIPResolver, ForwardedHeaderError
 from scrapeguard.integrations.connections import ConnectionGuard, ConnectionLimits, GuardedSite
+from scrapeguard.integrations.forms import FORM_LIMIT, FormError, check_encoding, read_subject
 from scrapeguard.integrations.reading import cookie_line, merged_slashes_agree, read_cookies, read_target
 from scrapeguard.ratelimit import ratelimit_headers
 from scrapeguard.refusals import DECISION_HEADER, build_refusal
-from scrapeguard.routes import AmbiguousRequest, RouteMap, RouteMatch
+from scrapeguard.routes import LOGIN, AmbiguousRequest, RouteMap, RouteMatch
 from scrapeguard.stores import MemoryStore, StoreRequest, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -101,6 +102,13 @@ SESSION_CACHE_SIZE = 100_000
 BUFFER_LIMIT = 256 * 1024
 #: A challenge form submission larger than this is refused unread.
 SUBMIT_LIMIT = 16 * 1024
+#: Where a request of a form route keeps its route (with the subject from the body) and the body
+#: (typed request keys where aiohttp has them, 3.12 and later).
+_RequestKey = getattr(web, "RequestKey", None)
+FORM_ROUTE: Any = _RequestKey("scrapeguard.form_route", RouteMatch) if _RequestKey else "sg.form_route"
+FORM_BODY: Any = _RequestKey("scrapeguard.form_body", bytes) if _RequestKey else "sg.form_body"
+#: Methods whose body a form route's subject is read from.
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 @dataclass
@@ -165,7 +173,9 @@ class GuardProxy:
         self._session_cookie = client.session_cookie
         self._account_header = client.account_header
         self._created_header = client.account_created_header
-        self._strip = {client.account_header.lower(), client.account_created_header.lower()}
+        self._strip = {client.account_header.lower(), client.account_created_header.lower(),
+                       client.login_failed_header.lower()}
+        self._login_failed_header = client.login_failed_header
         self._retry_seconds = engine.policy.store.retry_seconds
         self._session: aiohttp.ClientSession | None = None
         #: Shared stores are called from worker threads (see handle); the memory store inline.
@@ -246,9 +256,9 @@ class GuardProxy:
     def _read(self, request: web.Request) -> RequestReading:
         """Read the request as the site will (raises AmbiguousRequest where it might not)."""
         path, query = read_target(request.raw_path, self.routes.matching)
-        if not merged_slashes_agree(path, query, self.routes):
+        if not merged_slashes_agree(path, query, self.routes, request.method):
             raise AmbiguousRequest("ambiguous_path", "The address holds an empty segment ('//').")
-        route = self.routes.match(path, query, strict=True)
+        route = self.routes.match(path, query, request.method, strict=True)
         line = cookie_line(request.headers.getall("Cookie", []))
         return RequestReading(path, query, route, line, read_cookies(line, self._read_cookies))
 
@@ -278,7 +288,7 @@ class GuardProxy:
                 if clearance is None:
                     self.counts["clearance_invalid"] += 1  # expired, forged, or from another client
         return Event(ts=now, ip=client_ip, method=request.method, path=path, query=query,
-                     route=reading.route, account=account,
+                     route=request.get(FORM_ROUTE) or reading.route, account=account,
                      account_created=created, session=session,
                      session_issued=issued, user_agent=user_agent, headers=header_facts(request.headers),
                      clearance=clearance)
@@ -303,6 +313,9 @@ class GuardProxy:
             reserved = await self._reserved(request, client_ip)
             if reserved is not None:
                 return reserved
+        unreadable = await self._read_form(request, reading.route)
+        if unreadable is not None:
+            return unreadable
         now = time.time()
         try:
             if self._offload:
@@ -422,6 +435,42 @@ class GuardProxy:
                         enforced=self.engine.enforcing, keys=keys, route=event.route.kind, path=event.path,
                         risk=self.policy.risk.challenge)
 
+    async def _read_form(self, request: web.Request, route: RouteMatch) -> web.Response | None:
+        """For a form route (`subject = "form:NAME"`): read the body (at most FORM_LIMIT bytes),
+        take the subject from it and keep both on the request, so that the decision counts the
+        subject and the upstream gets exactly these bytes. A refusal if the body is too large,
+        ambiguous or unreadable (see integrations/forms.py); None otherwise."""
+        if request.method not in BODY_METHODS or route.form is None:
+            return None
+        length = request.content_length
+        try:
+            check_encoding(request.headers.get("Content-Encoding"))  # (before aiohttp inflates it)
+            if length is not None and length > FORM_LIMIT:
+                raise FormError(413, f"a form is at most {FORM_LIMIT // 1024} KiB here")
+            body = bytearray()
+            while request.body_exists:
+                chunk = await request.content.read(FORM_LIMIT + 1 - len(body))
+                if not chunk:
+                    break
+                body += chunk
+                if len(body) > FORM_LIMIT:
+                    raise FormError(413, f"a form is at most {FORM_LIMIT // 1024} KiB here")
+            found = read_subject(bytes(body), request.headers.get("Content-Type"), route.form,
+                                 request.headers.get("Content-Encoding"))
+        except FormError as exc:
+            self.counts[f"form_refused_{exc.status}"] += 1
+            title = {413: "Too large", 415: "Unsupported form"}.get(exc.status, "Bad request")
+            return _error_page(exc.status, title, f"{exc}.")
+        except (aiohttp.ClientError, ValueError, asyncio.IncompleteReadError,
+                http_exceptions.HttpProcessingError) as exc:
+            self.counts["form_refused_400"] += 1
+            log.debug("unreadable form body: %s", exc)
+            return _error_page(400, "Bad request", "The form could not be read.")
+        request[FORM_BODY] = bytes(body)
+        request[FORM_ROUTE] = RouteMatch(route.kind, found.subject, route.categories, route.pattern,
+                                         route.form)
+        return None
+
     def _event_and_decision(self, request: web.Request, client_ip: str, now: float,
                             reading: RequestReading) -> tuple[Event, Decision]:
         event = self._event(request, client_ip, now, reading)
@@ -507,7 +556,9 @@ class GuardProxy:
         # reference, so "//other-host/..." cannot send the proxy anywhere but the upstream.
         url = URL(self._upstream_base + raw, encoded=True)
         headers = self._upstream_headers(request, client_ip, cookie)
-        body = request.content if request.body_exists else None
+        body = request.get(FORM_BODY)  # a form route's body, read already (see _read_form)
+        if body is None:
+            body = request.content if request.body_exists else None
         try:
             upstream = await self._session.request(
                 request.method, url, headers=headers, data=body, allow_redirects=False,
@@ -525,7 +576,7 @@ class GuardProxy:
         if self.records is not None and 200 <= upstream.status < 300:
             self.records.exposure(event)  # queued only: the database is written off the hot path
         try:
-            outcome = self.engine.after_requests(event, upstream.status)
+            outcome = self.engine.after_requests(event, self._outcome_status(event, upstream))
             if outcome:
                 if self._offload:
                     self._record_later(event, outcome)
@@ -567,6 +618,14 @@ class GuardProxy:
             return response
         finally:
             upstream.release()
+
+    def _outcome_status(self, event: Event, upstream: aiohttp.ClientResponse) -> int:
+        """The status the detectors learn: a login the site says failed (its [client]
+        login_failed_header is "1") counts as 401 whatever status the page was served with."""
+        if event.route.kind == LOGIN and \
+                upstream.headers.get(self._login_failed_header, "").strip() == "1":
+            return 401
+        return upstream.status
 
     def _downstream_headers(self, upstream: aiohttp.ClientResponse) -> CIMultiDict[str]:
         headers: CIMultiDict[str] = CIMultiDict()

@@ -51,14 +51,15 @@ def read_target(raw: str, matching: RouteMatching = DEFAULT_MATCHING) -> tuple[s
     return path, query
 
 
-def merged_slashes_agree(path: str, query: str, routes: RouteMap) -> bool:
+def merged_slashes_agree(path: str, query: str, routes: RouteMap, method: str | None = None) -> bool:
     """Whether a path with runs of slashes keys the same route and member read as written and read
     merged. Werkzeug's server reads a leading "//u/x" as "/u/x", Starlette and Django do not: where
     that changes what the guard counts, the request is refused; elsewhere (a sloppy "/static//x.css"
     link) it goes through as it is."""
     if "//" not in path:
         return True
-    return routes.match(path, query, strict=True) == routes.match(_SLASHES.sub("/", path), query, strict=True)
+    merged = _SLASHES.sub("/", path)
+    return routes.match(path, query, method, strict=True) == routes.match(merged, query, method, strict=True)
 
 
 # -- cookies -----------------------------------------------------------------------------

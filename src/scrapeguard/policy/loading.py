@@ -26,6 +26,7 @@ from scrapeguard.policy.model import (
     ChallengeOptions,
     ClientOptions,
     EnumerationOptions,
+    FailedLoginsOptions,
     FloodOptions,
     HoneypotOptions,
     IncidentOptions,
@@ -44,8 +45,10 @@ from scrapeguard.policy.model import (
 )
 
 CHALLENGE_PROVIDERS = ("pow", "hcaptcha", "turnstile", "recaptcha")
-ROUTE_KINDS = ("profile", "contact_lookup", "listing", "asset", "auth", "page")
-ROUTE_KEYS = ("pattern", "kind", "subject", "categories")
+ROUTE_KINDS = ("profile", "contact_lookup", "listing", "asset", "auth", "page", "login")
+ROUTE_KEYS = ("pattern", "kind", "subject", "categories", "methods")
+#: HTTP methods a route rule may name.
+ROUTE_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 def defaults_text() -> str:
@@ -261,6 +264,7 @@ class _Checker:
             account_header=self.string(d, "client.account_header"),
             account_created_header=self.string(d, "client.account_created_header"),
             session_ttl_seconds=self.number(d, "client.session_ttl_seconds", lo=1),
+            login_failed_header=self._header_name(d, "client.login_failed_header"),
         )
         cidrs = []
         for i, text in enumerate(self.string_list(d, "allowlist.cidrs")):
@@ -360,9 +364,13 @@ class _Checker:
         login_wall = self.login_wall(d)
         if login_wall.enabled:
             counted += [login_wall.per_address_per_day, login_wall.per_network_per_day]
+        failed_logins = self.failed_logins(d)
+        if failed_logins.enabled:
+            counted += [failed_logins.address_block_per_day, failed_logins.username_throttle]
         if store.max_members_per_key <= max(counted) and "store.max_members_per_key" not in self.invalid:
             self.problem("store.max_members_per_key",
-                         "must be larger than every per_day quota (and the flood detector's pages), "
+                         "must be larger than every per_day quota (and the flood detector's pages, "
+                         "failed_logins' thresholds), "
                          "or they cannot be counted",
                          f"> {max(counted)}")
         routes = self.routes(d.get("routes"))
@@ -375,7 +383,44 @@ class _Checker:
                       risk=risk, actions=actions,
                       store=store, routes=routes, source=self.source, challenge=challenge,
                       incidents=incidents, flood=flood, login_wall=login_wall,
-                      route_matching=self.route_matching(d))
+                      route_matching=self.route_matching(d), failed_logins=failed_logins)
+
+    def _header_name(self, data: dict[str, Any], dotted: str) -> str:
+        value = self.string(data, dotted)
+        if value and not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", value) \
+                and dotted not in self.invalid:
+            self.problem(dotted, f"{value!r} is not a valid header name",
+                         "letters, digits and !#$%&'*+-.^_`|~")
+        return value
+
+    def failed_logins(self, d: dict[str, Any]) -> FailedLoginsOptions:
+        k = "detectors.failed_logins"
+        raw = self.get(d, f"{k}.failure_statuses")
+        statuses: list[int] = []
+        if not isinstance(raw, list) or not raw or not all(
+                isinstance(v, int) and not isinstance(v, bool) and 400 <= v <= 599 for v in raw):
+            self.problem(f"{k}.failure_statuses",
+                         f"must be a non-empty list of 4xx/5xx statuses, not {raw!r}", "[401, 403]")
+        else:
+            statuses = list(raw)
+        options = FailedLoginsOptions(
+            enabled=self.boolean(d, f"{k}.enabled"),
+            failure_statuses=tuple(statuses),
+            window_seconds=self.number(d, f"{k}.window_seconds", lo=60, hi=86400),
+            address_throttle=self.integer(d, f"{k}.address_throttle", lo=1),
+            address_score=self.number(d, f"{k}.address_score", lo=0, hi=1),
+            address_block_per_day=self.integer(d, f"{k}.address_block_per_day", lo=1),
+            address_block_score=self.number(d, f"{k}.address_block_score", lo=0, hi=1),
+            username_throttle=self.integer(d, f"{k}.username_throttle", lo=1),
+            username_score=self.number(d, f"{k}.username_score", lo=0, hi=1),
+            remember_success_seconds=self.number(d, f"{k}.remember_success_days", lo=0, hi=365) * 86400,
+        )
+        if options.address_block_per_day < options.address_throttle and not self.invalid & {
+                f"{k}.address_throttle", f"{k}.address_block_per_day"}:
+            self.problem(f"{k}.address_block_per_day", f"{options.address_block_per_day} is less than "
+                         f"address_throttle ({options.address_throttle})",
+                         "address_block_per_day >= address_throttle")
+        return options
 
     def incidents(self, d: dict[str, Any]) -> IncidentOptions:
         i = "incidents"
@@ -412,7 +457,20 @@ class _Checker:
             captcha_secret_env=self.string(d, f"{c}.captcha_secret_env"),
             verify_url=self._optional_string(d, f"{c}.verify_url"),
             verify_timeout_seconds=self.number(d, f"{c}.verify_timeout_seconds", lo=0.1, hi=60),
+            hostnames=tuple(self.string_list(d, f"{c}.hostnames")),
+            action=self._optional_string(d, f"{c}.action"),
+            min_score=self.number(d, f"{c}.min_score", lo=0, hi=1),
         )
+        for i, host in enumerate(options.hostnames):
+            if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?|\[?[0-9A-Fa-f:.]+\]?", host):
+                self.problem(f"{c}.hostnames[{i}]", f"{host!r} is not a host name",
+                             '"www.example.org" (no scheme, port or path)')
+        if options.action and options.provider not in ("turnstile", "recaptcha"):
+            self.problem(f"{c}.action", f"provider {options.provider!r} does not report an action",
+                         '"" (or provider "turnstile" or "recaptcha")')
+        if options.min_score > 0 and options.provider != "recaptcha":
+            self.problem(f"{c}.min_score", f"provider {options.provider!r} does not report a score",
+                         '0 (or provider "recaptcha" with a v3 key)')
         if options.difficulty_max < options.difficulty and not self.invalid & {
                 f"{c}.difficulty", f"{c}.difficulty_max"}:
             self.problem(f"{c}.difficulty_max", f"{options.difficulty_max} is below difficulty "
@@ -613,20 +671,28 @@ class _Checker:
             if subject is not None:
                 if not isinstance(subject, str) or not (
                     subject in placeholders or (subject.startswith("query:") and len(subject) > 6)
+                    or (subject.startswith("form:") and len(subject) > 5)
                 ):
                     self.problem(f"{key}.subject", f"{subject!r} names no placeholder of the pattern",
-                                 ", ".join([*placeholders, "query:NAME"]))
+                                 ", ".join([*placeholders, "query:NAME", "form:NAME"]))
                     continue
             elif kind in ("profile", "contact_lookup"):
                 self.problem(f"{key}.subject", f"a {kind} route must say which member it shows",
-                             ", ".join([*placeholders, "query:NAME"]))
+                             ", ".join([*placeholders, "query:NAME", "form:NAME"]))
                 continue
             categories = entry.get("categories", [])
             if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
                 self.problem(f"{key}.categories", "must be a list of data category names",
                              '["user.name", "user.contact.email", ...]')
                 continue
-            rules.append(RouteRule(pattern, kind, subject, tuple(categories)))
+            methods = entry.get("methods", [])
+            if not isinstance(methods, list) or not all(
+                    isinstance(m, str) and m.upper() in ROUTE_METHODS for m in methods):
+                self.problem(f"{key}.methods", f"must be a list of HTTP methods, not {methods!r}",
+                             ", ".join(f'"{m}"' for m in ROUTE_METHODS))
+                continue
+            rules.append(RouteRule(pattern, kind, subject, tuple(categories),
+                                   tuple(dict.fromkeys(m.upper() for m in methods))))
         return tuple(rules)
 
 

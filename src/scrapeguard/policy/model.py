@@ -16,6 +16,8 @@ class ClientOptions:
     account_header: str
     account_created_header: str
     session_ttl_seconds: float
+    #: Response header by which the site says a login failed (value "1"); see failed_logins.
+    login_failed_header: str = "X-Login-Failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,24 @@ class LoginWallOptions:
     #: Where the login wall sends people (a path on the site, or a URL).
     login_url: str = "/login"
     status: int = 403
+
+
+@dataclass(frozen=True, slots=True)
+class FailedLoginsOptions:
+    """Password guessing on login routes (see detectors/failed_logins.py)."""
+
+    enabled: bool = True
+    #: Statuses of a login route's response that mean "the login failed".
+    failure_statuses: tuple[int, ...] = (401, 403)
+    window_seconds: float = 900.0
+    address_throttle: int = 10
+    address_score: float = 0.6
+    address_block_per_day: int = 50
+    address_block_score: float = 1.0
+    username_throttle: int = 10
+    username_score: float = 0.6
+    #: How long an address that logged in to a username is trusted for it (seconds).
+    remember_success_seconds: float = 30 * 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +235,11 @@ class ChallengeOptions:
     captcha_secret_env: str = "SCRAPEGUARD_CAPTCHA_SECRET"
     verify_url: str = ""
     verify_timeout_seconds: float = 5
+    #: CAPTCHA providers: hostnames a token must be solved on (empty: not checked), the action
+    #: it must carry ("" : not checked; Turnstile, reCAPTCHA) and reCAPTCHA v3's minimum score.
+    hostnames: tuple[str, ...] = ()
+    action: str = ""
+    min_score: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +274,8 @@ class RouteRule:
     kind: str
     subject: str | None
     categories: tuple[str, ...]
+    #: Upper-case HTTP methods the rule applies to; empty: every method (see `routes.py`).
+    methods: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +318,7 @@ class Policy:
     flood: FloodOptions = FloodOptions()
     login_wall: LoginWallOptions = LoginWallOptions()
     route_matching: RouteMatching = RouteMatching()
+    failed_logins: FailedLoginsOptions = FailedLoginsOptions()
 
     @property
     def enforcing(self) -> bool:

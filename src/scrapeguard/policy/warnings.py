@@ -25,6 +25,9 @@ def policy_warnings(policy: Policy) -> list[str]:
     if c.enabled and c.provider != "pow":
         out.append(f"challenge.provider = {c.provider!r}: challenged visitors load the provider's script, "
                    "so a third party sees their address and browser (the built-in \"pow\" does not)")
+        if not c.hostnames:
+            out.append("challenge.hostnames is empty: a CAPTCHA token solved on any site that uses this "
+                       "site key is accepted (name your site's host names)")
     if c.enabled and c.clearance_requests * c.max_solves > 10 * pq.anonymous.per_hour:
         out.append(f"challenge.clearance_requests x max_solves ({c.clearance_requests * c.max_solves}) is "
                    f"over ten times the anonymous hourly quota: solving challenges buys a large scrape")
