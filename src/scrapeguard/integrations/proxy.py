@@ -210,7 +210,10 @@ class GuardProxy:
         """The aiohttp application; with `connections`, each request reports its start and end to
         it (the connection's header deadline then waits for the next request; see start_proxy)."""
         # Generous but bounded request-line and header sizes; bigger gets a 4xx from aiohttp.
-        app = web.Application(handler_args={"max_line_size": 8190, "max_field_size": 8190},
+        # Request bodies are passed on as they came: aiohttp must not inflate a gzip body that then
+        # goes upstream still labelled Content-Encoding: gzip.
+        app = web.Application(handler_args={"max_line_size": 8190, "max_field_size": 8190,
+                                            "auto_decompress": False},
                               client_max_size=0,
                               middlewares=[connections.aiohttp_middleware()] if connections else [])
         app.router.add_route("*", "/{tail:.*}", self.handle)
