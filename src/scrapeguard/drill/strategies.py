@@ -34,6 +34,7 @@ from scrapeguard.drill.client import (
     Visitor,
     directory_names,
     interleave,
+    is_refusal,
     with_user_agent,
 )
 from scrapeguard.drill.harness import Clock
@@ -286,10 +287,13 @@ def distributed(target: Target, addresses: int = 100, per_address: int = 10,
     return Result("", tally, notes={"addresses": addresses, "networks": addresses})
 
 
-def low_and_slow(target: Target, per_hour: float = 55, days: float = 7, seed: int = 3) -> Result:
+def low_and_slow(target: Target, per_hour: float = 55, days: float = 7, seed: int = 3,
+                 fresh_session_daily: bool = False, wait_when_refused: float = 0.0) -> Result:
     """One address, `per_hour` member profiles an hour around the clock for `days`, each id once
-    (random order over the API), Chrome's headers, no cookies, uneven pauses (±40 %), and it does
-    not stop when refused: it keeps its pace. Notes: profiles received per day."""
+    (random order over the API), Chrome's headers, uneven pauses (±40 %). When refused it keeps its
+    pace, or with `wait_when_refused` pauses that many seconds first (a patient scraper avoids the
+    escalation to blocks). Without cookies; or, with `fresh_session_daily`, keeping the session the
+    site gives it and starting a new one every day. Notes: profiles received per day."""
     tally = Tally()
     pace = random.Random(seed)
     clock = target.clock
@@ -299,17 +303,50 @@ def low_and_slow(target: Target, per_hour: float = 55, days: float = 7, seed: in
     mean = 3600 / per_hour
     per_day: Counter[int] = Counter()
     headers = (*CHROME[:6], ("Accept", "application/json"), *CHROME[7:])
-    with Visitor(target.url, clock, headers, tally, cookies=False, source_address=target.address) as visitor:
+    with Visitor(target.url, clock, headers, tally, cookies=fresh_session_daily,
+                 source_address=target.address) as visitor:
+        today = -1
         for member in ids:
-            if clock.time() - start >= days * 86400:
+            day = int((clock.time() - start) // 86400)
+            if day >= days:
                 break
+            if fresh_session_daily and day != today:
+                visitor.client.cookies.clear()
+                visitor.get("/")  # the site's front page gives the new session
+                today = day
             before = len(tally.profiles)
-            visitor.get(f"/api/v1/members/{member}")
+            response = visitor.get(f"/api/v1/members/{member}")
             if len(tally.profiles) > before:
-                per_day[int((clock.time() - start) // 86400)] += 1
+                per_day[day] += 1
+            if is_refusal(response):
+                clock.sleep(wait_when_refused)
             clock.sleep(mean * pace.uniform(0.6, 1.4))
     return Result("", tally, notes={"per_day": [per_day[d] for d in range(int(-(-days // 1)))],
                                     "per_hour": per_hour, "days": days})
+
+
+def residential(target: Target, addresses: int = 1000, per_address: int = 3,
+                user_agents: tuple[str, ...] = BROWSER_UAS, pause: tuple[float, float] = (2.0, 30.0),
+                seed: int = 11, slices: bool = False) -> Result:
+    """A residential proxy pool: `addresses` source addresses, each in its own /24, all at once,
+    each taking `per_address` member profiles (random ids, or with `slices` consecutive ids; no
+    two addresses the same), a browser user agent each, Chrome's other headers, no cookies."""
+    tally = Tally()
+    pace = random.Random(seed)
+    clock = target.clock
+    wanted = min(target.members, addresses * per_address)
+    ids = list(range(1, wanted + 1)) if slices else pace.sample(range(1, target.members + 1), wanted)
+
+    def worker(n: int) -> Iterator[float]:
+        headers = with_user_agent(CHROME, user_agents[n % len(user_agents)])
+        address = f"127.{10 + n // 256}.{n % 256}.1"
+        with Visitor(target.url, clock, headers, tally, cookies=False, source_address=address) as visitor:
+            for member in ids[n * per_address:(n + 1) * per_address]:
+                visitor.get(f"/api/v1/members/{member}")
+                yield pace.uniform(*pause)
+
+    interleave(clock, [(pace.uniform(0, 600), worker(n)) for n in range(addresses)])
+    return Result("", tally, notes={"addresses": addresses, "networks": addresses})
 
 
 @strategy("distributed", "100 addresses in 100 /24 networks, 10 sequential ids each, rotating among "
@@ -322,6 +359,23 @@ def _distributed(target: Target) -> Result:
           "when refused", members=10000)
 def _low_and_slow(target: Target) -> Result:
     return low_and_slow(target, per_hour=55, days=7)
+
+
+@strategy("low-and-slow-fresh-sessions", "one address under the daily quota (12 profiles an hour) "
+          "for ten days, keeping the site's session and starting a new one every day", members=4000)
+def _fresh_sessions(target: Target) -> Result:
+    return low_and_slow(target, per_hour=12, days=10, fresh_session_daily=True)
+
+
+@strategy("residential", "1,000 addresses in 1,000 /24 networks (a residential proxy pool), 3 profiles "
+          "each, rotating browser user agents, all at once", members=3000)
+def _residential(target: Target) -> Result:
+    return residential(target)
+
+
+@strategy("residential-slices", "the same pool, each address taking 3 consecutive ids", members=3000)
+def _residential_slices(target: Target) -> Result:
+    return residential(target, slices=True)
 
 
 @strategy("low-and-slow-under-daily", "one address staying just under the anonymous daily quota "
