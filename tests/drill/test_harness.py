@@ -137,6 +137,8 @@ def test_a_team_adds_its_own_strategy_as_data() -> None:
     assert 25 <= result.seconds <= 50  # its pauses passed on the fake clock
     with pytest.raises(ValueError, match="unknown walk fields: speed"):
         walk_from_mapping({"speed": 3})
+    with pytest.raises(ValueError, match="order = 'random': one of listed, reversed"):
+        walk_from_mapping({"order": "random"})
 
 
 def test_the_distributed_scraper_comes_from_separate_networks(

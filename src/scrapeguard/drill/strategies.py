@@ -20,7 +20,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from scrapeguard.drill.client import (
     BROWSER_UAS,
@@ -228,6 +228,9 @@ def walk_from_mapping(table: Mapping[str, Any]) -> Walk:
         options["pause"] = (float(low), float(high))
     if "assets" in options:
         options["assets"] = tuple(options["assets"])
+    for name, allowed in (("targets", ("names", "ids")), ("order", get_args(Order))):
+        if name in options and options[name] not in allowed:
+            raise ValueError(f"{name} = {options[name]!r}: one of {', '.join(allowed)}")
     return Walk(headers=headers, **options)
 
 
@@ -361,6 +364,12 @@ def _low_and_slow(target: Target) -> Result:
     return low_and_slow(target, per_hour=55, days=7)
 
 
+@strategy("low-and-slow-under-daily", "one address staying just under the anonymous daily quota "
+          "(12 profiles an hour, 288 a day) for ten days", members=4000)
+def _under_daily(target: Target) -> Result:
+    return low_and_slow(target, per_hour=12, days=10)
+
+
 @strategy("low-and-slow-fresh-sessions", "one address under the daily quota (12 profiles an hour) "
           "for ten days, keeping the site's session and starting a new one every day", members=4000)
 def _fresh_sessions(target: Target) -> Result:
@@ -376,12 +385,6 @@ def _residential(target: Target) -> Result:
 @strategy("residential-slices", "the same pool, each address taking 3 consecutive ids", members=3000)
 def _residential_slices(target: Target) -> Result:
     return residential(target, slices=True)
-
-
-@strategy("low-and-slow-under-daily", "one address staying just under the anonymous daily quota "
-          "(12 profiles an hour, 288 a day) for ten days", members=4000)
-def _under_daily(target: Target) -> Result:
-    return low_and_slow(target, per_hour=12, days=10)
 
 
 def names() -> list[str]:
