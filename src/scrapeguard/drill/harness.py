@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 #: Where fake time starts by default: a fixed instant (2027-01-15 08:00 UTC, a Friday), so runs repeat.
-FAKE_EPOCH = 1_799_999_200.0
+FAKE_EPOCH = 1_800_000_000.0
 
 
 class Clock(Protocol):
@@ -253,7 +253,6 @@ class Stage:
         from scrapeguard.drill.strategies import Target
 
         return Target(self.url, self.clock, members=self.members)
-
 
 
 __all__ = ["FAKE_EPOCH", "Clock", "DemoServer", "FakeClock", "Guarded", "LoopThread", "Stage", "WallClock",
