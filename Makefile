@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint bench bench-stores bench-logs
+.PHONY: install demo test lint bench bench-stores bench-logs bench-scrapers
 
 $(BIN)/scrapeguard: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -31,3 +31,6 @@ bench-stores: install
 
 bench-logs: install
 	$(BIN)/python bench/bench_logs.py
+
+bench-scrapers: install
+	$(BIN)/python bench/bench_scrapers.py

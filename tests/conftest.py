@@ -2,65 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 
-from scrapeguard.integrations.proxy import GuardProxy, start_proxy
-from scrapeguard.policy import default_policy, load_policy_text
-from scrapeguard.serving import SiteServer, build_proxy, start_site
+from scrapeguard.drill.harness import (
+    Guarded,
+    LoopThread,
+    runner_port,
+    start_demo,
+    start_guard,
+    stop_demo,
+    stop_guard,
+)
 
-
-class LoopThread:
-    """An asyncio loop in a background thread, so sync tests can talk to real async servers."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Awaitable[Any], timeout: float = 60) -> Any:
-        future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
-        return future.result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-
-
-@dataclass
-class Guarded:
-    """A running guard in front of an upstream."""
-
-    url: str
-    upstream_url: str
-    decisions_path: Path
-    proxy: GuardProxy
-    _stops: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-
-    def decisions(self) -> list[dict[str, Any]]:
-        import json
-
-        if not self.decisions_path.exists():
-            return []
-        return [json.loads(line) for line in self.decisions_path.read_text().splitlines()]
-
-
-def _port_of_runner(runner: web.AppRunner) -> int:
-    return int(runner.addresses[0][1])
-
-
-def _port_of_site(server: SiteServer) -> int:
-    return int(server.server.servers[0].sockets[0].getsockname()[1])
+__all__ = ["Guarded", "LoopThread"]
 
 
 REDIS_URL = os.environ.get("SCRAPEGUARD_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -104,31 +65,25 @@ def loop_thread() -> Iterator[LoopThread]:
 @pytest.fixture(scope="session")
 def demo_site(loop_thread: LoopThread) -> Iterator[str]:
     """One demo site (300 members, demo logins) for the whole run; its state is per-session only."""
-    server: SiteServer = loop_thread.run(start_site("127.0.0.1", 0, 300, 1, True))
-    yield f"http://127.0.0.1:{_port_of_site(server)}"
-    loop_thread.run(server.stop())
+    demo = start_demo(loop_thread, members=300, seed=1, demo_logins=True)
+    yield demo.url
+    stop_demo(loop_thread, demo)
 
 
 @pytest.fixture
 def make_guard(loop_thread: LoopThread, tmp_path: Path) -> Iterator[Callable[..., Guarded]]:
     """Start a guard in front of `upstream` with a policy (TOML text, laid over the defaults)."""
-    started: list[tuple[web.AppRunner, GuardProxy]] = []
+    started: list[Guarded] = []
 
     def make(upstream: str, policy_text: str = "", trusted: tuple[str, ...] = (),
              name: str = "decisions.jsonl", store: str | None = None, db: str | None = None) -> Guarded:
-        policy = load_policy_text(policy_text, "test-policy.toml") if policy_text else default_policy()
-        path = tmp_path / name
-        proxy = build_proxy(policy, upstream, store, str(path), trusted, db=db)
-        runner = loop_thread.run(start_proxy(proxy, "127.0.0.1", 0))
-        started.append((runner, proxy))
-        return Guarded(f"http://127.0.0.1:{_port_of_runner(runner)}", upstream, path, proxy)
+        guard = start_guard(loop_thread, upstream, tmp_path / name, policy_text, trusted, store, db)
+        started.append(guard)
+        return guard
 
     yield make
-    for runner, proxy in started:
-        loop_thread.run(runner.cleanup())
-        if proxy.decisions is not None:
-            proxy.decisions.close()
-        proxy.engine.store.close()
+    for guard in started:
+        stop_guard(loop_thread, guard)
 
 
 @pytest.fixture
@@ -145,7 +100,7 @@ def start_upstream(loop_thread: LoopThread) -> Iterator[Callable[[web.Applicatio
 
         runner = loop_thread.run(go())
         runners.append(runner)
-        return f"http://127.0.0.1:{_port_of_runner(runner)}"
+        return f"http://127.0.0.1:{runner_port(runner)}"
 
     yield start
     for runner in runners:

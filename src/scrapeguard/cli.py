@@ -367,7 +367,7 @@ def analyze(logs: tuple[str, ...], fmt: str, policy_path: str | None, session_va
     from scrapeguard.logs.aggregates import aggregate_logs
     from scrapeguard.logs.analysis import analyze as run_analysis
     from scrapeguard.logs.progress import BytesProgress
-    from scrapeguard.logs.report import write_csv, write_html, write_json
+    from scrapeguard.logs.report import timeline_lines, write_csv, write_html, write_json
 
     loaded = _load_policy_or_exit(policy_path)
     log_format = _log_format_or_exit(fmt, session_var, account_var, json_fields)
@@ -411,6 +411,8 @@ def analyze(logs: tuple[str, ...], fmt: str, policy_path: str | None, session_va
                f"{result.exposed_members} members exposed to flagged actors")
     for summary in result.flagged[:top]:
         click.echo(f"  {summary.actor:40} {summary.members_reached:7} members  {'; '.join(summary.reasons)}")
+    for line in timeline_lines(result, top):
+        click.echo(line)
     for kind, path in outputs.items():
         click.echo(f"{kind} written to {path}")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +180,86 @@ def test_an_account_claiming_a_crawler_is_judged_by_each_of_its_ips(tmp_path: Pa
     assert anna.actor == "account:anna" and anna.ips == 2 and anna.members_reached == 3
     assert anna.reasons == ["claims to be Googlebot but 203.0.113.5 is not in Google's published ranges"]
     assert a.verified_crawlers == []
+
+
+MONDAY = 1769990400  # 2026-02-02T00:00:00Z, a Monday
+BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
+
+
+def combined(ts: float, ip: str, path: str, ua: str = BROWSER) -> str:
+    when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(ts))
+    return f'{ip} - - [{when}] "GET {path} HTTP/1.1" 200 1234 "-" "{ua}"'
+
+
+def paced(ip: str, per_hour: float, days: float, first: int = 0, start: float = MONDAY + 3600) -> list[str]:
+    """One address viewing a new profile every 3600/per_hour seconds (unevenly), around the clock."""
+    lines, ts, i = [], start, 0
+    while ts < start + days * 86400:
+        lines.append(combined(ts, ip, f"/api/v1/members/{first + i}"))
+        ts += 3600 / per_hour * (0.7, 1.3, 0.9, 1.1)[i % 4]
+        i += 1
+    return lines
+
+
+def test_low_and_slow_under_the_daily_quota_is_flagged_by_the_week(tmp_path: Path) -> None:
+    log = tmp_path / "slow.log"
+    log.write_text("\n".join(paced("198.51.100.44", per_hour=12, days=10)) + "\n")  # about 288 a day
+    a = run([str(log)], tmp_path)
+    [slow] = a.flagged
+    assert slow.actor == "ip:198.51.100.44"
+    assert slow.profiles_peak_hour <= 60 and slow.profiles_peak_day < 300  # under both...
+    assert slow.profiles_peak_week > 1000  # ...but a whole calendar week is 2000 profiles
+    week = slow.profiles_peak_week
+    assert slow.reasons == [f"{week} distinct member profiles in one week (quota 1000/week)"]
+    [timeline] = a.timelines
+    assert timeline.who == slow.actor and timeline.total == slow.members_reached == 2880
+    assert [d for d, _ in timeline.days] == [MONDAY + k * 86400 for k in range(11)]  # the 11th day: 1 hour
+    assert all(280 <= n <= 296 for _, n in timeline.days[1:10])
+    assert [w for w, _ in timeline.weeks] == [MONDAY, MONDAY + 7 * 86400]
+    assert timeline.peak_week == (MONDAY, slow.profiles_peak_week)
+    assert timeline.peak_day[1] == slow.profiles_peak_day
+    # without a weekly quota it is not flagged: each day and each hour is under its quota
+    no_week = load_policy_text("[detectors.profile_quota.anonymous]\nper_week = 0\n", "t.toml")
+    assert run([str(log)], tmp_path, no_week).flagged == []
+
+
+def test_a_campaign_has_its_daily_and_weekly_view(tmp_path: Path) -> None:
+    # five addresses in five networks, one browser, each 10 new profiles an hour for three days
+    # (240 a day, 720 in all: each under every quota), disjoint slices of the members
+    ips = ["203.0.113.5", "198.18.1.5", "192.0.2.5", "100.64.9.5", "198.51.100.5"]
+    lines = sorted((line for n, ip in enumerate(ips) for line in paced(ip, 10, 3, first=10_000 * n)),
+                   key=lambda line: time.strptime(line.split("[")[1][:20], "%d/%b/%Y:%H:%M:%S"))
+    log = tmp_path / "campaign.log"
+    log.write_text("\n".join(lines) + "\n")
+    a = run([str(log)], tmp_path)
+    [c] = a.campaigns
+    assert sorted(c.actors) == sorted(f"ip:{ip}" for ip in ips)
+    assert c.timeline is not None and c.timeline.who == "campaign #1"
+    assert c.timeline.total == c.members_reached == 5 * 720
+    assert [n for _, n in c.timeline.days[:3]] == [5 * 230, 5 * 240, 5 * 240]  # from 01:00 on Monday
+    assert c.timeline.weeks == [(MONDAY, 3600)]
+    d = a.to_dict()
+    [campaign] = d["campaigns"]
+    assert campaign["timeline"]["peak_week"] == {"week": MONDAY, "profiles": 3600}
+    assert campaign["timeline"]["per_day"][1] == {"day": MONDAY + 86400, "profiles": 1200}
+    # every actor of the campaign is flagged, and has its own view
+    assert {t.who for t in a.timelines} == set(c.actors)
+    assert all(t.total == 720 for t in a.timelines)
+
+
+def test_the_analyze_command_shows_the_days_and_weeks(tmp_path: Path) -> None:
+    log = tmp_path / "slow.log"
+    log.write_text("\n".join(paced("198.51.100.44", per_hour=12, days=10)) + "\n")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["analyze", str(log), "--format", "combined", "--out", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "profiles per UTC day and calendar week (Monday to Sunday):" in r.stdout
+    [line] = [x for x in r.stdout.splitlines() if x.startswith("  ip:198.51.100.44 ") and "peak week" in x]
+    assert "2880 profiles on 11 days" in line and "peak week from 2026-02-02 (20" in line
+    data = json.loads((out / "analysis.json").read_text())
+    [timeline] = data["timelines"]
+    assert timeline["who"] == "ip:198.51.100.44" and timeline["active_days"] == 11
+    assert sum(day["profiles"] for day in timeline["per_day"]) == 2880
+    html = (out / "report.html").read_text()
+    assert 'id="timelines"' in html and "2026-02-02" in html
+    assert "in one week (quota 1000/week)" in html

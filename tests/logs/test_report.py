@@ -35,7 +35,9 @@ def test_html_is_self_contained_and_has_the_figures(tmp_path: Path, scenario: An
     assert "<script" not in html and "@import" not in html and "url(" not in html
     assert re.search(r'<b id="lines">622</b>', html) and re.search(r'<b id="flagged">7</b>', html)
     assert f'<b id="exposed">{a.exposed_members}</b>' in html and '<b id="campaigns">1</b>' in html
-    assert html.count("<svg") == 3 and "ip:198.51.100.9" in html
+    # three charts, and one small chart of profiles per day per flagged actor and per campaign
+    assert html.count("<svg") == 3 + len(a.timelines) + len(a.campaigns) and "ip:198.51.100.9" in html
+    assert 'id="timelines"' in html and "campaign #1" in html
     assert "claims to be Googlebot" in html and "34.22.85.1" in html  # verified crawler listed apart
 
 

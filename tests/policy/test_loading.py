@@ -62,12 +62,13 @@ def test_default_policy_has_the_documented_values() -> None:
     pq = p.profile_quota
     assert pq.enabled is True
     assert pq.score == 0.6
-    assert pq.anonymous == Quota(per_hour=60, per_day=300)
-    assert pq.account == Quota(per_hour=150, per_day=1000)
-    assert pq.new_account == Quota(per_hour=30, per_day=100)
+    assert pq.anonymous == Quota(per_hour=60, per_day=300, per_week=1000)
+    assert pq.account == Quota(per_hour=150, per_day=1000, per_week=3000)
+    assert pq.new_account == Quota(per_hour=30, per_day=100, per_week=300)
+    assert pq.shared_address == Quota(per_hour=300, per_day=1500, per_week=4000)
     assert pq.new_account_max_age_days == 7
     assert pq.network_enabled is False
-    assert pq.network == Quota(per_hour=600, per_day=3000)
+    assert pq.network == Quota(per_hour=600, per_day=3000, per_week=0)
 
     assert (p.risk.throttle, p.risk.block) == (0.5, 0.9)
     assert (p.actions.throttle_status, p.actions.block_status) == (429, 403)
@@ -102,9 +103,9 @@ def test_defaults_text_is_the_shipped_file_and_valid_toml() -> None:
     data = tomllib.loads(text)
     assert data["mode"] == "enforce"
     pq = data["detectors"]["profile_quota"]
-    assert pq["anonymous"] == {"per_hour": 60, "per_day": 300}
-    assert pq["account"] == {"per_hour": 150, "per_day": 1000}
-    assert pq["new_account"] == {"max_age_days": 7, "per_hour": 30, "per_day": 100}
+    assert pq["anonymous"] == {"per_hour": 60, "per_day": 300, "per_week": 1000}
+    assert pq["account"] == {"per_hour": 150, "per_day": 1000, "per_week": 3000}
+    assert pq["new_account"] == {"max_age_days": 7, "per_hour": 30, "per_day": 100, "per_week": 300}
     assert pq["network"]["enabled"] is False
     assert [r["pattern"] for r in data["routes"]][:2] == ["/u/{username}", "/api/v1/members/{id}"]
 
@@ -222,12 +223,13 @@ def _check_quotas(p: Policy) -> None:
     pq = p.profile_quota
     assert pq.enabled is True
     assert pq.score == 0.95
-    assert pq.anonymous == Quota(20, 100)
-    assert pq.account == Quota(200, 2000)
-    assert pq.new_account == Quota(10, 50)
+    # the weekly quotas, not named in the file, are the defaults
+    assert pq.anonymous == Quota(20, 100, 1000)
+    assert pq.account == Quota(200, 2000, 3000)
+    assert pq.new_account == Quota(10, 50, 300)
     assert pq.new_account_max_age_days == 14
     assert pq.network_enabled is True
-    assert pq.network == Quota(1000, 5000)
+    assert pq.network == Quota(1000, 5000, 0)
     assert (p.risk.throttle, p.risk.block) == (0.4, 0.95)
     assert p.store.max_members_per_key == 8192
     assert p.store.max_keys == default_policy().store.max_keys
@@ -237,7 +239,7 @@ def _check_quotas(p: Policy) -> None:
 @_good("dotted_and_inline.toml")
 def _check_dotted_and_inline(p: Policy) -> None:
     assert p.profile_quota.enabled is False
-    assert p.profile_quota.anonymous == Quota(5, 25)
+    assert p.profile_quota.anonymous == Quota(5, 25, 1000)
     assert p.profile_quota.account == default_policy().profile_quota.account
     assert p.actions.appeal_contact == "privacy@example.org"
     assert p.actions.block_growth == 2.0
@@ -386,8 +388,19 @@ BAD_CASES: dict[str, Bad] = {
         Expect("routes[0].pattern", 4, "id"),
     )),
     "network_quota_above_store_bound.toml": Bad((
-        Expect("store.max_members_per_key", None, "must be larger than every per_day quota",
+        Expect("store.max_members_per_key", None, "must be larger than every per_day and per_week quota",
                "> 10000"),
+    )),
+    "per_week_below_per_day.toml": Bad((
+        Expect("detectors.profile_quota.anonymous.per_week", 5, "350 is less than per_day (400)",
+               "per_week >= per_day, or 0 for no weekly quota"),
+    )),
+    "per_day_above_default_week.toml": Bad((
+        Expect("detectors.profile_quota.anonymous.per_week", None, "1000 is less than per_day (2000)",
+               "or 0 for no weekly quota"),
+    )),
+    "weekly_quota_above_store_bound.toml": Bad((
+        Expect("store.max_members_per_key", None, "per_week quota", "> 5000"),
     )),
 }
 

@@ -23,16 +23,30 @@ import itertools
 import re
 import statistics
 
-from scrapeguard.detectors.base import Counted, Detector, Signal, history
+from scrapeguard.detectors.base import Counted, Detector, Signal, distinct, history
 from scrapeguard.detectors.windows import HOUR, actor
 from scrapeguard.events import Event
 from scrapeguard.intel.crawlers import BROWSER, classify
 from scrapeguard.policy.model import AutomationOptions, Policy
 from scrapeguard.routes import ASSET, CONTACT_LOOKUP, LISTING, MEMBER_DATA_KINDS, PAGE, PROFILE
-from scrapeguard.stores.base import History, HistoryRequest, StateStore, StoreRequest
+from scrapeguard.stores.base import (
+    UNLIMITED,
+    CountRequest,
+    History,
+    HistoryRequest,
+    StateStore,
+    StoreRequest,
+    Window,
+)
 
 HISTORY = "requests"
 KEEP = 64
+#: A set of at most two members per client, each kept for an hour since last seen: "a" when it
+#: loaded any asset, "p" when it asked for member data. Its history (KEEP entries) may be all pages
+#: long after a browser with a warm cache loaded the page's files (a directory's thumbnails are the
+#: profiles' pictures): whether any asset came within the hour is asked here.
+ASSETS = "assets"
+_HOUR_UNLIMITED = (Window(HOUR, UNLIMITED),)
 MEMBER_DATA = MEMBER_DATA_KINDS
 #: Timing only judges clients that ask at least this often: a person reading one profile a minute
 #: for an hour is not a script, however steady.
@@ -84,7 +98,12 @@ class Automation(Detector):
 
     def plan(self, event: Event) -> list[StoreRequest]:
         kind = request_kind(event)
-        return [HistoryRequest(key, HISTORY, kind, KEEP, HOUR) for key, _ in self._judged(event)]
+        judged = self._judged(event)
+        requests: list[StoreRequest] = [HistoryRequest(key, HISTORY, kind, KEEP, HOUR) for key, _ in judged]
+        marker = "a" if kind == "a" else "p" if event.route.kind in MEMBER_DATA else None
+        if marker is not None:
+            requests += [CountRequest(key, ASSETS, marker, _HOUR_UNLIMITED) for key, _ in judged]
+        return requests
 
     def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
         if event.route.kind not in MEMBER_DATA:
@@ -93,7 +112,8 @@ class Automation(Detector):
         for who in self._judged(event):
             past = history(counted, who[0], HISTORY)
             if past is not None:
-                signals += self._judge(who, past, event)
+                markers = distinct(counted, who[0], ASSETS)  # {"p"} alone: no asset within the hour
+                signals += self._judge(who, past, event, markers is not None and markers.counts[0] > 1)
         missing = self._missing_headers(event)
         client_who = self._who(event)
         if missing and self.options.headers_score > 0 and client_who is not None:
@@ -102,7 +122,7 @@ class Automation(Detector):
                                   {"missing": missing}))
         return signals
 
-    def _judge(self, who: tuple[str, str], past: History, event: Event) -> list[Signal]:
+    def _judge(self, who: tuple[str, str], past: History, event: Event, loaded_assets: bool) -> list[Signal]:
         kind = request_kind(event)
         entries = [*past.entries, (event.ts, kind)]
         signals = []
@@ -115,8 +135,8 @@ class Automation(Detector):
                                   f"(± {spread:.2f} s): machine-regular timing",
                                   {"mean_interval": round(mean, 3), "stdev": round(spread, 3)}))
         pages = sum(1 for _, k in entries if k == "p")
-        assets = sum(1 for _, k in entries if k == "a")
-        if pages >= o.no_assets_pages and assets == 0 and o.no_assets_score > 0:
+        assets = loaded_assets or any(k == "a" for _, k in entries)
+        if pages >= o.no_assets_pages and not assets and o.no_assets_score > 0:
             signals.append(Signal(self.name, who[0], o.no_assets_score,
                                   f"{who[1]} asked for {pages} pages in the last hour and not one "
                                   "stylesheet, script or image", {"pages": pages, "assets": 0}))

@@ -1,4 +1,4 @@
-"""profile_quota: distinct other members' profiles viewed per hour and per day.
+"""profile_quota: distinct other members' profiles viewed per hour, per day and per week.
 
 The regulators' first ask. Counted per account for logged-in viewers (with
 stricter quotas for young accounts). Anonymous viewers are counted per
@@ -9,7 +9,8 @@ shared quota, and a second session of one address using up its quota within
 an hour is cookie rotation, which refuses the address. Optionally per
 network too. Re-viewing a profile already counted does not count. A view
 that would go over a quota is not counted (it is refused instead), so counts
-reflect what was actually served.
+reflect what was actually served. The weekly quota (optional per table) stops
+a scraper that stays just under the daily quota day after day.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from scrapeguard.detectors.base import Counted, Detector, Signal, distinct
 from scrapeguard.detectors.windows import DAY, HOUR, anonymous_key, hour_and_day, over_quota_detail
 from scrapeguard.events import Event
-from scrapeguard.policy.model import Policy, ProfileQuotaOptions
+from scrapeguard.policy.model import Policy, ProfileQuotaOptions, Quota
 from scrapeguard.routes import PROFILE
 from scrapeguard.stores.base import NO_ESCALATION, CountRequest, StateStore, StoreRequest, Window
 
@@ -27,6 +28,13 @@ SET = "profiles"
 SHARED = "shared"
 #: Name of the set of an address's sessions that used up the anonymous quota.
 EXHAUSTED = "exhausted"
+WEEK = 7 * DAY
+
+
+def quota_windows(quota: Quota) -> tuple[Window, ...]:
+    """The sliding windows of a quota: hour and day, and the week when it has a weekly quota."""
+    hour_day = hour_and_day(quota)
+    return (*hour_day, Window(WEEK, quota.per_week)) if quota.per_week else hour_day
 
 
 class ProfileQuota(Detector):
@@ -37,11 +45,11 @@ class ProfileQuota(Detector):
         self.options = options
         self.score = options.score
         self.new_account_seconds = options.new_account_max_age_days * DAY
-        self._anonymous = hour_and_day(options.anonymous)
-        self._account = hour_and_day(options.account)
-        self._new_account = hour_and_day(options.new_account)
-        self._shared = hour_and_day(options.shared_address)
-        self._network = hour_and_day(options.network) if options.network_enabled else None
+        self._anonymous = quota_windows(options.anonymous)
+        self._account = quota_windows(options.account)
+        self._new_account = quota_windows(options.new_account)
+        self._shared = quota_windows(options.shared_address)
+        self._network = quota_windows(options.network) if options.network_enabled else None
         #: At most one exhausted session per address and hour: the second is rotation.
         self._exhausted = (Window(HOUR, 1),)
 
@@ -49,7 +57,7 @@ class ProfileQuota(Detector):
     def from_policy(cls, policy: Policy, live: bool = True) -> ProfileQuota | None:
         return cls(policy.profile_quota) if policy.profile_quota.enabled else None
 
-    def _who(self, event: Event) -> tuple[str, str, tuple[Window, Window]] | None:
+    def _who(self, event: Event) -> tuple[str, str, tuple[Window, ...]] | None:
         """The key the view counts against, who that is in words, and the quota."""
         if event.account is not None:
             young = (event.account_created is not None
@@ -120,14 +128,21 @@ class ProfileQuota(Detector):
                        f"another browser session from {event.ip} used up the anonymous quota within the "
                        "hour: cookies are being thrown away for fresh quotas", {"rotation": True})]
 
-    def _judge(self, key: str, name: str, who: str, windows: tuple[Window, Window],
+    def _judge(self, key: str, name: str, who: str, windows: tuple[Window, ...],
                counted: Counted) -> Signal | None:
         result = distinct(counted, key, name)
         if result is None or result.admitted:
             return None
-        hour, day = windows
-        per_hour, per_day = result.counts
-        detail = over_quota_detail(who, "viewed {n} distinct member profiles", result, windows)
-        return Signal(self.name, key, self.score, detail,
-                      {"per_hour": per_hour, "per_day": per_day,
-                       "quota_per_hour": hour.limit, "quota_per_day": day.limit})
+        hour, day = windows[0], windows[1]
+        per_hour, per_day = result.counts[0], result.counts[1]
+        evidence = {"per_hour": per_hour, "per_day": per_day,
+                    "quota_per_hour": hour.limit, "quota_per_day": day.limit}
+        did = "viewed {n} distinct member profiles"
+        if len(windows) > 2 and len(result.counts) > 2:
+            week, per_week = windows[2], result.counts[2]
+            evidence |= {"per_week": per_week, "quota_per_week": week.limit}
+            if per_hour < hour.limit and per_day < day.limit:  # only the week is full
+                detail = f"{who} {did.format(n=per_week)} in the last 7 days (quota {week.limit}/week)"
+                return Signal(self.name, key, self.score, detail, evidence)
+        detail = over_quota_detail(who, did, result._replace(counts=(per_hour, per_day)), (hour, day))
+        return Signal(self.name, key, self.score, detail, evidence)

@@ -118,6 +118,9 @@ class ProxyConfig:
     #: Seconds to wait for the upstream to connect and to answer.
     upstream_timeout: float = 30.0
     counts: Counter[str] = field(default_factory=Counter)
+    #: The time of each request's event (seconds since the epoch). The wall clock, except in
+    #: drills and tests that let hours pass instantly (scrapeguard.drill.harness.FakeClock).
+    clock: Callable[[], float] = time.time
 
 
 def _error_page(status: int, title: str, text: str) -> web.Response:
@@ -319,7 +322,7 @@ class GuardProxy:
         unreadable = await self._read_form(request, reading.route)
         if unreadable is not None:
             return unreadable
-        now = time.time()
+        now = self.config.clock()
         try:
             if self._offload:
                 # a shared store is a network call: keep it off the event loop, so that a slow
@@ -385,7 +388,7 @@ class GuardProxy:
             log.debug("unreadable challenge form: %s", exc)
             return _error_page(400, "Bad request", "The challenge answer could not be read.")
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        now = time.time()
+        now = self.config.clock()
         if self._offload:
             event = await asyncio.get_running_loop().run_in_executor(
                 self._executor, self._event, request, client_ip, now)

@@ -7,8 +7,9 @@ Built on the tables `aggregates.py` reduced the requests to, block by block
   the log names one, else the client IP, else the session.
 - **flagged actor**, for one or more of these reasons (the policy's numbers):
   - distinct member profiles served (status below 400, own profile excluded)
-    over the profile quota in one clock hour or one UTC day (anonymous quota
-    for IPs and sessions, account quota for accounts);
+    over the profile quota in one clock hour, one UTC day or one calendar
+    week (Monday to Sunday, UTC; when the quota has a weekly limit)
+    (anonymous quota for IPs and sessions, account quota for accounts);
   - distinct contact look-ups over the look-up quota in an hour or a day;
   - asking for member data (profiles, look-ups, listings) while the user
     agent declares a scraping tool, a bot or an AI training crawler;
@@ -22,9 +23,14 @@ Built on the tables `aggregates.py` reduced the requests to, block by block
   sum), and together reaching more members than one visitor may in an hour.
   Its actors are flagged too.
 
-Clock hours and UTC days are used (not sliding windows as in the live
-engine): an actor spreading views across an hour boundary can stay under here
-and not in `replay`, which is the exact check.
+Clock hours, UTC days and calendar weeks are used (not sliding windows as in
+the live engine): an actor spreading views across an hour boundary can stay
+under here and not in `replay`, which is the exact check.
+
+- **timeline** (daily and weekly views): distinct member profiles served per
+  UTC day and per calendar week, for each flagged actor and each campaign (all
+  its actors together), with the peak day: what shows a scraper that paces
+  itself under the hourly quota, day after day.
 """
 
 from __future__ import annotations
@@ -51,8 +57,58 @@ from scrapeguard.logs.aggregates import Aggregates, aggregate_scan
 from scrapeguard.logs.exposure import ActorExposure, ExposureCounts, exposure_counts, exposure_of
 from scrapeguard.logs.reading import ReadStats
 from scrapeguard.logs.scanning import ScanResult
-from scrapeguard.policy.model import Policy, RouteRule
+from scrapeguard.policy.model import Policy, Quota, RouteRule
 from scrapeguard.routes import PAGE
+from scrapeguard.stores.base import UNLIMITED
+
+DAY = 86400
+WEEK = 7 * DAY
+#: Day 0 of the epoch (1970-01-01) was a Thursday: (day + 3) // 7 numbers the weeks from Monday.
+_MONDAY = 3
+
+
+def _week(day: pl.Expr) -> pl.Expr:
+    """The calendar week (Monday to Sunday, UTC) of an epoch day number."""
+    return (day + _MONDAY) // 7
+
+
+@dataclass
+class Timeline:
+    """Distinct member profiles served to one actor, or to one campaign's actors together, per UTC
+    day and per calendar week (Monday to Sunday, UTC)."""
+
+    who: str
+    #: (day start, epoch seconds; distinct profiles that day), days without views left out.
+    days: list[tuple[int, int]]
+    #: (week start: Monday 00:00 UTC, epoch seconds; distinct profiles that week).
+    weeks: list[tuple[int, int]]
+    #: Distinct profiles over the whole log.
+    total: int
+
+    @property
+    def peak_day(self) -> tuple[int, int]:
+        return max(self.days, key=lambda d: (d[1], -d[0]), default=(0, 0))
+
+    @property
+    def peak_week(self) -> tuple[int, int]:
+        return max(self.weeks, key=lambda w: (w[1], -w[0]), default=(0, 0))
+
+    @property
+    def mean_per_day(self) -> float:
+        """Profiles per day over the days with any (a steady scraper's daily rate)."""
+        return sum(n for _, n in self.days) / len(self.days) if self.days else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "who": self.who,
+            "total": self.total,
+            "peak_day": {"day": self.peak_day[0], "profiles": self.peak_day[1]},
+            "peak_week": {"week": self.peak_week[0], "profiles": self.peak_week[1]},
+            "active_days": len(self.days),
+            "mean_per_active_day": round(self.mean_per_day, 1),
+            "per_day": [{"day": d, "profiles": n} for d, n in self.days],
+            "per_week": [{"week": w, "profiles": n} for w, n in self.weeks],
+        }
 
 
 @dataclass(frozen=True)
@@ -83,6 +139,8 @@ class ActorSummary:
     ips: int
     reasons: list[str] = field(default_factory=list)
     campaign: int | None = None
+    #: Most distinct profiles served in one calendar week (Monday to Sunday, UTC).
+    profiles_peak_week: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -95,6 +153,8 @@ class Campaign:
     actors: list[str]
     networks: int
     members_reached: int
+    #: Profiles its actors together received per day and per week.
+    timeline: Timeline | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -103,6 +163,7 @@ class Campaign:
             "actors": self.actors,
             "networks": self.networks,
             "members_reached": self.members_reached,
+            "timeline": self.timeline.to_dict() if self.timeline is not None else None,
         }
 
 
@@ -129,6 +190,8 @@ class Analysis:
     #: The route rules `exposed` numbers.
     rules: tuple[RouteRule, ...]
     seconds: float = 0.0
+    #: Profiles per day and per week of each flagged actor that was served any (most first).
+    timelines: list[Timeline] = field(default_factory=list)
 
     @cached_property
     def exposure(self) -> list[ActorExposure]:
@@ -169,6 +232,7 @@ class Analysis:
             "flagged": [a.to_dict() for a in self.flagged],
             "verified_crawlers": [a.to_dict() for a in self.verified_crawlers],
             "campaigns": [c.to_dict() for c in self.campaigns],
+            "timelines": [t.to_dict() for t in self.timelines],
             "exposure": [
                 {
                     "actor": e.actor,
@@ -253,6 +317,12 @@ def analyze(
     )
     top_actors = [summaries[a] for a in top_names.to_list()]
 
+    step("days and weeks")
+    timelines = _timelines(tables, {a: [a] for a in (s.actor for s in flagged)})
+    for c, timeline in zip(campaigns, _timelines(
+            tables, {f"campaign #{c.number}": c.actors for c in campaigns}, keep_empty=True), strict=True):
+        c.timeline = timeline
+
     step("exposure")
     exposed = (
         tables["reached"]
@@ -278,7 +348,32 @@ def analyze(
         reasons=reasons,
         exposed=exposed,
         rules=tables.rules,
+        timelines=sorted(timelines, key=lambda t: (-t.total, -t.peak_day[1], t.who)),
     )
+
+
+def _timelines(tables: Aggregates, groups: dict[str, list[str]], keep_empty: bool = False) -> list[Timeline]:
+    """Per group of actors (name -> actors): distinct profiles served per UTC day and per calendar week
+    (in the order of `groups`; groups without any left out unless `keep_empty`)."""
+    if not groups:
+        return []
+    names = pl.DataFrame(
+        [(name, actor) for name, actors in groups.items() for actor in actors],
+        schema={"who": pl.String, "actor": pl.String}, orient="row",
+    )
+    views = tables["views"].join(names, on="actor", how="inner").select("who", "day", "subject")
+    views = views.with_columns(_week(pl.col("day")).alias("week"))
+    per_day = views.group_by("who", "day").agg(pl.col("subject").n_unique().alias("n")).sort("who", "day")
+    per_week = views.group_by("who", "week").agg(pl.col("subject").n_unique().alias("n")).sort("who", "week")
+    totals = dict(views.group_by("who").agg(pl.col("subject").n_unique()).iter_rows())
+    days: dict[str, list[tuple[int, int]]] = {}
+    for who, day, n in per_day.iter_rows():
+        days.setdefault(who, []).append((int(day) * DAY, int(n)))
+    weeks: dict[str, list[tuple[int, int]]] = {}
+    for who, week, n in per_week.iter_rows():
+        weeks.setdefault(who, []).append(((int(week) * 7 - _MONDAY) * DAY, int(n)))
+    return [Timeline(name, days.get(name, []), weeks.get(name, []), int(totals.get(name, 0)))
+            for name in groups if keep_empty or name in totals]
 
 
 def _counts(frame: pl.DataFrame) -> dict[str, int]:
@@ -312,12 +407,14 @@ def _actor_table(tables: Aggregates, actors: list[str]) -> pl.DataFrame:
 
 def _peaks(tables: Aggregates, actors: list[str]) -> pl.DataFrame:
     """Per actor (of those given): most distinct profiles served, and contact look-ups, in one clock
-    hour and in one UTC day (what the quotas count)."""
+    hour, in one UTC day and in one calendar week (what the quotas count)."""
     actor = pl.col("actor")
     table = pl.DataFrame({"actor": actors}, schema={"actor": pl.String})
     for name, source in (("profiles", "views"), ("lookups", "lookups")):
         rows = tables[source].filter(actor.is_in(actors))
-        for period, bucket in (("hour", "hour"), ("day", "day")):
+        rows = rows.with_columns(_week(pl.col("day")).alias("week"))
+        periods = ("hour", "day", "week") if name == "profiles" else ("hour", "day")
+        for period, bucket in ((p, p) for p in periods):
             peak = (
                 rows.group_by("actor", bucket)
                 .agg(pl.col("subject").n_unique().alias("n"))
@@ -380,6 +477,7 @@ def _summary(row: dict[str, Any], agents: tuple[int, str], agent_kinds: dict[str
         lookups_peak_hour=row["lookups_peak_hour"],
         lookups_peak_day=row["lookups_peak_day"],
         ips=row["ips"],
+        profiles_peak_week=row["profiles_peak_week"],
     )
 
 
@@ -397,12 +495,16 @@ def _flags(
     def over(column: str, anonymous: int, accounts: int) -> pl.Expr:
         return pl.col(column) > pl.when(is_account).then(accounts).otherwise(anonymous)
 
+    def weekly(q: Quota) -> int:
+        return q.per_week or UNLIMITED  # 0: no weekly quota
+
     candidates = peaks.filter(
         (
             pl.lit(pq.enabled)
             & (
                 over("profiles_peak_hour", pq.anonymous.per_hour, pq.account.per_hour)
                 | over("profiles_peak_day", pq.anonymous.per_day, pq.account.per_day)
+                | over("profiles_peak_week", weekly(pq.anonymous), weekly(pq.account))
             )
         )
         | (
@@ -429,6 +531,11 @@ def _flags(
                 why.append(
                     f"{row['profiles_peak_day']} distinct member profiles in one day "
                     f"(quota {quota.per_day}/day)"
+                )
+            elif row["profiles_peak_week"] > weekly(quota):
+                why.append(
+                    f"{row['profiles_peak_week']} distinct member profiles in one week "
+                    f"(quota {quota.per_week}/week)"
                 )
         if en.enabled:
             if row["lookups_peak_hour"] > lookups.per_hour:

@@ -247,13 +247,20 @@ class _Checker:
             return []
         return list(value)
 
-    def quota(self, data: dict[str, Any], dotted: str) -> Quota:
+    def quota(self, data: dict[str, Any], dotted: str, weekly: bool = False) -> Quota:
+        """A quota table: per_hour and per_day, and with `weekly` per_week (0: none)."""
         per_hour = self.integer(data, f"{dotted}.per_hour", lo=1)
         per_day = self.integer(data, f"{dotted}.per_day", lo=1)
         if per_day < per_hour and not self.invalid & {f"{dotted}.per_hour", f"{dotted}.per_day"}:
             self.problem(f"{dotted}.per_day", f"{per_day} is less than per_hour ({per_hour})",
                          "per_day >= per_hour")
-        return Quota(per_hour, per_day)
+        if not weekly:
+            return Quota(per_hour, per_day)
+        per_week = self.integer(data, f"{dotted}.per_week", lo=0)
+        if 0 < per_week < per_day and not self.invalid & {f"{dotted}.per_day", f"{dotted}.per_week"}:
+            self.problem(f"{dotted}.per_week", f"{per_week} is less than per_day ({per_day})",
+                         "per_week >= per_day, or 0 for no weekly quota")
+        return Quota(per_hour, per_day, per_week)
 
     # -- the whole policy --------------------------------------------------
 
@@ -278,13 +285,13 @@ class _Checker:
         profile_quota = ProfileQuotaOptions(
             enabled=self.boolean(d, f"{pq}.enabled"),
             score=self.number(d, f"{pq}.score", lo=0, hi=1),
-            anonymous=self.quota(d, f"{pq}.anonymous"),
-            account=self.quota(d, f"{pq}.account"),
-            new_account=self.quota(d, f"{pq}.new_account"),
+            anonymous=self.quota(d, f"{pq}.anonymous", weekly=True),
+            account=self.quota(d, f"{pq}.account", weekly=True),
+            new_account=self.quota(d, f"{pq}.new_account", weekly=True),
             new_account_max_age_days=self.number(d, f"{pq}.new_account.max_age_days", lo=0),
             network_enabled=self.boolean(d, f"{pq}.network.enabled"),
-            network=self.quota(d, f"{pq}.network"),
-            shared_address=self.quota(d, f"{pq}.shared_address"),
+            network=self.quota(d, f"{pq}.network", weekly=True),
+            shared_address=self.quota(d, f"{pq}.shared_address", weekly=True),
             rotation_score=self.number(d, f"{pq}.rotation_score", lo=0, hi=1),
         )
         en = "detectors.enumeration"
@@ -353,11 +360,11 @@ class _Checker:
             fail=self.string(d, "store.fail", ("open", "closed")),  # type: ignore[arg-type]
             retry_seconds=self.number(d, "store.retry_seconds", lo=0.1),
         )
-        counted = [profile_quota.anonymous.per_day, profile_quota.account.per_day,
-                   profile_quota.shared_address.per_day, profile_quota.new_account.per_day,
-                   enumeration.lookups_anonymous.per_day, enumeration.lookups_account.per_day]
+        quotas = [profile_quota.anonymous, profile_quota.account, profile_quota.shared_address,
+                  profile_quota.new_account, enumeration.lookups_anonymous, enumeration.lookups_account]
         if profile_quota.network_enabled:
-            counted.append(profile_quota.network.per_day)
+            quotas.append(profile_quota.network)
+        counted = [max(q.per_day, q.per_week) for q in quotas]
         flood = self.flood(d)
         if flood.enabled:
             counted.append(flood.pages)
@@ -369,9 +376,8 @@ class _Checker:
             counted += [failed_logins.address_block_per_day, failed_logins.username_throttle]
         if store.max_members_per_key <= max(counted) and "store.max_members_per_key" not in self.invalid:
             self.problem("store.max_members_per_key",
-                         "must be larger than every per_day quota (and the flood detector's pages, "
-                         "failed_logins' thresholds), "
-                         "or they cannot be counted",
+                         "must be larger than every per_day and per_week quota (and the flood "
+                         "detector's pages, failed_logins' thresholds), or they cannot be counted",
                          f"> {max(counted)}")
         routes = self.routes(d.get("routes"))
         incidents = self.incidents(d)

@@ -28,10 +28,12 @@ class Allowlist:
 
 @dataclass(frozen=True, slots=True)
 class Quota:
-    """A distinct-profiles quota: at most `per_hour` in any hour, `per_day` in any day."""
+    """A distinct-profiles quota: at most `per_hour` in any hour, `per_day` in any day and, if
+    `per_week` is not 0, `per_week` in any seven days (profile quotas only)."""
 
     per_hour: int
     per_day: int
+    per_week: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +47,7 @@ class ProfileQuotaOptions:
     network_enabled: bool
     network: Quota
     #: All anonymous browser sessions of one address together (see profile_quota).
-    shared_address: Quota = Quota(300, 1500)
+    shared_address: Quota = Quota(300, 1500, 4000)
     rotation_score: float = 0.95
 
 
