@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from scrapeguard.detectors.anonymous_challenge import AnonymousChallenge
 from scrapeguard.detectors.automation import Automation
 from scrapeguard.detectors.base import Detector, Signal
 from scrapeguard.detectors.bot_agents import BotAgents
@@ -20,7 +21,7 @@ from scrapeguard.policy.model import Policy
 #: Every detector, in the order they run.
 ALL: tuple[type[Detector], ...] = (ProfileQuota, Enumeration, NewAccount, Automation, BotAgents,
                                    IpReputation, IpSharing, Honeypot, Campaign, Flood, LoginWall,
-                                   FailedLogins)
+                                   FailedLogins, AnonymousChallenge)
 
 
 def build_detectors(policy: Policy, live: bool = True) -> list[Detector]:
@@ -30,6 +31,7 @@ def build_detectors(policy: Policy, live: bool = True) -> list[Detector]:
 
 __all__ = [
     "ALL",
+    "AnonymousChallenge",
     "Automation",
     "BotAgents",
     "Campaign",

@@ -20,6 +20,7 @@ from scrapeguard.policy.errors import PolicyError, PolicyProblem
 from scrapeguard.policy.model import (
     ActionOptions,
     Allowlist,
+    AnonymousChallengeOptions,
     AutomationOptions,
     BotAgentsOptions,
     CampaignOptions,
@@ -389,7 +390,8 @@ class _Checker:
                       risk=risk, actions=actions,
                       store=store, routes=routes, source=self.source, challenge=challenge,
                       incidents=incidents, flood=flood, login_wall=login_wall,
-                      route_matching=self.route_matching(d), failed_logins=failed_logins)
+                      route_matching=self.route_matching(d), failed_logins=failed_logins,
+                      anonymous_challenge=self.anonymous_challenge(d))
 
     def _header_name(self, data: dict[str, Any], dotted: str) -> str:
         value = self.string(data, dotted)
@@ -536,6 +538,17 @@ class _Checker:
             user_agents_seconds=self.number(d, f"{k}.user_agents_seconds", lo=1, hi=3600),
             user_agents_score=self.number(d, f"{k}.user_agents_score", lo=0, hi=1),
         )
+
+    def anonymous_challenge(self, d: dict[str, Any]) -> AnonymousChallengeOptions:
+        k = "detectors.anonymous_challenge"
+        kinds = self.get(d, f"{k}.route_kinds")
+        allowed = ("contact_lookup", "listing", "profile")  # (routes.MEMBER_DATA_KINDS)
+        if not isinstance(kinds, list) or not kinds or not all(v in allowed for v in kinds):
+            self.problem(f"{k}.route_kinds",
+                         f"must be a non-empty list of member-data route kinds, not {kinds!r}",
+                         ", ".join(allowed))
+            kinds = ["profile"]
+        return AnonymousChallengeOptions(enabled=self.boolean(d, f"{k}.enabled"), route_kinds=tuple(kinds))
 
     def login_wall(self, d: dict[str, Any]) -> LoginWallOptions:
         k = "detectors.login_wall"

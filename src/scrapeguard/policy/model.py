@@ -114,6 +114,14 @@ class LoginWallOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class AnonymousChallengeOptions:
+    """Challenge every anonymous visitor on these route kinds (see detectors/anonymous_challenge.py)."""
+
+    enabled: bool = False
+    route_kinds: tuple[str, ...] = ("profile",)
+
+
+@dataclass(frozen=True, slots=True)
 class FailedLoginsOptions:
     """Password guessing on login routes (see detectors/failed_logins.py)."""
 
@@ -319,6 +327,7 @@ class Policy:
     incidents: IncidentOptions = IncidentOptions()
     flood: FloodOptions = FloodOptions()
     login_wall: LoginWallOptions = LoginWallOptions()
+    anonymous_challenge: AnonymousChallengeOptions = AnonymousChallengeOptions()
     route_matching: RouteMatching = RouteMatching()
     failed_logins: FailedLoginsOptions = FailedLoginsOptions()
 

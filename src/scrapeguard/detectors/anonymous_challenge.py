@@ -1,0 +1,44 @@
+"""anonymous_challenge: every anonymous visitor passes a challenge before member profiles.
+
+Off by default. The answer to a residential-proxy pool, where each address takes a few profiles
+and shows no evidence of its own: the challenge is asked of everyone, once per clearance (30
+minutes, 100 member-data requests by default), and a person's browser passes it without the person
+noticing, while an HTTP library cannot. Logged-in members are never asked; people without
+JavaScript get the challenge page's way on (log in). Its signal is bot evidence at exactly the
+challenge threshold, so a cleared client passes and nothing else changes.
+"""
+
+from __future__ import annotations
+
+from scrapeguard.detectors.base import BY_CHALLENGE, Counted, Detector, Signal
+from scrapeguard.detectors.windows import actor
+from scrapeguard.events import Event
+from scrapeguard.policy.model import Policy
+from scrapeguard.stores.base import StateStore
+
+
+class AnonymousChallenge(Detector):
+    name = "anonymous_challenge"
+    plans_member_data_only = True
+
+    def __init__(self, score: float, kinds: frozenset[str]) -> None:
+        self.score = score
+        self.kinds = kinds
+
+    @classmethod
+    def from_policy(cls, policy: Policy, live: bool = True) -> AnonymousChallenge | None:
+        o = policy.anonymous_challenge
+        if not o.enabled or not policy.challenge.enabled:
+            return None
+        return cls(policy.risk.challenge, frozenset(o.route_kinds))
+
+    def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
+        if event.account is not None or event.route.kind not in self.kinds:
+            return []
+        who = actor(event)
+        if who is None:
+            return []
+        return [Signal(self.name, who[0], self.score,
+                       "anonymous visitors pass a check before member profiles (policy)",
+                       answered_by=BY_CHALLENGE)]
+
