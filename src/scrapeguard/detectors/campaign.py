@@ -141,12 +141,15 @@ class Campaign(Detector):
         # a sweeper: count it into its group (a second store call, sweepers only)
         group = group_key(sweep.kind, event.route.pattern)
         where = event.net or event.ip or who
-        seen = store.observe(event.ts, [], [CountRequest(group, "networks", where, self._window),
-                                             CountRequest(group, "members", subject, self._window),
-                                             CountRequest(group, "views", f"{who}|{subject}", self._window),
-                                             HistoryRequest(group, "roster", who, ROSTER_KEEP,
-                                                            self.options.window_seconds)],
-                             NO_ESCALATION, "")
+        # the sweep's first page too: an actor joins with what it took before it was a sweeper
+        counts = [CountRequest(group, "networks", where, self._window),
+                  CountRequest(group, "members", subject, self._window),
+                  CountRequest(group, "views", f"{who}|{subject}", self._window),
+                  HistoryRequest(group, "roster", who, ROSTER_KEEP, self.options.window_seconds)]
+        if sweep.first != subject:
+            counts += [CountRequest(group, "members", sweep.first, self._window),
+                       CountRequest(group, "views", f"{who}|{sweep.first}", self._window)]
+        seen = store.observe(event.ts, [], counts, NO_ESCALATION, "")
         networks = distinct(seen.counted, group, "networks")
         members = distinct(seen.counted, group, "members")
         views = distinct(seen.counted, group, "views")
