@@ -142,7 +142,7 @@ class Campaign(Detector):
         group = group_key(sweep.kind, event.route.pattern)
         where = event.net or event.ip or who
         # the sweep's first page too: an actor joins with what it took before it was a sweeper
-        counts = [CountRequest(group, "networks", where, self._window),
+        counts: list[StoreRequest] = [CountRequest(group, "networks", where, self._window),
                   CountRequest(group, "members", subject, self._window),
                   CountRequest(group, "views", f"{who}|{subject}", self._window),
                   HistoryRequest(group, "roster", who, ROSTER_KEEP, self.options.window_seconds)]
