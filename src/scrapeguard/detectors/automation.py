@@ -30,6 +30,7 @@ from scrapeguard.intel.crawlers import BROWSER, classify
 from scrapeguard.policy.model import AutomationOptions, Policy
 from scrapeguard.routes import ASSET, CONTACT_LOOKUP, LISTING, MEMBER_DATA_KINDS, PAGE, PROFILE
 from scrapeguard.stores.base import (
+    NO_ESCALATION,
     UNLIMITED,
     CountRequest,
     History,
@@ -42,9 +43,9 @@ from scrapeguard.stores.base import (
 HISTORY = "requests"
 KEEP = 64
 #: A set of at most two members per client, each kept for an hour since last seen: "a" when it
-#: loaded any asset, "p" when it asked for member data. Its history (KEEP entries) may be all pages
-#: long after a browser with a warm cache loaded the page's files (a directory's thumbnails are the
-#: profiles' pictures): whether any asset came within the hour is asked here.
+#: loaded any asset, "p" when it was asked whether it did. Its history (KEEP entries) may be all
+#: pages long after a browser with a warm cache loaded the page's files (a directory's thumbnails
+#: are the profiles' pictures): whether any asset came within the hour is asked here.
 ASSETS = "assets"
 _HOUR_UNLIMITED = (Window(HOUR, UNLIMITED),)
 MEMBER_DATA = MEMBER_DATA_KINDS
@@ -100,9 +101,8 @@ class Automation(Detector):
         kind = request_kind(event)
         judged = self._judged(event)
         requests: list[StoreRequest] = [HistoryRequest(key, HISTORY, kind, KEEP, HOUR) for key, _ in judged]
-        marker = "a" if kind == "a" else "p" if event.route.kind in MEMBER_DATA else None
-        if marker is not None:
-            requests += [CountRequest(key, ASSETS, marker, _HOUR_UNLIMITED) for key, _ in judged]
+        if kind == "a":  # (asked only when a client's history shows no asset: see _loaded_assets)
+            requests += [CountRequest(key, ASSETS, "a", _HOUR_UNLIMITED) for key, _ in judged]
         return requests
 
     def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
@@ -112,8 +112,7 @@ class Automation(Detector):
         for who in self._judged(event):
             past = history(counted, who[0], HISTORY)
             if past is not None:
-                markers = distinct(counted, who[0], ASSETS)  # {"p"} alone: no asset within the hour
-                signals += self._judge(who, past, event, markers is not None and markers.counts[0] > 1)
+                signals += self._judge(who, past, event, store)
         missing = self._missing_headers(event)
         client_who = self._who(event)
         if missing and self.options.headers_score > 0 and client_who is not None:
@@ -122,7 +121,7 @@ class Automation(Detector):
                                   {"missing": missing}))
         return signals
 
-    def _judge(self, who: tuple[str, str], past: History, event: Event, loaded_assets: bool) -> list[Signal]:
+    def _judge(self, who: tuple[str, str], past: History, event: Event, store: StateStore) -> list[Signal]:
         kind = request_kind(event)
         entries = [*past.entries, (event.ts, kind)]
         signals = []
@@ -135,12 +134,21 @@ class Automation(Detector):
                                   f"(± {spread:.2f} s): machine-regular timing",
                                   {"mean_interval": round(mean, 3), "stdev": round(spread, 3)}))
         pages = sum(1 for _, k in entries if k == "p")
-        assets = loaded_assets or any(k == "a" for _, k in entries)
-        if pages >= o.no_assets_pages and not assets and o.no_assets_score > 0:
+        if pages >= o.no_assets_pages and o.no_assets_score > 0 \
+                and not any(k == "a" for _, k in entries) and not self._loaded_assets(who[0], event, store):
             signals.append(Signal(self.name, who[0], o.no_assets_score,
                                   f"{who[1]} asked for {pages} pages in the last hour and not one "
                                   "stylesheet, script or image", {"pages": pages, "assets": 0}))
         return signals
+
+    @staticmethod
+    def _loaded_assets(key: str, event: Event, store: StateStore) -> bool:
+        """Whether the client loaded any asset within the hour, beyond what its history still holds
+        (a second store call, made only when the history shows pages and no asset)."""
+        asked = [CountRequest(key, ASSETS, "p", _HOUR_UNLIMITED)]
+        seen = store.observe(event.ts, [], asked, NO_ESCALATION, "")
+        markers = distinct(seen.counted, key, ASSETS)
+        return markers is not None and markers.counts[0] > 1  # {"p"} alone: no asset within the hour
 
     def _regular(self, entries: list[tuple[float, str]]) -> tuple[float, float] | None:
         n = self.options.regular_requests

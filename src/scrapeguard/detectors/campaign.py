@@ -141,19 +141,18 @@ class Campaign(Detector):
         # a sweeper: count it into its group (a second store call, sweepers only)
         group = group_key(sweep.kind, event.route.pattern)
         where = event.net or event.ip or who
-        # the sweep's first page too: an actor joins with what it took before it was a sweeper
         counts: list[StoreRequest] = [CountRequest(group, "networks", where, self._window),
-                  CountRequest(group, "members", subject, self._window),
-                  CountRequest(group, "views", f"{who}|{subject}", self._window),
-                  HistoryRequest(group, "roster", who, ROSTER_KEEP, self.options.window_seconds)]
-        if sweep.first != subject:
+                                      CountRequest(group, "members", subject, self._window),
+                                      CountRequest(group, "views", f"{who}|{subject}", self._window)]
+        if sweep.length == (IDS_IN_A_ROW if sweep.kind == "ids" else NAMES_IN_A_ROW):
+            # it joins: with what it took before it was a sweeper, and on the group's roster
             counts += [CountRequest(group, "members", sweep.first, self._window),
-                       CountRequest(group, "views", f"{who}|{sweep.first}", self._window)]
+                       CountRequest(group, "views", f"{who}|{sweep.first}", self._window),
+                       HistoryRequest(group, "roster", who, ROSTER_KEEP, self.options.window_seconds)]
         seen = store.observe(event.ts, [], counts, NO_ESCALATION, "")
         networks = distinct(seen.counted, group, "networks")
         members = distinct(seen.counted, group, "members")
         views = distinct(seen.counted, group, "views")
-        roster = history(seen.counted, group, "roster")
         if networks is None or members is None or views is None:
             return []
         n_networks, n_members, n_views = networks.counts[0], members.counts[0], views.counts[0]
@@ -165,7 +164,7 @@ class Campaign(Detector):
         detail = (f"part of {group}: {n_networks} networks sweeping member pages in order (by {sweep.kind}), "
                   f"each its own slice, {n_members} members reached within {_minutes(o.window_seconds)}")
         evidence: dict[str, Any] = {"campaign": group, "networks": n_networks, "members": n_members}
-        related = self._newly_related(group, who, roster.values if roster is not None else ())
+        related = self._newly_related(group, who, self._roster(event, group, who, store))
         if related:
             evidence["related"] = related
         # the actor first: with equal risk the client's own key is the one penalised, so that its
@@ -203,6 +202,17 @@ class Campaign(Detector):
         # (the group's key too, so that the records count the attempt to the campaign)
         return [Signal(self.name, who, SUSPECT_SCORE, detail, evidence, answered_by=BY_CHALLENGE),
                 Signal(self.name, group, SUSPECT_SCORE, detail, evidence, answered_by=BY_CHALLENGE)]
+
+    def _roster(self, event: Event, group: str, who: str, store: StateStore) -> tuple[str, ...]:
+        """The group's recent actors, read the first time this process recognises the campaign (a
+        third store call, once per campaign and process; later joiners are refused themselves)."""
+        with self._lock:
+            if group in self._named:
+                return ()
+        seen = store.observe(event.ts, [], [HistoryRequest(group, "roster", who, ROSTER_KEEP,
+                                                           self.options.window_seconds)], NO_ESCALATION, "")
+        roster = history(seen.counted, group, "roster")
+        return roster.values if roster is not None else ()
 
     def _newly_related(self, group: str, who: str, roster: tuple[str, ...]) -> list[str]:
         """The group's actors this process has not named yet (the first time: all that swept
