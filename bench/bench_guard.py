@@ -66,6 +66,9 @@ def event_stream(n: int, clients: int) -> list[Event]:
     return events
 
 
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+
 def reader_stream(n: int, clients: int) -> list[Event]:
     """People reading: each client views profiles of its own choosing (no order), a browser's headers,
     a stylesheet now and then, uneven pauses: what the guard mostly sees and allows."""
@@ -79,7 +82,7 @@ def reader_stream(n: int, clients: int) -> list[Event]:
         path = "/static/site.css" if (i // clients) % 4 == 3 else f"/u/m{rnd.randrange(10**6):06d}"
         events.append(Event(ts=T0 + i * 0.01 + rnd.uniform(0, 30), ip=ip, path=path,
                             route=routes.match(path),
-                            user_agent="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+                            user_agent=FIREFOX,
                             headers=headers))
     events.sort(key=lambda e: e.ts)
     return events
