@@ -137,18 +137,23 @@ def test_official_verify_urls_are_the_default() -> None:
         CaptchaVerifier("friendlycaptcha", SECRET)
 
 
+def turnstile_policy(verifier: str, extra: str = "") -> str:
+    """A policy with Turnstile as the challenge, verified by the fake verifier at `verifier`."""
+    return ('[challenge]\nprovider = "turnstile"\nsite_key = "1x00000000000000000000AA"\n'
+            f'verify_url = "{verifier}/verify"\n{extra}')
+
+
+def member_names(demo_site: str) -> list[str]:
+    html = httpx.get(f"{demo_site}/directory?page=1").text
+    return list(dict.fromkeys(re.findall(r'href="/u/([^"]+)"', html)))
+
+
 def test_turnstile_through_the_proxy(demo_site: str, make_guard: Callable, fake: tuple[FakeVerifier, str],
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     _, base = fake
     monkeypatch.setenv("SCRAPEGUARD_CAPTCHA_SECRET", SECRET)
-    guard = make_guard(demo_site, f"""
-[challenge]
-provider = "turnstile"
-site_key = "1x00000000000000000000AA"
-verify_url = "{base}/verify"
-""")
-    html = httpx.get(f"{demo_site}/directory?page=1").text
-    first, second = list(dict.fromkeys(re.findall(r'href="/u/([^"]+)"', html)))[:2]
+    guard = make_guard(demo_site, turnstile_policy(base))
+    first, second = member_names(demo_site)[:2]
     with httpx.Client(base_url=guard.url) as browser:  # httpx's user agent: challenged on member pages
         browser.get("/")
         assert browser.get(f"/{first}").status_code == 404  # (not member data: not challenged)
@@ -231,15 +236,8 @@ def test_hostnames_through_the_proxy(demo_site: str, make_guard: Callable, fake:
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     _, base = fake
     monkeypatch.setenv("SCRAPEGUARD_CAPTCHA_SECRET", SECRET)
-    guard = make_guard(demo_site, f"""
-[challenge]
-provider = "turnstile"
-site_key = "1x00000000000000000000AA"
-verify_url = "{base}/verify"
-hostnames = ["www.example.org"]
-""")
-    html = httpx.get(f"{demo_site}/directory?page=1").text
-    second = list(dict.fromkeys(re.findall(r'href="/u/([^"]+)"', html)))[1]
+    guard = make_guard(demo_site, turnstile_policy(base, 'hostnames = ["www.example.org"]\n'))
+    second = member_names(demo_site)[1]
     with httpx.Client(base_url=guard.url) as browser:  # httpx's user agent: challenged on member pages
         browser.get("/")
         assert browser.get(f"/u/{second}").status_code == 403
