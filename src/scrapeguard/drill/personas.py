@@ -130,15 +130,21 @@ def _reader(person: Person, pace: random.Random, profiles: int,
     yield 0
 
 
-@persona("reader", "a person reading 15 profiles with their browser's assets, 20 s to 2 min each")
-def reader(target: Target) -> PersonaResult:
+def _one_person(target: Target, who: str, headers: Headers, visit: Callable[[Person], Iterator[float]],
+                assets: tuple[str, ...] = ALL_ASSETS) -> PersonaResult:
+    """A persona of one person: their browser, their visit on the clock, then the browser closed."""
     result = PersonaResult()
-    person = Person("reader", target, result, FIREFOX)
+    person = Person(who, target, result, headers, assets)
     try:
-        interleave(target.clock, [(0, _reader(person, random.Random(11), 15, (20, 120)))])
+        interleave(target.clock, [(0, visit(person))])
     finally:
         person.close()
     return result
+
+
+@persona("reader", "a person reading 15 profiles with their browser's assets, 20 s to 2 min each")
+def reader(target: Target) -> PersonaResult:
+    return _one_person(target, "reader", FIREFOX, lambda p: _reader(p, random.Random(11), 15, (20, 120)))
 
 
 @persona("office-nat", "20 colleagues behind one office address, 8 profiles each, browsing at once")
@@ -157,11 +163,9 @@ def office_nat(target: Target) -> PersonaResult:
 
 @persona("recruiter", "a logged-in recruiter going through 400 profiles over a working day (about 8 hours)")
 def recruiter(target: Target) -> PersonaResult:
-    result = PersonaResult()
     pace = random.Random(31)
-    person = Person("recruiter", target, result, CHROME)
 
-    def day() -> Iterator[float]:
+    def day(person: Person) -> Iterator[float]:
         names = person.open("/directory?page=1")
         if not names or not person.log_in(names[0]):
             return
@@ -183,32 +187,21 @@ def recruiter(target: Target) -> PersonaResult:
                 person.open("/search?q=" + pace.choice(["engineer", "manager", "analyst", "developer"]))
                 yield pace.uniform(10, 30)
 
-    try:
-        interleave(target.clock, [(0, day())])
-    finally:
-        person.close()
-    return result
+    return _one_person(target, "recruiter", CHROME, day)
 
 
 @persona("no-javascript", "a reader whose browser runs no JavaScript (stylesheet and images only)")
 def no_javascript(target: Target) -> PersonaResult:
-    result = PersonaResult()
-    person = Person("no-javascript", target, result, FIREFOX, assets=NO_SCRIPTS)
-    try:
-        interleave(target.clock, [(0, _reader(person, random.Random(41), 15, (20, 120)))])
-    finally:
-        person.close()
-    return result
+    return _one_person(target, "no-javascript", FIREFOX,
+                       lambda p: _reader(p, random.Random(41), 15, (20, 120)), assets=NO_SCRIPTS)
 
 
 @persona("screen-reader", "a screen-reader user going down a directory page in order, opening each "
          "profile, listening to it and coming back to the list")
 def screen_reader(target: Target) -> PersonaResult:
-    result = PersonaResult()
     pace = random.Random(51)
-    person = Person("screen-reader", target, result, FIREFOX)
 
-    def listen() -> Iterator[float]:
+    def listen(person: Person) -> Iterator[float]:
         person.open("/")
         yield pace.uniform(20, 60)
         names = person.open("/directory?page=2")
@@ -219,11 +212,7 @@ def screen_reader(target: Target) -> PersonaResult:
             person.open("/directory?page=2")  # the "Directory" link back to the list
             yield pace.uniform(5, 20)
 
-    try:
-        interleave(target.clock, [(0, listen())])
-    finally:
-        person.close()
-    return result
+    return _one_person(target, "screen-reader", FIREFOX, listen)
 
 
 def names() -> list[str]:
