@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -132,7 +133,8 @@ class IncidentRecord(Base):
     aware_by: Mapped[str | None] = mapped_column(String(100))
     contained_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
-    data_was_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: None: the assessor has not said whether the data was public (no severity reduction then).
+    data_was_public: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=None)
     aggregated: Mapped[bool] = mapped_column(Boolean, default=True)
     assessment: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     assessed_at: Mapped[datetime | None]
@@ -173,7 +175,38 @@ class NoticeRecord(Base):
     approved_by: Mapped[str | None] = mapped_column(String(100))
     approved_at: Mapped[datetime | None]
     sent_by: Mapped[str | None] = mapped_column(String(100))
+    #: When the notice really went out (given by the sender, not the time it was recorded).
     sent_at: Mapped[datetime | None]
+    #: How it went out, e.g. "regulator portal", "email".
+    channel: Mapped[str | None] = mapped_column(String(100))
+    #: What was sent: the approved draft without its draft-only parts, or None when a final
+    #: document was attached instead (kept below with its SHA-256).
+    final_text: Mapped[str | None] = mapped_column(Text)
+    final_document: Mapped[bytes | None] = mapped_column(LargeBinary)
+    final_document_name: Mapped[str | None] = mapped_column(String(300))
+    final_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class IncidentObligation(Base):
+    """One notification duty of an incident: a regime and an audience, as the last assessment judged
+    it (re-derived on re-assessment), and how it was met: a sent notice, or a waiver with its reason."""
+
+    __tablename__ = "incident_obligations"
+    __table_args__ = (UniqueConstraint("incident_id", "regime", "audience",
+                                       name="uq_incident_obligations_incident_regime_audience"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    regime: Mapped[str] = mapped_column(String(40))
+    audience: Mapped[str] = mapped_column(String(20))
+    #: "required", "likely", "not required" or "open question".
+    status: Mapped[str] = mapped_column(String(20))
+    reasoning: Mapped[str] = mapped_column(Text)
+    due: Mapped[datetime | None]
+    deadline: Mapped[str] = mapped_column(Text)
+    derived_at: Mapped[datetime]
+    waived_by: Mapped[str | None] = mapped_column(String(100))
+    waived_at: Mapped[datetime | None]
+    waiver_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class CaseRecord(Base):

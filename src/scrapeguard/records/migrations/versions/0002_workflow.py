@@ -1,0 +1,67 @@
+"""The legal workflow: notification obligations per incident, what a notice really was when sent
+(final text or document with its SHA-256, channel), and "was the data public" as an explicit answer.
+
+Revision ID: 0002_workflow
+Revises: 0001
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0002_workflow'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('incident_obligations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('incident_id', sa.Integer(), nullable=False),
+    sa.Column('regime', sa.String(length=40), nullable=False),
+    sa.Column('audience', sa.String(length=20), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('reasoning', sa.Text(), nullable=False),
+    sa.Column('due', sa.DateTime(), nullable=True),
+    sa.Column('deadline', sa.Text(), nullable=False),
+    sa.Column('derived_at', sa.DateTime(), nullable=False),
+    sa.Column('waived_by', sa.String(length=100), nullable=True),
+    sa.Column('waived_at', sa.DateTime(), nullable=True),
+    sa.Column('waiver_reason', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'],
+                            name=op.f('fk_incident_obligations_incident_id_incidents')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_incident_obligations')),
+    sa.UniqueConstraint('incident_id', 'regime', 'audience',
+                        name='uq_incident_obligations_incident_regime_audience')
+    )
+    with op.batch_alter_table('incident_obligations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_incident_obligations_incident_id'), ['incident_id'],
+                              unique=False)
+
+    with op.batch_alter_table('notices', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('channel', sa.String(length=100), nullable=True))
+        batch_op.add_column(sa.Column('final_text', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('final_document', sa.LargeBinary(), nullable=True))
+        batch_op.add_column(sa.Column('final_document_name', sa.String(length=300), nullable=True))
+        batch_op.add_column(sa.Column('final_sha256', sa.String(length=64), nullable=True))
+
+    # Existing incidents keep the answer they have; new ones start with none (an open question).
+    with op.batch_alter_table('incidents', schema=None) as batch_op:
+        batch_op.alter_column('data_was_public', existing_type=sa.Boolean(), nullable=True)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('incidents', schema=None) as batch_op:
+        batch_op.alter_column('data_was_public', existing_type=sa.Boolean(), nullable=False,
+                              server_default=sa.true())
+    with op.batch_alter_table('notices', schema=None) as batch_op:
+        batch_op.drop_column('final_sha256')
+        batch_op.drop_column('final_document_name')
+        batch_op.drop_column('final_document')
+        batch_op.drop_column('final_text')
+        batch_op.drop_column('channel')
+    with op.batch_alter_table('incident_obligations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_incident_obligations_incident_id'))
+    op.drop_table('incident_obligations')
