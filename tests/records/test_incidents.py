@@ -96,6 +96,6 @@ def test_lifecycle_with_who_and_when_and_roles_enforced(db: Database) -> None:
         incident = incidents.get(s, f"INC-{number}")
         assert incident.contained_at is not None and incident.aware_by == "dora"
         assert audit.verify(s).ok
-        incidents.advance(s, ROOT, number, "closed", note="false alarm")
+        incidents.advance(s, ROOT, number, "closed", reason="false alarm")
         with pytest.raises(InvalidStep, match="closed"):
             incidents.advance(s, ROOT, number, "contained")

@@ -264,8 +264,8 @@ def assess(facts: IncidentFacts, rules: RuleSet | None = None) -> Assessment:
                          "rated without the reduction for public availability.")
     if facts.controller_country is None:
         questions.append("Where the controller is established is not recorded ([incidents] "
-                         "controller_country in the policy): the regimes that apply by establishment, the lead "
-                         "authority and the need for an EU or UK representative cannot be determined.")
+                         "controller_country in the policy): the regimes that apply by establishment, the "
+                         "lead authority and the need for an EU or UK representative cannot be determined.")
     if unknown:
         questions.append(f"{len(unknown)} affected member(s) have no known country: which regimes apply to "
                          "them cannot be determined.")

@@ -444,7 +444,24 @@ class _Checker:
             pseudonym_key=key,
             retain_decisions_days=self.integer(d, f"{i}.retention_days.decisions", lo=1),
             retain_exposure_days=self.integer(d, f"{i}.retention_days.exposure", lo=1),
+            controller_country=self.controller_country(d, f"{i}.controller_country"),
+            eu_representative=self.text_or_empty(d, f"{i}.eu_representative"),
+            uk_representative=self.text_or_empty(d, f"{i}.uk_representative"),
         )
+
+    def controller_country(self, d: dict[str, Any], dotted: str) -> str:
+        value = self.text_or_empty(d, dotted)
+        if value and not (len(value) == 2 and value.isascii() and value.isalpha() and value.isupper()):
+            self.problem(dotted, f"{value!r} is not an ISO 3166-1 alpha-2 code in capitals", '"DE", or ""')
+            return ""
+        return value
+
+    def text_or_empty(self, d: dict[str, Any], dotted: str) -> str:
+        value = self.get(d, dotted)
+        if not isinstance(value, str):
+            self.problem(dotted, f"must be a string, not {_type_name(value)}", '"..." or ""')
+            return ""
+        return value.strip()
 
     def challenge(self, d: dict[str, Any]) -> ChallengeOptions:
         c = "challenge"

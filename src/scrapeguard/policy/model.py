@@ -274,6 +274,11 @@ class IncidentOptions:
     pseudonym_key: str = "auto"
     retain_decisions_days: int = 180
     retain_exposure_days: int = 365
+    #: Where the controller is established (ISO 3166-1 alpha-2, e.g. "DE"); "": not recorded.
+    controller_country: str = ""
+    #: The representative designated under GDPR Art. 27 / UK GDPR Art. 27 ("": none).
+    eu_representative: str = ""
+    uk_representative: str = ""
 
 
 @dataclass(frozen=True, slots=True)

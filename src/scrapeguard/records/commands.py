@@ -146,6 +146,23 @@ def _when(value: str | None, name: str) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+def _stated_time(value: str | None, name: str) -> datetime | None:
+    """A time a person states on the command line: ISO 8601 with its zone, never assumed UTC."""
+    if value is None:
+        return None
+    from scrapeguard.records.incidents import TIME_FORM
+
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time (e.g. {TIME_FORM})",
+                                 param_hint=name) from exc
+    if parsed.tzinfo is None:
+        raise click.BadParameter(f"{value!r} has no time zone: give it with its offset, e.g. {TIME_FORM}",
+                                 param_hint=name)
+    return parsed
+
+
 def _read_json(path: str) -> Any:
     try:
         return json.loads(Path(path).read_text("utf-8"))
@@ -333,6 +350,7 @@ def _incident_dict(session: Session, incident: Any, full: bool = False) -> dict[
     from scrapeguard.records import incidents
     from scrapeguard.records.exposure import ledger, listing_pages
     from scrapeguard.records.notices import notices_of
+    from scrapeguard.records.obligations import obligations_of
 
     actors = incidents.actors_of(session, incident.id)
     members = ledger(session, actors)
@@ -352,14 +370,21 @@ def _incident_dict(session: Session, incident: Any, full: bool = False) -> dict[
         data["reasoning"] = incident.reasoning
         data["data_was_public"], data["aggregated"] = incident.data_was_public, incident.aggregated
         data["notices"] = [{"id": n.id, "regime": n.regime, "audience": n.audience, "state": n.state,
-                            "drafted_by": n.drafted_by, "approved_by": n.approved_by, "sent_by": n.sent_by}
+                            "drafted_by": n.drafted_by, "approved_by": n.approved_by, "sent_by": n.sent_by,
+                            "sent_at": _iso(n.sent_at), "channel": n.channel}
                            for n in notices_of(session, incident.id)]
+        data["aware_by"] = incident.aware_by
+        data["obligations"] = [o.to_dict() for o in obligations_of(session, incident.id)]
+        data["deadlines"] = [
+            {"regime": r["regime"], **d} for r in (incident.assessment or {}).get("regimes", [])
+            for d in r["deadlines"]]
     return data
 
 
 @click.group("incidents")
 def incidents_group() -> None:
-    """Incidents: list, show, open, advance, aware, assess, notify, export-affected, evidence, register."""
+    """Incidents: list, show, open, advance, reopen, aware, assess, waive, notify, export-affected, evidence,
+    register."""
 
 
 @incidents_group.command("list")
@@ -395,9 +420,25 @@ def incidents_show(incident: str, db_target: str | None, as_user: str, as_json: 
 
     def text() -> str:
         lines = [f"{data['id']}  {data['title']}", f"state {data['state']}; {data['members']} members; "
-                 f"actors: {', '.join(data['actors'])}"]
+                 f"actors: {', '.join(data['actors'])}",
+                 f"started {data['started_at']}; detected {data['detected_at']}; aware "
+                 + (f"{data['aware_at']} (by {data['aware_by']})" if data["aware_at"]
+                    else "not recorded (`incidents aware`): the notification clocks have not started")]
         lines += [f"  {s['at']}  {s['state']:<10} by {s['by']}  {s['note']}" for s in data["steps"]]
+        if data["deadlines"]:
+            lines.append("deadlines:")
+            lines += [f"  {d['regime']} {d['kind']} {d['audience']} ({d['applies']}): {_due_text(d)}; "
+                      f"{d['basis']}" for d in data["deadlines"]]
+        if data["obligations"]:
+            lines.append("obligations:")
+        for o in data["obligations"]:
+            met = {"sent": f"sent (notice {o['notice']}, {o['sent_at']})",
+                   "waived": f"waived by {o['waived_by']}: {o['waiver_reason']}"}.get(
+                o["met"] or "", "OWED" if o["owed"] else "-")
+            lines.append(f"  {o['regime']} {o['audience']}: {o['status']}; "
+                         f"due {o['due'] or 'no fixed date'}; {met}")
         lines += [f"  notice {n['id']}: {n['regime']} {n['audience']} ({n['state']})"
+                  + (f" sent {n['sent_at']} via {n['channel']}" if n["sent_at"] else "")
                   for n in data["notices"]]
         if data["reasoning"]:
             lines.append(f"assessment: {data['reasoning']}")
@@ -411,13 +452,19 @@ def incidents_show(incident: str, db_target: str | None, as_user: str, as_json: 
 @click.option("--actor", "actors", multiple=True, required=True, metavar="KEY",
               help="An actor key, e.g. ip:203.0.113.7 or account:42 "
                    "(repeatable; addresses are pseudonymised).")
-@click.option("--note", default="")
+@click.option("--note", default="", help="Why it is opened (kept with the first step).")
+@click.option("--detected-at", "detected_text", metavar="TIME",
+              help="When it was really detected (ISO 8601 with zone, e.g. 2026-12-01T10:00+00:00); now if "
+                   "omitted.")
+@click.option("--started-at", "started_text", metavar="TIME",
+              help="When the scraping started (ISO 8601 with zone); from the exposure ledger if omitted.")
 @_db_option
 @_as_option
 @_policy_option
 @_json_option
 @_clear_errors
-def incidents_open(title: str, actors: tuple[str, ...], note: str, db_target: str | None, as_user: str,
+def incidents_open(title: str, actors: tuple[str, ...], note: str, detected_text: str | None,
+                   started_text: str | None, db_target: str | None, as_user: str,
                    policy_path: str | None, as_json: bool) -> None:
     """Open an incident by hand (e.g. reported by a member or found in logs)."""
     from scrapeguard.records.incidents import open_incident
@@ -431,7 +478,9 @@ def incidents_open(title: str, actors: tuple[str, ...], note: str, db_target: st
             raise click.BadParameter(f"{key!r} is not name:value (e.g. ip:203.0.113.7)", param_hint="--actor")
         keys.add(pseudonymiser.actor(key))
     with db.session() as session:
-        incident = open_incident(session, _actor(session, as_user), title, keys, note=note)
+        incident = open_incident(session, _actor(session, as_user), title, keys, note=note,
+                                 detected_at=_stated_time(detected_text, "--detected-at"),
+                                 started_at=_stated_time(started_text, "--started-at"))
         data = _incident_dict(session, incident)
     db.dispose()
     _emit(as_json, data, lambda: f"opened {data['id']} ({data['members']} members exposed so far)")
@@ -441,18 +490,24 @@ def incidents_open(title: str, actors: tuple[str, ...], note: str, db_target: st
 @click.argument("incident")
 @click.option("--to", "to_state", required=True, type=click.Choice(["contained", "notified", "closed"]))
 @click.option("--note", default="")
-@click.option("--at", "at_text", metavar="TIME", help="When it happened (ISO 8601); now if omitted.")
+@click.option("--at", "at_text", metavar="TIME",
+              help="When it happened (ISO 8601 with zone, e.g. 2026-12-01T10:00+00:00); now if omitted.")
+@click.option("--reason", default="",
+              help="With --to closed for an incident never assessed: why no assessment is owed "
+                   "(e.g. \"false positive: our own crawler\").")
 @_db_option
 @_as_option
 @_json_option
 @_clear_errors
-def incidents_advance(incident: str, to_state: str, note: str, at_text: str | None, db_target: str | None,
-                      as_user: str, as_json: bool) -> None:
-    """Move an incident on: contained, notified (after a notice was sent), closed."""
+def incidents_advance(incident: str, to_state: str, note: str, at_text: str | None, reason: str,
+                      db_target: str | None, as_user: str, as_json: bool) -> None:
+    """Move an incident on: contained, notified (when every notification obligation is sent or waived),
+    closed (after an assessment, or with --reason)."""
     from scrapeguard.records.incidents import advance
 
     with _session(db_target) as session:
-        row = advance(session, _actor(session, as_user), incident, to_state, note, _when(at_text, "--at"))
+        row = advance(session, _actor(session, as_user), incident, to_state, note,
+                      _stated_time(at_text, "--at"), reason)
         data = _incident_dict(session, row)
     _emit(as_json, data, lambda: f"{data['id']} is {data['state']}")
 
@@ -460,19 +515,23 @@ def incidents_advance(incident: str, to_state: str, note: str, at_text: str | No
 @incidents_group.command("aware")
 @click.argument("incident")
 @click.option("--at", "at_text", metavar="TIME",
-              help="When the controller became aware (ISO 8601); now if omitted.")
+              help="When the controller became aware (ISO 8601 with zone, e.g. 2026-12-01T10:00+00:00; "
+                   "not in the future); now if omitted.")
 @click.option("--note", default="")
+@click.option("--reason", default="",
+              help="Needed when the awareness is earlier than the recorded detection: why.")
 @_db_option
 @_as_option
 @_json_option
 @_clear_errors
-def incidents_aware(incident: str, at_text: str | None, note: str, db_target: str | None, as_user: str,
-                    as_json: bool) -> None:
+def incidents_aware(incident: str, at_text: str | None, note: str, reason: str, db_target: str | None,
+                    as_user: str, as_json: bool) -> None:
     """Record when the controller became aware of a breach: notification clocks start there."""
     from scrapeguard.records.incidents import mark_aware
 
     with _session(db_target) as session:
-        row = mark_aware(session, _actor(session, as_user), incident, _when(at_text, "--at"), note)
+        row = mark_aware(session, _actor(session, as_user), incident, _stated_time(at_text, "--at"), note,
+                         reason)
         data = _incident_dict(session, row)
     _emit(as_json, data, lambda: f"{data['id']}: aware at {data['aware_at']}")
 
@@ -480,7 +539,8 @@ def incidents_aware(incident: str, at_text: str | None, note: str, db_target: st
 @incidents_group.command("assess")
 @click.argument("incident")
 @click.option("--public/--not-public", "data_was_public", default=None,
-              help="Was the data visible to the public or members before it was scraped?")
+              help="Was the data visible to the public or members before it was scraped? No default: until "
+                   "stated it is an open question and the severity gets no reduction for it.")
 @click.option("--aggregated/--not-aggregated", default=None,
               help="Was it compiled into profiles or a dataset?")
 @_db_option
@@ -510,11 +570,52 @@ def incidents_assess(incident: str, data_was_public: bool | None, aggregated: bo
                          f"individuals {r['notify_individuals']['verdict']}")
             lines += [f"    {d['kind']} {d['audience']} by {_due_text(d)} ({d['basis']})"
                       for d in r["deadlines"]]
+        if data["open_questions"]:
+            lines.append(f"open questions ({len(data['open_questions'])}):")
+            lines += [f"  - {q}" for q in data["open_questions"]]
         if data["note"] not in data["reasoning"]:
             lines.append(data["note"])
         return "\n".join(lines)
 
     _emit(as_json, data, text)
+
+
+@incidents_group.command("reopen")
+@click.argument("incident")
+@click.option("--reason", required=True, help="Why the closed incident is reopened (audited).")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def incidents_reopen(incident: str, reason: str, db_target: str | None, as_user: str, as_json: bool) -> None:
+    """Reopen a closed incident: back to assessed (if it was assessed), contained or detected."""
+    from scrapeguard.records.incidents import reopen
+
+    with _session(db_target) as session:
+        row = reopen(session, _actor(session, as_user), incident, reason)
+        data = _incident_dict(session, row)
+    _emit(as_json, data, lambda: f"{data['id']} reopened: {data['state']}")
+
+
+@incidents_group.command("waive")
+@click.argument("incident")
+@click.option("--regime", required=True, help="The regime of the obligation, e.g. eu_gdpr.")
+@click.option("--audience", required=True, type=click.Choice(["regulator", "individuals"]),
+              help="Whom the obligation is to notify.")
+@click.option("--reason", required=True,
+              help="Why no notice will be sent (counsel's reasoning; kept for the breach register).")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def incidents_waive(incident: str, regime: str, audience: str, reason: str, db_target: str | None,
+                    as_user: str, as_json: bool) -> None:
+    """Waive one notification obligation with a reason (a privacy officer; audited)."""
+    from scrapeguard.records.obligations import waive
+
+    with _session(db_target) as session:
+        data = waive(session, _actor(session, as_user), incident, regime, audience, reason).to_dict()
+    _emit(as_json, data, lambda: f"{regime} {audience} ({data['status']}) waived: {reason}")
 
 
 def _due_text(deadline: dict[str, Any]) -> str:
@@ -725,9 +826,8 @@ def _notice_step(name: str, doc: str) -> click.Command:
     def command(notice: int, note: str, db_target: str | None, as_user: str, as_json: bool) -> None:
         from scrapeguard.records import notices
 
-        step = notices.approve if name == "approve" else notices.send
         with _session(db_target) as session:
-            row = step(session, _actor(session, as_user), notice, note)
+            row = notices.approve(session, _actor(session, as_user), notice, note)
             data = {"notice": row.id, "state": row.state}
         _emit(as_json, data, lambda: f"notice {notice} is {data['state']}")
 
@@ -736,7 +836,66 @@ def _notice_step(name: str, doc: str) -> click.Command:
 
 
 _notice_step("approve", "Approve a drafted notice (not by the person who drafted it).")
-_notice_step("send", "Record that an approved notice was sent.")
+
+
+@notices_group.command("send")
+@click.argument("notice", type=int)
+@click.option("--channel", required=True, help='How it was sent, e.g. "regulator portal", "email", "post".')
+@click.option("--sent-at", "sent_text", required=True, metavar="TIME",
+              help="When it really went out (ISO 8601 with zone, e.g. 2026-12-01T10:00+00:00; not in the "
+                   "future).")
+@click.option("--final-file", type=click.Path(dir_okay=False, exists=True), metavar="FILE",
+              help="The final document that was sent (stored with its SHA-256); without it, the approved "
+                   "draft without its draft-only parts is recorded as sent.")
+@click.option("--note", default="")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def notices_send(notice: int, channel: str, sent_text: str, final_file: str | None, note: str,
+                 db_target: str | None, as_user: str, as_json: bool) -> None:
+    """Record that an approved notice was sent: when, how, and what exactly."""
+    from scrapeguard.records import notices
+
+    sent_at = _stated_time(sent_text, "--sent-at")
+    assert sent_at is not None
+    document = Path(final_file).read_bytes() if final_file else None
+    with _session(db_target) as session:
+        row = notices.send(session, _actor(session, as_user), notice, channel, sent_at, note, document,
+                           Path(final_file).name if final_file else None)
+        data = {"notice": row.id, "state": row.state, "sent_at": _iso(row.sent_at), "channel": row.channel,
+                "sha256": row.final_sha256, "final_document": row.final_document_name}
+    _emit(as_json, data, lambda: f"notice {notice} is {data['state']} ({data['channel']}, {data['sent_at']}; "
+                                 f"sha256 {data['sha256']})")
+
+
+@notices_group.command("list")
+@click.option("--incident", help="Only this incident's notices.")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def notices_list(incident: str | None, db_target: str | None, as_user: str, as_json: bool) -> None:
+    """The notices, with their state and who drafted, approved and sent them."""
+    from sqlalchemy import select
+
+    from scrapeguard.records.incidents import get, public_id
+    from scrapeguard.records.models import NoticeRecord
+    from scrapeguard.records.users import require
+
+    with _session(db_target) as session:
+        require(_actor(session, as_user), "read")
+        query = select(NoticeRecord).order_by(NoticeRecord.id)
+        if incident:
+            query = query.where(NoticeRecord.incident_id == get(session, incident).id)
+        rows = [{"notice": n.id, "incident": public_id(n.incident_id), "regime": n.regime,
+                 "audience": n.audience, "state": n.state, "drafted_by": n.drafted_by,
+                 "approved_by": n.approved_by, "sent_by": n.sent_by, "sent_at": _iso(n.sent_at),
+                 "channel": n.channel} for n in session.execute(query).scalars()]
+    _emit(as_json, rows, lambda: "\n".join(
+        f"{r['notice']:>5} {r['incident']:<8} {r['regime']:<12} {r['audience']:<12} {r['state']:<9}"
+        + (f" sent {r['sent_at']} via {r['channel']}" if r["sent_at"] else "") for r in rows)
+        or "no notices")
 
 
 @notices_group.command("show")
@@ -754,8 +913,20 @@ def notices_show(notice: int, db_target: str | None, as_user: str, as_json: bool
         n = get_notice(session, notice)
         data = {"notice": n.id, "incident": n.incident_id, "regime": n.regime, "audience": n.audience,
                 "state": n.state, "drafted_by": n.drafted_by, "approved_by": n.approved_by,
-                "sent_by": n.sent_by, "title": n.title, "text": n.text}
-    _emit(as_json, data, lambda: f"{data['title']} ({data['state']})\n\n{data['text']}")
+                "sent_by": n.sent_by, "title": n.title, "text": n.text, "sent_at": _iso(n.sent_at),
+                "channel": n.channel, "final_text": n.final_text, "final_document": n.final_document_name,
+                "final_sha256": n.final_sha256}
+
+    def text() -> str:
+        if data["state"] != "sent":
+            return f"{data['title']} ({data['state']})\n\n{data['text']}"
+        head = (f"notice {data['notice']}: sent {data['sent_at']} via {data['channel']}; "
+                f"sha256 {data['final_sha256']}")
+        if data["final_text"] is None:
+            return f"{head}\nfinal document: {data['final_document']}"
+        return f"{head}\n\n{data['final_text']}"
+
+    _emit(as_json, data, text)
 
 
 # -- cases -------------------------------------------------------------------------------
