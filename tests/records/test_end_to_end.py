@@ -149,9 +149,20 @@ def test_scraper_to_closed_incident_with_a_verified_audit_log(
     refused_approval = cli.run("notices", "approve", str(draft["notice"]), as_user="dora", expect=3)
     assert "four eyes" in refused_approval
     cli.run("notices", "approve", str(draft["notice"]), as_user="leo")
-    cli.run("notices", "send", str(draft["notice"]), as_user="dora")
+    sent_at = datetime.now(UTC).isoformat()
+    cli.run("notices", "send", str(draft["notice"]), "--channel", "regulator portal", "--sent-at", sent_at,
+            as_user="dora")
     cli.run("notices", "approve", str(individuals["notice"]), as_user="dora")
-    cli.run("notices", "send", str(individuals["notice"]), as_user="dora")
+    cli.run("notices", "send", str(individuals["notice"]), "--channel", "email", "--sent-at",
+            datetime.now(UTC).isoformat(), as_user="dora")
+    sent = cli.run("notices", "show", str(draft["notice"]), "--json", as_user="ann")
+    assert sent["channel"] == "regulator portal" and "DRAFT" not in sent["final_text"]
+    owed = [o for o in cli.run("incidents", "show", number, "--json", as_user="ann")["obligations"] if o["owed"]]
+    refused = cli.run("incidents", "advance", number, "--to", "notified", as_user="dora", expect=1)
+    assert "neither sent nor waived" in refused
+    for o in owed:  # counsel decided these one by one
+        cli.run("incidents", "waive", number, "--regime", o["regime"], "--audience", o["audience"],
+                "--reason", "counsel: see memo 7", as_user="dora")
     cli.run("incidents", "advance", number, "--to", "notified", as_user="dora")
     affected = cli.run("incidents", "export-affected", number, "--json", as_user="dora")
     assert {m["member"] for m in affected} == received
