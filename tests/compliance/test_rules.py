@@ -83,6 +83,28 @@ def test_errors_name_file_key_and_problem(change: tuple[str, str], key: str, mes
         str(info.value)
 
 
+def test_contents_can_carry_a_check_and_a_bad_one_is_named() -> None:
+    checked = MINIMAL.replace('contents = ["what happened"]',
+                              """contents = ["in writing", { item = "the number", check = 'affected: {members}\\b' }]""")
+    rule = load_rule_texts([("xx.toml", checked)]).regime("xx_test").rule("notify", "regulator")
+    assert rule is not None and rule.contents == ("in writing", "the number")
+    (check,) = rule.checks
+    assert check.regex({"members": "12"}).search("People affected: 12.")
+    assert not check.regex({"members": "12"}).search("People affected: 120.")
+    broken = checked.replace("affected: {members}", "affected: (")
+    with pytest.raises(RulesError, match=r"rules\[0\]\.contents\[1\]\.check: not a valid regular expression"):
+        load_rule_texts([("xx.toml", broken)])
+
+
+def test_a_jurisdiction_table_is_validated() -> None:
+    table = '\n[jurisdiction]\nbasis = "Test Act s. 2"\nrepresentative = "mars"\n'
+    text = MINIMAL.replace("\n[[rules]]", table + "\n[[rules]]", 1)
+    with pytest.raises(RulesError, match=r"jurisdiction\.representative: 'mars' is not allowed"):
+        load_rule_texts([("xx.toml", text)])
+    regime = load_rule_texts([("xx.toml", text.replace('"mars"', '"eu"'))]).regime("xx_test")
+    assert regime.jurisdiction is not None and regime.jurisdiction.establishment_countries == {"XX"}
+
+
 def test_a_country_in_two_files_is_refused() -> None:
     other = MINIMAL.replace('id = "xx_test"', 'id = "yy_test"')
     with pytest.raises(RulesError, match=r"XX is also mapped by a\.toml"):

@@ -157,7 +157,8 @@ def test_scraper_to_closed_incident_with_a_verified_audit_log(
             datetime.now(UTC).isoformat(), as_user="dora")
     sent = cli.run("notices", "show", str(draft["notice"]), "--json", as_user="ann")
     assert sent["channel"] == "regulator portal" and "DRAFT" not in sent["final_text"]
-    owed = [o for o in cli.run("incidents", "show", number, "--json", as_user="ann")["obligations"] if o["owed"]]
+    shown = cli.run("incidents", "show", number, "--json", as_user="ann")
+    owed = [o for o in shown["obligations"] if o["owed"]]
     refused = cli.run("incidents", "advance", number, "--to", "notified", as_user="dora", expect=1)
     assert "neither sent nor waived" in refused
     for o in owed:  # counsel decided these one by one

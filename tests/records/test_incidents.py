@@ -192,7 +192,8 @@ def test_awareness_before_detection_needs_a_reason(db: Database) -> None:
                                    now=NOW)
         assert row.aware_at == earlier
         details = json.loads(audit.entries_for(s, "incident", number)[-1].details)
-        assert details["before_detection"] is True and details["reason"] == "a member reported it by email first"
+        assert details["before_detection"] is True
+        assert details["reason"] == "a member reported it by email first"
 
 
 def test_a_manually_opened_incident_keeps_its_true_detection_and_start(db: Database) -> None:
@@ -237,7 +238,8 @@ def test_the_commands_refuse_zoneless_times_and_show_detection_awareness_and_dea
     db.dispose()
     result = cli(team, "incidents", "open", "--title", "reported by a member", "--actor", "account:77",
                  "--detected-at", "2026-11-20T08:00")
-    assert result.exit_code == 2 and "no time zone" in result.output and "2026-12-01T10:00+00:00" in result.output
+    assert result.exit_code == 2 and "no time zone" in result.output
+    assert "2026-12-01T10:00+00:00" in result.output  # the form expected
     assert cli(team, "incidents", "open", "--title", "reported by a member", "--actor", "account:77",
                "--detected-at", "2026-11-20T08:00+01:00", "--started-at", "2026-11-19T00:00Z").exit_code == 0
     zoneless = cli(team, "incidents", "aware", "INC-1", "--at", "2026-11-20T09:00")
@@ -250,7 +252,8 @@ def test_the_commands_refuse_zoneless_times_and_show_detection_awareness_and_dea
     assert assessed.exit_code == 0 and "open questions (" in assessed.output
     assert "controller_country" in assessed.output  # one of them, listed in the text output
     shown = cli(team, "incidents", "show", "INC-1").output
-    assert "detected 2026-11-20T07:00:00+00:00" in shown and "aware 2026-11-20T10:00:00+00:00 (by dora)" in shown
+    assert "detected 2026-11-20T07:00:00+00:00" in shown
+    assert "aware 2026-11-20T10:00:00+00:00 (by dora)" in shown
     assert "started 2026-11-19T00:00:00+00:00" in shown
     assert "eu_gdpr notify regulator (" in shown and "2026-11-23T10:00:00+00:00" in shown  # 72 h from aware
     assert "obligations:" in shown and "uk_gdpr regulator: " in shown and "OWED" in shown
