@@ -92,7 +92,7 @@ def test_contents_can_carry_a_check_and_a_bad_one_is_named() -> None:
     assert check.regex({"members": "12"}).search("People affected: 12.")
     assert not check.regex({"members": "12"}).search("People affected: 120.")
     broken = checked.replace("affected: {members}", "affected: (")
-    with pytest.raises(RulesError, match=r"rules\[0\]\.contents\[1\]\.check: not a valid regular expression"):
+    with pytest.raises(RulesError, match=r"contents\[1\]\.check: not a valid regular expression"):
         load_rule_texts([("xx.toml", broken)])
 
 
