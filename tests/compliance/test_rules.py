@@ -84,8 +84,8 @@ def test_errors_name_file_key_and_problem(change: tuple[str, str], key: str, mes
 
 
 def test_contents_can_carry_a_check_and_a_bad_one_is_named() -> None:
-    checked = MINIMAL.replace('contents = ["what happened"]',
-                              """contents = ["in writing", { item = "the number", check = 'affected: {members}\\b' }]""")
+    contents = """contents = ["in writing", { item = "the number", check = 'affected: {members}\\b' }]"""
+    checked = MINIMAL.replace('contents = ["what happened"]', contents)
     rule = load_rule_texts([("xx.toml", checked)]).regime("xx_test").rule("notify", "regulator")
     assert rule is not None and rule.contents == ("in writing", "the number")
     (check,) = rule.checks
