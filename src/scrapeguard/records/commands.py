@@ -368,7 +368,8 @@ def _incident_dict(session: Session, incident: Any, full: bool = False) -> dict[
                          for s in incidents.steps_of(session, incident.id)]
         data["assessment"] = incident.assessment
         data["reasoning"] = incident.reasoning
-        data["data_was_public"], data["aggregated"] = incident.data_was_public, incident.aggregated
+        data["data_was_public"] = incident.data_was_public if incident.public_stated else None
+        data["aggregated"] = incident.aggregated
         data["notices"] = [{"id": n.id, "regime": n.regime, "audience": n.audience, "state": n.state,
                             "drafted_by": n.drafted_by, "approved_by": n.approved_by, "sent_by": n.sent_by,
                             "sent_at": _iso(n.sent_at), "channel": n.channel}

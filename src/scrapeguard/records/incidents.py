@@ -121,7 +121,8 @@ def open_incident(session: Session, by: Actor, title: str, actors: set[str], gro
     incident = IncidentRecord(title=title.strip()[:300], group_key=key[:300], state=DETECTED,
                               opened_by=by.name,
                               started_at=started, detected_at=detected, aware_at=None, aware_by=None,
-                              contained_at=None, closed_at=None, data_was_public=None, aggregated=True,
+                              contained_at=None, closed_at=None, data_was_public=True, public_stated=False,
+                              aggregated=True,
                               assessment=None, assessed_at=None, notifiable=None, reasoning=None)
     session.add(incident)
     session.flush()
@@ -232,11 +233,12 @@ def set_circumstances(session: Session, by: Actor, incident_id: str | int, data_
     require(by, "incident.assess")
     incident = get(session, incident_id)
     if data_was_public is not None:
-        incident.data_was_public = data_was_public
+        incident.data_was_public, incident.public_stated = data_was_public, True
     if aggregated is not None:
         incident.aggregated = aggregated
     audit.record(session, by.name, "incident.circumstances", "incident", incident.id,
-                 {"data_was_public": incident.data_was_public, "aggregated": incident.aggregated,
+                 {"data_was_public": incident.data_was_public if incident.public_stated else None,
+                  "aggregated": incident.aggregated,
                   "note": note})
     return incident
 

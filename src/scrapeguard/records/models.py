@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -133,8 +134,10 @@ class IncidentRecord(Base):
     aware_by: Mapped[str | None] = mapped_column(String(100))
     contained_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
-    #: None: the assessor has not said whether the data was public (no severity reduction then).
-    data_was_public: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=None)
+    #: Whether the data was public before it was scraped: only an answer once `public_stated`.
+    data_was_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The assessor has said whether the data was public (until then: an open question, no reduction).
+    public_stated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     aggregated: Mapped[bool] = mapped_column(Boolean, default=True)
     assessment: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     assessed_at: Mapped[datetime | None]

@@ -55,7 +55,8 @@ def incident_facts(session: Session, incident: IncidentRecord, options: Incident
         detected_at=incident.detected_at, aware_at=incident.aware_at, contained_at=incident.contained_at,
         actors=tuple(readable_actor(a) for a in sorted(actors)),
         affected=tuple(AffectedMember(m.member, m.country, m.categories) for m in members),
-        data_was_public=incident.data_was_public, aggregated=incident.aggregated,
+        data_was_public=incident.data_was_public if incident.public_stated else None,
+        aggregated=incident.aggregated,
         organisation=options.organisation, contact=options.contact,
         legal_action=session.execute(select(func.count()).select_from(CaseRecord)
                                      .where(CaseRecord.incident_id == incident.id)).scalar_one() > 0,

@@ -1,5 +1,5 @@
 """The legal workflow: notification obligations per incident, what a notice really was when sent
-(final text or document with its SHA-256, channel), and "was the data public" as an explicit answer.
+(final text or document with its SHA-256, channel), and whether "was the data public" was answered.
 
 Revision ID: 0002_workflow
 Revises: 0001
@@ -40,22 +40,22 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_incident_obligations_incident_id'), ['incident_id'],
                               unique=False)
 
-    with op.batch_alter_table('notices', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('channel', sa.String(length=100), nullable=True))
-        batch_op.add_column(sa.Column('final_text', sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column('final_document', sa.LargeBinary(), nullable=True))
-        batch_op.add_column(sa.Column('final_document_name', sa.String(length=300), nullable=True))
-        batch_op.add_column(sa.Column('final_sha256', sa.String(length=64), nullable=True))
+    # Plain ADD COLUMN (no batch copy): SQLite cannot drop and recreate a table others refer to.
+    op.add_column('notices', sa.Column('channel', sa.String(length=100), nullable=True))
+    op.add_column('notices', sa.Column('final_text', sa.Text(), nullable=True))
+    op.add_column('notices', sa.Column('final_document', sa.LargeBinary(), nullable=True))
+    op.add_column('notices', sa.Column('final_document_name', sa.String(length=300), nullable=True))
+    op.add_column('notices', sa.Column('final_sha256', sa.String(length=64), nullable=True))
 
-    # Existing incidents keep the answer they have; new ones start with none (an open question).
-    with op.batch_alter_table('incidents', schema=None) as batch_op:
-        batch_op.alter_column('data_was_public', existing_type=sa.Boolean(), nullable=True)
+    # Whether the data was public used to default silently to "yes": no existing answer is known to have
+    # been stated, so every existing incident starts with the question open (its next assessment says so).
+    op.add_column('incidents', sa.Column('public_stated', sa.Boolean(), nullable=False,
+                                         server_default=sa.false()))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('incidents', schema=None) as batch_op:
-        batch_op.alter_column('data_was_public', existing_type=sa.Boolean(), nullable=False,
-                              server_default=sa.true())
+        batch_op.drop_column('public_stated')
     with op.batch_alter_table('notices', schema=None) as batch_op:
         batch_op.drop_column('final_sha256')
         batch_op.drop_column('final_document_name')
