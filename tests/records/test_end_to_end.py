@@ -144,6 +144,7 @@ def test_scraper_to_closed_incident_with_a_verified_audit_log(
     draft = cli.run("incidents", "notify", number, "--regime", "eu_gdpr", "--audience", "regulator", "--json",
                     as_user="dora", policy=True)
     assert "Demo Social Ltd" in draft["text"] and "counsel" in draft["text"].lower()
+    assert draft["missing_contents"] == []  # every checkable element GDPR Art. 33(3) requires
     individuals = cli.run("incidents", "notify", number, "--regime", "uk_gdpr", "--audience", "individuals",
                           "--json", as_user="ann", policy=True)
     refused_approval = cli.run("notices", "approve", str(draft["notice"]), as_user="dora", expect=3)

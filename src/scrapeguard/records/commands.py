@@ -640,16 +640,19 @@ def _due_text(deadline: dict[str, Any]) -> str:
 def incidents_notify(incident: str, regime: str, audience: str, out: str | None, db_target: str | None,
                      as_user: str, policy_path: str | None, as_json: bool) -> None:
     """Draft a notice (regulator or individuals) for one jurisdiction; then `notices approve|send`."""
-    from scrapeguard.records.notices import draft
+    from scrapeguard.records.notices import draft, missing_in
 
     policy = _policy(policy_path)
     with _session(db_target) as session:
         notice = draft(session, _actor(session, as_user), incident, regime, audience,  # type: ignore[arg-type]
                        policy.incidents)
-        data = {"notice": notice.id, "state": notice.state, "title": notice.title, "text": notice.text}
+        missing = missing_in(session, notice, policy.incidents)
+        data = {"notice": notice.id, "state": notice.state, "title": notice.title, "text": notice.text,
+                "missing_contents": missing}
     if out:
         Path(out).write_text(notice.text, "utf-8")
-    _emit(as_json, data, lambda: f"notice {data['notice']} drafted: {data['title']}"
+    warning = "".join(f"\nmissing required content: {item}" for item in missing)
+    _emit(as_json, data, lambda: f"notice {data['notice']} drafted: {data['title']}{warning}"
                                  + (f" (written to {out})" if out else f"\n\n{data['text']}"))
 
 

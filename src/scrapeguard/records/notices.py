@@ -210,7 +210,8 @@ def register(session: Session, by: Actor) -> list[dict[str, Any]]:
             "assessed_at": incident.assessed_at.isoformat() if incident.assessed_at else None,
             "notifiable": incident.notifiable,
             "reasoning": incident.reasoning or "not assessed yet",
-            "notices_sent": [{"regime": n.regime, "audience": n.audience, "sent_at": n.sent_at.isoformat()}
+            "notices_sent": [{"regime": n.regime, "audience": n.audience, "sent_at": n.sent_at.isoformat(),
+                              "channel": n.channel, "sha256": n.final_sha256}
                              for n in sent_notices(session, incident.id) if n.sent_at],
         })
     return out
