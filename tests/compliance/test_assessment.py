@@ -219,3 +219,23 @@ def test_verdicts_carry_the_legal_test_and_threshold(make_facts: MakeFacts) -> N
     assert "real risk of significant harm" in (ca.notify_regulator.trigger or "")
     au = result.regime("au_ndb")
     assert "serious harm" in (au.notify_regulator.trigger or "")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(countries, category_sets), min_size=1, max_size=15),
+       st.sampled_from([None, "DE", "NO", "GB", "US", "CA"]))
+def test_an_established_controller_is_bound_for_every_member(members: list[tuple[str | None, frozenset[str]]],
+                                                             controller: str | None) -> None:
+    affected = tuple(AffectedMember(str(i), c, cats) for i, (c, cats) in enumerate(members))
+    facts = IncidentFacts("p", "t", AWARE, AWARE, AWARE, None, (), affected, None, True, "O", "c",
+                          controller_country=controller)
+    result = assess(facts)
+    by_regime = {r.regime: r.affected for r in result.regimes}
+    if controller in ("DE", "NO"):
+        assert by_regime["eu_gdpr"] == len(members)
+    if controller == "GB":
+        assert by_regime["uk_gdpr"] == len(members)
+    residents = sum(1 for c, _ in members if c in ("DE",))
+    if controller not in ("DE", "NO") and residents:
+        assert by_regime["eu_gdpr"] == residents  # by residence only
+    assert Assessment.from_dict(json.loads(json.dumps(result.to_dict()))) == result
