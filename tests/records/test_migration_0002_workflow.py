@@ -1,5 +1,5 @@
 """Migration 0002_workflow: a database made by 0001, with an incident and a sent notice, upgrades and
-keeps what it holds; the new columns start empty and the new table is usable."""
+keeps what it holds; the new columns start empty and the new table is usable; it downgrades again."""
 
 from __future__ import annotations
 
@@ -39,4 +39,9 @@ def test_a_0001_database_with_records_upgrades(db_url: str) -> None:
         conn.execute(text("INSERT INTO incident_obligations (incident_id, regime, audience, status, "
                           "reasoning, deadline, derived_at) VALUES (1, 'eu_gdpr', 'regulator', 'likely', "
                           "'r', 'd', '2026-11-04 10:00:00')"))
+    with database.engine.connect() as connection, connection.begin():  # and back, records kept
+        command.downgrade(records_db._alembic_config(connection), "0001")
+    assert database.current_revision() == "0001"
+    with database.engine.begin() as conn:
+        assert conn.execute(text("SELECT count(*) FROM notices")).scalar_one() == 1
     database.dispose()

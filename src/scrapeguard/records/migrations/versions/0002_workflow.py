@@ -54,14 +54,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('incidents', schema=None) as batch_op:
-        batch_op.drop_column('public_stated')
-    with op.batch_alter_table('notices', schema=None) as batch_op:
-        batch_op.drop_column('final_sha256')
-        batch_op.drop_column('final_document_name')
-        batch_op.drop_column('final_document')
-        batch_op.drop_column('final_text')
-        batch_op.drop_column('channel')
-    with op.batch_alter_table('incident_obligations', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_incident_obligations_incident_id'))
+    # Plain DROP COLUMN (SQLite 3.35+): a batch copy would drop tables others refer to.
+    op.drop_column('incidents', 'public_stated')
+    for column in ('final_sha256', 'final_document_name', 'final_document', 'final_text', 'channel'):
+        op.drop_column('notices', column)
+    op.drop_index(op.f('ix_incident_obligations_incident_id'), table_name='incident_obligations')
     op.drop_table('incident_obligations')
