@@ -412,6 +412,7 @@ def incidents_list(state: str | None, db_target: str | None, as_user: str, as_js
 @_json_option
 @_clear_errors
 def incidents_show(incident: str, db_target: str | None, as_user: str, as_json: bool) -> None:
+    """One incident: detection, awareness, steps, every deadline, the obligations and the notices."""
     from scrapeguard.records import incidents
     from scrapeguard.records.users import require
 
@@ -851,7 +852,7 @@ _notice_step("approve", "Approve a drafted notice (not by the person who drafted
 @click.option("--final-file", type=click.Path(dir_okay=False, exists=True), metavar="FILE",
               help="The final document that was sent (stored with its SHA-256); without it, the approved "
                    "draft without its draft-only parts is recorded as sent.")
-@click.option("--note", default="")
+@click.option("--note", default="", help="A note for the audit log.")
 @_db_option
 @_as_option
 @_json_option
