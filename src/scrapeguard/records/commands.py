@@ -491,7 +491,7 @@ def incidents_open(title: str, actors: tuple[str, ...], note: str, detected_text
 @incidents_group.command("advance")
 @click.argument("incident")
 @click.option("--to", "to_state", required=True, type=click.Choice(["contained", "notified", "closed"]))
-@click.option("--note", default="")
+@click.option("--note", default="", help="A note kept with the step.")
 @click.option("--at", "at_text", metavar="TIME",
               help="When it happened (ISO 8601 with zone, e.g. 2026-12-01T10:00+00:00); now if omitted.")
 @click.option("--reason", default="",
@@ -519,7 +519,7 @@ def incidents_advance(incident: str, to_state: str, note: str, at_text: str | No
 @click.option("--at", "at_text", metavar="TIME",
               help="When the controller became aware (ISO 8601 with zone, e.g. 2026-12-01T10:00+00:00; "
                    "not in the future); now if omitted.")
-@click.option("--note", default="")
+@click.option("--note", default="", help="A note for the audit log.")
 @click.option("--reason", default="",
               help="Needed when the awareness is earlier than the recorded detection: why.")
 @_db_option
