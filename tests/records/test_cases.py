@@ -82,16 +82,20 @@ def test_a_drafted_letter_counts_only_once_approved_by_another_person_and_sent(d
         cases.approve_letter(s, PIA, letter, now=SENT)
         assert cases.get(s, number).status == "open"
         with pytest.raises(RecordsError, match="future"):
-            cases.send_letter(s, LEO, letter, "email", at=SENT + timedelta(days=1), now=SENT + timedelta(hours=1))
+            cases.send_letter(s, LEO, letter, "email", at=SENT + timedelta(days=1),
+                              now=SENT + timedelta(hours=1))
         with pytest.raises(RecordsError, match="before the approval"):
             cases.send_letter(s, LEO, letter, "email", at=SENT - timedelta(days=1), now=SENT)
         with pytest.raises(RecordsError, match="--channel"):
             cases.send_letter(s, LEO, letter, " ", now=SENT)
         # approved on Friday 6 March, really posted on Monday 9 March: the deadline runs from the 9th
         posted = datetime(2026, 3, 9, 16, 30, tzinfo=UTC)
-        sent = cases.send_letter(s, LEO, letter, "registered post", at=posted, now=posted + timedelta(hours=1))
-        assert (sent.state, sent.sent_at, sent.channel, sent.sent_by) == ("sent", posted, "registered post", "leo")
-        assert sent.final_text is not None and "DRAFT" not in sent.final_text and "Not sent" not in sent.final_text
+        sent = cases.send_letter(s, LEO, letter, "registered post", at=posted,
+                                 now=posted + timedelta(hours=1))
+        assert (sent.state, sent.sent_at, sent.channel, sent.sent_by) == ("sent", posted, "registered post",
+                                                                          "leo")
+        assert sent.final_text is not None
+        assert "DRAFT" not in sent.final_text and "Not sent" not in sent.final_text
         assert "2026-03-09" in sent.final_text and "By 2026-03-23 23:59 UTC (14 days" in sent.final_text
         assert sent.final_sha256 == hashlib.sha256(sent.final_text.encode()).hexdigest()
         assert sent.text.startswith("DRAFT for counsel")  # the draft as approved is kept
@@ -103,7 +107,8 @@ def test_a_drafted_letter_counts_only_once_approved_by_another_person_and_sent(d
         assert actions == ["case.open", "case.letter_draft", "case.letter_approve", "case.letter_sent"]
 
 
-def test_letters_name_addresses_in_clear_and_data_in_words(db: Database, pseudonymiser: Pseudonymiser) -> None:
+def test_letters_name_addresses_in_clear_and_data_in_words(db: Database,
+                                                           pseudonymiser: Pseudonymiser) -> None:
     scraper, helper = pseudonymiser.actor("ip:203.0.113.7"), pseudonymiser.actor("ip:198.51.100.9")
     seed(db, [*exposure(scraper, range(1, 4)), *exposure(helper, range(4, 6))])
     with db.session() as s:

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from scrapeguard.cli import main
+from scrapeguard.records.db import head_revision
 
 PASSWORD = "a long enough password"
 ENV = {"SCRAPEGUARD_PASSWORD": PASSWORD, "SCRAPEGUARD_NEW_PASSWORD": PASSWORD,
@@ -35,7 +36,7 @@ def team(db_url: str) -> str:
 
 
 def test_db_upgrade_and_users(team: str) -> None:
-    assert ok("db", "upgrade", "--db", team, "--json")["to"] == "0001"
+    assert ok("db", "upgrade", "--db", team, "--json")["to"] == head_revision()
     users = ok("users", "list", "--db", team, "--as", "vic", "--json")
     assert [(u["name"], u["role"]) for u in users] == [("ann", "analyst"), ("root", "admin"),
                                                        ("vic", "viewer")]
@@ -145,3 +146,27 @@ def test_evidence_with_access_logs_quotes_the_actors_lines(team: str, tmp_path: 
     assert missing.exit_code == 2 and "does not exist" in missing.output
     for bad in (no_format, bad_format, missing):
         assert "Traceback" not in bad.output
+
+
+def test_a_letter_from_draft_to_sent(team: str) -> None:
+    ok("users", "add", "leo", "--role", "legal", "--db", team, "--as", "root")
+    ok("users", "add", "pia", "--role", "privacy_officer", "--db", team, "--as", "root")
+    case = ok("cases", "open", "--respondent", "Data Harvest Inc.", "--actor", "ip:203.0.113.7",
+              "--db", team, "--as", "leo", "--json")
+    letter = ok("cases", "letter", case["id"], "--kind", "cease_and_desist", "--deadline-days", "14",
+                "--db", team, "--as", "leo", "--json")
+    assert "(14 days from the date of this letter)" in letter["text"]
+    assert "ip 203.0.113.7" in letter["text"] and "p-" not in letter["text"]
+    assert letter["state"] == "draft"
+    number = str(letter["letter"])
+    assert "four eyes" in run("cases", "approve-letter", number, "--db", team, "--as", "leo").output
+    ok("cases", "approve-letter", number, "--db", team, "--as", "pia")
+    zoneless = run("cases", "send-letter", number, "--channel", "email", "--at", "2026-03-06T10:00",
+                   "--db", team, "--as", "leo")
+    assert zoneless.exit_code != 0 and "time zone" in zoneless.output
+    sent = ok("cases", "send-letter", number, "--channel", "email", "--db", team, "--as", "leo", "--json")
+    assert sent["state"] == "sent" and sent["channel"] == "email" and sent["sent_at"]
+    assert "DRAFT" not in sent["final_text"]
+    assert "(14 days from the date of this letter)" in sent["final_text"]
+    shown = ok("cases", "show", case["id"], "--db", team, "--as", "vic", "--json")
+    assert shown["status"] == "letter_sent" and shown["deadline"] == sent["deadline"]

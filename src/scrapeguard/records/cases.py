@@ -148,7 +148,8 @@ def letter_actor(actor: str, clear: Mapping[str, str]) -> str:
     whose clear value the case lacks is named as such, for counsel to fill in before approval."""
     name, _, value = clear.get(actor, actor).partition(":")
     if name in ADDRESS_KEYS and value.startswith("p-"):
-        return f"{name} address {UNIDENTIFIED} [Counsel: identify {value[:10]}.. with `scrapeguard cases identify`]"
+        return (f"{name} address {UNIDENTIFIED} "
+                f"[Counsel: identify {value[:10]}.. with `scrapeguard cases identify`]")
     return f"{name} {value}"
 
 
@@ -163,8 +164,12 @@ def actors_of_case(session: Session, case: CaseRecord) -> set[str]:
 def unidentified(session: Session, case: CaseRecord) -> list[str]:
     """The pseudonymised actors of the case (and its incident) whose clear value it does not hold."""
     clear = case.clear_actors or {}
-    return [a for a in sorted(actors_of_case(session, case))
-            if a.partition(":")[0] in ADDRESS_KEYS and a.partition(":")[2].startswith("p-") and a not in clear]
+    out = []
+    for actor in sorted(actors_of_case(session, case)):
+        name, _, value = actor.partition(":")
+        if name in ADDRESS_KEYS and value.startswith("p-") and actor not in clear:
+            out.append(actor)
+    return out
 
 
 def evidence_lines(session: Session, case: CaseRecord) -> tuple[str, ...]:
@@ -306,8 +311,8 @@ def send_letter(session: Session, by: Actor, letter_id: int, channel: str, at: d
     details = {"letter": letter.id, "kind": letter.kind, "channel": letter.channel,
                "sha256": letter.final_sha256, "deadline": deadline.isoformat()}
     if case.status in (OPEN, LETTER_SENT, REPLIED):
-        _move(session, by, case, LETTER_SENT, when, f"{letter.kind} letter {letter.id} sent by {letter.channel}",
-              details)
+        _move(session, by, case, LETTER_SENT, when,
+              f"{letter.kind} letter {letter.id} sent by {letter.channel}", details)
     else:
         audit.record(session, by.name, "case.letter_sent", "case", case.id, details)
     return letter
