@@ -36,6 +36,8 @@ class ControlDescription:
     serves: tuple[Expectation, ...] = ()
     #: Parts of it the policy switches off, in words ("whole networks are not counted together").
     off_parts: tuple[str, ...] = ()
+    #: The expectations those parts leave partly met.
+    weakens: tuple[Expectation, ...] = ()
     #: Whether what it finds is refused at all on its own with this policy (False: only logged, or
     #: only adds to other evidence).
     refuses: bool = True
@@ -61,7 +63,7 @@ def outcome(policy: Policy, score: float, bot_evidence: bool = False) -> str:
     if score >= risk.block:
         return f"blocked (risk {score:g} reaches the block threshold {risk.block:g})"
     if bot_evidence and policy.challenge.enabled and score >= min(risk.challenge, risk.throttle):
-        rest = "throttled" if score >= risk.throttle else "logged"
+        rest = "throttled" if score >= risk.throttle else "only logged"
         return (f"challenged (risk {score:g}; anonymous visitors and new accounts must pass a challenge, "
                 f"other accounts are {rest})")
     if score >= risk.throttle:

@@ -175,4 +175,4 @@ class ProfileQuota(Detector):
             off = ("Whole networks (IPv4 /24, IPv6 /64) are not counted together: the per-network quota is "
                    "off.",)
         return ControlDescription(cls.name, "Profile quotas", True, limits, tuple(rules), serves, off,
-                                  refused_alone(policy, o.score))
+                                  ("suspicious_ips",) if off else (), refused_alone(policy, o.score))

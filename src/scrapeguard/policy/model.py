@@ -276,6 +276,26 @@ class IncidentOptions:
     retain_exposure_days: int = 365
 
 
+Audience = Literal["anonymous", "member", "connection"]
+#: Who a response is shown to: a visitor with no account, a logged-in member, a member connected to
+#: the member shown (when the site says so). See docs/records.md, "Audiences".
+AUDIENCES: tuple[Audience, ...] = ("anonymous", "member", "connection")
+AUDIENCE_WORDS: dict[str, str] = {"anonymous": "anonymous visitors", "member": "members",
+                                  "connection": "connections"}
+
+
+@dataclass(frozen=True, slots=True)
+class AudienceCategories:
+    """The data categories a route shows to each audience (`categories = { anonymous = [...], ... }`)."""
+
+    anonymous: tuple[str, ...]
+    member: tuple[str, ...]
+    connection: tuple[str, ...]
+
+    def of(self, audience: str) -> tuple[str, ...]:
+        return {"anonymous": self.anonymous, "member": self.member}.get(audience, self.connection)
+
+
 @dataclass(frozen=True, slots=True)
 class RouteRule:
     """One entry of the route map (see `routes.py`)."""
@@ -283,9 +303,18 @@ class RouteRule:
     pattern: str
     kind: str
     subject: str | None
+    #: Every category the route shows to anyone (the union over its audiences).
     categories: tuple[str, ...]
     #: Upper-case HTTP methods the rule applies to; empty: every method (see `routes.py`).
     methods: tuple[str, ...] = ()
+    #: Categories per audience; None: the rule gave one list, the same for every audience.
+    audiences: AudienceCategories | None = None
+
+    def categories_for(self, audience: str | None) -> tuple[str, ...]:
+        """What a response of this route shows to `audience` (None or unknown: everything it may show)."""
+        if self.audiences is None or audience not in AUDIENCES:
+            return self.categories
+        return self.audiences.of(audience)
 
 
 @dataclass(frozen=True, slots=True)
