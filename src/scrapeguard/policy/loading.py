@@ -275,6 +275,7 @@ class _Checker:
             account_created_header=self.string(d, "client.account_created_header"),
             session_ttl_seconds=self.number(d, "client.session_ttl_seconds", lo=1),
             login_failed_header=self._header_name(d, "client.login_failed_header"),
+            audience_header=self._header_name(d, "client.audience_header"),
         )
         cidrs = []
         for i, text in enumerate(self.string_list(d, "allowlist.cidrs")):

@@ -18,6 +18,9 @@ class ClientOptions:
     session_ttl_seconds: float
     #: Response header by which the site says a login failed (value "1"); see failed_logins.
     login_failed_header: str = "X-Login-Failed"
+    #: Response header by which the site says the viewer is a connection of the member shown
+    #: (value "connection"); see routes' per-audience categories.
+    audience_header: str = "X-Viewer-Audience"
 
 
 @dataclass(frozen=True, slots=True)
