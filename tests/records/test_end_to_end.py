@@ -105,6 +105,9 @@ def test_scraper_to_closed_incident_with_a_verified_audit_log(
     assert shown["steps"][0]["by"] == "scrapeguard"
     assert {m["member"] for m in shown["exposure"]} == received  # exactly what the scraper received
     assert all(m["count"] == 1 and m["routes"] == ["/api/v1/members/{id}"] for m in shown["exposure"])
+    # an anonymous scraper got what anonymous visitors get: no contact details (issue 14, item 7)
+    assert all(m["audiences"] == ["anonymous"] and "user.contact.email" not in m["categories"]
+               and "user.contact.phone_number" not in m["categories"] for m in shown["exposure"])
     assert "127.0.0.1" not in json.dumps(shown)  # addresses are pseudonymised at rest
     countries = {m.country for m in members if str(m.id) in received}
     assert {"DE", "GB", "CA", "AU"} <= countries
