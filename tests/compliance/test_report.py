@@ -204,3 +204,14 @@ def test_report_template_can_be_replaced(tmp_path: Path) -> None:
     html = render_regulator_report(load_policy_text('mode = "observe"\n'), FIGURES, generated_at=GENERATED,
                                    template_dir=tmp_path)
     assert html.split(";")[:2] == ["organisational", "partly in place"]
+
+
+def test_what_each_audience_sees_is_listed_per_route() -> None:
+    report = build_report(default_policy(), FIGURES, generated_at=GENERATED)
+    minimise = next(m for m in report.measures if m.expectation.startswith("Minimise"))
+    (api,) = [line for line in minimise.how if line.startswith("/api/v1/members/{id} (profile)")]
+    anonymous, members = api.split("; members: ")
+    assert anonymous.startswith("/api/v1/members/{id} (profile): anonymous visitors: member id, name")
+    assert "email address" not in anonymous and "phone number" not in anonymous
+    assert "email address" in members and "phone number" in members
+    assert "user." not in api  # categories in words
