@@ -17,7 +17,8 @@ actor whose clear value is not known cannot be approved.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import ipaddress
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session
 from scrapeguard.compliance import CaseFacts, render_letter
 from scrapeguard.compliance.categories import packaged_taxonomy
 from scrapeguard.compliance.letters import case_facts_from_json, case_facts_to_json, deadline_after
+from scrapeguard.logs.formats import LogRecord
 from scrapeguard.policy.model import IncidentOptions
 from scrapeguard.records import audit
 from scrapeguard.records.decisions import decisions_of
@@ -141,6 +143,34 @@ def identify(session: Session, by: Actor, case_id: str | int, clear: list[str],
     case.clear_actors = known
     audit.record(session, by.name, "case.identify", "case", case.id, {"actors": sorted(added)})
     return case
+
+
+def addresses_in_logs(records: Iterable[LogRecord], wanted: set[str],
+                      pseudonymiser: Pseudonymiser) -> dict[str, str]:
+    """Look the pseudonymised addresses `wanted` ("ip:p-..") up in access log records: the clear
+    address of each whose pseudonym (with the records' key) is one of them (IPv4-mapped IPv6 read
+    as IPv4 too). Stops reading once every one is found."""
+    found: dict[str, str] = {}
+    seen: set[str] = set()
+    for record in records:
+        if not record.ip or record.ip in seen:
+            continue
+        seen.add(record.ip)
+        forms = [record.ip]
+        if ":" in record.ip:
+            try:
+                mapped = ipaddress.IPv6Address(record.ip).ipv4_mapped
+            except ValueError:
+                mapped = None
+            if mapped is not None:
+                forms.append(str(mapped))
+        for form in forms:
+            pseudonym = pseudonymiser.key("ip", form)
+            if pseudonym in wanted and pseudonym not in found:
+                found[pseudonym] = f"ip:{form}"
+        if len(found) == len(wanted):
+            break
+    return found
 
 
 def letter_actor(actor: str, clear: Mapping[str, str]) -> str:

@@ -876,27 +876,59 @@ def _zoned_time(value: str | None, name: str) -> datetime | None:
 
 @cases_group.command("identify")
 @click.argument("case")
-@click.option("--actor", "actors", multiple=True, required=True, metavar="KEY",
+@click.option("--actor", "actors", multiple=True, metavar="KEY",
               help="The clear address of a pseudonymised actor of the case (ip:203.0.113.7); checked "
-                   "against the case's pseudonyms with the records' key. Repeat for more.")
+                   "against the case's pseudonyms with the records' key. Repeatable.")
+@click.option("--log", "logs", multiple=True, type=click.Path(dir_okay=False, exists=True), metavar="FILE",
+              help="Access logs (plain or gzip) to look the case's pseudonymised addresses up in: each "
+                   "address there is pseudonymised with the records' key and compared. Repeatable.")
+@click.option("--format", "fmt", metavar="FMT",
+              help="With --log: combined, common, json, or an nginx log_format string in quotes.")
+@click.option("--json-field", "json_fields", multiple=True, metavar="NAME=KEY",
+              help="With --log --format json: which key holds NAME (as for replay). Repeatable.")
 @_db_option
 @_as_option
 @_policy_option
 @_json_option
 @_clear_errors
-def cases_identify(case: str, actors: tuple[str, ...], db_target: str | None, as_user: str,
+def cases_identify(case: str, actors: tuple[str, ...], logs: tuple[str, ...], fmt: str | None,
+                   json_fields: tuple[str, ...], db_target: str | None, as_user: str,
                    policy_path: str | None, as_json: bool) -> None:
-    """Record the clear addresses a letter names (the respondent knows them, not our pseudonyms)."""
-    from scrapeguard.records.cases import identify, unidentified
+    """Record the clear addresses a letter names (the respondent knows them, not our pseudonyms):
+    given (--actor) or looked up in access logs (--log)."""
+    from scrapeguard.cli import _log_format_or_exit
+    from scrapeguard.logs.reading import ReadStats, read_lines
+    from scrapeguard.records.cases import addresses_in_logs, get, identify, unidentified
+    from scrapeguard.records.users import require
 
+    if not actors and not logs:
+        raise click.UsageError("give the addresses (--actor ip:...) or access logs to find them in (--log)")
+    if logs and fmt is None:
+        raise click.BadParameter("--log needs the logs' --format", param_hint="--format")
     policy = _policy(policy_path)
     db = _open(db_target)
     pseudonymiser = _pseudonymiser(policy, db)
-    with db.session() as session:
-        record = identify(session, _actor(session, as_user), case, list(actors), pseudonymiser)
-        data = {**_case_dict(session, record), "clear_actors": record.clear_actors,
-                "unidentified": unidentified(session, record)}
-    db.dispose()
+    clear = list(actors)
+    try:
+        with db.session() as session:
+            actor = _actor(session, as_user)
+            require(actor, "case.manage")
+            if logs:
+                assert fmt is not None
+                log_format = _log_format_or_exit(fmt, None, None, json_fields)
+                wanted = set(unidentified(session, get(session, case)))
+                records = (r for _, _, _, r in read_lines(list(logs), log_format, ReadStats()))
+                try:
+                    clear += sorted(addresses_in_logs(records, wanted, pseudonymiser).values())
+                except OSError as exc:
+                    raise click.ClickException(f"cannot read {exc.filename or 'a log'}: "
+                                               f"{exc.strerror}") from exc
+            # (nothing found in the logs: nothing recorded)
+            record = identify(session, actor, case, clear, pseudonymiser) if clear else get(session, case)
+            data = {**_case_dict(session, record), "clear_actors": record.clear_actors,
+                    "unidentified": unidentified(session, record)}
+    finally:
+        db.dispose()
     _emit(as_json, data, lambda: f"{data['id']}: {len(data['clear_actors'])} address(es) identified, "
                                  f"{len(data['unidentified'])} not")
 
