@@ -170,6 +170,8 @@ def test_a_letter_from_draft_to_sent(team: str) -> None:
     assert "(14 days from the date of this letter)" in sent["final_text"]
     shown = ok("cases", "show", case["id"], "--db", team, "--as", "vic", "--json")
     assert shown["status"] == "letter_sent" and shown["deadline"] == sent["deadline"]
+    text = ok("cases", "show", case["id"], "--db", team, "--as", "vic")
+    assert f"letter {number} cease_and_desist: sent, approved by pia, sent {sent['sent_at']} by email" in text
 
 
 def test_a_case_finds_its_clear_addresses_in_the_access_logs(team: str, tmp_path: Path) -> None:

@@ -858,7 +858,10 @@ def cases_show(case: str, db_target: str | None, as_user: str, as_json: bool) ->
         data = _case_dict(session, cases.get(session, case), full=True)
     _emit(as_json, data, lambda: "\n".join(
         [f"{data['id']} against {data['respondent']}: {data['status']}"]
-        + [f"  {h['at']}  {h['status']:<18} by {h['by']}  {h['note']}" for h in data["history"]]))
+        + [f"  {h['at']}  {h['status']:<18} by {h['by']}  {h['note']}" for h in data["history"]]
+        + [f"  letter {x['letter']} {x['kind']}: {x['state']}"
+           + (f", approved by {x['approved_by']}" if x["approved_by"] else "")
+           + (f", sent {x['sent_at']} by {x['channel']}" if x["sent_at"] else "") for x in data["letters"]]))
 
 
 def _zoned_time(value: str | None, name: str) -> datetime | None:
