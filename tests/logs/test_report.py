@@ -72,6 +72,8 @@ def test_csv_lists_exactly_the_exposed_members(tmp_path: Path, scenario: Any) ->
     assert lookup["route"] == "/lookup" and lookup["categories"].split(";") == [
         "user.name",
         "user.account.username",
+        "user.professional_information.job_title",
+        "user.content.self_image",
         "user.contact.email",
     ]
     assert lookup["first_seen"] == "2026-02-01T10:10:00Z" and lookup["responses"] == "1"

@@ -146,3 +146,51 @@ def test_evidence_with_access_logs_quotes_the_actors_lines(team: str, tmp_path: 
     assert missing.exit_code == 2 and "does not exist" in missing.output
     for bad in (no_format, bad_format, missing):
         assert "Traceback" not in bad.output
+
+
+def test_a_letter_from_draft_to_sent(team: str) -> None:
+    ok("users", "add", "leo", "--role", "legal", "--db", team, "--as", "root")
+    ok("users", "add", "pia", "--role", "privacy_officer", "--db", team, "--as", "root")
+    case = ok("cases", "open", "--respondent", "Data Harvest Inc.", "--actor", "ip:203.0.113.7",
+              "--db", team, "--as", "leo", "--json")
+    letter = ok("cases", "letter", case["id"], "--kind", "cease_and_desist", "--deadline-days", "14",
+                "--db", team, "--as", "leo", "--json")
+    assert "(14 days from the date of this letter)" in letter["text"]
+    assert "ip 203.0.113.7" in letter["text"] and "p-" not in letter["text"]
+    assert letter["state"] == "draft"
+    number = str(letter["letter"])
+    assert "four eyes" in run("cases", "approve-letter", number, "--db", team, "--as", "leo").output
+    ok("cases", "approve-letter", number, "--db", team, "--as", "pia")
+    zoneless = run("cases", "send-letter", number, "--channel", "email", "--at", "2026-03-06T10:00",
+                   "--db", team, "--as", "leo")
+    assert zoneless.exit_code != 0 and "time zone" in zoneless.output
+    sent = ok("cases", "send-letter", number, "--channel", "email", "--db", team, "--as", "leo", "--json")
+    assert sent["state"] == "sent" and sent["channel"] == "email" and sent["sent_at"]
+    assert "DRAFT" not in sent["final_text"]
+    assert "(14 days from the date of this letter)" in sent["final_text"]
+    shown = ok("cases", "show", case["id"], "--db", team, "--as", "vic", "--json")
+    assert shown["status"] == "letter_sent" and shown["deadline"] == sent["deadline"]
+    text = ok("cases", "show", case["id"], "--db", team, "--as", "vic")
+    assert f"letter {number} cease_and_desist: sent, approved by pia, sent {sent['sent_at']} by email" in text
+
+
+def test_a_case_finds_its_clear_addresses_in_the_access_logs(team: str, tmp_path: Path) -> None:
+    ok("users", "add", "leo", "--role", "legal", "--db", team, "--as", "root")
+    pseudonym = ok("records", "pseudonym", "ip:203.0.113.7", "--db", team).strip()
+    case = ok("cases", "open", "--respondent", "the unknown operator", "--actor", pseudonym,
+              "--db", team, "--as", "leo", "--json")
+    draft = ok("cases", "letter", case["id"], "--kind", "deletion_demand", "--db", team, "--as", "leo",
+               "--json")
+    assert "not identified" in draft["text"] and "203.0.113.7" not in draft["text"]
+    log = tmp_path / "access.log"
+    log.write_text(
+        '198.51.100.9 - - [01/Nov/2026:10:00:00 +0000] "GET /u/ann HTTP/1.1" 200 512 "-" "Mozilla/5.0"\n'
+        '203.0.113.7 - - [01/Nov/2026:10:00:01 +0000] "GET /u/bob HTTP/1.1" 200 512 "-" "curl/8"\n')
+    found = ok("cases", "identify", case["id"], "--log", str(log), "--format", "combined",
+               "--db", team, "--as", "leo", "--json")
+    assert found["clear_actors"] == {pseudonym: "ip:203.0.113.7"} and found["unidentified"] == []
+    letter = ok("cases", "letter", case["id"], "--kind", "deletion_demand", "--db", team, "--as", "leo",
+                "--json")
+    assert "ip 203.0.113.7" in letter["text"] and "not identified" not in letter["text"]
+    wrong = run("cases", "identify", case["id"], "--actor", "ip:192.0.2.1", "--db", team, "--as", "leo")
+    assert wrong.exit_code == 1 and "none of the actors" in wrong.output

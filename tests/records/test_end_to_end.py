@@ -105,6 +105,9 @@ def test_scraper_to_closed_incident_with_a_verified_audit_log(
     assert shown["steps"][0]["by"] == "scrapeguard"
     assert {m["member"] for m in shown["exposure"]} == received  # exactly what the scraper received
     assert all(m["count"] == 1 and m["routes"] == ["/api/v1/members/{id}"] for m in shown["exposure"])
+    # an anonymous scraper got what anonymous visitors get: no contact details (issue 14, item 7)
+    assert all(m["audiences"] == ["anonymous"] and "user.contact.email" not in m["categories"]
+               and "user.contact.phone_number" not in m["categories"] for m in shown["exposure"])
     assert "127.0.0.1" not in json.dumps(shown)  # addresses are pseudonymised at rest
     countries = {m.country for m in members if str(m.id) in received}
     assert {"DE", "GB", "CA", "AU"} <= countries
@@ -176,6 +179,18 @@ def test_scraper_to_closed_incident_with_a_verified_audit_log(
                      "--json", as_user="leo", policy=True)
     assert f"{len(received)} members" in letter["text"] and "counsel" in letter["text"].lower()
     assert letter["sha256"] == hashlib.sha256(letter["text"].encode()).hexdigest()
+    assert "(14 days from the date of this letter)" in letter["text"]
+    assert "127.0.0.1" not in letter["text"] and "not identified" in letter["text"]
+    cli.run("cases", "approve-letter", str(letter["letter"]), as_user="dora", expect=1)  # an unknown address
+    cli.run("cases", "identify", case["id"], "--actor", "ip:127.0.0.1", as_user="leo", policy=True)
+    letter = cli.run("cases", "letter", case["id"], "--kind", "cease_and_desist", "--deadline-days", "14",
+                     "--json", as_user="leo", policy=True)
+    assert "ip 127.0.0.1" in letter["text"]  # the respondent's address in clear, as they know it
+    cli.run("cases", "approve-letter", str(letter["letter"]), as_user="leo", expect=3)  # its drafter
+    cli.run("cases", "approve-letter", str(letter["letter"]), as_user="dora")
+    sent = cli.run("cases", "send-letter", str(letter["letter"]), "--channel", "email", "--json",
+                   as_user="leo")
+    assert sent["state"] == "sent" and "DRAFT" not in sent["final_text"]
     confirmation = tmp_path / "confirmation.txt"
     confirmation.write_text("We confirm that we deleted all data collected from the site.")
     confirmed = cli.run("cases", "confirm-deletion", case["id"], "--document", str(confirmation), "--json",

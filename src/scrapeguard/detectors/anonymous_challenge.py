@@ -11,6 +11,7 @@ challenge threshold, so a cleared client passes and nothing else changes.
 from __future__ import annotations
 
 from scrapeguard.detectors.base import BY_CHALLENGE, Counted, Detector, Signal
+from scrapeguard.detectors.description import ControlDescription, Expectation
 from scrapeguard.detectors.windows import actor
 from scrapeguard.events import Event
 from scrapeguard.policy.model import Policy
@@ -41,4 +42,20 @@ class AnonymousChallenge(Detector):
         return [Signal(self.name, who[0], self.score,
                        "anonymous visitors pass a check before member profiles (policy)",
                        answered_by=BY_CHALLENGE)]
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """The challenge for every anonymous visitor in words (what the regulator report says of it)."""
+        o = policy.anonymous_challenge
+        limits = "asks every anonymous visitor to pass a challenge before member data."
+        serves: tuple[Expectation, ...] = ("challenges",)
+        if not o.enabled or not policy.challenge.enabled:
+            return ControlDescription(cls.name, "Challenge for every anonymous visitor", False, limits,
+                                      serves=serves, refuses=False)
+        c = policy.challenge
+        rules = (f"On routes of kind {', '.join(o.route_kinds)}: once per clearance "
+                 f"({c.clearance_seconds / 60:g} minutes or {c.clearance_requests} requests); members are "
+                 "never asked.",)
+        return ControlDescription(cls.name, "Challenge for every anonymous visitor", True, limits, rules,
+                                  serves)
 

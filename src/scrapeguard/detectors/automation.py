@@ -24,6 +24,7 @@ import re
 import statistics
 
 from scrapeguard.detectors.base import Counted, Detector, Signal, distinct, history
+from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, refused_alone
 from scrapeguard.detectors.windows import HOUR, actor
 from scrapeguard.events import Event
 from scrapeguard.intel.crawlers import BROWSER, classify
@@ -169,3 +170,27 @@ class Automation(Detector):
         if classify(event.user_agent).kind != BROWSER:
             return []  # declared bots are bot_agents' business
         return [name.title() for name in ("accept-language", "accept-encoding") if name not in event.headers]
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """Bot-pattern detection in words, from the policy (what the regulator report says of it)."""
+        from scrapeguard.risk import BOT_EVIDENCE
+
+        o = policy.automation
+        bot = cls.name in BOT_EVIDENCE
+        limits = "detects requests that arrive the way scripts send them, not the way browsers do."
+        serves: tuple[Expectation, ...] = ("bot_patterns",)
+        if not o.enabled:
+            return ControlDescription(cls.name, "Automation patterns", False, limits, serves=serves,
+                                      refuses=False)
+        rules = (
+            f"{o.regular_requests} page requests at near-equal intervals (variation under "
+            f"{o.regular_variation:.0%}): {outcome(policy, o.regular_score, bot)}.",
+            f"{o.no_assets_pages} pages within an hour without one stylesheet, script or image: "
+            f"{outcome(policy, o.no_assets_score, bot)}.",
+            "A mainstream browser's user agent without the headers every such browser sends: "
+            f"{outcome(policy, o.headers_score, bot)}.",
+        )
+        strongest = max(o.regular_score, o.no_assets_score, o.headers_score)
+        return ControlDescription(cls.name, "Automation patterns", True, limits, rules, serves,
+                                  refuses=refused_alone(policy, strongest, bot))

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from scrapeguard.detectors.description import ControlDescription
 from scrapeguard.events import Event
 from scrapeguard.policy.model import Policy
 from scrapeguard.stores.base import DistinctResult, History, StateStore, StoreRequest
@@ -109,3 +110,9 @@ class Detector(ABC):
     @abstractmethod
     def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
         """Read the counts (and the store, if need be) and return what they suggest (often nothing)."""
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """What this detector is and does under `policy`, in words: on or off, what it limits, its
+        numbers and what a request over them gets (the regulator report asks every detector)."""
+        raise NotImplementedError(f"detector {cls.name} does not describe itself: add describe()")

@@ -15,6 +15,7 @@ Other signals are raised on requests for member data only (profiles, lookups, li
 from __future__ import annotations
 
 from scrapeguard.detectors.base import Counted, Detector, Signal
+from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, refused_alone
 from scrapeguard.detectors.windows import actor
 from scrapeguard.events import Event
 from scrapeguard.intel.crawlers import (
@@ -96,3 +97,32 @@ class BotAgents(Detector):
             return [Signal(self.name, key, o.crawler_score,
                            "self-declared bot asking for member data", {"user_agent": agent.name})]
         return []
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """User-agent checks in words, from the policy (what the regulator report says of them)."""
+        from scrapeguard.risk import BOT_EVIDENCE
+
+        o = policy.bot_agents
+        bot = cls.name in BOT_EVIDENCE
+        limits = "judges who the user agent says it is, and whether that checks out."
+        serves: tuple[Expectation, ...] = ("bot_patterns",)
+        if not o.enabled:
+            return ControlDescription(cls.name, "Bot user agents", False, limits, serves=serves,
+                                      refuses=False)
+        search = ("Verified search-engine crawlers are let through." if o.search_engines == "allow"
+                  else "Search-engine crawlers are counted like everyone else.")
+        fake = (f"Clients claiming to be a search-engine crawler from outside its published ranges"
+                f"{' or reverse DNS' if o.verify_dns else ''}: {outcome(policy, o.fake_crawler_score, bot)}.")
+        ai = (f"AI-training crawlers: {outcome(policy, o.ai_training_score, bot)}." if o.refuse_ai_training
+              else "AI-training crawlers are not refused.")
+        rules = (
+            search, fake, ai,
+            f"User agents of scraping tools asking for member data: {outcome(policy, o.tool_score, bot)}.",
+            f"User agents of other crawlers asking for member data: {outcome(policy, o.crawler_score, bot)}.",
+            f"Vulnerability scanners, on every route: {outcome(policy, o.scanner_score, bot)}.",
+        )
+        strongest = max(o.tool_score, o.crawler_score, o.fake_crawler_score, o.scanner_score,
+                        o.ai_training_score if o.refuse_ai_training else 0.0)
+        return ControlDescription(cls.name, "Bot user agents", True, limits, rules, serves,
+                                  refuses=refused_alone(policy, strongest, bot))

@@ -39,6 +39,7 @@ import threading
 from typing import Any
 
 from scrapeguard.detectors.base import BY_CHALLENGE, Counted, Detector, Signal, distinct, history
+from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, refused_alone
 from scrapeguard.detectors.enumeration import find_sweep
 from scrapeguard.detectors.windows import anonymous_key
 from scrapeguard.events import Event
@@ -227,6 +228,22 @@ class Campaign(Detector):
             if len(named) > 4 * ROSTER_KEEP:
                 named.clear()
             return fresh
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """Campaign detection in words, from the policy (what the regulator report says of it)."""
+        o = policy.campaign
+        limits = ("sees scraping spread over many addresses or accounts, each under every quota, as one "
+                  "campaign.")
+        serves: tuple[Expectation, ...] = ("bot_patterns", "suspicious_ips")
+        if not o.enabled:
+            return ControlDescription(cls.name, "Campaigns", False, limits, serves=serves, refuses=False)
+        rules = (f"Clients sweeping the member space from {o.min_networks} networks or more, "
+                 f"{o.min_members} members or more within {o.window_seconds / 60:g} minutes, taking disjoint "
+                 f"slices (distinct members at least {o.min_disjoint_share:.0%} of the views): each sweeping "
+                 f"request is {outcome(policy, o.score)}.",)
+        return ControlDescription(cls.name, "Campaigns", True, limits, rules, serves,
+                                  refuses=refused_alone(policy, o.score))
 
 
 def _minutes(seconds: float) -> str:

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from scrapeguard.detectors.base import Counted, Detector, Signal, distinct, history
+from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, quota, refused_alone
 from scrapeguard.detectors.windows import HOUR, anonymous_key, hour_and_day, over_quota_detail
 from scrapeguard.events import Event
 from scrapeguard.policy.model import EnumerationOptions, Policy
@@ -146,6 +147,29 @@ class Enumeration(Detector):
         per_hour, per_day = result.counts
         return [Signal(self.name, who[0], self.options.score, detail,
                        {"per_hour": per_hour, "per_day": per_day})]
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """Enumeration detection in words, from the policy (what the regulator report says of it)."""
+        o = policy.enumeration
+        limits = ("detects walking the member space (ids in sequence, names in alphabetical order), guessing "
+                  "member pages, and looking members up by contact detail.")
+        serves: tuple[Expectation, ...] = ("bot_patterns", "suspicious_ips")
+        if not o.enabled:
+            return ControlDescription(cls.name, "Enumeration", False, limits, serves=serves, refuses=False)
+        rules = (
+            f"{o.sweep_views} member ids in a row, each within {o.sweep_max_step} of the one before, or "
+            f"{o.alphabetical_views} names in alphabetical order, within an hour: "
+            f"{outcome(policy, o.sweep_score)}.",
+            f"{o.probe_misses} member pages that do not exist within an hour (at least "
+            f"{o.probe_share:.0%} of the member pages asked for), or {o.probe_burst_misses} within "
+            f"{o.probe_burst_seconds:g} seconds: {outcome(policy, o.probe_score)}.",
+            "Look-ups of members by contact detail (the vector of the largest scraping incidents): an "
+            f"account at most {quota(o.lookups_account, 'look-ups')}, an anonymous visitor at most "
+            f"{quota(o.lookups_anonymous, 'look-ups')}; over it: {outcome(policy, o.score)}.",
+        )
+        return ControlDescription(cls.name, "Enumeration", True, limits, rules, serves,
+                                  refuses=refused_alone(policy, max(o.sweep_score, o.probe_score, o.score)))
 
 
 def _latest_first(pages: list[str]) -> Iterator[str]:

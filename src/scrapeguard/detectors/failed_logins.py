@@ -33,6 +33,7 @@ import itertools
 import secrets
 
 from scrapeguard.detectors.base import Counted, Detector, Signal, distinct
+from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, refused_alone
 from scrapeguard.detectors.windows import DAY
 from scrapeguard.events import Event, network_of
 from scrapeguard.policy.model import FailedLoginsOptions, Policy
@@ -184,3 +185,21 @@ class FailedLogins(Detector):
                 "some from this network: its attempts on it wait until they are older",
                 {"failed": failed, "seconds": o.window_seconds}))
         return signals
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """Password-guessing limits in words, from the policy (what the regulator report says of them)."""
+        o = policy.failed_logins
+        limits = "limits password guessing on the login forms."
+        serves: tuple[Expectation, ...] = ("suspicious_ips",)
+        if not o.enabled:
+            return ControlDescription(cls.name, "Failed logins", False, limits, serves=serves, refuses=False)
+        window = f"{o.window_seconds / 60:g} minutes"
+        rules = (f"{o.address_throttle} failed logins from one address within {window}: its logins are "
+                 f"{outcome(policy, o.address_score)}; {o.address_block_per_day} within a day: "
+                 f"{outcome(policy, o.address_block_score)}.",
+                 f"{o.username_throttle} failed logins on one username within {window}: attempts on it from "
+                 f"the networks that failed are {outcome(policy, o.username_score)}.")
+        strongest = max(o.address_score, o.address_block_score, o.username_score)
+        return ControlDescription(cls.name, "Failed logins", True, limits, rules, serves,
+                                  refuses=refused_alone(policy, strongest))

@@ -32,6 +32,7 @@ import zlib
 from functools import lru_cache
 
 from scrapeguard.detectors.base import Counted, Detector, Signal, distinct, history
+from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, refused_alone
 from scrapeguard.detectors.windows import actor
 from scrapeguard.events import Event
 from scrapeguard.policy.model import FloodOptions, Policy
@@ -133,3 +134,18 @@ class Flood(Detector):
                         "page's files: a tool switching its user agent",
                         {"user_agents": agents, "seconds": o.user_agents_seconds}))
         return signals
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """Flood detection in words, from the policy (what the regulator report says of it)."""
+        o = policy.flood
+        limits = "refuses paces no person produces, on every route."
+        serves: tuple[Expectation, ...] = ("bot_patterns",)
+        if not o.enabled:
+            return ControlDescription(cls.name, "Floods", False, limits, serves=serves, refuses=False)
+        rules = (f"More than {o.pages} distinct pages within {o.pages_seconds:g} seconds from one client: "
+                 f"{outcome(policy, o.pages_score)}.",
+                 f"More than {o.user_agents} user agents from one address within {o.user_agents_seconds:g} "
+                 f"seconds, each used once and without cookies: {outcome(policy, o.user_agents_score)}.")
+        return ControlDescription(cls.name, "Floods", True, limits, rules, serves,
+                                  refuses=refused_alone(policy, max(o.pages_score, o.user_agents_score)))

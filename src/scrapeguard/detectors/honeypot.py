@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from scrapeguard.detectors.automation import HISTORY as AUTOMATION_HISTORY
 from scrapeguard.detectors.base import Counted, Detector, Signal, history
+from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, refused_alone
 from scrapeguard.detectors.windows import actor, anonymous_key
 from scrapeguard.events import Event
 from scrapeguard.policy.model import HoneypotOptions, Policy
@@ -69,3 +70,21 @@ class Honeypot(Detector):
                            f"{who} asked for canary member {subject}, a decoy profile linked nowhere "
                            "(only enumeration finds it)", {"canary": subject})]
         return []
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """The traps in words, from the policy (what the regulator report says of them)."""
+        o = policy.honeypot
+        limits = "sets traps no person reaches: hidden links, and canary profiles linked nowhere."
+        serves: tuple[Expectation, ...] = ("bot_patterns",)
+        on = o.enabled and bool(o.trap_paths or o.canary_members)
+        if not on:
+            return ControlDescription(cls.name, "Honeypots", False, limits, serves=serves, refuses=False)
+        rules = []
+        if o.trap_paths:
+            rules.append(f"{len(o.trap_paths)} trap path(s): a visit is {outcome(policy, o.trap_score)}.")
+        if o.canary_members:
+            rules.append(f"{len(o.canary_members)} canary member(s): a visit is "
+                         f"{outcome(policy, o.canary_score)}.")
+        return ControlDescription(cls.name, "Honeypots", True, limits, tuple(rules), serves,
+                                  refuses=refused_alone(policy, max(o.trap_score, o.canary_score)))

@@ -18,6 +18,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from scrapeguard.detectors.base import Counted, Detector, Signal
+from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, refused_alone
 from scrapeguard.detectors.windows import actor
 from scrapeguard.events import Event
 from scrapeguard.intel.networks import NetworkSet
@@ -102,3 +103,25 @@ class IpReputation(Detector):
             signals.append(Signal(self.name, key, o.vpn_score, f"{ip} is a VPN exit ({operator})",
                                   {"network": "vpn", "operator": operator}))
         return signals
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """Network reputation in words, from the policy (what the regulator report says of it)."""
+        from scrapeguard.risk import BOT_EVIDENCE
+
+        o = policy.ip_reputation
+        bot = cls.name in BOT_EVIDENCE
+        limits = "weighs where a request for member data comes from (data centres, VPNs, the policy's lists)."
+        serves: tuple[Expectation, ...] = ("suspicious_ips",)
+        if not o.enabled:
+            return ControlDescription(cls.name, "Network reputation", False, limits, serves=serves,
+                                      refuses=False)
+        hosting = "hosting and cloud networks" + (" (ranges, and operators whose ASN says hosting)"
+                                                  if o.asn_lookup else " (shipped ranges)")
+        rules = [f"Requests from {hosting}: {outcome(policy, o.datacenter_score, bot)}.",
+                 f"Requests from commercial VPN exits: {outcome(policy, o.vpn_score, bot)}."]
+        rules += [f"Requests from the list {n.name!r} ({len(n.cidrs)} networks): "
+                  f"{outcome(policy, n.score, bot)}." for n in o.lists]
+        strongest = max([o.datacenter_score, o.vpn_score, *(n.score for n in o.lists)])
+        return ControlDescription(cls.name, "Network reputation", True, limits, tuple(rules), serves,
+                                  refuses=refused_alone(policy, strongest, bot))

@@ -17,6 +17,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from scrapeguard.detectors.base import Counted, Detector, Signal, distinct
+from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, refused_alone
 from scrapeguard.detectors.windows import DAY, HOUR
 from scrapeguard.events import Event
 from scrapeguard.intel.reputation import RELAY, origin
@@ -84,3 +85,19 @@ class IpSharing(Detector):
                                       f"one of {young.counts[0]} young accounts used from {event.ip} today "
                                       "(an account farm?)", {"young_accounts": young.counts[0]}))
         return signals
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """Address sharing in words, from the policy (what the regulator report says of it)."""
+        o = policy.ip_sharing
+        limits = "detects accounts rotated across networks and addresses that run many young accounts."
+        serves: tuple[Expectation, ...] = ("suspicious_ips",)
+        if not o.enabled:
+            return ControlDescription(cls.name, "Address sharing", False, limits, serves=serves,
+                                      refuses=False)
+        rules = (f"One account from more than {o.networks_per_account} networks within an hour: "
+                 f"{outcome(policy, o.rotation_score)}.",
+                 f"More than {o.new_accounts_per_ip} young accounts from one address within a day: each "
+                 f"{outcome(policy, o.new_accounts_score)}.")
+        return ControlDescription(cls.name, "Address sharing", True, limits, rules, serves,
+                                  refuses=refused_alone(policy, max(o.rotation_score, o.new_accounts_score)))

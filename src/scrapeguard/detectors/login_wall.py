@@ -14,6 +14,7 @@ affected.
 from __future__ import annotations
 
 from scrapeguard.detectors.base import BY_LOGIN, Counted, Detector, Signal, distinct
+from scrapeguard.detectors.description import ControlDescription, Expectation
 from scrapeguard.detectors.windows import DAY
 from scrapeguard.events import Event
 from scrapeguard.policy.model import LoginWallOptions, Policy
@@ -73,3 +74,20 @@ class LoginWall(Detector):
                 f"(allowance {windows[0].limit}/day without logging in)",
                 {"per_day": result.counts[0], "allowance": windows[0].limit}, answered_by=BY_LOGIN))
         return signals
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """The login wall in words, from the policy (what the regulator report says of it)."""
+        o = policy.login_wall
+        limits = "asks anonymous visitors to log in after an allowance of member profiles."
+        serves: tuple[Expectation, ...] = ("profile_limits",)
+        if not o.enabled or not (o.per_address_per_day or o.per_network_per_day):
+            return ControlDescription(cls.name, "Login wall", False, limits, serves=serves, refuses=False)
+        rules = []
+        if o.per_address_per_day:
+            rules.append(f"{o.per_address_per_day} distinct profiles a day per address.")
+        if o.per_network_per_day:
+            rules.append(f"{o.per_network_per_day} distinct profiles a day per network (IPv4 /24, IPv6 /64).")
+        rules.append(f"Over it, an anonymous visitor is asked to log in (HTTP {o.status}); members are never "
+                     "affected.")
+        return ControlDescription(cls.name, "Login wall", True, limits, tuple(rules), serves)

@@ -13,6 +13,7 @@ creation time, which the site gives the guard (X-Account-Created).
 from __future__ import annotations
 
 from scrapeguard.detectors.base import Counted, Detector, Signal, distinct
+from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, refused_alone
 from scrapeguard.events import Event
 from scrapeguard.policy.model import NewAccountOptions, Policy
 from scrapeguard.routes import CONTACT_LOOKUP, LISTING, PROFILE
@@ -81,6 +82,22 @@ class NewAccount(Detector):
                        f"new account (created {_age_words(age)} ago) looked up {looked_up} members, "
                        f"searches or listings already (allowance at its age: {allowance})",
                        {"age_seconds": round(age), "looked_up": looked_up, "allowance": allowance})]
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """The new-account allowance in words, from the policy (what the regulator report says of it)."""
+        o = policy.new_account
+        limits = ("watches how fast young accounts look other members up (profiles, contact look-ups, "
+                  "listings and searches), judged against the account's age.")
+        serves: tuple[Expectation, ...] = ("new_accounts",)
+        if not o.enabled:
+            return ControlDescription(cls.name, "New accounts", False, limits, serves=serves, refuses=False)
+        rules = (f"In its first {o.watch_hours:g} hours an account may look up {o.allowance_base} members "
+                 f"plus {o.allowance_per_hour:g} for every hour it has existed; beyond that: "
+                 f"{outcome(policy, o.score)}.",
+                 "It needs the account's creation time, which the site gives the guard.")
+        return ControlDescription(cls.name, "New accounts", True, limits, rules, serves,
+                                  refuses=refused_alone(policy, o.score))
 
 
 def _age_words(seconds: float) -> str:

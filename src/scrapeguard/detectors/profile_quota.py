@@ -16,6 +16,7 @@ a scraper that stays just under the daily quota day after day.
 from __future__ import annotations
 
 from scrapeguard.detectors.base import Counted, Detector, Signal, distinct
+from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, quota, refused_alone
 from scrapeguard.detectors.windows import DAY, HOUR, anonymous_key, hour_and_day, over_quota_detail
 from scrapeguard.events import Event
 from scrapeguard.policy.model import Policy, ProfileQuotaOptions, Quota
@@ -146,3 +147,32 @@ class ProfileQuota(Detector):
                 return Signal(self.name, key, self.score, detail, evidence)
         detail = over_quota_detail(who, did, result._replace(counts=(per_hour, per_day)), (hour, day))
         return Signal(self.name, key, self.score, detail, evidence)
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """The profile quotas in words, from the policy (what the regulator report says of them)."""
+        o = policy.profile_quota
+        limits = "limits how many distinct other members' profiles one account, browser or address views."
+        serves: tuple[Expectation, ...] = ("profile_limits", "new_accounts", "suspicious_ips")
+        if not o.enabled:
+            return ControlDescription(cls.name, "Profile quotas", False, limits, serves=serves, refuses=False)
+        rules = [
+            f"An account: at most {quota(o.account, 'profiles')}.",
+            f"An account younger than {o.new_account_max_age_days:g} days: at most "
+            f"{quota(o.new_account, 'profiles')}.",
+            f"An anonymous visitor (per browser session the site issued, else per IP address): at most "
+            f"{quota(o.anonymous, 'profiles')}; all anonymous visitors of one address together at most "
+            f"{quota(o.shared_address, 'profiles')}.",
+            f"A view over a quota is {outcome(policy, o.score)}.",
+            f"A second browser session of one address using up its quota within an hour (cookie rotation) is "
+            f"{outcome(policy, o.rotation_score)}.",
+        ]
+        off: tuple[str, ...] = ()
+        if o.network_enabled:
+            rules.append(f"All visitors of one network (IPv4 /24, IPv6 /64) together: at most "
+                         f"{quota(o.network, 'profiles')}.")
+        else:
+            off = ("Whole networks (IPv4 /24, IPv6 /64) are not counted together: the per-network quota is "
+                   "off.",)
+        return ControlDescription(cls.name, "Profile quotas", True, limits, tuple(rules), serves, off,
+                                  ("suspicious_ips",) if off else (), refused_alone(policy, o.score))

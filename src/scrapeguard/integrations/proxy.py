@@ -177,7 +177,8 @@ class GuardProxy:
         self._account_header = client.account_header
         self._created_header = client.account_created_header
         self._strip = {client.account_header.lower(), client.account_created_header.lower(),
-                       client.login_failed_header.lower()}
+                       client.login_failed_header.lower(), client.audience_header.lower()}
+        self._audience_header = client.audience_header
         self._login_failed_header = client.login_failed_header
         self._retry_seconds = engine.policy.store.retry_seconds
         self._session: aiohttp.ClientSession | None = None
@@ -580,7 +581,11 @@ class GuardProxy:
                                "The site behind this guard could not be reached. Please try again shortly.")
         response: web.StreamResponse | None = None
         if self.records is not None and 200 <= upstream.status < 300:
-            self.records.exposure(event)  # queued only: the database is written off the hot path
+            # queued only: the database is written off the hot path. Whom it was shown to: what the
+            # site says (its audience header), else a member when it names the viewer's account.
+            said = upstream.headers.get(self._audience_header) or (
+                "member" if upstream.headers.get(self._account_header) else None)
+            self.records.exposure(event, said)
         try:
             outcome = self.engine.after_requests(event, self._outcome_status(event, upstream))
             if outcome:

@@ -18,9 +18,11 @@ from typing import Any
 
 from scrapeguard.policy.errors import PolicyError, PolicyProblem
 from scrapeguard.policy.model import (
+    AUDIENCES,
     ActionOptions,
     Allowlist,
     AnonymousChallengeOptions,
+    AudienceCategories,
     AutomationOptions,
     BotAgentsOptions,
     CampaignOptions,
@@ -273,6 +275,7 @@ class _Checker:
             account_created_header=self.string(d, "client.account_created_header"),
             session_ttl_seconds=self.number(d, "client.session_ttl_seconds", lo=1),
             login_failed_header=self._header_name(d, "client.login_failed_header"),
+            audience_header=self._header_name(d, "client.audience_header"),
         )
         cidrs = []
         for i, text in enumerate(self.string_list(d, "allowlist.cidrs")):
@@ -717,9 +720,17 @@ class _Checker:
                              ", ".join([*placeholders, "query:NAME", "form:NAME"]))
                 continue
             categories = entry.get("categories", [])
+            audiences = None
+            if isinstance(categories, dict):
+                audiences = self.audience_categories(f"{key}.categories", categories)
+                if audiences is None:
+                    continue
+                categories = list(dict.fromkeys([*audiences.anonymous, *audiences.member,
+                                                 *audiences.connection]))
             if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
-                self.problem(f"{key}.categories", "must be a list of data category names",
-                             '["user.name", "user.contact.email", ...]')
+                self.problem(f"{key}.categories", "must be a list of data category names, or a table of "
+                             "them per audience",
+                             '["user.name", ...] or { anonymous = [...], member = [...] }')
                 continue
             methods = entry.get("methods", [])
             if not isinstance(methods, list) or not all(
@@ -728,8 +739,28 @@ class _Checker:
                              ", ".join(f'"{m}"' for m in ROUTE_METHODS))
                 continue
             rules.append(RouteRule(pattern, kind, subject, tuple(categories),
-                                   tuple(dict.fromkeys(m.upper() for m in methods))))
+                                   tuple(dict.fromkeys(m.upper() for m in methods)), audiences))
         return tuple(rules)
+
+    def audience_categories(self, key: str, table: dict[str, Any]) -> AudienceCategories | None:
+        """`{ anonymous = [...], member = [...], connection = [...] }`: a missing member list is the
+        anonymous one, a missing connection list the member one (each sees at least as much)."""
+        found: dict[str, tuple[str, ...]] = {}
+        for name, value in table.items():
+            if name not in AUDIENCES:
+                self.problem(f"{key}.{name}", "unknown audience", ", ".join(AUDIENCES))
+                return None
+            if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+                self.problem(f"{key}.{name}", "must be a list of data category names",
+                             '["user.name", "user.contact.email", ...]')
+                return None
+            found[name] = tuple(value)
+        if "anonymous" not in found:
+            self.problem(f"{key}.anonymous", "a table of categories per audience must name the anonymous "
+                         "ones (an empty list if anonymous visitors see nothing)", "anonymous = [...]")
+            return None
+        member = found.get("member", found["anonymous"])
+        return AudienceCategories(found["anonymous"], member, found.get("connection", member))
 
 
 def _type_name(value: Any) -> str:

@@ -18,6 +18,9 @@ class ClientOptions:
     session_ttl_seconds: float
     #: Response header by which the site says a login failed (value "1"); see failed_logins.
     login_failed_header: str = "X-Login-Failed"
+    #: Response header by which the site says the viewer is a connection of the member shown
+    #: (value "connection"); see routes' per-audience categories.
+    audience_header: str = "X-Viewer-Audience"
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +284,26 @@ class IncidentOptions:
     uk_representative: str = ""
 
 
+Audience = Literal["anonymous", "member", "connection"]
+#: Who a response is shown to: a visitor with no account, a logged-in member, a member connected to
+#: the member shown (when the site says so). See docs/records.md, "Audiences".
+AUDIENCES: tuple[Audience, ...] = ("anonymous", "member", "connection")
+AUDIENCE_WORDS: dict[str, str] = {"anonymous": "anonymous visitors", "member": "members",
+                                  "connection": "connections"}
+
+
+@dataclass(frozen=True, slots=True)
+class AudienceCategories:
+    """The data categories a route shows to each audience (`categories = { anonymous = [...], ... }`)."""
+
+    anonymous: tuple[str, ...]
+    member: tuple[str, ...]
+    connection: tuple[str, ...]
+
+    def of(self, audience: str) -> tuple[str, ...]:
+        return {"anonymous": self.anonymous, "member": self.member}.get(audience, self.connection)
+
+
 @dataclass(frozen=True, slots=True)
 class RouteRule:
     """One entry of the route map (see `routes.py`)."""
@@ -288,9 +311,18 @@ class RouteRule:
     pattern: str
     kind: str
     subject: str | None
+    #: Every category the route shows to anyone (the union over its audiences).
     categories: tuple[str, ...]
     #: Upper-case HTTP methods the rule applies to; empty: every method (see `routes.py`).
     methods: tuple[str, ...] = ()
+    #: Categories per audience; None: the rule gave one list, the same for every audience.
+    audiences: AudienceCategories | None = None
+
+    def categories_for(self, audience: str | None) -> tuple[str, ...]:
+        """What a response of this route shows to `audience` (None or unknown: everything it may show)."""
+        if self.audiences is None or audience not in AUDIENCES:
+            return self.categories
+        return self.audiences.of(audience)
 
 
 @dataclass(frozen=True, slots=True)

@@ -951,22 +951,37 @@ def _case_dict(session: Session, case: Any, full: bool = False) -> dict[str, Any
         data["reply"] = case.reply
         data["history"] = [{"status": s.status, "by": s.by, "at": _iso(s.at), "note": s.note}
                            for s in cases.steps_of(session, case.id)]
-        data["letters"] = [{"id": x.id, "kind": x.kind, "sha256": x.sha256, "deadline": _iso(x.deadline)}
-                           for x in cases.letters_of(session, case.id)]
+        data["letters"] = [_letter_dict(x) for x in cases.letters_of(session, case.id)]
+        data["clear_actors"] = case.clear_actors or {}
+    return data
+
+
+def _letter_dict(letter: Any, text: bool = False) -> dict[str, Any]:
+    data = {"letter": letter.id, "kind": letter.kind, "state": letter.state, "title": letter.title,
+            "drafted_by": letter.created_by, "drafted_at": _iso(letter.created_at),
+            "approved_by": letter.approved_by, "approved_at": _iso(letter.approved_at),
+            "sent_by": letter.sent_by, "sent_at": _iso(letter.sent_at), "channel": letter.channel,
+            "deadline": _iso(letter.deadline), "sha256": letter.sha256, "final_sha256": letter.final_sha256}
+    if text:
+        data["text"] = letter.text
+        data["final_text"] = letter.final_text
     return data
 
 
 @click.group("cases")
 def cases_group() -> None:
-    """Legal cases: open, list, show, letter, reply, confirm-deletion, remind, close, evidence."""
+    """Legal cases: open, list, show, identify, letter, approve-letter, send-letter, reply,
+    confirm-deletion, remind, close, evidence."""
 
 
 @cases_group.command("open")
 @click.option("--respondent", required=True, help="A person, a company, or 'the unknown operator of ...'.")
 @click.option("--address", help="The respondent's postal or e-mail address.")
 @click.option("--incident", help="The incident (its actors become the case's).")
-@click.option("--actor", "actors", multiple=True, metavar="KEY", help="Actor keys (ip:..., account:...).")
-@click.option("--note", default="")
+@click.option("--actor", "actors", multiple=True, metavar="KEY",
+              help="Actor keys (ip:203.0.113.7, account:42); addresses given in clear are kept for the "
+                   "letters (stored pseudonymised elsewhere).")
+@click.option("--note", default="", help="Why the case is opened.")
 @_db_option
 @_as_option
 @_policy_option
@@ -979,9 +994,10 @@ def cases_open(respondent: str, address: str | None, incident: str | None, actor
     policy = _policy(policy_path)
     db = _open(db_target)
     pseudonymiser = _pseudonymiser(policy, db)
+    clear = {pseudonymiser.actor(a): a for a in actors if pseudonymiser.actor(a) != a}
     with db.session() as session:
         case = open_case(session, _actor(session, as_user), respondent, address, incident,
-                         {pseudonymiser.actor(a) for a in actors}, note)
+                         {pseudonymiser.actor(a) for a in actors}, note, clear_actors=clear)
         data = _case_dict(session, case)
     db.dispose()
     _emit(as_json, data, lambda: f"opened {data['id']} against {respondent}")
@@ -1018,16 +1034,93 @@ def cases_show(case: str, db_target: str | None, as_user: str, as_json: bool) ->
         data = _case_dict(session, cases.get(session, case), full=True)
     _emit(as_json, data, lambda: "\n".join(
         [f"{data['id']} against {data['respondent']}: {data['status']}"]
-        + [f"  {h['at']}  {h['status']:<18} by {h['by']}  {h['note']}" for h in data["history"]]))
+        + [f"  {h['at']}  {h['status']:<18} by {h['by']}  {h['note']}" for h in data["history"]]
+        + [f"  letter {x['letter']} {x['kind']}: {x['state']}"
+           + (f", approved by {x['approved_by']}" if x["approved_by"] else "")
+           + (f", sent {x['sent_at']} by {x['channel']}" if x["sent_at"] else "") for x in data["letters"]]))
+
+
+def _zoned_time(value: str | None, name: str) -> datetime | None:
+    """An ISO 8601 time that must say its zone (a letter's sending time is a legal fact)."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time", param_hint=name) from exc
+    if parsed.tzinfo is None:
+        raise click.BadParameter(f"{value!r} has no time zone (add Z or +00:00)", param_hint=name)
+    return parsed.astimezone(UTC)
+
+
+@cases_group.command("identify")
+@click.argument("case")
+@click.option("--actor", "actors", multiple=True, metavar="KEY",
+              help="The clear address of a pseudonymised actor of the case (ip:203.0.113.7); checked "
+                   "against the case's pseudonyms with the records' key. Repeatable.")
+@click.option("--log", "logs", multiple=True, type=click.Path(dir_okay=False, exists=True), metavar="FILE",
+              help="Access logs (plain or gzip) to look the case's pseudonymised addresses up in: each "
+                   "address there is pseudonymised with the records' key and compared. Repeatable.")
+@click.option("--format", "fmt", metavar="FMT",
+              help="With --log: combined, common, json, or an nginx log_format string in quotes.")
+@click.option("--json-field", "json_fields", multiple=True, metavar="NAME=KEY",
+              help="With --log --format json: which key holds NAME (as for replay). Repeatable.")
+@_db_option
+@_as_option
+@_policy_option
+@_json_option
+@_clear_errors
+def cases_identify(case: str, actors: tuple[str, ...], logs: tuple[str, ...], fmt: str | None,
+                   json_fields: tuple[str, ...], db_target: str | None, as_user: str,
+                   policy_path: str | None, as_json: bool) -> None:
+    """Record the clear addresses a letter names (the respondent knows them, not our pseudonyms):
+    given (--actor) or looked up in access logs (--log)."""
+    from scrapeguard.cli import _log_format_or_exit
+    from scrapeguard.logs.reading import ReadStats, read_lines
+    from scrapeguard.records.cases import addresses_in_logs, get, identify, unidentified
+    from scrapeguard.records.users import require
+
+    if not actors and not logs:
+        raise click.UsageError("give the addresses (--actor ip:...) or access logs to find them in (--log)")
+    if logs and fmt is None:
+        raise click.BadParameter("--log needs the logs' --format", param_hint="--format")
+    policy = _policy(policy_path)
+    db = _open(db_target)
+    pseudonymiser = _pseudonymiser(policy, db)
+    clear = list(actors)
+    try:
+        with db.session() as session:
+            actor = _actor(session, as_user)
+            require(actor, "case.manage")
+            if logs:
+                assert fmt is not None
+                log_format = _log_format_or_exit(fmt, None, None, json_fields)
+                wanted = set(unidentified(session, get(session, case)))
+                records = (r for _, _, _, r in read_lines(list(logs), log_format, ReadStats()))
+                try:
+                    clear += sorted(addresses_in_logs(records, wanted, pseudonymiser).values())
+                except OSError as exc:
+                    raise click.ClickException(f"cannot read {exc.filename or 'a log'}: "
+                                               f"{exc.strerror}") from exc
+            # (nothing found in the logs: nothing recorded)
+            record = identify(session, actor, case, clear, pseudonymiser) if clear else get(session, case)
+            data = {**_case_dict(session, record), "clear_actors": record.clear_actors,
+                    "unidentified": unidentified(session, record)}
+    finally:
+        db.dispose()
+    _emit(as_json, data, lambda: f"{data['id']}: {len(data['clear_actors'])} address(es) identified, "
+                                 f"{len(data['unidentified'])} not")
 
 
 @cases_group.command("letter")
 @click.argument("case")
-@click.option("--kind", required=True, type=click.Choice(["cease_and_desist", "deletion_demand"]))
-@click.option("--deadline-days", type=click.IntRange(1, 365), default=14, show_default=True)
+@click.option("--kind", required=True, type=click.Choice(["cease_and_desist", "deletion_demand"]),
+              help="Which letter.")
+@click.option("--deadline-days", type=click.IntRange(1, 365), default=14, show_default=True,
+              help="Calendar days the respondent has, from the day the letter is sent.")
 @click.option("--templates", type=click.Path(file_okay=False, exists=True),
               help="Your template folder (overrides the packaged letters).")
-@click.option("--out", type=click.Path(dir_okay=False), help="Also write the letter to this file.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the draft to this file.")
 @_db_option
 @_as_option
 @_policy_option
@@ -1035,20 +1128,60 @@ def cases_show(case: str, db_target: str | None, as_user: str, as_json: bool) ->
 @_clear_errors
 def cases_letter(case: str, kind: str, deadline_days: int, templates: str | None, out: str | None,
                  db_target: str | None, as_user: str, policy_path: str | None, as_json: bool) -> None:
-    """Generate a letter with the incident's evidence; its deadline becomes the case's."""
+    """Draft a letter with the incident's evidence. It counts once another person approves it
+    (`cases approve-letter`) and it is recorded as sent (`cases send-letter`)."""
     from scrapeguard.records.cases import write_letter
 
     policy = _policy(policy_path)
-    deadline = datetime.now(UTC) + timedelta(days=deadline_days)
     with _session(db_target) as session:
-        letter = write_letter(session, _actor(session, as_user), case, kind, deadline,  # type: ignore[arg-type]
+        letter = write_letter(session, _actor(session, as_user), case, kind, deadline_days,  # type: ignore[arg-type]
                               policy.incidents, Path(templates) if templates else None)
-        data = {"letter": letter.id, "kind": kind, "deadline": _iso(deadline), "sha256": letter.sha256,
-                "title": letter.title, "text": letter.text}
+        data = _letter_dict(letter, text=True)
     if out:
-        Path(out).write_text(letter.text, "utf-8")
-    _emit(as_json, data, lambda: f"letter {data['letter']} ({kind}), deadline {data['deadline']}"
+        Path(out).write_text(data["text"], "utf-8")
+    _emit(as_json, data, lambda: f"letter {data['letter']} ({kind}) drafted, to be approved by another person"
                                  + (f", written to {out}" if out else f"\n\n{data['text']}"))
+
+
+@cases_group.command("approve-letter")
+@click.argument("letter", type=int)
+@click.option("--note", default="", help="A note kept with the approval.")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def cases_approve_letter(letter: int, note: str, db_target: str | None, as_user: str, as_json: bool) -> None:
+    """Approve a drafted letter (legal, privacy officer or admin; not its drafter)."""
+    from scrapeguard.records.cases import approve_letter
+
+    with _session(db_target) as session:
+        data = _letter_dict(approve_letter(session, _actor(session, as_user), letter, note))
+    _emit(as_json, data, lambda: f"letter {letter} approved by {data['approved_by']}")
+
+
+@cases_group.command("send-letter")
+@click.argument("letter", type=int)
+@click.option("--channel", required=True, metavar="HOW",
+              help="How it was sent: email, post, registered post, courier, ...")
+@click.option("--at", "at_text", metavar="TIME",
+              help="When it was sent (ISO 8601 with a zone); now if omitted. Not in the future.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the letter as sent to this file.")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def cases_send_letter(letter: int, channel: str, at_text: str | None, out: str | None, db_target: str | None,
+                      as_user: str, as_json: bool) -> None:
+    """Record that an approved letter was sent: its final text (dated that day) and the case's deadline."""
+    from scrapeguard.records.cases import send_letter
+
+    at = _zoned_time(at_text, "--at")
+    with _session(db_target) as session:
+        data = _letter_dict(send_letter(session, _actor(session, as_user), letter, channel, at), text=True)
+    if out:
+        Path(out).write_text(data["final_text"], "utf-8")
+    _emit(as_json, data, lambda: f"letter {letter} sent {data['sent_at']} by {data['channel']}; "
+                                 f"deadline {data['deadline']}" + (f", written to {out}" if out else ""))
 
 
 @cases_group.command("reply")

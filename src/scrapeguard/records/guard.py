@@ -49,7 +49,7 @@ def open_sink(policy: Policy, target: str | None, spill_path: Path | None = None
         ready = prepare
     key = load_key(policy.incidents.pseudonym_key, db.key_file_default())
     return RecordSink(db, Pseudonymiser(key), spill_path or spill_path_for(db),
-                      after_batch=detector(policy.incidents), prepare=ready)
+                      after_batch=detector(policy.incidents), prepare=ready, routes=policy.routes)
 
 
 def policy_fingerprint(policy: Policy) -> tuple[str, str]:

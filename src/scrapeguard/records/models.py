@@ -99,6 +99,9 @@ class ExposureRecord(Base):
     last_at: Mapped[datetime] = mapped_column(index=True)
     count: Mapped[int] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(20), default="live")
+    #: Who the responses were shown to ("anonymous", "member", "connection": see routes.py); the
+    #: categories are that audience's. Empty for rows recorded before audiences were.
+    audiences: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
 class MemberRecord(Base):
@@ -230,19 +233,38 @@ class CaseRecord(Base):
     deletion_confirmed_at: Mapped[datetime | None]
     deletion_document: Mapped[str | None] = mapped_column(String(500))
     deletion_sha256: Mapped[str | None] = mapped_column(String(64))
+    #: The clear value of each pseudonymised actor ("ip:p-3f9a.." -> "ip:203.0.113.7"), as entered by
+    #: the team and checked against the pseudonym: letters to the respondent name what they know.
+    clear_actors: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class CaseLetter(Base):
+    """A letter of a case: drafted, approved by another person, then sent (see records/cases.py)."""
+
     __tablename__ = "case_letters"
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     kind: Mapped[str] = mapped_column(String(30))
     title: Mapped[str] = mapped_column(String(300))
+    #: The draft as approved (or to be approved).
     text: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime]
     deadline: Mapped[datetime]
+    #: "draft", "approved" or "sent".
+    state: Mapped[str] = mapped_column(String(20), default="draft")
+    #: The facts the draft was made from (JSON), so that the letter sent says what was approved.
+    facts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    approved_at: Mapped[datetime | None]
+    sent_by: Mapped[str | None] = mapped_column(String(100))
+    sent_at: Mapped[datetime | None]
+    #: How it was sent ("email", "post", "courier", ...).
+    channel: Mapped[str | None] = mapped_column(String(100))
+    #: The letter as sent (dated the day it was sent, no draft marks) and its SHA-256.
+    final_text: Mapped[str | None] = mapped_column(Text)
+    final_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class CaseStep(Base):
