@@ -11,8 +11,11 @@ from typing import Any
 from click.testing import CliRunner
 
 from scrapeguard.cli import main
+from scrapeguard.decisions import DecisionWriter
+from scrapeguard.engine import Engine
 from scrapeguard.logs.analysis import Analysis, analyze
 from scrapeguard.logs.formats import make_format
+from scrapeguard.logs.replay import offline_policy, replay
 from scrapeguard.logs.scanning import scan_logs
 from scrapeguard.policy import default_policy, load_policy_text
 from scrapeguard.policy.model import Policy
@@ -275,3 +278,58 @@ def test_the_analyze_command_shows_the_days_and_weeks(tmp_path: Path) -> None:
     html = (out / "report.html").read_text()
     assert 'id="timelines"' in html and "2026-02-02" in html
     assert "in one calendar week (quota 1000/week)" in html
+
+
+def _agreement_log(path: Path) -> None:
+    """A log where two clients go over the profile quota (an anonymous visitor with a browser that
+    loads the page's stylesheet, a logged-in account) and one stays under, none of them sweeping ids."""
+    lines: list[str] = []
+
+    def visit(ts: float, ip: str, page: str, user: str = "-", ua: str = BROWSER) -> None:
+        when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(ts))
+        lines.append(f'{ip} - {user} [{when}] "GET {page} HTTP/1.1" 200 1234 "-" "{ua}"')
+        lines.append(f'{ip} - {user} [{when}] "GET /static/site.css HTTP/1.1" 200 99 "-" "{ua}"')
+
+    for i in range(75):  # 75 profiles in about 40 minutes (anonymous quota: 60/hour)
+        visit(MONDAY + 3600 + 32 * i + (7, 13, 3, 11)[i % 4], "198.51.100.61",
+              f"/u/m{(i * 7919) % 1000:03d}x")
+    for i in range(160):  # an account: 160 in about 50 minutes (account quota: 150/hour)
+        visit(MONDAY + 3600 + 19 * i + (5, 2, 9)[i % 3], "192.0.2.62", f"/u/c{(i * 104729) % 5000:04d}y",
+              user="carol")
+    for i in range(30):  # under every quota
+        visit(MONDAY + 3600 + 90 * i + (4, 8)[i % 2], "203.0.113.63", f"/u/r{(i * 31) % 100:02d}z")
+    lines.sort(key=lambda line: time.strptime(line.split("[")[1][:20], "%d/%b/%Y:%H:%M:%S"))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_analyze_and_the_engine_agree_on_who_went_over_a_quota_and_why(tmp_path: Path) -> None:
+    log = tmp_path / "agree.log"
+    _agreement_log(log)
+    policy = default_policy()
+    fmt = make_format("combined", account_var="remote_user")
+    decisions = tmp_path / "decisions.jsonl"
+    writer = DecisionWriter(decisions, buffered=True)
+    replay([str(log)], fmt, Engine(offline_policy(policy), live=False), writer)
+    writer.close()
+    # the engine: the first quota refusal of each key, its detail and its evidence
+    engine_said: dict[str, dict[str, Any]] = {}
+    for line in decisions.read_text().splitlines():
+        for reason in json.loads(line)["reasons"]:
+            if reason["detector"] == "profile_quota":
+                engine_said.setdefault(reason["key"], reason)
+    work = tmp_path / "work"
+    work.mkdir()
+    analysis = analyze(scan_logs([str(log)], fmt, RouteMap(policy.routes), work), policy)
+    analysis_said = {s.actor: s.reasons for s in analysis.flagged}
+    # the same clients, and no other
+    assert set(analysis_said) == set(engine_said) == {"ip:198.51.100.61", "account:carol"}
+    for actor, reason in engine_said.items():
+        evidence = reason["evidence"]
+        [said] = analysis_said[actor]
+        # the same sentence (the detector's), the same quota and limit; the counts and the time counted
+        # are each one's own (the engine refuses at the limit in a sliding hour; the log shows all served)
+        assert evidence["window"] == "hour" and evidence["count"] == evidence["limit"]
+        served = analysis.flagged[[s.actor for s in analysis.flagged].index(actor)].profiles_peak_hour
+        assert served > evidence["limit"]
+        engine_words = reason["detail"].replace(f" {evidence['count']} ", f" {served} ")
+        assert said == engine_words.replace("in the last hour", "in one clock hour")
