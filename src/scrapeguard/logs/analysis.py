@@ -1,31 +1,41 @@
 """Analysis of large access logs: who asked for what, who went over the policy, whose data they got.
 
 Built on the tables `aggregates.py` reduced the requests to, block by block
-(Polars, bounded memory). The words used, also in docs/log-analysis.md:
+(Polars, bounded memory). Each detector it judges by has one meaning, the
+engine's: the thresholds are the policy's (the loaded one, else the default),
+and the reasons are the detectors' own sentences (`profile_quota.over_quota`,
+`enumeration.over_lookup_quota`, `bot_agents.agent_verdict`,
+`campaign.is_campaign` and `campaign_detail`). The words used, also in
+docs/log-analysis.md:
 
 - **actor**: whom a request counts against, as in the engine: the account when
   the log names one, else the client IP, else the session.
-- **flagged actor**, for one or more of these reasons (the policy's numbers):
+- **flagged actor**, for one or more of these reasons:
   - distinct member profiles served (status below 400, own profile excluded)
     over the profile quota in one clock hour, one UTC day or one calendar
     week (Monday to Sunday, UTC; when the quota has a weekly limit)
     (anonymous quota for IPs and sessions, account quota for accounts);
   - distinct contact look-ups over the look-up quota in an hour or a day;
-  - asking for member data (profiles, look-ups, listings) while the user
-    agent declares a scraping tool, a bot or an AI training crawler;
+  - asking for member data while the user agent declares what `bot_agents`
+    refuses or counts: a vulnerability scanner, a scraping tool, a
+    self-declared bot, an AI training crawler (when the policy refuses them);
   - claiming to be a search engine's crawler from an IP outside the
     operator's published ranges (no DNS: analysis is offline).
   Search engines' crawlers whose claim checks out are listed apart, never flagged.
 - **campaign**: actors (IPs) that are each under the quotas but together sweep
-  the members: at least `min_actors` IPs with the same user agent, from at
-  least two networks (/24, /64), each reaching at least `min_members` members,
-  their member sets largely disjoint (the union at least `min_disjoint` of the
-  sum), and together reaching more members than one visitor may in an hour.
-  Its actors are flagged too.
+  the members, by the campaign detector's definition and the policy's
+  `[detectors.campaign]` options: IPs with the same user agent spanning at least
+  `min_networks` networks (/24, /64) and reaching at least `min_members`
+  members together, their member sets largely disjoint (distinct members at
+  least `min_disjoint_share` of the (actor, member) pairs). The engine groups
+  actors whose own pages form a sweep; the reduced tables keep no order, so
+  here an IP stands for a sweeper when it reached `SWEEPER_MEMBERS` members,
+  and the user agent stands for the kind of sweep. Its actors are flagged too.
 
 Clock hours, UTC days and calendar weeks are used (not sliding windows as in
-the live engine): an actor spreading views across an hour boundary can stay
-under here and not in `replay`, which is the exact check.
+the live engine), and a campaign is judged over the whole log (not within
+the detector's `window_seconds`): an actor spreading views across an hour
+boundary can stay under here and not in `replay`, which is the exact check.
 
 - **timeline** (daily and weekly views): distinct member profiles served per
   UTC day and per calendar week, for each flagged actor and each campaign (all
