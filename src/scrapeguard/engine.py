@@ -13,7 +13,17 @@ from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
 
-from scrapeguard.decisions import ALLOW, BLOCK, CHALLENGE, LOGIN, THROTTLE, Decision, Reason, new_decision_id
+from scrapeguard.decisions import (
+    ALLOW,
+    BLOCK,
+    CHALLENGE,
+    LOGIN,
+    THROTTLE,
+    Decision,
+    Reason,
+    evidence_text,
+    new_decision_id,
+)
 from scrapeguard.detectors import Detector, Signal, build_detectors
 from scrapeguard.detectors.base import distinct
 from scrapeguard.events import Event
@@ -90,7 +100,8 @@ class Engine:
             offender_memory=a.offender_memory_seconds,
             reason=("escalation", "", 1.0,
                     f"{a.escalate_after} refused requests within {_duration(a.strike_window_seconds)}: "
-                    "throttling escalated to a block"),
+                    "throttling escalated to a block",
+                    evidence_text({"refusals": a.escalate_after, "window_seconds": a.strike_window_seconds})),
         )
         self.counts: Counter[str] = Counter()
         c = policy.challenge
@@ -238,7 +249,7 @@ class Engine:
             return self._allow(event)
         reasons = risk.reasons
         penalty, _ = self.store.penalize(
-            now, key, action, decision_id, tuple((r.detector, r.key, r.score, r.detail) for r in reasons),
+            now, key, action, decision_id, tuple(r.as_tuple() for r in reasons),
             self.escalation)
         decision = self._decision(event, keys, penalty.action, reasons_of(penalty.reasons),
                                   penalty.until, decision_id)

@@ -319,7 +319,7 @@ def _assess_regime(facts: IncidentFacts, regime: Regime, members: list[AffectedM
         regulator_rule.contents if regulator_rule else (),
         individuals_rule.contents if individuals_rule else (),
         regime.records, tuple(questions),
-        tuple(s.citation + (f" <{s.url}>" if s.url else "") for s in regime.sources), tuple(jurisdiction))
+        tuple(str(s) for s in regime.sources), tuple(jurisdiction))
 
 
 def _jurisdiction(facts: IncidentFacts, regime: Regime, members: list[AffectedMember],

@@ -64,8 +64,15 @@ class Offset:
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    citation: str
-    url: str | None = None
+    """Where a regime's facts come from: a document by its title and address, and which of its
+    provisions (`citation`, e.g. "Art. 33(1), 34"; "" for the whole)."""
+
+    title: str
+    url: str
+    citation: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.title}{', ' + self.citation if self.citation else ''} <{self.url}>"
 
 
 PLACEHOLDERS = ("members", "contact", "organisation", "regulator", "incident")
@@ -395,22 +402,26 @@ class _Checker:
         return tuple(items), tuple(checks)
 
     def sources(self, raw: Any) -> tuple[Source, ...]:
+        """Each source by title and https URL (a document anyone can open, not a file of ScrapeGuard's)."""
         if not isinstance(raw, list) or not raw:
-            self.problem("sources", "missing: at least one {citation = ..., url = ...} source")
+            self.problem("sources", "missing: at least one {title = ..., url = ...} source")
             return ()
         out: list[Source] = []
         for index, item in enumerate(raw):
             prefix = f"sources[{index}]."
             if not isinstance(item, dict):
-                self.problem(f"sources[{index}]", "must be a table {citation = ..., url = ...}")
+                self.problem(f"sources[{index}]", "must be a table {title = ..., url = ..., citation = ...}")
                 continue
-            self.unknown(item, {"citation", "url"}, prefix)
-            citation = self.text(item, "citation", prefix)
-            url = self.text(item, "url", prefix, required=False)
-            if url is not None and not url.startswith("https://"):
+            self.unknown(item, {"title", "url", "citation"}, prefix)
+            title = self.text(item, "title", prefix)
+            url = self.text(item, "url", prefix)
+            citation = self.text(item, "citation", prefix, required=False) or ""
+            if url is not None and (not url.startswith("https://") or len(url) <= len("https://")
+                                    or any(c.isspace() for c in url)):
                 self.problem(prefix + "url", f"must be an https:// URL, got {url!r}")
-            if citation:
-                out.append(Source(citation, url))
+                url = None
+            if title and url:
+                out.append(Source(title, url, citation))
         return tuple(out)
 
     def rule(self, raw: Any, prefix: str) -> Rule | None:

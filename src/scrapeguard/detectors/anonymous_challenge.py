@@ -41,7 +41,7 @@ class AnonymousChallenge(Detector):
             return []
         return [Signal(self.name, who[0], self.score,
                        "anonymous visitors pass a check before member profiles (policy)",
-                       answered_by=BY_CHALLENGE)]
+                       {"route": event.route.kind}, answered_by=BY_CHALLENGE)]
 
     @classmethod
     def describe(cls, policy: Policy) -> ControlDescription:

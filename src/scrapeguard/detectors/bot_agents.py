@@ -14,6 +14,8 @@ Other signals are raised on requests for member data only (profiles, lookups, li
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 from scrapeguard.detectors.base import Counted, Detector, Signal
 from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, refused_alone
 from scrapeguard.detectors.windows import actor
@@ -25,6 +27,7 @@ from scrapeguard.intel.crawlers import (
     TOOL,
     UNVERIFIED,
     VERIFIED,
+    Agent,
     CrawlerVerifier,
     Resolver,
     classify,
@@ -35,6 +38,48 @@ from scrapeguard.routes import MEMBER_DATA_KINDS
 from scrapeguard.stores.base import StateStore
 
 MEMBER_DATA = MEMBER_DATA_KINDS
+
+
+class Verdict(NamedTuple):
+    """What a user agent says about its client: a signal's score, detail and evidence."""
+
+    score: float
+    detail: str
+    evidence: dict[str, Any]
+
+
+def scanner_verdict(user_agent: str, options: BotAgentsOptions) -> Verdict | None:
+    """A self-declared vulnerability scanner, on any route; None if it is not one (or not refused)."""
+    scanner = scanner_name(user_agent) if options.scanner_score > 0 else None
+    if scanner is None:
+        return None
+    return Verdict(options.scanner_score, f"vulnerability scanner ({scanner}) probing the site",
+                   {"scanner": scanner})
+
+
+def agent_verdict(agent: Agent, ip: str | None, options: BotAgentsOptions,
+                  verifier: CrawlerVerifier) -> Verdict | None:
+    """What a user agent asking for member data says about its client (the engine's and log
+    analysis' one definition); None for a browser, a search crawler whose claim checks out, or a
+    kind the policy does not refuse."""
+    o = options
+    if agent.kind == SEARCH and agent.crawler is not None and ip:
+        if verifier.verify(ip, agent.crawler) == UNVERIFIED and o.fake_crawler_score > 0:
+            return Verdict(o.fake_crawler_score,
+                           f"claims to be {agent.name} but {ip} is not {agent.operator}'s "
+                           "(published ranges, reverse DNS)", {"claimed": agent.name})
+        return None
+    if agent.kind == AI_TRAINING and o.refuse_ai_training and o.ai_training_score > 0:
+        operator = f" ({agent.operator})" if agent.operator else ""
+        return Verdict(o.ai_training_score, f"AI training crawler {agent.name}{operator}: refused by policy",
+                       {"crawler": agent.name})
+    if agent.kind == TOOL and o.tool_score > 0:
+        return Verdict(o.tool_score, f"scraping tool ({agent.name}) asking for member data",
+                       {"tool": agent.name})
+    if agent.kind == CRAWLER and o.crawler_score > 0:
+        return Verdict(o.crawler_score, "self-declared bot asking for member data",
+                       {"user_agent": agent.name})
+    return None
 
 
 class BotAgents(Detector):
@@ -69,34 +114,13 @@ class BotAgents(Detector):
         who = actor(event)  # the key the request's other evidence goes to, so that they combine
         if who is None:
             return []
-        key = who[0]
-        o = self.options
-        scanner = scanner_name(event.user_agent) if o.scanner_score > 0 else None
+        scanner = scanner_verdict(event.user_agent, self.options)
         if scanner is not None:
-            return [Signal(self.name, key, o.scanner_score,
-                           f"vulnerability scanner ({scanner}) probing the site", {"scanner": scanner})]
+            return [Signal(self.name, who[0], *scanner)]
         if event.route.kind not in MEMBER_DATA:
             return []
-        agent = classify(event.user_agent)
-        if agent.kind == SEARCH and agent.crawler is not None and event.ip:
-            if self.verifier.verify(event.ip, agent.crawler) == UNVERIFIED and o.fake_crawler_score > 0:
-                return [Signal(self.name, key, o.fake_crawler_score,
-                               f"claims to be {agent.name} but {event.ip} is not {agent.operator}'s "
-                               "(published ranges, reverse DNS)",
-                               {"claimed": agent.name})]
-            return []
-        if agent.kind == AI_TRAINING and o.refuse_ai_training and o.ai_training_score > 0:
-            operator = f" ({agent.operator})" if agent.operator else ""
-            return [Signal(self.name, key, o.ai_training_score,
-                           f"AI training crawler {agent.name}{operator}: refused by policy",
-                           {"crawler": agent.name})]
-        if agent.kind == TOOL and o.tool_score > 0:
-            return [Signal(self.name, key, o.tool_score,
-                           f"scraping tool ({agent.name}) asking for member data", {"tool": agent.name})]
-        if agent.kind == CRAWLER and o.crawler_score > 0:
-            return [Signal(self.name, key, o.crawler_score,
-                           "self-declared bot asking for member data", {"user_agent": agent.name})]
-        return []
+        verdict = agent_verdict(classify(event.user_agent), event.ip, self.options, self.verifier)
+        return [Signal(self.name, who[0], *verdict)] if verdict is not None else []
 
     @classmethod
     def describe(cls, policy: Policy) -> ControlDescription:

@@ -85,6 +85,21 @@ def manner(event: Event) -> str | None:
     return _digest("\n".join(event.headers.get(name, "") for name in MANNER_HEADERS))
 
 
+def is_campaign(networks: int, members: int, views: int, options: CampaignOptions) -> bool:
+    """The one definition of a campaign, for the engine and log analysis: a group of actors spanning
+    `min_networks` networks and `min_members` members, each actor its own slice (distinct members
+    at least `min_disjoint_share` of the (actor, member) views)."""
+    return networks >= options.min_networks and members >= options.min_members \
+        and members >= options.min_disjoint_share * views
+
+
+def campaign_detail(group: str, networks: int, members: int, how: str, within: str) -> str:
+    """The words of a campaign's signal, for the engine and log analysis: `how` its actors ask,
+    `within` which time."""
+    return f"part of {group}: {networks} networks {how}, each its own slice, {members} members reached " \
+        f"{within}"
+
+
 def group_key(kind: str, pattern: str | None) -> str:
     """The campaign key of a kind of sweep ("ids", "names") on a route."""
     return f"campaign:{kind}-{_digest(pattern or '')}"
@@ -158,13 +173,14 @@ class Campaign(Detector):
             return []
         n_networks, n_members, n_views = networks.counts[0], members.counts[0], views.counts[0]
         o = self.options
-        if n_networks < o.min_networks or n_members < o.min_members \
-                or n_members < o.min_disjoint_share * n_views:
+        if not is_campaign(n_networks, n_members, n_views, o):
             return []
         self._remember(event, group)
-        detail = (f"part of {group}: {n_networks} networks sweeping member pages in order (by {sweep.kind}), "
-                  f"each its own slice, {n_members} members reached within {_minutes(o.window_seconds)}")
-        evidence: dict[str, Any] = {"campaign": group, "networks": n_networks, "members": n_members}
+        detail = campaign_detail(group, n_networks, n_members,
+                                 f"sweeping member pages in order (by {sweep.kind})",
+                                 f"within {_minutes(o.window_seconds)}")
+        evidence: dict[str, Any] = {"campaign": group, "networks": n_networks, "members": n_members,
+                                    "views": n_views, "sweep": sweep.kind, "window_seconds": o.window_seconds}
         related = self._newly_related(group, who, self._roster(event, group, who, store))
         if related:
             evidence["related"] = related

@@ -24,10 +24,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from scrapeguard.detectors.base import Counted, Detector, Signal, distinct, history
 from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, quota, refused_alone
-from scrapeguard.detectors.windows import HOUR, anonymous_key, hour_and_day, over_quota_detail
+from scrapeguard.detectors.windows import (
+    HOUR,
+    anonymous_key,
+    exhausted_period,
+    hour_and_day,
+    quota_detail,
+    quota_evidence,
+)
 from scrapeguard.events import Event
 from scrapeguard.policy.model import EnumerationOptions, Policy
 from scrapeguard.routes import CONTACT_LOOKUP, PROFILE
@@ -41,6 +49,16 @@ HISTORY = "members"
 KEEP = 64
 #: Marks a member page that was not found.
 MISS = "!"
+#: What the contact look-up quota counts, in words ("{n}": how many).
+LOOKED_UP = "looked up {n} members by contact details"
+
+
+def over_lookup_quota(who: str, quota: str, period: str, count: int, limit: int,
+                      span: str = "") -> tuple[str, dict[str, Any]]:
+    """A contact look-up quota gone over, as the engine and log analysis say it: the detail and the
+    evidence (`quota`: lookups_anonymous or lookups_account; the rest as in `quota_detail`)."""
+    detail = quota_detail(who, LOOKED_UP, count, limit, period, span)
+    return detail, quota_evidence(quota, period, count, limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,10 +161,13 @@ class Enumeration(Detector):
         result = distinct(counted, who[0], SET)
         if result is None or result.admitted:
             return []
-        detail = over_quota_detail(who[1], "looked up {n} members by contact details", result, who[2])
+        quota = "lookups_account" if who[0].startswith("account:") else "lookups_anonymous"
+        period = exhausted_period(result, who[2])
+        i = 0 if period == "hour" else 1
+        detail, facts = over_lookup_quota(who[1], quota, period, result.counts[i], who[2][i].limit)
         per_hour, per_day = result.counts
         return [Signal(self.name, who[0], self.options.score, detail,
-                       {"per_hour": per_hour, "per_day": per_day})]
+                       {"per_hour": per_hour, "per_day": per_day} | facts)]
 
     @classmethod
     def describe(cls, policy: Policy) -> ControlDescription:

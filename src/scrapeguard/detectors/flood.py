@@ -118,7 +118,7 @@ class Flood(Detector):
                 self.name, who[0], o.pages_score,
                 f"{who[1]} asked for more than {o.pages} distinct pages within "
                 f"{o.pages_seconds:g} seconds: a crawl at a pace no reader keeps",
-                {"pages": pages.counts[0] + 1, "seconds": o.pages_seconds}))
+                {"pages": pages.counts[0] + 1, "limit": o.pages, "seconds": o.pages_seconds}))
         if self._cookieless(event):
             past = history(counted, f"ip:{event.ip}", AGENTS)
             # (with no more requests in the window than the limit, no more user agents either)
@@ -132,7 +132,7 @@ class Flood(Detector):
                         f"{agents} different user agents from one address within "
                         f"{o.user_agents_seconds:g} seconds, each on a single request without its "
                         "page's files: a tool switching its user agent",
-                        {"user_agents": agents, "seconds": o.user_agents_seconds}))
+                        {"user_agents": agents, "limit": o.user_agents, "seconds": o.user_agents_seconds}))
         return signals
 
     @classmethod

@@ -77,7 +77,7 @@ class IpSharing(Detector):
             signals.append(Signal(self.name, account, o.rotation_score,
                                   f"account used from {networks.counts[0]} networks within the hour "
                                   f"(people use up to {o.networks_per_account}): rotating proxies",
-                                  {"networks": networks.counts[0]}))
+                                  {"networks": networks.counts[0], "limit": o.networks_per_account}))
         if self._young(event):
             young = distinct(counted, f"ip:{event.ip}", NEW_ACCOUNTS)
             if young is not None and young.counts[0] > o.new_accounts_per_ip and o.new_accounts_score > 0:

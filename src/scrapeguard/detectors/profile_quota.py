@@ -15,9 +15,20 @@ a scraper that stays just under the daily quota day after day.
 
 from __future__ import annotations
 
+from typing import Any
+
 from scrapeguard.detectors.base import Counted, Detector, Signal, distinct
 from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, quota, refused_alone
-from scrapeguard.detectors.windows import DAY, HOUR, anonymous_key, hour_and_day, over_quota_detail
+from scrapeguard.detectors.windows import (
+    DAY,
+    HOUR,
+    WEEK,
+    anonymous_key,
+    exhausted_period,
+    hour_and_day,
+    quota_detail,
+    quota_evidence,
+)
 from scrapeguard.events import Event
 from scrapeguard.policy.model import Policy, ProfileQuotaOptions, Quota
 from scrapeguard.routes import PROFILE
@@ -29,7 +40,16 @@ SET = "profiles"
 SHARED = "shared"
 #: Name of the set of an address's sessions that used up the anonymous quota.
 EXHAUSTED = "exhausted"
-WEEK = 7 * DAY
+#: What the quota counts, in words ("{n}": how many).
+VIEWED = "viewed {n} distinct member profiles"
+
+
+def over_quota(who: str, quota: str, period: str, count: int, limit: int,
+               span: str = "") -> tuple[str, dict[str, Any]]:
+    """A profile quota gone over, as the engine and log analysis say it: the detail for people and
+    the evidence for programs. `quota` names the policy's table (anonymous, account, new_account,
+    shared_address, network), `period` "hour", "day" or "week"; `span` as in `quota_detail`."""
+    return quota_detail(who, VIEWED, count, limit, period, span), quota_evidence(quota, period, count, limit)
 
 
 def quota_windows(quota: Quota) -> tuple[Window, ...]:
@@ -58,18 +78,18 @@ class ProfileQuota(Detector):
     def from_policy(cls, policy: Policy, live: bool = True) -> ProfileQuota | None:
         return cls(policy.profile_quota) if policy.profile_quota.enabled else None
 
-    def _who(self, event: Event) -> tuple[str, str, tuple[Window, ...]] | None:
-        """The key the view counts against, who that is in words, and the quota."""
+    def _who(self, event: Event) -> tuple[str, str, str, tuple[Window, ...]] | None:
+        """The key the view counts against, who that is in words, the quota's name and its windows."""
         if event.account is not None:
             young = (event.account_created is not None
                      and event.ts - event.account_created < self.new_account_seconds)
             if young:
-                return f"account:{event.account}", "new account", self._new_account
-            return f"account:{event.account}", "account", self._account
+                return f"account:{event.account}", "new account", "new_account", self._new_account
+            return f"account:{event.account}", "account", "account", self._account
         if event.session is not None and event.session_issued:
-            return f"session:{event.session}", "anonymous browser session", self._anonymous
+            return f"session:{event.session}", "anonymous browser session", "anonymous", self._anonymous
         anonymous = anonymous_key(event)
-        return (*anonymous, self._anonymous) if anonymous else None
+        return (*anonymous, "anonymous", self._anonymous) if anonymous else None
 
     def _shares_address(self, event: Event) -> bool:
         """Whether the view also counts in its address's shared anonymous quota."""
@@ -87,7 +107,7 @@ class ProfileQuota(Detector):
         who = self._who(event)
         if who is None:
             return []
-        requests: list[StoreRequest] = [CountRequest(who[0], SET, route.subject, who[2])]
+        requests: list[StoreRequest] = [CountRequest(who[0], SET, route.subject, who[3])]
         if self._shares_address(event):
             requests.append(CountRequest(f"ip:{event.ip}", SHARED, route.subject, self._shared))
         if self._network is not None and event.ip:
@@ -100,18 +120,18 @@ class ProfileQuota(Detector):
         signals = []
         who = self._who(event)
         if who is not None:
-            signal = self._judge(who[0], SET, who[1], who[2], counted)
+            signal = self._judge(who[0], SET, who[1], who[2], who[3], counted)
             if signal:
                 signals.append(signal)
                 if who[0].startswith("session:") and event.ip:
                     signals += self._rotation(event, store)
         if self._shares_address(event):
             signal = self._judge(f"ip:{event.ip}", SHARED, "address shared by anonymous browser sessions",
-                                 self._shared, counted)
+                                 "shared_address", self._shared, counted)
             if signal:
                 signals.append(signal)
         if self._network is not None and event.ip:
-            signal = self._judge(f"net:{event.net}", SET, "network", self._network, counted)
+            signal = self._judge(f"net:{event.net}", SET, "network", "network", self._network, counted)
             if signal:
                 signals.append(signal)
         return signals
@@ -129,7 +149,7 @@ class ProfileQuota(Detector):
                        f"another browser session from {event.ip} used up the anonymous quota within the "
                        "hour: cookies are being thrown away for fresh quotas", {"rotation": True})]
 
-    def _judge(self, key: str, name: str, who: str, windows: tuple[Window, ...],
+    def _judge(self, key: str, name: str, who: str, quota: str, windows: tuple[Window, ...],
                counted: Counted) -> Signal | None:
         result = distinct(counted, key, name)
         if result is None or result.admitted:
@@ -138,15 +158,16 @@ class ProfileQuota(Detector):
         per_hour, per_day = result.counts[0], result.counts[1]
         evidence = {"per_hour": per_hour, "per_day": per_day,
                     "quota_per_hour": hour.limit, "quota_per_day": day.limit}
-        did = "viewed {n} distinct member profiles"
         if len(windows) > 2 and len(result.counts) > 2:
             week, per_week = windows[2], result.counts[2]
             evidence |= {"per_week": per_week, "quota_per_week": week.limit}
             if per_hour < hour.limit and per_day < day.limit:  # only the week is full
-                detail = f"{who} {did.format(n=per_week)} in the last 7 days (quota {week.limit}/week)"
-                return Signal(self.name, key, self.score, detail, evidence)
-        detail = over_quota_detail(who, did, result._replace(counts=(per_hour, per_day)), (hour, day))
-        return Signal(self.name, key, self.score, detail, evidence)
+                detail, facts = over_quota(who, quota, "week", per_week, week.limit)
+                return Signal(self.name, key, self.score, detail, evidence | facts)
+        period = exhausted_period(result._replace(counts=(per_hour, per_day)), (hour, day))
+        count, limit = (per_hour, hour.limit) if period == "hour" else (per_day, day.limit)
+        detail, facts = over_quota(who, quota, period, count, limit)
+        return Signal(self.name, key, self.score, detail, evidence | facts)
 
     @classmethod
     def describe(cls, policy: Policy) -> ControlDescription:

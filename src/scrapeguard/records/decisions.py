@@ -29,6 +29,10 @@ def decision_record(decision: Decision | dict[str, Any], pseudonymiser: Pseudony
     reasons = [dict(r) for r in data.get("reasons") or [] if isinstance(r, dict)]
     for reason in reasons:
         reason["key"] = pseudonymiser.actor(str(reason.get("key", "")))
+        evidence = reason.get("evidence")
+        if isinstance(evidence, dict) and isinstance(evidence.get("related"), list):  # actor keys
+            reason["evidence"] = evidence | {"related": [pseudonymiser.actor(str(k))
+                                                         for k in evidence["related"]]}
     actors = [pseudonymiser.key(name, keys[name]) for name in ACTOR_KEYS if name in keys]
     for key in data.get("related") or ():  # a campaign's actors that swept before it was recognised
         actor = pseudonymiser.actor(str(key))
@@ -73,6 +77,8 @@ def parse_decision_line(line: str, pseudonymiser: Pseudonymiser, source: str = "
     if not isinstance(reasons, list) or not all(isinstance(r, dict) and isinstance(r.get("key", ""), str)
                                                  for r in reasons):
         raise RecordsError('"reasons" must be a list of objects with a string "key"')
+    if not all(isinstance(r.get("evidence", {}), dict) for r in reasons):
+        raise RecordsError('a reason\'s "evidence" must be an object')
     for name in ("id", "route", "path"):
         if not isinstance(data.get(name, ""), str):
             raise RecordsError(f'"{name}" must be a string')
