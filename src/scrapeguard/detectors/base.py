@@ -59,7 +59,10 @@ class Signal:
 
 
 class Detector(ABC):
+    #: Its name in reasons, in the registry (`detectors/__init__.py`) and in the policy ([detectors.NAME]).
     name: ClassVar[str]
+    #: Its options: a dataclass of `option(...)`s read from [detectors.NAME] (see policy/options.py).
+    options_class: ClassVar[type[Any]]
     #: True if `plan` asks for nothing on requests for no member data: the engine then does not ask
     #: (tests/test_engine.py checks every detector that says so).
     plans_member_data_only: ClassVar[bool] = False

@@ -15,10 +15,13 @@ a scraper that stays just under the daily quota day after day.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from scrapeguard.detectors.base import Counted, Detector, Signal, distinct
 from scrapeguard.detectors.windows import DAY, HOUR, anonymous_key, hour_and_day, over_quota_detail
 from scrapeguard.events import Event
-from scrapeguard.policy.model import Policy, ProfileQuotaOptions, Quota
+from scrapeguard.policy.model import Policy, Quota
+from scrapeguard.policy.options import option, table
 from scrapeguard.routes import PROFILE
 from scrapeguard.stores.base import NO_ESCALATION, CountRequest, StateStore, StoreRequest, Window
 
@@ -37,8 +40,34 @@ def quota_windows(quota: Quota) -> tuple[Window, ...]:
     return (*hour_day, Window(WEEK, quota.per_week)) if quota.per_week else hour_day
 
 
+@dataclass(frozen=True, slots=True)
+@table("detectors.profile_quota")
+class ProfileQuotaOptions:
+    enabled: bool = option("Whether the detector runs.")
+    score: float = option("Risk score of a view that would go over a quota.", lo=0, hi=1)
+    anonymous: Quota = option("Visitors without an account (per issued browser session, else per IP).")
+    account: Quota = option("Logged-in accounts, per account.")
+    new_account: Quota = option("Accounts younger than new_account_max_age_days, per account.")
+    new_account_max_age_days: float = option("Age below which an account is new.",
+                                             key="new_account.max_age_days", lo=0)
+    network_enabled: bool = option("Whether views are also counted per network (/24, /64).",
+                                   key="network.enabled")
+    network: Quota = option("All views from one network, when network_enabled.")
+    #: All anonymous browser sessions of one address together (see profile_quota).
+    shared_address: Quota = option("All anonymous browser sessions of one address together.")
+    rotation_score: float = option("Risk score of cookie rotation (a second session of an address "
+                                   "using up its quota within the hour).", lo=0, hi=1)
+
+    def counted_per_key(self) -> tuple[int, ...]:
+        quotas = [self.anonymous, self.account, self.shared_address, self.new_account]
+        if self.network_enabled:
+            quotas.append(self.network)
+        return tuple(max(q.per_day, q.per_week) for q in quotas)
+
+
 class ProfileQuota(Detector):
     name = "profile_quota"
+    options_class = ProfileQuotaOptions
     plans_member_data_only = True
 
     def __init__(self, options: ProfileQuotaOptions) -> None:
@@ -55,7 +84,8 @@ class ProfileQuota(Detector):
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> ProfileQuota | None:
-        return cls(policy.profile_quota) if policy.profile_quota.enabled else None
+        options = policy.options(ProfileQuotaOptions)
+        return cls(options) if options.enabled else None
 
     def _who(self, event: Event) -> tuple[str, str, tuple[Window, ...]] | None:
         """The key the view counts against, who that is in words, and the quota."""
