@@ -203,7 +203,8 @@ class IncidentOptions:
     def check(self) -> Iterator[OptionProblem]:
         key = self.pseudonym_key
         if key != "auto" and not (key.startswith(("env:", "file:")) and key.split(":", 1)[1]):
-            yield OptionProblem("pseudonym_key", f"{key!r} is not a key source", '"auto", "env:NAME", "file:PATH"')
+            yield OptionProblem("pseudonym_key", f"{key!r} is not a key source",
+                                '"auto", "env:NAME", "file:PATH"')
 
 
 @dataclass(frozen=True, slots=True)
