@@ -353,8 +353,8 @@ def test_a_clearance_never_turns_more_evidence_into_a_lighter_outcome() -> None:
 
 
 def test_detectors_that_plan_for_member_data_only_plan_nothing_for_anything_else() -> None:
-    """The engine skips `plan` off the member-data routes for detectors that say they plan only for
-    member data: each that says so must plan nothing there, for every kind of visitor."""
+    """The engine skips `plan` off the member-data routes for detectors that do not say they plan on
+    every route: each of them must plan nothing there, for every kind of visitor."""
     from scrapeguard.detectors import ALL
     policy = policy_with(EVERY_DETECTOR)
     routes = RouteMap(policy.routes)
@@ -368,7 +368,7 @@ def test_detectors_that_plan_for_member_data_only_plan_nothing_for_anything_else
     checked = 0
     for cls in ALL:
         detector = cls.from_policy(policy, live=False)
-        if detector is None or not detector.plans_member_data_only:
+        if detector is None or detector.plans_every_route:
             continue
         checked += 1
         assert all(detector.plan(e) == [] for e in events), cls.name

@@ -35,7 +35,6 @@ class AnonymousChallengeOptions:
 class AnonymousChallenge(Detector):
     name = "anonymous_challenge"
     options_class = AnonymousChallengeOptions
-    plans_member_data_only = True
 
     def __init__(self, score: float, kinds: frozenset[str]) -> None:
         self.score = score

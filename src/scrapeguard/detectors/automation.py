@@ -92,6 +92,7 @@ class AutomationOptions:
 class Automation(Detector):
     name = "automation"
     options_class = AutomationOptions
+    plans_every_route = True
 
     def __init__(self, options: AutomationOptions) -> None:
         self.options = options

@@ -59,7 +59,6 @@ class BotAgentsOptions:
 class BotAgents(Detector):
     name = "bot_agents"
     options_class = BotAgentsOptions
-    plans_member_data_only = True
 
     def __init__(self, options: BotAgentsOptions, verifier: CrawlerVerifier) -> None:
         self.options = options

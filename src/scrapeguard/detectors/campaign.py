@@ -107,7 +107,6 @@ class CampaignOptions:
 class Campaign(Detector):
     name = "campaign"
     options_class = CampaignOptions
-    plans_member_data_only = True
 
     def __init__(self, options: CampaignOptions, young_seconds: float = 7 * 86400) -> None:
         self.options = options

@@ -81,7 +81,6 @@ class EnumerationOptions:
 class Enumeration(Detector):
     name = "enumeration"
     options_class = EnumerationOptions
-    plans_member_data_only = True
 
     def __init__(self, options: EnumerationOptions) -> None:
         self.options = options

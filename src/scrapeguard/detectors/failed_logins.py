@@ -103,6 +103,7 @@ class FailedLoginsOptions:
 class FailedLogins(Detector):
     name = "failed_logins"
     options_class = FailedLoginsOptions
+    plans_every_route = True
     guards = frozenset({LOGIN})
 
     def __init__(self, options: FailedLoginsOptions) -> None:

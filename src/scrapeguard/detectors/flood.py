@@ -95,6 +95,7 @@ class FloodOptions:
 class Flood(Detector):
     name = "flood"
     options_class = FloodOptions
+    plans_every_route = True
 
     def __init__(self, options: FloodOptions) -> None:
         self.options = options

@@ -47,7 +47,6 @@ class HoneypotOptions:
 class Honeypot(Detector):
     name = "honeypot"
     options_class = HoneypotOptions
-    plans_member_data_only = True
 
     def __init__(self, options: HoneypotOptions) -> None:
         self.options = options

@@ -61,7 +61,6 @@ class IpReputationOptions:
 class IpReputation(Detector):
     name = "ip_reputation"
     options_class = IpReputationOptions
-    plans_member_data_only = True
     #: A network look-up per new address: asked only to corroborate, unless its scores alone can
     #: refuse or challenge (with the default policy they challenge: a hosting network is bot evidence).
     corroborates = True

@@ -51,7 +51,6 @@ class IpSharingOptions:
 class IpSharing(Detector):
     name = "ip_sharing"
     options_class = IpSharingOptions
-    plans_member_data_only = True
 
     def __init__(self, options: IpSharingOptions, young_seconds: float) -> None:
         self.options = options

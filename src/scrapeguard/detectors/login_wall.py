@@ -54,7 +54,6 @@ class LoginWallOptions:
 class LoginWall(Detector):
     name = "login_wall"
     options_class = LoginWallOptions
-    plans_member_data_only = True
 
     def __init__(self, options: LoginWallOptions) -> None:
         self.options = options

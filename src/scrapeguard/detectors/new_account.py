@@ -39,7 +39,6 @@ class NewAccountOptions:
 class NewAccount(Detector):
     name = "new_account"
     options_class = NewAccountOptions
-    plans_member_data_only = True
 
     def __init__(self, options: NewAccountOptions) -> None:
         self.options = options

@@ -68,7 +68,6 @@ class ProfileQuotaOptions:
 class ProfileQuota(Detector):
     name = "profile_quota"
     options_class = ProfileQuotaOptions
-    plans_member_data_only = True
 
     def __init__(self, options: ProfileQuotaOptions) -> None:
         self.options = options

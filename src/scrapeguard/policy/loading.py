@@ -16,11 +16,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from scrapeguard import routes as route_map  # (its attributes at call time: routes imports the model)
 from scrapeguard.policy import options
 from scrapeguard.policy.errors import PolicyError, PolicyProblem
 from scrapeguard.policy.model import Mode, Policy, RouteRule, StoreOptions
 from scrapeguard.policy.options import OptionField, Spec, defaults_text, table_name, type_name
-from scrapeguard.routes import MEMBER_KINDS, ROUTE_KINDS
 
 ROUTE_KEYS = ("pattern", "kind", "subject", "categories", "methods")
 #: HTTP methods a route rule may name.
@@ -231,8 +231,8 @@ class _Checker:
                              'a path like "/u/{username}"')
                 continue
             kind = entry.get("kind", "page")
-            if kind not in ROUTE_KINDS:
-                self.problem(f"{key}.kind", f"{kind!r} is not a route kind", ", ".join(ROUTE_KINDS))
+            if kind not in route_map.ROUTE_KINDS:
+                self.problem(f"{key}.kind", f"{kind!r} is not a route kind", ", ".join(route_map.ROUTE_KINDS))
                 continue
             subject = entry.get("subject")
             placeholders = re.findall(r"\{(\w+)\*?\}", pattern)
@@ -249,7 +249,7 @@ class _Checker:
                     self.problem(f"{key}.subject", f"{subject!r} names no placeholder of the pattern",
                                  ", ".join([*placeholders, "query:NAME", "form:NAME"]))
                     continue
-            elif kind in MEMBER_KINDS:
+            elif kind in route_map.MEMBER_KINDS:
                 self.problem(f"{key}.subject", f"a {kind} route must say which member it shows",
                              ", ".join([*placeholders, "query:NAME", "form:NAME"]))
                 continue
