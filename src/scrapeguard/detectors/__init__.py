@@ -8,6 +8,7 @@ detector"). The policy's loader reads each detector's table by this registry.
 
 from __future__ import annotations
 
+from scrapeguard.detectors.agent_list import AgentList
 from scrapeguard.detectors.anonymous_challenge import AnonymousChallenge
 from scrapeguard.detectors.automation import Automation
 from scrapeguard.detectors.base import Detector, Signal
@@ -39,6 +40,7 @@ REGISTRY: dict[str, type[Detector]] = {
     "login_wall": LoginWall,
     "failed_logins": FailedLogins,
     "anonymous_challenge": AnonymousChallenge,
+    "agent_list": AgentList,
 }
 #: Every detector, in the order they run.
 ALL: tuple[type[Detector], ...] = tuple(REGISTRY.values())
@@ -52,6 +54,7 @@ def build_detectors(policy: Policy, live: bool = True) -> list[Detector]:
 __all__ = [
     "ALL",
     "REGISTRY",
+    "AgentList",
     "AnonymousChallenge",
     "Automation",
     "BotAgents",
