@@ -4,6 +4,8 @@ defaults.toml (the only source of defaults), and every key of defaults.toml is a
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 from typing import Any, get_type_hints
@@ -173,3 +175,14 @@ def test_every_registered_detector_reads_its_own_table() -> None:
     for name, cls in REGISTRY.items():
         assert cls.name == name
         assert table_name(cls.options_class) == f"detectors.{name}"
+
+
+@pytest.mark.parametrize("module", ["scrapeguard.engine", "scrapeguard.routes", "scrapeguard.policy.model",
+                                    "scrapeguard.detectors.flood", "scrapeguard.refusals",
+                                    "scrapeguard.records.sink", "scrapeguard.policy"])
+def test_each_module_imports_first(module: str) -> None:
+    """The policy reads the detectors' options and the detectors import the policy's model: whichever
+    is imported first, in a fresh interpreter, the import works."""
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
