@@ -248,13 +248,14 @@ class Exploding(Detector):
 
 
 EVERY_DETECTOR = ('[detectors.honeypot]\ntrap_paths = ["/trap"]\n[detectors.login_wall]\nenabled = true\n'
-                  '[detectors.anonymous_challenge]\nenabled = true\n')
+                  '[detectors.anonymous_challenge]\nenabled = true\n'
+                  '[detectors.agent_list]\nagents = ["Scraper/"]\n')
 
 
 def test_every_detector_can_be_switched_off() -> None:
     from scrapeguard.detectors import ALL
     names = [cls.name for cls in ALL]
-    assert len(names) == 13
+    assert len(names) == 14
     everything = policy_with(EVERY_DETECTOR)
     assert [d.name for d in Engine(everything).detectors] == names
     engine = Engine(policy_with("".join(f"[detectors.{name}]\nenabled = false\n" for name in names)))
@@ -372,4 +373,4 @@ def test_detectors_that_plan_for_member_data_only_plan_nothing_for_anything_else
             continue
         checked += 1
         assert all(detector.plan(e) == [] for e in events), cls.name
-    assert checked == 10
+    assert checked == 11

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -179,9 +179,7 @@ class Engine:
         held = [f"{name}:{keys[name]}" for name in self.penalty_keys
                 if name in keys and not (event.account is not None and name in ADDRESS_KEYS)]
         decision_id = new_decision_id()
-        requests: list[StoreRequest] = []
-        for detector in self.detectors:
-            requests += self._plan(detector, event)
+        requests = self._plans(self.detectors, event)
         clearance = None
         if event.clearance is not None and self.challenging:
             # a clearance is good for a bounded number of member-data requests
@@ -196,10 +194,9 @@ class Engine:
         a detector guards the route kind (failed_logins: the login routes)."""
         inspecting = tuple(d for d in self._judging_every_route if d.judges(event))
         held = [k for d in self._holding.get(event.route.kind, ()) for k in d.held_keys(event)]
-        recorded: list[StoreRequest] = []
-        judged: list[StoreRequest] = []
-        for detector in self._planning_every_route:
-            (judged if detector in inspecting else recorded).extend(self._plan(detector, event))
+        planning = self._planning_every_route
+        recorded = self._plans([d for d in planning if d not in inspecting], event)
+        judged = self._plans([d for d in planning if d in inspecting], event) if inspecting else []
         if recorded and self.defer is not None:
             self.defer(event, recorded)
             recorded = []
@@ -207,12 +204,14 @@ class Engine:
         return _Step(False, event.keys() if held else {}, held, inspecting, recorded + judged,
                      new_decision_id() if held else "", None)
 
-    def _plan(self, detector: Detector, event: Event) -> list[StoreRequest]:
-        try:
-            return detector.plan(event)
-        except Exception:  # a detector must never take the guard down
-            self._detector_failed(detector, event)
-            return []
+    def _plans(self, detectors: Iterable[Detector], event: Event) -> list[StoreRequest]:
+        requests: list[StoreRequest] = []
+        for detector in detectors:
+            try:
+                requests += detector.plan(event)
+            except Exception:  # a detector must never take the guard down
+                self._detector_failed(detector, event)
+        return requests
 
     def _observe(self, event: Event, step: _Step) -> Observation:
         """One store round trip: count what the detectors planned, look up the held keys' penalties."""
