@@ -40,16 +40,18 @@ def _nested(field: OptionField) -> type | None:
     return hint if dataclasses.is_dataclass(hint) and isinstance(hint, type) else None
 
 
-def _claimed(cls: type, prefix: str) -> Iterator[tuple[str, OptionField]]:
-    """(dotted TOML key, field) of every option a table reads, sub-tables' options included."""
+def _claimed(cls: type, prefix: str) -> Iterator[tuple[str, OptionField, bool]]:
+    """(dotted TOML key, field, whether the key may be absent) of every option a table reads,
+    sub-tables' options included (a value type's field with a Python default may be absent:
+    Quota.per_week, "no weekly quota")."""
     for field in option_fields(cls):
         key = f"{prefix}.{field.key}"
         nested = _nested(field)
         if nested is None:
-            yield key, field
+            yield key, field, False
         else:
             for sub in option_fields(nested):
-                yield f"{key}.{sub.key}", sub
+                yield f"{key}.{sub.key}", sub, sub.default is not dataclasses.MISSING
 
 
 def _leaves(data: dict[str, Any], prefix: str = "") -> Iterator[str]:
@@ -69,7 +71,7 @@ def test_every_policy_table_and_detector_is_covered() -> None:
 
 def test_every_option_is_documented() -> None:
     for cls in _tables():
-        for key, field in _claimed(cls, table_name(cls)):
+        for key, field, _ in _claimed(cls, table_name(cls)):
             assert field.spec.doc.strip().endswith("."), key
 
 
@@ -78,9 +80,8 @@ def test_defaults_toml_names_every_option_and_nothing_else() -> None:
     keys = set(_leaves(shipped)) - {"mode", "routes"}
     claimed: set[str] = set()
     for cls in _tables():
-        for key, field in _claimed(cls, table_name(cls)):
+        for key, _, optional in _claimed(cls, table_name(cls)):
             claimed.add(key)
-            optional = field.default is not dataclasses.MISSING  # Quota.per_week: absent is "none"
             assert optional or key in keys, f"{key} is not in defaults.toml"
     in_toml_only = keys - claimed
     assert in_toml_only == set(), "keys of defaults.toml that no option reads"
