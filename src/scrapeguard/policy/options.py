@@ -170,9 +170,13 @@ def table_name(cls: type) -> str:
     return name
 
 
-@cache
 def option_fields(cls: type) -> tuple[OptionField, ...]:
     """The options of a table or value type, in order."""
+    return _option_fields(cls)
+
+
+@cache
+def _option_fields(cls: type) -> tuple[OptionField, ...]:
     hints = get_type_hints(cls)
     return tuple(OptionField(f.name, hints[f.name], f.metadata.get(SPEC) or Spec(""), f.default)
                  for f in dataclasses.fields(cls))
