@@ -165,11 +165,11 @@ class Engine:
 
     def _exempt(self, event: Event) -> bool:
         """Whether a detector says the policy never counts nor refuses this client (counted)."""
-        exempting = next((d for d in self.detectors if d.exempts(event)), None)
-        if exempting is None:
-            return False
-        self.counts[f"exempt.{exempting.name}"] += 1
-        return True
+        for detector in self.detectors:
+            if detector.exempts(event):
+                self.counts[f"exempt.{detector.name}"] += 1
+                return True
+        return False
 
     def _on_member_data(self, event: Event) -> _Step:
         """On the member-data routes every detector plans, the primary ones inspect, and the
@@ -195,7 +195,8 @@ class Engine:
         inspecting = tuple(d for d in self._judging_every_route if d.judges(event))
         held = [k for d in self._holding.get(event.route.kind, ()) for k in d.held_keys(event)]
         planning = self._planning_every_route
-        recorded = self._plans([d for d in planning if d not in inspecting], event)
+        others = [d for d in planning if d not in inspecting] if inspecting else planning
+        recorded = self._plans(others, event)
         judged = self._plans([d for d in planning if d in inspecting], event) if inspecting else []
         if recorded and self.defer is not None:
             self.defer(event, recorded)
