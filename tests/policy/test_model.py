@@ -32,3 +32,13 @@ def test_with_options_replaces_one_detectors_options_only() -> None:
     assert {n: o for n, o in offline.detectors.items() if n != "bot_agents"} == \
         {n: o for n, o in policy.detectors.items() if n != "bot_agents"}
     assert dataclasses.replace(offline, detectors=policy.detectors) == policy
+
+
+def test_the_moved_options_classes_are_still_importable_from_the_model() -> None:
+    from scrapeguard.policy import model
+
+    for name, module in model.MOVED.items():
+        moved = getattr(__import__(f"scrapeguard.detectors.{module}", fromlist=[name]), name)
+        assert getattr(model, name) is moved
+    with pytest.raises(AttributeError):
+        model.NoSuchOptions  # noqa: B018

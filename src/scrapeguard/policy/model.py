@@ -9,6 +9,7 @@ policy through the detector registry (`detectors/__init__.py`), under `Policy.de
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import ipaddress
 import re
 from collections.abc import Iterator, Mapping
@@ -26,11 +27,22 @@ if TYPE_CHECKING:
     from scrapeguard.detectors.failed_logins import FailedLoginsOptions
     from scrapeguard.detectors.flood import FloodOptions
     from scrapeguard.detectors.honeypot import HoneypotOptions
-    from scrapeguard.detectors.ip_reputation import IpReputationOptions
+    from scrapeguard.detectors.ip_reputation import IpReputationOptions, NetworkList
     from scrapeguard.detectors.ip_sharing import IpSharingOptions
     from scrapeguard.detectors.login_wall import LoginWallOptions
     from scrapeguard.detectors.new_account import NewAccountOptions
     from scrapeguard.detectors.profile_quota import ProfileQuotaOptions
+
+#: Detector options that moved to their detectors' modules, still importable from here (lazily: the
+#: detectors import this module).
+MOVED = {
+    "AnonymousChallengeOptions": "anonymous_challenge", "AutomationOptions": "automation",
+    "BotAgentsOptions": "bot_agents", "CampaignOptions": "campaign", "EnumerationOptions": "enumeration",
+    "FailedLoginsOptions": "failed_logins", "FloodOptions": "flood", "HoneypotOptions": "honeypot",
+    "IpReputationOptions": "ip_reputation", "NetworkList": "ip_reputation",
+    "IpSharingOptions": "ip_sharing", "LoginWallOptions": "login_wall", "NewAccountOptions": "new_account",
+    "ProfileQuotaOptions": "profile_quota",
+}
 
 Mode = Literal["enforce", "observe"]
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -319,3 +331,19 @@ class Policy:
     @property
     def anonymous_challenge(self) -> AnonymousChallengeOptions:
         return cast("AnonymousChallengeOptions", self.detectors["anonymous_challenge"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in MOVED:
+        return getattr(importlib.import_module(f"scrapeguard.detectors.{MOVED[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "MOVED", "TOKEN", "TOKEN_CHARACTERS", "ActionOptions", "Allowlist", "AnonymousChallengeOptions",
+    "AutomationOptions", "BotAgentsOptions", "CampaignOptions", "CaptchaProvider", "ChallengeOptions",
+    "ClientOptions", "EnumerationOptions", "FailedLoginsOptions", "FloodOptions", "HoneypotOptions",
+    "IPNetwork", "IncidentOptions", "IpReputationOptions", "IpSharingOptions", "LoginWallOptions", "Mode",
+    "NetworkList", "NewAccountOptions", "Policy", "ProfileQuotaOptions", "Quota", "RiskThresholds",
+    "RouteMatching", "RouteRule", "StoreOptions",
+]
