@@ -10,17 +10,32 @@ challenge threshold, so a cleared client passes and nothing else changes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from scrapeguard.detectors.base import BY_CHALLENGE, Counted, Detector, Signal
 from scrapeguard.detectors.description import ControlDescription, Expectation
 from scrapeguard.detectors.windows import actor
 from scrapeguard.events import Event
 from scrapeguard.policy.model import Policy
+from scrapeguard.policy.options import option, table
+from scrapeguard.routes import MEMBER_DATA_KINDS
 from scrapeguard.stores.base import StateStore
+
+
+@dataclass(frozen=True, slots=True)
+@table("detectors.anonymous_challenge")
+class AnonymousChallengeOptions:
+    """Challenge every anonymous visitor on these route kinds."""
+
+    enabled: bool = option("Whether anonymous visitors are challenged before member data.")
+    route_kinds: tuple[str, ...] = option("Member-data route kinds where they are.", nonempty=True,
+                                          choices=tuple(sorted(MEMBER_DATA_KINDS)),
+                                          items="member-data route kinds")
 
 
 class AnonymousChallenge(Detector):
     name = "anonymous_challenge"
-    plans_member_data_only = True
+    options_class = AnonymousChallengeOptions
 
     def __init__(self, score: float, kinds: frozenset[str]) -> None:
         self.score = score
@@ -28,7 +43,7 @@ class AnonymousChallenge(Detector):
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> AnonymousChallenge | None:
-        o = policy.anonymous_challenge
+        o = policy.options(AnonymousChallengeOptions)
         if not o.enabled or not policy.challenge.enabled:
             return None
         return cls(policy.risk.challenge, frozenset(o.route_kinds))

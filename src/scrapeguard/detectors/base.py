@@ -60,10 +60,19 @@ class Signal:
 
 
 class Detector(ABC):
+    #: Its name in reasons, in the registry (`detectors/__init__.py`) and in the policy ([detectors.NAME]).
     name: ClassVar[str]
-    #: True if `plan` asks for nothing on requests for no member data: the engine then does not ask
-    #: (tests/test_engine.py checks every detector that says so).
-    plans_member_data_only: ClassVar[bool] = False
+    #: Its options: a dataclass of `option(...)`s read from [detectors.NAME] (see policy/options.py).
+    options_class: ClassVar[type[Any]]
+
+    # Hints that let the engine ask less (the ClassVars below and `exempts`, `strongest_score`,
+    # `judges`, `held_keys`). Their defaults suit a detector that looks at requests for member data
+    # only, as most do: such a detector says nothing of them.
+
+    #: True if `plan` may ask for something on requests for no member data (pages, assets, logins);
+    #: otherwise the engine does not call it there (tests/test_engine.py checks every detector that
+    #: does not say so).
+    plans_every_route: ClassVar[bool] = False
     #: True for weak evidence that is costly to look up: asked only to corroborate other signals
     #: (unless `strongest_score` alone reaches the throttle threshold). Nothing it says alone refuses,
     #: and allowed requests keep no reasons, so not asking it then changes no outcome.

@@ -14,7 +14,8 @@ Other signals are raised on requests for member data only (profiles, lookups, li
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
 
 from scrapeguard.detectors.base import Counted, Detector, Signal
 from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, refused_alone
@@ -33,11 +34,28 @@ from scrapeguard.intel.crawlers import (
     classify,
     scanner_name,
 )
-from scrapeguard.policy.model import BotAgentsOptions, Policy
+from scrapeguard.policy.model import Policy
+from scrapeguard.policy.options import option, table
 from scrapeguard.routes import MEMBER_DATA_KINDS
 from scrapeguard.stores.base import StateStore
 
 MEMBER_DATA = MEMBER_DATA_KINDS
+
+
+@dataclass(frozen=True, slots=True)
+@table("detectors.bot_agents")
+class BotAgentsOptions:
+    enabled: bool = option("Whether the detector runs.")
+    search_engines: Literal["allow", "count"] = option("Verified search engine crawlers: never counted "
+                                                       "nor refused, or treated like anyone else.")
+    verify_dns: bool = option("Whether crawler claims are also checked by reverse DNS.")
+    fake_crawler_score: float = option("Risk score of a crawler claim that does not check out.", lo=0, hi=1)
+    refuse_ai_training: bool = option("Whether AI training crawlers are refused.")
+    ai_training_score: float = option("Risk score of an AI training crawler.", lo=0, hi=1)
+    tool_score: float = option("Risk score of a declared scraping tool asking for member data.", lo=0, hi=1)
+    crawler_score: float = option("Risk score of another declared bot asking for member data.", lo=0, hi=1)
+    scanner_score: float = option("Risk score of a declared vulnerability scanner, on any route.",
+                                  lo=0, hi=1)
 
 
 class Verdict(NamedTuple):
@@ -84,7 +102,7 @@ def agent_verdict(agent: Agent, ip: str | None, options: BotAgentsOptions,
 
 class BotAgents(Detector):
     name = "bot_agents"
-    plans_member_data_only = True
+    options_class = BotAgentsOptions
 
     def __init__(self, options: BotAgentsOptions, verifier: CrawlerVerifier) -> None:
         self.options = options
@@ -92,7 +110,7 @@ class BotAgents(Detector):
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> BotAgents | None:
-        options = policy.bot_agents
+        options = policy.options(BotAgentsOptions)
         if not options.enabled:
             return None
         resolver = Resolver() if options.verify_dns else None

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from scrapeguard.detectors.base import BY_CHALLENGE, Counted, Detector, Signal, distinct, history
@@ -43,7 +44,8 @@ from scrapeguard.detectors.description import ControlDescription, Expectation, o
 from scrapeguard.detectors.enumeration import find_sweep
 from scrapeguard.detectors.windows import anonymous_key
 from scrapeguard.events import Event
-from scrapeguard.policy.model import CampaignOptions, Policy
+from scrapeguard.policy.model import Policy
+from scrapeguard.policy.options import option, table
 from scrapeguard.routes import PROFILE
 from scrapeguard.stores.base import (
     NO_ESCALATION,
@@ -105,9 +107,22 @@ def group_key(kind: str, pattern: str | None) -> str:
     return f"campaign:{kind}-{_digest(pattern or '')}"
 
 
+@dataclass(frozen=True, slots=True)
+@table("detectors.campaign")
+class CampaignOptions:
+    enabled: bool = option("Whether the detector runs.")
+    window_seconds: float = option("The window a campaign's reach is counted in.", lo=60, hi=7 * 86400)
+    min_networks: int = option("Networks a group of sweepers must span.", lo=2)
+    min_members: int = option("Members a group of sweepers must reach.", lo=2)
+    score: float = option("Risk score of a campaign's sweeping request.", lo=0, hi=1)
+    #: Distinct members at least this share of the group's (actor, member) views: disjoint slices.
+    min_disjoint_share: float = option("Distinct members as a share of the group's views (disjoint "
+                                       "slices).", lo=0, hi=1)
+
+
 class Campaign(Detector):
     name = "campaign"
-    plans_member_data_only = True
+    options_class = CampaignOptions
 
     def __init__(self, options: CampaignOptions, young_seconds: float = 7 * 86400) -> None:
         self.options = options
@@ -121,9 +136,10 @@ class Campaign(Detector):
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> Campaign | None:
-        if not policy.campaign.enabled:
+        options = policy.options(CampaignOptions)
+        if not options.enabled:
             return None
-        return cls(policy.campaign, policy.profile_quota.new_account_max_age_days * 86400)
+        return cls(options, policy.profile_quota.new_account_max_age_days * 86400)
 
     def _who(self, event: Event) -> str | None:
         if event.account is not None:

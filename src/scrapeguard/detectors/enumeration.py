@@ -37,7 +37,8 @@ from scrapeguard.detectors.windows import (
     quota_evidence,
 )
 from scrapeguard.events import Event
-from scrapeguard.policy.model import EnumerationOptions, Policy
+from scrapeguard.policy.model import Policy, Quota
+from scrapeguard.policy.options import option, table
 from scrapeguard.routes import CONTACT_LOOKUP, PROFILE
 from scrapeguard.stores.base import CountRequest, HistoryRequest, StateStore, StoreRequest, Window
 
@@ -71,9 +72,34 @@ class Sweep:
     kind: str  # "ids" or "names"
 
 
+@dataclass(frozen=True, slots=True)
+@table("detectors.enumeration")
+class EnumerationOptions:
+    enabled: bool = option("Whether the detector runs.")
+    score: float = option("Risk score of a contact look-up over its quota.", lo=0, hi=1)
+    lookups_anonymous: Quota = option("Contact look-ups of visitors without an account, per IP.",
+                                      key="contact_lookups.anonymous")
+    lookups_account: Quota = option("Contact look-ups of logged-in accounts, per account.",
+                                    key="contact_lookups.account")
+    sweep_views: int = option("Member ids in a row, each near the one before, that make a sweep.", lo=3)
+    sweep_max_step: int = option("The largest step between ids of a sweep.", lo=1)
+    alphabetical_views: int = option("Member names in alphabetical order, in a row, that make a sweep.",
+                                     lo=3)
+    sweep_score: float = option("Risk score of a sweep.", lo=0, hi=1)
+    probe_misses: int = option("Member pages not found within the hour that make probing.", lo=1)
+    probe_share: float = option("Share of the member pages asked for that must be misses.", lo=0, hi=1)
+    probe_score: float = option("Risk score of probing.", lo=0, hi=1)
+    probe_burst_misses: int = option("Member pages not found within probe_burst_seconds that make probing.",
+                                     lo=2)
+    probe_burst_seconds: float = option("The window of a probing burst.", lo=1, hi=3600)
+
+    def counted_per_key(self) -> tuple[int, ...]:
+        return (self.lookups_anonymous.per_day, self.lookups_account.per_day)
+
+
 class Enumeration(Detector):
     name = "enumeration"
-    plans_member_data_only = True
+    options_class = EnumerationOptions
 
     def __init__(self, options: EnumerationOptions) -> None:
         self.options = options
@@ -82,7 +108,8 @@ class Enumeration(Detector):
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> Enumeration | None:
-        return cls(policy.enumeration) if policy.enumeration.enabled else None
+        options = policy.options(EnumerationOptions)
+        return cls(options) if options.enabled else None
 
     def _who(self, event: Event) -> tuple[str, str, tuple[Window, Window]] | None:
         if event.account is not None:

@@ -15,6 +15,7 @@ they combine.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 from scrapeguard.detectors.base import Counted, Detector, Signal
@@ -31,16 +32,36 @@ from scrapeguard.intel.reputation import (
     looks_like_hosting,
     origin,
 )
-from scrapeguard.policy.model import IpReputationOptions, Policy
+from scrapeguard.policy.model import IPNetwork, Policy
+from scrapeguard.policy.options import option, table
 from scrapeguard.routes import MEMBER_DATA_KINDS
 from scrapeguard.stores.base import StateStore
 
 MEMBER_DATA = MEMBER_DATA_KINDS
 
 
+@dataclass(frozen=True, slots=True)
+class NetworkList:
+    """A named list of networks and the score a request for member data from one of them gets."""
+
+    name: str = option("What the list is (named in reasons).", convert=str.strip)
+    cidrs: tuple[IPNetwork, ...] = option("The list's networks.")
+    score: float = option("Risk score of a request from one of them.", lo=0, hi=1)
+
+
+@dataclass(frozen=True, slots=True)
+@table("detectors.ip_reputation")
+class IpReputationOptions:
+    enabled: bool = option("Whether the detector runs.")
+    datacenter_score: float = option("Risk score of a hosting or cloud network.", lo=0, hi=1)
+    vpn_score: float = option("Risk score of a commercial VPN exit.", lo=0, hi=1)
+    asn_lookup: bool = option("Whether the network's operator is looked up (offline ASN database).")
+    lists: tuple[NetworkList, ...] = option("The policy's own lists ([[detectors.ip_reputation.lists]]).")
+
+
 class IpReputation(Detector):
     name = "ip_reputation"
-    plans_member_data_only = True
+    options_class = IpReputationOptions
     #: A network look-up per new address: asked only to corroborate, unless its scores alone can
     #: refuse or challenge (with the default policy they challenge: a hosting network is bot evidence).
     corroborates = True
@@ -55,7 +76,7 @@ class IpReputation(Detector):
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> IpReputation | None:
-        o = policy.ip_reputation
+        o = policy.options(IpReputationOptions)
         if not o.enabled:
             return None
         asn = asn_lookup() if o.asn_lookup else None

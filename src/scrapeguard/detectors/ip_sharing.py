@@ -14,6 +14,7 @@ Judged on requests for member data.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 from scrapeguard.detectors.base import Counted, Detector, Signal, distinct
@@ -21,7 +22,8 @@ from scrapeguard.detectors.description import ControlDescription, Expectation, o
 from scrapeguard.detectors.windows import DAY, HOUR
 from scrapeguard.events import Event
 from scrapeguard.intel.reputation import RELAY, origin
-from scrapeguard.policy.model import IpSharingOptions, Policy
+from scrapeguard.policy.model import Policy
+from scrapeguard.policy.options import option, table
 from scrapeguard.routes import MEMBER_DATA_KINDS
 from scrapeguard.stores.base import UNLIMITED, CountRequest, StateStore, StoreRequest, Window
 
@@ -37,9 +39,19 @@ NETWORKS = "networks"
 NEW_ACCOUNTS = "new_accounts"
 
 
+@dataclass(frozen=True, slots=True)
+@table("detectors.ip_sharing")
+class IpSharingOptions:
+    enabled: bool = option("Whether the detector runs.")
+    networks_per_account: int = option("Networks one account may use within an hour.", lo=2)
+    rotation_score: float = option("Risk score of an account used from more networks.", lo=0, hi=1)
+    new_accounts_per_ip: int = option("Young accounts one IP may use within a day.", lo=1)
+    new_accounts_score: float = option("Risk score of a young account beyond them.", lo=0, hi=1)
+
+
 class IpSharing(Detector):
     name = "ip_sharing"
-    plans_member_data_only = True
+    options_class = IpSharingOptions
 
     def __init__(self, options: IpSharingOptions, young_seconds: float) -> None:
         self.options = options
@@ -49,9 +61,10 @@ class IpSharing(Detector):
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> IpSharing | None:
-        if not policy.ip_sharing.enabled:
+        options = policy.options(IpSharingOptions)
+        if not options.enabled:
             return None
-        return cls(policy.ip_sharing, policy.profile_quota.new_account_max_age_days * DAY)
+        return cls(options, policy.profile_quota.new_account_max_age_days * DAY)
 
     def _young(self, event: Event) -> bool:
         return event.account_created is not None and event.ts - event.account_created < self.young_seconds

@@ -15,6 +15,7 @@ a scraper that stays just under the daily quota day after day.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from scrapeguard.detectors.base import Counted, Detector, Signal, distinct
@@ -30,7 +31,8 @@ from scrapeguard.detectors.windows import (
     quota_evidence,
 )
 from scrapeguard.events import Event
-from scrapeguard.policy.model import Policy, ProfileQuotaOptions, Quota
+from scrapeguard.policy.model import Policy, Quota
+from scrapeguard.policy.options import option, table
 from scrapeguard.routes import PROFILE
 from scrapeguard.stores.base import NO_ESCALATION, CountRequest, StateStore, StoreRequest, Window
 
@@ -58,9 +60,34 @@ def quota_windows(quota: Quota) -> tuple[Window, ...]:
     return (*hour_day, Window(WEEK, quota.per_week)) if quota.per_week else hour_day
 
 
+@dataclass(frozen=True, slots=True)
+@table("detectors.profile_quota")
+class ProfileQuotaOptions:
+    enabled: bool = option("Whether the detector runs.")
+    score: float = option("Risk score of a view that would go over a quota.", lo=0, hi=1)
+    anonymous: Quota = option("Visitors without an account (per issued browser session, else per IP).")
+    account: Quota = option("Logged-in accounts, per account.")
+    new_account: Quota = option("Accounts younger than new_account_max_age_days, per account.")
+    new_account_max_age_days: float = option("Age below which an account is new.",
+                                             key="new_account.max_age_days", lo=0)
+    network_enabled: bool = option("Whether views are also counted per network (/24, /64).",
+                                   key="network.enabled")
+    network: Quota = option("All views from one network, when network_enabled.")
+    #: All anonymous browser sessions of one address together (see profile_quota).
+    shared_address: Quota = option("All anonymous browser sessions of one address together.")
+    rotation_score: float = option("Risk score of cookie rotation (a second session of an address "
+                                   "using up its quota within the hour).", lo=0, hi=1)
+
+    def counted_per_key(self) -> tuple[int, ...]:
+        quotas = [self.anonymous, self.account, self.shared_address, self.new_account]
+        if self.network_enabled:
+            quotas.append(self.network)
+        return tuple(max(q.per_day, q.per_week) for q in quotas)
+
+
 class ProfileQuota(Detector):
     name = "profile_quota"
-    plans_member_data_only = True
+    options_class = ProfileQuotaOptions
 
     def __init__(self, options: ProfileQuotaOptions) -> None:
         self.options = options
@@ -76,7 +103,8 @@ class ProfileQuota(Detector):
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> ProfileQuota | None:
-        return cls(policy.profile_quota) if policy.profile_quota.enabled else None
+        options = policy.options(ProfileQuotaOptions)
+        return cls(options) if options.enabled else None
 
     def _who(self, event: Event) -> tuple[str, str, str, tuple[Window, ...]] | None:
         """The key the view counts against, who that is in words, the quota's name and its windows."""

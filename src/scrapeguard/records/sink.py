@@ -35,6 +35,7 @@ from scrapeguard.records.decisions import add_decisions, decision_record
 from scrapeguard.records.errors import DatabaseUnavailable
 from scrapeguard.records.exposure import write_exposure
 from scrapeguard.records.privacy import Pseudonymiser
+from scrapeguard.routes import MEMBER_DATA_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 #: and the account are whom an incident is about).
 EXPOSURE_KEYS = ("ip", "account")
 #: Route kinds whose successful responses show members' data.
-EXPOSING_KINDS = frozenset({"profile", "contact_lookup", "listing"})
+EXPOSING_KINDS = MEMBER_DATA_KINDS
 
 
 def audience_of(event: Event, said: str | None = None) -> str:
