@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from scrapeguard.detectors.base import Counted, Detector, Signal
+from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, refused_alone
 from scrapeguard.detectors.windows import actor
 from scrapeguard.events import Event
 from scrapeguard.policy.model import Policy
@@ -65,3 +66,17 @@ class AgentList(Detector):
         return [Signal(self.name, who[0], self.options.score,
                        f"user agent {event.user_agent[:80]!r} is on the policy's list ({found!r})",
                        {"listed": found})]
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """The site's own list of user agents in words (what the regulator report says of it)."""
+        o = policy.options(AgentListOptions)
+        limits = "refuses member data to user agents the site's own list names."
+        serves: tuple[Expectation, ...] = ("bot_patterns",)
+        if not (o.enabled and o.agents and o.score > 0):
+            return ControlDescription(cls.name, "Listed user agents", False, limits, serves=serves,
+                                      refuses=False)
+        rule = (f"{len(o.agents)} listed user agent part(s); a request for member data from one is "
+                f"{outcome(policy, o.score)}.")
+        return ControlDescription(cls.name, "Listed user agents", True, limits, (rule,), serves,
+                                  refuses=refused_alone(policy, o.score))

@@ -217,9 +217,12 @@ class IncidentOptions:
     retain_exposure_days: int = option("Days exposure records are kept.", key="retention_days.exposure", lo=1)
 
     controller_country: str = option("Where the controller is established (ISO 3166-1 alpha-2 in capitals, "
-                                     'e.g. "DE"); "": not recorded (an open question in every assessment).')
-    eu_representative: str = option('The representative designated under GDPR Art. 27 ("": none).')
-    uk_representative: str = option('The representative designated under UK GDPR Art. 27 ("": none).')
+                                     'e.g. "DE"); "": not recorded (an open question in every assessment).',
+                                     blank=True)
+    eu_representative: str = option('The representative designated under GDPR Art. 27 ("": none).',
+                                    blank=True)
+    uk_representative: str = option('The representative designated under UK GDPR Art. 27 ("": none).',
+                                    blank=True)
 
     def check(self) -> Iterator[OptionProblem]:
         country = self.controller_country
