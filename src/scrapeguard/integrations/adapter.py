@@ -1,0 +1,634 @@
+"""The request adapter: what every integration (the proxy, the ASGI, WSGI and Django middlewares)
+does around the engine, framework-free.
+
+An integration translates its framework's request into a `RequestView` (method, target, headers,
+socket peer) and back from `ResponseParts` (status, headers, body); everything in between lives
+here, once:
+
+- request -> Event: the client address (forwarded headers only from trusted proxies), the cookies
+  the guard reads, the session and its stamp, the account (told by the app's resolver, or learned
+  from the site's account headers), the clearance of a passed challenge;
+- decision -> response: the refusal page or JSON, the challenge page, its assets and the endpoint
+  that checks a proof, the RateLimit headers of a throttle, the decisions file and the records;
+- after the response: the status the detectors learn (404 probing, failed logins), the
+  session -> account learning, the account headers stripped and the guard's session stamp set.
+
+Store calls are synchronous. With a shared store (Redis) they are network calls, so `decide_async`
+runs them on a worker thread for async integrations and what nobody waits for (outcomes, learned
+sessions) is handed to background threads; with the in-process memory store everything runs inline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import html
+import json
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from http.cookies import CookieError, SimpleCookie
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from multidict import CIMultiDict, MultiMapping
+
+from scrapeguard.challenge.keys import load_keys
+from scrapeguard.challenge.service import ASSETS, RESERVED_PREFIX, SUBMIT_PATH, ChallengeService, SubmitResult
+from scrapeguard.challenge.solves import CLEARED
+from scrapeguard.decisions import (
+    BLOCK,
+    CHALLENGE,
+    THROTTLE,
+    Decision,
+    DecisionWriter,
+    Reason,
+    new_decision_id,
+)
+from scrapeguard.engine import Engine
+from scrapeguard.events import HEADER_FACTS, Event
+from scrapeguard.integrations.client_ip import ClientIPResolver
+from scrapeguard.integrations.forms import FormError, read_subject
+from scrapeguard.integrations.reading import cookie_line, merged_slashes_agree, read_cookies, read_target
+from scrapeguard.ratelimit import ratelimit_headers
+from scrapeguard.refusals import build_refusal
+from scrapeguard.routes import LOGIN, AmbiguousRequest, RouteMap, RouteMatch
+from scrapeguard.stores import MemoryStore, StoreRequest, StoreUnavailable
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from scrapeguard.records.sink import RecordSink
+
+log = logging.getLogger(__name__)
+
+#: Where the guard answers with its health and counters (to direct local calls only).
+STATUS_PATH = "/.well-known/scrapeguard/status"
+#: The guard's own cookie stamping a session the site issued (see GuardAdapter.stamps).
+STAMP_COOKIE = "scrapeguard_session"
+#: Records nobody waits for, queued for a shared store at most this many (the rest are dropped).
+BACKLOG_LIMIT = 10_000
+#: With a shared store, session look-ups are cached locally this long (seconds), for at most
+#: this many sessions: a login seen by another instance is known here within that time.
+SESSION_CACHE_SECONDS = 30.0
+SESSION_CACHE_SIZE = 100_000
+#: A challenge form submission larger than this is refused unread.
+SUBMIT_LIMIT = 16 * 1024
+#: Methods whose body a form route's subject is read from.
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+@dataclass(frozen=True, slots=True)
+class RequestView:
+    """One request as every framework can describe it."""
+
+    method: str
+    #: The request target as sent: the percent-encoded path and, after "?", the raw query.
+    target: str
+    headers: MultiMapping[str]
+    #: The socket peer's address ("" if unknown); forwarded headers count only from trusted peers.
+    peer_ip: str
+    scheme: str = "http"
+
+    @property
+    def secure(self) -> bool:
+        return self.scheme == "https"
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseParts:
+    """A response the guard serves itself (a refusal, a challenge asset, an error page)."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class KnownAccount:
+    """Who is logged in, as the app knows it (an account resolver's answer)."""
+
+    id: str
+    #: When the account was created (seconds since the epoch), if known.
+    created: float | None = None
+
+
+#: What an in-process integration asks the app: the request -> (account id, creation time) or None.
+#: The creation time may be a datetime, seconds since the epoch, or None.
+AccountAnswer = tuple[str, datetime | float | None] | None
+
+
+def known_account(answer: AccountAnswer) -> KnownAccount | None:
+    """An account resolver's answer as the guard keeps it (None for anonymous)."""
+    if answer is None:
+        return None
+    account_id, created = answer
+    if not account_id:
+        return None
+    if isinstance(created, datetime):
+        created = created.timestamp()
+    return KnownAccount(str(account_id).strip()[:128], None if created is None else float(created))
+
+
+@dataclass(frozen=True, slots=True)
+class RequestReading:
+    """What the guard reads of a request, as the site's framework reads it (see reading.py)."""
+
+    path: str
+    #: The raw query string (the site decodes it once, and so does the route map).
+    query: str
+    route: RouteMatch
+    #: The Cookie lines joined into the one line the guard reads (None: no cookie).
+    cookie: str | None
+    #: The cookies the guard itself reads (session, its stamp, clearance), one value each.
+    cookies: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseEdit:
+    """What the guard changes in the site's response: headers it removes (the account headers,
+    lower-case names) and Set-Cookie values it adds (its stamp of each session the site issued)."""
+
+    strip: frozenset[str]
+    set_cookies: list[str] = field(default_factory=list)
+
+    def apply(self, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        kept = [(name, value) for name, value in headers if name.lower() not in self.strip]
+        return kept + [("Set-Cookie", value) for value in self.set_cookies]
+
+
+def error_page(status: int, title: str, text: str,
+               headers: Iterable[tuple[str, str]] = ()) -> ResponseParts:
+    """A plain HTML error page. `text` may quote the request (a bad header): it is escaped."""
+    title, text = html.escape(title), html.escape(text)
+    body = (f"<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>{title}</title>"
+            f"<body style=\"font-family:sans-serif;max-width:36rem;margin:4rem auto\">"
+            f"<h1>{title}</h1><p>{text}</p></body></html>")
+    return ResponseParts(status, [("Content-Type", "text/html; charset=utf-8"), *headers], body.encode())
+
+
+def unavailable_page(retry_seconds: float) -> ResponseParts:
+    """The answer when the store cannot be reached and the policy fails closed."""
+    return error_page(503, "Temporarily unavailable",
+                      "This site cannot check requests right now. Please try again shortly.",
+                      [("Retry-After", str(max(1, int(retry_seconds))))])
+
+
+def parse_created(value: str | None) -> float | None:
+    """An X-Account-Created value (ISO 8601) as seconds since the epoch; None if unreadable."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.strip()).timestamp()
+    except ValueError:
+        return None
+
+
+class GuardAdapter:
+    """The engine as every integration uses it (see the module docstring)."""
+
+    def __init__(self, engine: Engine, trusted_proxies: Iterable[str] = (),
+                 decisions: DecisionWriter | None = None, records: RecordSink | None = None,
+                 counts: Counter[str] | None = None) -> None:
+        self.engine = engine
+        self.policy = engine.policy
+        self.routes = RouteMap(engine.policy.routes, engine.policy.route_matching)
+        self.decisions = decisions
+        #: The records database's sink: refusals and what each actor received.
+        self.records = records
+        self.resolver = ClientIPResolver(tuple(trusted_proxies))
+        self.counts: Counter[str] = counts if counts is not None else Counter()
+        client = engine.policy.client
+        self.session_cookie = client.session_cookie
+        self._account_header = client.account_header
+        self._created_header = client.account_created_header
+        self._login_failed_header = client.login_failed_header
+        #: Response headers meant for the guard only, never for the client (lower case).
+        self.private_headers = frozenset({client.account_header.lower(),
+                                          client.account_created_header.lower(),
+                                          client.login_failed_header.lower()})
+        self.retry_seconds = engine.policy.store.retry_seconds
+        #: Shared stores are called from worker threads; the memory store inline.
+        self.offload = not isinstance(engine.store, MemoryStore)
+        self.executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="guard-store") \
+            if self.offload else None
+        #: Records nobody waits for (page and asset histories, outcomes, learned sessions) go to a
+        #: shared store through one background thread, at most BACKLOG_LIMIT queued (the rest are
+        #: dropped and counted): a slow store must not pile up work.
+        self._recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="guard-record") \
+            if self.offload else None
+        self._backlog = 0
+        self._backlog_lock = threading.Lock()
+        if self.offload:
+            engine.defer = self._record_later
+        self._session_cache: dict[str, tuple[float, str | None]] = {}
+        self.challenges = ChallengeService(engine.policy, engine.store, engine.escalation) \
+            if engine.policy.challenge.enabled else None
+        self.clearance_cookie = engine.policy.challenge.cookie
+        # Sessions the site issued are stamped with a keyed hash in a cookie of the guard's own,
+        # so that a made-up session cookie is told apart without keeping any state per session.
+        keys = self.challenges.keys if self.challenges is not None else load_keys(engine.policy.challenge)
+        self._stamp_keys = keys.keys
+        self._read_cookies = (self.session_cookie, STAMP_COOKIE, self.clearance_cookie)
+        #: Called with every event the guard judges (tests compare it with what the site saw).
+        self.on_event: Callable[[Event], None] | None = None
+
+    def close(self) -> None:
+        """Stop the worker threads (queued records are dropped) and close the records sink."""
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        if self._recorder is not None:
+            self._recorder.shutdown(wait=False, cancel_futures=True)
+        if self.records is not None:
+            self.records.close()
+
+    # -- request -> Event ------------------------------------------------------------
+
+    def client_ip(self, view: RequestView) -> str:
+        """The client's address: the peer, or X-Forwarded-For from a trusted proxy
+        (raises ForwardedHeaderError on a malformed forwarded header)."""
+        return self.resolver.resolve(view.peer_ip, view.headers.getall("X-Forwarded-For", []))
+
+    def read(self, view: RequestView) -> RequestReading:
+        """Read the request as the site will (raises AmbiguousRequest where it might not)."""
+        path, query = read_target(view.target, self.routes.matching)
+        if not merged_slashes_agree(path, query, self.routes, view.method):
+            raise AmbiguousRequest("ambiguous_path", "The address holds an empty segment ('//').")
+        route = self.routes.match(path, query, view.method, strict=True)
+        line = cookie_line(view.headers.getall("Cookie", []))
+        return RequestReading(path, query, route, line, read_cookies(line, self._read_cookies))
+
+    def form_route(self, view: RequestView, route: RouteMatch, body: bytes) -> RouteMatch:
+        """A form route's match with the subject read from the body (raises FormError)."""
+        assert route.form is not None
+        found = read_subject(body, view.headers.get("Content-Type"), route.form,
+                             view.headers.get("Content-Encoding"))
+        return RouteMatch(route.kind, found.subject, route.categories, route.pattern, route.form)
+
+    def form_refusal(self, error: FormError) -> ResponseParts:
+        """The answer to a form body that is too large, ambiguous or unreadable (counted)."""
+        self.counts[f"form_refused_{error.status}"] += 1
+        title = {413: "Too large", 415: "Unsupported form"}.get(error.status, "Bad request")
+        return error_page(error.status, title, f"{error}.")
+
+    def reads_form(self, view: RequestView, route: RouteMatch) -> bool:
+        """Whether the subject of this request is in its body (a form route's POST)."""
+        return view.method in BODY_METHODS and route.form is not None
+
+    def _lookup_session(self, session: str, now: float) -> str | None:
+        """session -> "account|created", from the store; with a shared store, through a short
+        local cache so that a browsing member costs the store one look-up per SESSION_CACHE_SECONDS."""
+        if not self.offload:
+            return self.engine.store.get_value("session:" + session, now)
+        cached = self._session_cache.get(session)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        known = self.engine.store.get_value("session:" + session, now)
+        if len(self._session_cache) >= SESSION_CACHE_SIZE:
+            self._session_cache.clear()
+        self._session_cache[session] = (now + SESSION_CACHE_SECONDS, known)
+        return known
+
+    def event(self, view: RequestView, client_ip: str, now: float, reading: RequestReading,
+              route: RouteMatch | None = None, account: KnownAccount | None = None) -> Event:
+        """The event of a request (store calls: the session look-up, with no `account`)."""
+        cookies = reading.cookies
+        token = cookies.get(self.session_cookie)
+        session = session_key(token) if token else None
+        account_id = created = None
+        issued = bool(token) and self.stamped(str(token), cookies.get(STAMP_COOKIE))
+        if account is not None:
+            account_id, created = account.id, account.created
+        elif session:
+            known = self._lookup_session(session, now)
+            if known:
+                account_id, _, created_text = known.partition("|")
+                created = float(created_text) if created_text else None
+        user_agent = view.headers.get("User-Agent", "")
+        clearance = None
+        if self.challenges is not None:
+            presented = cookies.get(self.clearance_cookie)
+            if presented:
+                clearance = self.challenges.clearance_id(presented, client_ip, user_agent, now)
+                if clearance is None:
+                    self.counts["clearance_invalid"] += 1  # expired, forged, or from another client
+        return Event(ts=now, ip=client_ip, method=view.method, path=reading.path, query=reading.query,
+                     route=route or reading.route, account=account_id, account_created=created,
+                     session=session, session_issued=issued, user_agent=user_agent,
+                     headers=header_facts(view.headers), clearance=clearance)
+
+    def decide(self, view: RequestView, client_ip: str, now: float, reading: RequestReading,
+               route: RouteMatch | None = None,
+               account: KnownAccount | None = None) -> tuple[Event, Decision]:
+        """The event and the engine's decision (store calls: run off the event loop with a shared
+        store, see decide_async). Raises StoreUnavailable when the policy fails closed."""
+        event = self.event(view, client_ip, now, reading, route, account)
+        if self.on_event is not None:
+            self.on_event(event)
+        return event, self.engine.decide(event)
+
+    async def decide_async(self, view: RequestView, client_ip: str, now: float, reading: RequestReading,
+                           route: RouteMatch | None = None,
+                           account: KnownAccount | None = None) -> tuple[Event, Decision]:
+        """`decide` for async integrations: a shared store is a network call, kept off the event
+        loop so that a slow store delays only the requests that wait for it."""
+        if not self.offload:
+            return self.decide(view, client_ip, now, reading, route, account)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self.decide, view, client_ip, now, reading,
+                                          route, account)
+
+    # -- decision -> response ----------------------------------------------------------
+
+    def refuses(self, decision: Decision) -> bool:
+        """Write a refusal to the decisions file and the records; True if it is to be enforced
+        (in observe mode it is only written)."""
+        if not decision.refused:
+            return False
+        self.note(decision)
+        if decision.enforced:
+            self.counts[decision.action] += 1
+            return True
+        return False
+
+    def note(self, decision: Decision) -> None:
+        if self.decisions is not None:
+            self.decisions.write(decision)
+        if self.records is not None:
+            self.records.decision(decision)
+
+    def refusal(self, view: RequestView, decision: Decision, client_ip: str, error: str = "",
+                next_path: str | None = None) -> ResponseParts:
+        """The refusal page or JSON; a challenge's carries the challenge, a throttle's its quota."""
+        spec = None
+        user_agent = view.headers.get("User-Agent", "")
+        if decision.action == CHALLENGE and self.challenges is not None:
+            if next_path is None:
+                next_path = view.target if view.method in ("GET", "HEAD") else "/"
+            spec = self.challenges.issue(decision, client_ip, user_agent, next_path)
+        ratelimit = ratelimit_headers(decision, self.policy) if decision.action == THROTTLE else ()
+        refusal = build_refusal(decision, self.policy.actions, view.headers.get("Accept"),
+                                challenge=spec, ratelimit=ratelimit, error=error,
+                                login_wall=self.policy.login_wall)
+        return ResponseParts(refusal.status, list(refusal.headers), refusal.body)
+
+    # -- what the guard serves itself ---------------------------------------------------
+
+    def may_see_status(self, view: RequestView) -> bool:
+        """Only a direct local call: not a client relayed by a load balancer or a local nginx."""
+        relayed = any(h in view.headers for h in ("X-Forwarded-For", "Forwarded", "X-Real-IP"))
+        return view.peer_ip in ("127.0.0.1", "::1") and not relayed
+
+    def status(self, integration: Mapping[str, int] | None = None) -> dict[str, Any]:
+        """Health and counters, for monitoring."""
+        body: dict[str, Any] = {
+            "store": "degraded" if self.engine.store.degraded else "ok",
+            "mode": self.policy.mode,
+            "proxy": dict(self.counts if integration is None else integration),
+            "engine": dict(self.engine.counts),
+        }
+        if self.records is not None:
+            body["records"] = self.records.status()
+        return body
+
+    def status_page(self) -> ResponseParts:
+        return ResponseParts(200, [("Content-Type", "application/json; charset=utf-8"),
+                                   ("Cache-Control", "no-store")], json.dumps(self.status()).encode())
+
+    def is_submission(self, view: RequestView, path: str) -> bool:
+        """Whether the request posts a challenge answer (see `submit`); `path` as read."""
+        return self.challenges is not None and path == SUBMIT_PATH and view.method == "POST"
+
+    def own_response(self, view: RequestView, path: str) -> ResponseParts | None:
+        """What the guard serves itself at `path` (as read): its status page (to direct local calls
+        only) and the challenge's assets. None for a challenge submission (see `submit`) and for
+        what is not the guard's: the site's own /.well-known/ paths go through as usual."""
+        if path == STATUS_PATH and self.may_see_status(view):
+            return self.status_page()
+        if self.challenges is None or not path.startswith(RESERVED_PREFIX):
+            return None
+        name = path[len(RESERVED_PREFIX):]
+        if name in ASSETS and view.method in ("GET", "HEAD"):
+            return ResponseParts(200, [("Content-Type", f"{ASSETS[name]}; charset=utf-8"),
+                                       ("Cache-Control", "public, max-age=86400"),
+                                       ("X-Content-Type-Options", "nosniff")], challenge_asset(name))
+        if path == SUBMIT_PATH and view.method != "POST":
+            return ResponseParts(405, [("Allow", "POST"), ("Content-Type", "text/plain; charset=utf-8")],
+                                 b"Use POST.\n")
+        return None
+
+    def submit_too_large(self, length: int | None) -> ResponseParts | None:
+        """The refusal of a challenge submission of unknown or excessive length, before reading it."""
+        self.counts["challenge_submitted"] += 1
+        if length is None or length > SUBMIT_LIMIT:
+            return error_page(413, "Too large", "A challenge answer is a small form.")
+        return None
+
+    async def submit(self, view: RequestView, client_ip: str, now: float, reading: RequestReading,
+                     fields: Mapping[str, str], http: aiohttp.ClientSession | None = None) -> ResponseParts:
+        """Check a challenge answer (`fields`, the form as read): a clearance cookie and the way
+        on if it passed, the challenge again (or a block) if not. `http` is for a CAPTCHA
+        provider's verification call."""
+        assert self.challenges is not None
+        if self.offload:
+            event = await asyncio.get_running_loop().run_in_executor(
+                self.executor, self.event, view, client_ip, now, reading)
+        else:
+            event = self.event(view, client_ip, now, reading)
+        keys = event.keys()
+        decision_id = new_decision_id()
+        try:
+            result = await self.challenges.submit(fields, client_ip, event.user_agent, keys, now,
+                                                  decision_id, http, self.offload)
+        except StoreUnavailable:
+            self.counts["store_unavailable"] += 1
+            return unavailable_page(self.retry_seconds)
+        self.counts[f"challenge_{result.status}"] += 1
+        if result.status == CLEARED:
+            return self._cleared(view, result)
+        decision = self._submit_decision(event, keys, result, decision_id, now)
+        self.note(decision)
+        error = "" if decision.action == BLOCK else \
+            f"The check did not succeed: {result.detail}. Please try again."
+        return self.refusal(view, decision, client_ip, error=error, next_path=result.next)
+
+    def _cleared(self, view: RequestView, result: SubmitResult) -> ResponseParts:
+        accept = view.headers.get("Accept", "")
+        cookie = (f"{self.clearance_cookie}={result.token}; HttpOnly; Max-Age={result.max_age}; Path=/; "
+                  f"SameSite=Lax{'; Secure' if view.secure else ''}")
+        if "application/json" in accept and "text/html" not in accept:
+            body = json.dumps({"cleared": True, "next": result.next, "expires_in": result.max_age})
+            return ResponseParts(200, [("Content-Type", "application/json; charset=utf-8"),
+                                       ("Cache-Control", "no-store"), ("Set-Cookie", cookie)], body.encode())
+        return ResponseParts(303, [("Location", result.next), ("Cache-Control", "no-store"),
+                                   ("Set-Cookie", cookie)], b"")
+
+    def _submit_decision(self, event: Event, keys: dict[str, str], result: SubmitResult, decision_id: str,
+                         now: float) -> Decision:
+        if result.penalty is not None:
+            p = result.penalty
+            return Decision(action=BLOCK, ts=now, reasons=tuple(Reason(*r) for r in p.reasons), until=p.until,
+                            id=p.decision_id, enforced=self.engine.enforcing, keys=keys,
+                            route=event.route.kind, path=event.path)
+        reason = Reason("challenge", f"ip:{event.ip}", 0.0, f"challenge not passed: {result.detail}")
+        return Decision(action=CHALLENGE, ts=now, reasons=(reason,),
+                        until=now + self.policy.challenge.challenge_seconds, id=decision_id,
+                        enforced=self.engine.enforcing, keys=keys, route=event.route.kind, path=event.path,
+                        risk=self.policy.risk.challenge)
+
+    # -- after the response ---------------------------------------------------------
+
+    def after_response(self, event: Event, status: int, headers: MultiMapping[str], now: float,
+                       issued: Iterable[str] | None = None) -> ResponseEdit:
+        """Record what the site answered and learn from it; never waits on a shared store.
+
+        `headers` are the site's response headers; `issued` the session tokens it sets, where the
+        framework keeps cookies apart from the headers (Django), else read from its Set-Cookie
+        headers. Returns what to change in the response before the client sees it."""
+        if self.records is not None and 200 <= status < 300:
+            self.records.exposure(event)  # queued only: the database is written off the hot path
+        outcome = self.engine.after_requests(event, self.outcome_status(event, status, headers))
+        if outcome:
+            if self.offload:
+                self._record_later(event, outcome)
+            else:
+                self.engine.record(event, outcome)
+        tokens = self.issued_sessions(headers.getall("Set-Cookie", [])) if issued is None else list(issued)
+        learned = self._learn_account(headers, event, tokens)
+        if learned:
+            if self.offload:
+                assert self.executor is not None
+                try:
+                    self.executor.submit(self._remember, learned, now)
+                except RuntimeError:  # shutting down
+                    self.counts["records_dropped"] += 1
+            else:
+                self._remember(learned, now)
+        return ResponseEdit(self.private_headers, self.stamps(tokens))
+
+    def outcome_status(self, event: Event, status: int, headers: MultiMapping[str]) -> int:
+        """The status the detectors learn: a login the site says failed (its [client]
+        login_failed_header is "1") counts as 401 whatever status the page was served with."""
+        if event.route.kind == LOGIN and headers.get(self._login_failed_header, "").strip() == "1":
+            return 401
+        return status
+
+    def issued_sessions(self, set_cookies: Iterable[str]) -> list[str]:
+        """Session tokens the site sets, from its Set-Cookie header values."""
+        tokens = []
+        for header in set_cookies:
+            try:
+                cookie = SimpleCookie(header)
+            except CookieError:
+                continue
+            morsel = cookie.get(self.session_cookie)
+            if morsel is not None and morsel.value:
+                tokens.append(morsel.value)
+        return tokens
+
+    def stamped(self, token: str, stamp: str | None) -> bool:
+        """Whether the client's session cookie comes with the stamp the guard gave it when the
+        site issued the session (any of the configured keys, so that keys can be rotated)."""
+        if not stamp:
+            return False
+        return any(hmac.compare_digest(stamp, session_stamp(key, token)) for key in self._stamp_keys)
+
+    def stamps(self, tokens: Iterable[str]) -> list[str]:
+        """Set-Cookie values stamping each session the site issues (the stamp lives as long as the
+        guard remembers sessions)."""
+        ttl = int(self.policy.client.session_ttl_seconds)
+        return [f"{STAMP_COOKIE}={session_stamp(self._stamp_keys[0], token)}; Path=/; Max-Age={ttl}; "
+                "HttpOnly; SameSite=Lax" for token in tokens]
+
+    def _learn_account(self, headers: MultiMapping[str], event: Event,
+                       tokens: list[str]) -> list[tuple[str, str]]:
+        """Which sessions belong to which account, from the site's own headers: the
+        (session key, "account|created") pairs that are new to the guard."""
+        account = headers.get(self._account_header)
+        if not account:
+            return []
+        account = account.strip()[:128]
+        created = parse_created(headers.get(self._created_header))
+        value = f"{account}|{'' if created is None else created}"
+        sessions = set()
+        if event.session and (event.account != account or event.account_created != created):
+            sessions.add(event.session)
+        sessions.update(session_key(token) for token in tokens)
+        return [(session, value) for session in sessions]
+
+    def _remember(self, learned: list[tuple[str, str]], now: float) -> None:
+        ttl = self.policy.client.session_ttl_seconds
+        for session, value in learned:
+            self.engine.store.put_value("session:" + session, value, now, ttl)
+            self._session_cache.pop(session, None)
+
+    def _record_later(self, event: Event, requests: list[StoreRequest]) -> None:
+        assert self._recorder is not None
+        with self._backlog_lock:
+            if self._backlog >= BACKLOG_LIMIT:
+                self.counts["records_dropped"] += 1
+                return
+            self._backlog += 1
+        try:
+            self._recorder.submit(self._record, event, requests)
+        except RuntimeError:  # shutting down: the record is dropped, the request is not
+            with self._backlog_lock:
+                self._backlog -= 1
+            self.counts["records_dropped"] += 1
+
+    def _record(self, event: Event, requests: list[StoreRequest]) -> None:
+        try:
+            self.engine.record(event, requests)
+        finally:
+            with self._backlog_lock:
+                self._backlog -= 1
+
+
+def header_facts(headers: Mapping[str, str]) -> dict[str, str]:
+    """The request headers detectors look at; of the cookie header only whether it held a cookie
+    (in any of its lines: the site reads them all)."""
+    facts = {}
+    for name in HEADER_FACTS:
+        value = headers.get(name)
+        if value is None:
+            continue
+        if name == "cookie":
+            lines = headers.getall(name) if isinstance(headers, MultiMapping) else [value]
+            if any("=" in line for line in lines):  # an empty or nameless header carries no cookie
+                facts[name] = "1"
+        else:
+            facts[name] = value[:256]
+    return facts
+
+
+def without_cookie(header: str, name: str) -> str:
+    """A Cookie header without the cookie `name` (other cookies as they were)."""
+    return "; ".join(part.strip() for part in header.split(";")
+                     if part.strip() and part.partition("=")[0].strip() != name)
+
+
+@cache
+def challenge_asset(name: str) -> bytes:
+    return resources.files("scrapeguard.challenge").joinpath("static", name).read_bytes()
+
+
+def session_stamp(key: bytes, token: str) -> str:
+    """The guard's stamp of a session token the site issued (keyed hash, 32 hex digits)."""
+    return hmac.new(key, token.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()[:32]
+
+
+def session_key(token: str) -> str:
+    """What the guard keeps of a session token: a hash. The token itself would let whoever
+    reads the decisions file or the store take over the member's session."""
+    return "s-" + hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+
+
+def header_list(pairs: Iterable[tuple[str, str]]) -> CIMultiDict[str]:
+    """Headers as the adapter reads them (case-insensitive, repeated names kept)."""
+    return CIMultiDict(pairs)
