@@ -33,9 +33,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
+from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 from multidict import CIMultiDict, MultiMapping
 
@@ -56,6 +59,7 @@ from scrapeguard.events import HEADER_FACTS, Event
 from scrapeguard.integrations.client_ip import ClientIPResolver
 from scrapeguard.integrations.forms import FormError, read_subject
 from scrapeguard.integrations.reading import cookie_line, merged_slashes_agree, read_cookies, read_target
+from scrapeguard.policy.model import Policy
 from scrapeguard.ratelimit import ratelimit_headers
 from scrapeguard.refusals import build_refusal
 from scrapeguard.routes import LOGIN, AmbiguousRequest, RouteMap, RouteMatch
@@ -632,3 +636,47 @@ def session_key(token: str) -> str:
 def header_list(pairs: Iterable[tuple[str, str]]) -> CIMultiDict[str]:
     """Headers as the adapter reads them (case-insensitive, repeated names kept)."""
     return CIMultiDict(pairs)
+
+
+def challenge_fields(body: bytes, content_type: str | None) -> dict[str, str] | None:
+    """The fields of a challenge answer (an HTML form post, URL-encoded); None if unreadable."""
+    media = (content_type or "").partition(";")[0].strip().lower()
+    if media != "application/x-www-form-urlencoded":
+        return None
+    try:
+        text = body.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    return dict(parse_qsl(text, keep_blank_values=True))
+
+
+def status_line(status: int) -> str:
+    """'404 Not Found': a status as WSGI's start_response takes it."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Unknown"
+
+
+def build_guard(policy: Policy | str | Path | None = None, store: str | None = "memory://",
+                trusted_proxies: Iterable[str] = (), decisions_out: str | Path | None = None,
+                db: str | None = None) -> GuardAdapter:
+    """A guard from plain settings, as the middlewares take them: the policy (a Policy, the path of
+    a TOML file laid over the defaults, or None for the defaults), the state store's URI
+    (`memory://`, `redis://...`), the trusted proxies (addresses or networks whose
+    X-Forwarded-For is believed), a decisions file and a records database (URL or SQLite path)."""
+    from scrapeguard.policy import default_policy, load_policy
+    from scrapeguard.stores import store_from_uri
+
+    if policy is None:
+        policy = default_policy()
+    elif not isinstance(policy, Policy):
+        policy = load_policy(policy)
+    engine = Engine(policy, store_from_uri(store, policy.store))
+    writer = DecisionWriter(str(decisions_out)) if decisions_out else None
+    records = None
+    if db is not None:
+        from scrapeguard.records.guard import open_sink
+
+        records = open_sink(policy, db)
+    return GuardAdapter(engine, trusted_proxies, writer, records)
