@@ -14,18 +14,20 @@ from __future__ import annotations
 import secrets
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import path
 
-MEMBERS = {i: {"id": i, "username": f"member{i}", "name": f"Member {i}"} for i in range(1, 501)}
+MEMBERS: dict[int, dict[str, Any]] = {
+    i: {"id": i, "username": f"member{i}", "name": f"Member {i}"} for i in range(1, 501)}
 BY_NAME = {m["username"]: m for m in MEMBERS.values()}
 SESSIONS: dict[str, int] = {}  # session token -> logged-in member id
 
 #: What goes into settings.py.
 MIDDLEWARE = ["scrapeguard.integrations.django.ScrapeGuardMiddleware"]
-SCRAPEGUARD = {
+SCRAPEGUARD: dict[str, Any] = {
     "policy": None,                     # a TOML file laid over the defaults; None: the defaults
     "store": "memory://",               # "redis://host:6379/0" when several processes serve the site
     "trusted_proxies": [],              # e.g. ["10.0.0.0/8"] behind a load balancer

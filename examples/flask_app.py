@@ -20,7 +20,8 @@ from werkzeug.wrappers import Request
 
 from scrapeguard.integrations.wsgi import ScrapeGuardWSGI
 
-MEMBERS = {i: {"id": i, "username": f"member{i}", "name": f"Member {i}"} for i in range(1, 501)}
+MEMBERS: dict[int, dict[str, Any]] = {
+    i: {"id": i, "username": f"member{i}", "name": f"Member {i}"} for i in range(1, 501)}
 BY_NAME = {m["username"]: m for m in MEMBERS.values()}
 SESSIONS: dict[str, int] = {}  # session token -> logged-in member id
 

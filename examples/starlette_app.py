@@ -23,7 +23,8 @@ from starlette.routing import Route
 
 from scrapeguard.integrations.asgi import ScrapeGuardMiddleware
 
-MEMBERS = {i: {"id": i, "username": f"member{i}", "name": f"Member {i}"} for i in range(1, 501)}
+MEMBERS: dict[int, dict[str, Any]] = {
+    i: {"id": i, "username": f"member{i}", "name": f"Member {i}"} for i in range(1, 501)}
 BY_NAME = {m["username"]: m for m in MEMBERS.values()}
 SESSIONS: dict[str, int] = {}  # session token -> logged-in member id
 

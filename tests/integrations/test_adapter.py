@@ -140,7 +140,8 @@ def test_the_guard_serves_its_own_paths_and_leaves_the_rest_to_the_site() -> Non
     assert asset is not None and asset.status == 200 and asset.body
     wrong_method = guard.own_response(view(SUBMIT_PATH, peer="192.0.2.9"), SUBMIT_PATH)
     assert wrong_method is not None and wrong_method.status == 405
-    assert guard.own_response(view(RESERVED_PREFIX + "security.txt"), RESERVED_PREFIX + "security.txt") is None
+    not_ours = RESERVED_PREFIX + "security.txt"
+    assert guard.own_response(view(not_ours), not_ours) is None
     assert guard.is_submission(view(SUBMIT_PATH, method="POST"), SUBMIT_PATH)
     # the status page only to a direct local call, never to a relayed client
     local = guard.own_response(view(STATUS_PATH, peer="127.0.0.1"), STATUS_PATH)
@@ -150,8 +151,8 @@ def test_the_guard_serves_its_own_paths_and_leaves_the_rest_to_the_site() -> Non
 
 
 def test_challenge_answers_are_read_from_url_encoded_forms_only() -> None:
-    assert challenge_fields(b"altcha=abc%3D&next=%2Fu%2Fx", "application/x-www-form-urlencoded; charset=utf-8") \
-        == {"altcha": "abc=", "next": "/u/x"}
+    form = "application/x-www-form-urlencoded; charset=utf-8"
+    assert challenge_fields(b"altcha=abc%3D&next=%2Fu%2Fx", form) == {"altcha": "abc=", "next": "/u/x"}
     assert challenge_fields(b'{"altcha": "abc"}', "application/json") is None
     assert challenge_fields(b"altcha=\xff", "application/x-www-form-urlencoded") is None
 

@@ -26,7 +26,7 @@ PEER = ("127.0.0.1", 50000)
 
 
 @pytest.fixture
-def site(example: Callable[[str], ModuleType]) -> Iterator[tuple[ScrapeGuardMiddleware, TestClient, list[Event]]]:
+def site(example: Callable[[str], ModuleType]) -> Iterator[tuple[Any, TestClient, list[Event]]]:
     """The example site, guarded, its events collected."""
     app = example("starlette_app").create_app(clock=FakeClock().time)
     events: list[Event] = []

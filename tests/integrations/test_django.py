@@ -32,8 +32,8 @@ def django_site(example: Callable[[str], ModuleType], urlconf: str | None = None
     module = example("django_app")
     module.configure()  # a no-op when another test configured Django already
     options = {**module.SCRAPEGUARD, "account": module.logged_in, "clock": FakeClock().time, **scrapeguard}
-    with override_settings(ROOT_URLCONF=urlconf or module.__name__, MIDDLEWARE=module.MIDDLEWARE, SCRAPEGUARD=options,
-                           ALLOWED_HOSTS=["*"]):
+    with override_settings(ROOT_URLCONF=urlconf or module.__name__, MIDDLEWARE=module.MIDDLEWARE,
+                           SCRAPEGUARD=options, ALLOWED_HOSTS=["*"]):
         yield Client()
 
 

@@ -76,7 +76,8 @@ def test_a_scraping_tool_is_challenged_and_the_challenge_is_served_by_the_middle
     script = client.get(RESERVED_PREFIX + "altcha.js")
     assert script.status_code == 200 and script.headers["Content-Type"].startswith("text/javascript")
     assert client.get(SUBMIT_PATH).status_code == 405
-    wrong = client.post(SUBMIT_PATH, data={"altcha": "not-a-proof", "next": "/api/v1/members/1"}, headers=TOOL)
+    answer = {"altcha": "not-a-proof", "next": "/api/v1/members/1"}
+    wrong = client.post(SUBMIT_PATH, data=answer, headers=TOOL)
     assert wrong.status_code == 403 and b"did not succeed" in wrong.data
     # a HEAD refusal has the refusal's headers and no body
     head = client.head("/api/v1/members/2", headers=TOOL)
