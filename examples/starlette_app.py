@@ -1,6 +1,6 @@
 """ScrapeGuard in front of a Starlette app, as pure ASGI middleware (FastAPI: the same lines).
 
-    pip install 'scrapeguard[asgi]'
+    pip install scrapeguard          # the ASGI middleware needs nothing more (Starlette is a dependency)
     uvicorn --factory examples.starlette_app:create_app
 
 A small member site: a home page, a stylesheet, member profiles (HTML at /u/<name>, JSON at

@@ -122,3 +122,15 @@ def test_with_a_shared_store_the_store_calls_stay_off_the_event_loop(
     assert all(name.startswith("guard-store") for name in threads)
     app.guard.close()
     app.guard.engine.store.close()
+
+
+def test_starlette_builds_it_with_add_middleware() -> None:
+    async def page(request: Any) -> Response:
+        return PlainTextResponse("a page")
+
+    app = Starlette(routes=[Route("/u/{name}", page)])
+    app.add_middleware(ScrapeGuardMiddleware, trusted_proxies=["127.0.0.1"])
+    with TestClient(app, client=PEER) as client:
+        assert client.get("/u/alice", headers=BROWSER).status_code == 200
+        refused = client.get("/u/bob", headers={"User-Agent": "curl/8.5.0", "X-Forwarded-For": "203.0.113.5"})
+        assert refused.status_code == 403 and "X-ScrapeGuard-Decision" in refused.headers
