@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from multidict import CIMultiDict, MultiMapping
+from multidict import MultiMapping
 
 from scrapeguard.challenge.keys import load_keys
 from scrapeguard.challenge.service import ASSETS, RESERVED_PREFIX, SUBMIT_PATH, ChallengeService, SubmitResult
@@ -631,11 +631,6 @@ def session_key(token: str) -> str:
     """What the guard keeps of a session token: a hash. The token itself would let whoever
     reads the decisions file or the store take over the member's session."""
     return "s-" + hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()[:24]
-
-
-def header_list(pairs: Iterable[tuple[str, str]]) -> CIMultiDict[str]:
-    """Headers as the adapter reads them (case-insensitive, repeated names kept)."""
-    return CIMultiDict(pairs)
 
 
 def challenge_fields(body: bytes, content_type: str | None) -> dict[str, str] | None:
