@@ -19,6 +19,7 @@ from flask import Flask, Response, jsonify, make_response, redirect, request
 from werkzeug.wrappers import Request
 
 from scrapeguard.integrations.wsgi import ScrapeGuardWSGI
+from scrapeguard.policy import Policy
 
 MEMBERS: dict[int, dict[str, Any]] = {
     i: {"id": i, "username": f"member{i}", "name": f"Member {i}"} for i in range(1, 501)}
@@ -36,8 +37,9 @@ def logged_in(environ: dict[str, Any]) -> tuple[str, datetime] | None:
     return (str(member_id), created(member_id)) if member_id else None
 
 
-def create_app(policy: str | None = None, store: str = "memory://", trusted_proxies: tuple[str, ...] = (),
-               decisions_out: str | None = None, clock: Callable[[], float] = time.time) -> Flask:
+def create_app(policy: Policy | str | None = None, store: str = "memory://",
+               trusted_proxies: tuple[str, ...] = (), decisions_out: str | None = None,
+               clock: Callable[[], float] = time.time) -> Flask:
     app = Flask(__name__)
 
     @app.get("/")

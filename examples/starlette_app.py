@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from scrapeguard.integrations.asgi import ScrapeGuardMiddleware
+from scrapeguard.policy import Policy
 
 MEMBERS: dict[int, dict[str, Any]] = {
     i: {"id": i, "username": f"member{i}", "name": f"Member {i}"} for i in range(1, 501)}
@@ -72,8 +73,9 @@ async def login(request: Request) -> Response:
     return response
 
 
-def create_app(policy: str | None = None, store: str = "memory://", trusted_proxies: tuple[str, ...] = (),
-               decisions_out: str | None = None, clock: Callable[[], float] = time.time,
+def create_app(policy: Policy | str | None = None, store: str = "memory://",
+               trusted_proxies: tuple[str, ...] = (), decisions_out: str | None = None,
+               clock: Callable[[], float] = time.time,
                guarded: bool = True) -> Any:
     """The site, guarded unless `guarded` is False (the bare app, e.g. behind the proxy)."""
     app = Starlette(routes=[Route("/", home), Route("/static/site.css", stylesheet),

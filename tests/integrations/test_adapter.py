@@ -16,7 +16,6 @@ from scrapeguard.integrations.adapter import (
     STATUS_PATH,
     GuardAdapter,
     RequestView,
-    challenge_fields,
     known_account,
     session_key,
     status_line,
@@ -150,11 +149,16 @@ def test_the_guard_serves_its_own_paths_and_leaves_the_rest_to_the_site() -> Non
     assert guard.own_response(relayed, STATUS_PATH) is None
 
 
-def test_challenge_answers_are_read_from_url_encoded_forms_only() -> None:
-    form = "application/x-www-form-urlencoded; charset=utf-8"
-    assert challenge_fields(b"altcha=abc%3D&next=%2Fu%2Fx", form) == {"altcha": "abc=", "next": "/u/x"}
-    assert challenge_fields(b'{"altcha": "abc"}', "application/json") is None
-    assert challenge_fields(b"altcha=\xff", "application/x-www-form-urlencoded") is None
+def test_challenge_answers_are_read_from_html_form_posts() -> None:
+    guard = make_guard()
+    urlencoded = "application/x-www-form-urlencoded; charset=utf-8"
+    assert guard.answer_fields(b"altcha=abc%3D&next=%2Fu%2Fx&other=1", urlencoded) == \
+        {"altcha": "abc=", "next": "/u/x"}
+    multipart = (b'--b\r\nContent-Disposition: form-data; name="altcha"\r\n\r\nabc\r\n--b--\r\n')
+    assert guard.answer_fields(multipart, "multipart/form-data; boundary=b") == {"altcha": "abc"}
+    assert guard.answer_fields(b'{"altcha": "abc"}', "application/json") is None
+    assert guard.answer_fields(b"altcha=%ff", urlencoded) is None
+    assert guard.answer_fields(b"altcha=a&altcha=b", urlencoded) is None
 
 
 def test_status_lines() -> None:

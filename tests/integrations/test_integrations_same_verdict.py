@@ -3,14 +3,17 @@ Each must refuse the scraper with the same actions, for the same reasons, at the
 numbers, and let the person read. All share one request adapter (integrations/adapter.py); this
 test is what keeps it that way.
 
-Another integration joins by adding a factory to INTEGRATIONS: a context manager that, given the
-fake clock and a decisions file, yields a `Client` whose requests reach the guarded example site.
+Another integration joins by adding a factory to INTEGRATIONS: a context manager that, given a
+`Setup` (fake clock, decisions file, policy), yields a `Client` whose requests reach the guarded
+example site and keep its cookies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ import pytest
 import uvicorn
 
 from scrapeguard.drill.harness import FakeClock, LoopThread, start_guard, stop_guard
+from scrapeguard.policy import Policy, default_policy, load_policy_text
 from scrapeguard.refusals import DECISION_HEADER
 
 #: The guard trusts the one proxy in front (every test client's peer): each client's address is
@@ -59,10 +63,24 @@ PERSON_PAGES = ("/", "/u/member12", "/u/member40", "/u/member7", "/u/member211",
 class Answer:
     status: int
     decision_id: str
+    text: str
 
 
 class Client(Protocol):
+    """A client of the guarded site that keeps the cookies it is given."""
+
     def get(self, path: str, headers: dict[str, str]) -> Answer: ...
+
+    def post(self, path: str, form: dict[str, str], headers: dict[str, str]) -> Answer: ...
+
+
+@dataclass(frozen=True)
+class Setup:
+    example: Callable[[str], ModuleType]
+    loop: LoopThread
+    clock: FakeClock
+    decisions: Path
+    policy: Policy
 
 
 @dataclass(frozen=True)
@@ -107,8 +125,14 @@ class HttpxClient:
         self.client = client
 
     def get(self, path: str, headers: dict[str, str]) -> Answer:
-        response = self.client.get(path, headers=headers)
-        return Answer(response.status_code, response.headers.get(DECISION_HEADER, ""))
+        return self._answer(self.client.get(path, headers=headers))
+
+    def post(self, path: str, form: dict[str, str], headers: dict[str, str]) -> Answer:
+        return self._answer(self.client.post(path, data=form, headers=headers))
+
+    @staticmethod
+    def _answer(response: httpx.Response) -> Answer:
+        return Answer(response.status_code, response.headers.get(DECISION_HEADER, ""), response.text)
 
 
 @contextlib.contextmanager
@@ -140,25 +164,25 @@ def served_asgi(loop: LoopThread, app: Any) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def through_proxy(example: Callable[[str], ModuleType], loop: LoopThread, clock: FakeClock,
-                  decisions: Path) -> Iterator[Client]:
-    site = example("starlette_app").create_app(guarded=False)
-    with served_asgi(loop, site) as upstream:
-        guard = start_guard(loop, upstream, decisions, None, TRUSTED, clock=clock.time)
+def through_proxy(setup: Setup) -> Iterator[Client]:
+    site = setup.example("starlette_app").create_app(guarded=False)
+    with served_asgi(setup.loop, site) as upstream:
+        guard = start_guard(setup.loop, upstream, setup.decisions, setup.policy, TRUSTED,
+                            clock=setup.clock.time)
         try:
             with httpx.Client(base_url=guard.url, timeout=60) as client:
                 yield HttpxClient(client)
         finally:
-            stop_guard(loop, guard)
+            stop_guard(setup.loop, guard)
 
 
 @contextlib.contextmanager
-def through_asgi(example: Callable[[str], ModuleType], loop: LoopThread, clock: FakeClock,
-                 decisions: Path) -> Iterator[Client]:
+def through_asgi(setup: Setup) -> Iterator[Client]:
     from starlette.testclient import TestClient
 
-    app = example("starlette_app").create_app(trusted_proxies=TRUSTED, decisions_out=str(decisions),
-                                              clock=clock.time)
+    app = setup.example("starlette_app").create_app(setup.policy, trusted_proxies=TRUSTED,
+                                                    decisions_out=str(setup.decisions),
+                                                    clock=setup.clock.time)
     with TestClient(app, client=("127.0.0.1", 50000)) as client:
         yield HttpxClient(client)
 
@@ -168,15 +192,20 @@ class WerkzeugClient:
         self.client = client
 
     def get(self, path: str, headers: dict[str, str]) -> Answer:
-        response = self.client.get(path, headers=headers)
-        return Answer(response.status_code, response.headers.get(DECISION_HEADER, ""))
+        return self._answer(self.client.get(path, headers=headers))
+
+    def post(self, path: str, form: dict[str, str], headers: dict[str, str]) -> Answer:
+        return self._answer(self.client.post(path, data=form, headers=headers))
+
+    @staticmethod
+    def _answer(response: Any) -> Answer:
+        return Answer(response.status_code, response.headers.get(DECISION_HEADER, ""), response.text)
 
 
 @contextlib.contextmanager
-def through_wsgi(example: Callable[[str], ModuleType], loop: LoopThread, clock: FakeClock,
-                 decisions: Path) -> Iterator[Client]:
-    app = example("flask_app").create_app(trusted_proxies=TRUSTED, decisions_out=str(decisions),
-                                          clock=clock.time)
+def through_wsgi(setup: Setup) -> Iterator[Client]:
+    app = setup.example("flask_app").create_app(setup.policy, trusted_proxies=TRUSTED,
+                                                decisions_out=str(setup.decisions), clock=setup.clock.time)
     yield WerkzeugClient(app.test_client())  # REMOTE_ADDR 127.0.0.1
 
 
@@ -185,8 +214,15 @@ class DjangoClient:
         self.client = client
 
     def get(self, path: str, headers: dict[str, str]) -> Answer:
-        response = self.client.get(path, headers=headers)
-        return Answer(response.status_code, response.headers.get(DECISION_HEADER, ""))
+        return self._answer(self.client.get(path, headers=headers))
+
+    def post(self, path: str, form: dict[str, str], headers: dict[str, str]) -> Answer:
+        return self._answer(self.client.post(path, form, headers=headers))
+
+    @staticmethod
+    def _answer(response: Any) -> Answer:
+        return Answer(response.status_code, response.headers.get(DECISION_HEADER, ""),
+                      response.content.decode())
 
 
 @contextlib.contextmanager
@@ -204,15 +240,13 @@ def django_site(example: Callable[[str], ModuleType], **scrapeguard: Any) -> Ite
 
 
 @contextlib.contextmanager
-def through_django(example: Callable[[str], ModuleType], loop: LoopThread, clock: FakeClock,
-                   decisions: Path) -> Iterator[Client]:
-    with django_site(example, trusted_proxies=list(TRUSTED), decisions_out=str(decisions),
-                     clock=clock.time) as client:
+def through_django(setup: Setup) -> Iterator[Client]:
+    with django_site(setup.example, policy=setup.policy, trusted_proxies=list(TRUSTED),
+                     decisions_out=str(setup.decisions), clock=setup.clock.time) as client:
         yield DjangoClient(client)
 
 
-Integration = Callable[[Callable[[str], ModuleType], LoopThread, FakeClock, Path],
-                       contextlib.AbstractContextManager[Client]]
+Integration = Callable[[Setup], contextlib.AbstractContextManager[Client]]
 INTEGRATIONS: dict[str, Integration] = {
     "proxy": through_proxy,
     "asgi": through_asgi,
@@ -232,9 +266,9 @@ def transcripts(example: Callable[[str], ModuleType], loop_thread: LoopThread,
     def run(name: str) -> list[Step]:
         if name not in done:
             decisions = tmp_path_factory.mktemp(name) / "decisions.jsonl"
-            clock = FakeClock()
-            with INTEGRATIONS[name](example, loop_thread, clock, decisions) as client:
-                done[name] = run_scenario(client, clock, decisions)
+            setup = Setup(example, loop_thread, FakeClock(), decisions, default_policy())
+            with INTEGRATIONS[name](setup) as client:
+                done[name] = run_scenario(client, setup.clock, setup.decisions)
         return done[name]
 
     return run
@@ -263,3 +297,36 @@ def test_every_integration_decides_as_the_proxy_does(name: str,
     got = transcripts(name)
     differences = [(e, g) for e, g in zip(expected, got, strict=True) if e != g]
     assert not differences, f"{name} differs from the {REFERENCE} at steps {differences[:3]}"
+
+
+#: Easy puzzles, so that the solver is quick.
+EASY_CHALLENGES = "[challenge]\ndifficulty = 3000\ndifficulty_max = 6000\n"
+
+
+def solve(challenge: dict[str, Any]) -> str:
+    """A real solver, written from the ALTCHA format: find n with sha256(salt + n) == challenge."""
+    salt, target = challenge["salt"], challenge["challenge"]
+    for n in range(int(challenge["maxnumber"]) + 1):
+        if hashlib.sha256(f"{salt}{n}".encode()).hexdigest() == target:
+            payload = {"algorithm": challenge["algorithm"], "challenge": target, "number": n,
+                       "salt": salt, "signature": challenge["signature"]}
+            return base64.b64encode(json.dumps(payload).encode()).decode()
+    raise AssertionError("no solution within maxnumber")
+
+
+@pytest.mark.parametrize("name", list(INTEGRATIONS))
+def test_a_solved_challenge_clears_the_way_through_every_integration(
+        name: str, example: Callable[[str], ModuleType], loop_thread: LoopThread, tmp_path: Path) -> None:
+    setup = Setup(example, loop_thread, FakeClock(), tmp_path / "decisions.jsonl",
+                  load_policy_text(EASY_CHALLENGES))
+    api = {**TOOL_HEADERS, "Accept": "application/json"}
+    with INTEGRATIONS[name](setup) as client:
+        challenged = client.get("/api/v1/members/3", api)
+        assert challenged.status == 403
+        spec = json.loads(challenged.text)["challenge"]
+        assert spec["next"] == "/api/v1/members/3"
+        # a wrong answer is challenged again; the right one sets the clearance cookie
+        assert client.post(spec["submit"], {"altcha": "wrong", "next": spec["next"]}, api).status == 403
+        cleared = client.post(spec["submit"], {"altcha": solve(spec["pow"]), "next": spec["next"]}, api)
+        assert (cleared.status, json.loads(cleared.text)["cleared"]) == (200, True)
+        assert client.get("/api/v1/members/3", api).status == 200

@@ -38,12 +38,19 @@ from http.cookies import CookieError, SimpleCookie
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
 from multidict import MultiMapping
 
 from scrapeguard.challenge.keys import load_keys
-from scrapeguard.challenge.service import ASSETS, RESERVED_PREFIX, SUBMIT_PATH, ChallengeService, SubmitResult
+from scrapeguard.challenge.service import (
+    ASSETS,
+    NEXT_FIELD,
+    POW_FIELD,
+    RESERVED_PREFIX,
+    SUBMIT_PATH,
+    ChallengeService,
+    SubmitResult,
+)
 from scrapeguard.challenge.solves import CLEARED
 from scrapeguard.decisions import (
     BLOCK,
@@ -57,7 +64,7 @@ from scrapeguard.decisions import (
 from scrapeguard.engine import Engine
 from scrapeguard.events import HEADER_FACTS, Event
 from scrapeguard.integrations.client_ip import ClientIPResolver
-from scrapeguard.integrations.forms import FormError, read_subject
+from scrapeguard.integrations.forms import FormError, read_field, read_subject
 from scrapeguard.integrations.reading import cookie_line, merged_slashes_agree, read_cookies, read_target
 from scrapeguard.policy.model import Policy
 from scrapeguard.ratelimit import ratelimit_headers
@@ -434,6 +441,22 @@ class GuardAdapter:
             return error_page(413, "Too large", "A challenge answer is a small form.")
         return None
 
+    def answer_fields(self, body: bytes, content_type: str | None) -> dict[str, str] | None:
+        """The fields of a challenge answer (an HTML form post, URL-encoded or multipart) that the
+        challenge reads; None if the form cannot be read."""
+        assert self.challenges is not None
+        captcha = self.challenges.captcha
+        names = (NEXT_FIELD, captcha.provider.field if captcha is not None else POW_FIELD)
+        fields = {}
+        try:
+            for name in names:
+                value = read_field(body, content_type, name)
+                if value is not None:
+                    fields[name] = value
+        except FormError:
+            return None
+        return fields
+
     async def submit(self, view: RequestView, client_ip: str, now: float, reading: RequestReading,
                      fields: Mapping[str, str], http: aiohttp.ClientSession | None = None) -> ResponseParts:
         """Check a challenge answer (`fields`, the form as read): a clearance cookie and the way
@@ -631,18 +654,6 @@ def session_key(token: str) -> str:
     """What the guard keeps of a session token: a hash. The token itself would let whoever
     reads the decisions file or the store take over the member's session."""
     return "s-" + hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()[:24]
-
-
-def challenge_fields(body: bytes, content_type: str | None) -> dict[str, str] | None:
-    """The fields of a challenge answer (an HTML form post, URL-encoded); None if unreadable."""
-    media = (content_type or "").partition(";")[0].strip().lower()
-    if media != "application/x-www-form-urlencoded":
-        return None
-    try:
-        text = body.decode("ascii")
-    except UnicodeDecodeError:
-        return None
-    return dict(parse_qsl(text, keep_blank_values=True))
 
 
 def status_line(status: int) -> str:

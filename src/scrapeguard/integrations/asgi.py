@@ -28,7 +28,6 @@ from scrapeguard.integrations.adapter import (
     RequestView,
     ResponseParts,
     build_guard,
-    challenge_fields,
     error_page,
     known_account,
     unavailable_page,
@@ -198,7 +197,7 @@ class ScrapeGuardMiddleware:
             return too_large
         try:
             body = await read_body(receive, SUBMIT_LIMIT)
-            fields = challenge_fields(body, view.headers.get("Content-Type"))
+            fields = guard.answer_fields(body, view.headers.get("Content-Type"))
         except BodyTooLarge:
             fields = None
         if fields is None:

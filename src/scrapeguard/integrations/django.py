@@ -39,7 +39,6 @@ from scrapeguard.integrations.adapter import (
     RequestView,
     ResponseParts,
     build_guard,
-    challenge_fields,
     error_page,
     known_account,
     unavailable_page,
@@ -159,7 +158,7 @@ class ScrapeGuardMiddleware:
         too_large = guard.submit_too_large(content_length(request.META))
         if too_large is not None:
             return too_large
-        fields = challenge_fields(request.body[:SUBMIT_LIMIT], view.headers.get("Content-Type"))
+        fields = guard.answer_fields(request.body[:SUBMIT_LIMIT], view.headers.get("Content-Type"))
         if fields is None:
             return error_page(400, "Bad request", "The challenge answer could not be read.")
         return submit_challenge(guard, view, client_ip, self.clock(), reading, fields)

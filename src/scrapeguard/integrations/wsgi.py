@@ -29,7 +29,6 @@ from scrapeguard.integrations.adapter import (
     RequestView,
     ResponseParts,
     build_guard,
-    challenge_fields,
     error_page,
     known_account,
     status_line,
@@ -155,7 +154,7 @@ class ScrapeGuardWSGI:
         if too_large is not None:
             return too_large
         try:
-            fields = challenge_fields(read_body(environ, SUBMIT_LIMIT), view.headers.get("Content-Type"))
+            fields = guard.answer_fields(read_body(environ, SUBMIT_LIMIT), view.headers.get("Content-Type"))
         except FormError:
             fields = None
         if fields is None:
