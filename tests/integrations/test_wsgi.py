@@ -99,3 +99,28 @@ def test_the_request_target_is_read_raw_when_the_server_gives_it_and_rebuilt_whe
                          "CONTENT_TYPE": "text/plain", "CONTENT_LENGTH": "2"})
     assert rebuilt.target == "/u/caf%C3%A9?x=%41"
     assert rebuilt.headers["Content-Type"] == "text/plain" and rebuilt.headers["Content-Length"] == "2"
+
+
+def test_an_unreachable_store_that_fails_closed_answers_503_and_the_app_is_not_called() -> None:
+    called = []
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        called.append(environ["PATH_INFO"])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    guarded = ScrapeGuardWSGI(app, store="redis://127.0.0.1:1/0?fail=closed&timeout_ms=200")
+    answer = Client(guarded).get("/u/member1", headers=BROWSER, environ_base={"REMOTE_ADDR": "192.0.2.1"})
+    assert answer.status_code == 503 and int(answer.headers["Retry-After"]) >= 1
+    assert called == []
+    assert guarded.guard.counts["store_unavailable"] == 1
+
+
+def test_in_observe_mode_a_scraping_tool_is_written_down_and_served(tmp_path: Any) -> None:
+    policy = tmp_path / "observe.toml"
+    policy.write_text('mode = "observe"\n')
+    decisions = tmp_path / "decisions.jsonl"
+    guarded = ScrapeGuardWSGI(account_headers_app, policy=str(policy), decisions_out=str(decisions))
+    answer = Client(guarded).get("/api/v1/members/1", headers=TOOL, environ_base={"REMOTE_ADDR": "192.0.2.1"})
+    assert answer.status_code == 200
+    assert '"enforced":false' in decisions.read_text()

@@ -263,7 +263,10 @@ class GuardAdapter:
 
     def client_ip(self, view: RequestView) -> str:
         """The client's address: the peer, or X-Forwarded-For from a trusted proxy
-        (raises ForwardedHeaderError on a malformed forwarded header)."""
+        (raises ForwardedHeaderError on a malformed forwarded header). A server that gives no peer
+        (a Unix socket) leaves it "": counted as `unknown_peer`, as no address quota can apply."""
+        if not view.peer_ip:
+            self.counts["unknown_peer"] += 1
         return self.resolver.resolve(view.peer_ip, view.headers.getall("X-Forwarded-For", []))
 
     def read(self, view: RequestView) -> RequestReading:
