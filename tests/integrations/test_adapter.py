@@ -12,15 +12,14 @@ from multidict import CIMultiDict
 from scrapeguard.challenge.service import RESERVED_PREFIX, SUBMIT_PATH
 from scrapeguard.engine import Engine
 from scrapeguard.integrations.adapter import (
-    STAMP_COOKIE,
     STATUS_PATH,
     GuardAdapter,
     RequestView,
     known_account,
-    session_key,
     status_line,
 )
 from scrapeguard.integrations.client_ip import ForwardedHeaderError
+from scrapeguard.integrations.sessions import STAMP_COOKIE, session_key
 from scrapeguard.policy import default_policy, load_policy_text
 from scrapeguard.routes import AmbiguousRequest
 

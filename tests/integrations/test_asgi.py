@@ -17,8 +17,8 @@ from starlette.websockets import WebSocket
 from scrapeguard.challenge.service import RESERVED_PREFIX, SUBMIT_PATH
 from scrapeguard.drill.harness import FakeClock
 from scrapeguard.events import Event
-from scrapeguard.integrations.adapter import STAMP_COOKIE, session_key
 from scrapeguard.integrations.asgi import ScrapeGuardMiddleware
+from scrapeguard.integrations.sessions import STAMP_COOKIE, session_key
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
            "Accept": "text/html,application/xhtml+xml", "Accept-Language": "en", "Accept-Encoding": "gzip"}

@@ -13,7 +13,7 @@ from werkzeug.test import Client
 from scrapeguard.challenge.service import RESERVED_PREFIX, SUBMIT_PATH
 from scrapeguard.drill.harness import FakeClock
 from scrapeguard.events import Event
-from scrapeguard.integrations.adapter import STAMP_COOKIE, session_key
+from scrapeguard.integrations.sessions import STAMP_COOKIE, session_key
 from scrapeguard.integrations.wsgi import ScrapeGuardWSGI, wsgi_view
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",

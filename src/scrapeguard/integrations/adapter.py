@@ -21,8 +21,6 @@ sessions) is handed to background threads; with the in-process memory store ever
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import html
 import json
 import logging
@@ -34,7 +32,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from http import HTTPStatus
-from http.cookies import CookieError, SimpleCookie
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +63,7 @@ from scrapeguard.events import HEADER_FACTS, Event
 from scrapeguard.integrations.client_ip import ClientIPResolver
 from scrapeguard.integrations.forms import FormError, read_field, read_subject
 from scrapeguard.integrations.reading import cookie_line, merged_slashes_agree, read_cookies, read_target
+from scrapeguard.integrations.sessions import STAMP_COOKIE, Sessions, session_key
 from scrapeguard.policy.model import Policy
 from scrapeguard.ratelimit import ratelimit_headers
 from scrapeguard.refusals import build_refusal
@@ -81,14 +79,8 @@ log = logging.getLogger(__name__)
 
 #: Where the guard answers with its health and counters (to direct local calls only).
 STATUS_PATH = "/.well-known/scrapeguard/status"
-#: The guard's own cookie stamping a session the site issued (see GuardAdapter.stamps).
-STAMP_COOKIE = "scrapeguard_session"
 #: Records nobody waits for, queued for a shared store at most this many (the rest are dropped).
 BACKLOG_LIMIT = 10_000
-#: With a shared store, session look-ups are cached locally this long (seconds), for at most
-#: this many sessions: a login seen by another instance is known here within that time.
-SESSION_CACHE_SECONDS = 30.0
-SESSION_CACHE_SIZE = 100_000
 #: A challenge form submission larger than this is refused unread.
 SUBMIT_LIMIT = 16 * 1024
 #: Methods whose body a form route's subject is read from.
@@ -191,16 +183,6 @@ def unavailable_page(retry_seconds: float) -> ResponseParts:
                       [("Retry-After", str(max(1, int(retry_seconds))))])
 
 
-def parse_created(value: str | None) -> float | None:
-    """An X-Account-Created value (ISO 8601) as seconds since the epoch; None if unreadable."""
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.strip()).timestamp()
-    except ValueError:
-        return None
-
-
 class GuardAdapter:
     """The engine as every integration uses it (see the module docstring)."""
 
@@ -216,9 +198,6 @@ class GuardAdapter:
         self.resolver = ClientIPResolver(tuple(trusted_proxies))
         self.counts: Counter[str] = counts if counts is not None else Counter()
         client = engine.policy.client
-        self.session_cookie = client.session_cookie
-        self._account_header = client.account_header
-        self._created_header = client.account_created_header
         self._login_failed_header = client.login_failed_header
         #: Response headers meant for the guard only, never for the client (lower case).
         self.private_headers = frozenset({client.account_header.lower(),
@@ -238,14 +217,12 @@ class GuardAdapter:
         self._backlog_lock = threading.Lock()
         if self.offload:
             engine.defer = self._record_later
-        self._session_cache: dict[str, tuple[float, str | None]] = {}
         self.challenges = ChallengeService(engine.policy, engine.store, engine.escalation) \
             if engine.policy.challenge.enabled else None
         self.clearance_cookie = engine.policy.challenge.cookie
-        # Sessions the site issued are stamped with a keyed hash in a cookie of the guard's own,
-        # so that a made-up session cookie is told apart without keeping any state per session.
         keys = self.challenges.keys if self.challenges is not None else load_keys(engine.policy.challenge)
-        self._stamp_keys = keys.keys
+        self.sessions = Sessions(engine.store, client, keys.keys, cached=self.offload)
+        self.session_cookie = client.session_cookie
         self._read_cookies = (self.session_cookie, STAMP_COOKIE, self.clearance_cookie)
         #: Called with every event the guard judges (tests compare it with what the site saw).
         self.on_event: Callable[[Event], None] | None = None
@@ -295,20 +272,6 @@ class GuardAdapter:
         """Whether the subject of this request is in its body (a form route's POST)."""
         return view.method in BODY_METHODS and route.form is not None
 
-    def _lookup_session(self, session: str, now: float) -> str | None:
-        """session -> "account|created", from the store; with a shared store, through a short
-        local cache so that a browsing member costs the store one look-up per SESSION_CACHE_SECONDS."""
-        if not self.offload:
-            return self.engine.store.get_value("session:" + session, now)
-        cached = self._session_cache.get(session)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        known = self.engine.store.get_value("session:" + session, now)
-        if len(self._session_cache) >= SESSION_CACHE_SIZE:
-            self._session_cache.clear()
-        self._session_cache[session] = (now + SESSION_CACHE_SECONDS, known)
-        return known
-
     def event(self, view: RequestView, client_ip: str, now: float, reading: RequestReading,
               route: RouteMatch | None = None, account: KnownAccount | None = None) -> Event:
         """The event of a request (store calls: the session look-up, with no `account`)."""
@@ -316,14 +279,11 @@ class GuardAdapter:
         token = cookies.get(self.session_cookie)
         session = session_key(token) if token else None
         account_id = created = None
-        issued = bool(token) and self.stamped(str(token), cookies.get(STAMP_COOKIE))
+        issued = bool(token) and self.sessions.stamped(str(token), cookies.get(STAMP_COOKIE))
         if account is not None:
             account_id, created = account.id, account.created
         elif session:
-            known = self._lookup_session(session, now)
-            if known:
-                account_id, _, created_text = known.partition("|")
-                created = float(created_text) if created_text else None
+            account_id, created = self.sessions.account_of(session, now)
         user_agent = view.headers.get("User-Agent", "")
         clearance = None
         if self.challenges is not None:
@@ -529,18 +489,18 @@ class GuardAdapter:
                 self._record_later(event, outcome)
             else:
                 self.engine.record(event, outcome)
-        tokens = self.issued_sessions(headers.getall("Set-Cookie", [])) if issued is None else list(issued)
-        learned = self._learn_account(headers, event, tokens)
+        tokens = self.sessions.issued(headers.getall("Set-Cookie", [])) if issued is None else list(issued)
+        learned = self.sessions.learn(headers, event, tokens)
         if learned:
             if self.offload:
                 assert self.executor is not None
                 try:
-                    self.executor.submit(self._remember, learned, now)
+                    self.executor.submit(self.sessions.remember, learned, now)
                 except RuntimeError:  # shutting down
                     self.counts["records_dropped"] += 1
             else:
-                self._remember(learned, now)
-        return ResponseEdit(self.private_headers, self.stamps(tokens))
+                self.sessions.remember(learned, now)
+        return ResponseEdit(self.private_headers, self.sessions.stamps(tokens))
 
     def outcome_status(self, event: Event, status: int, headers: MultiMapping[str]) -> int:
         """The status the detectors learn: a login the site says failed (its [client]
@@ -548,55 +508,6 @@ class GuardAdapter:
         if event.route.kind == LOGIN and headers.get(self._login_failed_header, "").strip() == "1":
             return 401
         return status
-
-    def issued_sessions(self, set_cookies: Iterable[str]) -> list[str]:
-        """Session tokens the site sets, from its Set-Cookie header values."""
-        tokens = []
-        for header in set_cookies:
-            try:
-                cookie = SimpleCookie(header)
-            except CookieError:
-                continue
-            morsel = cookie.get(self.session_cookie)
-            if morsel is not None and morsel.value:
-                tokens.append(morsel.value)
-        return tokens
-
-    def stamped(self, token: str, stamp: str | None) -> bool:
-        """Whether the client's session cookie comes with the stamp the guard gave it when the
-        site issued the session (any of the configured keys, so that keys can be rotated)."""
-        if not stamp:
-            return False
-        return any(hmac.compare_digest(stamp, session_stamp(key, token)) for key in self._stamp_keys)
-
-    def stamps(self, tokens: Iterable[str]) -> list[str]:
-        """Set-Cookie values stamping each session the site issues (the stamp lives as long as the
-        guard remembers sessions)."""
-        ttl = int(self.policy.client.session_ttl_seconds)
-        return [f"{STAMP_COOKIE}={session_stamp(self._stamp_keys[0], token)}; Path=/; Max-Age={ttl}; "
-                "HttpOnly; SameSite=Lax" for token in tokens]
-
-    def _learn_account(self, headers: MultiMapping[str], event: Event,
-                       tokens: list[str]) -> list[tuple[str, str]]:
-        """Which sessions belong to which account, from the site's own headers: the
-        (session key, "account|created") pairs that are new to the guard."""
-        account = headers.get(self._account_header)
-        if not account:
-            return []
-        account = account.strip()[:128]
-        created = parse_created(headers.get(self._created_header))
-        value = f"{account}|{'' if created is None else created}"
-        sessions = set()
-        if event.session and (event.account != account or event.account_created != created):
-            sessions.add(event.session)
-        sessions.update(session_key(token) for token in tokens)
-        return [(session, value) for session in sessions]
-
-    def _remember(self, learned: list[tuple[str, str]], now: float) -> None:
-        ttl = self.policy.client.session_ttl_seconds
-        for session, value in learned:
-            self.engine.store.put_value("session:" + session, value, now, ttl)
-            self._session_cache.pop(session, None)
 
     def _record_later(self, event: Event, requests: list[StoreRequest]) -> None:
         assert self._recorder is not None
@@ -637,26 +548,9 @@ def header_facts(headers: Mapping[str, str]) -> dict[str, str]:
     return facts
 
 
-def without_cookie(header: str, name: str) -> str:
-    """A Cookie header without the cookie `name` (other cookies as they were)."""
-    return "; ".join(part.strip() for part in header.split(";")
-                     if part.strip() and part.partition("=")[0].strip() != name)
-
-
 @cache
 def challenge_asset(name: str) -> bytes:
     return resources.files("scrapeguard.challenge").joinpath("static", name).read_bytes()
-
-
-def session_stamp(key: bytes, token: str) -> str:
-    """The guard's stamp of a session token the site issued (keyed hash, 32 hex digits)."""
-    return hmac.new(key, token.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()[:32]
-
-
-def session_key(token: str) -> str:
-    """What the guard keeps of a session token: a hash. The token itself would let whoever
-    reads the decisions file or the store take over the member's session."""
-    return "s-" + hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()[:24]
 
 
 def status_line(status: int) -> str:

@@ -31,7 +31,6 @@ from scrapeguard.engine import Engine
 from scrapeguard.events import Event
 from scrapeguard.integrations.adapter import (
     BODY_METHODS,
-    STAMP_COOKIE,
     STATUS_PATH,
     GuardAdapter,
     RequestReading,
@@ -39,14 +38,12 @@ from scrapeguard.integrations.adapter import (
     ResponseParts,
     error_page,
     header_facts,
-    session_key,
-    session_stamp,
     unavailable_page,
-    without_cookie,
 )
 from scrapeguard.integrations.client_ip import ForwardedHeaderError
 from scrapeguard.integrations.connections import ConnectionGuard, ConnectionLimits, GuardedSite
 from scrapeguard.integrations.forms import FORM_LIMIT, FormError, check_encoding
+from scrapeguard.integrations.sessions import STAMP_COOKIE, session_key, session_stamp, without_cookie
 from scrapeguard.refusals import DECISION_HEADER
 from scrapeguard.routes import AmbiguousRequest, RouteMatch
 from scrapeguard.stores import StoreUnavailable
