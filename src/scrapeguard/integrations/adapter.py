@@ -359,12 +359,13 @@ class GuardAdapter:
         relayed = any(h in view.headers for h in ("X-Forwarded-For", "Forwarded", "X-Real-IP"))
         return view.peer_ip in ("127.0.0.1", "::1") and not relayed
 
-    def status(self, integration: Mapping[str, int] | None = None) -> dict[str, Any]:
-        """Health and counters, for monitoring."""
+    def status(self) -> dict[str, Any]:
+        """Health and counters, for monitoring (the integration's counters under "proxy", the
+        name the proxy's status page has always given them)."""
         body: dict[str, Any] = {
             "store": "degraded" if self.engine.store.degraded else "ok",
             "mode": self.policy.mode,
-            "proxy": dict(self.counts if integration is None else integration),
+            "proxy": dict(self.counts),
             "engine": dict(self.engine.counts),
         }
         if self.records is not None:
