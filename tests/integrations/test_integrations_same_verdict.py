@@ -34,6 +34,7 @@ from scrapeguard.refusals import DECISION_HEADER
 TRUSTED = ("127.0.0.1",)
 TOOL_IP = "203.0.113.9"
 SWEEPER_IP = "203.0.113.77"
+HARVESTER_IP = "203.0.113.150"
 PERSON_IP = "198.51.100.23"
 CHROME_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
              "Chrome/131.0.0.0 Safari/537.36")
@@ -55,6 +56,8 @@ ASSET_HEADERS = {"User-Agent": CHROME_UA, "X-Forwarded-For": PERSON_IP, "Accept"
                  "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "style"}
 TOOL_IDS = 5
 SCRAPED_IDS = 60
+#: More member pages than the anonymous hourly quota (60), each with its stylesheet, as a browser.
+HARVESTED_PAGES = 66
 #: The person: the home page, then a few member profiles, each page with its stylesheet.
 PERSON_PAGES = ("/", "/u/member12", "/u/member40", "/u/member7", "/u/member211", "/u/member95")
 
@@ -64,6 +67,8 @@ class Answer:
     status: int
     decision_id: str
     text: str
+    #: The RateLimit header of a throttle ("" if none).
+    ratelimit: str = ""
 
 
 class Client(Protocol):
@@ -93,15 +98,22 @@ class Step:
     status: int
     action: str
     reasons: tuple[tuple[str, str, str], ...]
+    ratelimit: str
 
 
 def run_scenario(client: Client, clock: FakeClock, decisions: Path) -> list[Step]:
     """A scraping tool asks for a few members under its own name; a scraper dressed as a browser
-    walks the member API one id a second; then a person reads a few profiles, half a minute apart.
-    Each request's action and reasons are read from the decisions file."""
+    walks the member API one id a second; a harvester reads member pages out of order like a
+    browser (stylesheet and all), past the hourly quota; then a person reads a few profiles, half a
+    minute apart. Each request's action and reasons are read from the decisions file."""
     plan: list[tuple[str, str, dict[str, str], float]] = [
         ("tool", f"/api/v1/members/{i}", TOOL_HEADERS, 1.0) for i in range(1, TOOL_IDS + 1)]
     plan += [("scraper", f"/api/v1/members/{i}", SWEEPER_HEADERS, 1.0) for i in range(1, SCRAPED_IDS + 1)]
+    for i in range(HARVESTED_PAGES):
+        member = (i * 197) % 500 + 1  # every member once, in no order a sweep detector would see
+        plan += [("harvester", f"/u/member{member}", {**PAGE_HEADERS, "X-Forwarded-For": HARVESTER_IP},
+                  17.0 + (i * i * 13) % 23),
+                 ("harvester", "/static/site.css", {**ASSET_HEADERS, "X-Forwarded-For": HARVESTER_IP}, 0.3)]
     for page in PERSON_PAGES:
         plan += [("person", page, PAGE_HEADERS, 30.0), ("person", "/static/site.css", ASSET_HEADERS, 0.2)]
     answers = []
@@ -114,7 +126,8 @@ def run_scenario(client: Client, clock: FakeClock, decisions: Path) -> list[Step
     for number, (who, path, answer) in enumerate(answers, 1):
         decision = written.get(answer.decision_id, {})
         reasons = tuple((r["detector"], r["key"], r["detail"]) for r in decision.get("reasons", ()))
-        steps.append(Step(number, who, path, answer.status, decision.get("action", "allow"), reasons))
+        steps.append(Step(number, who, path, answer.status, decision.get("action", "allow"), reasons,
+                          answer.ratelimit))
     return steps
 
 
@@ -132,7 +145,8 @@ class HttpxClient:
 
     @staticmethod
     def _answer(response: httpx.Response) -> Answer:
-        return Answer(response.status_code, response.headers.get(DECISION_HEADER, ""), response.text)
+        return Answer(response.status_code, response.headers.get(DECISION_HEADER, ""), response.text,
+                      response.headers.get("RateLimit", ""))
 
 
 @contextlib.contextmanager
@@ -199,7 +213,8 @@ class WerkzeugClient:
 
     @staticmethod
     def _answer(response: Any) -> Answer:
-        return Answer(response.status_code, response.headers.get(DECISION_HEADER, ""), response.text)
+        return Answer(response.status_code, response.headers.get(DECISION_HEADER, ""), response.text,
+                      response.headers.get("RateLimit", ""))
 
 
 @contextlib.contextmanager
@@ -222,7 +237,7 @@ class DjangoClient:
     @staticmethod
     def _answer(response: Any) -> Answer:
         return Answer(response.status_code, response.headers.get(DECISION_HEADER, ""),
-                      response.content.decode())
+                      response.content.decode(), response.headers.get("RateLimit", ""))
 
 
 @contextlib.contextmanager
@@ -286,6 +301,13 @@ def test_the_scraper_is_refused_and_the_person_is_not(name: str,
     # once refused, the sweep stays refused: the last ids are not served
     assert scraper[-1].action != "allow" and scraper[-1].status != 200
     assert sum(s.status == 200 for s in scraper) < SCRAPED_IDS // 2
+    # the harvester reads its hourly quota of member pages (and every stylesheet), then is throttled
+    # with the quota named in its RateLimit header
+    harvested = [s for s in steps if s.who == "harvester" and s.path.startswith("/u/")]
+    assert [s.status for s in harvested[:60]] == [200] * 60
+    assert harvested[60].action == "throttle" and harvested[60].status == 429
+    assert harvested[60].ratelimit.startswith('"profiles') and ";r=0;" in harvested[60].ratelimit
+    assert all(s.status == 200 for s in steps if s.who == "harvester" and s.path.startswith("/static/"))
     person = [s for s in steps if s.who == "person"]
     assert [(s.path, s.status, s.action) for s in person] == [(s.path, 200, "allow") for s in person]
 
