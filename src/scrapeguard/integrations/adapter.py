@@ -21,6 +21,7 @@ sessions) is handed to background threads; with the in-process memory store ever
 from __future__ import annotations
 
 import asyncio
+import atexit
 import html
 import json
 import logging
@@ -583,4 +584,6 @@ def build_guard(policy: Policy | str | Path | None = None, store: str | None = "
         from scrapeguard.records.guard import open_sink
 
         records = open_sink(policy, db)
+        # a middleware has no stop of its own: what is queued is written (or spilled) at exit
+        atexit.register(records.close)
     return GuardAdapter(engine, trusted_proxies, writer, records)
