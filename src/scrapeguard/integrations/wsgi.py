@@ -27,6 +27,7 @@ from scrapeguard.integrations.adapter import (
     GuardAdapter,
     RequestReading,
     RequestView,
+    ResponseEdit,
     ResponseParts,
     build_guard,
     error_page,
@@ -137,10 +138,18 @@ class ScrapeGuardWSGI:
         if guard.refuses(decision):
             return respond(start_response, guard.refusal(view, decision, client_ip), head_only)
 
+        recorded = False
+
         def start_learning(status: str, headers: list[tuple[str, str]],
                            exc_info: ExcInfo | None = None) -> Callable[[bytes], object]:
+            # (called again with exc_info when the app fails after starting: recorded once)
+            nonlocal recorded
             code = int(status.split(" ", 1)[0])
-            edit = guard.after_response(event, code, CIMultiDict(headers), now)
+            if recorded:
+                edit = ResponseEdit(guard.private_headers)
+            else:
+                recorded = True
+                edit = guard.after_response(event, code, CIMultiDict(headers), now)
             if exc_info is None:
                 return start_response(status, edit.apply(headers))
             return start_response(status, edit.apply(headers), exc_info)
