@@ -134,3 +134,20 @@ def test_starlette_builds_it_with_add_middleware() -> None:
         assert client.get("/u/alice", headers=BROWSER).status_code == 200
         refused = client.get("/u/bob", headers={"User-Agent": "curl/8.5.0", "X-Forwarded-For": "203.0.113.5"})
         assert refused.status_code == 403 and "X-ScrapeGuard-Decision" in refused.headers
+
+
+def test_an_async_account_resolver_is_awaited() -> None:
+    async def page(request: Any) -> Response:
+        return PlainTextResponse("a page")
+
+    async def resolver(scope: Any) -> tuple[str, float] | None:
+        token = dict(scope["headers"]).get(b"authorization", b"").decode()
+        return ("m-5", 1_700_000_000.0) if token == "Bearer m-5" else None
+
+    app = ScrapeGuardMiddleware(Starlette(routes=[Route("/u/{name}", page)]), account=resolver)
+    events: list[Event] = []
+    app.guard.on_event = events.append
+    with TestClient(app, client=PEER, headers=BROWSER) as client:
+        client.get("/u/alice", headers={"Authorization": "Bearer m-5"})
+        client.get("/u/alice")
+    assert [(e.account, e.account_created) for e in events] == [("m-5", 1_700_000_000.0), (None, None)]
