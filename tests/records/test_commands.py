@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from scrapeguard.cli import main
+from scrapeguard.records.db import head_revision
 
 PASSWORD = "a long enough password"
 ENV = {"SCRAPEGUARD_PASSWORD": PASSWORD, "SCRAPEGUARD_NEW_PASSWORD": PASSWORD,
@@ -35,7 +36,7 @@ def team(db_url: str) -> str:
 
 
 def test_db_upgrade_and_users(team: str) -> None:
-    assert ok("db", "upgrade", "--db", team, "--json")["to"] == "0001"
+    assert ok("db", "upgrade", "--db", team, "--json")["to"] == head_revision()
     users = ok("users", "list", "--db", team, "--as", "vic", "--json")
     assert [(u["name"], u["role"]) for u in users] == [("ann", "analyst"), ("root", "admin"),
                                                        ("vic", "viewer")]
