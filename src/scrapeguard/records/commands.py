@@ -120,13 +120,14 @@ def _policy(path: str | None) -> Policy:
     return _load_policy_or_exit(path)
 
 
-def _pseudonymiser(policy: Policy, db: Database) -> Pseudonymiser:
+def _pseudonymiser(policy: Policy, db: Database, session: Session | None = None) -> Pseudonymiser:
     """The records' keyed IP pseudonymiser, with the key the policy names (or the database's),
-    checked against the fingerprint the database keeps."""
+    checked against the fingerprint the database keeps. Inside a session, pass it (SQLite
+    would wait for the session's write lock)."""
     from scrapeguard.records.privacy import Pseudonymiser
 
     db.key_source = policy.incidents.pseudonym_key
-    return Pseudonymiser(db.record_keys().pseudonym)
+    return Pseudonymiser(db.record_keys(session).pseudonym)
 
 
 def _emit(as_json: bool, data: Any, text: Callable[[], str]) -> None:
@@ -716,7 +717,7 @@ def _write_evidence(db_target: str | None, as_user: str, out_dir: str, log_args:
             actor = _actor(session, as_user)
             excerpt = None
             if log_format is not None:
-                pseudonymiser = _pseudonymiser(policy, db)
+                pseudonymiser = _pseudonymiser(policy, db, session)
                 actors = pack_actors(session, actor, incident_id, case_id)
                 try:
                     excerpt = read_excerpt(list(log_args.logs), log_format, actors, pseudonymiser,

@@ -13,6 +13,7 @@ fingerprint the database keeps, and handed to the audit log through the sessions
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -74,6 +75,7 @@ class Database:
         #: The policy's `incidents.pseudonym_key` ("auto", "env:NAME", "file:PATH"); None: see open_keys.
         self.key_source = key_source
         self._keys: RecordKeys | None = None
+        self._open_sessions = threading.local()
         connect_args: dict[str, Any] = {}
         if self.url.get_backend_name() == "sqlite":
             connect_args["timeout"] = 30
@@ -104,6 +106,8 @@ class Database:
         if self._keys is not None:
             return self._keys
         if session is None:
+            session = getattr(self._open_sessions, "current", None)
+        if session is None:  # (a second session inside an open one would wait for SQLite's write lock)
             with self.session() as own:
                 return self.record_keys(own)
         keys, recorded_now = open_keys(session, self.url, self.key_source)
@@ -165,6 +169,8 @@ class Database:
         """A unit of work: committed at the end, rolled back on error."""
         session = self._sessions()
         session.info["database"] = self  # the audit log asks it for the keys
+        outer = getattr(self._open_sessions, "current", None)
+        self._open_sessions.current = session
         try:
             yield session
             session.commit()
@@ -176,6 +182,7 @@ class Database:
             session.rollback()
             raise
         finally:
+            self._open_sessions.current = outer
             session.close()
 
     def dispose(self) -> None:
