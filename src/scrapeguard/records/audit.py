@@ -50,6 +50,7 @@ from scrapeguard.records.models import (
     IncidentRecord,
     IncidentStep,
     NoticeRecord,
+    SettingRecord,
     UserRecord,
 )
 
@@ -57,6 +58,8 @@ GENESIS = "0" * 64
 #: The name under which the guard itself acts (auto-opened incidents, imports).
 SYSTEM = "scrapeguard"
 UNKEYED, KEYED = "sha256", "hmac-sha256"
+#: The setting that marks, signed, the last entry written before the chain was keyed.
+UNKEYED_UNTIL = "audit.unkeyed_until"
 
 
 # -- the state rows bound into the chain ---------------------------------------------------
@@ -216,6 +219,43 @@ def record(session: Session, actor: str, action: str, entity: str, entity_id: st
     return entry
 
 
+def _marker_signature(key: bytes, seq: int, hash_: str) -> str:
+    return hmac.new(key, f"unkeyed until {seq} {hash_}".encode(), hashlib.sha256).hexdigest()
+
+
+def seal_unkeyed_prefix(session: Session, keys: RecordKeys) -> None:
+    """When a database's key is first recorded: if its chain was begun unkeyed (before schema
+    0004), record, signed, where the unkeyed entries end; verify refuses unkeyed entries past it
+    (or with no marker), so entries written later without the key show."""
+    head_row = session.get(AuditHead, 1)
+    if head_row is None or head_row.seq == 0 or session.get(SettingRecord, UNKEYED_UNTIL) is not None:
+        return
+    last = session.get(AuditEntry, head_row.seq)
+    if last is None or last.scheme != UNKEYED:
+        return
+    value = {"seq": head_row.seq, "hash": head_row.hash,
+             "signature": _marker_signature(keys.audit, head_row.seq, head_row.hash)}
+    session.add(SettingRecord(name=UNKEYED_UNTIL, value=_canonical_text(value)))
+    session.flush()
+
+
+def _unkeyed_limit(session: Session, problems: list[str]) -> tuple[int, str] | None:
+    """(seq, hash) of the last unkeyed entry the signed marker vouches for; None if there is none."""
+    row = session.get(SettingRecord, UNKEYED_UNTIL)
+    if row is None:
+        return None
+    try:
+        value = json.loads(row.value)
+        seq, hash_, signature = int(value["seq"]), str(value["hash"]), str(value["signature"])
+    except (ValueError, KeyError, TypeError):
+        problems.append("the marker of where unkeyed entries end is unreadable (altered)")
+        return None
+    if not hmac.compare_digest(_marker_signature(record_keys(session).audit, seq, hash_), signature):
+        problems.append("the marker of where unkeyed entries end does not match its signature (altered)")
+        return None
+    return seq, hash_
+
+
 def record_change(session: Session, actor: str, action: str, row: DeclarativeBase,
                   details: dict[str, Any] | None = None, at: datetime | None = None) -> AuditEntry:
     """`record` for a changed row of a bound entity, named by the row itself."""
@@ -277,6 +317,10 @@ def verify(session: Session, max_problems: int = 20,
                  "altered, or signed with another key)" for c in checkpoints or () if not c.signature_ok]
     matched: set[int] = set()
     last_digest: dict[tuple[str, str], tuple[int, str | None]] = {}
+    if session.get(AuditHead, 1) is not None:
+        record_keys(session)  # (the first use of a key seals an unkeyed prefix)
+    unkeyed_limit = _unkeyed_limit(session, problems)
+    unkeyed_seen = 0
     rows = session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars()
     for entry in rows:
         count += 1
@@ -289,9 +333,16 @@ def verify(session: Session, max_problems: int = 20,
         if entry.scheme != UNKEYED:
             key = key or record_keys(session).audit
             keyed_from = keyed_from or entry.seq
-        if entry.scheme not in (UNKEYED, KEYED) or (entry.scheme == UNKEYED and keyed_from is not None):
-            problems.append(f"entry {entry.seq}: not keyed ({entry.scheme!r}) after keyed entries "
-                            "(written outside ScrapeGuard)")
+        if entry.scheme == UNKEYED:
+            unkeyed_seen = entry.seq
+            if keyed_from is not None or (unkeyed_limit is not None and entry.seq > unkeyed_limit[0]):
+                problems.append(f"entry {entry.seq}: not keyed, after the keyed entries began "
+                                "(written outside ScrapeGuard)")
+            elif unkeyed_limit is not None and (entry.seq, entry.hash) != unkeyed_limit \
+                    and entry.seq == unkeyed_limit[0]:
+                problems.append(f"entry {entry.seq}: not the last unkeyed entry that was sealed (altered)")
+        elif entry.scheme != KEYED:
+            problems.append(f"entry {entry.seq}: unknown scheme {entry.scheme!r} (altered)")
         scheme = UNKEYED if entry.scheme == UNKEYED else KEYED
         digest = _entry_hash(scheme, key, entry.prev_hash, entry.seq, entry.at, entry.actor, entry.action,
                              entry.entity, entry.entity_id, entry.details, entry.row_digest)
@@ -321,6 +372,9 @@ def verify(session: Session, max_problems: int = 20,
         if seq not in matched and len(problems) < max_problems:
             problems.append(f"entry {seq} of the checkpoint of {point.at} is gone "
                             "(entries were deleted or cut off the end)")
+    if unkeyed_seen and unkeyed_limit is None and len(problems) < max_problems:
+        problems.append("unkeyed entries but no signed marker of where the entries written before the "
+                        "chain was keyed end (the marker was deleted)")
     checked, unbound = _check_rows(session, last_digest, problems, max_problems)
     notes = []
     if unbound:

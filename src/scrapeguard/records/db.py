@@ -111,7 +111,11 @@ class Database:
             with self.session() as own:
                 return self.record_keys(own)
         keys, recorded_now = open_keys(session, self.url, self.key_source)
-        if not recorded_now:  # (a fingerprint recorded now is kept only if the session commits)
+        if recorded_now:  # (kept only if the session commits: not cached)
+            from scrapeguard.records.audit import seal_unkeyed_prefix
+
+            seal_unkeyed_prefix(session, keys)
+        else:
             self._keys = keys
         return keys
 

@@ -29,7 +29,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from scrapeguard.records.errors import RecordsError
-from scrapeguard.records.models import SettingRecord
+from scrapeguard.records.models import AuditEntry, DecisionRecord, ExposureRecord, SettingRecord
 
 ENV_KEY = "SCRAPEGUARD_PSEUDONYM_KEY"
 AUTO = "auto"
@@ -156,6 +156,11 @@ def _adopt_legacy(url: URL, default_file: Path) -> None:
         legacy.unlink()
 
 
+def _has_records(session: Session) -> bool:
+    return any(session.execute(select(column).limit(1)).first() is not None
+               for column in (AuditEntry.seq, DecisionRecord.id, ExposureRecord.id))
+
+
 def _setting(session: Session, name: str) -> str | None:
     return session.execute(select(SettingRecord.value).where(SettingRecord.name == name)).scalar_one_or_none()
 
@@ -182,11 +187,18 @@ def open_keys(session: Session, url: URL, source: str | None) -> tuple[RecordKey
     default_file = default_key_file(url)
     if recorded is None and chosen == AUTO and not os.environ.get(ENV_KEY):
         _adopt_legacy(url, default_file)
+    # a new key only for a new database: one with records but no fingerprint (set up before
+    # fingerprints) must be given the key its pseudonyms were made with
+    create = recorded is None and not _has_records(session)
     try:
-        keys = RecordKeys(load_key(chosen, default_file, create=recorded is None), chosen)
+        keys = RecordKeys(load_key(chosen, default_file, create=create), chosen)
     except RecordsError as exc:
-        if recorded is None:
+        if recorded is None and create:
             raise
+        if recorded is None:
+            raise KeyMismatch(f"{exc}; this records database has records made with a pseudonym key but "
+                              f"no fingerprint of it yet (it was set up before key fingerprints). "
+                              f"{_how_to_point(default_file)}") from exc
         raise KeyMismatch(f"{exc}; the records database was set up with the pseudonym key of fingerprint "
                           f"{recorded}. {_how_to_point(default_file)}") from exc
     if recorded is None:
