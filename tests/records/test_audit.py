@@ -283,7 +283,8 @@ def test_a_direct_edit_of_an_incident_is_found(db: Database) -> None:
 def test_a_direct_edit_of_an_incidents_steps_or_an_inserted_row_is_found(db: Database) -> None:
     incident_id = _open_incident(db)
     with db.session() as s:
-        s.execute(update(IncidentStep).where(IncidentStep.incident_id == incident_id).values(by="someone else"))
+        s.execute(update(IncidentStep).where(IncidentStep.incident_id == incident_id)
+                  .values(by="someone else"))
         s.add(UserRecord(name="mallory", role="admin", password_hash="x", created_at=datetime.now(UTC),
                          active=True))
     with db.session() as s:
@@ -377,7 +378,7 @@ def test_record_change_names_the_entity_by_its_row(db: Database) -> None:
         assert row is not None
         row.title = "renamed"
         entry = audit.record_change(s, "root", "incident.rename", row, {"title": "renamed"})
-        assert (entry.entity, entry.entity_id, entry.row_digest) == ("incident", str(incident_id),
-                                                                    audit.row_digest(s, "incident", incident_id))
+        digest = audit.row_digest(s, "incident", incident_id)
+        assert (entry.entity, entry.entity_id, entry.row_digest) == ("incident", str(incident_id), digest)
     with db.session() as s:
         assert audit.verify(s).ok
