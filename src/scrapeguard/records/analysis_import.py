@@ -38,7 +38,7 @@ def read_exposure_file(path: Path) -> Any:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise RecordsError(f"{path} is not JSON: {exc}") from exc
-        if isinstance(data, dict) and "exposed_members" in data and "actors" not in data:
+        if isinstance(data, dict) and "exposed_members" in data and not isinstance(data.get("actors"), list):
             raise RecordsError(f"{path} is the summary of `scrapeguard analyze` (counts only): import "
                                f"{CSV_NAME} from the same folder (or the folder itself)")
         return data
