@@ -59,7 +59,7 @@ class DecisionRecord(Base):
     __tablename__ = "decisions"
     #: One row per decision: importing a decisions file twice skips the decisions stored already.
     #: (The id with its time: ids are 48 random bits, which two of many millions may share.)
-    __table_args__ = (UniqueConstraint("decision_id", "at", name="uq_decisions_decision_id_at"),)
+    __table_args__ = (Index("uq_decisions_decision_id_at", "decision_id", "at", unique=True),)
     id: Mapped[int] = mapped_column(primary_key=True)
     decision_id: Mapped[str] = mapped_column(String(40), index=True)
     at: Mapped[datetime] = mapped_column(index=True)

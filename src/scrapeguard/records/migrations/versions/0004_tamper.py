@@ -31,13 +31,13 @@ def upgrade() -> None:
     first = "SELECT MIN(id) FROM decisions GROUP BY decision_id, at"
     op.execute(sa.text(f"DELETE FROM decision_actors WHERE decision_pk NOT IN ({first})"))
     op.execute(sa.text(f"DELETE FROM decisions WHERE id NOT IN ({first})"))
-    with op.batch_alter_table('decisions', schema=None) as batch_op:
-        batch_op.create_unique_constraint('uq_decisions_decision_id_at', ['decision_id', 'at'])
+    # a unique index, not a constraint: on SQLite a constraint means copying the table, and
+    # dropping the old one would cascade to decision_actors (foreign keys are on)
+    op.create_index('uq_decisions_decision_id_at', 'decisions', ['decision_id', 'at'], unique=True)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('decisions', schema=None) as batch_op:
-        batch_op.drop_constraint('uq_decisions_decision_id_at', type_='unique')
+    op.drop_index('uq_decisions_decision_id_at', table_name='decisions')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_column('row_digest')
         batch_op.drop_column('scheme')
