@@ -44,11 +44,12 @@ def test_an_unreachable_database_is_a_clear_error() -> None:
         db.ensure_schema()
 
 
-def test_a_missing_database_is_not_created_unless_asked(tmp_path: Path, pg_schema_url: tuple[str, str]) -> None:
+def test_a_missing_database_is_not_created_unless_asked(tmp_path: Path,
+                                                        pg_schema_url: tuple[str, str]) -> None:
     typo = tmp_path / "recrods.db"
     for target in (str(typo), pg_schema_url[0]):  # a SQLite file, an empty PostgreSQL schema
         db = Database(target)
-        with pytest.raises(NoDatabase, match="no records database at .*scrapeguard db upgrade"):
+        with pytest.raises(NoDatabase, match=r"no records database at .*scrapeguard db upgrade"):
             db.ensure_schema(create=False)
         assert not db.exists()
         db.ensure_schema(create=True)
@@ -69,22 +70,23 @@ def test_the_upgrade_keeps_one_row_per_decision(db_url: str) -> None:
     with db.engine.connect() as conn, conn.begin():
         command.upgrade(_alembic_config(conn), "0001")
         for pk, decision_id, second in [(1, "sg-a", 0), (2, "sg-b", 0), (3, "sg-a", 0), (4, "sg-a", 5)]:
-            conn.execute(text("INSERT INTO decisions (id, decision_id, at, action, enforced, route, path, actors, "
-                              "keys, reasons, source) VALUES (:id, :did, :at, 'block', true, 'profile', '/', "
-                              "'[]', '{}', '[]', 'replay')"),
+            conn.execute(text("INSERT INTO decisions (id, decision_id, at, action, enforced, route, path, "
+                              "actors, keys, reasons, source) VALUES (:id, :did, :at, 'block', true, "
+                              "'profile', '/', '[]', '{}', '[]', 'replay')"),
                          {"id": pk, "did": decision_id, "at": f"2026-11-01 10:00:0{second}"})
             conn.execute(text("INSERT INTO decision_actors (decision_pk, actor) VALUES (:id, 'ip:p-a')"),
                          {"id": pk})
     db.upgrade()
     with db.engine.connect() as conn:
         kept = conn.execute(text("SELECT id, decision_id FROM decisions ORDER BY id")).all()
-        links = conn.execute(text("SELECT decision_pk FROM decision_actors ORDER BY decision_pk")).scalars().all()
+        links = conn.execute(text("SELECT decision_pk FROM decision_actors ORDER BY decision_pk")) \
+            .scalars().all()
     assert [tuple(r) for r in kept] == [(1, "sg-a"), (2, "sg-b"), (4, "sg-a")]
     assert links == [1, 2, 4]
     with pytest.raises(IntegrityError), db.engine.begin() as conn:
-        conn.execute(text("INSERT INTO decisions (decision_id, at, action, enforced, route, path, actors, keys, "
-                          "reasons, source) VALUES ('sg-b', '2026-11-01 10:00:00', 'block', true, 'profile', "
-                          "'/', '[]', '{}', '[]', 'replay')"))
+        conn.execute(text("INSERT INTO decisions (decision_id, at, action, enforced, route, path, actors, "
+                          "keys, reasons, source) VALUES ('sg-b', '2026-11-01 10:00:00', 'block', true, "
+                          "'profile', '/', '[]', '{}', '[]', 'replay')"))
     db.dispose()
 
 

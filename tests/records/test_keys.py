@@ -9,11 +9,8 @@ from pathlib import Path
 import pytest
 
 from scrapeguard.records.db import Database
-from scrapeguard.records.decisions import add_decisions
 from scrapeguard.records.keys import KeyMismatch
 from scrapeguard.records.privacy import Pseudonymiser
-
-from .helpers import refusal  # type: ignore[import-not-found]
 
 
 @pytest.fixture(autouse=True)
@@ -94,8 +91,10 @@ def test_an_old_auto_key_beside_a_sqlite_file_is_moved_out(tmp_path: Path) -> No
 def test_a_database_with_records_but_no_fingerprint_gets_no_new_key(db: Database) -> None:
     """Set up before fingerprints, its key not found: refused, instead of a new key that splits
     each actor into two pseudonyms."""
-    with db.session() as s:
-        add_decisions(s, [refusal("ip:p-aaaa", 1)])
+    with db.engine.begin() as conn:  # an audit entry from before fingerprints
+        conn.exec_driver_sql("INSERT INTO audit_log (seq, at, actor, action, entity, entity_id, details, "
+                             "prev_hash, hash) VALUES (1, '2026-01-01 00:00:00', 'root', 'user.add', 'user', "
+                             "'root', '{}', 'x', 'y')")
     fresh = Database(db.url.render_as_string(hide_password=False))
     try:
         with pytest.raises(KeyMismatch, match="no fingerprint of it yet"):

@@ -29,7 +29,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from scrapeguard.records.errors import RecordsError
-from scrapeguard.records.models import AuditEntry, DecisionRecord, ExposureRecord, SettingRecord
+from scrapeguard.records.models import AuditEntry, SettingRecord
 
 ENV_KEY = "SCRAPEGUARD_PSEUDONYM_KEY"
 AUTO = "auto"
@@ -157,8 +157,9 @@ def _adopt_legacy(url: URL, default_file: Path) -> None:
 
 
 def _has_records(session: Session) -> bool:
-    return any(session.execute(select(column).limit(1)).first() is not None
-               for column in (AuditEntry.seq, DecisionRecord.id, ExposureRecord.id))
+    """Whether the database has been in use: every use leaves an audit entry (the guard records
+    its policy on start, a team starts with `users add`)."""
+    return session.execute(select(AuditEntry.seq).limit(1)).first() is not None
 
 
 def _setting(session: Session, name: str) -> str | None:
