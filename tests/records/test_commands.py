@@ -195,6 +195,8 @@ def test_read_commands_never_create_a_database(tmp_path: Path) -> None:
         assert result.exit_code == 1, args
         assert f"no records database at {typo}" in result.output and "scrapeguard db upgrade" in result.output
         assert "Traceback" not in result.output
+    added = run("users", "add", "bob", "--role", "analyst", "--as", "root", "--db", str(typo))
+    assert added.exit_code == 1 and "no records database at" in added.output
     assert not typo.exists()
     ok("users", "add", "root", "--role", "admin", "--db", str(typo))  # the first admin sets one up
     assert typo.exists()

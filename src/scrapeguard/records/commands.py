@@ -204,7 +204,8 @@ def users_add(name: str, role: str, as_user: str | None, db_target: str | None, 
     from scrapeguard.records.models import UserRecord
     from scrapeguard.records.users import add_user
 
-    with _session(db_target, create=True) as session:  # the first admin may set the database up
+    # only the first admin (added without --as) may set the database up
+    with _session(db_target, create=as_user is None) as session:
         first = session.execute(select(func.count()).select_from(UserRecord)).scalar_one() == 0
         by = None if first or as_user is None else _actor(session, as_user)
         password = _password(f"Password for {name}", "SCRAPEGUARD_NEW_PASSWORD", confirm=True)
