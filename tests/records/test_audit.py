@@ -382,3 +382,46 @@ def test_record_change_names_the_entity_by_its_row(db: Database) -> None:
         assert (entry.entity, entry.entity_id, entry.row_digest) == ("incident", str(incident_id), digest)
     with db.session() as s:
         assert audit.verify(s).ok
+
+
+def test_rows_last_changed_before_binding_are_counted_then_bound(db_url: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user added before schema 0004 (its audit entry has no digest): counted as unbound, its
+    direct edit cannot be told until `bind_unbound` binds it; after that it can."""
+    monkeypatch.setenv("SCRAPEGUARD_PSEUDONYM_KEY", "the-key-it-had-0123456789")
+    db = Database(db_url)
+    with db.engine.connect() as conn, conn.begin():
+        from alembic import command
+
+        from scrapeguard.records.db import _alembic_config
+
+        command.upgrade(_alembic_config(conn), "0001")
+        at = datetime(2026, 1, 1, tzinfo=UTC)
+        conn.execute(text("INSERT INTO users (id, name, role, password_hash, created_at, active) "
+                          "VALUES (1, 'vic', 'viewer', 'x', :at, true)"), {"at": at.replace(tzinfo=None)})
+        entry = AuditEntry(seq=1, at=at, actor="root", action="user.add", entity="user", entity_id="vic",
+                           details='{"role":"viewer"}', prev_hash=audit.GENESIS, hash="")
+        digest = _unkeyed_hash(audit.GENESIS, entry)
+        conn.execute(text("INSERT INTO audit_log (seq, at, actor, action, entity, entity_id, details, "
+                          "prev_hash, hash) VALUES (1, :at, 'root', 'user.add', 'user', 'vic', "
+                          "'{\"role\":\"viewer\"}', :prev, :hash)"),
+                     {"at": at.replace(tzinfo=None), "prev": audit.GENESIS, "hash": digest})
+        conn.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 1, :hash)"), {"hash": digest})
+    db.upgrade()
+    try:
+        with db.session() as s:
+            result = audit.verify(s)
+            assert result.ok and result.rows_unbound == 1 and result.notes, result.problems
+        with db.session() as s:
+            s.execute(update(UserRecord).where(UserRecord.name == "vic").values(role="legal"))
+        with db.session() as s:
+            assert audit.verify(s).ok  # not bound yet: the edit cannot be told
+            assert audit.bind_unbound(s, "root") == {"user": 1}
+        with db.session() as s:
+            assert audit.verify(s).rows_checked == 1
+            s.execute(update(UserRecord).where(UserRecord.name == "vic").values(role="admin"))
+        with db.session() as s:
+            result = audit.verify(s)
+        assert not result.ok and any("user vic: differs" in p for p in result.problems)
+    finally:
+        db.dispose()

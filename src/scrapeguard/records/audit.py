@@ -410,6 +410,25 @@ def _check_rows(session: Session, last_digest: dict[tuple[str, str], tuple[int, 
     return checked, unbound
 
 
+def bind_unbound(session: Session, actor: str) -> dict[str, int]:
+    """Bind the rows last changed before row binding (schema 0004): one `audit.bind` entry each,
+    with the digest of the row as it is now. Rows with no audit entry at all are left alone
+    (verify reports them: they were written outside ScrapeGuard). Returns counts per entity."""
+    audited: dict[tuple[str, str], bool] = {}
+    for entity, entity_id, digest in session.execute(
+            select(AuditEntry.entity, AuditEntry.entity_id, AuditEntry.row_digest)
+            .where(AuditEntry.entity.in_(sorted(BINDINGS))).order_by(AuditEntry.seq)):
+        audited[(entity, entity_id)] = audited.get((entity, entity_id), False) or digest is not None
+    counts: dict[str, int] = {}
+    for entity, binding in BINDINGS.items():
+        for entity_id in sorted(_all_digests(session, binding)):
+            if audited.get((entity, entity_id)) is False:
+                record(session, actor, "audit.bind", entity, entity_id,
+                       {"reason": "last changed before rows were bound into the chain"})
+                counts[entity] = counts.get(entity, 0) + 1
+    return counts
+
+
 # -- checkpoints outside the database --------------------------------------------------------
 
 

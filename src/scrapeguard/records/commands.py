@@ -1115,6 +1115,32 @@ def audit_verify(checkpoint_file: str | None, db_target: str | None, policy_path
         sys.exit(1)
 
 
+@audit_group.command("bind")
+@_db_option
+@_as_option
+@_policy_option
+@_json_option
+@_clear_errors
+def audit_bind(db_target: str | None, as_user: str, policy_path: str | None, as_json: bool) -> None:
+    """After upgrading to schema 0004: bind the rows last changed before (incidents, notices,
+    cases, users) into the chain as they are now, so a later direct edit of them shows (admins)."""
+    from scrapeguard.records.audit import bind_unbound
+    from scrapeguard.records.users import require
+
+    db = _open(db_target)
+    if policy_path is not None:
+        db.key_source = _policy(policy_path).incidents.pseudonym_key
+    try:
+        with db.session() as session:
+            actor = _actor(session, as_user)
+            require(actor, "user.manage")
+            counts = bind_unbound(session, actor.name)
+    finally:
+        db.dispose()
+    _emit(as_json, counts, lambda: "bound " + (", ".join(f"{n} {entity}(s)" for entity, n in counts.items())
+                                               or "nothing (every row is bound already)"))
+
+
 @audit_group.command("checkpoint")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), metavar="FILE",
               help="Append the checkpoint to this file (created 0600). Keep it outside the database's "
