@@ -99,3 +99,15 @@ def test_any_line_is_a_record_or_a_records_error(line: str) -> None:
     datetime.fromtimestamp(record["ts"], UTC)  # storable
     assert record["action"] in ("block", "throttle", "challenge")
     assert all(isinstance(a, str) for a in record["actors"])
+
+
+def test_a_decision_stored_already_is_skipped(db: Database) -> None:
+    from .helpers import refusal  # type: ignore[import-not-found]
+
+    batch = [refusal("ip:p-aaaa", 1), refusal("ip:p-aaaa", 2), refusal("ip:p-aaaa", 2)]
+    with db.session() as s:
+        assert add_decisions(s, batch) == 2
+    with db.session() as s:
+        assert add_decisions(s, [*batch, refusal("ip:p-aaaa", 3)]) == 1
+        assert [d.decision_id for d in decisions_of(s, {"ip:p-aaaa"})] == [
+            "sg-000000000001", "sg-000000000002", "sg-000000000003"]

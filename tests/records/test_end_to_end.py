@@ -18,11 +18,12 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import text
+from sqlalchemy import select, text, update
 
 from scrapeguard.cli import main
 from scrapeguard.demo.members import make_member
 from scrapeguard.records.db import Database
+from scrapeguard.records.models import IncidentRecord, NoticeRecord
 
 POLICY = """
 [incidents]
@@ -206,12 +207,23 @@ def test_scraper_to_closed_incident_with_a_verified_audit_log(
     (entry,) = cli.run("incidents", "register", "--json", as_user="ann")
     assert entry["state"] == "closed" and entry["reasoning"] and len(entry["notices_sent"]) == 2
 
-    # -- the audit log verifies, then a row is altered ----------------------------------------
+    # -- the audit log verifies, then an incident, a notice and the log itself are edited in SQL --
     verified = cli.run("audit", "verify", "--json")
-    assert verified["ok"] and verified["entries"] > 20
+    assert verified["ok"] and verified["entries"] > 20 and verified["rows_checked"] > 5
+    checkpoints = tmp_path / "audit-checkpoints.jsonl"
+    cli.run("audit", "checkpoint", "--out", str(checkpoints))
     db = Database(db_url)
+    incident_pk = int(number.removeprefix("INC-"))
     with db.engine.begin() as conn:
+        aware = conn.execute(select(IncidentRecord.aware_at).where(IncidentRecord.id == incident_pk)) \
+            .scalar_one()
+        conn.execute(update(IncidentRecord).where(IncidentRecord.id == incident_pk)
+                     .values(aware_at=aware + timedelta(days=3)))
+        notice_pk = conn.execute(select(NoticeRecord.id).order_by(NoticeRecord.id).limit(1)).scalar_one()
+        conn.execute(update(NoticeRecord).where(NoticeRecord.id == notice_pk)
+                     .values(text="Nothing happened."))
         conn.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3"))
     db.dispose()
-    tampered = cli.run("audit", "verify", expect=1)
+    tampered = cli.run("audit", "verify", "--against", str(checkpoints), expect=1)
     assert "TAMPERED" in tampered and "entry 3" in tampered
+    assert f"incident {incident_pk}: differs" in tampered and f"notice {notice_pk}: differs" in tampered

@@ -79,17 +79,19 @@ def _clear_errors(f: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _open(db_target: str | None) -> Database:
+def _open(db_target: str | None, create: bool = False) -> Database:
+    """The records database, at the current schema. Only the commands that may set one up pass
+    `create` (the first `users add`): the others refuse a database that is not there."""
     from scrapeguard.records.db import Database
 
     db = Database(db_target)
-    db.ensure_schema()
+    db.ensure_schema(create=create)
     return db
 
 
 @contextmanager
-def _session(db_target: str | None) -> Iterator[Session]:
-    db = _open(db_target)
+def _session(db_target: str | None, create: bool = False) -> Iterator[Session]:
+    db = _open(db_target, create)
     try:
         with db.session() as session:
             yield session
@@ -118,11 +120,14 @@ def _policy(path: str | None) -> Policy:
     return _load_policy_or_exit(path)
 
 
-def _pseudonymiser(policy: Policy, db: Database) -> Pseudonymiser:
-    """The records' keyed IP pseudonymiser, with the key the policy names (or the database's)."""
-    from scrapeguard.records.privacy import Pseudonymiser, load_key
+def _pseudonymiser(policy: Policy, db: Database, session: Session | None = None) -> Pseudonymiser:
+    """The records' keyed IP pseudonymiser, with the key the policy names (or the database's),
+    checked against the fingerprint the database keeps. Inside a session, pass it (SQLite
+    would wait for the session's write lock)."""
+    from scrapeguard.records.privacy import Pseudonymiser
 
-    return Pseudonymiser(load_key(policy.incidents.pseudonym_key, db.key_file_default()))
+    db.key_source = policy.incidents.pseudonym_key
+    return Pseudonymiser(db.record_keys(session).pseudonym)
 
 
 def _emit(as_json: bool, data: Any, text: Callable[[], str]) -> None:
@@ -216,7 +221,8 @@ def users_add(name: str, role: str, as_user: str | None, db_target: str | None, 
     from scrapeguard.records.models import UserRecord
     from scrapeguard.records.users import add_user
 
-    with _session(db_target) as session:
+    # only the first admin (added without --as) may set the database up
+    with _session(db_target, create=as_user is None) as session:
         first = session.execute(select(func.count()).select_from(UserRecord)).scalar_one() == 0
         by = None if first or as_user is None else _actor(session, as_user)
         password = _password(f"Password for {name}", "SCRAPEGUARD_NEW_PASSWORD", confirm=True)
@@ -236,7 +242,52 @@ def users_list(db_target: str | None, as_user: str, as_json: bool) -> None:
     with _session(db_target) as session:
         rows = [{"name": u.name, "role": u.role, "active": u.active, "created_at": _iso(u.created_at)}
                 for u in list_users(session, _actor(session, as_user))]
-    _emit(as_json, rows, lambda: "\n".join(f"{r['name']:<20} {r['role']}" for r in rows) or "no users")
+    _emit(as_json, rows, lambda: "\n".join(f"{r['name']:<20} {r['role']:<16} "
+                                           f"{'active' if r['active'] else 'disabled'}" for r in rows)
+          or "no users")
+
+
+def _user_change(name: str, doc: str) -> click.Command:
+    """`users disable|enable NAME`: admins only, audited."""
+
+    @click.argument("user")
+    @click.option("--note", default="", help="Why (kept in the audit log).")
+    @_db_option
+    @_as_option
+    @_json_option
+    @_clear_errors
+    def command(user: str, note: str, db_target: str | None, as_user: str, as_json: bool) -> None:
+        from scrapeguard.records.users import set_active
+
+        with _session(db_target) as session:
+            row = set_active(session, _actor(session, as_user), user, name == "enable", note)
+            data = {"name": row.name, "role": row.role, "active": row.active}
+        _emit(as_json, data, lambda: f"{user} is {'active' if data['active'] else 'disabled'}")
+
+    command.__doc__ = doc
+    return users_group.command(name)(command)
+
+
+_user_change("disable", "Disable a user: they can no longer sign in (not the last active admin).")
+_user_change("enable", "Enable a disabled user again.")
+
+
+@users_group.command("role")
+@click.argument("user")
+@click.argument("role", type=click.Choice(["admin", "analyst", "privacy_officer", "legal", "viewer"]))
+@click.option("--note", default="", help="Why (kept in the audit log).")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def users_role(user: str, role: str, note: str, db_target: str | None, as_user: str, as_json: bool) -> None:
+    """Change a user's role (admins only; the last active admin cannot be demoted)."""
+    from scrapeguard.records.users import set_role
+
+    with _session(db_target) as session:
+        row = set_role(session, _actor(session, as_user), user, role, note)
+        data = {"name": row.name, "role": row.role, "active": row.active}
+    _emit(as_json, data, lambda: f"{user} is now {data['role']}")
 
 
 @click.group("members")
@@ -271,7 +322,7 @@ def exposure_group() -> None:
 
 
 @exposure_group.command("import")
-@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+@click.argument("file", type=click.Path(exists=True))
 @_db_option
 @_as_option
 @_policy_option
@@ -279,14 +330,16 @@ def exposure_group() -> None:
 @_clear_errors
 def exposure_import(file: str, db_target: str | None, as_user: str, policy_path: str | None,
                     as_json: bool) -> None:
-    """Exposure computed from logs (`scrapeguard analyze`); shape in docs/records.md."""
+    """Exposure computed from logs: what `scrapeguard analyze` wrote (its exposed-members.csv, or
+    its --out folder), or JSON in the shape of docs/records.md."""
+    from scrapeguard.records.analysis_import import read_exposure_file
     from scrapeguard.records.exposure import parse_exposure_import, write_exposure
     from scrapeguard.records.users import require
 
     policy = _policy(policy_path)
     db = _open(db_target)
     pseudonymiser = _pseudonymiser(policy, db)
-    records = parse_exposure_import(_read_json(file), pseudonymiser)
+    records = parse_exposure_import(read_exposure_file(Path(file)), pseudonymiser)
     with db.session() as session:
         actor = _actor(session, as_user)
         require(actor, "exposure.import")
@@ -313,7 +366,11 @@ def decisions_group() -> None:
 @_clear_errors
 def decisions_import(file: str, db_target: str | None, as_user: str, policy_path: str | None,
                      as_json: bool) -> None:
-    """Import a decisions file (JSON Lines); incidents open as they would have live."""
+    """Import a decisions file (JSON Lines); incidents open as they would have live. Decisions
+    stored already (same id and time) are skipped: importing a file twice adds nothing."""
+    import hashlib
+
+    from scrapeguard.records import audit
     from scrapeguard.records.decisions import add_decisions, parse_decision_line
     from scrapeguard.records.errors import RecordsError
     from scrapeguard.records.incidents import detect
@@ -323,6 +380,8 @@ def decisions_import(file: str, db_target: str | None, as_user: str, policy_path
     db = _open(db_target)
     pseudonymiser = _pseudonymiser(policy, db)
     records, bad = [], []
+    with open(file, "rb") as raw:
+        file_sha256 = hashlib.file_digest(raw, "sha256").hexdigest()
     with open(file, encoding="utf-8", errors="replace") as lines:
         for number, line in enumerate(lines, 1):
             try:
@@ -332,14 +391,19 @@ def decisions_import(file: str, db_target: str | None, as_user: str, policy_path
     with db.session() as session:
         actor = _actor(session, as_user)
         require(actor, "exposure.import")
-        add_decisions(session, records)
+        added = add_decisions(session, records)
+        counts = {"read": len(records) + len(bad), "added": added, "already_stored": len(records) - added,
+                  "bad_lines": len(bad)}
+        audit.record(session, actor.name, "decisions.import", "decisions", Path(file).name[:100],
+                     {"file": Path(file).name, "sha256": file_sha256, **counts})
     with db.session() as session:
         opened = detect(session, records, policy.incidents)
-        result = {"decisions": len(records), "bad_lines": bad[:100],
+        result = {"decisions": added, "already_stored": counts["already_stored"], "bad_lines": bad[:100],
                   "incidents_opened": [i.id for i in opened]}
     db.dispose()
     _emit(as_json, result, lambda: "\n".join(
-        [f"imported {len(records)} decisions, {len(opened)} incident(s) opened; {len(bad)} line(s) skipped:"]
+        [f"imported {added} decisions ({counts['already_stored']} stored already, skipped), "
+         f"{len(opened)} incident(s) opened; {len(bad)} line(s) skipped:"]
         + [f"  line {b['line']}: {b['problem']}" for b in bad[:20]]))
 
 
@@ -582,6 +646,18 @@ def incidents_assess(incident: str, data_was_public: bool | None, aggregated: bo
     _emit(as_json, data, text)
 
 
+def _regime(name: str) -> str:
+    """A regime name given by a user: one of the rules' regimes, or a clear error (a misspelt
+    name is not "affects no members"). Use as the callback of any --regime option."""
+    from scrapeguard.compliance.rules import packaged_rules
+
+    known = [r.id for r in packaged_rules().regimes]
+    if name not in known:
+        raise click.BadParameter(f"{name!r} is not a regime (known: {', '.join(known)})",
+                                 param_hint="--regime")
+    return name
+
+
 @incidents_group.command("reopen")
 @click.argument("incident")
 @click.option("--reason", required=True, help="Why the closed incident is reopened (audited).")
@@ -630,7 +706,8 @@ def _due_text(deadline: dict[str, Any]) -> str:
 
 @incidents_group.command("notify")
 @click.argument("incident")
-@click.option("--regime", required=True, help="e.g. eu_gdpr, uk_gdpr, ca_pipeda, au_ndb.")
+@click.option("--regime", required=True, callback=lambda ctx, param, value: _regime(value),
+              help="A regime of the rules, e.g. eu_gdpr, uk_gdpr, ca_pipeda, au_ndb.")
 @click.option("--audience", required=True, type=click.Choice(["regulator", "individuals"]))
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the draft to this file.")
 @_db_option
@@ -747,7 +824,7 @@ def _write_evidence(db_target: str | None, as_user: str, out_dir: str, log_args:
             actor = _actor(session, as_user)
             excerpt = None
             if log_format is not None:
-                pseudonymiser = _pseudonymiser(policy, db)
+                pseudonymiser = _pseudonymiser(policy, db, session)
                 actors = pack_actors(session, actor, incident_id, case_id)
                 try:
                     excerpt = read_excerpt(list(log_args.logs), log_format, actors, pseudonymiser,
@@ -1282,20 +1359,97 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@click.option("--against", "checkpoint_file", type=click.Path(dir_okay=False, exists=True), metavar="FILE",
+              help="A checkpoint file (`audit checkpoint --out FILE`): each checkpoint's signature must "
+                   "hold and the chain must still pass through it.")
 @_db_option
+@_policy_option
 @_json_option
 @_clear_errors
-def audit_verify(db_target: str | None, as_json: bool) -> None:
-    """Recompute the chain; exit status 1 if any entry was altered, deleted or reordered."""
-    from scrapeguard.records.audit import verify
+def audit_verify(checkpoint_file: str | None, db_target: str | None, policy_path: str | None,
+                 as_json: bool) -> None:
+    """Recompute the keyed chain and compare every incident, notice, case and user with its last
+    audited change; exit status 1 if anything was altered, deleted, reordered or edited directly."""
+    from scrapeguard.records.audit import read_checkpoints, verify
 
-    with _session(db_target) as session:
-        result = verify(session)
-    _emit(as_json, result.to_dict(), lambda: (
-        f"audit log OK: {result.entries} entries, head {result.head_seq} {result.head_hash}" if result.ok
-        else "audit log TAMPERED:\n" + "\n".join(f"  {p}" for p in result.problems)))
+    db = _open(db_target)
+    if policy_path is not None:
+        db.key_source = _policy(policy_path).incidents.pseudonym_key
+    try:
+        with db.session() as session:
+            points = read_checkpoints(session, Path(checkpoint_file)) if checkpoint_file else None
+            result = verify(session, checkpoints=points)
+    finally:
+        db.dispose()
+
+    def text() -> str:
+        lines = [f"audit log OK: {result.entries} entries, head {result.head_seq} {result.head_hash}; "
+                 f"{result.rows_checked} rows match their last audited change"
+                 + (f"; {result.checkpoints} checkpoint(s) hold" if checkpoint_file else "")
+                 if result.ok else "audit log TAMPERED:"]
+        lines += [f"  {p}" for p in result.problems]
+        lines += [f"note: {n}" for n in result.notes]
+        return "\n".join(lines)
+
+    _emit(as_json, result.to_dict(), text)
     if not result.ok:
         sys.exit(1)
+
+
+@audit_group.command("bind")
+@_db_option
+@_as_option
+@_policy_option
+@_json_option
+@_clear_errors
+def audit_bind(db_target: str | None, as_user: str, policy_path: str | None, as_json: bool) -> None:
+    """After upgrading to schema 0004: bind the rows last changed before (incidents, notices,
+    cases, users) into the chain as they are now, so a later direct edit of them shows (admins)."""
+    from scrapeguard.records.audit import bind_unbound
+    from scrapeguard.records.users import require
+
+    db = _open(db_target)
+    if policy_path is not None:
+        db.key_source = _policy(policy_path).incidents.pseudonym_key
+    try:
+        with db.session() as session:
+            actor = _actor(session, as_user)
+            require(actor, "user.manage")
+            counts = bind_unbound(session, actor.name)
+    finally:
+        db.dispose()
+    _emit(as_json, counts, lambda: "bound " + (", ".join(f"{n} {entity}(s)" for entity, n in counts.items())
+                                               or "nothing (every row is bound already)"))
+
+
+@audit_group.command("checkpoint")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Append the checkpoint to this file (created 0600). Keep it outside the database's "
+                   "machine or backups, e.g. on write-once storage.")
+@_db_option
+@_policy_option
+@_json_option
+@_clear_errors
+def audit_checkpoint(out: str, db_target: str | None, policy_path: str | None, as_json: bool) -> None:
+    """Append a signed checkpoint of the chain's head (seq, hash, time) to FILE; run it regularly
+    (e.g. from cron). `audit verify --against FILE` then finds a chain rewritten since."""
+    from scrapeguard.records.audit import append_checkpoint, checkpoint, verify
+
+    db = _open(db_target)
+    if policy_path is not None:
+        db.key_source = _policy(policy_path).incidents.pseudonym_key
+    try:
+        with db.session() as session:
+            result = verify(session)
+            if not result.ok:  # a checkpoint vouches for the chain: never for a broken one
+                raise click.ClickException("the audit log does not verify, no checkpoint written:\n"
+                                           + "\n".join(f"  {p}" for p in result.problems))
+            point = checkpoint(session)
+    finally:
+        db.dispose()
+    append_checkpoint(Path(out), point)
+    data = {"seq": point.seq, "hash": point.hash, "at": point.at, "out": out}
+    _emit(as_json, data, lambda: f"checkpoint of entry {point.seq} ({point.hash}) appended to {out}")
 
 
 @click.group("report")
@@ -1376,10 +1530,11 @@ def records_pseudonym(key: str, db_target: str | None, policy_path: str | None) 
     if ":" not in key:
         raise click.BadParameter("give name:value, e.g. ip:203.0.113.7", param_hint="KEY")
     policy = _policy(policy_path)
-    from scrapeguard.records.db import Database
-
-    db = Database(db_target)
-    click.echo(_pseudonymiser(policy, db).actor(key))
+    db = _open(db_target)
+    try:
+        click.echo(_pseudonymiser(policy, db).actor(key))
+    finally:
+        db.dispose()
 
 
 COMMANDS = (db_group, users_group, members_group, exposure_group, decisions_group, incidents_group,

@@ -59,6 +59,9 @@ class DecisionRecord(Base):
     """A non-allow decision of the guard (live or replayed). Address keys are pseudonymised."""
 
     __tablename__ = "decisions"
+    #: One row per decision: importing a decisions file twice skips the decisions stored already.
+    #: (The id with its time: ids are 48 random bits, which two of many millions may share.)
+    __table_args__ = (Index("uq_decisions_decision_id_at", "decision_id", "at", unique=True),)
     id: Mapped[int] = mapped_column(primary_key=True)
     decision_id: Mapped[str] = mapped_column(String(40), index=True)
     at: Mapped[datetime] = mapped_column(index=True)
@@ -292,6 +295,12 @@ class AuditEntry(Base):
     details: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    #: "sha256" (entries written before the chain was keyed) or "hmac-sha256" (keyed with a
+    #: secret derived from the pseudonym key, which the database does not hold).
+    scheme: Mapped[str] = mapped_column(String(20), default="hmac-sha256", server_default="sha256")
+    #: SHA-256 of the audited row as written (its columns and its steps), for the entities bound
+    #: into the chain (incident, notice, case, user): a later direct edit of the row shows.
+    row_digest: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditHead(Base):
@@ -302,6 +311,14 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class SettingRecord(Base):
+    """The records' own settings, e.g. the fingerprint of the pseudonym key they were set up with."""
+
+    __tablename__ = "settings"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
 
 
 Index("ix_exposure_member", ExposureRecord.member)
