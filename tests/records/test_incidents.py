@@ -216,15 +216,20 @@ def test_a_manually_opened_incident_keeps_its_true_detection_and_start(db: Datab
 # -- the commands ----------------------------------------------------------------------------------
 
 
+KEY = "incidents-test-key-0123456789"
+
+
 def cli(db_url: str, *args: str, user: str | None = "dora") -> Result:
     env = {"SCRAPEGUARD_PASSWORD": PASSWORD, "SCRAPEGUARD_NEW_PASSWORD": PASSWORD,
-           "SCRAPEGUARD_PSEUDONYM_KEY": "incidents-test-key-0123456789"}
+           "SCRAPEGUARD_PSEUDONYM_KEY": KEY}
     extra = ["--db", db_url] + (["--as", user] if user else [])
     return CliRunner().invoke(main, [*args, *extra], env=env)
 
 
 @pytest.fixture
-def team(db_url: str) -> str:
+def team(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    # the records the test writes through Database directly are audited with the same key
+    monkeypatch.setenv("SCRAPEGUARD_PSEUDONYM_KEY", KEY)
     assert cli(db_url, "users", "add", "root", "--role", "admin", user=None).exit_code == 0
     for name, role in (("dora", "privacy_officer"), ("ann", "analyst")):
         assert cli(db_url, "users", "add", name, "--role", role, user="root").exit_code == 0
