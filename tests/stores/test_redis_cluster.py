@@ -13,6 +13,7 @@ from scrapeguard.stores import CountRequest, DistinctResult, Escalation, MemoryS
 from scrapeguard.stores.base import StateStore
 from scrapeguard.stores.failover import FailoverStore
 from scrapeguard.stores.redis import RedisStore
+
 from ..conftest import RedisClusterNodes, RedisServer  # type: ignore[import-not-found]
 
 ESCALATION = Escalation(throttle_seconds=300, escalate_after=50, strike_window=3600, block_seconds=1000,
@@ -55,7 +56,8 @@ def store(cluster_nodes: RedisClusterNodes) -> Iterator[RedisStore]:
 
 
 def slot_of(cluster: RedisClusterNodes, actor: str) -> int:
-    return int(cluster.client(cluster.nodes[0]).execute_command("CLUSTER", "KEYSLOT", f"{PREFIX}:{{{actor}}}:pen"))
+    key = f"{PREFIX}:{{{actor}}}:pen"
+    return int(cluster.client(cluster.nodes[0]).execute_command("CLUSTER", "KEYSLOT", key))
 
 
 def start_migration(cluster: RedisClusterNodes, slot: int, target: RedisServer) -> RedisServer:
@@ -83,12 +85,19 @@ def another_node(cluster: RedisClusterNodes, slot: int) -> RedisServer:
     return next(n for n in cluster.nodes if n is not owner)
 
 
+def actor_on(cluster: RedisClusterNodes, node: RedisServer) -> str:
+    """An actor key whose slot `node` serves."""
+    return next(a for a in (f"ip:203.0.113.{i}" for i in range(1, 250))
+                if cluster.owner_of(slot_of(cluster, a)) is node)
+
+
 def test_a_slot_moved_to_another_node_keeps_its_counts_and_penalties(
         cluster_nodes: RedisClusterNodes, store: RedisStore) -> None:
     for i in range(5):
         assert count(store, T0 + i, f"m{i}").counts == (i + 1, i + 1)
     other = "ip:198.51.100.9"
-    store.penalize(T0 + 5, other, THROTTLE, "sg-p", (("profile_quota", other, 0.6, "over quota"),), ESCALATION)
+    reasons = (("profile_quota", other, 0.6, "over quota"),)
+    store.penalize(T0 + 5, other, THROTTLE, "sg-p", reasons, ESCALATION)
     slot = slot_of(cluster_nodes, ACTOR)
     target = another_node(cluster_nodes, slot)
     start_migration(cluster_nodes, slot, target)
@@ -109,10 +118,8 @@ def test_an_event_of_two_actors_on_two_nodes_survives_a_slot_move(
         cluster_nodes: RedisClusterNodes, store: RedisStore) -> None:
     """One event counts under several actors, which may live on different nodes: one pipeline per
     node; after a slot move the whole event is asked again, nothing is counted twice."""
-    actors = [ACTOR] + [a for a in (f"ip:203.0.113.{i}" for i in range(1, 60))
-                        if cluster_nodes.owner_of(slot_of(cluster_nodes, a))
-                        is not cluster_nodes.owner_of(slot_of(cluster_nodes, ACTOR))][:1]
-    assert len(actors) == 2
+    home = cluster_nodes.owner_of(slot_of(cluster_nodes, ACTOR))
+    actors = [ACTOR, actor_on(cluster_nodes, next(n for n in cluster_nodes.nodes if n is not home))]
 
     def both(now: float, member: str) -> tuple[tuple[int, ...], ...]:
         requests = [CountRequest(a, "profiles", member, WINDOWS) for a in actors]
@@ -125,6 +132,33 @@ def test_an_event_of_two_actors_on_two_nodes_survives_a_slot_move(
     start_migration(cluster_nodes, slot, target)
     finish_migration(cluster_nodes, slot, target)
     assert both(T0 + 1, "m1") == ((2, 2), (2, 2))
+
+
+def test_while_a_slot_is_being_migrated_its_actors_go_to_the_failure_policy(
+        cluster_nodes: RedisClusterNodes) -> None:
+    """A reshard moves a slot key by key. Meanwhile Redis Cluster refuses a script whose keys are
+    not all on one side (ASK from the old owner, TRYAGAIN from the new one): the actor script cannot
+    run, so its actors go to the failure policy ("a cluster in flux", stores/failover.py), and come
+    back to the shared state, moved intact, once the slot has its new owner."""
+    clock = Clock()
+    shared = FailoverStore(cluster_store(cluster_nodes), MemoryStore(), fail_open=True,
+                           retry_seconds=RETRY_SECONDS, clock=clock)
+    for i in range(3):
+        count(shared, T0 + i, f"m{i}")
+    slot = slot_of(cluster_nodes, ACTOR)
+    target = another_node(cluster_nodes, slot)
+    start_migration(cluster_nodes, slot, target)
+
+    assert count(shared, T0 + 3, "m3").counts == (1, 1)  # the local fallback
+    assert shared.degraded and shared.failures == 1
+
+    finish_migration(cluster_nodes, slot, target)
+    clock.now += RETRY_SECONDS
+    back = count(shared, T0 + 4, "m4")
+    assert back.counts == (4, 4)  # the three counted before the move, and this one
+    assert not shared.degraded
+    assert cluster_nodes.client(target).exists(f"{PREFIX}:{{{ACTOR}}}:d:profiles") == 1
+    shared.close()
 
 
 def test_a_node_that_fails_sends_its_actors_to_the_policy_and_they_return_with_it(
