@@ -12,6 +12,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
+from typing import TypeVar
 
 from scrapeguard.decisions import ALLOW, BLOCK, CHALLENGE, LOGIN, THROTTLE, Decision, Reason, new_decision_id
 from scrapeguard.detectors import Detector, Signal, build_detectors
@@ -32,6 +33,7 @@ from scrapeguard.stores.base import (
 from scrapeguard.stores.memory import MemoryStore
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 NOTHING_SEEN = Observation()
 
 #: Keys a penalty can be held against. Networks are penalised only through
@@ -131,7 +133,12 @@ class Engine:
         guarded = event.route.kind in GUARDED_KINDS
         if guarded:
             for detector in self.detectors:
-                if detector.exempts(event):
+                try:
+                    exempt = detector.exempts(event)
+                except Exception:  # (not exempt: a failing detector exempts no one)
+                    self._detector_failed(detector, event)
+                    continue
+                if exempt:
                     self.counts[f"exempt.{detector.name}"] += 1
                     return self._allow(event)
         now = event.ts
@@ -144,9 +151,10 @@ class Engine:
         else:
             # off the member-data routes only the detectors that judge this request look at it
             keys, held = {}, []  # (the keys are worked out if the request is refused)
-            inspecting = tuple(d for d in self._judging_every_route if d.judges(event))
+            inspecting = self._judging(event)
             if event.route.kind in self._holding:  # (a login route: failed_logins' penalties)
-                held = [k for d in self._holding[event.route.kind] for k in d.held_keys(event)]
+                held = [k for d in self._holding[event.route.kind]
+                        for k in self._asked(d, d.held_keys, event, list[str]())]
                 keys = event.keys() if held else keys
         requests: list[StoreRequest] = []
         judged: list[StoreRequest] = []  # off the guarded routes: what the inspecting detectors asked for
@@ -197,7 +205,7 @@ class Engine:
             keys, decision_id = event.keys(), new_decision_id()
             # exemptions (a verified search engine's crawler) are asked here, only when a
             # request off the member-data routes would be refused: most never are
-            exempting = next((d for d in self.detectors if d.exempts(event)), None)
+            exempting = next((d for d in self.detectors if self._asked(d, d.exempts, event, False)), None)
             if exempting is not None:
                 self.counts[f"exempt.{exempting.name}"] += 1
                 return self._allow(event)
@@ -276,6 +284,27 @@ class Engine:
         except Exception:
             self.counts["errors.record"] += 1
             log.warning("could not record the outcome of %s %s", event.method, event.path, exc_info=True)
+
+    def _judging(self, event: Event) -> tuple[Detector, ...]:
+        """The detectors that judge this request off the member-data routes (see Detector.judges)."""
+        judging = []
+        for detector in self._judging_every_route:
+            try:
+                if detector.judges(event):
+                    judging.append(detector)
+            except Exception:
+                self._detector_failed(detector, event)
+        return tuple(judging)
+
+    def _asked(self, detector: Detector, question: Callable[[Event], T], event: Event, failed: T) -> T:
+        """A detector's answer to one of the engine's rarer questions (`exempts`, `held_keys`), or
+        `failed` if it raises: like `plan` and `inspect`, a failing detector is counted and logged,
+        never allowed to take the guard down (nor to exempt anyone)."""
+        try:
+            return question(event)
+        except Exception:
+            self._detector_failed(detector, event)
+            return failed
 
     def _detector_failed(self, detector: Detector, event: Event) -> None:
         self.counts[f"errors.{detector.name}"] += 1
