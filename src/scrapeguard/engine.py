@@ -217,8 +217,10 @@ class Engine:
         elif risk.behaviour >= thresholds.throttle:
             # what the client does (quotas, sweeps): a challenge would not answer it
             action, key = THROTTLE, risk.behaviour_key
-        elif risk.login and event.account is None and guarded:
-            # over the anonymous allowance: logging in answers it (no penalty, no strike)
+        elif risk.login and event.account is None and guarded and (
+                self.challenging or risk.total < thresholds.throttle):
+            # over the anonymous allowance: logging in answers it (no penalty, no strike); not when
+            # challenges are off and the whole risk throttles (more evidence, never a lighter outcome)
             self.counts[LOGIN] += 1
             return Decision(action=LOGIN, ts=now, reasons=risk.login + risk.reasons, until=None,
                             id=decision_id, enforced=self.enforcing, keys=keys, route=event.route.kind,
