@@ -333,11 +333,7 @@ class GuardProxy:
             else:
                 event, decision = self._event_and_decision(request, client_ip, now, reading)
         except StoreUnavailable:
-            self.counts["store_unavailable"] += 1
-            response = _error_page(503, "Temporarily unavailable",
-                                   "This site cannot check requests right now. Please try again shortly.")
-            response.headers["Retry-After"] = str(max(1, int(self._retry_seconds)))
-            return response
+            return self._unavailable()
         if decision.refused:
             if self.decisions is not None:
                 self.decisions.write(decision)
@@ -347,6 +343,15 @@ class GuardProxy:
                 self.counts[decision.action] += 1
                 return self._refuse(request, decision, client_ip)
         return await self._forward(request, client_ip, peer_ip, event, now, reading.cookie)
+
+    def _unavailable(self) -> web.Response:
+        """503: the shared store is down and the policy fails closed; try again after the pause in
+        which the store is left alone (for a request and for a challenge answer alike)."""
+        self.counts["store_unavailable"] += 1
+        response = _error_page(503, "Temporarily unavailable",
+                               "This site cannot check requests right now. Please try again shortly.")
+        response.headers["Retry-After"] = str(max(1, int(self._retry_seconds)))
+        return response
 
     def _refuse(self, request: web.Request, decision: Decision, client_ip: str, error: str = "",
                 next_path: str | None = None) -> web.Response:
@@ -400,9 +405,7 @@ class GuardProxy:
             result = await self.challenges.submit(fields, client_ip, event.user_agent, keys, now, decision_id,
                                                   self._session, self._offload)
         except StoreUnavailable:
-            self.counts["store_unavailable"] += 1
-            return _error_page(503, "Temporarily unavailable",
-                               "This site cannot check requests right now. Please try again shortly.")
+            return self._unavailable()
         self.counts[f"challenge_{result.status}"] += 1
         if result.status == CLEARED:
             return self._cleared(request, result)
