@@ -287,10 +287,11 @@ def own_redis_unix(tmp_path: Path) -> Iterator[Path]:
 
 
 class RedisClusterNodes:
-    """A real three-master Redis Cluster on loopback ports whose nodes a test may stop and restart
-    (each keeps its nodes.conf in its own directory, so a restarted node rejoins with its slots)."""
+    """A real three-master Redis Cluster (with `replicas` replicas per master) on loopback ports
+    whose nodes a test may stop and restart (each keeps its nodes.conf in its own directory, so a
+    restarted node rejoins with its slots)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, replicas: int = 0) -> None:
         import shutil
         import subprocess
 
@@ -303,10 +304,10 @@ class RedisClusterNodes:
                    "--cluster-node-timeout", "2000")
         self.nodes: list[RedisServer] = []
         try:
-            for i in range(3):
+            for i in range(3 * (1 + replicas)):
                 self.nodes.append(RedisServer(workdir / f"node{i}", port=free_cluster_port(), extra=options))
             subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in self.nodes),
-                            "--cluster-replicas", "0", "--cluster-yes"],
+                            "--cluster-replicas", str(replicas), "--cluster-yes"],
                            check=True, capture_output=True, timeout=60)
             self.wait_until_ok()
         except BaseException:
@@ -358,5 +359,13 @@ class RedisClusterNodes:
 def cluster_nodes(tmp_path: Path) -> Iterator[RedisClusterNodes]:
     """A three-master Redis Cluster whose nodes the test can reach, stop and restart."""
     cluster = RedisClusterNodes(tmp_path / "cluster")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def replicated_cluster(tmp_path: Path) -> Iterator[RedisClusterNodes]:
+    """Three masters with a replica each: a master that fails is replaced by its replica."""
+    cluster = RedisClusterNodes(tmp_path / "cluster", replicas=1)
     yield cluster
     cluster.stop()

@@ -204,3 +204,47 @@ def test_without_the_failover_wrapper_a_failed_node_is_an_error_not_a_hang(
     cluster_nodes.owner_of(slot_of(cluster_nodes, ACTOR)).stop()
     with pytest.raises((redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
         count(store, T0 + 1, "m1")
+
+
+def test_a_failed_master_replaced_by_its_replica_is_found_again_with_its_state(
+        replicated_cluster: RedisClusterNodes) -> None:
+    """stores/redis.py: after a connection error the store relearns the cluster's layout, so once
+    the replica has taken over, the store finds the actor there, with what the master had."""
+    store = cluster_store(replicated_cluster)
+    for i in range(3):
+        count(store, T0 + i, f"m{i}")
+    slot = slot_of(replicated_cluster, ACTOR)
+    master = replicated_cluster.owner_of(slot)
+    replicated_cluster.client(master).execute_command("WAIT", 1, 10_000)  # the replica has it all
+    master.stop()
+    with pytest.raises((redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
+        count(store, T0 + 3, "m3")
+    wait_for_new_owner(replicated_cluster, slot, master)
+
+    answers: list[object] = []
+    for attempt in range(2):  # the layout learnt at the failure may still name the old master
+        try:
+            answers.append(count(store, T0 + 4 + attempt, f"m{4 + attempt}").counts)
+            break
+        except redis.exceptions.ConnectionError as exc:
+            answers.append(type(exc).__name__)
+    assert answers[-1] == (4, 4), answers  # the three counted before the failure, and this one
+    store.close()
+
+
+def wait_for_new_owner(cluster: RedisClusterNodes, slot: int, old: RedisServer, timeout: float = 60) -> None:
+    """Poll until a live node serves `slot` (its replica, promoted) and the cluster is ok again."""
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            live = next(n for n in cluster.nodes if n is not old)
+            for start, end, owner, *_ in cluster.client(live).execute_command("CLUSTER", "SLOTS"):
+                if int(start) <= slot <= int(end) and int(owner[1]) != old.port:
+                    cluster.wait_until_ok()
+                    return
+        except redis.exceptions.RedisError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"no replica took over slot {slot}")
