@@ -303,6 +303,7 @@ class RedisClusterNodes:
         options = ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                    "--cluster-node-timeout", "2000")
         self.nodes: list[RedisServer] = []
+        self._clients: dict[int, Any] = {}
         try:
             for i in range(3 * (1 + replicas)):
                 self.nodes.append(RedisServer(workdir / f"node{i}", port=free_cluster_port(), extra=options))
@@ -319,9 +320,12 @@ class RedisClusterNodes:
         return f"redis-cluster://127.0.0.1:{self.nodes[0].port}"
 
     def client(self, node: RedisServer) -> Any:
+        """A plain client of one node (not cluster-aware: the test says which node it asks)."""
         import redis
 
-        return redis.Redis(port=node.port, decode_responses=True, socket_timeout=10)
+        if node.port not in self._clients:
+            self._clients[node.port] = redis.Redis(port=node.port, decode_responses=True, socket_timeout=10)
+        return self._clients[node.port]
 
     def node_id(self, node: RedisServer) -> str:
         return str(self.client(node).execute_command("CLUSTER", "MYID"))
@@ -351,6 +355,8 @@ class RedisClusterNodes:
         raise RuntimeError("the test cluster did not reach cluster_state:ok")
 
     def stop(self) -> None:
+        for client in self._clients.values():
+            client.close()
         for n in self.nodes:
             n.stop()
 
