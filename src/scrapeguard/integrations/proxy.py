@@ -179,7 +179,8 @@ class GuardProxy:
         self._strip = {client.account_header.lower(), client.account_created_header.lower(),
                        client.login_failed_header.lower()}
         self._login_failed_header = client.login_failed_header
-        self._retry_seconds = engine.policy.store.retry_seconds
+        # (the store's own pause: a store URI's ?retry_seconds= overrides the policy's)
+        self._retry_seconds = float(getattr(engine.store, "retry_seconds", engine.policy.store.retry_seconds))
         self._session: aiohttp.ClientSession | None = None
         #: Shared stores are called from worker threads (see handle); the memory store inline.
         self._offload = not isinstance(engine.store, MemoryStore)
