@@ -134,31 +134,41 @@ def test_an_event_of_two_actors_on_two_nodes_survives_a_slot_move(
     assert both(T0 + 1, "m1") == ((2, 2), (2, 2))
 
 
-def test_while_a_slot_is_being_migrated_its_actors_go_to_the_failure_policy(
+def test_while_a_slot_is_being_migrated_only_its_actors_go_to_the_failure_policy(
         cluster_nodes: RedisClusterNodes) -> None:
     """A reshard moves a slot key by key. Meanwhile Redis Cluster refuses a script whose keys are
     not all on one side (ASK from the old owner, TRYAGAIN from the new one): the actor script cannot
-    run, so its actors go to the failure policy ("a cluster in flux", stores/failover.py), and come
-    back to the shared state, moved intact, once the slot has its new owner."""
+    run, so that slot's actors go to the failure policy, call by call, and come back to the shared
+    state, moved intact, once the slot has its new owner. The other actors stay on the shared
+    store meanwhile (it is reachable: it is not left alone for retry_seconds)."""
     clock = Clock()
-    shared = FailoverStore(cluster_store(cluster_nodes), MemoryStore(), fail_open=True,
-                           retry_seconds=RETRY_SECONDS, clock=clock)
-    for i in range(3):
-        count(shared, T0 + i, f"m{i}")
+    fail_open = FailoverStore(cluster_store(cluster_nodes), MemoryStore(), fail_open=True,
+                              retry_seconds=RETRY_SECONDS, clock=clock)
+    fail_closed = FailoverStore(cluster_store(cluster_nodes), MemoryStore(), fail_open=False,
+                                retry_seconds=RETRY_SECONDS, clock=clock)
     slot = slot_of(cluster_nodes, ACTOR)
+    elsewhere = actor_on(cluster_nodes, another_node(cluster_nodes, slot))
+    for i in range(3):
+        count(fail_open, T0 + i, f"m{i}")
+        count(fail_open, T0 + i, f"m{i}", actor=elsewhere)
     target = another_node(cluster_nodes, slot)
     start_migration(cluster_nodes, slot, target)
 
-    assert count(shared, T0 + 3, "m3").counts == (1, 1)  # the local fallback
-    assert shared.degraded and shared.failures == 1
+    assert count(fail_open, T0 + 3, "m3").counts == (1, 1)  # this call: the local fallback
+    with pytest.raises(StoreUnavailable):
+        count(fail_closed, T0 + 3, "m3")
+    # the other actors are still counted in the shared store, by both instances
+    assert count(fail_open, T0 + 4, "m4", actor=elsewhere).counts == (4, 4)
+    assert count(fail_closed, T0 + 5, "m5", actor=elsewhere).counts == (5, 5)
+    assert not fail_open.degraded and not fail_closed.degraded
 
     finish_migration(cluster_nodes, slot, target)
-    clock.now += RETRY_SECONDS
-    back = count(shared, T0 + 4, "m4")
+    back = count(fail_open, T0 + 6, "m6")
     assert back.counts == (4, 4)  # the three counted before the move, and this one
-    assert not shared.degraded
     assert cluster_nodes.client(target).exists(f"{PREFIX}:{{{ACTOR}}}:d:profiles") == 1
-    shared.close()
+    assert fail_open.failures == 1 and fail_open.fallback_calls == 1
+    fail_open.close()
+    fail_closed.close()
 
 
 def test_a_node_that_fails_sends_its_actors_to_the_policy_and_they_return_with_it(
