@@ -55,6 +55,19 @@ def redis_url() -> Iterator[str]:
     client.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _keys_in_a_temporary_config_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The records' "auto" pseudonym keys go under $XDG_CONFIG_HOME: a temporary one, not ~/.config
+    (set in the environment, so subprocesses see it too)."""
+    saved = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config-home"))
+    yield
+    if saved is None:
+        os.environ.pop("XDG_CONFIG_HOME", None)
+    else:
+        os.environ["XDG_CONFIG_HOME"] = saved
+
+
 @pytest.fixture(scope="session")
 def loop_thread() -> Iterator[LoopThread]:
     lt = LoopThread()

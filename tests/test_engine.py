@@ -248,13 +248,14 @@ class Exploding(Detector):
 
 
 EVERY_DETECTOR = ('[detectors.honeypot]\ntrap_paths = ["/trap"]\n[detectors.login_wall]\nenabled = true\n'
-                  '[detectors.anonymous_challenge]\nenabled = true\n')
+                  '[detectors.anonymous_challenge]\nenabled = true\n'
+                  '[detectors.agent_list]\nagents = ["Scraper/"]\n')
 
 
 def test_every_detector_can_be_switched_off() -> None:
     from scrapeguard.detectors import ALL
     names = [cls.name for cls in ALL]
-    assert len(names) == 13
+    assert len(names) == 14
     everything = policy_with(EVERY_DETECTOR)
     assert [d.name for d in Engine(everything).detectors] == names
     engine = Engine(policy_with("".join(f"[detectors.{name}]\nenabled = false\n" for name in names)))
@@ -353,8 +354,8 @@ def test_a_clearance_never_turns_more_evidence_into_a_lighter_outcome() -> None:
 
 
 def test_detectors_that_plan_for_member_data_only_plan_nothing_for_anything_else() -> None:
-    """The engine skips `plan` off the member-data routes for detectors that say they plan only for
-    member data: each that says so must plan nothing there, for every kind of visitor."""
+    """The engine skips `plan` off the member-data routes for detectors that do not say they plan on
+    every route: each of them must plan nothing there, for every kind of visitor."""
     from scrapeguard.detectors import ALL
     policy = policy_with(EVERY_DETECTOR)
     routes = RouteMap(policy.routes)
@@ -368,8 +369,8 @@ def test_detectors_that_plan_for_member_data_only_plan_nothing_for_anything_else
     checked = 0
     for cls in ALL:
         detector = cls.from_policy(policy, live=False)
-        if detector is None or not detector.plans_member_data_only:
+        if detector is None or detector.plans_every_route:
             continue
         checked += 1
         assert all(detector.plan(e) == [] for e in events), cls.name
-    assert checked == 10
+    assert checked == 11

@@ -27,6 +27,7 @@ class Failing(Detector):
 
     name = "failing"
     guards: ClassVar[frozenset[str]] = frozenset({LOGIN})
+    plans_every_route: ClassVar[bool] = True  # (asked to plan on every route, so it can fail there)
 
     def __init__(self, *failing: str) -> None:
         assert set(failing) <= set(HOOKS)

@@ -7,6 +7,7 @@ import os
 import random
 import secrets
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,18 +24,48 @@ ACTIONS = (ALLOW, LOGIN, THROTTLE, CHALLENGE, BLOCK)
 SEVERITY = {a: i for i, a in enumerate(ACTIONS)}
 
 
+#: A reason as the state stores keep it with a penalty: (detector, key, score, detail, evidence JSON).
+ReasonTuple = tuple[str, str, float, str, str]
+#: The evidence text of a reason without structured evidence.
+NO_EVIDENCE = "{}"
+
+
+def evidence_text(evidence: Mapping[str, Any] | None) -> str:
+    """A signal's structured evidence as canonical JSON text (keys sorted, compact): what a `Reason`
+    keeps, so that equal evidence is equal text, and reasons stay hashable (penalties carry them)."""
+    if not evidence:
+        return NO_EVIDENCE
+    return json.dumps(evidence, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+
 @dataclass(frozen=True, slots=True)
 class Reason:
-    """Why: which detector said what about which key."""
+    """Why: which detector said what about which key.
+
+    `detail` is the sentence for people; `evidence` the same facts for programs (counts, windows,
+    limits, which quota, the campaign...; each detector's are listed in docs/decisions.md).
+    """
 
     detector: str
     key: str
     score: float
     detail: str
+    #: The structured evidence as canonical JSON text (see `evidence_text`); `evidence` parses it.
+    evidence_json: str = NO_EVIDENCE
+
+    @property
+    def evidence(self) -> dict[str, Any]:
+        """The detector's structured evidence (a fresh dict: changing it changes nothing here)."""
+        parsed = json.loads(self.evidence_json) if self.evidence_json else {}
+        return parsed if isinstance(parsed, dict) else {}
+
+    def as_tuple(self) -> ReasonTuple:
+        """The reason as a state store keeps it with a penalty."""
+        return (self.detector, self.key, self.score, self.detail, self.evidence_json)
 
     def to_dict(self) -> dict[str, Any]:
         return {"detector": self.detector, "key": self.key, "score": round(self.score, 3),
-                "detail": self.detail}
+                "detail": self.detail, "evidence": self.evidence}
 
 
 @dataclass(slots=True)

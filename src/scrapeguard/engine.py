@@ -10,16 +10,27 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TypeVar
 
-from scrapeguard.decisions import ALLOW, BLOCK, CHALLENGE, LOGIN, THROTTLE, Decision, Reason, new_decision_id
+from scrapeguard.decisions import (
+    ALLOW,
+    BLOCK,
+    CHALLENGE,
+    LOGIN,
+    THROTTLE,
+    Decision,
+    Reason,
+    evidence_text,
+    new_decision_id,
+)
 from scrapeguard.detectors import Detector, Signal, build_detectors
-from scrapeguard.detectors.base import distinct
+from scrapeguard.detectors.base import Counted, distinct
 from scrapeguard.events import Event
 from scrapeguard.policy.model import Policy
-from scrapeguard.risk import assess
+from scrapeguard.risk import Risk, assess
 from scrapeguard.routes import MEMBER_DATA_KINDS
 from scrapeguard.stores.base import (
     CountRequest,
@@ -48,6 +59,22 @@ GUARDED_KINDS = MEMBER_DATA_KINDS
 ADDRESS_KEYS = frozenset({"ip", "net"})
 #: The distinct set under "clearance:<id>" that counts a clearance's uses.
 CLEARANCE_USES = "uses"
+
+
+@dataclass(slots=True)
+class _Step:
+    """What deciding one request works with, between its steps."""
+
+    #: A request for member data (penalties guard it; every detector plans for it).
+    guarded: bool
+    keys: dict[str, str]
+    #: Keys whose penalties are looked up (and whose penalties refuse the request).
+    held: list[str]
+    inspecting: tuple[Detector, ...]
+    requests: list[StoreRequest]
+    decision_id: str
+    #: The request counting a use of the client's clearance, if it has one.
+    clearance: CountRequest | None
 
 
 class Engine:
@@ -79,7 +106,7 @@ class Engine:
         self._corroborating = tuple(corroborating)
         self._order = {d.name: i for i, d in enumerate(self.detectors)}
         #: Detectors that may plan something for requests for no member data.
-        self._planning_every_route = tuple(d for d in self.detectors if not d.plans_member_data_only)
+        self._planning_every_route = tuple(d for d in self.detectors if d.plans_every_route)
         self.penalty_keys = (*PENALTY_KEYS, "net") if policy.profile_quota.network_enabled else PENALTY_KEYS
         #: Off the member-data routes: by route kind, the detectors whose own penalties guard it.
         self._holding = {kind: tuple(d for d in self.detectors if kind in d.guards)
@@ -92,7 +119,8 @@ class Engine:
             offender_memory=a.offender_memory_seconds,
             reason=("escalation", "", 1.0,
                     f"{a.escalate_after} refused requests within {_duration(a.strike_window_seconds)}: "
-                    "throttling escalated to a block"),
+                    "throttling escalated to a block",
+                    evidence_text({"refusals": a.escalate_after, "window_seconds": a.strike_window_seconds})),
         )
         self.counts: Counter[str] = Counter()
         c = policy.challenge
@@ -131,130 +159,167 @@ class Engine:
             self.counts["allowlisted"] += 1
             return self._allow(event)
         guarded = event.route.kind in GUARDED_KINDS
-        if guarded:
-            for detector in self.detectors:
-                try:
-                    exempt = detector.exempts(event)
-                except Exception:  # (not exempt: a failing detector exempts no one)
-                    self._detector_failed(detector, event)
-                    continue
-                if exempt:
-                    self.counts[f"exempt.{detector.name}"] += 1
-                    return self._allow(event)
-        now = event.ts
-        if guarded:
-            keys = event.keys()
-            # a logged-in viewer answers for their account, not for their (shared) address
-            held = [f"{name}:{keys[name]}" for name in self.penalty_keys
-                    if name in keys and not (event.account is not None and name in ADDRESS_KEYS)]
-            inspecting = self._primary
-        else:
-            # off the member-data routes only the detectors that judge this request look at it
-            keys, held = {}, []  # (the keys are worked out if the request is refused)
-            inspecting = self._judging(event)
-            if event.route.kind in self._holding:  # (a login route: failed_logins' penalties)
-                held = [k for d in self._holding[event.route.kind]
-                        for k in self._asked(d, d.held_keys, event, list[str]())]
-                keys = event.keys() if held else keys
-        requests: list[StoreRequest] = []
-        judged: list[StoreRequest] = []  # off the guarded routes: what the inspecting detectors asked for
-        for detector in self.detectors if guarded else self._planning_every_route:
+        if guarded and self._exempt(event):
+            return self._allow(event)
+        step = self._on_member_data(event) if guarded else self._elsewhere(event)
+        seen = self._observe(event, step)
+        if seen.penalty is not None:
+            return self._under_penalty(event, step.keys, seen, step.decision_id)
+        signals = self._inspect(event, step, seen.counted)
+        if not signals:
+            return self._allow(event)
+        if not guarded:
+            # exemptions (a verified search engine's crawler) are asked only when a request off the
+            # member-data routes would be refused: most never are
+            if self._exempt(event):
+                return self._allow(event)
+            step.keys, step.decision_id = event.keys(), new_decision_id()
+        return self._respond(event, step, assess(signals, step.held), signals, seen.counted)
+
+    def _exempt(self, event: Event) -> bool:
+        """Whether a detector says the policy never counts nor refuses this client (counted)."""
+        for detector in self.detectors:
             try:
-                planned = detector.plan(event)
-            except Exception:  # a detector must never take the guard down
+                exempt = detector.exempts(event)
+            except Exception:  # (not exempt: a failing detector exempts no one)
                 self._detector_failed(detector, event)
                 continue
-            if planned:
-                (requests if guarded or detector not in inspecting else judged).extend(planned)
-        # (off the guarded routes no penalty can be found nor escalated: an id is made if one is refused)
-        decision_id = new_decision_id() if guarded or held else ""
-        if requests and not guarded and self.defer is not None:
-            # off the guarded routes the other detectors' requests are only recorded, in the background
-            self.defer(event, requests)
-            requests = []
-        requests.extend(judged)
+            if exempt:
+                self.counts[f"exempt.{detector.name}"] += 1
+                return True
+        return False
+
+    def _on_member_data(self, event: Event) -> _Step:
+        """On the member-data routes every detector plans, the primary ones inspect, and the
+        client's own keys are held to their penalties."""
+        keys = event.keys()
+        # a logged-in viewer answers for their account, not for their (shared) address
+        held = [f"{name}:{keys[name]}" for name in self.penalty_keys
+                if name in keys and not (event.account is not None and name in ADDRESS_KEYS)]
+        decision_id = new_decision_id()
+        requests = self._plans(self.detectors, event)
         clearance = None
-        if guarded and event.clearance is not None and self.challenging:
+        if event.clearance is not None and self.challenging:
             # a clearance is good for a bounded number of member-data requests
             clearance = CountRequest(f"clearance:{event.clearance}", CLEARANCE_USES, decision_id,
                                      self._clearance_window)
             requests.append(clearance)
-        if held or requests:
-            seen = self.store.observe(now, held, requests, self.escalation, decision_id)
-            if seen.penalty is not None:
-                return self._under_penalty(event, keys, seen, decision_id)
-        else:
-            seen = NOTHING_SEEN
+        return _Step(True, keys, held, self._primary, requests, decision_id, clearance)
 
-        signals: list[Signal] = []
-        for detector in inspecting:
+    def _elsewhere(self, event: Event) -> _Step:
+        """Off the member-data routes only the detectors that judge this request inspect it; what the
+        others plan is only recorded (in the background, with `defer`). Penalties are held only where
+        a detector guards the route kind (failed_logins: the login routes)."""
+        inspecting = self._judging(event)
+        held = [k for d in self._holding.get(event.route.kind, ())
+                for k in self._asked(d, d.held_keys, event, list[str]())]
+        planning = self._planning_every_route
+        others = [d for d in planning if d not in inspecting] if inspecting else planning
+        recorded = self._plans(others, event)
+        judged = self._plans([d for d in planning if d in inspecting], event) if inspecting else []
+        if recorded and self.defer is not None:
+            self.defer(event, recorded)
+            recorded = []
+        # (the keys and a decision id are worked out if the request is refused: most never are)
+        return _Step(False, event.keys() if held else {}, held, inspecting, recorded + judged,
+                     new_decision_id() if held else "", None)
+
+    def _plans(self, detectors: Iterable[Detector], event: Event) -> list[StoreRequest]:
+        requests: list[StoreRequest] = []
+        for detector in detectors:
             try:
-                signals.extend(detector.inspect(event, seen.counted, self.store))
+                requests += detector.plan(event)
+            except Exception:  # a detector must never take the guard down
+                self._detector_failed(detector, event)
+        return requests
+
+    def _observe(self, event: Event, step: _Step) -> Observation:
+        """One store round trip: count what the detectors planned, look up the held keys' penalties."""
+        if not (step.held or step.requests):
+            return NOTHING_SEEN
+        return self.store.observe(event.ts, step.held, step.requests, self.escalation, step.decision_id)
+
+    def _inspect(self, event: Event, step: _Step, counted: Counted) -> list[Signal]:
+        """The signals of the inspecting detectors and, on member-data routes when they raised any,
+        of the corroborating ones (weak, costly evidence: asked only when it can matter)."""
+        signals = self._signals(step.inspecting, event, counted)
+        if signals and step.guarded and self._corroborating:
+            signals += self._signals(self._corroborating, event, counted)
+            signals.sort(key=lambda s: self._order.get(s.detector, 0))  # reasons in detector order
+        return signals
+
+    def _signals(self, detectors: tuple[Detector, ...], event: Event, counted: Counted) -> list[Signal]:
+        signals: list[Signal] = []
+        for detector in detectors:
+            try:
+                signals.extend(detector.inspect(event, counted, self.store))
             except Exception:
                 self._detector_failed(detector, event)
-        if not signals:
-            return self._allow(event)
-        if guarded and self._corroborating:
-            for detector in self._corroborating:
-                try:
-                    signals.extend(detector.inspect(event, seen.counted, self.store))
-                except Exception:
-                    self._detector_failed(detector, event)
-            signals.sort(key=lambda s: self._order.get(s.detector, 0))  # reasons in detector order
-        if not guarded:
-            keys, decision_id = event.keys(), new_decision_id()
-            # exemptions (a verified search engine's crawler) are asked here, only when a
-            # request off the member-data routes would be refused: most never are
-            exempting = next((d for d in self.detectors if self._asked(d, d.exempts, event, False)), None)
-            if exempting is not None:
-                self.counts[f"exempt.{exempting.name}"] += 1
-                return self._allow(event)
+        return signals
 
-        risk = assess(signals, held)
+    def _respond(self, event: Event, step: _Step, risk: Risk, signals: list[Signal],
+                 counted: Counted) -> Decision:
+        """The response ladder ([risk] in defaults.toml): more evidence never gives a lighter outcome."""
         thresholds = self.policy.risk
         if risk.total >= thresholds.block:
-            action, key = BLOCK, risk.key
-        elif risk.behaviour >= thresholds.throttle:
+            return self._penalize(event, step, risk, signals, BLOCK, risk.key)
+        if risk.behaviour >= thresholds.throttle:
             # what the client does (quotas, sweeps): a challenge would not answer it
-            action, key = THROTTLE, risk.behaviour_key
-        elif risk.login and event.account is None and guarded and (
+            return self._penalize(event, step, risk, signals, THROTTLE, risk.behaviour_key)
+        if risk.login and event.account is None and step.guarded and (
                 self.challenging or risk.total < thresholds.throttle):
             # over the anonymous allowance: logging in answers it (no penalty, no strike); not when
-            # challenges are off and the whole risk throttles (more evidence, never a lighter outcome)
-            self.counts[LOGIN] += 1
-            return Decision(action=LOGIN, ts=now, reasons=risk.login + risk.reasons, until=None,
-                            id=decision_id, enforced=self.enforcing, keys=keys, route=event.route.kind,
-                            subject=event.route.subject, path=event.path, risk=risk.total)
-        elif guarded and self.challenging and self._challengeable(event) and (
-                risk.bot >= thresholds.challenge or risk.total >= thresholds.throttle):
-            # Suspected of being a bot: the challenge answers that (a browser passes it, an HTTP
-            # library does not). A client that passed one is judged without the bot evidence, and
-            # its behaviour alone is below the throttle threshold here.
-            uses = distinct(seen.counted, clearance.key, clearance.name) if clearance is not None else None
-            if uses is not None and uses.admitted:
+            # challenges are off and the whole risk throttles (below: a throttle, not a lighter answer)
+            return self._answer(event, step, LOGIN, risk.login + risk.reasons, None, risk)
+        if step.guarded and self._challenged(event, risk):
+            if self._cleared(step, counted):
                 self.counts["cleared"] += 1
                 return self._allow(event)
-            self.counts[CHALLENGE] += 1
             # a challenge holds no state: until the client passes, each such request is challenged
-            return Decision(action=CHALLENGE, ts=now, reasons=risk.reasons,
-                            until=now + self._challenge_seconds, id=decision_id, enforced=self.enforcing,
-                            keys=keys, route=event.route.kind, subject=event.route.subject,
-                            path=event.path, risk=risk.total)
-        elif risk.total >= thresholds.throttle:
+            until = event.ts + self._challenge_seconds
+            return self._answer(event, step, CHALLENGE, risk.reasons, until, risk)
+        if risk.total >= thresholds.throttle:
             # (no challenge here: off the member-data routes, for an established account, or
-            # challenges off; more evidence never gives a lighter outcome than less)
-            action, key = THROTTLE, risk.key
-        else:
-            return self._allow(event)
+            # challenges off)
+            return self._penalize(event, step, risk, signals, THROTTLE, risk.key)
+        return self._allow(event)
+
+    def _challenged(self, event: Event, risk: Risk) -> bool:
+        """Suspected of being a bot: a challenge answers that (a browser passes it, an HTTP library
+        does not)."""
+        thresholds = self.policy.risk
+        return self.challenging and self._challengeable(event) and (
+            risk.bot >= thresholds.challenge or risk.total >= thresholds.throttle)
+
+    @staticmethod
+    def _cleared(step: _Step, counted: Counted) -> bool:
+        """Whether the client passed a challenge and its clearance has uses left. (A cleared client
+        is judged without its bot evidence, and its behaviour alone is below the throttle threshold
+        here.)"""
+        clearance = step.clearance
+        uses = distinct(counted, clearance.key, clearance.name) if clearance is not None else None
+        return uses is not None and uses.admitted
+
+    def _penalize(self, event: Event, step: _Step, risk: Risk, signals: list[Signal], action: str,
+                  key: str) -> Decision:
+        """Hold a penalty against `key` (the store escalates repeat offenders) and say so."""
         reasons = risk.reasons
         penalty, _ = self.store.penalize(
-            now, key, action, decision_id, tuple((r.detector, r.key, r.score, r.detail) for r in reasons),
-            self.escalation)
-        decision = self._decision(event, keys, penalty.action, reasons_of(penalty.reasons),
-                                  penalty.until, decision_id)
+            event.ts, key, action, step.decision_id,
+            tuple(r.as_tuple() for r in reasons), self.escalation)
+        decision = self._decision(event, step.keys, penalty.action, reasons_of(penalty.reasons),
+                                  penalty.until, step.decision_id)
         decision.risk = risk.total
         decision.related = related_actors(signals)
         return decision
+
+    def _answer(self, event: Event, step: _Step, action: str, reasons: tuple[Reason, ...],
+                until: float | None, risk: Risk) -> Decision:
+        """A decision that holds no penalty (the login wall, a challenge)."""
+        self.counts[action] += 1
+        return Decision(action=action, ts=event.ts, reasons=reasons, until=until, id=step.decision_id,
+                        enforced=self.enforcing, keys=step.keys, route=event.route.kind,
+                        subject=event.route.subject, path=event.path, risk=risk.total)
 
     def _challengeable(self, event: Event) -> bool:
         """Whether bot evidence about this client is answered with a challenge: anonymous visitors
@@ -299,9 +364,9 @@ class Engine:
         return tuple(judging)
 
     def _asked(self, detector: Detector, question: Callable[[Event], T], event: Event, failed: T) -> T:
-        """A detector's answer to one of the engine's rarer questions (`exempts`, `held_keys`), or
-        `failed` if it raises: like `plan` and `inspect`, a failing detector is counted and logged,
-        never allowed to take the guard down (nor to exempt anyone)."""
+        """A detector's answer to one of the engine's rarer questions (`held_keys`), or `failed` if it
+        raises: like `plan` and `inspect`, a failing detector is counted and logged, never allowed to
+        take the guard down."""
         try:
             return question(event)
         except Exception:

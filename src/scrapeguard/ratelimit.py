@@ -3,7 +3,7 @@
 `RateLimit-Policy` lists the quota policies that apply to the client as structured-field
 items `"name";q=<quota>;w=<window seconds>`; `RateLimit` names the one that is exhausted with
 `"name";r=<remaining>;t=<seconds until it frees up>`. The quota that applies is read from the
-reasons of the decision (which detector refused, which key, which window).
+structured evidence of the decision's reasons (which detector, which quota, which period).
 """
 
 from __future__ import annotations
@@ -16,30 +16,36 @@ POLICY_HEADER = "RateLimit-Policy"
 LIMIT_HEADER = "RateLimit"
 
 
-def _quota_for(policy: Policy, detector: str, key: str, detail: str) -> tuple[str, Quota] | None:
-    if detector == "profile_quota":
-        pq = policy.profile_quota
-        if key.startswith("net:"):
-            return "profiles-network", pq.network
-        if key.startswith("account:"):
-            young = detail.startswith("new account")
-            return ("profiles-new-account", pq.new_account) if young else ("profiles-account", pq.account)
-        return "profiles", pq.anonymous
-    if detector == "enumeration":
-        en = policy.enumeration
-        return ("lookups-account", en.lookups_account) if key.startswith("account:") \
-            else ("lookups", en.lookups_anonymous)
-    return None
+#: The quotas a throttle can name, by detector and quota (the `quota` of its reason's evidence,
+#: which is the name of the quota in the detector's options): the name the headers give it.
+QUOTA_NAMES = {
+    ("profile_quota", "anonymous"): "profiles",
+    ("profile_quota", "shared_address"): "profiles-shared-address",
+    ("profile_quota", "account"): "profiles-account",
+    ("profile_quota", "new_account"): "profiles-new-account",
+    ("profile_quota", "network"): "profiles-network",
+    ("enumeration", "lookups_anonymous"): "lookups",
+    ("enumeration", "lookups_account"): "lookups-account",
+}
+
+
+def _quota(policy: Policy, detector: str, quota: str) -> Quota:
+    found = getattr(getattr(policy, detector), quota)
+    assert isinstance(found, Quota)
+    return found
 
 
 def ratelimit_headers(decision: Decision, policy: Policy) -> list[tuple[str, str]]:
     """The two headers for a throttle caused by a quota; [] when no quota explains it."""
     for reason in decision.reasons:
-        found = _quota_for(policy, reason.detector, reason.key, reason.detail)
-        if found is None:
+        evidence = reason.evidence
+        quota_name = str(evidence.get("quota", ""))
+        name = QUOTA_NAMES.get((reason.detector, quota_name))
+        if name is None:
             continue
-        name, quota = found
-        exhausted = f"{name}-hour" if "last hour" in reason.detail else f"{name}-day"
+        quota = _quota(policy, reason.detector, quota_name)
+        # (the headers list the hour and the day; a full week is told as its day)
+        exhausted = f"{name}-hour" if evidence.get("window") == "hour" else f"{name}-day"
         policies = (f'"{name}-hour";q={quota.per_hour};w={int(HOUR)}, '
                     f'"{name}-day";q={quota.per_day};w={int(DAY)}')
         return [(POLICY_HEADER, policies), (LIMIT_HEADER, f'"{exhausted}";r=0;t={decision.retry_after}')]

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from scrapeguard.decisions import BLOCK, CHALLENGE, LOGIN, THROTTLE, Decision
-from scrapeguard.policy.model import ActionOptions, LoginWallOptions
+from scrapeguard.detectors.login_wall import LoginWallOptions
+from scrapeguard.policy.model import ActionOptions
 
 if TYPE_CHECKING:
     from scrapeguard.challenge.service import ChallengeSpec

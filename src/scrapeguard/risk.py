@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from scrapeguard.decisions import Reason
+from scrapeguard.decisions import Reason, evidence_text
 from scrapeguard.detectors.base import BY_CHALLENGE, BY_LOGIN, Signal
 
 #: Detectors whose evidence says "this is a bot" (rather than "this is scraping"): a passed
@@ -62,9 +62,27 @@ class Risk:
     key: str
     #: The key to hold a penalty against when the behaviour decides (throttle); "" if none.
     behaviour_key: str
-    reasons: tuple[Reason, ...]
-    #: Reasons of the anonymous allowances logging in would lift (the login wall); empty if none.
-    login: tuple[Reason, ...] = ()
+    #: The signals behind it (but the login wall's), in order.
+    signals: tuple[Signal, ...]
+    #: Signals of the anonymous allowances logging in would lift (the login wall); empty if none.
+    login_signals: tuple[Signal, ...] = ()
+
+    # (reasons are made when asked for: most requests with a signal or two are allowed, and a
+    # reason's evidence is encoded when it is made)
+    @property
+    def reasons(self) -> tuple[Reason, ...]:
+        """The signals as a decision's reasons."""
+        return tuple(reason_of(s) for s in self.signals)
+
+    @property
+    def login(self) -> tuple[Reason, ...]:
+        """The reasons of the anonymous allowances logging in would lift; empty if none."""
+        return tuple(reason_of(s) for s in self.login_signals)
+
+
+def reason_of(signal: Signal) -> Reason:
+    """A signal as a decision's reason: its detail for people and its evidence for programs."""
+    return Reason(signal.detector, signal.key, signal.score, signal.detail, evidence_text(signal.evidence))
 
 
 def is_bot_evidence(signal: Signal) -> bool:
@@ -116,7 +134,7 @@ def penalty_key(signals: Sequence[Signal], held: Sequence[str]) -> str:
 def assess(signals: Sequence[Signal], held: Sequence[str] = ()) -> Risk:
     """The client's risk from all its signals. `held`: the keys the engine holds penalties against
     for this request, most specific first (a penalty prefers them)."""
-    login = tuple(Reason(s.detector, s.key, s.score, s.detail) for s in signals if s.answered_by == BY_LOGIN)
+    login = tuple(s for s in signals if s.answered_by == BY_LOGIN)
     if login:  # (a login wall is no evidence of anything: it is answered apart from the risk)
         signals = [s for s in signals if s.answered_by != BY_LOGIN]
     per_detector = _detector_risk(signals)
@@ -126,5 +144,5 @@ def assess(signals: Sequence[Signal], held: Sequence[str] = ()) -> Risk:
     return Risk(
         total=combine(per_detector.values()), bot=bot, behaviour=behaviour,
         key=penalty_key(signals, held), behaviour_key=penalty_key(behaviour_signals, held),
-        reasons=tuple(Reason(s.detector, s.key, s.score, s.detail) for s in signals), login=login,
+        signals=tuple(signals), login_signals=login,
     )

@@ -27,8 +27,10 @@ AUTH = "auth"
 LOGIN = "login"
 PAGE = "page"
 
+#: Every route kind, as a policy's [[routes]] may name them.
+ROUTE_KINDS = (PROFILE, CONTACT_LOOKUP, LISTING, ASSET, AUTH, PAGE, LOGIN)
 #: Route kinds that show members' data: penalties guard them, and detectors judge requests for them.
-MEMBER_DATA_KINDS = frozenset({"profile", "contact_lookup", "listing"})
+MEMBER_DATA_KINDS = frozenset({PROFILE, CONTACT_LOOKUP, LISTING})
 #: Route kinds whose subject is one member whose data the response shows.
 MEMBER_KINDS = frozenset({PROFILE, CONTACT_LOOKUP})
 

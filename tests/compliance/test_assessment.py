@@ -108,6 +108,86 @@ def test_rules_open_questions_surface(make_facts: MakeFacts) -> None:
     assert any(q.startswith("EU GDPR") and "lead authority" in q for q in result.open_questions)
 
 
+# -- "was it public": the assessor's statement, never a default ----------------------------------
+
+
+def test_unstated_public_is_an_open_question_and_gets_no_reduction(make_facts: MakeFacts) -> None:
+    unstated = assess(make_facts(data_was_public=None))
+    stated = assess(make_facts(data_was_public=True))
+    assert unstated.inputs["data_was_public"] is None and stated.inputs["data_was_public"] is True
+    assert any("--not-public" in q for q in unstated.open_questions)
+    assert not any("--not-public" in q for q in stated.open_questions)
+    # the same as "not public" (no reduction), one DPC step above "public"
+    assert unstated.severity.score == assess(make_facts(data_was_public=False)).severity.score
+    assert unstated.severity.dpc == stated.severity.dpc + 1
+
+
+# -- obligations per regime and audience ------------------------------------------------------------
+
+
+def test_obligations_per_regime_and_audience(make_facts: MakeFacts) -> None:
+    members = (AffectedMember("1", "DE", WITH_EMAIL), AffectedMember("2", "CO", WITH_EMAIL),
+               AffectedMember("3", "AR", WITH_EMAIL))
+    result = assess(make_facts(affected=members, malicious=None))
+    found = {(o.regime, o.audience): o for o in result.obligations()}
+    assert found[("eu_gdpr", "regulator")].status == "likely"
+    assert found[("eu_gdpr", "regulator")].due == datetime(2026, 3, 5, 9, 0, tzinfo=UTC)
+    assert found[("eu_gdpr", "individuals")].status == "open question"
+    assert found[("co_law1581", "regulator")].status == "required"  # every incident, whatever the severity
+    assert found[("ar_law25326", "regulator")].status == "not required"
+    assert "Art. 33(1)" in found[("eu_gdpr", "regulator")].reasoning
+
+
+# -- where the controller is established --------------------------------------------------------------
+
+EU_AND_ELSEWHERE = (AffectedMember("1", "DE", WITH_EMAIL), AffectedMember("2", "US", WITH_EMAIL),
+                    AffectedMember("3", None, WITH_EMAIL))
+
+
+def test_a_controller_established_in_the_eu_is_bound_by_the_gdpr_for_every_member(make_facts: MakeFacts
+                                                                                    ) -> None:
+    result = assess(make_facts(affected=EU_AND_ELSEWHERE, controller_country="DE"))
+    eu = result.regime("eu_gdpr")
+    assert eu.affected == 3  # the US member and the one of unknown country too (Art. 3(1))
+    assert "main establishment (DE)" in eu.regulator
+    assert any("established in DE" in note for note in eu.jurisdiction)
+    assert not any("lead authority" in q for q in result.open_questions)
+    assert not any("controller_country" in q for q in result.open_questions)
+
+
+def test_establishment_in_norway_counts_as_the_eea(make_facts: MakeFacts) -> None:
+    result = assess(make_facts(affected=EU_AND_ELSEWHERE, controller_country="NO"))
+    assert result.regime("eu_gdpr").affected == 3
+
+
+def test_a_controller_outside_the_eu_needs_a_representative_and_has_no_lead_authority(make_facts: MakeFacts
+                                                                                       ) -> None:
+    without = assess(make_facts(affected=EU_AND_ELSEWHERE, controller_country="US"))
+    eu = without.regime("eu_gdpr")
+    assert eu.affected == 1  # only the member living in the EU (Art. 3(2))
+    assert "each member state where affected members live (DE)" in eu.regulator
+    assert any("representative" in q and "eu_representative" in q for q in without.open_questions)
+    named = assess(make_facts(affected=EU_AND_ELSEWHERE, controller_country="US",
+                              eu_representative="Rep GmbH, Berlin"))
+    assert "Representative (EU): Rep GmbH, Berlin." in named.regime("eu_gdpr").jurisdiction
+    assert not any("eu_representative" in q for q in named.open_questions)
+
+
+def test_a_uk_controller_is_bound_by_the_uk_gdpr_and_needs_an_eu_representative(make_facts: MakeFacts
+                                                                                 ) -> None:
+    result = assess(make_facts(affected=EU_AND_ELSEWHERE, controller_country="GB"))
+    assert result.regime("uk_gdpr").affected == 3  # established in the UK: every member
+    assert result.regime("eu_gdpr").affected == 1
+    assert any("eu_representative" in q for q in result.open_questions)
+    assert result.inputs["controller_country"] == "GB"
+
+
+def test_an_unrecorded_establishment_is_an_open_question(make_facts: MakeFacts) -> None:
+    result = assess(make_facts(affected=EU_AND_ELSEWHERE))
+    assert result.regime("eu_gdpr").affected == 1
+    assert any("controller_country" in q for q in result.open_questions)
+
+
 
 countries = st.one_of(st.none(), st.sampled_from(["DE", "GB", "CA", "AU", "NZ", "US", "BR", "JE", "CO"]))
 category_sets = st.frozensets(st.sampled_from(sorted(WITH_EMAIL | {"user.health", "vendor.unknown"})))
@@ -139,3 +219,23 @@ def test_verdicts_carry_the_legal_test_and_threshold(make_facts: MakeFacts) -> N
     assert "real risk of significant harm" in (ca.notify_regulator.trigger or "")
     au = result.regime("au_ndb")
     assert "serious harm" in (au.notify_regulator.trigger or "")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(countries, category_sets), min_size=1, max_size=15),
+       st.sampled_from([None, "DE", "NO", "GB", "US", "CA"]))
+def test_an_established_controller_is_bound_for_every_member(members: list[tuple[str | None, frozenset[str]]],
+                                                             controller: str | None) -> None:
+    affected = tuple(AffectedMember(str(i), c, cats) for i, (c, cats) in enumerate(members))
+    facts = IncidentFacts("p", "t", AWARE, AWARE, AWARE, None, (), affected, None, True, "O", "c",
+                          controller_country=controller)
+    result = assess(facts)
+    by_regime = {r.regime: r.affected for r in result.regimes}
+    if controller in ("DE", "NO"):
+        assert by_regime["eu_gdpr"] == len(members)
+    if controller == "GB":
+        assert by_regime["uk_gdpr"] == len(members)
+    residents = sum(1 for c, _ in members if c in ("DE",))
+    if controller not in ("DE", "NO") and residents:
+        assert by_regime["eu_gdpr"] == residents  # by residence only
+    assert Assessment.from_dict(json.loads(json.dumps(result.to_dict()))) == result

@@ -80,3 +80,27 @@ def test_edited_template_directory_wins(make_facts: MakeFacts, tmp_path: Path) -
 def test_missing_template_directory(make_facts: MakeFacts, tmp_path: Path) -> None:
     with pytest.raises(TemplateProblem, match="does not exist"):
         render_letter("cease_and_desist", _case(make_facts), tmp_path / "nope")
+
+
+def test_days_to_comply_are_the_calendar_days_between_the_dates_the_letter_prints(
+        make_facts: MakeFacts) -> None:
+    # sent 6 March at 10:00, due 20 March at 09:00: the letter prints both dates, 14 days apart
+    case = _case(make_facts, demands_deadline=datetime(2026, 3, 20, 9, 0, tzinfo=UTC))
+    text = render_letter("deletion_demand", case).text
+    assert "By 2026-03-20 09:00 UTC (14 days from the date of this letter)" in text
+
+
+def test_the_letter_as_sent_has_no_draft_marks(make_facts: MakeFacts) -> None:
+    for kind in ("cease_and_desist", "deletion_demand"):
+        sent = render_letter(kind, _case(make_facts), final=True)  # type: ignore[arg-type]
+        assert "DRAFT" not in sent.text and "Not sent" not in sent.text and "DRAFT" not in sent.title
+        assert sent.text.startswith("Example Community Ltd\n2026-03-06 10:00 UTC")
+
+
+def test_the_facts_of_a_draft_survive_json(make_facts: MakeFacts) -> None:
+    import json
+
+    from scrapeguard.compliance.letters import case_facts_from_json, case_facts_to_json
+
+    case = _case(make_facts)
+    assert case_facts_from_json(json.loads(json.dumps(case_facts_to_json(case)))) == case

@@ -4,10 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from scrapeguard.compliance import assess, draft_notice
+from scrapeguard.compliance import AffectedMember, assess, draft_notice, packaged_rules
+from scrapeguard.compliance.notices import NotFinal, final_text, missing_contents
 from scrapeguard.compliance.templating import TemplateProblem
 
-from .conftest import MakeFacts
+from .conftest import WITH_EMAIL, MakeFacts
 
 
 @pytest.mark.parametrize("regime", ["eu_gdpr", "uk_gdpr", "ca_pipeda", "au_ndb"])
@@ -93,3 +94,90 @@ def test_both_notices_carry_the_recommended_steps(make_facts: MakeFacts) -> None
     for audience in ("regulator", "individuals"):
         text = draft_notice(result, facts, "au_ndb", audience).text  # type: ignore[arg-type]
         assert "- Never share passwords or one-time codes with anyone who contacts you." in text
+
+
+# -- required contents, checked in the rendered notice ---------------------------------------------
+
+#: One member in every regime's territory, so that every regime's notices can be rendered.
+EVERY_REGIME = tuple(AffectedMember(str(100 + i), sorted(r.countries)[0], WITH_EMAIL)
+                     for i, r in enumerate(packaged_rules().regimes))
+CHECKED = [(r.id, rule.audience) for r in packaged_rules().regimes for rule in r.rules
+           if rule.kind == "notify" and rule.checks]
+
+
+def test_the_regimes_the_issue_names_have_checkable_contents() -> None:
+    assert {"eu_gdpr", "uk_gdpr", "ca_pipeda", "au_ndb"} <= {regime for regime, _ in CHECKED}
+    pipeda = packaged_rules().regime("ca_pipeda")
+    regulator, individuals = pipeda.rule("notify", "regulator"), pipeda.rule("notify", "individuals")
+    assert regulator is not None and individuals is not None
+    assert any("number of individuals" in c.item for c in regulator.checks)
+    assert any("person who can answer questions" in c.item for c in regulator.checks)
+    assert any("steps taken to reduce the risk" in c.item for c in regulator.checks)
+    assert any("right to complain to the OPC" in c.item for c in individuals.checks)
+
+
+@pytest.mark.parametrize(("regime", "audience"), CHECKED)
+def test_each_regimes_notice_carries_every_required_element(make_facts: MakeFacts, regime: str,
+                                                            audience: str) -> None:
+    facts = make_facts(affected=EVERY_REGIME)
+    result = assess(facts)
+    draft = draft_notice(result, facts, regime, audience)  # type: ignore[arg-type]
+    assert missing_contents(draft.text, facts, result, regime, audience) == []  # type: ignore[arg-type]
+    sent = final_text(draft.text)  # and in what is sent, not only in the draft for counsel
+    assert missing_contents(sent, facts, result, regime, audience) == []  # type: ignore[arg-type]
+
+
+def test_a_notice_without_a_required_element_is_reported(make_facts: MakeFacts, tmp_path: Path) -> None:
+    facts = make_facts()
+    result = assess(facts)
+    packaged = draft_notice(result, facts, "ca_pipeda", "individuals").text
+    without = packaged.replace("You have the right to complain to", "You may write to")
+    (tmp_path / "notice_individuals_ca_pipeda.md.j2").write_text(without.replace("{", "{{ '{' }}"))
+    custom = draft_notice(result, facts, "ca_pipeda", "individuals", tmp_path).text
+    assert missing_contents(custom, facts, result, "ca_pipeda", "individuals") == [
+        "the internal complaint process and the right to complain to the OPC (Regs s. 3(g))"]
+    count = str(result.regime("ca_pipeda").affected)
+    regulator = draft_notice(result, facts, "ca_pipeda", "regulator").text
+    wrong_count = regulator.replace(f"Canada PIPEDA: {count} (", "Canada PIPEDA: many (")
+    assert missing_contents(wrong_count, facts, result, "ca_pipeda", "regulator") == [
+        "an estimate of the number of individuals affected (Regs s. 2(1)(d))"]
+
+
+def test_the_verdict_reads_as_a_sentence_for_an_open_question(make_facts: MakeFacts) -> None:
+    facts = make_facts(malicious=None)  # EU individuals: an open question (see test_assessment)
+    result = assess(facts)
+    assert result.regime("eu_gdpr").notify_individuals.verdict == "open question"
+    text = draft_notice(result, facts, "eu_gdpr", "individuals").text
+    assert "is **open question** to be required" not in text
+    assert "whether notifying the individuals is required is an **open question**" in text
+    likely = draft_notice(result, facts, "eu_gdpr", "regulator").text
+    assert "notifying the regulator is **likely** to be required" in likely
+
+
+def test_the_final_text_drops_what_only_counsel_reads(make_facts: MakeFacts) -> None:
+    facts = make_facts()
+    draft = draft_notice(assess(facts), facts, "eu_gdpr", "regulator").text
+    sent = final_text(draft)
+    assert "DRAFT" in draft and "Checklist" in draft and "Open questions for counsel" in draft
+    for word in ("DRAFT", "Not sent", "Checklist", "Open questions", "[Counsel", "<!--"):
+        assert word not in sent
+    assert sent.startswith("# Personal data breach notification to") and facts.contact in sent
+
+
+def test_a_template_without_draft_markers_cannot_be_sent_as_it_is(make_facts: MakeFacts,
+                                                                  tmp_path: Path) -> None:
+    (tmp_path / "notice_regulator.md.j2").write_text("DRAFT for counsel. Not sent.\n{{ facts.title }}\n")
+    facts = make_facts()
+    text = draft_notice(assess(facts), facts, "eu_gdpr", "regulator", tmp_path).text
+    with pytest.raises(NotFinal, match="attach the final document"):
+        final_text(text)
+
+
+def test_legal_action_is_claimed_only_when_a_case_exists(make_facts: MakeFacts) -> None:
+    for legal_action in (False, True):
+        facts = make_facts(legal_action=legal_action)
+        result = assess(facts)
+        regulator = final_text(draft_notice(result, facts, "uk_gdpr", "regulator").text)
+        individuals = final_text(draft_notice(result, facts, "uk_gdpr", "individuals").text)
+        assert ("pursuing the operator" in regulator) is legal_action
+        assert ("taking action against whoever is" in individuals) is legal_action

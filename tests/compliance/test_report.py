@@ -8,7 +8,9 @@ import pypdf
 import pytest
 
 from scrapeguard.compliance import ReportFigures, render_regulator_report, report_pdf
-from scrapeguard.compliance.report import Measure, build_report
+from scrapeguard.compliance.report import TECHNICAL, Measure, RegulatorReport, build_report
+from scrapeguard.controls import describe_controls
+from scrapeguard.detectors import ALL
 from scrapeguard.policy import default_policy, load_policy_text
 
 FIGURES = ReportFigures(
@@ -25,40 +27,111 @@ def _measure(policy_text: str, starts: str) -> Measure:
     return next(m for m in report.measures if m.expectation.startswith(starts))
 
 
+def _status(report: RegulatorReport, starts: str) -> str:
+    return next(m.status for m in report.measures if m.expectation.startswith(starts))
+
+
+def _all_text(report: RegulatorReport) -> str:
+    return "\n".join(line for m in report.measures for line in m.how)
+
+
 def test_default_policy_measures() -> None:
     report = build_report(default_policy(), FIGURES, generated_at=GENERATED)
-    status = {m.expectation.split(";")[0].split(".")[0]: m.status for m in report.measures}
-    assert status["Rate-limit how many other profiles one account views per hour or day"] == "in place"
-    assert status["CAPTCHAs (not enough on their own: bots solve them)"] == "not in place"
-    assert status["Spot suspicious IP activity"] == "partly in place"  # the per-network quota is off
+    assert _status(report, "Rate-limit") == "in place"
+    assert _status(report, "CAPTCHAs") == "in place"  # proof-of-work challenges are on by default
+    assert _status(report, "Spot suspicious IP activity") == "partly in place"  # per-network quota off
     assert report.mode_note is None
+    text = _all_text(report)
+    assert "proof-of-work" in text and "no challenge" not in text
+    assert "no web console" in text and "command line" in text and "console has roles" not in text
 
 
 def test_quota_changes_show_in_the_report() -> None:
     measure = _measure("[detectors.profile_quota.account]\nper_hour = 42\nper_day = 420\n", "Rate-limit")
-    assert "at most 42 other members’ profiles an hour and 420 a day" in measure.how[0]
+    assert "An account: at most 42 profiles an hour, 420 a day and 3000 a week." in measure.how
 
 
 def test_switched_off_detector_is_not_in_place() -> None:
     measure = _measure("[detectors.profile_quota]\nenabled = false\n", "Rate-limit")
     assert measure.status == "not in place"
-    assert "switched off" in measure.how[0]
+    assert any("Profile quotas: switched off" in line for line in measure.how)
+    assert not any("at most" in line for line in measure.how)
     bots = _measure("[detectors.bot_agents]\nenabled = false\n", "Detect bot patterns")
-    assert bots.status == "partly in place" and "Bot user-agent detection is switched off." in bots.how
+    assert bots.status == "partly in place" and any("Bot user agents: switched off" in x for x in bots.how)
+
+
+@pytest.mark.parametrize("challenges", [True, False])
+def test_captchas_follow_the_challenge_action(challenges: bool) -> None:
+    policy = load_policy_text(f"[challenge]\nenabled = {str(challenges).lower()}\n")
+    report = build_report(policy, FIGURES, generated_at=GENERATED)
+    captchas = next(m for m in report.measures if m.expectation.startswith("CAPTCHAs"))
+    if challenges:
+        assert captchas.status == "in place"
+        assert any("proof-of-work" in line for line in captchas.how)
+    else:
+        assert captchas.status == "not in place"
+        assert any("Challenges (CAPTCHA): switched off" in line for line in captchas.how)
+        # and no bot evidence is said to be challenged when nothing challenges
+        assert "challenged" not in _all_text(report)
 
 
 def test_observe_mode_is_stated() -> None:
     report = build_report(load_policy_text('mode = "observe"\n'), FIGURES, generated_at=GENERATED)
     assert report.mode_note is not None and "OBSERVE" in report.mode_note
-    limits = next(m for m in report.measures if m.expectation.startswith("Rate-limit"))
-    assert limits.status == "partly in place"
-    assert "Observe mode: decided and logged, not enforced." in limits.how
+    technical = [m for m in report.measures if m.expectation in dict(TECHNICAL).values()]
+    assert technical and all(m.status == "partly in place" for m in technical)
+    assert all("Observe mode: decided and logged, not enforced." in m.how for m in technical)
 
 
 def test_a_quota_score_below_the_throttle_threshold_is_only_logged() -> None:
     measure = _measure("[detectors.profile_quota]\nscore = 0.3\n", "Rate-limit")
     assert measure.status == "partly in place"
-    assert "only logged (below the throttle threshold of 0.5)" in measure.how[1]
+    assert "A view over a quota is only logged on its own (risk 0.3 is below the throttle threshold 0.5); " \
+           "it adds to other evidence." in measure.how
+
+
+def _off(name: str) -> str:
+    return f"[detectors.{name}]\nenabled = false\n"
+
+
+@pytest.mark.parametrize("detector", [cls.name for cls in ALL])
+def test_each_detector_switched_off_is_reported_so(detector: str) -> None:
+    policy = load_policy_text(_off(detector))
+    report = build_report(policy, FIGURES, generated_at=GENERATED)
+    described = next(d for d in describe_controls(policy) if d.name == detector)
+    assert not described.enabled
+    for expectation in described.serves:
+        words = dict(TECHNICAL)[expectation]
+        measure = next(m for m in report.measures if m.expectation == words)
+        assert f"{described.title}: switched off. ({described.limits})" in measure.how
+        assert measure.status != "in place" or not next(
+            d for d in describe_controls(default_policy()) if d.name == detector).enabled
+
+
+@pytest.mark.parametrize("policy_text", ["", 'mode = "observe"\n', "[challenge]\nenabled = false\n",
+                                         "[detectors.login_wall]\nenabled = true\n",
+                                         "[detectors.anonymous_challenge]\nenabled = true\n",
+                                         "[detectors.profile_quota.network]\nenabled = true\n"])
+def test_the_report_says_what_each_control_says_of_itself(policy_text: str) -> None:
+    """One source: every sentence of every control's own description is in the report, under each
+    measure it serves, and nothing about controls is said beside them."""
+    policy = load_policy_text(policy_text)
+    report = build_report(policy, FIGURES, generated_at=GENERATED)
+    controls = describe_controls(policy)
+    for expectation, words in TECHNICAL:
+        measure = next(m for m in report.measures if m.expectation == words)
+        expected = [line for d in controls if expectation in d.serves for line in d.sentences()]
+        observe = [] if policy.enforcing else ["Observe mode: decided and logged, not enforced."]
+        assert list(measure.how) == expected + observe
+
+
+@pytest.mark.parametrize(("hours", "shown"), [(None, "no contained incident"), (0.004, "under a minute"),
+                                              (0.4, "24 min"), (2.25, "2.2 h"), (100.0, "4.2 days")])
+def test_median_time_to_containment_in_a_readable_unit(hours: float | None, shown: str) -> None:
+    figures = ReportFigures(FIGURES.period_start, FIGURES.period_end, median_hours_to_containment=hours)
+    report = build_report(default_policy(), figures, generated_at=GENERATED)
+    rows = dict((r.label, r.value) for _, section in report.figures for r in section)
+    assert rows["median time to containment"] == shown
 
 
 def test_allowlists_are_counted_for_review() -> None:
@@ -92,7 +165,7 @@ def test_pdf_report_is_valid_and_says_the_same() -> None:
     assert "DRAFT for counsel" in text
     assert "Exämple Cömmunity Ltd" in text
     assert "OBSERVE mode" in text
-    assert "[NOT IN PLACE]" in text
+    assert "[PARTLY IN PLACE]" in text
     assert "throttle: 1204" in text and "median time to containment: 2.2 h" in text
 
 
@@ -131,3 +204,14 @@ def test_report_template_can_be_replaced(tmp_path: Path) -> None:
     html = render_regulator_report(load_policy_text('mode = "observe"\n'), FIGURES, generated_at=GENERATED,
                                    template_dir=tmp_path)
     assert html.split(";")[:2] == ["organisational", "partly in place"]
+
+
+def test_what_each_audience_sees_is_listed_per_route() -> None:
+    report = build_report(default_policy(), FIGURES, generated_at=GENERATED)
+    minimise = next(m for m in report.measures if m.expectation.startswith("Minimise"))
+    (api,) = [line for line in minimise.how if line.startswith("/api/v1/members/{id} (profile)")]
+    anonymous, members = api.split("; members: ")
+    assert anonymous.startswith("/api/v1/members/{id} (profile): anonymous visitors: member id, name")
+    assert "email address" not in anonymous and "phone number" not in anonymous
+    assert "email address" in members and "phone number" in members
+    assert "user." not in api  # categories in words

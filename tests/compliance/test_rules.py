@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from scrapeguard.compliance import RulesError, load_rules, packaged_rules
 from scrapeguard.compliance.rules import Offset, load_rule_texts, regime_from_data
 
+SOURCE = 'sources = [{ title = "Test Act", url = "https://laws.example/test-act", citation = "s. 1" }]'
 MINIMAL = """
 id = "xx_test"
 name = "Test regime"
@@ -19,7 +20,7 @@ regulator = "the test regulator"
 version = "1"
 effective = 2026-01-01
 countries = ["XX"]
-sources = [{ citation = "Test Act s. 1" }]
+""" + SOURCE + """
 
 [[rules]]
 id = "notify_regulator"
@@ -73,14 +74,58 @@ def test_minimal_file_loads(tmp_path: Path) -> None:
     (('countries = ["XX"]', 'countries = ["Xx1"]'), "countries", "not an ISO 3166-1"),
     (('effective = 2026-01-01', 'effective = "soon"'), "effective", "must be a TOML date"),
     (('audience = "regulator"', 'audience = "controller"'), "rules[0].audience", "a notify rule tells"),
-    (('sources = [{ citation = "Test Act s. 1" }]', 'sources = [{ citation = "x", url = "ftp://x" }]'),
-     "sources[0].url", "https://"),
+    ((SOURCE, 'sources = [{ title = "x", url = "ftp://x" }]'), "sources[0].url", "https://"),
 ])
 def test_errors_name_file_key_and_problem(change: tuple[str, str], key: str, message: str) -> None:
     with pytest.raises(RulesError) as info:
         load_rule_texts([("xx.toml", MINIMAL.replace(*change))])
     assert any(p.file == "xx.toml" and p.key == key and message in p.message for p in info.value.problems), \
         str(info.value)
+
+
+def test_contents_can_carry_a_check_and_a_bad_one_is_named() -> None:
+    contents = """contents = ["in writing", { item = "the number", check = 'affected: {members}\\b' }]"""
+    checked = MINIMAL.replace('contents = ["what happened"]', contents)
+    rule = load_rule_texts([("xx.toml", checked)]).regime("xx_test").rule("notify", "regulator")
+    assert rule is not None and rule.contents == ("in writing", "the number")
+    (check,) = rule.checks
+    assert check.regex({"members": "12"}).search("People affected: 12.")
+    assert not check.regex({"members": "12"}).search("People affected: 120.")
+    broken = checked.replace("affected: {members}", "affected: (")
+    with pytest.raises(RulesError, match=r"contents\[1\]\.check: not a valid regular expression"):
+        load_rule_texts([("xx.toml", broken)])
+
+
+def test_a_jurisdiction_table_is_validated() -> None:
+    table = '\n[jurisdiction]\nbasis = "Test Act s. 2"\nrepresentative = "mars"\n'
+    text = MINIMAL.replace("\n[[rules]]", table + "\n[[rules]]", 1)
+    with pytest.raises(RulesError, match=r"jurisdiction\.representative: 'mars' is not allowed"):
+        load_rule_texts([("xx.toml", text)])
+    regime = load_rule_texts([("xx.toml", text.replace('"mars"', '"eu"'))]).regime("xx_test")
+    assert regime.jurisdiction is not None and regime.jurisdiction.establishment_countries == {"XX"}
+
+
+@pytest.mark.parametrize(("sources", "key", "message"), [
+    # a path (of a file outside the repository) is no source: each is cited by title and URL
+    ('sources = [{ citation = "Test Act s. 1 (as summarised in reference/regulators.md)" }]',
+     "sources[0].title", "missing"),
+    ('sources = [{ title = "Test Act" }]', "sources[0].url", "missing"),
+    ('sources = [{ title = "Test Act", url = "reference/regulators.md" }]', "sources[0].url", "https://"),
+    ('sources = [{ title = "Test Act", url = "https://" }]', "sources[0].url", "https://"),
+    ('sources = [{ title = " ", url = "https://laws.example/a" }]', "sources[0].title", "non-empty"),
+    ("sources = []", "sources", "at least one {title = ..., url = ...}"),
+])
+def test_every_source_has_a_title_and_an_https_url(sources: str, key: str, message: str) -> None:
+    with pytest.raises(RulesError) as info:
+        load_rule_texts([("xx.toml", MINIMAL.replace(SOURCE, sources))])
+    assert any(p.key == key and message in p.message for p in info.value.problems), str(info.value)
+
+
+def test_shipped_regimes_cite_documents_not_files() -> None:
+    for regime in packaged_rules().regimes:
+        for source in regime.sources:
+            assert source.title and source.url.startswith("https://"), (regime.id, source)
+            assert "regulators.md" not in str(source), regime.id
 
 
 def test_a_country_in_two_files_is_refused() -> None:

@@ -70,3 +70,10 @@ def test_special_category_under_demographic_is_sensitive() -> None:
     result = rate_severity({"user.demographic.political_opinion"}, data_was_public=True, aggregated=False,
                            malicious=False)
     assert result.dpc_base == 4 and result.dpc == 3
+
+
+def test_unstated_public_availability_is_shown_and_not_reduced() -> None:
+    unstated = rate_severity(PROFILE, data_was_public=None, aggregated=True, malicious=False)
+    public = rate_severity(PROFILE, data_was_public=True, aggregated=True, malicious=False)
+    assert unstated.dpc == public.dpc + 1
+    assert any(a.change == 0 and "has not been stated" in a.reason for a in unstated.adjustments)

@@ -77,6 +77,8 @@ def test_cookies_are_read_as_every_framework_reads_them() -> None:
 
 @pytest.mark.parametrize("line", [
     "session=a; session=b",  # Starlette and Django read b, Werkzeug a
+    "session=tok;session=",  # Starlette and Django read "" (no session), Werkzeug tok
+    "session=; session=tok",  # Werkzeug reads "", the others tok
     'a="x; session=evil"; session=tok',  # Werkzeug keeps the quoted ";", the others split on it
     'session="tok"',  # each unquotes its own way
     "session=a b",  # Werkzeug skips it, the others read "a b"

@@ -13,7 +13,7 @@ CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, l
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 SCRAPER_IP = "198.51.100.9"
-CAMPAIGN_IPS = ("203.0.113.10", "198.18.0.20", "192.0.2.30", "100.64.1.40")
+CAMPAIGN_IPS = ("203.0.113.10", "198.18.0.20", "192.0.2.30", "100.64.1.40", "198.18.5.50")
 GOOGLE_IP = "34.22.85.1"  # in Google's published ranges (intel/data/ipranges/googlebot)
 FAKE_GOOGLE_IP = "203.0.113.66"
 LOOKUP_IP = "192.0.2.77"
@@ -47,7 +47,8 @@ def make_scenario(path: Path) -> Scenario:
         s.add(START + 1600 + i - 9001, SCRAPER_IP, f"/api/v1/members/{i}", 404, ua="python-requests/2.32.3")
     for i in range(5):
         s.add(START + 1700 + i, SCRAPER_IP, f"/u/old{i}", 301, ua="python-requests/2.32.3")
-    # a campaign: four IPs in four networks, one user agent, 40 members each (under 60/hour), disjoint slices
+    # a campaign: five IPs in five networks (the policy's min_networks), one user agent, 40 members each
+    # (under 60/hour), disjoint slices
     for j, ip in enumerate(CAMPAIGN_IPS):
         for k in range(40):
             member = f"member{1000 + 40 * j + k}"

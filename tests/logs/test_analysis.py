@@ -11,15 +11,18 @@ from typing import Any
 from click.testing import CliRunner
 
 from scrapeguard.cli import main
-from scrapeguard.logs.analysis import Analysis, CampaignOptions, analyze
+from scrapeguard.decisions import DecisionWriter
+from scrapeguard.engine import Engine
+from scrapeguard.logs.analysis import Analysis, analyze
 from scrapeguard.logs.formats import make_format
+from scrapeguard.logs.replay import offline_policy, replay
 from scrapeguard.logs.scanning import scan_logs
 from scrapeguard.policy import default_policy, load_policy_text
 from scrapeguard.policy.model import Policy
 from scrapeguard.routes import RouteMap
 
 SCRAPER = "ip:198.51.100.9"
-CAMPAIGN = {"ip:203.0.113.10", "ip:198.18.0.20", "ip:192.0.2.30", "ip:100.64.1.40"}
+CAMPAIGN = {"ip:203.0.113.10", "ip:198.18.0.20", "ip:192.0.2.30", "ip:100.64.1.40", "ip:198.18.5.50"}
 GOOGLE = "ip:34.22.85.1"
 FAKE_GOOGLE = "ip:203.0.113.66"
 LOOKUPS = "ip:192.0.2.77"
@@ -31,14 +34,13 @@ def run(
     tmp_path: Path,
     policy: Policy | None = None,
     fmt: str = "combined",
-    campaign: CampaignOptions | None = None,
     **format_options: Any,
 ) -> Analysis:
     policy = policy or default_policy()
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     scan = scan_logs(paths, make_format(fmt, **format_options), RouteMap(policy.routes), work)
-    return analyze(scan, policy, campaign)
+    return analyze(scan, policy)
 
 
 def test_flags_the_scraper_the_campaign_the_fake_crawler_and_the_lookups(
@@ -51,13 +53,15 @@ def test_flags_the_scraper_the_campaign_the_fake_crawler_and_the_lookups(
     assert scraper.members_reached == 150 and scraper.profiles_peak_hour == 155  # 301s were served too
     assert scraper.status == {"2xx": 150, "3xx": 5, "4xx": 10}
     assert scraper.reasons == [
-        "155 distinct member profiles in one hour (quota 60/hour)",
+        "anonymous visitor viewed 155 distinct member profiles in one clock hour (quota 60/hour)",
         "scraping tool (python-requests) asking for member data",
     ]
     assert flagged[FAKE_GOOGLE].reasons == [
-        "claims to be Googlebot but 203.0.113.66 is not in Google's published ranges"
+        "claims to be Googlebot but 203.0.113.66 is not Google's (published ranges, reverse DNS)"
     ]
-    assert flagged[LOOKUPS].reasons == ["15 contact look-ups in one hour (quota 10/hour)"]
+    assert flagged[LOOKUPS].reasons == [
+        "anonymous visitor looked up 15 members by contact details in one clock hour (quota 10/hour)"
+    ]
     assert flagged[LOOKUPS].lookups_peak_hour == 15
     # the people: three profiles each, never flagged
     assert not any(actor.startswith("ip:192.0.2.1") for actor in flagged if actor != "ip:192.0.2.30")
@@ -75,11 +79,19 @@ def test_the_real_googlebot_is_listed_apart_not_flagged(tmp_path: Path, scenario
 def test_a_campaign_is_found_and_its_definition_holds(tmp_path: Path, scenario: Any) -> None:
     a = run([str(scenario.path)], tmp_path)
     [c] = a.campaigns
-    assert set(c.actors) == CAMPAIGN and c.networks == 4 and c.members_reached == 160
+    assert set(c.actors) == CAMPAIGN and c.networks == 5 and c.members_reached == 200
     assert all(s.campaign == 1 for s in a.flagged if s.actor in CAMPAIGN)
-    # stricter options: five IPs needed, or more members each: no campaign
-    assert run([str(scenario.path)], tmp_path, campaign=CampaignOptions(min_actors=5)).campaigns == []
-    assert run([str(scenario.path)], tmp_path, campaign=CampaignOptions(min_members=41)).campaigns == []
+    assert {tuple(s.reasons) for s in a.flagged if s.actor in CAMPAIGN} == {(
+        "part of campaign #1: 5 networks asking for member pages with one user agent (5 IPs), each its own "
+        "slice, 200 members reached in the log",
+    )}
+    # the policy's campaign options decide, as in the engine: more networks or members needed, or
+    # the detector off: no campaign
+    for options in ("min_networks = 6", "min_members = 201", "enabled = false"):
+        policy = load_policy_text(f"[detectors.campaign]\n{options}\n", "t.toml")
+        assert run([str(scenario.path)], tmp_path, policy).campaigns == [], options
+    fewer = load_policy_text("[detectors.campaign]\nmin_networks = 4\nmin_members = 200\n", "t.toml")
+    assert len(run([str(scenario.path)], tmp_path, fewer).campaigns) == 1
 
 
 def test_overlapping_readers_are_not_a_campaign(tmp_path: Path) -> None:
@@ -110,14 +122,15 @@ def test_quotas_follow_the_policy_and_accounts_use_theirs(tmp_path: Path) -> Non
     assert a.flagged == [] and a.top_actors[0].actor == "account:anna" and a.top_actors[0].ips == 3
     strict = load_policy_text("[detectors.profile_quota.account]\nper_hour = 30\nper_day = 100\n", "t.toml")
     [anna] = run([str(log)], tmp_path, strict, account_var="remote_user").flagged
-    assert anna.reasons == ["40 distinct member profiles in one hour (quota 30/hour)"]  # not her own
+    # not her own profile
+    assert anna.reasons == ["account viewed 40 distinct member profiles in one clock hour (quota 30/hour)"]
 
 
 def test_summary_figures(tmp_path: Path, scenario: Any) -> None:
     a = run([str(scenario.path)], tmp_path)
     d = a.to_dict()
-    assert d["lines"] == len(scenario.lines) and d["status"] == {"2xx": 605, "3xx": 5, "4xx": 10}
-    assert d["route_kinds"] == {"profile": 505, "contact_lookup": 15, "asset": 75, "listing": 25}
+    assert d["lines"] == len(scenario.lines) and d["status"] == {"2xx": 645, "3xx": 5, "4xx": 10}
+    assert d["route_kinds"] == {"profile": 545, "contact_lookup": 15, "asset": 75, "listing": 25}
     assert sum(h["requests"] for h in d["hourly"]) == a.requests
     assert d["top_user_agents"][0]["kind"] == "browser"
     assert d["exposed_members"] == len({m for _, m in scenario.exposed})
@@ -127,9 +140,9 @@ def test_analyze_command_writes_the_three_reports(tmp_path: Path, scenario: Any)
     out = tmp_path / "out"
     r = CliRunner().invoke(main, ["analyze", str(scenario.path), "--format", "combined", "--out", str(out)])
     assert r.exit_code == 0, r.output
-    assert "7 flagged, 1 campaigns" in r.stdout and "skipped 1: empty line" in r.stdout
+    assert "8 flagged, 1 campaigns" in r.stdout and "skipped 1: empty line" in r.stdout
     data = json.loads((out / "analysis.json").read_text())
-    assert data["requests"] == len(scenario.lines) - 2 and len(data["flagged"]) == 7
+    assert data["requests"] == len(scenario.lines) - 2 and len(data["flagged"]) == 8
     assert (out / "report.html").read_text().startswith("<!doctype html>")
     assert (out / "exposed-members.csv").read_text().count("\n") == len(scenario.exposed) + 1
 
@@ -178,7 +191,8 @@ def test_an_account_claiming_a_crawler_is_judged_by_each_of_its_ips(tmp_path: Pa
     a = run([str(log)], tmp_path, account_var="remote_user")
     [anna] = a.flagged
     assert anna.actor == "account:anna" and anna.ips == 2 and anna.members_reached == 3
-    assert anna.reasons == ["claims to be Googlebot but 203.0.113.5 is not in Google's published ranges"]
+    assert anna.reasons == [
+        "claims to be Googlebot but 203.0.113.5 is not Google's (published ranges, reverse DNS)"]
     assert a.verified_crawlers == []
 
 
@@ -210,7 +224,8 @@ def test_low_and_slow_under_the_daily_quota_is_flagged_by_the_week(tmp_path: Pat
     assert slow.profiles_peak_hour <= 60 and slow.profiles_peak_day < 300  # under both...
     assert slow.profiles_peak_week > 1000  # ...but a whole calendar week is 2000 profiles
     week = slow.profiles_peak_week
-    assert slow.reasons == [f"{week} distinct member profiles in one week (quota 1000/week)"]
+    assert slow.reasons == [
+        f"anonymous visitor viewed {week} distinct member profiles in one calendar week (quota 1000/week)"]
     [timeline] = a.timelines
     assert timeline.who == slow.actor and timeline.total == slow.members_reached == 2880
     assert [d for d, _ in timeline.days] == [MONDAY + k * 86400 for k in range(11)]  # the 11th day: 1 hour
@@ -262,4 +277,59 @@ def test_the_analyze_command_shows_the_days_and_weeks(tmp_path: Path) -> None:
     assert sum(day["profiles"] for day in timeline["per_day"]) == 2880
     html = (out / "report.html").read_text()
     assert 'id="timelines"' in html and "2026-02-02" in html
-    assert "in one week (quota 1000/week)" in html
+    assert "in one calendar week (quota 1000/week)" in html
+
+
+def _agreement_log(path: Path) -> None:
+    """A log where two clients go over the profile quota (an anonymous visitor with a browser that
+    loads the page's stylesheet, a logged-in account) and one stays under, none of them sweeping ids."""
+    lines: list[str] = []
+
+    def visit(ts: float, ip: str, page: str, user: str = "-", ua: str = BROWSER) -> None:
+        when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(ts))
+        lines.append(f'{ip} - {user} [{when}] "GET {page} HTTP/1.1" 200 1234 "-" "{ua}"')
+        lines.append(f'{ip} - {user} [{when}] "GET /static/site.css HTTP/1.1" 200 99 "-" "{ua}"')
+
+    for i in range(75):  # 75 profiles in about 40 minutes (anonymous quota: 60/hour)
+        visit(MONDAY + 3600 + 32 * i + (7, 13, 3, 11)[i % 4], "198.51.100.61",
+              f"/u/m{(i * 7919) % 1000:03d}x")
+    for i in range(160):  # an account: 160 in about 50 minutes (account quota: 150/hour)
+        visit(MONDAY + 3600 + 19 * i + (5, 2, 9)[i % 3], "192.0.2.62", f"/u/c{(i * 104729) % 5000:04d}y",
+              user="carol")
+    for i in range(30):  # under every quota
+        visit(MONDAY + 3600 + 90 * i + (4, 8)[i % 2], "203.0.113.63", f"/u/r{(i * 31) % 100:02d}z")
+    lines.sort(key=lambda line: time.strptime(line.split("[")[1][:20], "%d/%b/%Y:%H:%M:%S"))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_analyze_and_the_engine_agree_on_who_went_over_a_quota_and_why(tmp_path: Path) -> None:
+    log = tmp_path / "agree.log"
+    _agreement_log(log)
+    policy = default_policy()
+    fmt = make_format("combined", account_var="remote_user")
+    decisions = tmp_path / "decisions.jsonl"
+    writer = DecisionWriter(decisions, buffered=True)
+    replay([str(log)], fmt, Engine(offline_policy(policy), live=False), writer)
+    writer.close()
+    # the engine: the first quota refusal of each key, its detail and its evidence
+    engine_said: dict[str, dict[str, Any]] = {}
+    for line in decisions.read_text().splitlines():
+        for reason in json.loads(line)["reasons"]:
+            if reason["detector"] == "profile_quota":
+                engine_said.setdefault(reason["key"], reason)
+    work = tmp_path / "work"
+    work.mkdir()
+    analysis = analyze(scan_logs([str(log)], fmt, RouteMap(policy.routes), work), policy)
+    analysis_said = {s.actor: s.reasons for s in analysis.flagged}
+    # the same clients, and no other
+    assert set(analysis_said) == set(engine_said) == {"ip:198.51.100.61", "account:carol"}
+    for actor, reason in engine_said.items():
+        evidence = reason["evidence"]
+        [said] = analysis_said[actor]
+        # the same sentence (the detector's), the same quota and limit; the counts and the time counted
+        # are each one's own (the engine refuses at the limit in a sliding hour; the log shows all served)
+        assert evidence["window"] == "hour" and evidence["count"] == evidence["limit"]
+        served = analysis.flagged[[s.actor for s in analysis.flagged].index(actor)].profiles_peak_hour
+        assert served > evidence["limit"]
+        engine_words = reason["detail"].replace(f" {evidence['count']} ", f" {served} ")
+        assert said == engine_words.replace("in the last hour", "in one clock hour")

@@ -83,3 +83,16 @@ def test_most_exposed_first() -> None:
     result = compute_exposure(frame, {"ip:a": ["r"], "ip:b": ["r"]}, RULES)
     assert [e.actor for e in result] == ["ip:b", "ip:a"]
     assert isinstance(result[0].records[0], ExposedMember)
+
+
+def test_with_accounts_in_the_log_each_audience_gets_its_categories() -> None:
+    frame = requests([("ip:a", "/api/v1/members/7", 200, 10.0), ("ip:a", "/api/v1/members/8", 200, 11.0)])
+    frame = frame.with_columns(pl.Series("account", [None, "42"], dtype=pl.String))
+    contact = {"user.contact.email", "user.contact.phone_number"}
+    [known] = compute_exposure(frame, {"ip:a": ["r"]}, RULES, accounts_known=True)
+    by_member = {r.member: r for r in known.records}
+    assert by_member["id:7"].audience == "anonymous" and not contact & set(by_member["id:7"].categories)
+    assert by_member["id:8"].audience == "member" and contact <= set(by_member["id:8"].categories)
+    # a log that names no account cannot tell: every category the route may show anyone
+    [unknown] = compute_exposure(frame, {"ip:a": ["r"]}, RULES)
+    assert all(r.audience == "" and contact <= set(r.categories) for r in unknown.records)

@@ -33,7 +33,7 @@ def test_html_is_self_contained_and_has_the_figures(tmp_path: Path, scenario: An
     # nothing is loaded from anywhere: no src/href to a URL, no script, no @import
     assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", html, re.I)
     assert "<script" not in html and "@import" not in html and "url(" not in html
-    assert re.search(r'<b id="lines">622</b>', html) and re.search(r'<b id="flagged">7</b>', html)
+    assert re.search(r'<b id="lines">662</b>', html) and re.search(r'<b id="flagged">8</b>', html)
     assert f'<b id="exposed">{a.exposed_members}</b>' in html and '<b id="campaigns">1</b>' in html
     # three charts, and one small chart of profiles per day per flagged actor and per campaign
     assert html.count("<svg") == 3 + len(a.timelines) + len(a.campaigns) and "ip:198.51.100.9" in html
@@ -72,6 +72,8 @@ def test_csv_lists_exactly_the_exposed_members(tmp_path: Path, scenario: Any) ->
     assert lookup["route"] == "/lookup" and lookup["categories"].split(";") == [
         "user.name",
         "user.account.username",
+        "user.professional_information.job_title",
+        "user.content.self_image",
         "user.contact.email",
     ]
     assert lookup["first_seen"] == "2026-02-01T10:10:00Z" and lookup["responses"] == "1"
@@ -82,7 +84,7 @@ def test_json_has_the_summary_and_the_exposure_in_counts(tmp_path: Path, scenari
     path = tmp_path / "a.json"
     write_json(a, path, {"policy": "<defaults>"})
     data = json.loads(path.read_text())
-    assert data["policy"] == "<defaults>" and data["lines"] == 622
+    assert data["policy"] == "<defaults>" and data["lines"] == 662
     members = {e["actor"]: e["members"] for e in data["exposure"]}
     expected: dict[str, int] = {}
     for actor, _ in scenario.exposed:

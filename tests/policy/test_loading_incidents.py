@@ -34,3 +34,16 @@ def test_problems_name_the_key_and_line(text: str, key: str, line: int) -> None:
         load_policy_text(text, "p.toml")
     (problem,) = caught.value.problems
     assert problem.key == key and problem.line == line
+
+
+def test_where_the_controller_is_established() -> None:
+    assert default_policy().incidents.controller_country == ""  # not recorded: an open question
+    options = load_policy_text('[incidents]\ncontroller_country = "DE"\n'
+                               'uk_representative = "Rep Ltd, London"\n').incidents
+    assert (options.controller_country, options.eu_representative, options.uk_representative) == (
+        "DE", "", "Rep Ltd, London")
+    for bad in ('"de"', '"Germany"', "49"):
+        with pytest.raises(PolicyError) as caught:
+            load_policy_text(f"[incidents]\ncontroller_country = {bad}\n", "p.toml")
+        (problem,) = caught.value.problems
+        assert problem.key == "incidents.controller_country" and problem.line == 2

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scrapeguard.decisions import Decision, Reason
+from scrapeguard.decisions import Decision, Reason, evidence_text
 from scrapeguard.records.db import Database
 from scrapeguard.records.decisions import add_decisions, decisions_of, parse_decision_line
 from scrapeguard.records.errors import RecordsError
@@ -51,7 +51,20 @@ def test_a_campaigns_related_actors_become_actors_of_the_decision() -> None:
     assert "related" not in Decision("block", 1.0).to_dict()  # written only when there are some
 
 
+def test_a_reasons_evidence_is_kept_with_its_actors_pseudonymised() -> None:
+    evidence = {"campaign": "campaign:ids-1", "networks": 5, "members": 31,
+                "related": ["ip:198.51.100.1", "account:42"]}
+    decision = Decision("block", 1_790_000_000.5,
+                        (Reason("campaign", "campaign:ids-1", 0.95, "sweep", evidence_text(evidence)),),
+                        id="sg-0123456789ad", keys={"ip": "203.0.113.7"}, route="profile", subject="id:7")
+    [reason] = parse_decision_line(line_of(decision), PS)["reasons"]
+    assert reason["detail"] == "sweep"
+    assert reason["evidence"] == evidence | {"related": [PS.key("ip", "198.51.100.1"), "account:42"]}
+    assert "198.51.100" not in json.dumps(reason)
+
+
 @pytest.mark.parametrize(("line", "problem"), [
+    ('{"action": "block", "ts": 1, "reasons": [{"key": "ip:1.2.3.4", "evidence": [1]}]}', "evidence"),
     ('{"action": "block", "ts": 1, "related": "ip:1.2.3.4"}', "related"),
     ('{"action": "block", "ts": 1, "related": [7]}', "related"),
     ("{", "not JSON"), ("[]", "not a JSON object"), ('{"action": "allow", "ts": 1}', "not a refusal"),
@@ -86,3 +99,15 @@ def test_any_line_is_a_record_or_a_records_error(line: str) -> None:
     datetime.fromtimestamp(record["ts"], UTC)  # storable
     assert record["action"] in ("block", "throttle", "challenge")
     assert all(isinstance(a, str) for a in record["actors"])
+
+
+def test_a_decision_stored_already_is_skipped(db: Database) -> None:
+    from .helpers import refusal  # type: ignore[import-not-found]
+
+    batch = [refusal("ip:p-aaaa", 1), refusal("ip:p-aaaa", 2), refusal("ip:p-aaaa", 2)]
+    with db.session() as s:
+        assert add_decisions(s, batch) == 2
+    with db.session() as s:
+        assert add_decisions(s, [*batch, refusal("ip:p-aaaa", 3)]) == 1
+        assert [d.decision_id for d in decisions_of(s, {"ip:p-aaaa"})] == [
+            "sg-000000000001", "sg-000000000002", "sg-000000000003"]

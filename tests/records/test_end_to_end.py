@@ -18,11 +18,12 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import text
+from sqlalchemy import select, text, update
 
 from scrapeguard.cli import main
 from scrapeguard.demo.members import make_member
 from scrapeguard.records.db import Database
+from scrapeguard.records.models import IncidentRecord, NoticeRecord
 
 POLICY = """
 [incidents]
@@ -105,6 +106,9 @@ def test_scraper_to_closed_incident_with_a_verified_audit_log(
     assert shown["steps"][0]["by"] == "scrapeguard"
     assert {m["member"] for m in shown["exposure"]} == received  # exactly what the scraper received
     assert all(m["count"] == 1 and m["routes"] == ["/api/v1/members/{id}"] for m in shown["exposure"])
+    # an anonymous scraper got what anonymous visitors get: no contact details (issue 14, item 7)
+    assert all(m["audiences"] == ["anonymous"] and "user.contact.email" not in m["categories"]
+               and "user.contact.phone_number" not in m["categories"] for m in shown["exposure"])
     assert "127.0.0.1" not in json.dumps(shown)  # addresses are pseudonymised at rest
     countries = {m.country for m in members if str(m.id) in received}
     assert {"DE", "GB", "CA", "AU"} <= countries
@@ -144,14 +148,27 @@ def test_scraper_to_closed_incident_with_a_verified_audit_log(
     draft = cli.run("incidents", "notify", number, "--regime", "eu_gdpr", "--audience", "regulator", "--json",
                     as_user="dora", policy=True)
     assert "Demo Social Ltd" in draft["text"] and "counsel" in draft["text"].lower()
+    assert draft["missing_contents"] == []  # every checkable element GDPR Art. 33(3) requires
     individuals = cli.run("incidents", "notify", number, "--regime", "uk_gdpr", "--audience", "individuals",
                           "--json", as_user="ann", policy=True)
     refused_approval = cli.run("notices", "approve", str(draft["notice"]), as_user="dora", expect=3)
     assert "four eyes" in refused_approval
     cli.run("notices", "approve", str(draft["notice"]), as_user="leo")
-    cli.run("notices", "send", str(draft["notice"]), as_user="dora")
+    sent_at = datetime.now(UTC).isoformat()
+    cli.run("notices", "send", str(draft["notice"]), "--channel", "regulator portal", "--sent-at", sent_at,
+            as_user="dora")
     cli.run("notices", "approve", str(individuals["notice"]), as_user="dora")
-    cli.run("notices", "send", str(individuals["notice"]), as_user="dora")
+    cli.run("notices", "send", str(individuals["notice"]), "--channel", "email", "--sent-at",
+            datetime.now(UTC).isoformat(), as_user="dora")
+    sent = cli.run("notices", "show", str(draft["notice"]), "--json", as_user="ann")
+    assert sent["channel"] == "regulator portal" and "DRAFT" not in sent["final_text"]
+    shown = cli.run("incidents", "show", number, "--json", as_user="ann")
+    owed = [o for o in shown["obligations"] if o["owed"]]
+    refused = cli.run("incidents", "advance", number, "--to", "notified", as_user="dora", expect=1)
+    assert "neither sent nor waived" in refused
+    for o in owed:  # counsel decided these one by one
+        cli.run("incidents", "waive", number, "--regime", o["regime"], "--audience", o["audience"],
+                "--reason", "counsel: see memo 7", as_user="dora")
     cli.run("incidents", "advance", number, "--to", "notified", as_user="dora")
     affected = cli.run("incidents", "export-affected", number, "--json", as_user="dora")
     assert {m["member"] for m in affected} == received
@@ -163,6 +180,18 @@ def test_scraper_to_closed_incident_with_a_verified_audit_log(
                      "--json", as_user="leo", policy=True)
     assert f"{len(received)} members" in letter["text"] and "counsel" in letter["text"].lower()
     assert letter["sha256"] == hashlib.sha256(letter["text"].encode()).hexdigest()
+    assert "(14 days from the date of this letter)" in letter["text"]
+    assert "127.0.0.1" not in letter["text"] and "not identified" in letter["text"]
+    cli.run("cases", "approve-letter", str(letter["letter"]), as_user="dora", expect=1)  # an unknown address
+    cli.run("cases", "identify", case["id"], "--actor", "ip:127.0.0.1", as_user="leo", policy=True)
+    letter = cli.run("cases", "letter", case["id"], "--kind", "cease_and_desist", "--deadline-days", "14",
+                     "--json", as_user="leo", policy=True)
+    assert "ip 127.0.0.1" in letter["text"]  # the respondent's address in clear, as they know it
+    cli.run("cases", "approve-letter", str(letter["letter"]), as_user="leo", expect=3)  # its drafter
+    cli.run("cases", "approve-letter", str(letter["letter"]), as_user="dora")
+    sent = cli.run("cases", "send-letter", str(letter["letter"]), "--channel", "email", "--json",
+                   as_user="leo")
+    assert sent["state"] == "sent" and "DRAFT" not in sent["final_text"]
     confirmation = tmp_path / "confirmation.txt"
     confirmation.write_text("We confirm that we deleted all data collected from the site.")
     confirmed = cli.run("cases", "confirm-deletion", case["id"], "--document", str(confirmation), "--json",
@@ -178,12 +207,23 @@ def test_scraper_to_closed_incident_with_a_verified_audit_log(
     (entry,) = cli.run("incidents", "register", "--json", as_user="ann")
     assert entry["state"] == "closed" and entry["reasoning"] and len(entry["notices_sent"]) == 2
 
-    # -- the audit log verifies, then a row is altered ----------------------------------------
+    # -- the audit log verifies, then an incident, a notice and the log itself are edited in SQL --
     verified = cli.run("audit", "verify", "--json")
-    assert verified["ok"] and verified["entries"] > 20
+    assert verified["ok"] and verified["entries"] > 20 and verified["rows_checked"] > 5
+    checkpoints = tmp_path / "audit-checkpoints.jsonl"
+    cli.run("audit", "checkpoint", "--out", str(checkpoints))
     db = Database(db_url)
+    incident_pk = int(number.removeprefix("INC-"))
     with db.engine.begin() as conn:
+        aware = conn.execute(select(IncidentRecord.aware_at).where(IncidentRecord.id == incident_pk)) \
+            .scalar_one()
+        conn.execute(update(IncidentRecord).where(IncidentRecord.id == incident_pk)
+                     .values(aware_at=aware + timedelta(days=3)))
+        notice_pk = conn.execute(select(NoticeRecord.id).order_by(NoticeRecord.id).limit(1)).scalar_one()
+        conn.execute(update(NoticeRecord).where(NoticeRecord.id == notice_pk)
+                     .values(text="Nothing happened."))
         conn.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3"))
     db.dispose()
-    tampered = cli.run("audit", "verify", expect=1)
+    tampered = cli.run("audit", "verify", "--against", str(checkpoints), expect=1)
     assert "TAMPERED" in tampered and "entry 3" in tampered
+    assert f"incident {incident_pk}: differs" in tampered and f"notice {notice_pk}: differs" in tampered

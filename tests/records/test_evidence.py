@@ -4,7 +4,6 @@ import hashlib
 import io
 import json
 import zipfile
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from scrapeguard.logs.formats import make_format
@@ -13,7 +12,7 @@ from scrapeguard.records import audit, cases, evidence, incidents
 from scrapeguard.records.db import Database
 from scrapeguard.records.log_excerpts import read_excerpt
 from scrapeguard.records.privacy import Pseudonymiser
-from scrapeguard.records.users import ANALYST, LEGAL, Actor
+from scrapeguard.records.users import ANALYST, LEGAL, PRIVACY_OFFICER, Actor
 
 from .helpers import exposure, refusal, seed  # type: ignore[import-not-found]
 
@@ -53,15 +52,21 @@ def test_a_case_pack_has_its_letters_and_the_incident(db: Database) -> None:
     leo = Actor("leo", LEGAL)
     with db.session() as s:
         number = incidents.open_incident(s, Actor("ann", ANALYST), "scraper", {A}).id
-        case = cases.open_case(s, leo, "Data Harvest Inc.", incident_id=number)
-        cases.write_letter(s, leo, case.id, "cease_and_desist", datetime.now(UTC) + timedelta(days=7),
-                           IncidentOptions())
+        case = cases.open_case(s, leo, "Data Harvest Inc.", incident_id=number,
+                               clear_actors={A: "ip:203.0.113.7"})
+        letter = cases.write_letter(s, leo, case.id, "cease_and_desist", 7, IncidentOptions()).id
+        cases.approve_letter(s, Actor("pia", PRIVACY_OFFICER), letter)
+        cases.send_letter(s, leo, letter, "email")
         _name, data = evidence.build_pack(s, leo, case_id=case.id)
     pack = zipfile.ZipFile(io.BytesIO(data))
     names = pack.namelist()
     assert f"CASE-{case.id}/case.json" in names
     assert f"CASE-{case.id}/incident/exposure.csv" in names
-    assert any(n.startswith(f"CASE-{case.id}/letters/") for n in names)
+    assert f"CASE-{case.id}/letters/{letter}-cease_and_desist.md" in names
+    sent = pack.read(f"CASE-{case.id}/letters/{letter}-cease_and_desist-sent.md").decode()
+    assert "DRAFT" not in sent
+    (listed,) = json.loads(pack.read(f"CASE-{case.id}/case.json"))["letters"]
+    assert listed["state"] == "sent" and listed["channel"] == "email" and listed["approved_by"] == "pia"
 
 
 SCRAPER_IP = "203.0.113.7"

@@ -109,3 +109,41 @@ def test_the_policy_in_force_is_audited_when_it_changes(db_url: str, tmp_path: P
     db.dispose()
     assert [e.action for e in entries] == ["policy.in_force", "policy.in_force"]  # unchanged: once
     assert '"192.0.2.0/24"' in entries[1].details
+
+
+def test_the_proxy_records_whom_each_response_was_shown_to(
+        start_upstream: Callable[[Any], str], make_guard: Callable[..., Any], db_url: str) -> None:
+    """The site's X-Account-Id makes a response a member's; its X-Viewer-Audience header a
+    connection's; the guard strips the header; the ledger keeps each audience's categories."""
+    from aiohttp import web
+
+    async def member(request: web.Request) -> web.Response:
+        who = request.headers.get("X-Test-Viewer", "")
+        headers = {"X-Account-Id": who} if who else {}
+        if who == "51":
+            headers["X-Viewer-Audience"] = "connection"
+        return web.json_response({"id": request.match_info["id"]}, headers=headers)
+
+    app = web.Application()
+    app.router.add_get("/p/{id}", member)
+    routes = ('\n[[routes]]\npattern = "/p/{id}"\nkind = "profile"\nsubject = "id"\n'
+              'categories = { anonymous = ["user.name"], member = ["user.name", "user.contact.email"], '
+              'connection = ["user.name", "user.contact.email", "user.contact.phone_number"] }\n')
+    guard = make_guard(start_upstream(app), POLICY + routes, db=db_url)
+    with httpx.Client(base_url=guard.url, headers={"User-Agent": BROWSER, "Accept-Language": "en"}) as client:
+        assert client.get("/p/1").status_code == 200
+        assert client.get("/p/2", headers={"X-Test-Viewer": "50"}).status_code == 200
+        shown = client.get("/p/3", headers={"X-Test-Viewer": "51"})
+        assert shown.status_code == 200 and "x-viewer-audience" not in shown.headers
+    assert guard.proxy.records.flush()
+    db = Database(db_url)
+    try:
+        with db.session() as s:
+            found = s.scalars(select(ExposureRecord).where(ExposureRecord.route == "/p/{id}"))
+            rows = {r.member: r for r in found}
+    finally:
+        db.dispose()
+    assert rows["id:1"].audiences == ["anonymous"] and rows["id:1"].categories == ["user.name"]
+    assert rows["id:2"].audiences == ["member"]
+    assert rows["id:2"].categories == ["user.contact.email", "user.name"]
+    assert rows["id:3"].audiences == ["connection"] and "user.contact.phone_number" in rows["id:3"].categories

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from scrapeguard.policy.model import IncidentOptions
-from scrapeguard.records import audit, incidents, notices
+from scrapeguard.records import audit, cases, incidents, notices, obligations
 from scrapeguard.records.db import Database
-from scrapeguard.records.errors import InvalidStep, PermissionDenied
+from scrapeguard.records.errors import InvalidStep, NotFound, PermissionDenied, RecordsError
 from scrapeguard.records.users import ANALYST, LEGAL, PRIVACY_OFFICER, Actor
 
 from .helpers import directory, exposure, seed  # type: ignore[import-not-found]
@@ -56,11 +58,11 @@ def test_notices_go_draft_approved_sent_and_the_drafter_cannot_approve(db: Datab
         with pytest.raises(PermissionDenied):
             notices.approve(s, ANN, notice.id)  # analysts do not approve
         with pytest.raises(InvalidStep, match="only an approved notice"):
-            notices.send(s, LEO, notice.id)
-        with pytest.raises(InvalidStep, match="no notice has been sent"):
-            incidents.advance(s, DORA, number, "notified")
+            notices.send(s, LEO, notice.id, "email", datetime.now(UTC))
         notices.approve(s, LEO, notice.id)
-        notices.send(s, DORA, notice.id)
+        notices.send(s, DORA, notice.id, "regulator portal", datetime.now(UTC))
+        for o in obligations.outstanding(s, number):
+            obligations.waive(s, DORA, number, o.row.regime, o.row.audience, "counsel: see memo 7")
         incidents.advance(s, DORA, number, "notified")
         incidents.advance(s, DORA, number, "closed")
     with db.session() as s:
@@ -89,3 +91,160 @@ def test_exporting_the_affected_members_needs_the_right_role_and_is_audited(db: 
         assert sorted(m["member"] for m in members) == ["1", "2", "3", "4", "5"]
         assert {m["country"] for m in members} == {"DE", "GB", "CA", "AU"}
         assert audit.entries_for(s, "incident", number)[-1].action == "incident.export_affected"
+
+
+# -- obligations per regime and audience -------------------------------------------------------
+
+
+def sent_notice(db: Database, number: int, regime: str, audience: str) -> int:
+    with db.session() as s:
+        notice = notices.draft(s, DORA, number, regime, audience, OPTIONS)  # type: ignore[arg-type]
+        notices.approve(s, LEO, notice.id)
+        notices.send(s, DORA, notice.id, "regulator portal", datetime.now(UTC))
+        return notice.id
+
+
+def test_obligations_are_stored_per_regime_and_audience_with_reasoning_and_deadline(db: Database) -> None:
+    number, aware = assessed_incident(db)
+    with db.session() as s:
+        found = {(o.row.regime, o.row.audience): o for o in obligations.obligations_of(s, number)}
+        assert set(found) == {(r, a) for r in ("eu_gdpr", "uk_gdpr", "ca_pipeda", "au_ndb")
+                              for a in ("regulator", "individuals")}
+        eu = found[("eu_gdpr", "regulator")]
+        assert eu.row.status == "likely" and "Art. 33(1)" in eu.row.reasoning
+        assert eu.row.due == aware + timedelta(hours=72)
+        assert eu.owed and eu.met is None
+
+
+def test_notified_is_refused_while_a_likely_obligation_is_neither_sent_nor_waived(db: Database) -> None:
+    number, _ = assessed_incident(db)
+    sent_notice(db, number, "eu_gdpr", "regulator")
+    with db.session() as s:
+        owed = obligations.outstanding(s, number)
+        assert ("eu_gdpr", "regulator") not in {(o.row.regime, o.row.audience) for o in owed}
+        likely = [o for o in owed if o.row.status == "likely"]
+        assert likely  # one sent of several likely ones: the case the issue saw accepted
+        with pytest.raises(InvalidStep, match=r"neither sent nor waived: .*uk_gdpr regulator \(likely"):
+            incidents.advance(s, DORA, number, "notified")
+        for o in owed[:-1]:
+            obligations.waive(s, DORA, number, o.row.regime, o.row.audience, "counsel: not needed, memo 7")
+        last = owed[-1].row
+        with pytest.raises(InvalidStep, match=f"{last.regime} {last.audience}"):
+            incidents.advance(s, DORA, number, "notified")
+        obligations.waive(s, DORA, number, last.regime, last.audience, "counsel: not needed, memo 7")
+        assert incidents.advance(s, DORA, number, "notified").state == "notified"
+
+
+def test_a_waiver_needs_a_privacy_officer_and_a_reason_and_is_audited(db: Database) -> None:
+    number, _ = assessed_incident(db)
+    with db.session() as s:
+        with pytest.raises(PermissionDenied):
+            obligations.waive(s, ANN, number, "uk_gdpr", "regulator", "not needed")
+        with pytest.raises(RecordsError, match="reason"):
+            obligations.waive(s, DORA, number, "uk_gdpr", "regulator", "  ")
+        with pytest.raises(NotFound, match="no nz_privacy obligation"):
+            obligations.waive(s, DORA, number, "nz_privacy", "regulator", "not needed")
+        obligations.waive(s, DORA, number, "uk_gdpr", "regulator", "ICO told by phone, ref 12")
+        entry = audit.entries_for(s, "incident", number)[-1]
+        assert entry.action == "incident.waive" and "ICO told by phone, ref 12" in entry.details
+    sent = sent_notice(db, number, "eu_gdpr", "regulator")
+    with db.session() as s, pytest.raises(InvalidStep, match=f"met by notice {sent}"):
+        obligations.waive(s, DORA, number, "eu_gdpr", "regulator", "not needed")
+
+
+def test_reassessment_rederives_the_status_and_keeps_waivers(db: Database) -> None:
+    number, _ = assessed_incident(db)
+    with db.session() as s:
+        obligations.waive(s, DORA, number, "au_ndb", "individuals", "published on the website instead")
+        before = {(o.row.regime, o.row.audience): o.row.status for o in obligations.obligations_of(s, number)}
+        incidents.set_circumstances(s, DORA, number, data_was_public=True, aggregated=False)
+        notices.assess_incident(s, ANN, number, OPTIONS)
+        after = {(o.row.regime, o.row.audience): o for o in obligations.obligations_of(s, number)}
+    assert before[("eu_gdpr", "individuals")] != "not required"
+    assert after[("eu_gdpr", "individuals")].row.status == "not required"  # public, not aggregated: lower
+    kept = after[("au_ndb", "individuals")]
+    assert kept.met == "waived" and kept.row.waiver_reason == "published on the website instead"
+
+
+# -- what a sent notice records ------------------------------------------------------------------
+
+
+def approved_notice(db: Database, regime: str = "ca_pipeda", audience: str = "individuals") -> int:
+    number, _ = assessed_incident(db)
+    with db.session() as s:
+        notice = notices.draft(s, DORA, number, regime, audience, OPTIONS)  # type: ignore[arg-type]
+        notices.approve(s, LEO, notice.id)
+        return notice.id
+
+
+def test_a_sent_notice_keeps_the_final_text_the_channel_and_the_real_time(db: Database) -> None:
+    notice_id = approved_notice(db)
+    now = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)  # the clock the check uses
+    with db.session() as s:
+        with pytest.raises(RecordsError, match="in the future"):
+            notices.send(s, DORA, notice_id, "email", now + timedelta(hours=1), now=now)
+        with pytest.raises(RecordsError, match="no time zone"):
+            notices.send(s, DORA, notice_id, "email", now.replace(tzinfo=None), now=now)
+        with pytest.raises(RecordsError, match="--channel"):
+            notices.send(s, DORA, notice_id, " ", now, now=now)
+        notices.send(s, DORA, notice_id, "email", now - timedelta(seconds=30), now=now)
+    with db.session() as s:
+        notice = notices.get_notice(s, notice_id)
+        assert notice.state == "sent" and notice.channel == "email"
+        assert notice.sent_at == now - timedelta(seconds=30)
+        final = notice.final_text or ""
+        assert "Dear member" in final and "dpo@example.org" in final
+        for draft_word in ("DRAFT", "Not sent", "counsel", "<!--"):
+            assert draft_word not in final
+        assert "DRAFT for counsel" in notice.text  # the approved draft itself is kept as it was
+        assert notice.final_sha256 == hashlib.sha256(final.encode()).hexdigest()
+        assert json.loads(audit.entries_for(s, "notice", notice_id)[-1].details)["channel"] == "email"
+
+
+def test_a_final_document_is_stored_with_its_hash(db: Database) -> None:
+    notice_id = approved_notice(db)
+    document = b"%PDF-1.7 the letter as it was posted"
+    with db.session() as s:
+        notices.send(s, DORA, notice_id, "post", datetime.now(UTC), final_document=document,
+                     document_name="letter.pdf")
+    with db.session() as s:
+        notice = notices.get_notice(s, notice_id)
+        assert notice.final_document == document and notice.final_document_name == "letter.pdf"
+        assert notice.final_sha256 == hashlib.sha256(document).hexdigest() and notice.final_text is None
+
+
+def test_notices_claim_legal_action_only_when_a_case_exists(db: Database) -> None:
+    number, _ = assessed_incident(db)
+    with db.session() as s:
+        before = notices.draft(s, DORA, number, "eu_gdpr", "regulator", OPTIONS).text
+        cases.open_case(s, LEO, "the unknown operator of the scraper", incident_id=number)
+        after = notices.draft(s, DORA, number, "eu_gdpr", "regulator", OPTIONS).text
+    assert "pursuing the operator" not in before and "no legal case is recorded" in before
+    assert "pursuing the operator" in after
+
+
+def test_assessment_inputs_record_that_public_was_not_stated(db: Database) -> None:
+    number, _ = assessed_incident(db)
+    with db.session() as s:
+        unstated = notices.assessment_of(incidents.get(s, number))
+        incidents.set_circumstances(s, DORA, number, data_was_public=True, aggregated=None)
+        stated = notices.assess_incident(s, ANN, number, OPTIONS)
+        details = json.loads(audit.entries_for(s, "incident", number)[-1].details)
+    assert unstated.inputs["data_was_public"] is None
+    assert any("--not-public" in q for q in unstated.open_questions)
+    assert stated.inputs["data_was_public"] is True and details["inputs"]["data_was_public"] is True
+    assert not any("--not-public" in q for q in stated.open_questions)
+    assert stated.severity.score < unstated.severity.score  # the reduction only once it is stated
+
+
+def test_the_controller_establishment_from_the_policy_reaches_the_assessment(db: Database) -> None:
+    directory(db, {1: "DE", 2: "US"})
+    seed(db, exposure(A, [1, 2]))
+    options = IncidentOptions(organisation="Example Social Ltd", contact="dpo@example.org",
+                              controller_country="IE")
+    with db.session() as s:
+        number = incidents.open_incident(s, ANN, "scraper", {A}).id
+        result = notices.assess_incident(s, ANN, number, options)
+    assert result.inputs["controller_country"] == "IE"
+    assert result.regime("eu_gdpr").affected == 2  # the US member too: established in the EU
+    assert "(IE)" in result.regime("eu_gdpr").regulator

@@ -139,3 +139,52 @@ def test_records_queued_at_shutdown_while_down_are_spilled_then_reimported(
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(ExposureRecord)) == 40
     db.dispose()
+
+
+def test_exposure_records_the_audience_and_its_categories(
+    db: Database, pseudonymiser: Pseudonymiser, tmp_path: Path
+) -> None:
+    """The default route map: anonymous visitors of the member API get no contact details, logged-in
+    members do; a site that says the viewer is a connection gets the connection's categories."""
+    from scrapeguard.policy import default_policy, load_policy_text
+    from scrapeguard.routes import RouteMap
+
+    policy = default_policy()
+    route = RouteMap(policy.routes).match("/api/v1/members/7")
+    sink = RecordSink(db, pseudonymiser, tmp_path / "spill.jsonl", routes=policy.routes)
+    sink.exposure(Event(ts=1_700_000_000.0, ip="203.0.113.7", path="/api/v1/members/7", route=route))
+    sink.exposure(Event(ts=1_700_000_001.0, ip="198.51.100.9", path="/api/v1/members/7", route=route,
+                        account="42"))
+    assert sink.flush()
+    sink.close()
+    contact = {"user.contact.email", "user.contact.phone_number"}
+    with db.session() as s:
+        rows = {r.actor: r for r in s.scalars(select(ExposureRecord))}
+    anonymous = rows[pseudonymiser.key("ip", "203.0.113.7")]
+    assert anonymous.audiences == ["anonymous"] and not contact & set(anonymous.categories)
+    assert "user.name" in anonymous.categories
+    member = rows["account:42"]
+    assert member.audiences == ["member"] and contact <= set(member.categories)
+
+    connections = load_policy_text("""
+[[routes]]
+pattern = "/p/{id}"
+kind = "profile"
+subject = "id"
+categories = { anonymous = ["user.name"], connection = ["user.name", "user.contact.email"] }
+""")
+    route = RouteMap(connections.routes).match("/p/9")
+    sink = RecordSink(db, pseudonymiser, tmp_path / "spill2.jsonl", routes=connections.routes)
+    for said, account in [(None, "50"), ("connection", "51"), ("nonsense", None)]:
+        sink.exposure(Event(ts=1_700_000_002.0, ip="192.0.2.1", path="/p/9", route=route, account=account),
+                      said)
+    assert sink.flush()
+    sink.close()
+    with db.session() as s:
+        found = s.scalars(select(ExposureRecord).where(ExposureRecord.route == "/p/{id}"))
+        rows = {r.actor: r for r in found}
+    assert rows["account:50"].audiences == ["member"] and rows["account:50"].categories == ["user.name"]
+    assert rows["account:51"].audiences == ["connection"]
+    assert rows["account:51"].categories == ["user.contact.email", "user.name"]
+    # the address saw it three times: as a member, as a connection, and anonymously (an unknown word)
+    assert rows[pseudonymiser.key("ip", "192.0.2.1")].audiences == ["anonymous", "connection", "member"]

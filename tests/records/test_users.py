@@ -16,6 +16,8 @@ from scrapeguard.records.users import (
     add_user,
     authenticate,
     require,
+    set_active,
+    set_role,
 )
 
 PASSWORD = "correct horse battery"
@@ -75,3 +77,58 @@ def test_roles(role: str, allowed: list[str], denied: list[str]) -> None:
     for permission in denied:
         with pytest.raises(PermissionDenied):
             require(actor, permission)
+
+
+# -- disabling users and changing roles (issue 14, item 13) ------------------------------------
+
+
+def _team(db: Database) -> None:
+    with db.session() as s:
+        add_user(s, None, "root", ADMIN, PASSWORD)
+        add_user(s, Actor("root", ADMIN), "ann", ANALYST, PASSWORD)
+
+
+def test_a_disabled_user_cannot_sign_in_until_enabled_again(db: Database) -> None:
+    _team(db)
+    with db.session() as s:
+        set_active(s, Actor("root", ADMIN), "ann", False, note="left the team")
+    with db.session() as s, pytest.raises(PermissionDenied, match="unknown user or wrong password"):
+        authenticate(s, "ann", PASSWORD)
+    with db.session() as s:
+        set_active(s, Actor("root", ADMIN), "ann", True)
+    with db.session() as s:
+        assert authenticate(s, "ann", PASSWORD) == Actor("ann", ANALYST)
+        entries = [(e.actor, e.action, e.entity_id) for e in s.query(AuditEntry).order_by(AuditEntry.seq)][2:]
+    assert entries == [("root", "user.disable", "ann"), ("root", "user.enable", "ann")]
+
+
+def test_a_role_change_takes_effect_and_is_audited(db: Database) -> None:
+    _team(db)
+    with db.session() as s:
+        set_role(s, Actor("root", ADMIN), "ann", PRIVACY_OFFICER)
+    with db.session() as s:
+        assert authenticate(s, "ann", PASSWORD) == Actor("ann", PRIVACY_OFFICER)
+        last = s.query(AuditEntry).order_by(AuditEntry.seq.desc()).first()
+        assert last is not None and (last.action, last.details) == (
+            "user.role", '{"from":"analyst","note":"","to":"privacy_officer"}')
+
+
+def test_only_admins_manage_users_and_the_last_admin_stays(db: Database) -> None:
+    _team(db)
+    with db.session() as s:
+        with pytest.raises(PermissionDenied):
+            set_role(s, Actor("ann", ANALYST), "ann", ADMIN)
+        with pytest.raises(PermissionDenied):
+            set_active(s, Actor("ann", ANALYST), "root", False)
+        with pytest.raises(RecordsError, match="last active admin"):
+            set_active(s, Actor("root", ADMIN), "root", False)
+        with pytest.raises(RecordsError, match="last active admin"):
+            set_role(s, Actor("root", ADMIN), "root", VIEWER)
+        with pytest.raises(RecordsError, match="not a role"):
+            set_role(s, Actor("root", ADMIN), "ann", "boss")
+        with pytest.raises(RecordsError, match="no user"):
+            set_active(s, Actor("root", ADMIN), "nobody", False)
+    with db.session() as s:  # with a second admin, the first may step down
+        set_role(s, Actor("root", ADMIN), "ann", ADMIN)
+        set_role(s, Actor("ann", ADMIN), "root", LEGAL)
+        assert {u.name: u.role for u in s.query(UserRecord)} == {"root": LEGAL, "ann": ADMIN}

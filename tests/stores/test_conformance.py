@@ -22,8 +22,9 @@ HOUR = Window(3600, 3)
 DAY = Window(86400, 5)
 ESCALATION = Escalation(throttle_seconds=300, escalate_after=3, strike_window=3600, block_seconds=1000,
                         block_growth=4, block_max_seconds=20_000, offender_memory=86400,
-                        reason=("escalation", "", 1.0, "3 refusals: escalated"))
-REASONS = (("profile_quota", "ip:a", 0.6, "over quota"),)
+                        reason=("escalation", "", 1.0, "3 refusals: escalated", '{"refusals":3}'))
+#: (the evidence travels with the penalty: what the decision's reasons give programs)
+REASONS = (("profile_quota", "ip:a", 0.6, "over quota", '{"count":4,"limit":3,"quota":"anonymous"}'),)
 
 
 def count(store: StateStore, key: str, member: str, now: float, windows=(HOUR, DAY)):  # type: ignore[no-untyped-def]
@@ -102,7 +103,8 @@ def test_strikes_escalate_a_throttle_to_a_block_that_grows(store: StateStore) ->
     seen = store.observe(102, ["ip:a"], [], ESCALATION, "sg-3")  # strike 3: escalate
     assert seen.escalated and seen.penalty is not None
     assert (seen.penalty.action, seen.penalty.until, seen.penalty.decision_id) == (BLOCK, 1102, "sg-3")
-    assert seen.penalty.reasons == (*REASONS, ("escalation", "ip:a", 1.0, "3 refusals: escalated"))
+    assert seen.penalty.reasons == (*REASONS, ("escalation", "ip:a", 1.0, "3 refusals: escalated",
+                                               '{"refusals":3}'))
     again = store.observe(103, ["ip:a"], [], ESCALATION, "sg-4")
     assert again.penalty.action == BLOCK and not again.escalated  # type: ignore[union-attr]
     # a day later (strikes expired), the next escalation blocks four times longer

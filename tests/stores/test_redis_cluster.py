@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from scrapeguard.decisions import THROTTLE
+from scrapeguard.decisions import NO_EVIDENCE, THROTTLE
 from scrapeguard.stores import CountRequest, DistinctResult, Escalation, MemoryStore, StoreUnavailable, Window
 from scrapeguard.stores.base import StateStore
 from scrapeguard.stores.failover import FailoverStore
@@ -96,7 +96,7 @@ def test_a_slot_moved_to_another_node_keeps_its_counts_and_penalties(
     for i in range(5):
         assert count(store, T0 + i, f"m{i}").counts == (i + 1, i + 1)
     other = "ip:198.51.100.9"
-    reasons = (("profile_quota", other, 0.6, "over quota"),)
+    reasons = (("profile_quota", other, 0.6, "over quota", NO_EVIDENCE),)
     store.penalize(T0 + 5, other, THROTTLE, "sg-p", reasons, ESCALATION)
     slot = slot_of(cluster_nodes, ACTOR)
     target = another_node(cluster_nodes, slot)

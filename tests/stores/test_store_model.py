@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from scrapeguard.decisions import BLOCK, CHALLENGE, THROTTLE
+from scrapeguard.decisions import BLOCK, CHALLENGE, NO_EVIDENCE, THROTTLE
 from scrapeguard.stores import CountRequest, Escalation, HistoryRequest, MemoryStore, StoreRequest, Window
 from scrapeguard.stores.redis import RedisStore
 
@@ -29,7 +29,7 @@ TICK = 0.001
 CAP = 4
 ESCALATION = Escalation(throttle_seconds=300, escalate_after=3, strike_window=3600, block_seconds=1000,
                         block_growth=4, block_max_seconds=20_000, offender_memory=86400,
-                        reason=("escalation", "", 1.0, "3 refusals: escalated"))
+                        reason=("escalation", "", 1.0, "3 refusals: escalated", NO_EVIDENCE))
 #: Each set name has fixed windows (as each detector has), as do histories.
 SETS = {"profiles": (Window(3600, 3), Window(86400, 5)), "networks": (Window(600, 100),)}
 HISTORY_KEEP, HISTORY_SECONDS = 3, 900
@@ -90,7 +90,7 @@ class SameAnswers(RuleBasedStateMachine):
           score=st.sampled_from([0.25, 0.6, 1.0]))
     def penalize(self, key: str, action: str, score: float) -> None:
         decision_id = self._id()
-        reasons = (("profile_quota", key, score, f"over quota ({action})"),)
+        reasons = (("profile_quota", key, score, f"over quota ({action})", f'{{"action":"{action}"}}'),)
         expected = self.memory.penalize(self.now, key, action, decision_id, reasons, ESCALATION)
         got = self.redis.penalize(self.now, key, action, decision_id, reasons, ESCALATION)
         assert got == expected

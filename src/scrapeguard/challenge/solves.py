@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from scrapeguard.decisions import BLOCK, Reason
+from scrapeguard.decisions import BLOCK, Reason, evidence_text
 from scrapeguard.stores.base import (
     CountRequest,
     DistinctResult,
@@ -69,9 +69,11 @@ class SolveLedger:
             key = over[0]
             reason = Reason("challenge", key, 1.0,
                             f"solved more than {self.max_solves} challenges within {_span(self.window)} "
-                            "while still being challenged")
+                            "while still being challenged",
+                            evidence_text({"solves": results[key].counts[0], "limit": self.max_solves,
+                                           "window_seconds": self.window}))
             penalty, _ = self.store.penalize(now, key, BLOCK, decision_id,
-                                             ((reason.detector, reason.key, reason.score, reason.detail),),
+                                             (reason.as_tuple(),),
                                              self.escalation)
             return SolveOutcome(BLOCKED, solves, penalty)
         return SolveOutcome(CLEARED, solves)

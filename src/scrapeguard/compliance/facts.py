@@ -44,16 +44,29 @@ class IncidentFacts:
     contained_at: datetime | None
     actors: tuple[str, ...]  # readable, e.g. "ip 203.0.113.7 (pseudonymised ab12..)"
     affected: tuple[AffectedMember, ...]
-    data_was_public: bool  # scraped from profiles visible to the public / to members
+    #: Scraped from profiles visible to the public / to members. None: the assessor has not said
+    #: (an open question; the severity then gets no "public" reduction).
+    data_was_public: bool | None
     aggregated: bool  # compiled into profiles / a dataset
     organisation: str  # controller name, for notices
     contact: str  # DPO / privacy contact, for notices
     #: Whether the actors meant harm (ENISA adds 0.5 to CB). None: not established, left as an open question.
     malicious: bool | None = None
+    #: A legal case exists against whoever is behind it (notices may then say we are pursuing them).
+    legal_action: bool = False
+    #: Where the controller is established (ISO 3166-1 alpha-2); None: not recorded.
+    controller_country: str | None = None
+    #: The controller's representatives (GDPR Art. 27, UK GDPR Art. 27); "" when none is designated.
+    eu_representative: str = ""
+    uk_representative: str = ""
 
     def __post_init__(self) -> None:
         for name in ("started_at", "detected_at", "aware_at", "contained_at"):
             _require_aware(name, getattr(self, name))
+        if self.controller_country is not None and not (len(self.controller_country) == 2
+                                                        and self.controller_country.isalpha()):
+            raise ValueError("controller_country must be ISO 3166-1 alpha-2, "
+                             f"got {self.controller_country!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,9 @@
 
 Each measure comes from the regulators' joint statement on data scraping (2023, follow-up 2024) and is
 described from the live Policy, never from what ScrapeGuard could do: a switched-off detector, a missing
-action or observe mode is stated as such. Rendered as HTML (Jinja2, overridable) and PDF (fpdf2: pure
+action or observe mode is stated as such. What each control does is said by the control itself
+(`Detector.describe`, `scrapeguard.controls`): this module only arranges it under the measures.
+Rendered as HTML (Jinja2, overridable) and PDF (fpdf2: pure
 Python, no system libraries, typed, actively maintained; the PDF is built from the same report model, so
 the two cannot say different things).
 """
@@ -18,11 +20,14 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from scrapeguard.compliance.assessment import DRAFT_NOTE
+from scrapeguard.compliance.categories import packaged_taxonomy
 from scrapeguard.compliance.facts import ReportFigures
 from scrapeguard.compliance.rules import packaged_rules
 from scrapeguard.compliance.templating import render, when
-from scrapeguard.policy import Policy
-from scrapeguard.policy.model import Quota
+from scrapeguard.controls import describe_controls
+from scrapeguard.detectors.description import ControlDescription, Expectation
+from scrapeguard.policy import Policy, default_policy
+from scrapeguard.policy.model import AUDIENCE_WORDS, AUDIENCES, RouteRule
 
 Status = Literal["in place", "partly in place", "not in place", "organisational"]
 
@@ -53,111 +58,82 @@ class RegulatorReport:
     note: str = DRAFT_NOTE
 
 
-def _quota(q: Quota, what: str) -> str:
-    """ "150 distinct profiles an hour and 1000 a day"."""
-    return f"{q.per_hour} {what} an hour and {q.per_day} a day"
+#: The technical measures of the joint statement, each with the expectation its controls serve
+#: (`ControlDescription.serves`): what each control does is the control's own description.
+TECHNICAL: tuple[tuple[Expectation, str], ...] = (
+    ("profile_limits", "Rate-limit how many other profiles one account views per hour or day; limit access "
+                       "when activity is unusual."),
+    ("new_accounts", "Monitor how quickly and aggressively new accounts look for other users."),
+    ("bot_patterns", "Detect bot patterns."),
+    ("suspicious_ips", "Spot suspicious IP activity."),
+    ("challenges", "CAPTCHAs (not enough on their own: bots solve them)."),
+    ("blocking", "Block IP addresses where scraping is found."),
+)
 
 
-def _action_for(policy: Policy, score: float) -> str:
-    if score >= policy.risk.block:
-        return "blocked"
-    if score >= policy.risk.throttle:
-        return "throttled"
-    return f"only logged (below the throttle threshold of {policy.risk.throttle:g})"
-
-
-def _technical(policy: Policy, enabled: bool, partial: bool = False) -> Status:
-    if not enabled:
+def _status(policy: Policy, expectation: Expectation, serving: list[ControlDescription],
+            by_default: dict[str, bool]) -> Status:
+    """Not in place when no control of the measure is on; partly when the guard only observes, when a
+    control the default policy has on is off, a part of one that the measure needs is off, or what one
+    finds is only logged."""
+    on = [d for d in serving if d.enabled]
+    if not on:
         return "not in place"
-    if not policy.enforcing or partial:
+    if not policy.enforcing or any(expectation in d.weakens or not d.refuses for d in on) \
+            or any(by_default.get(d.name) and not d.enabled for d in serving):
         return "partly in place"
     return "in place"
 
 
+def hours_text(hours: float | None) -> str:
+    """A duration for people: "under a minute", "25 min", "2.2 h", "3.5 days"; None: no contained incident."""
+    if hours is None:
+        return "no contained incident"
+    minutes = hours * 60
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 60:
+        return f"{minutes:.0f} min"
+    if hours < 48:
+        return f"{hours:.1f} h"
+    return f"{hours / 24:.1f} days"
+
+
+def _audience_line(rule: RouteRule) -> str:
+    """"/u/{username} (profile): anonymous visitors: name, ...; members: name, email address, ..."."""
+    label = packaged_taxonomy().label
+    if rule.audiences is None:
+        return f"{rule.pattern} ({rule.kind}): {', '.join(label(c) for c in rule.categories)}"
+    parts = [f"{AUDIENCE_WORDS[a]}: {', '.join(label(c) for c in rule.categories_for(a)) or 'nothing'}"
+             for a in AUDIENCES]
+    return f"{rule.pattern} ({rule.kind}): " + "; ".join(parts)
+
+
 def build_report(policy: Policy, figures: ReportFigures, organisation: str | None = None,
                  generated_at: datetime | None = None) -> RegulatorReport:
-    """The report's content, derived from `policy` and `figures`."""
+    """The report's content: every statement about a control is that control's own description
+    (`scrapeguard.controls`) under `policy`; the figures are `figures`."""
     observe = None if policy.enforcing else (
         "The guard runs in OBSERVE mode: every decision below is taken and logged, but nothing is refused. "
         "The technical measures are therefore not enforced.")
     enforce_note = () if policy.enforcing else ("Observe mode: decided and logged, not enforced.",)
-    pq, en, bots = policy.profile_quota, policy.enumeration, policy.bot_agents
+    controls = describe_controls(policy)
+    by_default = {d.name: d.enabled for d in describe_controls(default_policy())}
     measures: list[Measure] = []
 
     measures.append(Measure(
         "A designated team or roles own scraping risk.", "organisational",
-        ("ScrapeGuard's console has roles (admin, analyst, privacy officer, legal, viewer); every change to "
-         "incidents, cases, allowlists and policy is recorded in a hash-chained audit log.",
+        ("ScrapeGuard has no web console: the team works through its command line (`scrapeguard incidents`, "
+         "`notices`, `cases`, `report`), where every user has a role that decides what they may do, checked "
+         "on every command; changes to incidents, notices, cases and users are recorded in a hash-chained "
+         "audit log.",
          "Who holds each role is for the organisation to name.")))
 
-    if pq.enabled:
-        how = [f"One account may view at most {_quota(pq.account, 'other members’ profiles')}; "
-               f"anonymous visitors at most {_quota(pq.anonymous, 'profiles')} per IP address.",
-               f"A request over a quota scores {pq.score:g} and is {_action_for(policy, pq.score)}."]
-        if pq.network_enabled:
-            how.append("All visitors of one network (IPv4 /24, IPv6 /64) together: "
-                       f"{_quota(pq.network, 'profiles')}.")
-    else:
-        how = ["The profile quota detector is switched off: profile views are not limited."]
-    measures.append(Measure("Rate-limit how many other profiles one account views per hour or day; limit "
-                            "access when activity is unusual.",
-                            _technical(policy, pq.enabled, pq.score < policy.risk.throttle),
-                            (*how, *enforce_note)))
-
-    if pq.enabled:
-        how = [f"Accounts younger than {pq.new_account_max_age_days:g} days may view at most "
-               f"{_quota(pq.new_account, 'other members’ profiles')}."]
-    else:
-        how = ["Not monitored: the profile quota detector (which holds the new-account quota) is off."]
-    if en.enabled:
-        how.append(f"Look-ups of members by contact detail: accounts at most "
-                   f"{_quota(en.lookups_account, 'look-ups')}.")
-    measures.append(Measure("Monitor how quickly and aggressively new accounts look for other users.",
-                            _technical(policy, pq.enabled), (*how, *enforce_note)))
-
-    how = []
-    if bots.enabled:
-        how.append(f"User agents of scraping tools score {bots.tool_score:g}: on their own they are "
-                   f"{_action_for(policy, bots.tool_score)}.")
-        how.append(f"User agents of other crawlers score {bots.crawler_score:g}: on their own they are "
-                   f"{_action_for(policy, bots.crawler_score)}.")
-        how.append(f"Clients claiming to be search-engine crawlers from outside the crawlers' published "
-                   f"ranges score {bots.fake_crawler_score:g}"
-                   + ("; claims are also checked by reverse DNS." if bots.verify_dns else "."))
-        how.append("AI-training crawlers are refused." if bots.refuse_ai_training
-                   else "AI-training crawlers are not refused.")
-    else:
-        how.append("Bot user-agent detection is switched off.")
-    if en.enabled:
-        how.append("Enumeration of members by contact detail (the vector of the largest scraping incidents): "
-                   f"anonymous visitors at most {_quota(en.lookups_anonymous, 'look-ups')} per IP address.")
-    else:
-        how.append("Contact look-up enumeration detection is switched off.")
-    measures.append(Measure("Detect bot patterns.", _technical(policy, bots.enabled or en.enabled,
-                                                                not (bots.enabled and en.enabled)),
-                            (*how, *enforce_note)))
-
-    how = [f"Anonymous profile views are counted per IP address ({_quota(pq.anonymous, 'profiles')})."
-           if pq.enabled else "Per-IP profile quotas are off."]
-    how.append(f"Per-network quota: {_quota(pq.network, 'profiles')}." if pq.enabled and pq.network_enabled
-               else "Whole networks (/24, /64) are not counted together (per-network quota off).")
-    measures.append(Measure("Spot suspicious IP activity.",
-                            _technical(policy, pq.enabled, not pq.network_enabled), (*how, *enforce_note)))
-
-    measures.append(Measure(
-        "CAPTCHAs (not enough on their own: bots solve them).", "not in place",
-        ("This deployment's policy has no challenge (CAPTCHA) action: refusals are throttling "
-         f"(HTTP {policy.actions.throttle_status}) and blocking (HTTP {policy.actions.block_status}).",)))
-
-    a = policy.actions
-    measures.append(Measure(
-        "Block IP addresses where scraping is found.", _technical(policy, True),
-        (f"A client whose risk reaches {policy.risk.block:g} is blocked for {a.block_seconds / 3600:g} h, "
-         f"{a.block_growth:g}× longer for each repeat within {a.offender_memory_seconds / 86400:g} days, "
-         f"up to {a.block_max_seconds / 86400:g} days.",
-         f"A throttled client that keeps going ({a.escalate_after} refusals within "
-         f"{a.strike_window_seconds / 60:g} minutes) is blocked.",
-         f"Refusal pages give a decision id and where to appeal: {a.appeal_contact}.", *enforce_note)))
+    for expectation, words in TECHNICAL:
+        serving = [d for d in controls if expectation in d.serves]
+        how = [line for d in serving for line in d.sentences()]
+        status = _status(policy, expectation, serving, by_default)
+        measures.append(Measure(words, status, (*how, *enforce_note)))
 
     cases = sum(figures.cases_by_status.values())
     measures.append(Measure(
@@ -192,8 +168,8 @@ def build_report(policy: Policy, figures: ReportFigures, organisation: str | Non
     measures.append(Measure(
         "Minimise what is publicly accessible (2024); tell users what is done and help them manage their "
         "privacy settings.", "organisational",
-        (f"The route map declares {len(showing)} route(s) that show members' personal data:",
-         *(f"{r.pattern} ({r.kind}): {', '.join(r.categories)}" for r in showing),
+        (f"The route map declares {len(showing)} route(s) that show members' personal data, to whom:",
+         *(_audience_line(r) for r in showing),
          "What is visible, and the privacy settings members get, are decided by the site, not by "
          "ScrapeGuard.")))
 
@@ -204,8 +180,7 @@ def build_report(policy: Policy, figures: ReportFigures, organisation: str | Non
         ("Incidents", (FigureRow("total", str(figures.incidents_total)),
                        *(FigureRow(k, str(v)) for k, v in sorted(figures.incidents_by_state.items())),
                        FigureRow("median time to containment",
-                                 "no contained incident" if figures.median_hours_to_containment is None
-                                 else f"{figures.median_hours_to_containment:.1f} h"))),
+                                 hours_text(figures.median_hours_to_containment)))),
         ("Legal cases", (FigureRow("total", str(cases)),
                          *(FigureRow(k, str(v)) for k, v in sorted(figures.cases_by_status.items())))),
     )

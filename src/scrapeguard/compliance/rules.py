@@ -7,6 +7,13 @@ hours/days/business days, or none: "as soon as practicable") and what the notice
 "assess" rules (a duty to assess a suspected breach within a time) are kept apart from "notify" rules.
 Facts that the reference leaves unconfirmed are `requirement = "unconfirmed"` or listed in
 `open_questions`: the loader never fills them in.
+
+A notice's required contents are machine-checkable: an entry of `contents` is either the item in words
+or `{ item = "...", check = "REGEX" }`, where the regular expression must match the rendered notice
+(`{members}`, `{contact}`, `{organisation}`, `{regulator}` and `{incident}` stand for the incident's
+values). An optional `[jurisdiction]` table says when a controller's establishment brings it under the
+regime (and then for every affected member), whether a controller from outside needs a representative
+(GDPR Art. 27) and whether a lead authority is named by the main establishment (Art. 56).
 """
 
 from __future__ import annotations
@@ -57,8 +64,43 @@ class Offset:
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    citation: str
-    url: str | None = None
+    """Where a regime's facts come from: a document by its title and address, and which of its
+    provisions (`citation`, e.g. "Art. 33(1), 34"; "" for the whole)."""
+
+    title: str
+    url: str
+    citation: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.title}{', ' + self.citation if self.citation else ''} <{self.url}>"
+
+
+PLACEHOLDERS = ("members", "contact", "organisation", "regulator", "incident")
+_PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
+Representative = Literal["eu", "uk"]
+
+
+@dataclass(frozen=True, slots=True)
+class ContentCheck:
+    """One required element of a notice and the pattern that finds it in the rendered text."""
+
+    item: str
+    pattern: str  # a regular expression; {members}, {contact}, ... are filled in (escaped) first
+
+    def regex(self, values: dict[str, str]) -> re.Pattern[str]:
+        filled = _PLACEHOLDER.sub(lambda m: re.escape(values.get(m.group(1), "")), self.pattern)
+        return re.compile(filled, re.IGNORECASE | re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class Jurisdiction:
+    """When the regime binds a controller by where it is established, not only by where members live."""
+
+    basis: str
+    establishment_countries: frozenset[str]  # establishment here brings the controller under the regime
+    covers_all_members: bool  # an established controller is bound for every affected member
+    representative: Representative | None  # a controller from outside must designate one (Art. 27)
+    lead_authority: bool  # one-stop-shop: the main establishment's authority leads (Art. 56)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +120,7 @@ class Rule:
     contents: tuple[str, ...]
     contents_confirmed: bool
     exemptions: tuple[str, ...]
+    checks: tuple[ContentCheck, ...] = ()  # the contents that can be checked in a rendered notice
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +136,7 @@ class Regime:
     open_questions: tuple[str, ...]
     sources: tuple[Source, ...]
     file: str
+    jurisdiction: Jurisdiction | None = None
 
     def rule(self, kind: RuleKind, audience: Audience) -> Rule | None:
         return next((r for r in self.rules if r.kind == kind and r.audience == audience), None)
@@ -209,7 +253,9 @@ def _cross_file_problems(regimes: list[Regime]) -> list[RuleProblem]:
 
 
 _REGIME_KEYS = {"id", "name", "regulator", "version", "effective", "countries", "rules", "records",
-                "open_questions", "sources"}
+                "open_questions", "sources", "jurisdiction"}
+_JURISDICTION_KEYS = {"basis", "establishment_countries", "covers_all_members", "representative",
+                      "lead_authority"}
 _RULE_KEYS = {"id", "kind", "audience", "recipient", "requirement", "trigger", "basis", "deadline",
               "clock_start", "offset", "offset_source", "min_severity", "contents", "exemptions"}
 _OFFSET_KEYS = {"hours", "days", "business_days"}
@@ -275,6 +321,7 @@ class _Checker:
         records = self.text(data, "records", "", required=False)
         open_questions = self.texts(data, "open_questions", "")
         sources = self.sources(data.get("sources"))
+        jurisdiction = self.jurisdiction(data.get("jurisdiction"), countries)
         raw_rules = data.get("rules")
         rules: list[Rule] = []
         if not isinstance(raw_rules, list) or not raw_rules:
@@ -292,25 +339,89 @@ class _Checker:
             return None
         assert regime_id and name and regulator and version and isinstance(effective, date)
         return Regime(regime_id, name, regulator, version, effective, frozenset(countries), tuple(rules),
-                      records, open_questions, sources, self.file)
+                      records, open_questions, sources, self.file, jurisdiction)
+
+    def jurisdiction(self, raw: Any, countries: tuple[str, ...]) -> Jurisdiction | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            self.problem("jurisdiction", "must be a table")
+            return None
+        prefix = "jurisdiction."
+        self.unknown(raw, _JURISDICTION_KEYS, prefix)
+        basis = self.text(raw, "basis", prefix)
+        established = self.texts(raw, "establishment_countries", prefix) or countries
+        for code in established:
+            if not _COUNTRY.match(code):
+                self.problem(prefix + "establishment_countries",
+                             f"{code!r} is not an ISO 3166-1 alpha-2 code in capitals")
+        flags: dict[str, bool] = {}
+        for key in ("covers_all_members", "lead_authority"):
+            value = raw.get(key, False)
+            if not isinstance(value, bool):
+                self.problem(prefix + key, f"must be true or false, got {value!r}")
+            flags[key] = value is True
+        representative = raw.get("representative")
+        if representative is not None and representative not in get_args(Representative):
+            allowed = ", ".join(get_args(Representative))
+            self.problem(prefix + "representative", f"{representative!r} is not allowed (allowed: {allowed})")
+            representative = None
+        if basis is None:
+            return None
+        return Jurisdiction(basis, frozenset(established), flags["covers_all_members"],
+                            cast(Representative | None, representative), flags["lead_authority"])
+
+    def contents(self, raw: dict[str, Any], prefix: str) -> tuple[tuple[str, ...], tuple[ContentCheck, ...]]:
+        value = raw.get("contents", [])
+        if not isinstance(value, list):
+            self.problem(prefix + "contents", "must be a list of strings or {item = ..., check = ...} tables")
+            return (), ()
+        items: list[str] = []
+        checks: list[ContentCheck] = []
+        for index, entry in enumerate(value):
+            where = f"{prefix}contents[{index}]"
+            if isinstance(entry, str) and entry.strip():
+                items.append(entry.strip())
+                continue
+            if not isinstance(entry, dict):
+                self.problem(where, "must be a non-empty string or a table {item = ..., check = ...}")
+                continue
+            self.unknown(entry, {"item", "check"}, where + ".")
+            item = self.text(entry, "item", where + ".")
+            pattern = self.text(entry, "check", where + ".")
+            if item is None or pattern is None:
+                continue
+            check = ContentCheck(item, pattern)
+            try:
+                check.regex({name: name for name in PLACEHOLDERS})
+            except re.error as exc:
+                self.problem(where + ".check", f"not a valid regular expression: {exc}")
+                continue
+            items.append(item)
+            checks.append(check)
+        return tuple(items), tuple(checks)
 
     def sources(self, raw: Any) -> tuple[Source, ...]:
+        """Each source by title and https URL (a document anyone can open, not a file of ScrapeGuard's)."""
         if not isinstance(raw, list) or not raw:
-            self.problem("sources", "missing: at least one {citation = ..., url = ...} source")
+            self.problem("sources", "missing: at least one {title = ..., url = ...} source")
             return ()
         out: list[Source] = []
         for index, item in enumerate(raw):
             prefix = f"sources[{index}]."
             if not isinstance(item, dict):
-                self.problem(f"sources[{index}]", "must be a table {citation = ..., url = ...}")
+                self.problem(f"sources[{index}]", "must be a table {title = ..., url = ..., citation = ...}")
                 continue
-            self.unknown(item, {"citation", "url"}, prefix)
-            citation = self.text(item, "citation", prefix)
-            url = self.text(item, "url", prefix, required=False)
-            if url is not None and not url.startswith("https://"):
+            self.unknown(item, {"title", "url", "citation"}, prefix)
+            title = self.text(item, "title", prefix)
+            url = self.text(item, "url", prefix)
+            citation = self.text(item, "citation", prefix, required=False) or ""
+            if url is not None and (not url.startswith("https://") or len(url) <= len("https://")
+                                    or any(c.isspace() for c in url)):
                 self.problem(prefix + "url", f"must be an https:// URL, got {url!r}")
-            if citation:
-                out.append(Source(citation, url))
+                url = None
+            if title and url:
+                out.append(Source(title, url, citation))
         return tuple(out)
 
     def rule(self, raw: Any, prefix: str) -> Rule | None:
@@ -347,7 +458,7 @@ class _Checker:
                          "an assess rule binds the controller (audience = \"controller\")")
         if kind == "notify" and audience == "controller":
             self.problem(prefix + "audience", "a notify rule tells the regulator or the individuals")
-        contents = self.texts(raw, "contents", prefix)
+        contents, checks = self.contents(raw, prefix)
         exemptions = self.texts(raw, "exemptions", prefix)
         if len(self.problems) > before:
             return None
@@ -356,7 +467,7 @@ class _Checker:
         return Rule(rule_id, cast(RuleKind, kind), cast(Audience, audience), recipient,
                     cast(Requirement, requirement), trigger, basis, deadline, cast(ClockStart, clock_start),
                     offset, offset_source, cast(SeverityLevel | None, min_severity), contents,
-                    bool(contents), exemptions)
+                    bool(contents), exemptions, checks)
 
     def offset(self, raw: Any, key: str) -> Offset | None:
         if raw is None:

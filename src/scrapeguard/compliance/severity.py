@@ -81,9 +81,11 @@ def level_at_least(level: SeverityLevel, threshold: SeverityLevel) -> bool:
     return SEVERITY_LEVELS.index(level) >= SEVERITY_LEVELS.index(threshold)
 
 
-def rate_severity(categories: Iterable[str], *, data_was_public: bool, aggregated: bool,
+def rate_severity(categories: Iterable[str], *, data_was_public: bool | None, aggregated: bool,
                   malicious: bool | None, taxonomy: Taxonomy | None = None) -> Severity:
-    """Rate the exposure of `categories` (fideslang keys) by the ENISA 2013 method."""
+    """Rate the exposure of `categories` (fideslang keys) by the ENISA 2013 method.
+
+    `data_was_public` None (not stated by the assessor) gets no reduction, and the rating says so."""
     tax = taxonomy or packaged_taxonomy()
     keys = sorted(set(categories))
     rated = {key: cat for key in keys if (cat := tax.lookup(key)) is not None}
@@ -101,6 +103,9 @@ def rate_severity(categories: Iterable[str], *, data_was_public: bool, aggregate
         steps.append(Adjustment("dpc", PUBLIC_DPC_CHANGE,
                                 "the data was visible to the public or to members before it was scraped "
                                 "(ENISA: public availability before the breach lowers DPC)"))
+    elif data_was_public is None:
+        steps.append(Adjustment("dpc", 0.0, "whether the data was public before it was scraped has not been "
+                                            "stated: no reduction for public availability"))
     if aggregated:
         dpc += AGGREGATED_DPC_CHANGE
         steps.append(Adjustment("dpc", AGGREGATED_DPC_CHANGE,

@@ -22,12 +22,15 @@ from __future__ import annotations
 import itertools
 import re
 import statistics
+from dataclasses import dataclass
 
 from scrapeguard.detectors.base import Counted, Detector, Signal, distinct, history
+from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, refused_alone
 from scrapeguard.detectors.windows import HOUR, actor
 from scrapeguard.events import Event
 from scrapeguard.intel.crawlers import BROWSER, classify
-from scrapeguard.policy.model import AutomationOptions, Policy
+from scrapeguard.policy.model import Policy
+from scrapeguard.policy.options import option, table
 from scrapeguard.routes import ASSET, CONTACT_LOOKUP, LISTING, MEMBER_DATA_KINDS, PAGE, PROFILE
 from scrapeguard.stores.base import (
     NO_ESCALATION,
@@ -73,15 +76,32 @@ def request_kind(event: Event) -> str:
     return "p"  # (HTTP libraries send "*/*" or nothing; log lines: a page, as far as anyone can tell)
 
 
+@dataclass(frozen=True, slots=True)
+@table("detectors.automation")
+class AutomationOptions:
+    enabled: bool = option("Whether the detector runs.")
+    regular_requests: int = option("Requests whose intervals are judged for machine-regular timing.",
+                                   lo=4, hi=64)
+    regular_variation: float = option("Variation (standard deviation / mean) below which timing is "
+                                      "machine-regular.", lo=0, hi=1)
+    regular_score: float = option("Risk score of machine-regular timing.", lo=0, hi=1)
+    no_assets_pages: int = option("HTML pages within the hour without one static file.", lo=2, hi=64)
+    no_assets_score: float = option("Risk score of pages without assets.", lo=0, hi=1)
+    headers_score: float = option("Risk score of a browser claim without a browser's headers.", lo=0, hi=1)
+
+
 class Automation(Detector):
     name = "automation"
+    options_class = AutomationOptions
+    plans_every_route = True
 
     def __init__(self, options: AutomationOptions) -> None:
         self.options = options
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> Automation | None:
-        return cls(policy.automation) if policy.automation.enabled else None
+        options = policy.options(AutomationOptions)
+        return cls(options) if options.enabled else None
 
     def _who(self, event: Event) -> tuple[str, str] | None:
         return actor(event)
@@ -169,3 +189,27 @@ class Automation(Detector):
         if classify(event.user_agent).kind != BROWSER:
             return []  # declared bots are bot_agents' business
         return [name.title() for name in ("accept-language", "accept-encoding") if name not in event.headers]
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """Bot-pattern detection in words, from the policy (what the regulator report says of it)."""
+        from scrapeguard.risk import BOT_EVIDENCE
+
+        o = policy.automation
+        bot = cls.name in BOT_EVIDENCE
+        limits = "detects requests that arrive the way scripts send them, not the way browsers do."
+        serves: tuple[Expectation, ...] = ("bot_patterns",)
+        if not o.enabled:
+            return ControlDescription(cls.name, "Automation patterns", False, limits, serves=serves,
+                                      refuses=False)
+        rules = (
+            f"{o.regular_requests} page requests at near-equal intervals (variation under "
+            f"{o.regular_variation:.0%}): {outcome(policy, o.regular_score, bot)}.",
+            f"{o.no_assets_pages} pages within an hour without one stylesheet, script or image: "
+            f"{outcome(policy, o.no_assets_score, bot)}.",
+            "A mainstream browser's user agent without the headers every such browser sends: "
+            f"{outcome(policy, o.headers_score, bot)}.",
+        )
+        strongest = max(o.regular_score, o.no_assets_score, o.headers_score)
+        return ControlDescription(cls.name, "Automation patterns", True, limits, rules, serves,
+                                  refuses=refused_alone(policy, strongest, bot))

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from scrapeguard.detectors.description import ControlDescription
 from scrapeguard.events import Event
 from scrapeguard.policy.model import Policy
 from scrapeguard.stores.base import DistinctResult, History, StateStore, StoreRequest
@@ -59,10 +60,19 @@ class Signal:
 
 
 class Detector(ABC):
+    #: Its name in reasons, in the registry (`detectors/__init__.py`) and in the policy ([detectors.NAME]).
     name: ClassVar[str]
-    #: True if `plan` asks for nothing on requests for no member data: the engine then does not ask
-    #: (tests/test_engine.py checks every detector that says so).
-    plans_member_data_only: ClassVar[bool] = False
+    #: Its options: a dataclass of `option(...)`s read from [detectors.NAME] (see policy/options.py).
+    options_class: ClassVar[type[Any]]
+
+    # Hints that let the engine ask less (the ClassVars below and `exempts`, `strongest_score`,
+    # `judges`, `held_keys`). Their defaults suit a detector that looks at requests for member data
+    # only, as most do: such a detector says nothing of them.
+
+    #: True if `plan` may ask for something on requests for no member data (pages, assets, logins);
+    #: otherwise the engine does not call it there (tests/test_engine.py checks every detector that
+    #: does not say so).
+    plans_every_route: ClassVar[bool] = False
     #: True for weak evidence that is costly to look up: asked only to corroborate other signals
     #: (unless `strongest_score` alone reaches the throttle threshold). Nothing it says alone refuses,
     #: and allowed requests keep no reasons, so not asking it then changes no outcome.
@@ -109,3 +119,9 @@ class Detector(ABC):
     @abstractmethod
     def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
         """Read the counts (and the store, if need be) and return what they suggest (often nothing)."""
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """What this detector is and does under `policy`, in words: on or off, what it limits, its
+        numbers and what a request over them gets (the regulator report asks every detector)."""
+        raise NotImplementedError(f"detector {cls.name} does not describe itself: add describe()")

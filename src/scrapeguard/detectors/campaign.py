@@ -36,13 +36,16 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from scrapeguard.detectors.base import BY_CHALLENGE, Counted, Detector, Signal, distinct, history
+from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, refused_alone
 from scrapeguard.detectors.enumeration import find_sweep
 from scrapeguard.detectors.windows import anonymous_key
 from scrapeguard.events import Event
-from scrapeguard.policy.model import CampaignOptions, Policy
+from scrapeguard.policy.model import Policy
+from scrapeguard.policy.options import option, table
 from scrapeguard.routes import PROFILE
 from scrapeguard.stores.base import (
     NO_ESCALATION,
@@ -84,14 +87,42 @@ def manner(event: Event) -> str | None:
     return _digest("\n".join(event.headers.get(name, "") for name in MANNER_HEADERS))
 
 
+def is_campaign(networks: int, members: int, views: int, options: CampaignOptions) -> bool:
+    """The one definition of a campaign, for the engine and log analysis: a group of actors spanning
+    `min_networks` networks and `min_members` members, each actor its own slice (distinct members
+    at least `min_disjoint_share` of the (actor, member) views)."""
+    return networks >= options.min_networks and members >= options.min_members \
+        and members >= options.min_disjoint_share * views
+
+
+def campaign_detail(group: str, networks: int, members: int, how: str, within: str) -> str:
+    """The words of a campaign's signal, for the engine and log analysis: `how` its actors ask,
+    `within` which time."""
+    return f"part of {group}: {networks} networks {how}, each its own slice, {members} members reached " \
+        f"{within}"
+
+
 def group_key(kind: str, pattern: str | None) -> str:
     """The campaign key of a kind of sweep ("ids", "names") on a route."""
     return f"campaign:{kind}-{_digest(pattern or '')}"
 
 
+@dataclass(frozen=True, slots=True)
+@table("detectors.campaign")
+class CampaignOptions:
+    enabled: bool = option("Whether the detector runs.")
+    window_seconds: float = option("The window a campaign's reach is counted in.", lo=60, hi=7 * 86400)
+    min_networks: int = option("Networks a group of sweepers must span.", lo=2)
+    min_members: int = option("Members a group of sweepers must reach.", lo=2)
+    score: float = option("Risk score of a campaign's sweeping request.", lo=0, hi=1)
+    #: Distinct members at least this share of the group's (actor, member) views: disjoint slices.
+    min_disjoint_share: float = option("Distinct members as a share of the group's views (disjoint "
+                                       "slices).", lo=0, hi=1)
+
+
 class Campaign(Detector):
     name = "campaign"
-    plans_member_data_only = True
+    options_class = CampaignOptions
 
     def __init__(self, options: CampaignOptions, young_seconds: float = 7 * 86400) -> None:
         self.options = options
@@ -105,9 +136,10 @@ class Campaign(Detector):
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> Campaign | None:
-        if not policy.campaign.enabled:
+        options = policy.options(CampaignOptions)
+        if not options.enabled:
             return None
-        return cls(policy.campaign, policy.profile_quota.new_account_max_age_days * 86400)
+        return cls(options, policy.profile_quota.new_account_max_age_days * 86400)
 
     def _who(self, event: Event) -> str | None:
         if event.account is not None:
@@ -157,13 +189,14 @@ class Campaign(Detector):
             return []
         n_networks, n_members, n_views = networks.counts[0], members.counts[0], views.counts[0]
         o = self.options
-        if n_networks < o.min_networks or n_members < o.min_members \
-                or n_members < o.min_disjoint_share * n_views:
+        if not is_campaign(n_networks, n_members, n_views, o):
             return []
         self._remember(event, group)
-        detail = (f"part of {group}: {n_networks} networks sweeping member pages in order (by {sweep.kind}), "
-                  f"each its own slice, {n_members} members reached within {_minutes(o.window_seconds)}")
-        evidence: dict[str, Any] = {"campaign": group, "networks": n_networks, "members": n_members}
+        detail = campaign_detail(group, n_networks, n_members,
+                                 f"sweeping member pages in order (by {sweep.kind})",
+                                 f"within {_minutes(o.window_seconds)}")
+        evidence: dict[str, Any] = {"campaign": group, "networks": n_networks, "members": n_members,
+                                    "views": n_views, "sweep": sweep.kind, "window_seconds": o.window_seconds}
         related = self._newly_related(group, who, self._roster(event, group, who, store))
         if related:
             evidence["related"] = related
@@ -227,6 +260,22 @@ class Campaign(Detector):
             if len(named) > 4 * ROSTER_KEEP:
                 named.clear()
             return fresh
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """Campaign detection in words, from the policy (what the regulator report says of it)."""
+        o = policy.campaign
+        limits = ("sees scraping spread over many addresses or accounts, each under every quota, as one "
+                  "campaign.")
+        serves: tuple[Expectation, ...] = ("bot_patterns", "suspicious_ips")
+        if not o.enabled:
+            return ControlDescription(cls.name, "Campaigns", False, limits, serves=serves, refuses=False)
+        rules = (f"Clients sweeping the member space from {o.min_networks} networks or more, "
+                 f"{o.min_members} members or more within {o.window_seconds / 60:g} minutes, taking disjoint "
+                 f"slices (distinct members at least {o.min_disjoint_share:.0%} of the views): each sweeping "
+                 f"request is {outcome(policy, o.score)}.",)
+        return ControlDescription(cls.name, "Campaigns", True, limits, rules, serves,
+                                  refuses=refused_alone(policy, o.score))
 
 
 def _minutes(seconds: float) -> str:

@@ -24,11 +24,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from scrapeguard.detectors.base import Counted, Detector, Signal, distinct, history
-from scrapeguard.detectors.windows import HOUR, anonymous_key, hour_and_day, over_quota_detail
+from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, quota, refused_alone
+from scrapeguard.detectors.windows import (
+    HOUR,
+    anonymous_key,
+    exhausted_period,
+    hour_and_day,
+    quota_detail,
+    quota_evidence,
+)
 from scrapeguard.events import Event
-from scrapeguard.policy.model import EnumerationOptions, Policy
+from scrapeguard.policy.model import Policy, Quota
+from scrapeguard.policy.options import option, table
 from scrapeguard.routes import CONTACT_LOOKUP, PROFILE
 from scrapeguard.stores.base import CountRequest, HistoryRequest, StateStore, StoreRequest, Window
 
@@ -40,6 +50,16 @@ HISTORY = "members"
 KEEP = 64
 #: Marks a member page that was not found.
 MISS = "!"
+#: What the contact look-up quota counts, in words ("{n}": how many).
+LOOKED_UP = "looked up {n} members by contact details"
+
+
+def over_lookup_quota(who: str, quota: str, period: str, count: int, limit: int,
+                      span: str = "") -> tuple[str, dict[str, Any]]:
+    """A contact look-up quota gone over, as the engine and log analysis say it: the detail and the
+    evidence (`quota`: lookups_anonymous or lookups_account; the rest as in `quota_detail`)."""
+    detail = quota_detail(who, LOOKED_UP, count, limit, period, span)
+    return detail, quota_evidence(quota, period, count, limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +72,34 @@ class Sweep:
     kind: str  # "ids" or "names"
 
 
+@dataclass(frozen=True, slots=True)
+@table("detectors.enumeration")
+class EnumerationOptions:
+    enabled: bool = option("Whether the detector runs.")
+    score: float = option("Risk score of a contact look-up over its quota.", lo=0, hi=1)
+    lookups_anonymous: Quota = option("Contact look-ups of visitors without an account, per IP.",
+                                      key="contact_lookups.anonymous")
+    lookups_account: Quota = option("Contact look-ups of logged-in accounts, per account.",
+                                    key="contact_lookups.account")
+    sweep_views: int = option("Member ids in a row, each near the one before, that make a sweep.", lo=3)
+    sweep_max_step: int = option("The largest step between ids of a sweep.", lo=1)
+    alphabetical_views: int = option("Member names in alphabetical order, in a row, that make a sweep.",
+                                     lo=3)
+    sweep_score: float = option("Risk score of a sweep.", lo=0, hi=1)
+    probe_misses: int = option("Member pages not found within the hour that make probing.", lo=1)
+    probe_share: float = option("Share of the member pages asked for that must be misses.", lo=0, hi=1)
+    probe_score: float = option("Risk score of probing.", lo=0, hi=1)
+    probe_burst_misses: int = option("Member pages not found within probe_burst_seconds that make probing.",
+                                     lo=2)
+    probe_burst_seconds: float = option("The window of a probing burst.", lo=1, hi=3600)
+
+    def counted_per_key(self) -> tuple[int, ...]:
+        return (self.lookups_anonymous.per_day, self.lookups_account.per_day)
+
+
 class Enumeration(Detector):
     name = "enumeration"
-    plans_member_data_only = True
+    options_class = EnumerationOptions
 
     def __init__(self, options: EnumerationOptions) -> None:
         self.options = options
@@ -63,7 +108,8 @@ class Enumeration(Detector):
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> Enumeration | None:
-        return cls(policy.enumeration) if policy.enumeration.enabled else None
+        options = policy.options(EnumerationOptions)
+        return cls(options) if options.enabled else None
 
     def _who(self, event: Event) -> tuple[str, str, tuple[Window, Window]] | None:
         if event.account is not None:
@@ -142,10 +188,36 @@ class Enumeration(Detector):
         result = distinct(counted, who[0], SET)
         if result is None or result.admitted:
             return []
-        detail = over_quota_detail(who[1], "looked up {n} members by contact details", result, who[2])
+        quota = "lookups_account" if who[0].startswith("account:") else "lookups_anonymous"
+        period = exhausted_period(result, who[2])
+        i = 0 if period == "hour" else 1
+        detail, facts = over_lookup_quota(who[1], quota, period, result.counts[i], who[2][i].limit)
         per_hour, per_day = result.counts
         return [Signal(self.name, who[0], self.options.score, detail,
-                       {"per_hour": per_hour, "per_day": per_day})]
+                       {"per_hour": per_hour, "per_day": per_day} | facts)]
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """Enumeration detection in words, from the policy (what the regulator report says of it)."""
+        o = policy.enumeration
+        limits = ("detects walking the member space (ids in sequence, names in alphabetical order), guessing "
+                  "member pages, and looking members up by contact detail.")
+        serves: tuple[Expectation, ...] = ("bot_patterns", "suspicious_ips")
+        if not o.enabled:
+            return ControlDescription(cls.name, "Enumeration", False, limits, serves=serves, refuses=False)
+        rules = (
+            f"{o.sweep_views} member ids in a row, each within {o.sweep_max_step} of the one before, or "
+            f"{o.alphabetical_views} names in alphabetical order, within an hour: "
+            f"{outcome(policy, o.sweep_score)}.",
+            f"{o.probe_misses} member pages that do not exist within an hour (at least "
+            f"{o.probe_share:.0%} of the member pages asked for), or {o.probe_burst_misses} within "
+            f"{o.probe_burst_seconds:g} seconds: {outcome(policy, o.probe_score)}.",
+            "Look-ups of members by contact detail (the vector of the largest scraping incidents): an "
+            f"account at most {quota(o.lookups_account, 'look-ups')}, an anonymous visitor at most "
+            f"{quota(o.lookups_anonymous, 'look-ups')}; over it: {outcome(policy, o.score)}.",
+        )
+        return ControlDescription(cls.name, "Enumeration", True, limits, rules, serves,
+                                  refuses=refused_alone(policy, max(o.sweep_score, o.probe_score, o.score)))
 
 
 def _latest_first(pages: list[str]) -> Iterator[str]:

@@ -31,11 +31,15 @@ from __future__ import annotations
 import hashlib
 import itertools
 import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from scrapeguard.detectors.base import Counted, Detector, Signal, distinct
+from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, refused_alone
 from scrapeguard.detectors.windows import DAY
 from scrapeguard.events import Event, network_of
-from scrapeguard.policy.model import FailedLoginsOptions, Policy
+from scrapeguard.policy.model import Policy
+from scrapeguard.policy.options import OptionProblem, option, table
 from scrapeguard.routes import LOGIN
 from scrapeguard.stores.base import UNLIMITED, CountRequest, StateStore, StoreRequest, Window
 
@@ -65,8 +69,42 @@ def address_key(ip: str) -> str | None:
     return f"net:{net}#login" if ":" in net else f"ip:{ip}#login"
 
 
+@dataclass(frozen=True, slots=True)
+@table("detectors.failed_logins")
+class FailedLoginsOptions:
+    """Password guessing on login routes."""
+
+    enabled: bool = option("Whether the detector runs.")
+    #: Statuses of a login route's response that mean "the login failed".
+    failure_statuses: tuple[int, ...] = option("Statuses of a login route's answer that mean it failed.",
+                                               lo=400, hi=599, nonempty=True, items="4xx/5xx statuses")
+    window_seconds: float = option("The window failures are counted in.", lo=60, hi=86400)
+    address_throttle: int = option("Failures of one address within the window that throttle it.", lo=1)
+    address_score: float = option("Risk score of an address over address_throttle.", lo=0, hi=1)
+    address_block_per_day: int = option("Failures of one address within a day that block it.", lo=1)
+    address_block_score: float = option("Risk score of an address over address_block_per_day.", lo=0, hi=1)
+    username_throttle: int = option("Failures on one username within the window that hold its attempts.",
+                                    lo=1)
+    username_score: float = option("Risk score of an attempt on such a username.", lo=0, hi=1)
+    #: How long an address that logged in to a username is trusted for it (seconds).
+    remember_success_seconds: float = option("How long an address that logged in to a username is "
+                                             "trusted for it.", key="remember_success_days", lo=0, hi=365,
+                                             convert=lambda days: days * 86400.0)
+
+    def check(self) -> Iterator[OptionProblem]:
+        if self.address_block_per_day < self.address_throttle:
+            yield OptionProblem("address_block_per_day", f"{self.address_block_per_day} is less than "
+                                f"address_throttle ({self.address_throttle})",
+                                "address_block_per_day >= address_throttle", ("address_throttle",))
+
+    def counted_per_key(self) -> tuple[int, ...]:
+        return (self.address_block_per_day, self.username_throttle) if self.enabled else ()
+
+
 class FailedLogins(Detector):
     name = "failed_logins"
+    options_class = FailedLoginsOptions
+    plans_every_route = True
     guards = frozenset({LOGIN})
 
     def __init__(self, options: FailedLoginsOptions) -> None:
@@ -84,7 +122,8 @@ class FailedLogins(Detector):
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> FailedLogins | None:
-        return cls(policy.failed_logins) if policy.failed_logins.enabled else None
+        options = policy.options(FailedLoginsOptions)
+        return cls(options) if options.enabled else None
 
     # -- which requests ---------------------------------------------------------------
 
@@ -184,3 +223,21 @@ class FailedLogins(Detector):
                 "some from this network: its attempts on it wait until they are older",
                 {"failed": failed, "seconds": o.window_seconds}))
         return signals
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """Password-guessing limits in words, from the policy (what the regulator report says of them)."""
+        o = policy.failed_logins
+        limits = "limits password guessing on the login forms."
+        serves: tuple[Expectation, ...] = ("suspicious_ips",)
+        if not o.enabled:
+            return ControlDescription(cls.name, "Failed logins", False, limits, serves=serves, refuses=False)
+        window = f"{o.window_seconds / 60:g} minutes"
+        rules = (f"{o.address_throttle} failed logins from one address within {window}: its logins are "
+                 f"{outcome(policy, o.address_score)}; {o.address_block_per_day} within a day: "
+                 f"{outcome(policy, o.address_block_score)}.",
+                 f"{o.username_throttle} failed logins on one username within {window}: attempts on it from "
+                 f"the networks that failed are {outcome(policy, o.username_score)}.")
+        strongest = max(o.address_score, o.address_block_score, o.username_score)
+        return ControlDescription(cls.name, "Failed logins", True, limits, rules, serves,
+                                  refuses=refused_alone(policy, strongest))

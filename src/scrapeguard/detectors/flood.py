@@ -29,12 +29,15 @@ request off the member-data routes).
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 from functools import lru_cache
 
 from scrapeguard.detectors.base import Counted, Detector, Signal, distinct, history
+from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, refused_alone
 from scrapeguard.detectors.windows import actor
 from scrapeguard.events import Event
-from scrapeguard.policy.model import FloodOptions, Policy
+from scrapeguard.policy.model import Policy
+from scrapeguard.policy.options import option, table
 from scrapeguard.routes import MEMBER_DATA_KINDS, is_static
 from scrapeguard.stores.base import CountRequest, HistoryRequest, StateStore, StoreRequest, Window
 
@@ -71,8 +74,29 @@ def one_shot_agents(entries: list[tuple[float, str]], since: float) -> int:
     return sum(1 for n in seen.values() if n == 1)
 
 
+@dataclass(frozen=True, slots=True)
+@table("detectors.flood")
+class FloodOptions:
+    """Paces no person produces, on any route."""
+
+    enabled: bool = option("Whether the detector runs.")
+    pages: int = option("Distinct paths one client may ask for within pages_seconds.", lo=2)
+    pages_seconds: float = option("The window of the pages rule.", lo=1, hi=3600)
+    pages_score: float = option("Risk score of a request over the pages limit.", lo=0, hi=1)
+    # an address's history keeps KEEP requests: the limit, and some repeated agents, must fit in it
+    user_agents: int = option("One-request user agents from one address within user_agents_seconds.",
+                              lo=2, hi=KEEP - 8)
+    user_agents_seconds: float = option("The window of the user-agents rule.", lo=1, hi=3600)
+    user_agents_score: float = option("Risk score of a tool switching its user agent.", lo=0, hi=1)
+
+    def counted_per_key(self) -> tuple[int, ...]:
+        return (self.pages,) if self.enabled else ()
+
+
 class Flood(Detector):
     name = "flood"
+    options_class = FloodOptions
+    plans_every_route = True
 
     def __init__(self, options: FloodOptions) -> None:
         self.options = options
@@ -80,7 +104,8 @@ class Flood(Detector):
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> Flood | None:
-        return cls(policy.flood) if policy.flood.enabled else None
+        options = policy.options(FloodOptions)
+        return cls(options) if options.enabled else None
 
     def judges(self, event: Event) -> bool:
         return not is_static(event.path, event.route.kind)  # a static file is recorded, never refused
@@ -117,7 +142,7 @@ class Flood(Detector):
                 self.name, who[0], o.pages_score,
                 f"{who[1]} asked for more than {o.pages} distinct pages within "
                 f"{o.pages_seconds:g} seconds: a crawl at a pace no reader keeps",
-                {"pages": pages.counts[0] + 1, "seconds": o.pages_seconds}))
+                {"pages": pages.counts[0] + 1, "limit": o.pages, "seconds": o.pages_seconds}))
         if self._cookieless(event):
             past = history(counted, f"ip:{event.ip}", AGENTS)
             # (with no more requests in the window than the limit, no more user agents either)
@@ -131,5 +156,20 @@ class Flood(Detector):
                         f"{agents} different user agents from one address within "
                         f"{o.user_agents_seconds:g} seconds, each on a single request without its "
                         "page's files: a tool switching its user agent",
-                        {"user_agents": agents, "seconds": o.user_agents_seconds}))
+                        {"user_agents": agents, "limit": o.user_agents, "seconds": o.user_agents_seconds}))
         return signals
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """Flood detection in words, from the policy (what the regulator report says of it)."""
+        o = policy.flood
+        limits = "refuses paces no person produces, on every route."
+        serves: tuple[Expectation, ...] = ("bot_patterns",)
+        if not o.enabled:
+            return ControlDescription(cls.name, "Floods", False, limits, serves=serves, refuses=False)
+        rules = (f"More than {o.pages} distinct pages within {o.pages_seconds:g} seconds from one client: "
+                 f"{outcome(policy, o.pages_score)}.",
+                 f"More than {o.user_agents} user agents from one address within {o.user_agents_seconds:g} "
+                 f"seconds, each used once and without cookies: {outcome(policy, o.user_agents_score)}.")
+        return ControlDescription(cls.name, "Floods", True, limits, rules, serves,
+                                  refuses=refused_alone(policy, max(o.pages_score, o.user_agents_score)))

@@ -10,17 +10,44 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+
 from scrapeguard.detectors.automation import HISTORY as AUTOMATION_HISTORY
 from scrapeguard.detectors.base import Counted, Detector, Signal, history
+from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, refused_alone
 from scrapeguard.detectors.windows import actor, anonymous_key
 from scrapeguard.events import Event
-from scrapeguard.policy.model import HoneypotOptions, Policy
+from scrapeguard.policy.model import Policy
+from scrapeguard.policy.options import OptionProblem, option, table
 from scrapeguard.stores.base import StateStore
+
+
+@dataclass(frozen=True, slots=True)
+@table("detectors.honeypot")
+class HoneypotOptions:
+    enabled: bool = option("Whether the detector runs.")
+    trap_paths: tuple[str, ...] = option('Paths no person reaches ("*" at the end: a prefix).')
+    trap_score: float = option("Risk score of following a trap link.", lo=0, hi=1)
+    canary_members: frozenset[str] = option('Decoy members ("id:N", "username:NAME") linked nowhere.',
+                                            convert=lambda names: frozenset(n.lower() for n in names))
+    canary_score: float = option("Risk score of asking for a canary member.", lo=0, hi=1)
+
+    def check(self) -> Iterator[OptionProblem]:
+        for i, path in enumerate(self.trap_paths):
+            if not path.startswith("/"):
+                yield OptionProblem(f"trap_paths[{i}]", f"{path!r} must be a path starting with '/'",
+                                    '"/trap/" or "/members/all*"')
+        for subject in sorted(self.canary_members):
+            name, _, value = subject.partition(":")
+            if not name or not value:
+                yield OptionProblem("canary_members", f"{subject!r} is not a member subject",
+                                    '"id:N" or "username:NAME" (the route map\'s subject name and value)')
 
 
 class Honeypot(Detector):
     name = "honeypot"
-    plans_member_data_only = True
+    options_class = HoneypotOptions
 
     def __init__(self, options: HoneypotOptions) -> None:
         self.options = options
@@ -29,7 +56,7 @@ class Honeypot(Detector):
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> Honeypot | None:
-        o = policy.honeypot
+        o = policy.options(HoneypotOptions)
         if not o.enabled or not (o.trap_paths or o.canary_members):
             return None  # nothing to watch
         return cls(o)
@@ -69,3 +96,21 @@ class Honeypot(Detector):
                            f"{who} asked for canary member {subject}, a decoy profile linked nowhere "
                            "(only enumeration finds it)", {"canary": subject})]
         return []
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """The traps in words, from the policy (what the regulator report says of them)."""
+        o = policy.honeypot
+        limits = "sets traps no person reaches: hidden links, and canary profiles linked nowhere."
+        serves: tuple[Expectation, ...] = ("bot_patterns",)
+        on = o.enabled and bool(o.trap_paths or o.canary_members)
+        if not on:
+            return ControlDescription(cls.name, "Honeypots", False, limits, serves=serves, refuses=False)
+        rules = []
+        if o.trap_paths:
+            rules.append(f"{len(o.trap_paths)} trap path(s): a visit is {outcome(policy, o.trap_score)}.")
+        if o.canary_members:
+            rules.append(f"{len(o.canary_members)} canary member(s): a visit is "
+                         f"{outcome(policy, o.canary_score)}.")
+        return ControlDescription(cls.name, "Honeypots", True, limits, tuple(rules), serves,
+                                  refuses=refused_alone(policy, max(o.trap_score, o.canary_score)))

@@ -15,9 +15,11 @@ they combine.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 from scrapeguard.detectors.base import Counted, Detector, Signal
+from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, refused_alone
 from scrapeguard.detectors.windows import actor
 from scrapeguard.events import Event
 from scrapeguard.intel.networks import NetworkSet
@@ -30,16 +32,36 @@ from scrapeguard.intel.reputation import (
     looks_like_hosting,
     origin,
 )
-from scrapeguard.policy.model import IpReputationOptions, Policy
+from scrapeguard.policy.model import IPNetwork, Policy
+from scrapeguard.policy.options import option, table
 from scrapeguard.routes import MEMBER_DATA_KINDS
 from scrapeguard.stores.base import StateStore
 
 MEMBER_DATA = MEMBER_DATA_KINDS
 
 
+@dataclass(frozen=True, slots=True)
+class NetworkList:
+    """A named list of networks and the score a request for member data from one of them gets."""
+
+    name: str = option("What the list is (named in reasons).", convert=str.strip)
+    cidrs: tuple[IPNetwork, ...] = option("The list's networks.")
+    score: float = option("Risk score of a request from one of them.", lo=0, hi=1)
+
+
+@dataclass(frozen=True, slots=True)
+@table("detectors.ip_reputation")
+class IpReputationOptions:
+    enabled: bool = option("Whether the detector runs.")
+    datacenter_score: float = option("Risk score of a hosting or cloud network.", lo=0, hi=1)
+    vpn_score: float = option("Risk score of a commercial VPN exit.", lo=0, hi=1)
+    asn_lookup: bool = option("Whether the network's operator is looked up (offline ASN database).")
+    lists: tuple[NetworkList, ...] = option("The policy's own lists ([[detectors.ip_reputation.lists]]).")
+
+
 class IpReputation(Detector):
     name = "ip_reputation"
-    plans_member_data_only = True
+    options_class = IpReputationOptions
     #: A network look-up per new address: asked only to corroborate, unless its scores alone can
     #: refuse or challenge (with the default policy they challenge: a hosting network is bot evidence).
     corroborates = True
@@ -54,7 +76,7 @@ class IpReputation(Detector):
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> IpReputation | None:
-        o = policy.ip_reputation
+        o = policy.options(IpReputationOptions)
         if not o.enabled:
             return None
         asn = asn_lookup() if o.asn_lookup else None
@@ -102,3 +124,25 @@ class IpReputation(Detector):
             signals.append(Signal(self.name, key, o.vpn_score, f"{ip} is a VPN exit ({operator})",
                                   {"network": "vpn", "operator": operator}))
         return signals
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """Network reputation in words, from the policy (what the regulator report says of it)."""
+        from scrapeguard.risk import BOT_EVIDENCE
+
+        o = policy.ip_reputation
+        bot = cls.name in BOT_EVIDENCE
+        limits = "weighs where a request for member data comes from (data centres, VPNs, the policy's lists)."
+        serves: tuple[Expectation, ...] = ("suspicious_ips",)
+        if not o.enabled:
+            return ControlDescription(cls.name, "Network reputation", False, limits, serves=serves,
+                                      refuses=False)
+        hosting = "hosting and cloud networks" + (" (ranges, and operators whose ASN says hosting)"
+                                                  if o.asn_lookup else " (shipped ranges)")
+        rules = [f"Requests from {hosting}: {outcome(policy, o.datacenter_score, bot)}.",
+                 f"Requests from commercial VPN exits: {outcome(policy, o.vpn_score, bot)}."]
+        rules += [f"Requests from the list {n.name!r} ({len(n.cidrs)} networks): "
+                  f"{outcome(policy, n.score, bot)}." for n in o.lists]
+        strongest = max([o.datacenter_score, o.vpn_score, *(n.score for n in o.lists)])
+        return ControlDescription(cls.name, "Network reputation", True, limits, tuple(rules), serves,
+                                  refuses=refused_alone(policy, strongest, bot))

@@ -13,10 +13,15 @@ affected.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+
 from scrapeguard.detectors.base import BY_LOGIN, Counted, Detector, Signal, distinct
+from scrapeguard.detectors.description import ControlDescription, Expectation
 from scrapeguard.detectors.windows import DAY
 from scrapeguard.events import Event
-from scrapeguard.policy.model import LoginWallOptions, Policy
+from scrapeguard.policy.model import Policy
+from scrapeguard.policy.options import OptionProblem, option, table
 from scrapeguard.routes import PROFILE
 from scrapeguard.stores.base import CountRequest, StateStore, StoreRequest, Window
 
@@ -24,9 +29,32 @@ from scrapeguard.stores.base import CountRequest, StateStore, StoreRequest, Wind
 SET = "anonymous_profiles"
 
 
+@dataclass(frozen=True, slots=True)
+@table("detectors.login_wall")
+class LoginWallOptions:
+    """An allowance of member profiles for anonymous visitors."""
+
+    enabled: bool = option("Whether the login wall is up.")
+    per_address_per_day: int = option("Profiles anonymous visitors of one address see a day (0: no limit).",
+                                      lo=0)
+    per_network_per_day: int = option("Profiles anonymous visitors of one network see a day (0: no limit).",
+                                      lo=0)
+    #: Where the login wall sends people (a path on the site, or a URL).
+    login_url: str = option("Where the login wall sends people (a path on the site, or a URL).")
+    status: int = option("Status of the login wall's page.", lo=200, hi=599)
+
+    def check(self) -> Iterator[OptionProblem]:
+        if not self.login_url.startswith(("/", "https://", "http://")):
+            yield OptionProblem("login_url", f"{self.login_url!r} is neither a path nor a URL",
+                                "a path starting with / or an http(s):// URL")
+
+    def counted_per_key(self) -> tuple[int, ...]:
+        return (self.per_address_per_day, self.per_network_per_day) if self.enabled else ()
+
+
 class LoginWall(Detector):
     name = "login_wall"
-    plans_member_data_only = True
+    options_class = LoginWallOptions
 
     def __init__(self, options: LoginWallOptions) -> None:
         self.options = options
@@ -35,7 +63,7 @@ class LoginWall(Detector):
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> LoginWall | None:
-        o = policy.login_wall
+        o = policy.options(LoginWallOptions)
         if not o.enabled or not (o.per_address_per_day or o.per_network_per_day):
             return None
         return cls(o)
@@ -73,3 +101,20 @@ class LoginWall(Detector):
                 f"(allowance {windows[0].limit}/day without logging in)",
                 {"per_day": result.counts[0], "allowance": windows[0].limit}, answered_by=BY_LOGIN))
         return signals
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """The login wall in words, from the policy (what the regulator report says of it)."""
+        o = policy.login_wall
+        limits = "asks anonymous visitors to log in after an allowance of member profiles."
+        serves: tuple[Expectation, ...] = ("profile_limits",)
+        if not o.enabled or not (o.per_address_per_day or o.per_network_per_day):
+            return ControlDescription(cls.name, "Login wall", False, limits, serves=serves, refuses=False)
+        rules = []
+        if o.per_address_per_day:
+            rules.append(f"{o.per_address_per_day} distinct profiles a day per address.")
+        if o.per_network_per_day:
+            rules.append(f"{o.per_network_per_day} distinct profiles a day per network (IPv4 /24, IPv6 /64).")
+        rules.append(f"Over it, an anonymous visitor is asked to log in (HTTP {o.status}); members are never "
+                     "affected.")
+        return ControlDescription(cls.name, "Login wall", True, limits, tuple(rules), serves)

@@ -12,9 +12,13 @@ creation time, which the site gives the guard (X-Account-Created).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from scrapeguard.detectors.base import Counted, Detector, Signal, distinct
+from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, refused_alone
 from scrapeguard.events import Event
-from scrapeguard.policy.model import NewAccountOptions, Policy
+from scrapeguard.policy.model import Policy
+from scrapeguard.policy.options import option, table
 from scrapeguard.routes import CONTACT_LOOKUP, LISTING, PROFILE
 from scrapeguard.stores.base import UNLIMITED, CountRequest, StateStore, StoreRequest, Window
 
@@ -22,9 +26,20 @@ from scrapeguard.stores.base import UNLIMITED, CountRequest, StateStore, StoreRe
 SET = "early"
 
 
+@dataclass(frozen=True, slots=True)
+@table("detectors.new_account")
+class NewAccountOptions:
+    enabled: bool = option("Whether the detector runs.")
+    watch_hours: float = option("How long after sign-up an account is watched.", lo=0, hi=24 * 30,
+                                lo_open=True)
+    allowance_base: int = option("Look-ups an account may make at once.", lo=1)
+    allowance_per_hour: float = option("Look-ups added for every hour of the account's age.", lo=0)
+    score: float = option("Risk score of a look-up beyond the allowance.", lo=0, hi=1)
+
+
 class NewAccount(Detector):
     name = "new_account"
-    plans_member_data_only = True
+    options_class = NewAccountOptions
 
     def __init__(self, options: NewAccountOptions) -> None:
         self.options = options
@@ -33,7 +48,8 @@ class NewAccount(Detector):
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> NewAccount | None:
-        return cls(policy.new_account) if policy.new_account.enabled else None
+        options = policy.options(NewAccountOptions)
+        return cls(options) if options.enabled else None
 
     def _age(self, event: Event) -> float | None:
         """The account's age in seconds, if it is young enough to be watched."""
@@ -81,6 +97,22 @@ class NewAccount(Detector):
                        f"new account (created {_age_words(age)} ago) looked up {looked_up} members, "
                        f"searches or listings already (allowance at its age: {allowance})",
                        {"age_seconds": round(age), "looked_up": looked_up, "allowance": allowance})]
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """The new-account allowance in words, from the policy (what the regulator report says of it)."""
+        o = policy.new_account
+        limits = ("watches how fast young accounts look other members up (profiles, contact look-ups, "
+                  "listings and searches), judged against the account's age.")
+        serves: tuple[Expectation, ...] = ("new_accounts",)
+        if not o.enabled:
+            return ControlDescription(cls.name, "New accounts", False, limits, serves=serves, refuses=False)
+        rules = (f"In its first {o.watch_hours:g} hours an account may look up {o.allowance_base} members "
+                 f"plus {o.allowance_per_hour:g} for every hour it has existed; beyond that: "
+                 f"{outcome(policy, o.score)}.",
+                 "It needs the account's creation time, which the site gives the guard.")
+        return ControlDescription(cls.name, "New accounts", True, limits, rules, serves,
+                                  refuses=refused_alone(policy, o.score))
 
 
 def _age_words(seconds: float) -> str:

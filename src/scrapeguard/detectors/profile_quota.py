@@ -15,10 +15,24 @@ a scraper that stays just under the daily quota day after day.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from scrapeguard.detectors.base import Counted, Detector, Signal, distinct
-from scrapeguard.detectors.windows import DAY, HOUR, anonymous_key, hour_and_day, over_quota_detail
+from scrapeguard.detectors.description import ControlDescription, Expectation, outcome, quota, refused_alone
+from scrapeguard.detectors.windows import (
+    DAY,
+    HOUR,
+    WEEK,
+    anonymous_key,
+    exhausted_period,
+    hour_and_day,
+    quota_detail,
+    quota_evidence,
+)
 from scrapeguard.events import Event
-from scrapeguard.policy.model import Policy, ProfileQuotaOptions, Quota
+from scrapeguard.policy.model import Policy, Quota
+from scrapeguard.policy.options import option, table
 from scrapeguard.routes import PROFILE
 from scrapeguard.stores.base import NO_ESCALATION, CountRequest, StateStore, StoreRequest, Window
 
@@ -28,7 +42,16 @@ SET = "profiles"
 SHARED = "shared"
 #: Name of the set of an address's sessions that used up the anonymous quota.
 EXHAUSTED = "exhausted"
-WEEK = 7 * DAY
+#: What the quota counts, in words ("{n}": how many).
+VIEWED = "viewed {n} distinct member profiles"
+
+
+def over_quota(who: str, quota: str, period: str, count: int, limit: int,
+               span: str = "") -> tuple[str, dict[str, Any]]:
+    """A profile quota gone over, as the engine and log analysis say it: the detail for people and
+    the evidence for programs. `quota` names the policy's table (anonymous, account, new_account,
+    shared_address, network), `period` "hour", "day" or "week"; `span` as in `quota_detail`."""
+    return quota_detail(who, VIEWED, count, limit, period, span), quota_evidence(quota, period, count, limit)
 
 
 def quota_windows(quota: Quota) -> tuple[Window, ...]:
@@ -37,9 +60,34 @@ def quota_windows(quota: Quota) -> tuple[Window, ...]:
     return (*hour_day, Window(WEEK, quota.per_week)) if quota.per_week else hour_day
 
 
+@dataclass(frozen=True, slots=True)
+@table("detectors.profile_quota")
+class ProfileQuotaOptions:
+    enabled: bool = option("Whether the detector runs.")
+    score: float = option("Risk score of a view that would go over a quota.", lo=0, hi=1)
+    anonymous: Quota = option("Visitors without an account (per issued browser session, else per IP).")
+    account: Quota = option("Logged-in accounts, per account.")
+    new_account: Quota = option("Accounts younger than new_account_max_age_days, per account.")
+    new_account_max_age_days: float = option("Age below which an account is new.",
+                                             key="new_account.max_age_days", lo=0)
+    network_enabled: bool = option("Whether views are also counted per network (/24, /64).",
+                                   key="network.enabled")
+    network: Quota = option("All views from one network, when network_enabled.")
+    #: All anonymous browser sessions of one address together (see profile_quota).
+    shared_address: Quota = option("All anonymous browser sessions of one address together.")
+    rotation_score: float = option("Risk score of cookie rotation (a second session of an address "
+                                   "using up its quota within the hour).", lo=0, hi=1)
+
+    def counted_per_key(self) -> tuple[int, ...]:
+        quotas = [self.anonymous, self.account, self.shared_address, self.new_account]
+        if self.network_enabled:
+            quotas.append(self.network)
+        return tuple(max(q.per_day, q.per_week) for q in quotas)
+
+
 class ProfileQuota(Detector):
     name = "profile_quota"
-    plans_member_data_only = True
+    options_class = ProfileQuotaOptions
 
     def __init__(self, options: ProfileQuotaOptions) -> None:
         self.options = options
@@ -55,20 +103,21 @@ class ProfileQuota(Detector):
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> ProfileQuota | None:
-        return cls(policy.profile_quota) if policy.profile_quota.enabled else None
+        options = policy.options(ProfileQuotaOptions)
+        return cls(options) if options.enabled else None
 
-    def _who(self, event: Event) -> tuple[str, str, tuple[Window, ...]] | None:
-        """The key the view counts against, who that is in words, and the quota."""
+    def _who(self, event: Event) -> tuple[str, str, str, tuple[Window, ...]] | None:
+        """The key the view counts against, who that is in words, the quota's name and its windows."""
         if event.account is not None:
             young = (event.account_created is not None
                      and event.ts - event.account_created < self.new_account_seconds)
             if young:
-                return f"account:{event.account}", "new account", self._new_account
-            return f"account:{event.account}", "account", self._account
+                return f"account:{event.account}", "new account", "new_account", self._new_account
+            return f"account:{event.account}", "account", "account", self._account
         if event.session is not None and event.session_issued:
-            return f"session:{event.session}", "anonymous browser session", self._anonymous
+            return f"session:{event.session}", "anonymous browser session", "anonymous", self._anonymous
         anonymous = anonymous_key(event)
-        return (*anonymous, self._anonymous) if anonymous else None
+        return (*anonymous, "anonymous", self._anonymous) if anonymous else None
 
     def _shares_address(self, event: Event) -> bool:
         """Whether the view also counts in its address's shared anonymous quota."""
@@ -86,7 +135,7 @@ class ProfileQuota(Detector):
         who = self._who(event)
         if who is None:
             return []
-        requests: list[StoreRequest] = [CountRequest(who[0], SET, route.subject, who[2])]
+        requests: list[StoreRequest] = [CountRequest(who[0], SET, route.subject, who[3])]
         if self._shares_address(event):
             requests.append(CountRequest(f"ip:{event.ip}", SHARED, route.subject, self._shared))
         if self._network is not None and event.ip:
@@ -99,18 +148,18 @@ class ProfileQuota(Detector):
         signals = []
         who = self._who(event)
         if who is not None:
-            signal = self._judge(who[0], SET, who[1], who[2], counted)
+            signal = self._judge(who[0], SET, who[1], who[2], who[3], counted)
             if signal:
                 signals.append(signal)
                 if who[0].startswith("session:") and event.ip:
                     signals += self._rotation(event, store)
         if self._shares_address(event):
             signal = self._judge(f"ip:{event.ip}", SHARED, "address shared by anonymous browser sessions",
-                                 self._shared, counted)
+                                 "shared_address", self._shared, counted)
             if signal:
                 signals.append(signal)
         if self._network is not None and event.ip:
-            signal = self._judge(f"net:{event.net}", SET, "network", self._network, counted)
+            signal = self._judge(f"net:{event.net}", SET, "network", "network", self._network, counted)
             if signal:
                 signals.append(signal)
         return signals
@@ -128,7 +177,7 @@ class ProfileQuota(Detector):
                        f"another browser session from {event.ip} used up the anonymous quota within the "
                        "hour: cookies are being thrown away for fresh quotas", {"rotation": True})]
 
-    def _judge(self, key: str, name: str, who: str, windows: tuple[Window, ...],
+    def _judge(self, key: str, name: str, who: str, quota: str, windows: tuple[Window, ...],
                counted: Counted) -> Signal | None:
         result = distinct(counted, key, name)
         if result is None or result.admitted:
@@ -137,12 +186,42 @@ class ProfileQuota(Detector):
         per_hour, per_day = result.counts[0], result.counts[1]
         evidence = {"per_hour": per_hour, "per_day": per_day,
                     "quota_per_hour": hour.limit, "quota_per_day": day.limit}
-        did = "viewed {n} distinct member profiles"
         if len(windows) > 2 and len(result.counts) > 2:
             week, per_week = windows[2], result.counts[2]
             evidence |= {"per_week": per_week, "quota_per_week": week.limit}
             if per_hour < hour.limit and per_day < day.limit:  # only the week is full
-                detail = f"{who} {did.format(n=per_week)} in the last 7 days (quota {week.limit}/week)"
-                return Signal(self.name, key, self.score, detail, evidence)
-        detail = over_quota_detail(who, did, result._replace(counts=(per_hour, per_day)), (hour, day))
-        return Signal(self.name, key, self.score, detail, evidence)
+                detail, facts = over_quota(who, quota, "week", per_week, week.limit)
+                return Signal(self.name, key, self.score, detail, evidence | facts)
+        period = exhausted_period(result._replace(counts=(per_hour, per_day)), (hour, day))
+        count, limit = (per_hour, hour.limit) if period == "hour" else (per_day, day.limit)
+        detail, facts = over_quota(who, quota, period, count, limit)
+        return Signal(self.name, key, self.score, detail, evidence | facts)
+
+    @classmethod
+    def describe(cls, policy: Policy) -> ControlDescription:
+        """The profile quotas in words, from the policy (what the regulator report says of them)."""
+        o = policy.profile_quota
+        limits = "limits how many distinct other members' profiles one account, browser or address views."
+        serves: tuple[Expectation, ...] = ("profile_limits", "new_accounts", "suspicious_ips")
+        if not o.enabled:
+            return ControlDescription(cls.name, "Profile quotas", False, limits, serves=serves, refuses=False)
+        rules = [
+            f"An account: at most {quota(o.account, 'profiles')}.",
+            f"An account younger than {o.new_account_max_age_days:g} days: at most "
+            f"{quota(o.new_account, 'profiles')}.",
+            f"An anonymous visitor (per browser session the site issued, else per IP address): at most "
+            f"{quota(o.anonymous, 'profiles')}; all anonymous visitors of one address together at most "
+            f"{quota(o.shared_address, 'profiles')}.",
+            f"A view over a quota is {outcome(policy, o.score)}.",
+            f"A second browser session of one address using up its quota within an hour (cookie rotation) is "
+            f"{outcome(policy, o.rotation_score)}.",
+        ]
+        off: tuple[str, ...] = ()
+        if o.network_enabled:
+            rules.append(f"All visitors of one network (IPv4 /24, IPv6 /64) together: at most "
+                         f"{quota(o.network, 'profiles')}.")
+        else:
+            off = ("Whole networks (IPv4 /24, IPv6 /64) are not counted together: the per-network quota is "
+                   "off.",)
+        return ControlDescription(cls.name, "Profile quotas", True, limits, tuple(rules), serves, off,
+                                  ("suspicious_ips",) if off else (), refused_alone(policy, o.score))

@@ -94,6 +94,21 @@ def read_subject(body: bytes, content_type: str | None, field: str,
     return FormSubject(subject_value(field, value) if value is not None else None)
 
 
+def read_field(body: bytes, content_type: str | None, field: str) -> str | None:
+    """The value of `field` in an HTML form post (URL-encoded or multipart), as it was sent; None
+    if absent. Raises FormError when the body is ambiguous, unreadable or not such a form."""
+    if len(body) > FORM_LIMIT:
+        raise FormError(413, f"a form is at most {FORM_LIMIT // 1024} KiB here")
+    media, params = _media_type(content_type or "")
+    if params.get("charset", "").strip().lower() not in CHARSETS:
+        raise FormError(415, "a form body must be UTF-8")
+    if media == "application/x-www-form-urlencoded":
+        return _urlencoded(body, field)
+    if media == "multipart/form-data":
+        return _multipart(body, content_type or "", field)
+    raise FormError(415, "this form is sent as application/x-www-form-urlencoded or multipart/form-data")
+
+
 def _one(values: Sequence[str], field: str) -> str | None:
     if len(values) > 1:
         raise FormError(400, f"the form field {field!r} is given more than once")

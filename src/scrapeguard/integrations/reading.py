@@ -132,7 +132,9 @@ def read_cookies(line: str | None, names: Iterable[str]) -> dict[str, str]:
         if values != {v for k, v in werkzeug if k == name and v}:
             raise AmbiguousRequest("ambiguous_cookie",
                                    f"The cookie {name!r} reads differently to different servers.")
-        if len(values) > 1:
+        # "session=tok; session=": Starlette and Django read the last (empty: no session), Werkzeug
+        # the first, so an empty value beside another is as ambiguous as two values
+        if len(values) > 1 or (values and any(k == name and not v for k, v in plain)):
             raise AmbiguousRequest("ambiguous_cookie", f"The cookie {name!r} is sent more than once "
                                    "with different values. Clearing this site's cookies helps.")
         if values:

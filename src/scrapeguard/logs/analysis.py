@@ -1,31 +1,41 @@
 """Analysis of large access logs: who asked for what, who went over the policy, whose data they got.
 
 Built on the tables `aggregates.py` reduced the requests to, block by block
-(Polars, bounded memory). The words used, also in docs/log-analysis.md:
+(Polars, bounded memory). Each detector it judges by has one meaning, the
+engine's: the thresholds are the policy's (the loaded one, else the default),
+and the reasons are the detectors' own sentences (`profile_quota.over_quota`,
+`enumeration.over_lookup_quota`, `bot_agents.agent_verdict`,
+`campaign.is_campaign` and `campaign_detail`). The words used, also in
+docs/log-analysis.md:
 
 - **actor**: whom a request counts against, as in the engine: the account when
   the log names one, else the client IP, else the session.
-- **flagged actor**, for one or more of these reasons (the policy's numbers):
+- **flagged actor**, for one or more of these reasons:
   - distinct member profiles served (status below 400, own profile excluded)
     over the profile quota in one clock hour, one UTC day or one calendar
     week (Monday to Sunday, UTC; when the quota has a weekly limit)
     (anonymous quota for IPs and sessions, account quota for accounts);
   - distinct contact look-ups over the look-up quota in an hour or a day;
-  - asking for member data (profiles, look-ups, listings) while the user
-    agent declares a scraping tool, a bot or an AI training crawler;
+  - asking for member data while the user agent declares what `bot_agents`
+    refuses or counts: a vulnerability scanner, a scraping tool, a
+    self-declared bot, an AI training crawler (when the policy refuses them);
   - claiming to be a search engine's crawler from an IP outside the
     operator's published ranges (no DNS: analysis is offline).
   Search engines' crawlers whose claim checks out are listed apart, never flagged.
 - **campaign**: actors (IPs) that are each under the quotas but together sweep
-  the members: at least `min_actors` IPs with the same user agent, from at
-  least two networks (/24, /64), each reaching at least `min_members` members,
-  their member sets largely disjoint (the union at least `min_disjoint` of the
-  sum), and together reaching more members than one visitor may in an hour.
-  Its actors are flagged too.
+  the members, by the campaign detector's definition and the policy's
+  `[detectors.campaign]` options: IPs with the same user agent spanning at least
+  `min_networks` networks (/24, /64) and reaching at least `min_members`
+  members together, their member sets largely disjoint (distinct members at
+  least `min_disjoint_share` of the (actor, member) pairs). The engine groups
+  actors whose own pages form a sweep; the reduced tables keep no order, so
+  here an IP stands for a sweeper when it reached `SWEEPER_MEMBERS` members,
+  and the user agent stands for the kind of sweep. Its actors are flagged too.
 
 Clock hours, UTC days and calendar weeks are used (not sliding windows as in
-the live engine): an actor spreading views across an hour boundary can stay
-under here and not in `replay`, which is the exact check.
+the live engine), and a campaign is judged over the whole log (not within
+the detector's `window_seconds`): an actor spreading views across an hour
+boundary can stay under here and not in `replay`, which is the exact check.
 
 - **timeline** (daily and weekly views): distinct member profiles served per
   UTC day and per calendar week, for each flagged actor and each campaign (all
@@ -35,16 +45,20 @@ under here and not in `replay`, which is the exact check.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import polars as pl
 
+from scrapeguard.detectors.bot_agents import agent_verdict, scanner_verdict
+from scrapeguard.detectors.campaign import campaign_detail, is_campaign
+from scrapeguard.detectors.enumeration import over_lookup_quota
+from scrapeguard.detectors.profile_quota import over_quota
+from scrapeguard.detectors.windows import WHO
 from scrapeguard.events import network_of
 from scrapeguard.intel.crawlers import (
-    AI_OTHER,
     AI_TRAINING,
     CRAWLER,
     SEARCH,
@@ -52,17 +66,26 @@ from scrapeguard.intel.crawlers import (
     UNVERIFIED,
     CrawlerVerifier,
     classify,
+    scanner_name,
 )
 from scrapeguard.logs.aggregates import Aggregates, aggregate_scan
 from scrapeguard.logs.exposure import ActorExposure, ExposureCounts, exposure_counts, exposure_of
 from scrapeguard.logs.reading import ReadStats
 from scrapeguard.logs.scanning import ScanResult
-from scrapeguard.policy.model import Policy, Quota, RouteRule
+from scrapeguard.policy.model import CampaignOptions, Policy, Quota, RouteRule
 from scrapeguard.routes import PAGE
 from scrapeguard.stores.base import UNLIMITED
 
 DAY = 86400
 WEEK = 7 * DAY
+#: The periods of the profile quota, shortest first (a quota gone over in a shorter one is told so).
+PERIODS = ("hour", "day", "week")
+#: The time a quota's period counts here, in words: clock periods (the engine's slide).
+CLOCK_PERIODS = {"hour": "in one clock hour", "day": "in one UTC day", "week": "in one calendar week"}
+#: Distinct members an IP reached for it to count towards a campaign. The engine counts an actor
+#: into a campaign when its own latest pages form a sweep (member ids in order); the tables a log
+#: is reduced to keep no order, so reaching this many members stands for sweeping here.
+SWEEPER_MEMBERS = 20
 #: Day 0 of the epoch (1970-01-01) was a Thursday: (day + 3) // 7 numbers the weeks from Monday.
 _MONDAY = 3
 
@@ -109,13 +132,6 @@ class Timeline:
             "per_day": [{"day": d, "profiles": n} for d, n in self.days],
             "per_week": [{"week": w, "profiles": n} for w, n in self.weeks],
         }
-
-
-@dataclass(frozen=True)
-class CampaignOptions:
-    min_actors: int = 3
-    min_members: int = 20
-    min_disjoint: float = 0.8
 
 
 @dataclass
@@ -260,7 +276,6 @@ def _status_class(status: pl.Expr) -> pl.Expr:
 def analyze(
     source: Aggregates | ScanResult,
     policy: Policy,
-    campaign: CampaignOptions | None = None,
     top: int = 20,
     progress: Callable[[str], None] | None = None,
 ) -> Analysis:
@@ -269,7 +284,6 @@ def analyze(
     `source` may also be requests kept by `scanning.scan_logs`; they are reduced first.
     """
     step = progress or (lambda _: None)
-    campaign = campaign or CampaignOptions()
     tables = source if isinstance(source, Aggregates) else aggregate_scan(source, policy.routes)
 
     step("totals")
@@ -291,13 +305,13 @@ def analyze(
     step("actors")
     actors = tables["actors"]
     reasons, verified = _flags(tables, policy, _peaks(tables, _over_quota_maybe(tables, policy)), agent_kinds)
-    campaigns = _campaigns(tables, reasons, policy, campaign)
+    campaigns = _campaigns(tables, reasons, policy.campaign)
     for c in campaigns:
+        detail = campaign_detail(f"campaign #{c.number}", c.networks, c.members_reached,
+                                 f"asking for member pages with one user agent ({len(c.actors)} IPs)",
+                                 "in the log")
         for actor in c.actors:
-            reasons.setdefault(actor, []).append(
-                f"one of {len(c.actors)} IPs of campaign #{c.number} (same user agent, "
-                f"{c.networks} networks, {c.members_reached} members together)"
-            )
+            reasons.setdefault(actor, []).append(detail)
 
     # summaries (Python objects) only for the actors reported: flagged, verified crawlers, the top ones
     top_names = actors.sort(["requests", "actor"], descending=[True, False]).head(top).get_column("actor")
@@ -517,42 +531,33 @@ def _flags(
     )
     for row in candidates.iter_rows(named=True):
         actor = row["actor"]
-        by_account = actor.startswith("account:")
-        quota = pq.account if by_account else pq.anonymous
-        lookups = en.lookups_account if by_account else en.lookups_anonymous
+        kind = actor.partition(":")[0]
+        who = WHO.get(kind, kind)
+        by_account = kind == "account"
         why = []
         if pq.enabled:
-            if row["profiles_peak_hour"] > quota.per_hour:
-                why.append(
-                    f"{row['profiles_peak_hour']} distinct member profiles in one hour "
-                    f"(quota {quota.per_hour}/hour)"
-                )
-            elif row["profiles_peak_day"] > quota.per_day:
-                why.append(
-                    f"{row['profiles_peak_day']} distinct member profiles in one day "
-                    f"(quota {quota.per_day}/day)"
-                )
-            elif row["profiles_peak_week"] > weekly(quota):
-                why.append(
-                    f"{row['profiles_peak_week']} distinct member profiles in one week "
-                    f"(quota {quota.per_week}/week)"
-                )
+            quota_name = "account" if by_account else "anonymous"
+            quota = pq.account if by_account else pq.anonymous
+            exceeded = _first_over(row, "profiles", [(p, getattr(quota, f"per_{p}")) for p in PERIODS])
+            if exceeded is not None:
+                period, peak, limit = exceeded
+                why.append(over_quota(who, quota_name, period, peak, limit, CLOCK_PERIODS[period])[0])
         if en.enabled:
-            if row["lookups_peak_hour"] > lookups.per_hour:
-                why.append(
-                    f"{row['lookups_peak_hour']} contact look-ups in one hour (quota {lookups.per_hour}/hour)"
-                )
-            elif row["lookups_peak_day"] > lookups.per_day:
-                why.append(
-                    f"{row['lookups_peak_day']} contact look-ups in one day (quota {lookups.per_day}/day)"
-                )
+            quota_name = "lookups_account" if by_account else "lookups_anonymous"
+            lookups = en.lookups_account if by_account else en.lookups_anonymous
+            exceeded = _first_over(row, "lookups", [("hour", lookups.per_hour), ("day", lookups.per_day)])
+            if exceeded is not None:
+                period, peak, limit = exceeded
+                why.append(over_lookup_quota(who, quota_name, period, peak, limit, CLOCK_PERIODS[period])[0])
         if why:
             reasons[actor] = why
 
-    # what the user agent declares, on requests for member data
-    bots = sorted(
-        ua for ua, kind in agent_kinds.items() if kind in (SEARCH, TOOL, CRAWLER, AI_TRAINING, AI_OTHER)
-    )
+    # what the user agent declares, on requests for member data (bot_agents' verdicts)
+    ba = policy.bot_agents
+    if not ba.enabled:
+        return reasons, set()
+    bots = sorted(ua for ua, kind in agent_kinds.items()
+                  if kind in (SEARCH, TOOL, CRAWLER, AI_TRAINING) or scanner_name(ua) is not None)
     pairs = (
         tables["agents_of"]
         .filter((pl.col("member_data") > 0) & pl.col("user_agent").is_in(bots))
@@ -567,53 +572,56 @@ def _flags(
     )
     verifier = CrawlerVerifier(resolver=None)  # published ranges only: offline and deterministic
     verified: set[str] = set()
+    lied: set[str] = set()
     for actor, ua, ip in declared.iter_rows():
-        kind = agent_kinds.get(ua, "")
-        why_bot = None
-        if kind == SEARCH:
-            agent = classify(ua)
-            if agent.crawler is not None and ip:
-                if verifier.verify(ip, agent.crawler) == UNVERIFIED:
-                    why_bot = (
-                        f"claims to be {agent.name} but {ip} is not in {agent.operator}'s published ranges"
-                    )
-                else:
-                    verified.add(actor)
-        elif kind == TOOL:
-            why_bot = f"scraping tool ({classify(ua).name}) asking for member data"
-        elif kind in (AI_TRAINING, AI_OTHER):
-            why_bot = f"AI crawler {classify(ua).name} asking for member data"
-        elif kind == CRAWLER:
-            why_bot = "self-declared bot asking for member data"
-        if why_bot and why_bot not in reasons.get(actor, []):
-            reasons.setdefault(actor, []).append(why_bot)
-    if policy.bot_agents.search_engines == "allow":
+        agent = classify(ua)
+        verdict = scanner_verdict(ua, ba) or agent_verdict(agent, ip, ba, verifier)
+        if agent.kind == SEARCH and agent.crawler is not None and ip:
+            if verifier.verify(ip, agent.crawler) == UNVERIFIED:
+                lied.add(actor)
+            else:
+                verified.add(actor)
+        if verdict is not None and verdict.detail not in reasons.get(actor, []):
+            reasons.setdefault(actor, []).append(verdict.detail)
+    if ba.search_engines == "allow":
         # verified search engines are exempt from the quotas, as in the engine (unless they also lied)
-        for actor in verified:
-            if not any(r.startswith("claims to be") for r in reasons.get(actor, [])):
-                reasons.pop(actor, None)
+        for actor in verified - lied:
+            reasons.pop(actor, None)
     return reasons, verified
 
 
-def _campaigns(
-    tables: Aggregates, reasons: dict[str, list[str]], policy: Policy, options: CampaignOptions
-) -> list[Campaign]:
-    """Groups of IPs, each under the quotas, with one user agent and disjoint slices of the members."""
+def _first_over(row: dict[str, Any], name: str,
+                limits: Iterable[tuple[str, int]]) -> tuple[str, int, int] | None:
+    """The first period (shortest first) whose peak in `row` went over its limit (0: no such quota),
+    as (period, peak, limit); None if none did."""
+    for period, limit in limits:
+        peak = int(row[f"{name}_peak_{period}"])
+        if limit and peak > limit:
+            return period, peak, limit
+    return None
+
+
+def _campaigns(tables: Aggregates, reasons: dict[str, list[str]], options: CampaignOptions) -> list[Campaign]:
+    """Groups of IPs, each under the quotas, with one user agent and disjoint slices of the members,
+    that are campaigns by the campaign detector's definition (`campaign.is_campaign`)."""
+    if not options.enabled:
+        return []
     who = pl.col("actor")
     ips = tables["reached"].filter(who.str.starts_with("ip:") & ~who.is_in(list(reasons)))
     # members reached (distinct) are at most the successful responses: count those first
-    enough = ips.group_by("actor").agg(pl.len().alias("n")).filter(pl.col("n") >= options.min_members)
+    enough = ips.group_by("actor").agg(pl.len().alias("n")).filter(pl.col("n") >= SWEEPER_MEMBERS)
     candidates = (
         ips.filter(who.is_in(enough.get_column("actor").to_list()))
         .group_by("actor")
         .agg(pl.col("subject").n_unique().alias("members_reached"))
-        .filter(pl.col("members_reached") >= options.min_members)
+        .filter(pl.col("members_reached") >= SWEEPER_MEMBERS)
         .sort("actor")
     )
     groups: dict[str, list[str]] = {}
     for actor, (_, ua) in _user_agents(tables, candidates.get_column("actor").to_list()).items():
         groups.setdefault(ua or "", []).append(actor)
-    groups = {ua: members for ua, members in groups.items() if len(members) >= options.min_actors}
+    # (an IP is in one network: a group with fewer IPs than the networks needed cannot be one)
+    groups = {ua: members for ua, members in groups.items() if len(members) >= options.min_networks}
     if not groups:
         return []
     involved = [a for members in groups.values() for a in members]
@@ -624,12 +632,11 @@ def _campaigns(
         .unique()
     )
     found: list[Campaign] = []
-    threshold = policy.profile_quota.anonymous.per_hour
     for ua, members in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0])):
         part = reached.filter(pl.col("actor").is_in(members))
         union = part.get_column("subject").n_unique()
-        total = part.height
+        views = part.height  # distinct (actor, member) pairs, as the detector counts its views
         networks = {network_of(a.split(":", 1)[1]) for a in members}
-        if len(networks) >= 2 and union > threshold and total and union >= options.min_disjoint * total:
+        if is_campaign(len(networks), union, views, options):
             found.append(Campaign(len(found) + 1, ua, sorted(members), len(networks), union))
     return found

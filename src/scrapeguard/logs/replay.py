@@ -35,7 +35,7 @@ def offline_policy(policy: Policy) -> Policy:
     """
     if not policy.bot_agents.verify_dns:
         return policy
-    return dataclasses.replace(policy, bot_agents=dataclasses.replace(policy.bot_agents, verify_dns=False))
+    return policy.with_options(dataclasses.replace(policy.bot_agents, verify_dns=False))
 
 
 @dataclass

@@ -5,11 +5,21 @@ deletion (with the SHA-256 of the document received), overdue reminders and a st
 Statuses: open -> letter_sent -> replied -> deletion_confirmed -> closed (a case may be closed
 from any status, with a note). A case is overdue while its deadline has passed and deletion
 is not confirmed.
+
+A letter is drafted, approved by another person than its drafter (legal, privacy officer or admin),
+then recorded as sent with the day and the channel it really went by: only then does the case
+move to letter_sent, and its deadline runs from that day. Letters go to the respondent, who knows
+addresses, not our pseudonyms: a case keeps the clear value of each pseudonymised actor the team
+enters (`identify`, checked against the pseudonym with the records' key), and a letter naming an
+actor whose clear value is not known cannot be approved.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -18,17 +28,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scrapeguard.compliance import CaseFacts, render_letter
+from scrapeguard.compliance.categories import packaged_taxonomy
+from scrapeguard.compliance.letters import case_facts_from_json, case_facts_to_json, deadline_after
+from scrapeguard.logs.formats import LogRecord
 from scrapeguard.policy.model import IncidentOptions
 from scrapeguard.records import audit
 from scrapeguard.records.decisions import decisions_of
-from scrapeguard.records.errors import InvalidStep, NotFound, RecordsError
+from scrapeguard.records.errors import InvalidStep, NotFound, PermissionDenied, RecordsError
 from scrapeguard.records.exposure import ledger
 from scrapeguard.records.incidents import actors_of
 from scrapeguard.records.incidents import get as get_incident
 from scrapeguard.records.incidents import public_id as incident_ref
 from scrapeguard.records.models import CaseLetter, CaseRecord, CaseStep
-from scrapeguard.records.notices import incident_facts, readable_actor
-from scrapeguard.records.users import Actor, require
+from scrapeguard.records.notices import incident_facts
+from scrapeguard.records.privacy import ADDRESS_KEYS, Pseudonymiser
+from scrapeguard.records.users import ADMIN, LEGAL, PRIVACY_OFFICER, Actor, require
 
 OPEN, LETTER_SENT, REPLIED, DELETION_CONFIRMED, CLOSED = (
     "open", "letter_sent", "replied", "deletion_confirmed", "closed")
@@ -36,6 +50,12 @@ STATUSES = (OPEN, LETTER_SENT, REPLIED, DELETION_CONFIRMED, CLOSED)
 LETTER_KINDS = ("cease_and_desist", "deletion_demand")
 #: Statuses in which a passed deadline makes a case overdue.
 AWAITING = (OPEN, LETTER_SENT, REPLIED)
+#: A letter's states.
+LETTER_DRAFT, LETTER_APPROVED, LETTER_SENT_STATE = "draft", "approved", "sent"
+#: Who may approve a letter (another person than its drafter).
+LETTER_APPROVERS = (LEGAL, PRIVACY_OFFICER, ADMIN)
+#: What a letter says of an actor whose clear value the case does not hold.
+UNIDENTIFIED = "not identified"
 
 
 def public_id(case_id: int) -> str:
@@ -71,8 +91,11 @@ def _move(session: Session, by: Actor, case: CaseRecord, status: str, at: dateti
 
 def open_case(session: Session, by: Actor, respondent: str, address: str | None = None,
               incident_id: str | int | None = None, actors: set[str] | None = None,
-              note: str = "") -> CaseRecord:
-    """A case against a person, a company or "the unknown operator of ..." (accounts/addresses)."""
+              note: str = "", clear_actors: Mapping[str, str] | None = None) -> CaseRecord:
+    """A case against a person, a company or "the unknown operator of ..." (accounts/addresses).
+
+    `clear_actors`: pseudonymised actor -> the clear value the team entered (`ip:p-..` -> `ip:1.2.3.4`),
+    for the letters."""
     require(by, "case.manage")
     if not respondent.strip():
         raise RecordsError("a case needs a respondent: a person, a company, or 'the unknown operator of ...'")
@@ -85,7 +108,8 @@ def open_case(session: Session, by: Actor, respondent: str, address: str | None 
     case = CaseRecord(respondent=respondent.strip()[:300], respondent_address=address,
                       incident_id=incident.id if incident else None, actors=sorted(linked), status=OPEN,
                       opened_by=by.name, opened_at=now, deadline=None, reply=None, replied_at=None,
-                      deletion_confirmed_at=None, deletion_document=None, deletion_sha256=None)
+                      deletion_confirmed_at=None, deletion_document=None, deletion_sha256=None,
+                      clear_actors={k: v for k, v in (clear_actors or {}).items() if k in linked})
     session.add(case)
     session.flush()
     _step(session, case, OPEN, by.name, now, note)
@@ -95,16 +119,102 @@ def open_case(session: Session, by: Actor, respondent: str, address: str | None 
     return case
 
 
-def evidence_lines(session: Session, case: CaseRecord) -> tuple[str, ...]:
-    """What the letter states as evidence: when, how much, from which accounts/addresses, what data."""
+def identify(session: Session, by: Actor, case_id: str | int, clear: list[str],
+             pseudonymiser: Pseudonymiser) -> CaseRecord:
+    """Record the clear value of pseudonymised actors of the case ("ip:203.0.113.7"), each checked
+    against the case's pseudonyms with the records' key; a value that matches none is refused."""
+    require(by, "case.manage")
+    case = get(session, case_id)
+    known = dict(case.clear_actors or {})
+    added = []
+    for value in clear:
+        name, sep, rest = value.partition(":")
+        if not sep or not rest or name not in ADDRESS_KEYS:
+            raise RecordsError(f"{value!r} is not a clear address key ({', '.join(sorted(ADDRESS_KEYS))}, "
+                               "e.g. ip:203.0.113.7)")
+        pseudonym = pseudonymiser.actor(value)
+        if pseudonym == value:
+            raise RecordsError(f"{value!r} is a pseudonym: give the clear address")
+        if pseudonym not in actors_of_case(session, case):
+            raise RecordsError(f"{value} is none of the actors of {public_id(case.id)} (with the records' "
+                               "pseudonym key): check the address and the key")
+        known[pseudonym] = value
+        added.append(pseudonym)
+    case.clear_actors = known
+    audit.record(session, by.name, "case.identify", "case", case.id, {"actors": sorted(added)})
+    return case
+
+
+def addresses_in_logs(records: Iterable[LogRecord], wanted: set[str],
+                      pseudonymiser: Pseudonymiser) -> dict[str, str]:
+    """Look the pseudonymised addresses `wanted` ("ip:p-..") up in access log records: the clear
+    address of each whose pseudonym (with the records' key) is one of them (IPv4-mapped IPv6 read
+    as IPv4 too). Stops reading once every one is found."""
+    found: dict[str, str] = {}
+    seen: set[str] = set()
+    for record in records:
+        if not record.ip or record.ip in seen:
+            continue
+        seen.add(record.ip)
+        forms = [record.ip]
+        if ":" in record.ip:
+            try:
+                mapped = ipaddress.IPv6Address(record.ip).ipv4_mapped
+            except ValueError:
+                mapped = None
+            if mapped is not None:
+                forms.append(str(mapped))
+        for form in forms:
+            pseudonym = pseudonymiser.key("ip", form)
+            if pseudonym in wanted and pseudonym not in found:
+                found[pseudonym] = f"ip:{form}"
+        if len(found) == len(wanted):
+            break
+    return found
+
+
+def letter_actor(actor: str, clear: Mapping[str, str]) -> str:
+    """How a letter names an actor: its clear value ("ip 203.0.113.7", "account 42"); a pseudonym
+    whose clear value the case lacks is named as such, for counsel to fill in before approval."""
+    name, _, value = clear.get(actor, actor).partition(":")
+    if name in ADDRESS_KEYS and value.startswith("p-"):
+        return (f"{name} address {UNIDENTIFIED} "
+                f"[Counsel: identify {value[:10]}.. with `scrapeguard cases identify`]")
+    return f"{name} {value}"
+
+
+def actors_of_case(session: Session, case: CaseRecord) -> set[str]:
+    """The case's actors and those of its incident (which may have grown since the case opened)."""
     actors = set(case.actors)
+    if case.incident_id is not None:
+        actors |= actors_of(session, case.incident_id)
+    return actors
+
+
+def unidentified(session: Session, case: CaseRecord) -> list[str]:
+    """The pseudonymised actors of the case (and its incident) whose clear value it does not hold."""
+    clear = case.clear_actors or {}
+    out = []
+    for actor in sorted(actors_of_case(session, case)):
+        name, _, value = actor.partition(":")
+        if name in ADDRESS_KEYS and value.startswith("p-") and actor not in clear:
+            out.append(actor)
+    return out
+
+
+def evidence_lines(session: Session, case: CaseRecord) -> tuple[str, ...]:
+    """What the letter states as evidence: when, how much, from which accounts/addresses, what data
+    (addresses in clear, data categories in words)."""
+    actors = set(case.actors)
+    clear = case.clear_actors or {}
     members = ledger(session, actors)
     decisions = decisions_of(session, actors)
-    lines = [f"Accounts and addresses (pseudonymised where marked): "
-             f"{', '.join(readable_actor(a) for a in sorted(actors)) or 'none recorded'}"]
+    lines = [f"Accounts and addresses: "
+             f"{', '.join(letter_actor(a, clear) for a in sorted(actors)) or 'none recorded'}"]
     if members:
         first, last = min(m.first_at for m in members), max(m.last_at for m in members)
-        categories = sorted({c for m in members for c in m.categories})
+        taxonomy = packaged_taxonomy()
+        categories = sorted({taxonomy.label(c) for m in members for c in m.categories})
         lines.append(f"Between {first:%Y-%m-%d %H:%M} and {last:%Y-%m-%d %H:%M} UTC these received the "
                      f"personal data of {len(members)} members ({sum(m.count for m in members)} responses).")
         lines.append(f"Data categories: {', '.join(categories)}.")
@@ -118,35 +228,123 @@ def evidence_lines(session: Session, case: CaseRecord) -> tuple[str, ...]:
 
 
 def write_letter(session: Session, by: Actor, case_id: str | int,
-                 kind: Literal["cease_and_desist", "deletion_demand"], deadline: datetime,
-                 options: IncidentOptions, template_dir: Path | None = None) -> CaseLetter:
-    """Generate a letter from the (editable) templates and record it; the case's deadline is the
-    letter's. Sending it is recorded with it: the letter is dated now."""
+                 kind: Literal["cease_and_desist", "deletion_demand"], deadline_days: int,
+                 options: IncidentOptions, template_dir: Path | None = None,
+                 now: datetime | None = None) -> CaseLetter:
+    """Draft a letter from the (editable) templates, giving the respondent `deadline_days` calendar
+    days from the day it is sent. The draft is dated `now`; it counts for nothing until another
+    person approves it (`approve_letter`) and it is recorded as sent (`send_letter`)."""
     require(by, "case.manage")
     if kind not in LETTER_KINDS:
         raise RecordsError(f"{kind!r} is not a letter ({', '.join(LETTER_KINDS)})")
+    if deadline_days < 1:
+        raise RecordsError("a letter gives at least one day to comply (--deadline-days)")
     case = get(session, case_id)
     if case.status == CLOSED:
         raise InvalidStep(f"{public_id(case.id)} is closed")
-    now = datetime.now(UTC)
-    if deadline <= now:
-        raise RecordsError("the deadline must be in the future")
+    now = now or datetime.now(UTC)
+    deadline = deadline_after(now, deadline_days)
     incident = get_incident(session, case.incident_id) if case.incident_id is not None else None
+    clear = case.clear_actors or {}
+    incident_part = None
+    if incident is not None:
+        incident_part = incident_facts(session, incident, options)
+        incident_part = replace(incident_part, actors=tuple(
+            letter_actor(a, clear) for a in sorted(actors_of(session, incident.id))))
     facts = CaseFacts(case_id=public_id(case.id), respondent=case.respondent,
                       respondent_address=case.respondent_address, organisation=options.organisation,
-                      contact=options.contact,
-                      incident=incident_facts(session, incident, options) if incident else None,
+                      contact=options.contact, incident=incident_part,
                       evidence=evidence_lines(session, case), demands_deadline=deadline, sent_at=now)
     document = render_letter(kind, facts, template_dir)
+    snapshot = {**case_facts_to_json(facts), "deadline_days": deadline_days,
+                "templates": str(template_dir) if template_dir else None,
+                "unidentified": unidentified(session, case)}
     letter = CaseLetter(case_id=case.id, kind=kind, title=document.title[:300], text=document.text,
                         sha256=hashlib.sha256(document.text.encode("utf-8")).hexdigest(),
-                        created_by=by.name, created_at=now, deadline=deadline)
+                        created_by=by.name, created_at=now, deadline=deadline, state=LETTER_DRAFT,
+                        facts=snapshot, approved_by=None, approved_at=None, sent_by=None, sent_at=None,
+                        channel=None, final_text=None, final_sha256=None)
     session.add(letter)
     session.flush()
+    _step(session, case, case.status, by.name, now, f"{kind} letter {letter.id} drafted")
+    audit.record(session, by.name, "case.letter_draft", "case", case.id,
+                 {"letter": letter.id, "kind": kind, "sha256": letter.sha256, "deadline_days": deadline_days})
+    return letter
+
+
+def get_letter(session: Session, letter_id: int) -> CaseLetter:
+    letter = session.get(CaseLetter, letter_id)
+    if letter is None:
+        raise NotFound(f"no letter {letter_id}")
+    return letter
+
+
+def approve_letter(session: Session, by: Actor, letter_id: int, note: str = "",
+                   now: datetime | None = None) -> CaseLetter:
+    """Approve a drafted letter: by legal, a privacy officer or an admin, not by its drafter, and only
+    when every address it names is in clear (`identify`)."""
+    if by.role not in LETTER_APPROVERS:
+        raise PermissionDenied(f"{by.name} ({by.role}) may not approve letters; "
+                               f"roles that may: {', '.join(LETTER_APPROVERS)}")
+    letter = get_letter(session, letter_id)
+    if letter.state != LETTER_DRAFT:
+        raise InvalidStep(f"letter {letter_id} is {letter.state}: only a draft can be approved")
+    if letter.created_by == by.name:
+        raise PermissionDenied(f"{by.name} drafted letter {letter_id} and so cannot approve it: "
+                               "another person must (four eyes)")
+    missing = (letter.facts or {}).get("unidentified") or []
+    if missing:
+        raise InvalidStep(f"letter {letter_id} names {len(missing)} address(es) not identified "
+                          f"({', '.join(missing)}): record them with `scrapeguard cases identify`, "
+                          "then draft the letter again")
+    letter.state, letter.approved_by, letter.approved_at = LETTER_APPROVED, by.name, now or datetime.now(UTC)
+    audit.record(session, by.name, "case.letter_approve", "case", letter.case_id,
+                 {"letter": letter.id, "sha256": letter.sha256, "note": note})
+    return letter
+
+
+def send_letter(session: Session, by: Actor, letter_id: int, channel: str, at: datetime | None = None,
+                now: datetime | None = None) -> CaseLetter:
+    """Record that an approved letter was sent, `at` (default now) by `channel` (ScrapeGuard does not
+    send it itself). The letter as sent is rendered from the approved facts, dated the day it was
+    sent, and its deadline (`deadline_days` calendar days later) becomes the case's."""
+    require(by, "case.manage")
+    letter = get_letter(session, letter_id)
+    if letter.state != LETTER_APPROVED:
+        raise InvalidStep(f"letter {letter_id} is {letter.state}: only an approved letter can be sent")
+    if not channel.strip():
+        raise RecordsError("say how the letter was sent (--channel: email, post, courier, ...)")
+    now = now or datetime.now(UTC)
+    when = at or now
+    if when.tzinfo is None:
+        raise RecordsError("the sending time needs a time zone")
+    if when > now:
+        raise RecordsError(f"the sending time {when.isoformat()} is in the future: record a letter once sent")
+    if letter.approved_at is not None and when < letter.approved_at:
+        raise RecordsError(f"the sending time {when.isoformat()} is before the approval "
+                           f"({letter.approved_at.isoformat()})")
+    case = get(session, letter.case_id)
+    if case.status == CLOSED:
+        raise InvalidStep(f"{public_id(case.id)} is closed")
+    snapshot = dict(letter.facts or {})
+    deadline = deadline_after(when, int(snapshot.get("deadline_days", 14)))
+    facts = replace(case_facts_from_json(snapshot), sent_at=when, demands_deadline=deadline)
+    templates = snapshot.get("templates")
+    document = render_letter(letter.kind, facts, Path(templates) if templates else None,  # type: ignore[arg-type]
+                             final=True)
+    letter.state, letter.sent_by, letter.sent_at, letter.channel = LETTER_SENT_STATE, by.name, when, \
+        channel.strip()[:100]
+    letter.final_text = document.text
+    letter.final_sha256 = hashlib.sha256(document.text.encode("utf-8")).hexdigest()
+    letter.deadline = deadline
     case.deadline = deadline
+    details = {"letter": letter.id, "kind": letter.kind, "channel": letter.channel,
+               "sha256": letter.final_sha256, "deadline": deadline.isoformat()}
     if case.status in (OPEN, LETTER_SENT, REPLIED):
-        _move(session, by, case, LETTER_SENT, now, f"{kind} letter {letter.id}",
-              {"letter": letter.id, "kind": kind, "sha256": letter.sha256, "deadline": deadline.isoformat()})
+        _move(session, by, case, LETTER_SENT, when,
+              f"{letter.kind} letter {letter.id} sent by {letter.channel}", details)
+    else:
+        audit.record(session, by.name, "case.letter_sent", "case", case.id, details)
     return letter
 
 

@@ -79,17 +79,19 @@ def _clear_errors(f: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _open(db_target: str | None) -> Database:
+def _open(db_target: str | None, create: bool = False) -> Database:
+    """The records database, at the current schema. Only the commands that may set one up pass
+    `create` (the first `users add`): the others refuse a database that is not there."""
     from scrapeguard.records.db import Database
 
     db = Database(db_target)
-    db.ensure_schema()
+    db.ensure_schema(create=create)
     return db
 
 
 @contextmanager
-def _session(db_target: str | None) -> Iterator[Session]:
-    db = _open(db_target)
+def _session(db_target: str | None, create: bool = False) -> Iterator[Session]:
+    db = _open(db_target, create)
     try:
         with db.session() as session:
             yield session
@@ -118,11 +120,14 @@ def _policy(path: str | None) -> Policy:
     return _load_policy_or_exit(path)
 
 
-def _pseudonymiser(policy: Policy, db: Database) -> Pseudonymiser:
-    """The records' keyed IP pseudonymiser, with the key the policy names (or the database's)."""
-    from scrapeguard.records.privacy import Pseudonymiser, load_key
+def _pseudonymiser(policy: Policy, db: Database, session: Session | None = None) -> Pseudonymiser:
+    """The records' keyed IP pseudonymiser, with the key the policy names (or the database's),
+    checked against the fingerprint the database keeps. Inside a session, pass it (SQLite
+    would wait for the session's write lock)."""
+    from scrapeguard.records.privacy import Pseudonymiser
 
-    return Pseudonymiser(load_key(policy.incidents.pseudonym_key, db.key_file_default()))
+    db.key_source = policy.incidents.pseudonym_key
+    return Pseudonymiser(db.record_keys(session).pseudonym)
 
 
 def _emit(as_json: bool, data: Any, text: Callable[[], str]) -> None:
@@ -144,6 +149,23 @@ def _when(value: str | None, name: str) -> datetime | None:
     except ValueError as exc:
         raise click.BadParameter(f"{value!r} is not an ISO 8601 time", param_hint=name) from exc
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _stated_time(value: str | None, name: str) -> datetime | None:
+    """A time a person states on the command line: ISO 8601 with its zone, never assumed UTC."""
+    if value is None:
+        return None
+    from scrapeguard.records.incidents import TIME_FORM
+
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time (e.g. {TIME_FORM})",
+                                 param_hint=name) from exc
+    if parsed.tzinfo is None:
+        raise click.BadParameter(f"{value!r} has no time zone: give it with its offset, e.g. {TIME_FORM}",
+                                 param_hint=name)
+    return parsed
 
 
 def _read_json(path: str) -> Any:
@@ -199,7 +221,8 @@ def users_add(name: str, role: str, as_user: str | None, db_target: str | None, 
     from scrapeguard.records.models import UserRecord
     from scrapeguard.records.users import add_user
 
-    with _session(db_target) as session:
+    # only the first admin (added without --as) may set the database up
+    with _session(db_target, create=as_user is None) as session:
         first = session.execute(select(func.count()).select_from(UserRecord)).scalar_one() == 0
         by = None if first or as_user is None else _actor(session, as_user)
         password = _password(f"Password for {name}", "SCRAPEGUARD_NEW_PASSWORD", confirm=True)
@@ -219,7 +242,52 @@ def users_list(db_target: str | None, as_user: str, as_json: bool) -> None:
     with _session(db_target) as session:
         rows = [{"name": u.name, "role": u.role, "active": u.active, "created_at": _iso(u.created_at)}
                 for u in list_users(session, _actor(session, as_user))]
-    _emit(as_json, rows, lambda: "\n".join(f"{r['name']:<20} {r['role']}" for r in rows) or "no users")
+    _emit(as_json, rows, lambda: "\n".join(f"{r['name']:<20} {r['role']:<16} "
+                                           f"{'active' if r['active'] else 'disabled'}" for r in rows)
+          or "no users")
+
+
+def _user_change(name: str, doc: str) -> click.Command:
+    """`users disable|enable NAME`: admins only, audited."""
+
+    @click.argument("user")
+    @click.option("--note", default="", help="Why (kept in the audit log).")
+    @_db_option
+    @_as_option
+    @_json_option
+    @_clear_errors
+    def command(user: str, note: str, db_target: str | None, as_user: str, as_json: bool) -> None:
+        from scrapeguard.records.users import set_active
+
+        with _session(db_target) as session:
+            row = set_active(session, _actor(session, as_user), user, name == "enable", note)
+            data = {"name": row.name, "role": row.role, "active": row.active}
+        _emit(as_json, data, lambda: f"{user} is {'active' if data['active'] else 'disabled'}")
+
+    command.__doc__ = doc
+    return users_group.command(name)(command)
+
+
+_user_change("disable", "Disable a user: they can no longer sign in (not the last active admin).")
+_user_change("enable", "Enable a disabled user again.")
+
+
+@users_group.command("role")
+@click.argument("user")
+@click.argument("role", type=click.Choice(["admin", "analyst", "privacy_officer", "legal", "viewer"]))
+@click.option("--note", default="", help="Why (kept in the audit log).")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def users_role(user: str, role: str, note: str, db_target: str | None, as_user: str, as_json: bool) -> None:
+    """Change a user's role (admins only; the last active admin cannot be demoted)."""
+    from scrapeguard.records.users import set_role
+
+    with _session(db_target) as session:
+        row = set_role(session, _actor(session, as_user), user, role, note)
+        data = {"name": row.name, "role": row.role, "active": row.active}
+    _emit(as_json, data, lambda: f"{user} is now {data['role']}")
 
 
 @click.group("members")
@@ -254,7 +322,7 @@ def exposure_group() -> None:
 
 
 @exposure_group.command("import")
-@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+@click.argument("file", type=click.Path(exists=True))
 @_db_option
 @_as_option
 @_policy_option
@@ -262,14 +330,16 @@ def exposure_group() -> None:
 @_clear_errors
 def exposure_import(file: str, db_target: str | None, as_user: str, policy_path: str | None,
                     as_json: bool) -> None:
-    """Exposure computed from logs (`scrapeguard analyze`); shape in docs/records.md."""
+    """Exposure computed from logs: what `scrapeguard analyze` wrote (its exposed-members.csv, or
+    its --out folder), or JSON in the shape of docs/records.md."""
+    from scrapeguard.records.analysis_import import read_exposure_file
     from scrapeguard.records.exposure import parse_exposure_import, write_exposure
     from scrapeguard.records.users import require
 
     policy = _policy(policy_path)
     db = _open(db_target)
     pseudonymiser = _pseudonymiser(policy, db)
-    records = parse_exposure_import(_read_json(file), pseudonymiser)
+    records = parse_exposure_import(read_exposure_file(Path(file)), pseudonymiser)
     with db.session() as session:
         actor = _actor(session, as_user)
         require(actor, "exposure.import")
@@ -296,7 +366,11 @@ def decisions_group() -> None:
 @_clear_errors
 def decisions_import(file: str, db_target: str | None, as_user: str, policy_path: str | None,
                      as_json: bool) -> None:
-    """Import a decisions file (JSON Lines); incidents open as they would have live."""
+    """Import a decisions file (JSON Lines); incidents open as they would have live. Decisions
+    stored already (same id and time) are skipped: importing a file twice adds nothing."""
+    import hashlib
+
+    from scrapeguard.records import audit
     from scrapeguard.records.decisions import add_decisions, parse_decision_line
     from scrapeguard.records.errors import RecordsError
     from scrapeguard.records.incidents import detect
@@ -306,6 +380,8 @@ def decisions_import(file: str, db_target: str | None, as_user: str, policy_path
     db = _open(db_target)
     pseudonymiser = _pseudonymiser(policy, db)
     records, bad = [], []
+    with open(file, "rb") as raw:
+        file_sha256 = hashlib.file_digest(raw, "sha256").hexdigest()
     with open(file, encoding="utf-8", errors="replace") as lines:
         for number, line in enumerate(lines, 1):
             try:
@@ -315,14 +391,19 @@ def decisions_import(file: str, db_target: str | None, as_user: str, policy_path
     with db.session() as session:
         actor = _actor(session, as_user)
         require(actor, "exposure.import")
-        add_decisions(session, records)
+        added = add_decisions(session, records)
+        counts = {"read": len(records) + len(bad), "added": added, "already_stored": len(records) - added,
+                  "bad_lines": len(bad)}
+        audit.record(session, actor.name, "decisions.import", "decisions", Path(file).name[:100],
+                     {"file": Path(file).name, "sha256": file_sha256, **counts})
     with db.session() as session:
         opened = detect(session, records, policy.incidents)
-        result = {"decisions": len(records), "bad_lines": bad[:100],
+        result = {"decisions": added, "already_stored": counts["already_stored"], "bad_lines": bad[:100],
                   "incidents_opened": [i.id for i in opened]}
     db.dispose()
     _emit(as_json, result, lambda: "\n".join(
-        [f"imported {len(records)} decisions, {len(opened)} incident(s) opened; {len(bad)} line(s) skipped:"]
+        [f"imported {added} decisions ({counts['already_stored']} stored already, skipped), "
+         f"{len(opened)} incident(s) opened; {len(bad)} line(s) skipped:"]
         + [f"  line {b['line']}: {b['problem']}" for b in bad[:20]]))
 
 
@@ -333,6 +414,7 @@ def _incident_dict(session: Session, incident: Any, full: bool = False) -> dict[
     from scrapeguard.records import incidents
     from scrapeguard.records.exposure import ledger, listing_pages
     from scrapeguard.records.notices import notices_of
+    from scrapeguard.records.obligations import obligations_of
 
     actors = incidents.actors_of(session, incident.id)
     members = ledger(session, actors)
@@ -350,16 +432,24 @@ def _incident_dict(session: Session, incident: Any, full: bool = False) -> dict[
                          for s in incidents.steps_of(session, incident.id)]
         data["assessment"] = incident.assessment
         data["reasoning"] = incident.reasoning
-        data["data_was_public"], data["aggregated"] = incident.data_was_public, incident.aggregated
+        data["data_was_public"] = incident.data_was_public if incident.public_stated else None
+        data["aggregated"] = incident.aggregated
         data["notices"] = [{"id": n.id, "regime": n.regime, "audience": n.audience, "state": n.state,
-                            "drafted_by": n.drafted_by, "approved_by": n.approved_by, "sent_by": n.sent_by}
+                            "drafted_by": n.drafted_by, "approved_by": n.approved_by, "sent_by": n.sent_by,
+                            "sent_at": _iso(n.sent_at), "channel": n.channel}
                            for n in notices_of(session, incident.id)]
+        data["aware_by"] = incident.aware_by
+        data["obligations"] = [o.to_dict() for o in obligations_of(session, incident.id)]
+        data["deadlines"] = [
+            {"regime": r["regime"], **d} for r in (incident.assessment or {}).get("regimes", [])
+            for d in r["deadlines"]]
     return data
 
 
 @click.group("incidents")
 def incidents_group() -> None:
-    """Incidents: list, show, open, advance, aware, assess, notify, export-affected, evidence, register."""
+    """Incidents: list, show, open, advance, reopen, aware, assess, waive, notify, export-affected, evidence,
+    register."""
 
 
 @incidents_group.command("list")
@@ -386,6 +476,7 @@ def incidents_list(state: str | None, db_target: str | None, as_user: str, as_js
 @_json_option
 @_clear_errors
 def incidents_show(incident: str, db_target: str | None, as_user: str, as_json: bool) -> None:
+    """One incident: detection, awareness, steps, every deadline, the obligations and the notices."""
     from scrapeguard.records import incidents
     from scrapeguard.records.users import require
 
@@ -395,9 +486,25 @@ def incidents_show(incident: str, db_target: str | None, as_user: str, as_json: 
 
     def text() -> str:
         lines = [f"{data['id']}  {data['title']}", f"state {data['state']}; {data['members']} members; "
-                 f"actors: {', '.join(data['actors'])}"]
+                 f"actors: {', '.join(data['actors'])}",
+                 f"started {data['started_at']}; detected {data['detected_at']}; aware "
+                 + (f"{data['aware_at']} (by {data['aware_by']})" if data["aware_at"]
+                    else "not recorded (`incidents aware`): the notification clocks have not started")]
         lines += [f"  {s['at']}  {s['state']:<10} by {s['by']}  {s['note']}" for s in data["steps"]]
+        if data["deadlines"]:
+            lines.append("deadlines:")
+            lines += [f"  {d['regime']} {d['kind']} {d['audience']} ({d['applies']}): {_due_text(d)}; "
+                      f"{d['basis']}" for d in data["deadlines"]]
+        if data["obligations"]:
+            lines.append("obligations:")
+        for o in data["obligations"]:
+            met = {"sent": f"sent (notice {o['notice']}, {o['sent_at']})",
+                   "waived": f"waived by {o['waived_by']}: {o['waiver_reason']}"}.get(
+                o["met"] or "", "OWED" if o["owed"] else "-")
+            lines.append(f"  {o['regime']} {o['audience']}: {o['status']}; "
+                         f"due {o['due'] or 'no fixed date'}; {met}")
         lines += [f"  notice {n['id']}: {n['regime']} {n['audience']} ({n['state']})"
+                  + (f" sent {n['sent_at']} via {n['channel']}" if n["sent_at"] else "")
                   for n in data["notices"]]
         if data["reasoning"]:
             lines.append(f"assessment: {data['reasoning']}")
@@ -411,13 +518,19 @@ def incidents_show(incident: str, db_target: str | None, as_user: str, as_json: 
 @click.option("--actor", "actors", multiple=True, required=True, metavar="KEY",
               help="An actor key, e.g. ip:203.0.113.7 or account:42 "
                    "(repeatable; addresses are pseudonymised).")
-@click.option("--note", default="")
+@click.option("--note", default="", help="Why it is opened (kept with the first step).")
+@click.option("--detected-at", "detected_text", metavar="TIME",
+              help="When it was really detected (ISO 8601 with zone, e.g. 2026-12-01T10:00+00:00); now if "
+                   "omitted.")
+@click.option("--started-at", "started_text", metavar="TIME",
+              help="When the scraping started (ISO 8601 with zone); from the exposure ledger if omitted.")
 @_db_option
 @_as_option
 @_policy_option
 @_json_option
 @_clear_errors
-def incidents_open(title: str, actors: tuple[str, ...], note: str, db_target: str | None, as_user: str,
+def incidents_open(title: str, actors: tuple[str, ...], note: str, detected_text: str | None,
+                   started_text: str | None, db_target: str | None, as_user: str,
                    policy_path: str | None, as_json: bool) -> None:
     """Open an incident by hand (e.g. reported by a member or found in logs)."""
     from scrapeguard.records.incidents import open_incident
@@ -431,7 +544,9 @@ def incidents_open(title: str, actors: tuple[str, ...], note: str, db_target: st
             raise click.BadParameter(f"{key!r} is not name:value (e.g. ip:203.0.113.7)", param_hint="--actor")
         keys.add(pseudonymiser.actor(key))
     with db.session() as session:
-        incident = open_incident(session, _actor(session, as_user), title, keys, note=note)
+        incident = open_incident(session, _actor(session, as_user), title, keys, note=note,
+                                 detected_at=_stated_time(detected_text, "--detected-at"),
+                                 started_at=_stated_time(started_text, "--started-at"))
         data = _incident_dict(session, incident)
     db.dispose()
     _emit(as_json, data, lambda: f"opened {data['id']} ({data['members']} members exposed so far)")
@@ -440,19 +555,25 @@ def incidents_open(title: str, actors: tuple[str, ...], note: str, db_target: st
 @incidents_group.command("advance")
 @click.argument("incident")
 @click.option("--to", "to_state", required=True, type=click.Choice(["contained", "notified", "closed"]))
-@click.option("--note", default="")
-@click.option("--at", "at_text", metavar="TIME", help="When it happened (ISO 8601); now if omitted.")
+@click.option("--note", default="", help="A note kept with the step.")
+@click.option("--at", "at_text", metavar="TIME",
+              help="When it happened (ISO 8601 with zone, e.g. 2026-12-01T10:00+00:00); now if omitted.")
+@click.option("--reason", default="",
+              help="With --to closed for an incident never assessed: why no assessment is owed "
+                   "(e.g. \"false positive: our own crawler\").")
 @_db_option
 @_as_option
 @_json_option
 @_clear_errors
-def incidents_advance(incident: str, to_state: str, note: str, at_text: str | None, db_target: str | None,
-                      as_user: str, as_json: bool) -> None:
-    """Move an incident on: contained, notified (after a notice was sent), closed."""
+def incidents_advance(incident: str, to_state: str, note: str, at_text: str | None, reason: str,
+                      db_target: str | None, as_user: str, as_json: bool) -> None:
+    """Move an incident on: contained, notified (when every notification obligation is sent or waived),
+    closed (after an assessment, or with --reason)."""
     from scrapeguard.records.incidents import advance
 
     with _session(db_target) as session:
-        row = advance(session, _actor(session, as_user), incident, to_state, note, _when(at_text, "--at"))
+        row = advance(session, _actor(session, as_user), incident, to_state, note,
+                      _stated_time(at_text, "--at"), reason)
         data = _incident_dict(session, row)
     _emit(as_json, data, lambda: f"{data['id']} is {data['state']}")
 
@@ -460,19 +581,23 @@ def incidents_advance(incident: str, to_state: str, note: str, at_text: str | No
 @incidents_group.command("aware")
 @click.argument("incident")
 @click.option("--at", "at_text", metavar="TIME",
-              help="When the controller became aware (ISO 8601); now if omitted.")
-@click.option("--note", default="")
+              help="When the controller became aware (ISO 8601 with zone, e.g. 2026-12-01T10:00+00:00; "
+                   "not in the future); now if omitted.")
+@click.option("--note", default="", help="A note for the audit log.")
+@click.option("--reason", default="",
+              help="Needed when the awareness is earlier than the recorded detection: why.")
 @_db_option
 @_as_option
 @_json_option
 @_clear_errors
-def incidents_aware(incident: str, at_text: str | None, note: str, db_target: str | None, as_user: str,
-                    as_json: bool) -> None:
+def incidents_aware(incident: str, at_text: str | None, note: str, reason: str, db_target: str | None,
+                    as_user: str, as_json: bool) -> None:
     """Record when the controller became aware of a breach: notification clocks start there."""
     from scrapeguard.records.incidents import mark_aware
 
     with _session(db_target) as session:
-        row = mark_aware(session, _actor(session, as_user), incident, _when(at_text, "--at"), note)
+        row = mark_aware(session, _actor(session, as_user), incident, _stated_time(at_text, "--at"), note,
+                         reason)
         data = _incident_dict(session, row)
     _emit(as_json, data, lambda: f"{data['id']}: aware at {data['aware_at']}")
 
@@ -480,7 +605,8 @@ def incidents_aware(incident: str, at_text: str | None, note: str, db_target: st
 @incidents_group.command("assess")
 @click.argument("incident")
 @click.option("--public/--not-public", "data_was_public", default=None,
-              help="Was the data visible to the public or members before it was scraped?")
+              help="Was the data visible to the public or members before it was scraped? No default: until "
+                   "stated it is an open question and the severity gets no reduction for it.")
 @click.option("--aggregated/--not-aggregated", default=None,
               help="Was it compiled into profiles or a dataset?")
 @_db_option
@@ -510,11 +636,64 @@ def incidents_assess(incident: str, data_was_public: bool | None, aggregated: bo
                          f"individuals {r['notify_individuals']['verdict']}")
             lines += [f"    {d['kind']} {d['audience']} by {_due_text(d)} ({d['basis']})"
                       for d in r["deadlines"]]
+        if data["open_questions"]:
+            lines.append(f"open questions ({len(data['open_questions'])}):")
+            lines += [f"  - {q}" for q in data["open_questions"]]
         if data["note"] not in data["reasoning"]:
             lines.append(data["note"])
         return "\n".join(lines)
 
     _emit(as_json, data, text)
+
+
+def _regime(name: str) -> str:
+    """A regime name given by a user: one of the rules' regimes, or a clear error (a misspelt
+    name is not "affects no members"). Use as the callback of any --regime option."""
+    from scrapeguard.compliance.rules import packaged_rules
+
+    known = [r.id for r in packaged_rules().regimes]
+    if name not in known:
+        raise click.BadParameter(f"{name!r} is not a regime (known: {', '.join(known)})",
+                                 param_hint="--regime")
+    return name
+
+
+@incidents_group.command("reopen")
+@click.argument("incident")
+@click.option("--reason", required=True, help="Why the closed incident is reopened (audited).")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def incidents_reopen(incident: str, reason: str, db_target: str | None, as_user: str, as_json: bool) -> None:
+    """Reopen a closed incident: back to assessed (if it was assessed), contained or detected."""
+    from scrapeguard.records.incidents import reopen
+
+    with _session(db_target) as session:
+        row = reopen(session, _actor(session, as_user), incident, reason)
+        data = _incident_dict(session, row)
+    _emit(as_json, data, lambda: f"{data['id']} reopened: {data['state']}")
+
+
+@incidents_group.command("waive")
+@click.argument("incident")
+@click.option("--regime", required=True, help="The regime of the obligation, e.g. eu_gdpr.")
+@click.option("--audience", required=True, type=click.Choice(["regulator", "individuals"]),
+              help="Whom the obligation is to notify.")
+@click.option("--reason", required=True,
+              help="Why no notice will be sent (counsel's reasoning; kept for the breach register).")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def incidents_waive(incident: str, regime: str, audience: str, reason: str, db_target: str | None,
+                    as_user: str, as_json: bool) -> None:
+    """Waive one notification obligation with a reason (a privacy officer; audited)."""
+    from scrapeguard.records.obligations import waive
+
+    with _session(db_target) as session:
+        data = waive(session, _actor(session, as_user), incident, regime, audience, reason).to_dict()
+    _emit(as_json, data, lambda: f"{regime} {audience} ({data['status']}) waived: {reason}")
 
 
 def _due_text(deadline: dict[str, Any]) -> str:
@@ -527,7 +706,8 @@ def _due_text(deadline: dict[str, Any]) -> str:
 
 @incidents_group.command("notify")
 @click.argument("incident")
-@click.option("--regime", required=True, help="e.g. eu_gdpr, uk_gdpr, ca_pipeda, au_ndb.")
+@click.option("--regime", required=True, callback=lambda ctx, param, value: _regime(value),
+              help="A regime of the rules, e.g. eu_gdpr, uk_gdpr, ca_pipeda, au_ndb.")
 @click.option("--audience", required=True, type=click.Choice(["regulator", "individuals"]))
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the draft to this file.")
 @_db_option
@@ -538,16 +718,19 @@ def _due_text(deadline: dict[str, Any]) -> str:
 def incidents_notify(incident: str, regime: str, audience: str, out: str | None, db_target: str | None,
                      as_user: str, policy_path: str | None, as_json: bool) -> None:
     """Draft a notice (regulator or individuals) for one jurisdiction; then `notices approve|send`."""
-    from scrapeguard.records.notices import draft
+    from scrapeguard.records.notices import draft, missing_in
 
     policy = _policy(policy_path)
     with _session(db_target) as session:
         notice = draft(session, _actor(session, as_user), incident, regime, audience,  # type: ignore[arg-type]
                        policy.incidents)
-        data = {"notice": notice.id, "state": notice.state, "title": notice.title, "text": notice.text}
+        missing = missing_in(session, notice, policy.incidents)
+        data = {"notice": notice.id, "state": notice.state, "title": notice.title, "text": notice.text,
+                "missing_contents": missing}
     if out:
         Path(out).write_text(notice.text, "utf-8")
-    _emit(as_json, data, lambda: f"notice {data['notice']} drafted: {data['title']}"
+    warning = "".join(f"\nmissing required content: {item}" for item in missing)
+    _emit(as_json, data, lambda: f"notice {data['notice']} drafted: {data['title']}{warning}"
                                  + (f" (written to {out})" if out else f"\n\n{data['text']}"))
 
 
@@ -641,7 +824,7 @@ def _write_evidence(db_target: str | None, as_user: str, out_dir: str, log_args:
             actor = _actor(session, as_user)
             excerpt = None
             if log_format is not None:
-                pseudonymiser = _pseudonymiser(policy, db)
+                pseudonymiser = _pseudonymiser(policy, db, session)
                 actors = pack_actors(session, actor, incident_id, case_id)
                 try:
                     excerpt = read_excerpt(list(log_args.logs), log_format, actors, pseudonymiser,
@@ -725,9 +908,8 @@ def _notice_step(name: str, doc: str) -> click.Command:
     def command(notice: int, note: str, db_target: str | None, as_user: str, as_json: bool) -> None:
         from scrapeguard.records import notices
 
-        step = notices.approve if name == "approve" else notices.send
         with _session(db_target) as session:
-            row = step(session, _actor(session, as_user), notice, note)
+            row = notices.approve(session, _actor(session, as_user), notice, note)
             data = {"notice": row.id, "state": row.state}
         _emit(as_json, data, lambda: f"notice {notice} is {data['state']}")
 
@@ -736,7 +918,66 @@ def _notice_step(name: str, doc: str) -> click.Command:
 
 
 _notice_step("approve", "Approve a drafted notice (not by the person who drafted it).")
-_notice_step("send", "Record that an approved notice was sent.")
+
+
+@notices_group.command("send")
+@click.argument("notice", type=int)
+@click.option("--channel", required=True, help='How it was sent, e.g. "regulator portal", "email", "post".')
+@click.option("--sent-at", "sent_text", required=True, metavar="TIME",
+              help="When it really went out (ISO 8601 with zone, e.g. 2026-12-01T10:00+00:00; not in the "
+                   "future).")
+@click.option("--final-file", type=click.Path(dir_okay=False, exists=True), metavar="FILE",
+              help="The final document that was sent (stored with its SHA-256); without it, the approved "
+                   "draft without its draft-only parts is recorded as sent.")
+@click.option("--note", default="", help="A note for the audit log.")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def notices_send(notice: int, channel: str, sent_text: str, final_file: str | None, note: str,
+                 db_target: str | None, as_user: str, as_json: bool) -> None:
+    """Record that an approved notice was sent: when, how, and what exactly."""
+    from scrapeguard.records import notices
+
+    sent_at = _stated_time(sent_text, "--sent-at")
+    assert sent_at is not None
+    document = Path(final_file).read_bytes() if final_file else None
+    with _session(db_target) as session:
+        row = notices.send(session, _actor(session, as_user), notice, channel, sent_at, note, document,
+                           Path(final_file).name if final_file else None)
+        data = {"notice": row.id, "state": row.state, "sent_at": _iso(row.sent_at), "channel": row.channel,
+                "sha256": row.final_sha256, "final_document": row.final_document_name}
+    _emit(as_json, data, lambda: f"notice {notice} is {data['state']} ({data['channel']}, {data['sent_at']}; "
+                                 f"sha256 {data['sha256']})")
+
+
+@notices_group.command("list")
+@click.option("--incident", help="Only this incident's notices.")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def notices_list(incident: str | None, db_target: str | None, as_user: str, as_json: bool) -> None:
+    """The notices, with their state and who drafted, approved and sent them."""
+    from sqlalchemy import select
+
+    from scrapeguard.records.incidents import get, public_id
+    from scrapeguard.records.models import NoticeRecord
+    from scrapeguard.records.users import require
+
+    with _session(db_target) as session:
+        require(_actor(session, as_user), "read")
+        query = select(NoticeRecord).order_by(NoticeRecord.id)
+        if incident:
+            query = query.where(NoticeRecord.incident_id == get(session, incident).id)
+        rows = [{"notice": n.id, "incident": public_id(n.incident_id), "regime": n.regime,
+                 "audience": n.audience, "state": n.state, "drafted_by": n.drafted_by,
+                 "approved_by": n.approved_by, "sent_by": n.sent_by, "sent_at": _iso(n.sent_at),
+                 "channel": n.channel} for n in session.execute(query).scalars()]
+    _emit(as_json, rows, lambda: "\n".join(
+        f"{r['notice']:>5} {r['incident']:<8} {r['regime']:<12} {r['audience']:<12} {r['state']:<9}"
+        + (f" sent {r['sent_at']} via {r['channel']}" if r["sent_at"] else "") for r in rows)
+        or "no notices")
 
 
 @notices_group.command("show")
@@ -754,8 +995,20 @@ def notices_show(notice: int, db_target: str | None, as_user: str, as_json: bool
         n = get_notice(session, notice)
         data = {"notice": n.id, "incident": n.incident_id, "regime": n.regime, "audience": n.audience,
                 "state": n.state, "drafted_by": n.drafted_by, "approved_by": n.approved_by,
-                "sent_by": n.sent_by, "title": n.title, "text": n.text}
-    _emit(as_json, data, lambda: f"{data['title']} ({data['state']})\n\n{data['text']}")
+                "sent_by": n.sent_by, "title": n.title, "text": n.text, "sent_at": _iso(n.sent_at),
+                "channel": n.channel, "final_text": n.final_text, "final_document": n.final_document_name,
+                "final_sha256": n.final_sha256}
+
+    def text() -> str:
+        if data["state"] != "sent":
+            return f"{data['title']} ({data['state']})\n\n{data['text']}"
+        head = (f"notice {data['notice']}: sent {data['sent_at']} via {data['channel']}; "
+                f"sha256 {data['final_sha256']}")
+        if data["final_text"] is None:
+            return f"{head}\nfinal document: {data['final_document']}"
+        return f"{head}\n\n{data['final_text']}"
+
+    _emit(as_json, data, text)
 
 
 # -- cases -------------------------------------------------------------------------------
@@ -775,22 +1028,37 @@ def _case_dict(session: Session, case: Any, full: bool = False) -> dict[str, Any
         data["reply"] = case.reply
         data["history"] = [{"status": s.status, "by": s.by, "at": _iso(s.at), "note": s.note}
                            for s in cases.steps_of(session, case.id)]
-        data["letters"] = [{"id": x.id, "kind": x.kind, "sha256": x.sha256, "deadline": _iso(x.deadline)}
-                           for x in cases.letters_of(session, case.id)]
+        data["letters"] = [_letter_dict(x) for x in cases.letters_of(session, case.id)]
+        data["clear_actors"] = case.clear_actors or {}
+    return data
+
+
+def _letter_dict(letter: Any, text: bool = False) -> dict[str, Any]:
+    data = {"letter": letter.id, "kind": letter.kind, "state": letter.state, "title": letter.title,
+            "drafted_by": letter.created_by, "drafted_at": _iso(letter.created_at),
+            "approved_by": letter.approved_by, "approved_at": _iso(letter.approved_at),
+            "sent_by": letter.sent_by, "sent_at": _iso(letter.sent_at), "channel": letter.channel,
+            "deadline": _iso(letter.deadline), "sha256": letter.sha256, "final_sha256": letter.final_sha256}
+    if text:
+        data["text"] = letter.text
+        data["final_text"] = letter.final_text
     return data
 
 
 @click.group("cases")
 def cases_group() -> None:
-    """Legal cases: open, list, show, letter, reply, confirm-deletion, remind, close, evidence."""
+    """Legal cases: open, list, show, identify, letter, approve-letter, send-letter, reply,
+    confirm-deletion, remind, close, evidence."""
 
 
 @cases_group.command("open")
 @click.option("--respondent", required=True, help="A person, a company, or 'the unknown operator of ...'.")
 @click.option("--address", help="The respondent's postal or e-mail address.")
 @click.option("--incident", help="The incident (its actors become the case's).")
-@click.option("--actor", "actors", multiple=True, metavar="KEY", help="Actor keys (ip:..., account:...).")
-@click.option("--note", default="")
+@click.option("--actor", "actors", multiple=True, metavar="KEY",
+              help="Actor keys (ip:203.0.113.7, account:42); addresses given in clear are kept for the "
+                   "letters (stored pseudonymised elsewhere).")
+@click.option("--note", default="", help="Why the case is opened.")
 @_db_option
 @_as_option
 @_policy_option
@@ -803,9 +1071,10 @@ def cases_open(respondent: str, address: str | None, incident: str | None, actor
     policy = _policy(policy_path)
     db = _open(db_target)
     pseudonymiser = _pseudonymiser(policy, db)
+    clear = {pseudonymiser.actor(a): a for a in actors if pseudonymiser.actor(a) != a}
     with db.session() as session:
         case = open_case(session, _actor(session, as_user), respondent, address, incident,
-                         {pseudonymiser.actor(a) for a in actors}, note)
+                         {pseudonymiser.actor(a) for a in actors}, note, clear_actors=clear)
         data = _case_dict(session, case)
     db.dispose()
     _emit(as_json, data, lambda: f"opened {data['id']} against {respondent}")
@@ -842,16 +1111,93 @@ def cases_show(case: str, db_target: str | None, as_user: str, as_json: bool) ->
         data = _case_dict(session, cases.get(session, case), full=True)
     _emit(as_json, data, lambda: "\n".join(
         [f"{data['id']} against {data['respondent']}: {data['status']}"]
-        + [f"  {h['at']}  {h['status']:<18} by {h['by']}  {h['note']}" for h in data["history"]]))
+        + [f"  {h['at']}  {h['status']:<18} by {h['by']}  {h['note']}" for h in data["history"]]
+        + [f"  letter {x['letter']} {x['kind']}: {x['state']}"
+           + (f", approved by {x['approved_by']}" if x["approved_by"] else "")
+           + (f", sent {x['sent_at']} by {x['channel']}" if x["sent_at"] else "") for x in data["letters"]]))
+
+
+def _zoned_time(value: str | None, name: str) -> datetime | None:
+    """An ISO 8601 time that must say its zone (a letter's sending time is a legal fact)."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time", param_hint=name) from exc
+    if parsed.tzinfo is None:
+        raise click.BadParameter(f"{value!r} has no time zone (add Z or +00:00)", param_hint=name)
+    return parsed.astimezone(UTC)
+
+
+@cases_group.command("identify")
+@click.argument("case")
+@click.option("--actor", "actors", multiple=True, metavar="KEY",
+              help="The clear address of a pseudonymised actor of the case (ip:203.0.113.7); checked "
+                   "against the case's pseudonyms with the records' key. Repeatable.")
+@click.option("--log", "logs", multiple=True, type=click.Path(dir_okay=False, exists=True), metavar="FILE",
+              help="Access logs (plain or gzip) to look the case's pseudonymised addresses up in: each "
+                   "address there is pseudonymised with the records' key and compared. Repeatable.")
+@click.option("--format", "fmt", metavar="FMT",
+              help="With --log: combined, common, json, or an nginx log_format string in quotes.")
+@click.option("--json-field", "json_fields", multiple=True, metavar="NAME=KEY",
+              help="With --log --format json: which key holds NAME (as for replay). Repeatable.")
+@_db_option
+@_as_option
+@_policy_option
+@_json_option
+@_clear_errors
+def cases_identify(case: str, actors: tuple[str, ...], logs: tuple[str, ...], fmt: str | None,
+                   json_fields: tuple[str, ...], db_target: str | None, as_user: str,
+                   policy_path: str | None, as_json: bool) -> None:
+    """Record the clear addresses a letter names (the respondent knows them, not our pseudonyms):
+    given (--actor) or looked up in access logs (--log)."""
+    from scrapeguard.cli import _log_format_or_exit
+    from scrapeguard.logs.reading import ReadStats, read_lines
+    from scrapeguard.records.cases import addresses_in_logs, get, identify, unidentified
+    from scrapeguard.records.users import require
+
+    if not actors and not logs:
+        raise click.UsageError("give the addresses (--actor ip:...) or access logs to find them in (--log)")
+    if logs and fmt is None:
+        raise click.BadParameter("--log needs the logs' --format", param_hint="--format")
+    policy = _policy(policy_path)
+    db = _open(db_target)
+    pseudonymiser = _pseudonymiser(policy, db)
+    clear = list(actors)
+    try:
+        with db.session() as session:
+            actor = _actor(session, as_user)
+            require(actor, "case.manage")
+            if logs:
+                assert fmt is not None
+                log_format = _log_format_or_exit(fmt, None, None, json_fields)
+                wanted = set(unidentified(session, get(session, case)))
+                records = (r for _, _, _, r in read_lines(list(logs), log_format, ReadStats()))
+                try:
+                    clear += sorted(addresses_in_logs(records, wanted, pseudonymiser).values())
+                except OSError as exc:
+                    raise click.ClickException(f"cannot read {exc.filename or 'a log'}: "
+                                               f"{exc.strerror}") from exc
+            # (nothing found in the logs: nothing recorded)
+            record = identify(session, actor, case, clear, pseudonymiser) if clear else get(session, case)
+            data = {**_case_dict(session, record), "clear_actors": record.clear_actors,
+                    "unidentified": unidentified(session, record)}
+    finally:
+        db.dispose()
+    _emit(as_json, data, lambda: f"{data['id']}: {len(data['clear_actors'])} address(es) identified, "
+                                 f"{len(data['unidentified'])} not")
 
 
 @cases_group.command("letter")
 @click.argument("case")
-@click.option("--kind", required=True, type=click.Choice(["cease_and_desist", "deletion_demand"]))
-@click.option("--deadline-days", type=click.IntRange(1, 365), default=14, show_default=True)
+@click.option("--kind", required=True, type=click.Choice(["cease_and_desist", "deletion_demand"]),
+              help="Which letter.")
+@click.option("--deadline-days", type=click.IntRange(1, 365), default=14, show_default=True,
+              help="Calendar days the respondent has, from the day the letter is sent.")
 @click.option("--templates", type=click.Path(file_okay=False, exists=True),
               help="Your template folder (overrides the packaged letters).")
-@click.option("--out", type=click.Path(dir_okay=False), help="Also write the letter to this file.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the draft to this file.")
 @_db_option
 @_as_option
 @_policy_option
@@ -859,20 +1205,60 @@ def cases_show(case: str, db_target: str | None, as_user: str, as_json: bool) ->
 @_clear_errors
 def cases_letter(case: str, kind: str, deadline_days: int, templates: str | None, out: str | None,
                  db_target: str | None, as_user: str, policy_path: str | None, as_json: bool) -> None:
-    """Generate a letter with the incident's evidence; its deadline becomes the case's."""
+    """Draft a letter with the incident's evidence. It counts once another person approves it
+    (`cases approve-letter`) and it is recorded as sent (`cases send-letter`)."""
     from scrapeguard.records.cases import write_letter
 
     policy = _policy(policy_path)
-    deadline = datetime.now(UTC) + timedelta(days=deadline_days)
     with _session(db_target) as session:
-        letter = write_letter(session, _actor(session, as_user), case, kind, deadline,  # type: ignore[arg-type]
+        letter = write_letter(session, _actor(session, as_user), case, kind, deadline_days,  # type: ignore[arg-type]
                               policy.incidents, Path(templates) if templates else None)
-        data = {"letter": letter.id, "kind": kind, "deadline": _iso(deadline), "sha256": letter.sha256,
-                "title": letter.title, "text": letter.text}
+        data = _letter_dict(letter, text=True)
     if out:
-        Path(out).write_text(letter.text, "utf-8")
-    _emit(as_json, data, lambda: f"letter {data['letter']} ({kind}), deadline {data['deadline']}"
+        Path(out).write_text(data["text"], "utf-8")
+    _emit(as_json, data, lambda: f"letter {data['letter']} ({kind}) drafted, to be approved by another person"
                                  + (f", written to {out}" if out else f"\n\n{data['text']}"))
+
+
+@cases_group.command("approve-letter")
+@click.argument("letter", type=int)
+@click.option("--note", default="", help="A note kept with the approval.")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def cases_approve_letter(letter: int, note: str, db_target: str | None, as_user: str, as_json: bool) -> None:
+    """Approve a drafted letter (legal, privacy officer or admin; not its drafter)."""
+    from scrapeguard.records.cases import approve_letter
+
+    with _session(db_target) as session:
+        data = _letter_dict(approve_letter(session, _actor(session, as_user), letter, note))
+    _emit(as_json, data, lambda: f"letter {letter} approved by {data['approved_by']}")
+
+
+@cases_group.command("send-letter")
+@click.argument("letter", type=int)
+@click.option("--channel", required=True, metavar="HOW",
+              help="How it was sent: email, post, registered post, courier, ...")
+@click.option("--at", "at_text", metavar="TIME",
+              help="When it was sent (ISO 8601 with a zone); now if omitted. Not in the future.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the letter as sent to this file.")
+@_db_option
+@_as_option
+@_json_option
+@_clear_errors
+def cases_send_letter(letter: int, channel: str, at_text: str | None, out: str | None, db_target: str | None,
+                      as_user: str, as_json: bool) -> None:
+    """Record that an approved letter was sent: its final text (dated that day) and the case's deadline."""
+    from scrapeguard.records.cases import send_letter
+
+    at = _zoned_time(at_text, "--at")
+    with _session(db_target) as session:
+        data = _letter_dict(send_letter(session, _actor(session, as_user), letter, channel, at), text=True)
+    if out:
+        Path(out).write_text(data["final_text"], "utf-8")
+    _emit(as_json, data, lambda: f"letter {letter} sent {data['sent_at']} by {data['channel']}; "
+                                 f"deadline {data['deadline']}" + (f", written to {out}" if out else ""))
 
 
 @cases_group.command("reply")
@@ -973,20 +1359,97 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@click.option("--against", "checkpoint_file", type=click.Path(dir_okay=False, exists=True), metavar="FILE",
+              help="A checkpoint file (`audit checkpoint --out FILE`): each checkpoint's signature must "
+                   "hold and the chain must still pass through it.")
 @_db_option
+@_policy_option
 @_json_option
 @_clear_errors
-def audit_verify(db_target: str | None, as_json: bool) -> None:
-    """Recompute the chain; exit status 1 if any entry was altered, deleted or reordered."""
-    from scrapeguard.records.audit import verify
+def audit_verify(checkpoint_file: str | None, db_target: str | None, policy_path: str | None,
+                 as_json: bool) -> None:
+    """Recompute the keyed chain and compare every incident, notice, case and user with its last
+    audited change; exit status 1 if anything was altered, deleted, reordered or edited directly."""
+    from scrapeguard.records.audit import read_checkpoints, verify
 
-    with _session(db_target) as session:
-        result = verify(session)
-    _emit(as_json, result.to_dict(), lambda: (
-        f"audit log OK: {result.entries} entries, head {result.head_seq} {result.head_hash}" if result.ok
-        else "audit log TAMPERED:\n" + "\n".join(f"  {p}" for p in result.problems)))
+    db = _open(db_target)
+    if policy_path is not None:
+        db.key_source = _policy(policy_path).incidents.pseudonym_key
+    try:
+        with db.session() as session:
+            points = read_checkpoints(session, Path(checkpoint_file)) if checkpoint_file else None
+            result = verify(session, checkpoints=points)
+    finally:
+        db.dispose()
+
+    def text() -> str:
+        lines = [f"audit log OK: {result.entries} entries, head {result.head_seq} {result.head_hash}; "
+                 f"{result.rows_checked} rows match their last audited change"
+                 + (f"; {result.checkpoints} checkpoint(s) hold" if checkpoint_file else "")
+                 if result.ok else "audit log TAMPERED:"]
+        lines += [f"  {p}" for p in result.problems]
+        lines += [f"note: {n}" for n in result.notes]
+        return "\n".join(lines)
+
+    _emit(as_json, result.to_dict(), text)
     if not result.ok:
         sys.exit(1)
+
+
+@audit_group.command("bind")
+@_db_option
+@_as_option
+@_policy_option
+@_json_option
+@_clear_errors
+def audit_bind(db_target: str | None, as_user: str, policy_path: str | None, as_json: bool) -> None:
+    """After upgrading to schema 0004: bind the rows last changed before (incidents, notices,
+    cases, users) into the chain as they are now, so a later direct edit of them shows (admins)."""
+    from scrapeguard.records.audit import bind_unbound
+    from scrapeguard.records.users import require
+
+    db = _open(db_target)
+    if policy_path is not None:
+        db.key_source = _policy(policy_path).incidents.pseudonym_key
+    try:
+        with db.session() as session:
+            actor = _actor(session, as_user)
+            require(actor, "user.manage")
+            counts = bind_unbound(session, actor.name)
+    finally:
+        db.dispose()
+    _emit(as_json, counts, lambda: "bound " + (", ".join(f"{n} {entity}(s)" for entity, n in counts.items())
+                                               or "nothing (every row is bound already)"))
+
+
+@audit_group.command("checkpoint")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Append the checkpoint to this file (created 0600). Keep it outside the database's "
+                   "machine or backups, e.g. on write-once storage.")
+@_db_option
+@_policy_option
+@_json_option
+@_clear_errors
+def audit_checkpoint(out: str, db_target: str | None, policy_path: str | None, as_json: bool) -> None:
+    """Append a signed checkpoint of the chain's head (seq, hash, time) to FILE; run it regularly
+    (e.g. from cron). `audit verify --against FILE` then finds a chain rewritten since."""
+    from scrapeguard.records.audit import append_checkpoint, checkpoint, verify
+
+    db = _open(db_target)
+    if policy_path is not None:
+        db.key_source = _policy(policy_path).incidents.pseudonym_key
+    try:
+        with db.session() as session:
+            result = verify(session)
+            if not result.ok:  # a checkpoint vouches for the chain: never for a broken one
+                raise click.ClickException("the audit log does not verify, no checkpoint written:\n"
+                                           + "\n".join(f"  {p}" for p in result.problems))
+            point = checkpoint(session)
+    finally:
+        db.dispose()
+    append_checkpoint(Path(out), point)
+    data = {"seq": point.seq, "hash": point.hash, "at": point.at, "out": out}
+    _emit(as_json, data, lambda: f"checkpoint of entry {point.seq} ({point.hash}) appended to {out}")
 
 
 @click.group("report")
@@ -1067,10 +1530,11 @@ def records_pseudonym(key: str, db_target: str | None, policy_path: str | None) 
     if ":" not in key:
         raise click.BadParameter("give name:value, e.g. ip:203.0.113.7", param_hint="KEY")
     policy = _policy(policy_path)
-    from scrapeguard.records.db import Database
-
-    db = Database(db_target)
-    click.echo(_pseudonymiser(policy, db).actor(key))
+    db = _open(db_target)
+    try:
+        click.echo(_pseudonymiser(policy, db).actor(key))
+    finally:
+        db.dispose()
 
 
 COMMANDS = (db_group, users_group, members_group, exposure_group, decisions_group, incidents_group,

@@ -1,13 +1,19 @@
 """Opening the records database: URL or file path -> engine and sessions; schema migrations.
 
 A plain path (or nothing: `scrapeguard.db` in the working directory) is a SQLite file;
-`postgresql://...` uses psycopg 3. A new, empty database is created at the current schema;
-an existing one at an older schema is upgraded only by `scrapeguard db upgrade`, and until
+`postgresql://...` uses psycopg 3. A new, empty database is created at the current schema only
+where that is asked for (`db upgrade`, the first `users add`, the guard): a command that reads
+refuses a database that is not there, so a mistyped --db is an error, not a new empty database.
+An existing one at an older schema is upgraded only by `scrapeguard db upgrade`, and until
 then every command says so instead of failing half-way.
+
+Each database has its keys (`records.keys`): loaded on first need, checked against the
+fingerprint the database keeps, and handed to the audit log through the sessions.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -23,7 +29,8 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from scrapeguard.records.errors import DatabaseUnavailable, RecordsError, SchemaOutOfDate
+from scrapeguard.records.errors import DatabaseUnavailable, NoDatabase, RecordsError, SchemaOutOfDate
+from scrapeguard.records.keys import RecordKeys, default_key_file, open_keys
 
 DEFAULT_DB = "scrapeguard.db"
 
@@ -62,8 +69,13 @@ def head_revision() -> str:
 class Database:
     """An engine and a session factory for one records database."""
 
-    def __init__(self, target: str | None = None, connect_timeout: float = 5.0) -> None:
+    def __init__(self, target: str | None = None, connect_timeout: float = 5.0,
+                 key_source: str | None = None) -> None:
         self.url = database_url(target)
+        #: The policy's `incidents.pseudonym_key` ("auto", "env:NAME", "file:PATH"); None: see open_keys.
+        self.key_source = key_source
+        self._keys: RecordKeys | None = None
+        self._open_sessions = threading.local()
         connect_args: dict[str, Any] = {}
         if self.url.get_backend_name() == "sqlite":
             connect_args["timeout"] = 30
@@ -85,10 +97,34 @@ class Database:
         return self.url.render_as_string(hide_password=True)
 
     def key_file_default(self) -> Path:
-        """Where the "auto" pseudonym key file lives: beside a SQLite file, else the working dir."""
-        if self.is_sqlite and self.url.database and self.url.database != ":memory:":
-            return Path(self.url.database + ".key")
-        return Path("scrapeguard-pseudonym.key").resolve()
+        """Where the "auto" pseudonym key file lives: outside the database's folder (records.keys)."""
+        return default_key_file(self.url)
+
+    def record_keys(self, session: Session | None = None) -> RecordKeys:
+        """The pseudonym key and its derived secrets, checked against the database's fingerprint
+        (recorded on first use, in `session`'s transaction when one is given)."""
+        if self._keys is not None:
+            return self._keys
+        if session is None:
+            session = getattr(self._open_sessions, "current", None)
+        if session is None:  # (a second session inside an open one would wait for SQLite's write lock)
+            with self.session() as own:
+                return self.record_keys(own)
+        keys, recorded_now = open_keys(session, self.url, self.key_source)
+        if recorded_now:  # (kept only if the session commits: not cached)
+            from scrapeguard.records.audit import seal_unkeyed_prefix
+
+            seal_unkeyed_prefix(session, keys)
+        else:
+            self._keys = keys
+        return keys
+
+    def exists(self) -> bool:
+        """Whether the database is there: a SQLite file that exists, or a server database with tables."""
+        if self.is_sqlite:
+            return self.url.database in (None, "", ":memory:") or Path(str(self.url.database)).exists()
+        with self._connect() as connection:
+            return bool(inspect(connection).get_table_names())
 
     # -- schema -----------------------------------------------------------------
 
@@ -103,8 +139,13 @@ class Database:
             command.upgrade(_alembic_config(connection), "head")
         return before, head_revision()
 
-    def ensure_schema(self) -> None:
-        """Create the schema in an empty database; refuse (clearly) to use an out-of-date one."""
+    def ensure_schema(self, create: bool = True) -> None:
+        """Create the schema in an empty database (only if `create`: else a missing database is
+        NoDatabase); refuse (clearly) to use an out-of-date one."""
+        if not create and not self.exists():
+            where = self.url.database if self.is_sqlite else self.display_url
+            raise NoDatabase(f"no records database at {where}; create it with `scrapeguard db upgrade --db "
+                             f"{where}` or `scrapeguard users add` (the first admin)")
         with self._connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
             empty = not inspect(connection).get_table_names()
@@ -131,6 +172,9 @@ class Database:
     def session(self) -> Iterator[Session]:
         """A unit of work: committed at the end, rolled back on error."""
         session = self._sessions()
+        session.info["database"] = self  # the audit log asks it for the keys
+        outer = getattr(self._open_sessions, "current", None)
+        self._open_sessions.current = session
         try:
             yield session
             session.commit()
@@ -142,6 +186,7 @@ class Database:
             session.rollback()
             raise
         finally:
+            self._open_sessions.current = outer
             session.close()
 
     def dispose(self) -> None:

@@ -29,6 +29,10 @@ def decision_record(decision: Decision | dict[str, Any], pseudonymiser: Pseudony
     reasons = [dict(r) for r in data.get("reasons") or [] if isinstance(r, dict)]
     for reason in reasons:
         reason["key"] = pseudonymiser.actor(str(reason.get("key", "")))
+        evidence = reason.get("evidence")
+        if isinstance(evidence, dict) and isinstance(evidence.get("related"), list):  # actor keys
+            reason["evidence"] = evidence | {"related": [pseudonymiser.actor(str(k))
+                                                         for k in evidence["related"]]}
     actors = [pseudonymiser.key(name, keys[name]) for name in ACTOR_KEYS if name in keys]
     for key in data.get("related") or ():  # a campaign's actors that swept before it was recognised
         actor = pseudonymiser.actor(str(key))
@@ -73,6 +77,8 @@ def parse_decision_line(line: str, pseudonymiser: Pseudonymiser, source: str = "
     if not isinstance(reasons, list) or not all(isinstance(r, dict) and isinstance(r.get("key", ""), str)
                                                  for r in reasons):
         raise RecordsError('"reasons" must be a list of objects with a string "key"')
+    if not all(isinstance(r.get("evidence", {}), dict) for r in reasons):
+        raise RecordsError('a reason\'s "evidence" must be an object')
     for name in ("id", "route", "path"):
         if not isinstance(data.get(name, ""), str):
             raise RecordsError(f'"{name}" must be a string')
@@ -84,25 +90,40 @@ def parse_decision_line(line: str, pseudonymiser: Pseudonymiser, source: str = "
     return decision_record(data, pseudonymiser, source)
 
 
-def add_decisions(session: Session, records: list[dict[str, Any]]) -> None:
-    """Append decisions and index their actors (bulk statements: one round trip each)."""
+def add_decisions(session: Session, records: list[dict[str, Any]]) -> int:
+    """Append decisions and index their actors (bulk statements: one round trip each). A decision
+    stored already (same id and time: a decisions file imported twice, a spill written again)
+    is skipped; returns how many were added."""
     if not records:
-        return
-    rows = [{"decision_id": r["id"][:40], "at": datetime.fromtimestamp(r["ts"], UTC), "action": r["action"],
-             "enforced": r["enforced"], "route": r["route"][:40],
-             "subject": None if r.get("subject") is None else str(r["subject"])[:300], "path": r["path"],
-             "actors": r["actors"], "keys": r["keys"], "reasons": r["reasons"], "campaign": r.get("campaign"),
-             "source": r.get("source", "live")} for r in records]
+        return 0
+    fresh: dict[tuple[str, datetime], tuple[dict[str, Any], dict[str, Any]]] = {}
+    for r in records:
+        row = {"decision_id": r["id"][:40], "at": datetime.fromtimestamp(r["ts"], UTC), "action": r["action"],
+               "enforced": r["enforced"], "route": r["route"][:40],
+               "subject": None if r.get("subject") is None else str(r["subject"])[:300], "path": r["path"],
+               "actors": r["actors"], "keys": r["keys"], "reasons": r["reasons"],
+               "campaign": r.get("campaign"), "source": r.get("source", "live")}
+        fresh.setdefault((row["decision_id"], row["at"]), (row, r))
+    ids = sorted({decision_id for decision_id, _ in fresh})
+    for start in range(0, len(ids), 500):
+        stored = session.execute(select(DecisionRecord.decision_id, DecisionRecord.at)
+                                 .where(DecisionRecord.decision_id.in_(ids[start:start + 500])))
+        for decision_id, at in stored:
+            fresh.pop((decision_id, at), None)
+    if not fresh:
+        return 0
+    rows, kept = [row for row, _ in fresh.values()], [r for _, r in fresh.values()]
     # Rows get ascending ids in the order they are inserted (SQLite rowids, a PostgreSQL sequence
     # within one statement), so sorted ids pair with the records; asking the driver to keep the
     # order instead makes SQLAlchemy insert row by row on SQLite (ten times slower).
     connection = session.connection()  # Core statements: no ORM bookkeeping per row
     table, links_table = cast(Table, DecisionRecord.__table__), cast(Table, DecisionActor.__table__)
-    ids = sorted(connection.execute(insert(table).returning(table.c.id), rows).scalars().all())
+    pks = sorted(connection.execute(insert(table).returning(table.c.id), rows).scalars().all())
     links = [{"decision_pk": pk, "actor": actor}
-             for pk, r in zip(ids, records, strict=True) for actor in dict.fromkeys(r["actors"])]
+             for pk, r in zip(pks, kept, strict=True) for actor in dict.fromkeys(r["actors"])]
     if links:
         connection.execute(insert(links_table), links)
+    return len(rows)
 
 
 def decisions_of(session: Session, actors: set[str], campaign: str | None = None,

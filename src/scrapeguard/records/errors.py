@@ -11,6 +11,10 @@ class DatabaseUnavailable(RecordsError):
     """The database cannot be reached or used."""
 
 
+class NoDatabase(RecordsError):
+    """There is no records database where one was named (and this command does not create one)."""
+
+
 class SchemaOutOfDate(RecordsError):
     """The database's schema is older than this version of ScrapeGuard."""
 

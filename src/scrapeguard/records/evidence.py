@@ -197,14 +197,18 @@ def _case_parts(session: Session, case: CaseRecord) -> tuple[dict[str, bytes], l
                       "case steps"))
     for letter in letters:
         files[f"letters/{letter.id}-{letter.kind}.md"] = letter.text.encode("utf-8")
+        if letter.final_text is not None:  # the letter as sent, beside the approved draft
+            files[f"letters/{letter.id}-{letter.kind}-sent.md"] = letter.final_text.encode("utf-8")
     summary = {
         "case": cases.public_id(case.id), "respondent": case.respondent, "address": case.respondent_address,
         "status": case.status, "actors": case.actors, "opened_at": _iso(case.opened_at),
         "deadline": _iso(case.deadline), "reply": case.reply, "replied_at": _iso(case.replied_at),
         "deletion_confirmed_at": _iso(case.deletion_confirmed_at),
         "deletion_document": case.deletion_document, "deletion_sha256": case.deletion_sha256,
-        "letters": [{"id": x.id, "kind": x.kind, "sha256": x.sha256, "created_at": _iso(x.created_at),
-                     "deadline": _iso(x.deadline)} for x in letters],
+        "letters": [{"id": x.id, "kind": x.kind, "state": x.state, "sha256": x.sha256,
+                     "created_at": _iso(x.created_at), "approved_by": x.approved_by,
+                     "approved_at": _iso(x.approved_at), "sent_at": _iso(x.sent_at), "channel": x.channel,
+                     "sent_sha256": x.final_sha256, "deadline": _iso(x.deadline)} for x in letters],
         "steps": [{"status": s.status, "by": s.by, "at": _iso(s.at), "note": s.note} for s in steps],
     }
     files["case.json"] = json.dumps(summary, ensure_ascii=False, indent=2).encode("utf-8")

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from scrapeguard.policy.model import AUDIENCES
 from scrapeguard.records import audit
 from scrapeguard.records.errors import RecordsError
 from scrapeguard.records.models import ExposureRecord, MemberRecord
@@ -33,22 +34,25 @@ def write_exposure(session: Session, records: list[dict[str, Any]]) -> None:
         at = datetime.fromtimestamp(float(r["ts"]), UTC)
         count = int(r.get("count", 1))
         first = datetime.fromtimestamp(float(r.get("first_ts", r["ts"])), UTC)
+        audiences = {r["audience"]} if r.get("audience") else set()
         for actor in r["actors"]:
             key = (actor[:MAX_TEXT], str(r["member"])[:MAX_TEXT], str(r["route"])[:MAX_TEXT])
             entry = merged.get(key)
             if entry is None:
-                merged[key] = [set(r["categories"]), first, at, count, r.get("source", "live")]
+                merged[key] = [set(r["categories"]), first, at, count, r.get("source", "live"),
+                               set(audiences)]
             else:
                 entry[0].update(r["categories"])
                 entry[1] = min(entry[1], first)
                 entry[2] = max(entry[2], at)
                 entry[3] += count
+                entry[5].update(audiences)
     if not merged:
         return
     # Only the rows this batch touches (a scraper's actor may have thousands), read and written
     # with bulk statements: the ORM's per-object bookkeeping would cost more than the database.
     e = ExposureRecord
-    columns = (e.id, e.actor, e.member, e.route, e.categories, e.first_at, e.last_at, e.count)
+    columns = (e.id, e.actor, e.member, e.route, e.categories, e.first_at, e.last_at, e.count, e.audiences)
     keys = list(merged)
     existing: dict[tuple[str, str, str], Any] = {}
     for start in range(0, len(keys), 300):
@@ -58,16 +62,17 @@ def write_exposure(session: Session, records: list[dict[str, Any]]) -> None:
             existing[(row.actor, row.member, row.route)] = row
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    for key, (categories, first, last, count, source) in merged.items():
+    for key, (categories, first, last, count, source, audiences) in merged.items():
         found = existing.get(key)
         if found is None:
             inserts.append({"actor": key[0], "member": key[1], "route": key[2],
                             "categories": sorted(categories), "first_at": first, "last_at": last,
-                            "count": count, "source": source})
+                            "count": count, "source": source, "audiences": sorted(audiences)})
         else:
             updates.append({"id": found.id, "categories": sorted(set(found.categories) | categories),
                             "first_at": min(found.first_at, first), "last_at": max(found.last_at, last),
-                            "count": found.count + count})
+                            "count": found.count + count,
+                            "audiences": sorted(set(found.audiences or ()) | audiences)})
     if inserts:
         session.execute(insert(ExposureRecord), inserts)
     if updates:
@@ -86,11 +91,14 @@ class MemberExposure:
     first_at: datetime
     last_at: datetime
     count: int
+    #: Whom the responses were shown to ("anonymous", "member", "connection"); empty: not recorded.
+    audiences: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"member": self.member, "aliases": list(self.aliases), "country": self.country,
                 "routes": list(self.routes), "categories": sorted(self.categories),
-                "first": self.first_at.isoformat(), "last": self.last_at.isoformat(), "count": self.count}
+                "first": self.first_at.isoformat(), "last": self.last_at.isoformat(), "count": self.count,
+                "audiences": list(self.audiences)}
 
 
 def ledger(session: Session, actors: set[str] | list[str]) -> list[MemberExposure]:
@@ -113,7 +121,8 @@ def ledger(session: Session, actors: set[str] | list[str]) -> list[MemberExposur
             routes=tuple(sorted({r.route for r in group})),
             categories=frozenset(c for r in group for c in r.categories),
             first_at=min(r.first_at for r in group), last_at=max(r.last_at for r in group),
-            count=sum(r.count for r in group)))
+            count=sum(r.count for r in group),
+            audiences=tuple(a for a in AUDIENCES if any(a in (r.audiences or ()) for r in group))))
     return sorted(out, key=lambda m: (m.first_at, m.member))
 
 
@@ -184,7 +193,10 @@ def parse_exposure_import(data: Any, pseudonymiser: Pseudonymiser) -> list[dict[
 
         {"actors": [{"actor": "ip:203.0.113.7", "exposure": [
             {"member": "id:42", "route": "/api/v1/members/{id}", "categories": ["user.name"],
-             "first": "2026-11-01T10:00:00Z", "last": "2026-11-01T10:05:00Z", "count": 3}]}]}
+             "first": "2026-11-01T10:00:00Z", "last": "2026-11-01T10:05:00Z", "count": 3,
+             "audience": "anonymous"}]}]}
+
+    ("audience" is optional: anonymous, member or connection.)
 
     Returns sink records (actors pseudonymised). Every problem names where it is.
     """
@@ -212,10 +224,14 @@ def parse_exposure_import(data: Any, pseudonymiser: Pseudonymiser) -> list[dict[
                 raise RecordsError(f'{at}: "categories" must be a list of strings')
             if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_COUNT:
                 raise RecordsError(f'{at}: "count" must be a whole number from 1 to {MAX_COUNT}')
+            audience = item.get("audience")
+            if audience is not None and audience not in AUDIENCES:
+                raise RecordsError(f'{at}: "audience" must be one of {", ".join(AUDIENCES)}, '
+                                   f'not {audience!r}')
             first, last = _time(item.get("first"), f"{at}.first"), _time(item.get("last"), f"{at}.last")
             if last < first:
                 raise RecordsError(f"{at}: last is before first")
             out.append({"type": "exposure", "ts": last.timestamp(), "first_ts": first.timestamp(),
                         "actors": [actor], "member": member, "route": route, "categories": categories,
-                        "count": count, "source": "logs"})
+                        "count": count, "source": "logs", "audience": audience})
     return out

@@ -33,12 +33,18 @@ def spill_path_for(db: Database) -> Path:
 
 def open_sink(policy: Policy, target: str | None, spill_path: Path | None = None) -> RecordSink:
     """A running sink for the guard. A database that is down at start is not fatal: records are
-    buffered and spilled until it answers (and its schema is made then). An out-of-date schema
-    is fatal: it needs `scrapeguard db upgrade`."""
-    db = Database(target)
+    buffered and spilled until it answers (and its schema is made then, and the key checked
+    against its fingerprint). An out-of-date schema or another key than the database's is fatal."""
+    db = Database(target, key_source=policy.incidents.pseudonym_key)
+    key: bytes | None = None
 
     def prepare() -> None:
         db.ensure_schema()
+        keys = db.record_keys()
+        if key is not None and keys.pseudonym != key:
+            log.error("the pseudonym key loaded while the records database was down is not the "
+                      "database's; records are spilled, not written, until the guard restarts")
+            raise DatabaseUnavailable("the pseudonym key is not the records database's")
         record_policy(db, policy)
 
     ready: Callable[[], None] | None = None
@@ -46,10 +52,11 @@ def open_sink(policy: Policy, target: str | None, spill_path: Path | None = None
         prepare()
     except DatabaseUnavailable as exc:
         log.warning("%s; records are buffered until it answers", exc)
+        key = load_key(policy.incidents.pseudonym_key, db.key_file_default())
         ready = prepare
-    key = load_key(policy.incidents.pseudonym_key, db.key_file_default())
-    return RecordSink(db, Pseudonymiser(key), spill_path or spill_path_for(db),
-                      after_batch=detector(policy.incidents), prepare=ready)
+    pseudonymiser = Pseudonymiser(key if key is not None else db.record_keys().pseudonym)
+    return RecordSink(db, pseudonymiser, spill_path or spill_path_for(db),
+                      after_batch=detector(policy.incidents), prepare=ready, routes=policy.routes)
 
 
 def policy_fingerprint(policy: Policy) -> tuple[str, str]:

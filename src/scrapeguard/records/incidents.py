@@ -2,6 +2,13 @@
 threshold (or by a person), one per campaign, and moved through their lifecycle
 detected -> contained -> assessed -> notified -> closed, each step with who and when.
 
+The law cannot be skipped: closing needs an assessment or a recorded reason (a false positive), and
+a privacy officer; `notified` needs every notification obligation met (`obligations.py`); a closed
+incident can be reopened (with a reason) and then stands where it stood before it was closed, as far
+as the law is concerned: "assessed" when it has an assessment (so `notified` is checked again against
+the re-derived obligations), else "contained" or "detected". Times a person gives (detection,
+awareness, a step) carry a zone and are not in the future.
+
 Grouping: a decision whose reasons name a `campaign:<id>` key belongs to that campaign's
 incident; any other refused actor's decisions belong to the open incident that already names
 one of its keys (its address or account), or to a new one keyed by the actor.
@@ -11,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -35,6 +42,22 @@ STEPS: dict[str, dict[str, str]] = {
     NOTIFIED: {CLOSED: "incident.close"},
     CLOSED: {},
 }
+
+
+#: How far a given time may lie ahead of the clock (clock skew between machines), and no further.
+CLOCK_SKEW = timedelta(minutes=5)
+TIME_FORM = "2026-12-01T10:00+00:00"
+
+
+def given_time(value: datetime, what: str, now: datetime | None = None) -> datetime:
+    """A time a person states: it must carry its zone and must not lie in the future."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise RecordsError(f"{what} {value.isoformat()} has no time zone: give it with its offset, "
+                           f"e.g. {TIME_FORM}")
+    clock = now or datetime.now(UTC)
+    if value > clock + CLOCK_SKEW:
+        raise RecordsError(f"{what} {value.isoformat()} is in the future (now {clock.isoformat()})")
+    return value.astimezone(UTC)
 
 
 def public_id(incident_id: int) -> str:
@@ -74,13 +97,21 @@ def _step(session: Session, incident: IncidentRecord, state: str, by: str, at: d
 
 def open_incident(session: Session, by: Actor, title: str, actors: set[str], group_key: str | None = None,
                   started_at: datetime | None = None, detected_at: datetime | None = None,
-                  note: str = "") -> IncidentRecord:
+                  note: str = "", now: datetime | None = None) -> IncidentRecord:
     """Open an incident about these (pseudonymised) actors. A person opens one with a title and
-    the actors; the guard opens one per campaign or lone actor (group_key)."""
+    the actors, and the true detection (and start) time when it was found earlier; the guard
+    opens one per campaign or lone actor (group_key)."""
     require(by, "incident.open")
     if not title.strip():
         raise RecordsError("an incident needs a title")
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
+    if detected_at is not None:
+        detected_at = given_time(detected_at, "the detection time", now)
+    if started_at is not None:
+        started_at = given_time(started_at, "the start time", now)
+        if detected_at is not None and started_at > detected_at:
+            raise RecordsError(f"the start ({started_at.isoformat()}) cannot come after the detection "
+                               f"({detected_at.isoformat()})")
     detected = detected_at or now
     key = group_key or f"manual:{now.isoformat()}:{sorted(actors)[:1]}"
     if session.execute(select(IncidentRecord).where(IncidentRecord.group_key == key)).scalar_one_or_none():
@@ -90,7 +121,8 @@ def open_incident(session: Session, by: Actor, title: str, actors: set[str], gro
     incident = IncidentRecord(title=title.strip()[:300], group_key=key[:300], state=DETECTED,
                               opened_by=by.name,
                               started_at=started, detected_at=detected, aware_at=None, aware_by=None,
-                              contained_at=None, closed_at=None, data_was_public=True, aggregated=True,
+                              contained_at=None, closed_at=None, data_was_public=True, public_stated=False,
+                              aggregated=True,
                               assessment=None, assessed_at=None, notifiable=None, reasoning=None)
     session.add(incident)
     session.flush()
@@ -103,7 +135,9 @@ def open_incident(session: Session, by: Actor, title: str, actors: set[str], gro
 
 
 def advance(session: Session, by: Actor, incident_id: str | int, to_state: str, note: str = "",
-            at: datetime | None = None) -> IncidentRecord:
+            at: datetime | None = None, reason: str = "") -> IncidentRecord:
+    """Move an incident on. Closing an incident that was never assessed needs `reason` (why no
+    assessment is owed, e.g. a false positive)."""
     incident = get(session, incident_id)
     allowed = STEPS[incident.state]
     if to_state not in allowed:
@@ -111,7 +145,19 @@ def advance(session: Session, by: Actor, incident_id: str | int, to_state: str, 
                 else f"from {incident.state} it can go to: {', '.join(allowed) or 'nothing (closed)'}")
         raise InvalidStep(f"{public_id(incident.id)} is {incident.state}; {hint}")
     require(by, allowed[to_state])
-    when = at or datetime.now(UTC)
+    when = given_time(at, "the time of the step") if at is not None else datetime.now(UTC)
+    if to_state in (NOTIFIED, CLOSED) and incident.assessment is not None:
+        from scrapeguard.records.obligations import describe, outstanding
+
+        unmet = outstanding(session, incident.id)
+        if unmet:
+            raise InvalidStep(f"{public_id(incident.id)} cannot be {to_state}: {len(unmet)} notification "
+                              "obligation(s) are neither sent nor waived: "
+                              + "; ".join(describe(o) for o in unmet)
+                              + " (send the notices, or `incidents waive` with a reason)")
+    if to_state == CLOSED and incident.assessment is None and not reason.strip():
+        raise InvalidStep(f"{public_id(incident.id)} has not been assessed: assess it (`incidents assess`) "
+                          "or give the reason no assessment is owed (--reason, e.g. \"false positive: ...\")")
     if to_state == NOTIFIED:
         from scrapeguard.records.notices import sent_notices
 
@@ -127,26 +173,57 @@ def advance(session: Session, by: Actor, incident_id: str | int, to_state: str, 
         incident.closed_at = when
     before = incident.state
     incident.state = to_state
-    _step(session, incident, to_state, by.name, when, note)
-    audit.record(session, by.name, f"incident.{to_state}", "incident", incident.id,
-                 {"from": before, "to": to_state, "at": when.isoformat(), "note": note})
+    step_note = "; ".join(x for x in (f"reason: {reason.strip()}" if reason.strip() else "", note) if x)
+    _step(session, incident, to_state, by.name, when, step_note)
+    details: dict[str, Any] = {"from": before, "to": to_state, "at": when.isoformat(), "note": note}
+    if reason.strip():
+        details["reason"] = reason.strip()
+    audit.record(session, by.name, f"incident.{to_state}", "incident", incident.id, details)
+    return incident
+
+
+def reopen(session: Session, by: Actor, incident_id: str | int, reason: str,
+           now: datetime | None = None) -> IncidentRecord:
+    """Reopen a closed incident (new facts, a wrong close): back to "assessed" when it has an
+    assessment, else "contained" or "detected"."""
+    require(by, "incident.close")
+    incident = get(session, incident_id)
+    if incident.state != CLOSED:
+        raise InvalidStep(f"{public_id(incident.id)} is {incident.state}, not closed")
+    if not reason.strip():
+        raise RecordsError("reopening needs a reason (--reason)")
+    when = now or datetime.now(UTC)
+    target = ASSESSED if incident.assessment is not None else CONTAINED if incident.contained_at else DETECTED
+    closed_at, incident.closed_at, incident.state = incident.closed_at, None, target
+    _step(session, incident, target, by.name, when, f"reopened: {reason.strip()}")
+    audit.record(session, by.name, "incident.reopen", "incident", incident.id,
+                 {"to": target, "reason": reason.strip(), "was_closed_at": closed_at.isoformat()
+                  if closed_at else None})
     return incident
 
 
 def mark_aware(session: Session, by: Actor, incident_id: str | int, at: datetime | None = None,
-               note: str = "") -> IncidentRecord:
-    """Record the controller's decision that it is aware of a breach: notification clocks start here."""
+               note: str = "", reason: str = "", now: datetime | None = None) -> IncidentRecord:
+    """Record the controller's decision that it is aware of a breach: notification clocks start here.
+    An awareness earlier than the recorded detection needs `reason` (e.g. a member reported it first)."""
     require(by, "incident.aware")
     incident = get(session, incident_id)
-    when = at or datetime.now(UTC)
-    if when < incident.detected_at:
-        raise RecordsError(f"awareness ({when.isoformat()}) cannot come before detection "
-                           f"({incident.detected_at.isoformat()})")
+    if incident.state == CLOSED:
+        raise InvalidStep(f"{public_id(incident.id)} is closed: reopen it (`incidents reopen`) first")
+    clock = now or datetime.now(UTC)
+    when = given_time(at, "the awareness time", clock) if at is not None else clock
+    early = when < incident.detected_at
+    if early and not reason.strip():
+        raise RecordsError(f"awareness ({when.isoformat()}) comes before the recorded detection "
+                           f"({incident.detected_at.isoformat()}): give the reason (--reason)")
     previous = incident.aware_at
     incident.aware_at, incident.aware_by = when, by.name
-    audit.record(session, by.name, "incident.aware", "incident", incident.id,
-                 {"at": when.isoformat(), "previous": previous.isoformat() if previous else None,
-                  "note": note})
+    details: dict[str, Any] = {"at": when.isoformat(), "previous": previous.isoformat() if previous else None,
+                               "note": note}
+    if reason.strip():
+        details["reason"] = reason.strip()
+        details["before_detection"] = early
+    audit.record(session, by.name, "incident.aware", "incident", incident.id, details)
     return incident
 
 
@@ -156,11 +233,12 @@ def set_circumstances(session: Session, by: Actor, incident_id: str | int, data_
     require(by, "incident.assess")
     incident = get(session, incident_id)
     if data_was_public is not None:
-        incident.data_was_public = data_was_public
+        incident.data_was_public, incident.public_stated = data_was_public, True
     if aggregated is not None:
         incident.aggregated = aggregated
     audit.record(session, by.name, "incident.circumstances", "incident", incident.id,
-                 {"data_was_public": incident.data_was_public, "aggregated": incident.aggregated,
+                 {"data_was_public": incident.data_was_public if incident.public_stated else None,
+                  "aggregated": incident.aggregated,
                   "note": note})
     return incident
 

@@ -13,11 +13,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -57,6 +59,9 @@ class DecisionRecord(Base):
     """A non-allow decision of the guard (live or replayed). Address keys are pseudonymised."""
 
     __tablename__ = "decisions"
+    #: One row per decision: importing a decisions file twice skips the decisions stored already.
+    #: (The id with its time: ids are 48 random bits, which two of many millions may share.)
+    __table_args__ = (Index("uq_decisions_decision_id_at", "decision_id", "at", unique=True),)
     id: Mapped[int] = mapped_column(primary_key=True)
     decision_id: Mapped[str] = mapped_column(String(40), index=True)
     at: Mapped[datetime] = mapped_column(index=True)
@@ -97,6 +102,9 @@ class ExposureRecord(Base):
     last_at: Mapped[datetime] = mapped_column(index=True)
     count: Mapped[int] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(20), default="live")
+    #: Who the responses were shown to ("anonymous", "member", "connection": see routes.py); the
+    #: categories are that audience's. Empty for rows recorded before audiences were.
+    audiences: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
 class MemberRecord(Base):
@@ -132,7 +140,10 @@ class IncidentRecord(Base):
     aware_by: Mapped[str | None] = mapped_column(String(100))
     contained_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    #: Whether the data was public before it was scraped: only an answer once `public_stated`.
     data_was_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The assessor has said whether the data was public (until then: an open question, no reduction).
+    public_stated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     aggregated: Mapped[bool] = mapped_column(Boolean, default=True)
     assessment: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     assessed_at: Mapped[datetime | None]
@@ -173,7 +184,38 @@ class NoticeRecord(Base):
     approved_by: Mapped[str | None] = mapped_column(String(100))
     approved_at: Mapped[datetime | None]
     sent_by: Mapped[str | None] = mapped_column(String(100))
+    #: When the notice really went out (given by the sender, not the time it was recorded).
     sent_at: Mapped[datetime | None]
+    #: How it went out, e.g. "regulator portal", "email".
+    channel: Mapped[str | None] = mapped_column(String(100))
+    #: What was sent: the approved draft without its draft-only parts, or None when a final
+    #: document was attached instead (kept below with its SHA-256).
+    final_text: Mapped[str | None] = mapped_column(Text)
+    final_document: Mapped[bytes | None] = mapped_column(LargeBinary)
+    final_document_name: Mapped[str | None] = mapped_column(String(300))
+    final_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class IncidentObligation(Base):
+    """One notification duty of an incident: a regime and an audience, as the last assessment judged
+    it (re-derived on re-assessment), and how it was met: a sent notice, or a waiver with its reason."""
+
+    __tablename__ = "incident_obligations"
+    __table_args__ = (UniqueConstraint("incident_id", "regime", "audience",
+                                       name="uq_incident_obligations_incident_regime_audience"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    regime: Mapped[str] = mapped_column(String(40))
+    audience: Mapped[str] = mapped_column(String(20))
+    #: "required", "likely", "not required" or "open question".
+    status: Mapped[str] = mapped_column(String(20))
+    reasoning: Mapped[str] = mapped_column(Text)
+    due: Mapped[datetime | None]
+    deadline: Mapped[str] = mapped_column(Text)
+    derived_at: Mapped[datetime]
+    waived_by: Mapped[str | None] = mapped_column(String(100))
+    waived_at: Mapped[datetime | None]
+    waiver_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class CaseRecord(Base):
@@ -194,19 +236,38 @@ class CaseRecord(Base):
     deletion_confirmed_at: Mapped[datetime | None]
     deletion_document: Mapped[str | None] = mapped_column(String(500))
     deletion_sha256: Mapped[str | None] = mapped_column(String(64))
+    #: The clear value of each pseudonymised actor ("ip:p-3f9a.." -> "ip:203.0.113.7"), as entered by
+    #: the team and checked against the pseudonym: letters to the respondent name what they know.
+    clear_actors: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class CaseLetter(Base):
+    """A letter of a case: drafted, approved by another person, then sent (see records/cases.py)."""
+
     __tablename__ = "case_letters"
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     kind: Mapped[str] = mapped_column(String(30))
     title: Mapped[str] = mapped_column(String(300))
+    #: The draft as approved (or to be approved).
     text: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime]
     deadline: Mapped[datetime]
+    #: "draft", "approved" or "sent".
+    state: Mapped[str] = mapped_column(String(20), default="draft")
+    #: The facts the draft was made from (JSON), so that the letter sent says what was approved.
+    facts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    approved_at: Mapped[datetime | None]
+    sent_by: Mapped[str | None] = mapped_column(String(100))
+    sent_at: Mapped[datetime | None]
+    #: How it was sent ("email", "post", "courier", ...).
+    channel: Mapped[str | None] = mapped_column(String(100))
+    #: The letter as sent (dated the day it was sent, no draft marks) and its SHA-256.
+    final_text: Mapped[str | None] = mapped_column(Text)
+    final_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class CaseStep(Base):
@@ -234,6 +295,12 @@ class AuditEntry(Base):
     details: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    #: "sha256" (entries written before the chain was keyed) or "hmac-sha256" (keyed with a
+    #: secret derived from the pseudonym key, which the database does not hold).
+    scheme: Mapped[str] = mapped_column(String(20), default="hmac-sha256", server_default="sha256")
+    #: SHA-256 of the audited row as written (its columns and its steps), for the entities bound
+    #: into the chain (incident, notice, case, user): a later direct edit of the row shows.
+    row_digest: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditHead(Base):
@@ -244,6 +311,14 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class SettingRecord(Base):
+    """The records' own settings, e.g. the fingerprint of the pseudonym key they were set up with."""
+
+    __tablename__ = "settings"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
 
 
 Index("ix_exposure_member", ExposureRecord.member)

@@ -1,19 +1,24 @@
 """Breach assessment of a recorded incident, its notices (draft -> approved -> sent, and whoever
 drafts one cannot approve it), the breach register, and the export of the affected members.
 
+A sent notice records what really went out: the approved draft without its draft-only parts (or
+the final document attached, stored with its SHA-256), the channel and the time it was sent.
+
 The rules and the documents are the compliance package's; this module feeds it the incident's
 facts from the records and keeps what comes back, audited.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from scrapeguard.compliance import AffectedMember, Assessment, IncidentFacts, RuleSet, assess, draft_notice
+from scrapeguard.compliance.notices import NotFinal, final_text, missing_contents
 from scrapeguard.policy.model import IncidentOptions
 from scrapeguard.records import audit
 from scrapeguard.records.errors import InvalidStep, NotFound, PermissionDenied, RecordsError
@@ -25,9 +30,11 @@ from scrapeguard.records.incidents import (
     _step,
     actors_of,
     get,
+    given_time,
     public_id,
 )
-from scrapeguard.records.models import IncidentRecord, NoticeRecord
+from scrapeguard.records.models import CaseRecord, IncidentRecord, NoticeRecord
+from scrapeguard.records.obligations import derive
 from scrapeguard.records.users import Actor, require
 
 DRAFT, APPROVED, SENT = "draft", "approved", "sent"
@@ -48,8 +55,13 @@ def incident_facts(session: Session, incident: IncidentRecord, options: Incident
         detected_at=incident.detected_at, aware_at=incident.aware_at, contained_at=incident.contained_at,
         actors=tuple(readable_actor(a) for a in sorted(actors)),
         affected=tuple(AffectedMember(m.member, m.country, m.categories) for m in members),
-        data_was_public=incident.data_was_public, aggregated=incident.aggregated,
-        organisation=options.organisation, contact=options.contact)
+        data_was_public=incident.data_was_public if incident.public_stated else None,
+        aggregated=incident.aggregated,
+        organisation=options.organisation, contact=options.contact,
+        legal_action=session.execute(select(func.count()).select_from(CaseRecord)
+                                     .where(CaseRecord.incident_id == incident.id)).scalar_one() > 0,
+        controller_country=options.controller_country or None,
+        eu_representative=options.eu_representative, uk_representative=options.uk_representative)
 
 
 def assess_incident(session: Session, by: Actor, incident_id: str | int, options: IncidentOptions,
@@ -66,6 +78,7 @@ def assess_incident(session: Session, by: Actor, incident_id: str | int, options
     incident.assessed_at = now
     incident.notifiable = result.notifiable
     incident.reasoning = result.reasoning
+    obligations = derive(session, incident.id, result, now)
     if incident.state == CONTAINED:
         incident.state = ASSESSED
         _step(session, incident, ASSESSED, by.name, now, "assessed")
@@ -73,6 +86,8 @@ def assess_incident(session: Session, by: Actor, incident_id: str | int, options
         "notifiable": result.notifiable, "severity": result.severity.to_dict(),
         "regimes": {r.regime: {"regulator": r.notify_regulator.verdict,
                                "individuals": r.notify_individuals.verdict} for r in result.regimes},
+        "obligations": {f"{o.regime}/{o.audience}": o.status for o in obligations},
+        "inputs": result.inputs, "open_questions": len(result.open_questions),
         "affected": result.affected_total, "reasoning": result.reasoning})
     return result
 
@@ -94,7 +109,9 @@ def draft(session: Session, by: Actor, incident_id: str | int, regime: str,
     if regime not in known:
         raise RecordsError(f"{public_id(incident.id)} affects no members under {regime!r} "
                            f"(regimes in its assessment: {', '.join(known) or 'none'})")
-    document = draft_notice(assessment, incident_facts(session, incident, options), regime, audience)
+    facts = incident_facts(session, incident, options)
+    document = draft_notice(assessment, facts, regime, audience)
+    missing = missing_contents(document.text, facts, assessment, regime, audience)
     notice = NoticeRecord(incident_id=incident.id, regime=regime, audience=audience,
                           title=document.title[:300],
                           text=document.text, state=DRAFT, drafted_by=by.name, drafted_at=datetime.now(UTC),
@@ -102,8 +119,17 @@ def draft(session: Session, by: Actor, incident_id: str | int, regime: str,
     session.add(notice)
     session.flush()
     audit.record(session, by.name, "notice.draft", "notice", notice.id,
-                 {"incident": public_id(incident.id), "regime": regime, "audience": audience})
+                 {"incident": public_id(incident.id), "regime": regime, "audience": audience,
+                  "missing_contents": missing})
     return notice
+
+
+def missing_in(session: Session, notice: NoticeRecord, options: IncidentOptions, text: str | None = None
+               ) -> list[str]:
+    """The contents the notice's regime requires that its text (or `text`) lacks."""
+    incident = get(session, notice.incident_id)
+    return missing_contents(notice.text if text is None else text, incident_facts(session, incident, options),
+                            assessment_of(incident), notice.regime, notice.audience)  # type: ignore[arg-type]
 
 
 def get_notice(session: Session, notice_id: int) -> NoticeRecord:
@@ -126,14 +152,38 @@ def approve(session: Session, by: Actor, notice_id: int, note: str = "") -> Noti
     return notice
 
 
-def send(session: Session, by: Actor, notice_id: int, note: str = "") -> NoticeRecord:
-    """Record that an approved notice was sent (ScrapeGuard does not send it itself)."""
+def send(session: Session, by: Actor, notice_id: int, channel: str, sent_at: datetime, note: str = "",
+         final_document: bytes | None = None, document_name: str | None = None,
+         now: datetime | None = None) -> NoticeRecord:
+    """Record that an approved notice was sent (ScrapeGuard does not send it itself): when it really
+    went out, how, and what was sent: the approved draft without its draft-only parts, or the final
+    document that was sent instead (kept with its SHA-256)."""
     require(by, "notice.send")
     notice = get_notice(session, notice_id)
     if notice.state != APPROVED:
         raise InvalidStep(f"notice {notice_id} is {notice.state}: only an approved notice can be sent")
-    notice.state, notice.sent_by, notice.sent_at = SENT, by.name, datetime.now(UTC)
-    audit.record(session, by.name, "notice.send", "notice", notice.id, {"note": note})
+    if not channel.strip():
+        raise RecordsError("say how the notice was sent (--channel, e.g. \"regulator portal\", \"email\")")
+    when = given_time(sent_at, "the sending time", now)
+    if when < notice.approved_at:  # type: ignore[operator]
+        raise RecordsError(f"the sending time {when.isoformat()} is before the approval "
+                           f"({notice.approved_at.isoformat() if notice.approved_at else '?'})")
+    if final_document is not None:
+        if not final_document:
+            raise RecordsError("the final document is empty")
+        notice.final_document, notice.final_text = final_document, None
+        notice.final_document_name = (document_name or "final")[:300]
+        notice.final_sha256 = hashlib.sha256(final_document).hexdigest()
+    else:
+        try:
+            notice.final_text = final_text(notice.text)
+        except NotFinal as exc:
+            raise RecordsError(f"notice {notice_id}: {exc} (--final-file)") from exc
+        notice.final_sha256 = hashlib.sha256(notice.final_text.encode("utf-8")).hexdigest()
+    notice.state, notice.sent_by, notice.sent_at, notice.channel = SENT, by.name, when, channel.strip()[:100]
+    audit.record(session, by.name, "notice.send", "notice", notice.id,
+                 {"note": note, "channel": notice.channel, "sent_at": when.isoformat(),
+                  "sha256": notice.final_sha256, "document": notice.final_document_name})
     return notice
 
 
@@ -160,7 +210,8 @@ def register(session: Session, by: Actor) -> list[dict[str, Any]]:
             "assessed_at": incident.assessed_at.isoformat() if incident.assessed_at else None,
             "notifiable": incident.notifiable,
             "reasoning": incident.reasoning or "not assessed yet",
-            "notices_sent": [{"regime": n.regime, "audience": n.audience, "sent_at": n.sent_at.isoformat()}
+            "notices_sent": [{"regime": n.regime, "audience": n.audience, "sent_at": n.sent_at.isoformat(),
+                              "channel": n.channel, "sha256": n.final_sha256}
                              for n in sent_notices(session, incident.id) if n.sent_at],
         })
     return out

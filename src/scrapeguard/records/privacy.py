@@ -2,65 +2,28 @@
 
 IP addresses and networks are replaced by a keyed hash (HMAC-SHA256) before anything is
 stored: the same address always gives the same pseudonym (so the ledger and incidents work),
-but without the key nobody can tell which address it was, nor test guesses.
+but without the key nobody can tell which address it was, nor test guesses. Where the key
+lives and how it is checked against the database: `records.keys` (load_key is re-exported here).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from pathlib import Path
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from scrapeguard.records import audit
-from scrapeguard.records.errors import RecordsError
+from scrapeguard.records.keys import ENV_KEY, load_key
 from scrapeguard.records.models import DecisionRecord, ExposureRecord, IncidentActor, IncidentRecord
 
-ENV_KEY = "SCRAPEGUARD_PSEUDONYM_KEY"
+__all__ = ["ADDRESS_KEYS", "ENV_KEY", "Pseudonymiser", "load_key", "purge"]
 #: Key names whose values are network addresses (pseudonymised); others (account) are the site's ids.
 ADDRESS_KEYS = frozenset({"ip", "net"})
-
-
-def load_key(source: str, default_file: Path) -> bytes:
-    """The pseudonymisation key from "auto", "env:NAME" or "file:PATH" (see [incidents] in the policy)."""
-    if source == "auto":
-        value = os.environ.get(ENV_KEY)
-        if value:
-            return value.encode()
-        return _key_file(default_file, create=True)
-    kind, _, where = source.partition(":")
-    if kind == "env":
-        value = os.environ.get(where)
-        if not value:
-            raise RecordsError(f"the pseudonym key variable {where} is not set (incidents.pseudonym_key)")
-        return value.encode()
-    if kind == "file":
-        return _key_file(Path(where).expanduser(), create=False)
-    raise RecordsError(f"{source!r} is not a key source (auto, env:NAME, file:PATH)")
-
-
-def _key_file(path: Path, create: bool) -> bytes:
-    if not path.exists():
-        if not create:
-            raise RecordsError(f"the pseudonym key file {path} does not exist")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_hex(32) + "\n")
-    try:
-        key = path.read_text("utf-8").strip()
-    except OSError as exc:
-        raise RecordsError(f"cannot read the pseudonym key file {path}: {exc.strerror}") from exc
-    if len(key) < 16:
-        raise RecordsError(f"the pseudonym key in {path} is too short (at least 16 characters)")
-    return key.encode()
 
 
 class Pseudonymiser:

@@ -19,7 +19,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,11 +29,13 @@ from sqlalchemy.orm import Session
 
 from scrapeguard.decisions import Decision
 from scrapeguard.events import Event
+from scrapeguard.policy.model import AUDIENCES, RouteRule
 from scrapeguard.records.db import Database
 from scrapeguard.records.decisions import add_decisions, decision_record
 from scrapeguard.records.errors import DatabaseUnavailable
 from scrapeguard.records.exposure import write_exposure
 from scrapeguard.records.privacy import Pseudonymiser
+from scrapeguard.routes import MEMBER_DATA_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,15 @@ log = logging.getLogger(__name__)
 #: and the account are whom an incident is about).
 EXPOSURE_KEYS = ("ip", "account")
 #: Route kinds whose successful responses show members' data.
-EXPOSING_KINDS = frozenset({"profile", "contact_lookup", "listing"})
+EXPOSING_KINDS = MEMBER_DATA_KINDS
+
+
+def audience_of(event: Event, said: str | None = None) -> str:
+    """Whom a response was shown to: what the site said (`said`, e.g. "connection" from its audience
+    header) when it names an audience, else "member" for a logged-in viewer, else "anonymous"."""
+    if said in AUDIENCES:
+        return str(said)
+    return "member" if event.account else "anonymous"
 
 
 @dataclass
@@ -62,8 +72,10 @@ class RecordSink:
                  max_queue: int = 20_000, batch_size: int = 500, flush_seconds: float = 0.25,
                  max_backoff: float = 30.0,
                  after_batch: Callable[[Database, list[dict[str, Any]]], None] | None = None,
-                 prepare: Callable[[], None] | None = None) -> None:
+                 prepare: Callable[[], None] | None = None, routes: Sequence[RouteRule] = ()) -> None:
         self.db = db
+        #: The route map's rules by pattern: what each route shows to each audience.
+        self._rules = {rule.pattern: rule for rule in routes}
         self.pseudonymiser = pseudonymiser
         self.spill_path = Path(spill_path)
         self.batch_size = batch_size
@@ -75,10 +87,10 @@ class RecordSink:
         self._prepare = prepare
         self.counts = SinkCounts()
         self._queue: queue.Queue[dict[str, Any]] = queue.Queue(max_queue)
-        #: Exposure is aggregated here between writes: (actors, member, route) ->
+        #: Exposure is aggregated here between writes: (actors, member, route, audience) ->
         #: [first ts, last ts, count, categories]. A member viewed again costs a dict update.
         self.max_pending = max_queue
-        self._exposure: dict[tuple[tuple[str, ...], str, str], list[Any]] = {}
+        self._exposure: dict[tuple[tuple[str, ...], str, str, str], list[Any]] = {}
         self._exposure_lock = threading.Lock()
         self._in_flight = 0
         self._spill_lock = threading.Lock()
@@ -94,8 +106,10 @@ class RecordSink:
         if decision.refused:
             self.put(decision_record(decision, self.pseudonymiser, source))
 
-    def exposure(self, event: Event) -> None:
-        """A successful response of a member-data route: what this actor received."""
+    def exposure(self, event: Event, audience: str | None = None) -> None:
+        """A successful response of a member-data route: what this actor received. `audience`: whom
+        the site says it showed the response to (see `audience_of`); the categories are that
+        audience's, as the route map declares them."""
         route = event.route
         if route.kind not in EXPOSING_KINDS:
             return
@@ -107,17 +121,20 @@ class RecordSink:
             actors = ("account:" + event.account,)
         else:
             return
-        key = (actors, route.subject or "", route.pattern or event.path)
+        shown_to = audience_of(event, audience)
+        key = (actors, route.subject or "", route.pattern or event.path, shown_to)
         with self._exposure_lock:
             entry = self._exposure.get(key)
             if entry is not None:  # seen again since the last write: count it, no new record
                 entry[1] = max(entry[1], event.ts)
                 entry[2] += 1
                 return
+            rule = self._rules.get(route.pattern) if route.pattern else None
+            categories = rule.categories_for(shown_to) if rule is not None else route.categories
             if len(self._exposure) < self.max_pending:
-                self._exposure[key] = [event.ts, event.ts, 1, route.categories]
+                self._exposure[key] = [event.ts, event.ts, 1, categories]
                 return
-        self.put(_exposure_record(key, [event.ts, event.ts, 1, route.categories]))  # buffer full: queue it
+        self.put(_exposure_record(key, [event.ts, event.ts, 1, categories]))  # buffer full: queue it
 
     def put(self, record: dict[str, Any]) -> None:
         try:
@@ -331,10 +348,11 @@ class RecordSink:
         taken.unlink(missing_ok=True)
 
 
-def _exposure_record(key: tuple[tuple[str, ...], str, str], entry: list[Any]) -> dict[str, Any]:
+def _exposure_record(key: tuple[tuple[str, ...], str, str, str], entry: list[Any]) -> dict[str, Any]:
     first, last, count, categories = entry
     return {"type": "exposure", "ts": last, "first_ts": first, "count": count, "actors": list(key[0]),
-            "member": key[1], "route": key[2], "categories": list(categories), "source": "live"}
+            "member": key[1], "route": key[2], "categories": list(categories), "audience": key[3],
+            "source": "live"}
 
 
 def write_batch(session: Session, batch: list[dict[str, Any]]) -> None:

@@ -103,6 +103,8 @@ def authenticate(session: Session, name: str, password: str) -> Actor:
         raise failure from None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
+        # audited like every change of the row: the chain binds the users' rows (audit.py)
+        audit.record(session, user.name, "user.rehash", "user", user.name, {"reason": "hash parameters"})
     return Actor(user.name, user.role)
 
 
@@ -116,3 +118,45 @@ def get_actor(session: Session, name: str) -> Actor:
 def list_users(session: Session, by: Actor) -> list[UserRecord]:
     require(by, "read")
     return list(session.execute(select(UserRecord).order_by(UserRecord.name)).scalars())
+
+
+def _user(session: Session, name: str) -> UserRecord:
+    user = session.execute(select(UserRecord).where(UserRecord.name == name)).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"no user {name!r}")
+    return user
+
+
+def _other_active_admins(session: Session, name: str) -> int:
+    return session.execute(select(func.count()).select_from(UserRecord).where(
+        UserRecord.role == ADMIN, UserRecord.active.is_(True), UserRecord.name != name)).scalar_one()
+
+
+def set_active(session: Session, by: Actor, name: str, active: bool, note: str = "") -> UserRecord:
+    """Disable a user (who can then no longer sign in) or enable them again; the last active
+    admin cannot be disabled (no one could manage the team any more)."""
+    require(by, "user.manage")
+    user = _user(session, name)
+    if user.active == active:
+        raise RecordsError(f"user {name!r} is {'active' if active else 'disabled'} already")
+    if not active and user.role == ADMIN and _other_active_admins(session, name) == 0:
+        raise RecordsError(f"{name!r} is the last active admin: make another user admin first")
+    user.active = active
+    audit.record(session, by.name, "user.enable" if active else "user.disable", "user", name, {"note": note})
+    return user
+
+
+def set_role(session: Session, by: Actor, name: str, role: str, note: str = "") -> UserRecord:
+    """Change a user's role; the last active admin cannot be demoted."""
+    require(by, "user.manage")
+    if role not in ROLES:
+        raise RecordsError(f"{role!r} is not a role ({', '.join(ROLES)})")
+    user = _user(session, name)
+    if user.role == role:
+        raise RecordsError(f"user {name!r} is {role} already")
+    if user.role == ADMIN and user.active and _other_active_admins(session, name) == 0:
+        raise RecordsError(f"{name!r} is the last active admin: make another user admin first")
+    before = user.role
+    user.role = role
+    audit.record(session, by.name, "user.role", "user", name, {"from": before, "to": role, "note": note})
+    return user

@@ -20,10 +20,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from scrapeguard.decisions import SEVERITY
-
-#: A reason kept with a penalty: (detector, key, score, detail).
-ReasonTuple = tuple[str, str, float, str]
+# (ReasonTuple: a reason kept with a penalty, (detector, key, score, detail, evidence JSON))
+from scrapeguard.decisions import NO_EVIDENCE, SEVERITY
+from scrapeguard.decisions import ReasonTuple as ReasonTuple
 
 
 class StoreUnavailable(RuntimeError):
@@ -120,7 +119,7 @@ class Escalation:
     block_max_seconds: float
     offender_memory: float
     #: The reason added to a penalty when it escalates.
-    reason: ReasonTuple = ("escalation", "", 1.0, "throttling escalated to a block")
+    reason: ReasonTuple = ("escalation", "", 1.0, "throttling escalated to a block", NO_EVIDENCE)
 
     def block_length(self, earlier_blocks: int) -> float:
         return float(min(self.block_max_seconds, self.block_seconds * self.block_growth ** earlier_blocks))

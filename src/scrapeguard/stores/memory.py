@@ -133,7 +133,7 @@ class MemoryStore(StateStore):
                         total += len(value)
                     else:
                         total += len(value.key) + len(value.decision_id) + sum(
-                            len(r[0]) + len(r[1]) + len(r[3]) for r in value.reasons)
+                            len(r[0]) + len(r[1]) + len(r[3]) + len(r[4]) for r in value.reasons)
             return total
 
     def __len__(self) -> int:

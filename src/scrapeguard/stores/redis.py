@@ -19,6 +19,7 @@ from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
+from scrapeguard.decisions import NO_EVIDENCE
 from scrapeguard.stores.base import (
     DistinctResult,
     Escalation,
@@ -78,7 +79,7 @@ class RedisStore(StateStore):
                 " ".join(repr(float(x)) for x in (e.throttle_seconds, e.escalate_after, e.strike_window,
                                                   e.block_seconds, e.block_growth, e.block_max_seconds,
                                                   e.offender_memory)),
-                f"{e.reason[0]}\t{e.reason[2]!r}\t{e.reason[3]}")
+                f"{e.reason[0]}\t{e.reason[2]!r}\t{e.reason[4]}\t{e.reason[3]}")
         return [mode, repr(now), config[0], config[1], actor, decision_id]
 
     # -- scripts ---------------------------------------------------------------
@@ -253,6 +254,8 @@ def _history(raw: list[str]) -> History:
 
 def _penalty(actor: str, fields: list[str]) -> Penalty:
     action, until, decision_id, reasons = fields
+    # (penalties kept before reasons had evidence have none)
     parsed: tuple[ReasonTuple, ...] = tuple(
-        (str(r[0]), str(r[1]), float(r[2]), str(r[3])) for r in json.loads(reasons))
+        (str(r[0]), str(r[1]), float(r[2]), str(r[3]), str(r[4]) if len(r) > 4 else NO_EVIDENCE)
+        for r in json.loads(reasons))
     return Penalty(actor, action, float(until), decision_id, parsed)

@@ -50,6 +50,9 @@ def create_app() -> Any:
         import django
 
         django.setup()
+    else:  # configured by another test (the middleware tests): serve this app's routes, bare
+        settings.ROOT_URLCONF = __name__
+        settings.MIDDLEWARE = []
     from django.core.wsgi import get_wsgi_application
 
     return get_wsgi_application()

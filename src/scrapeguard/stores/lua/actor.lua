@@ -37,8 +37,11 @@ for word in string.gmatch(ARGV[3], "%S+") do
 end
 local throttle_seconds, escalate_after, strike_window = config[1], config[2], config[3]
 local block_seconds, block_growth, block_max, offender_memory = config[4], config[5], config[6], config[7]
-local reason_detector, reason_score, reason_detail = string.match(ARGV[4], "^([^\t]*)\t([^\t]*)\t(.*)$")
-local escalation_reason = cjson.encode({reason_detector, ARGV[5], tonumber(reason_score), reason_detail})
+-- the escalation reason: detector, score, evidence (JSON text, no raw tab) and detail, tab-separated
+local reason_detector, reason_score, reason_evidence, reason_detail =
+  string.match(ARGV[4], "^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
+local escalation_reason = cjson.encode({reason_detector, ARGV[5], tonumber(reason_score), reason_detail,
+                                        reason_evidence})
 local decision_id = ARGV[6]
 local severity = {throttle = 1, challenge = 2, block = 3}
 
