@@ -297,3 +297,94 @@ def own_redis_unix(tmp_path: Path) -> Iterator[Path]:
     server = RedisServer(tmp_path / "redis-unix", port=0, extra=("--unixsocket", str(socket_path)))
     yield socket_path
     server.stop()
+
+
+class RedisClusterNodes:
+    """A real three-master Redis Cluster (with `replicas` replicas per master) on loopback ports
+    whose nodes a test may stop and restart (each keeps its nodes.conf in its own directory, so a
+    restarted node rejoins with its slots)."""
+
+    def __init__(self, workdir: Path, replicas: int = 0) -> None:
+        import shutil
+        import subprocess
+
+        if shutil.which("redis-cli") is None:
+            message = "redis-cli is not installed (apt-get install redis-tools)"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+        options = ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                   "--cluster-node-timeout", "2000")
+        self.nodes: list[RedisServer] = []
+        self._clients: dict[int, Any] = {}
+        try:
+            for i in range(3 * (1 + replicas)):
+                self.nodes.append(RedisServer(workdir / f"node{i}", port=free_cluster_port(), extra=options))
+            subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in self.nodes),
+                            "--cluster-replicas", str(replicas), "--cluster-yes"],
+                           check=True, capture_output=True, timeout=60)
+            self.wait_until_ok()
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def url(self) -> str:
+        return f"redis-cluster://127.0.0.1:{self.nodes[0].port}"
+
+    def client(self, node: RedisServer) -> Any:
+        """A plain client of one node (not cluster-aware: the test says which node it asks)."""
+        import redis
+
+        if node.port not in self._clients:
+            self._clients[node.port] = redis.Redis(port=node.port, decode_responses=True, socket_timeout=10)
+        return self._clients[node.port]
+
+    def node_id(self, node: RedisServer) -> str:
+        return str(self.client(node).execute_command("CLUSTER", "MYID"))
+
+    def owner_of(self, slot: int) -> RedisServer:
+        """The node that serves `slot`, as the cluster says."""
+        for start, end, master, *_ in self.client(self.nodes[0]).execute_command("CLUSTER", "SLOTS"):
+            if int(start) <= slot <= int(end):
+                return next(n for n in self.nodes if n.port == int(master[1]))
+        raise LookupError(f"no node serves slot {slot}")
+
+    def wait_until_ok(self, timeout: float = 60.0) -> None:
+        """Poll (a readiness check, not a timing assumption) until every live node says cluster_state:ok."""
+        import time
+
+        import redis
+
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                if all("cluster_state:ok" in str(self.client(n).execute_command("CLUSTER", "INFO"))
+                       for n in self.nodes if n.proc is not None and n.proc.poll() is None):
+                    return
+            except redis.exceptions.RedisError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("the test cluster did not reach cluster_state:ok")
+
+    def stop(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        for n in self.nodes:
+            n.stop()
+
+
+@pytest.fixture
+def cluster_nodes(tmp_path: Path) -> Iterator[RedisClusterNodes]:
+    """A three-master Redis Cluster whose nodes the test can reach, stop and restart."""
+    cluster = RedisClusterNodes(tmp_path / "cluster")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def replicated_cluster(tmp_path: Path) -> Iterator[RedisClusterNodes]:
+    """Three masters with a replica each: a master that fails is replaced by its replica."""
+    cluster = RedisClusterNodes(tmp_path / "cluster", replicas=1)
+    yield cluster
+    cluster.stop()

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
 from scrapeguard.decisions import (
     ALLOW,
@@ -43,6 +44,7 @@ from scrapeguard.stores.base import (
 from scrapeguard.stores.memory import MemoryStore
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 NOTHING_SEEN = Observation()
 
 #: Keys a penalty can be held against. Networks are penalised only through
@@ -177,7 +179,12 @@ class Engine:
     def _exempt(self, event: Event) -> bool:
         """Whether a detector says the policy never counts nor refuses this client (counted)."""
         for detector in self.detectors:
-            if detector.exempts(event):
+            try:
+                exempt = detector.exempts(event)
+            except Exception:  # (not exempt: a failing detector exempts no one)
+                self._detector_failed(detector, event)
+                continue
+            if exempt:
                 self.counts[f"exempt.{detector.name}"] += 1
                 return True
         return False
@@ -203,8 +210,9 @@ class Engine:
         """Off the member-data routes only the detectors that judge this request inspect it; what the
         others plan is only recorded (in the background, with `defer`). Penalties are held only where
         a detector guards the route kind (failed_logins: the login routes)."""
-        inspecting = tuple(d for d in self._judging_every_route if d.judges(event))
-        held = [k for d in self._holding.get(event.route.kind, ()) for k in d.held_keys(event)]
+        inspecting = self._judging(event)
+        held = [k for d in self._holding.get(event.route.kind, ())
+                for k in self._asked(d, d.held_keys, event, list[str]())]
         planning = self._planning_every_route
         others = [d for d in planning if d not in inspecting] if inspecting else planning
         recorded = self._plans(others, event)
@@ -258,8 +266,10 @@ class Engine:
         if risk.behaviour >= thresholds.throttle:
             # what the client does (quotas, sweeps): a challenge would not answer it
             return self._penalize(event, step, risk, signals, THROTTLE, risk.behaviour_key)
-        if risk.login and event.account is None and step.guarded:
-            # over the anonymous allowance: logging in answers it (no penalty, no strike)
+        if risk.login and event.account is None and step.guarded and (
+                self.challenging or risk.total < thresholds.throttle):
+            # over the anonymous allowance: logging in answers it (no penalty, no strike); not when
+            # challenges are off and the whole risk throttles (below: a throttle, not a lighter answer)
             return self._answer(event, step, LOGIN, risk.login + risk.reasons, None, risk)
         if step.guarded and self._challenged(event, risk):
             if self._cleared(step, counted):
@@ -341,6 +351,27 @@ class Engine:
         except Exception:
             self.counts["errors.record"] += 1
             log.warning("could not record the outcome of %s %s", event.method, event.path, exc_info=True)
+
+    def _judging(self, event: Event) -> tuple[Detector, ...]:
+        """The detectors that judge this request off the member-data routes (see Detector.judges)."""
+        judging = []
+        for detector in self._judging_every_route:
+            try:
+                if detector.judges(event):
+                    judging.append(detector)
+            except Exception:
+                self._detector_failed(detector, event)
+        return tuple(judging)
+
+    def _asked(self, detector: Detector, question: Callable[[Event], T], event: Event, failed: T) -> T:
+        """A detector's answer to one of the engine's rarer questions (`held_keys`), or `failed` if it
+        raises: like `plan` and `inspect`, a failing detector is counted and logged, never allowed to
+        take the guard down."""
+        try:
+            return question(event)
+        except Exception:
+            self._detector_failed(detector, event)
+            return failed
 
     def _detector_failed(self, detector: Detector, event: Event) -> None:
         self.counts[f"errors.{detector.name}"] += 1

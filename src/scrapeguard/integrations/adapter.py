@@ -207,7 +207,8 @@ class GuardAdapter:
                                           client.account_created_header.lower(),
                                           client.login_failed_header.lower(),
                                           client.audience_header.lower()})
-        self.retry_seconds = engine.policy.store.retry_seconds
+        # (the store's own pause: a store URI's ?retry_seconds= overrides the policy's)
+        self.retry_seconds = float(getattr(engine.store, "retry_seconds", engine.policy.store.retry_seconds))
         #: Shared stores are called from worker threads; the memory store inline.
         self.offload = not isinstance(engine.store, MemoryStore)
         self.executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="guard-store") \

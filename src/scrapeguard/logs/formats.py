@@ -271,11 +271,23 @@ def _check_literal(literal: str, offset: int) -> None:
                           "${cookie_sid})")
 
 
+#: A run of \\xHH escapes (the bytes of one or more characters), or a backslash and the character it escapes.
+_ESCAPED = re.compile(r"((?:\\x[0-9a-fA-F]{2})+)|\\(.)")
+
+
 def _unescape(value: str) -> str:
+    r"""A logged value as it was sent: nginx writes `"`, `\` and every byte below 32 or above 126 as
+    \xHH, so a run of them is bytes, decoded as UTF-8 ("\xC3\xA9" is "é", not "Ã©")."""
     if "\\" not in value:
         return value
-    return re.sub(r"\\x([0-9a-fA-F]{2})|\\(.)",
-                  lambda m: chr(int(m.group(1), 16)) if m.group(1) else m.group(2), value)
+    return _ESCAPED.sub(_unescaped, value)
+
+
+def _unescaped(m: re.Match[str]) -> str:
+    if m.group(1):
+        run = m.group(1)
+        return bytes(int(run[i + 2 : i + 4], 16) for i in range(0, len(run), 4)).decode("utf-8", "replace")
+    return m.group(2)
 
 
 def _record(v: dict[str, Any], session_var: str | None, account_var: str | None) -> LogRecord:
@@ -294,7 +306,7 @@ def _record(v: dict[str, Any], session_var: str | None, account_var: str | None)
     account = optional_text(v.get(account_var)) if account_var else None
     return LogRecord(ts=ts, ip=ip, method=method, path=path, query=query, status=status,
                      user_agent=user_agent_of(v.get("http_user_agent")), session=session, account=account,
-                     referer=_unescape(v.get("http_referer") or ""), invalid_ip=invalid_ip)
+                     referer=user_agent_of(v.get("http_referer")), invalid_ip=invalid_ip)
 
 
 # The steps below are shared with the bulk reader (`logs/scanning.py`), which applies them to the
@@ -341,6 +353,7 @@ def optional_text(value: str | None) -> str | None:
 
 
 def user_agent_of(value: str | None) -> str:
+    """A user agent (or referer) field: unescaped; "-" means none (as nginx logs an absent header)."""
     ua = _unescape(value or "")
     return "" if ua == "-" else ua
 
@@ -393,16 +406,17 @@ class JsonFormat:
             "msec" if isinstance(time_value, int | float) else "time_iso8601": str(time_value),
             "remote_addr": _str(self._get(obj, "ip")),
             "status": _str(self._get(obj, "status")),
-            "http_user_agent": _str(self._get(obj, "user_agent")),
-            "http_referer": _str(self._get(obj, "referer")),
-            "session": _str(self._get(obj, "session")),
-            "account": _str(self._get(obj, "account")),
+            # (JSON strings are unescaped already: their backslashes are kept from `_unescape`)
+            "http_user_agent": _literal(self._get(obj, "user_agent")),
+            "http_referer": _literal(self._get(obj, "referer")),
+            "session": _literal(self._get(obj, "session")),
+            "account": _literal(self._get(obj, "account")),
         }
         if isinstance(time_value, str) and len(time_value) > 20 and time_value[2] == "/":
             values["time_local"] = values.pop("time_iso8601")
         request = self._get(obj, "request")
         if request:
-            values["request"] = str(request)
+            values["request"] = _literal(request)
         else:
             values["request_uri"] = _str(self._get(obj, "path"))
             values["request_method"] = _str(self._get(obj, "method")) or "GET"
@@ -411,6 +425,12 @@ class JsonFormat:
 
 def _str(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+def _literal(value: Any) -> str:
+    """A JSON value for a field `_record` unescapes as nginx escapes: its backslashes escaped, so
+    that it reads back as it is (a user agent holding "\\x41" stays so, not "A")."""
+    return _str(value).replace("\\", "\\\\")
 
 
 LogFormat = NginxFormat | JsonFormat

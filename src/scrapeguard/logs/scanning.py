@@ -493,6 +493,10 @@ def _route_of(path: pl.Expr, routes: RouteMap) -> tuple[list[pl.Expr], pl.Expr, 
     subjects: list[pl.Expr] = []
     from_query: list[int] = []
     for index, (regex, rule) in enumerate(zip(routes.expressions, routes.rules, strict=True)):
+        if rule.methods:
+            # RouteMap passes over a rule that names methods when it is not given one, as log lines
+            # are classified (replay, the per-line reader): such a rule never matches here either
+            continue
         name = f"route_{index}"
         if rule.subject is not None and rule.subject.startswith("query:"):
             from_query.append(index)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from scrapeguard.decisions import Decision
@@ -186,6 +186,7 @@ class RecordSink:
         backoff = 0.25
         pending: list[dict[str, Any]] = []
         from_queue = 0  # how many of `pending` came off the queue (task_done owed)
+        reimport_at = 0.0  # (monotonic) while the database is down: when to try the spill file again
         while True:
             if not pending:
                 pending = self._take()
@@ -195,8 +196,14 @@ class RecordSink:
             if not pending:
                 if self._stopping.is_set():
                     return
-                if not self._db_down and self.spill_path.exists():
+                # with nothing new to write, the re-import itself tells when the database is back
+                if self.spill_path.exists() and (not self._db_down or time.monotonic() >= reimport_at):
                     self._reimport()
+                    if self._db_down:
+                        reimport_at = time.monotonic() + backoff
+                        backoff = min(self.max_backoff, backoff * 2)
+                    else:
+                        backoff = 0.25
                 continue
             try:
                 self._write(pending)
@@ -301,11 +308,30 @@ class RecordSink:
             with aside.open("a", encoding="utf-8", errors="surrogateescape") as out:
                 out.writelines(bad)
         done = 0
+        refused: list[Any] = []
         try:
-            for start in range(0, len(records), self.batch_size):
-                chunk = records[start:start + self.batch_size]
-                self._write(chunk, reimport=True)
+            while done < len(records):
+                chunk = records[done:done + self.batch_size]
+                try:
+                    self._write(chunk, reimport=True)
+                except (DatabaseUnavailable, OperationalError):
+                    raise
+                except Exception as exc:
+                    # Not the database: a record it cannot take (another version's, or damaged into
+                    # valid JSON). The first of the chunk alone: written, or kept aside; then on.
+                    chunk = chunk[:1]
+                    try:
+                        self._write(chunk, reimport=True)
+                    except (DatabaseUnavailable, OperationalError):
+                        raise
+                    except Exception:
+                        refused.append(chunk[0])
+                        log.error("a spilled record cannot be written (%s: %s); kept in %s.bad",
+                                  type(exc).__name__, exc, self.spill_path.name)
                 done += len(chunk)
+            if self._db_down:
+                log.warning("records database is back")
+                self._db_down = False
         except (DatabaseUnavailable, SQLAlchemyError) as exc:
             self._db_down = True
             self.counts.db_failures += 1
@@ -313,6 +339,12 @@ class RecordSink:
             rest = records[done:]
             self.counts.spilled -= len(rest)  # counted again as they go back
             self._spill(rest)
+        if refused:
+            self.counts.extra["set_aside"] = self.counts.extra.get("set_aside", 0) + len(refused)
+            aside = self.spill_path.with_name(self.spill_path.name + ".bad")
+            with aside.open("a", encoding="utf-8", errors="surrogateescape") as out:
+                out.writelines(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n"
+                               for r in refused)
         taken.unlink(missing_ok=True)
 
 

@@ -35,6 +35,11 @@ T = TypeVar("T")
 #: memory, loading, read-only, a cluster in flux... Every Redis error goes through the
 #: failure policy rather than failing the request (a script error is logged as such).
 UNREACHABLE = (redis.exceptions.RedisError, OSError)
+#: A Redis Cluster slot being moved (a reshard): the store is reachable, only the actors of that
+#: slot cannot be served until the move ends. Those calls alone go to the failure policy; the
+#: shared store is not left alone for `retry_seconds` (with `fail = "closed"`, the whole site would
+#: answer 503 for every slot move).
+SLOT_MOVING = (redis.exceptions.AskError, redis.exceptions.TryAgainError)
 
 
 class FailoverStore(StateStore):
@@ -59,6 +64,14 @@ class FailoverStore(StateStore):
         if self._down_until <= self.clock():
             try:
                 result = on_primary()
+            except SLOT_MOVING as exc:
+                self.failures += 1
+                log.warning("shared store: a slot is being moved (%s: %s); %s for this request",
+                            type(exc).__name__, exc, "the local fallback" if self.fail_open else "refused")
+                if not self.fail_open:
+                    raise StoreUnavailable("the shared state store is moving this client's state") from exc
+                self.fallback_calls += 1
+                return on_fallback()
             except UNREACHABLE as exc:
                 self.failures += 1
                 self._healthy = False
