@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from scrapeguard.drill.harness import (
+    FakeClock,
     Guarded,
     LoopThread,
     runner_port,
@@ -20,6 +21,7 @@ from scrapeguard.drill.harness import (
     stop_demo,
     stop_guard,
 )
+from scrapeguard.stores.failover import FailoverStore
 
 __all__ = ["Guarded", "LoopThread"]
 
@@ -72,12 +74,19 @@ def demo_site(loop_thread: LoopThread) -> Iterator[str]:
 
 @pytest.fixture
 def make_guard(loop_thread: LoopThread, tmp_path: Path) -> Iterator[Callable[..., Guarded]]:
-    """Start a guard in front of `upstream` with a policy (TOML text, laid over the defaults)."""
+    """Start a guard in front of `upstream` with a policy (TOML text, laid over the defaults). With a
+    `clock` (a FakeClock) the guard's events take their time from it, and clients pause with
+    `clock.sleep`: timing rules then see the pace the test wrote, however slow the machine. A shared
+    store's retry window (`retry_seconds` after a failure) then passes in that time too."""
     started: list[Guarded] = []
 
     def make(upstream: str, policy_text: str = "", trusted: tuple[str, ...] = (),
-             name: str = "decisions.jsonl", store: str | None = None, db: str | None = None) -> Guarded:
-        guard = start_guard(loop_thread, upstream, tmp_path / name, policy_text, trusted, store, db)
+             name: str = "decisions.jsonl", store: str | None = None, db: str | None = None,
+             clock: FakeClock | None = None) -> Guarded:
+        guard = start_guard(loop_thread, upstream, tmp_path / name, policy_text, trusted, store, db,
+                            clock=None if clock is None else clock.time)
+        if clock is not None and isinstance(guard.proxy.engine.store, FailoverStore):
+            guard.proxy.engine.store.clock = clock.time
         started.append(guard)
         return guard
 
