@@ -242,22 +242,53 @@ def redis_cluster(tmp_path: Path) -> Iterator[str]:
             n.stop()
 
 
+class FileClock(FakeClock):
+    """A FakeClock that writes its time to a file whenever it moves, for guard processes of their
+    own to read (tests/integrations/clocked_proxy.py): one fake timeline across processes."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self._publish()
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds)
+        self._publish()
+
+    def _publish(self) -> None:
+        partial = self.path.with_name(f"{self.path.name}.partial")
+        partial.write_text(repr(self.time()))
+        os.replace(partial, self.path)  # a reader never sees half a number
+
+
+@pytest.fixture
+def file_clock(tmp_path: Path) -> FileClock:
+    return FileClock(tmp_path / "clock")
+
+
+CLOCKED_PROXY = Path(__file__).parent / "integrations" / "clocked_proxy.py"
+
+
 @pytest.fixture
 def spawn_proxy(tmp_path: Path) -> Iterator[Callable[..., tuple[str, Path]]]:
-    """Start `scrapeguard proxy` as a separate process; returns its URL and decisions file."""
+    """Start `scrapeguard proxy` as a separate process; returns its URL and decisions file. With a
+    `clock` (a FileClock), the process takes its events' time from it (clocked_proxy.py)."""
     import subprocess
     import sys
     import time
 
     procs: list[Any] = []
 
-    def spawn(upstream: str, store: str, name: str) -> tuple[str, Path]:
+    def spawn(upstream: str, store: str, name: str, clock: FileClock | None = None) -> tuple[str, Path]:
         port = free_port()
         decisions = tmp_path / f"{name}.jsonl"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "scrapeguard", "proxy", "--listen", f"127.0.0.1:{port}",
-             "--upstream", upstream, "--store", store, "--decisions-out", str(decisions)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if clock is None:
+            command = [sys.executable, "-m", "scrapeguard", "proxy", "--listen", f"127.0.0.1:{port}",
+                       "--upstream", upstream, "--store", store, "--decisions-out", str(decisions)]
+        else:
+            command = [sys.executable, str(CLOCKED_PROXY), str(clock.path), f"127.0.0.1:{port}", upstream,
+                       store, str(decisions)]
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         procs.append(proc)
         url = f"http://127.0.0.1:{port}"
         import httpx
