@@ -12,6 +12,10 @@ import pytest
 from scrapeguard.drill.harness import FakeClock
 from scrapeguard.refusals import DECISION_HEADER
 
+#: Seconds a test's client waits for an answer: a safety net against a hang, not a check of speed
+#: (under coverage on a busy machine an answer can take seconds; httpx's own default is 5).
+PATIENT = 60.0
+
 MEMBER_ID = re.compile(r'data-member-id="(\d+)"')
 
 
@@ -33,7 +37,7 @@ def uneven_pause(clock: FakeClock, i: int) -> None:
 
 def signing_up_clock() -> FakeClock:
     """Fake time starting now: the demo site stamps a new account with the wall clock, and the
-    guard judges the account's age against its events' time."""
+    guard judges the account's age against its events' time (see sign_up)."""
     return FakeClock(start=time.time())
 
 
@@ -49,7 +53,7 @@ def scrape(base: str, names: list[str], clock: FakeClock,
     guard's), so that only the quota stops it. Returns ids received and refusals."""
     received: list[str] = []
     refusals: list[httpx.Response] = []
-    with httpx.Client(base_url=base, headers=BROWSER_LIKE if disguised else None) as client:
+    with httpx.Client(timeout=PATIENT, base_url=base, headers=BROWSER_LIKE if disguised else None) as client:
         for i, name in enumerate(names):
             uneven_pause(clock, i)
             client.cookies.clear()  # no cookies kept
@@ -68,7 +72,7 @@ def scrape(base: str, names: list[str], clock: FakeClock,
 def test_an_undisguised_scraper_is_stopped_before_the_quota(demo_site: str, make_guard: Callable) -> None:
     clock = FakeClock()
     guard = make_guard(demo_site, clock=clock)
-    with httpx.Client(base_url=guard.url, headers=BROWSER_LIKE) as client:
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=BROWSER_LIKE) as client:
         names = usernames(client)
     received, refusals = scrape(guard.url, names[:60], clock, disguised=False)
     # httpx's own user agent asking for member data: a scripting tool (0.4), bot evidence, answered
@@ -83,7 +87,7 @@ def test_an_undisguised_scraper_is_stopped_before_the_quota(demo_site: str, make
 def test_anonymous_scraper_gets_at_most_the_hourly_quota(demo_site: str, make_guard: Callable) -> None:
     clock = FakeClock()
     guard = make_guard(demo_site, clock=clock)
-    with httpx.Client(base_url=guard.url, headers=BROWSER_LIKE) as client:
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=BROWSER_LIKE) as client:
         names = usernames(client)
     assert len(names) == 150
     received, refusals = scrape(guard.url, names, clock)
@@ -112,7 +116,8 @@ def test_a_person_reading_profiles_with_assets_is_never_refused(
 ) -> None:
     clock = FakeClock()
     guard = make_guard(demo_site, clock=clock)
-    with httpx.Client(base_url=guard.url, headers=BROWSER_LIKE) as person:  # a browser: keeps its cookie
+    # a browser: keeps its cookie
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=BROWSER_LIKE) as person:
         statuses = [person.get("/").status_code]
         names = usernames(person, pages=1)
         for name in names[:15]:
@@ -130,7 +135,7 @@ def test_a_person_reading_profiles_with_assets_is_never_refused(
 def test_allowlisted_network_is_never_refused(demo_site: str, make_guard: Callable) -> None:
     clock = FakeClock()
     guard = make_guard(demo_site, '[allowlist]\ncidrs = ["127.0.0.0/8"]\n', clock=clock)
-    with httpx.Client(base_url=guard.url, headers=BROWSER_LIKE) as client:
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=BROWSER_LIKE) as client:
         names = usernames(client)
     received, refusals = scrape(guard.url, names, clock)
     assert len(received) == 150 and refusals == []
@@ -144,7 +149,8 @@ def test_observe_mode_refuses_nothing_and_writes_the_same_decisions(
     enforce_clock, observe_clock = FakeClock(), FakeClock()
     enforce = make_guard(demo_site, name="enforce.jsonl", clock=enforce_clock)
     observe = make_guard(demo_site, 'mode = "observe"\n', name="observe.jsonl", clock=observe_clock)
-    with httpx.Client(base_url=demo_site) as client:  # the directory from the site itself: no guard counts it
+    # the directory from the site itself: neither guard counts it
+    with httpx.Client(timeout=PATIENT, base_url=demo_site) as client:
         names = usernames(client)
     scrape(enforce.url, names, enforce_clock)
     received, refusals = scrape(observe.url, names, observe_clock)
@@ -165,7 +171,7 @@ def test_logged_in_members_get_the_account_quota_and_account_headers_are_strippe
 ) -> None:
     clock = FakeClock()
     guard = make_guard(demo_site, clock=clock)
-    with httpx.Client(base_url=guard.url, headers=BROWSER_LIKE) as member:
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=BROWSER_LIKE) as member:
         names = usernames(member)
         login = member.post("/login", data={"username": names[0], "password": "demo"})
         assert login.status_code == 303
@@ -182,21 +188,25 @@ def test_logged_in_members_get_the_account_quota_and_account_headers_are_strippe
     assert guard.decisions() == []
 
 
-def sign_up(client: httpx.Client) -> None:
+def sign_up(client: httpx.Client, clock: FakeClock) -> None:
+    """A new account at the demo site, which stamps it with the wall clock's time. The guard's
+    `clock` then catches up with the wall clock once, so that the account is seconds old to the
+    guard however slowly the machine got here (an account "created in the future" is no new one)."""
     stamp = str(time.time_ns())[-9:]
     r = client.post("/signup", data={"username": f"new{stamp}", "name": "New Person",
                                      "email": f"new{stamp}@example.org", "password": "long enough",
                                      "country": "GB"})
     assert r.status_code == 303
+    clock.sleep(time.time() - clock.time())
 
 
 def test_a_fresh_account_is_held_to_the_new_account_quota(demo_site: str, make_guard: Callable) -> None:
     # the quota alone (the new_account detector, which stops this sooner, switched off)
     clock = signing_up_clock()
     guard = make_guard(demo_site, "[detectors.new_account]\nenabled = false\n", clock=clock)
-    with httpx.Client(base_url=guard.url, headers=BROWSER_LIKE) as newcomer:
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=BROWSER_LIKE) as newcomer:
         names = usernames(newcomer)
-        sign_up(newcomer)
+        sign_up(newcomer, clock)
         got = []
         for i, n in enumerate(names[:60]):
             uneven_pause(clock, i)
@@ -213,8 +223,8 @@ def test_a_fresh_account_enumerating_the_api_is_contained_within_30(
 ) -> None:
     clock = signing_up_clock()
     guard = make_guard(demo_site, clock=clock)
-    with httpx.Client(base_url=guard.url, headers=BROWSER_LIKE) as newcomer:
-        sign_up(newcomer)  # (a scripting tool would be challenged at the sign-up form itself)
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=BROWSER_LIKE) as newcomer:
+        sign_up(newcomer, clock)  # (a scripting tool would be challenged at the sign-up form itself)
         newcomer.headers["User-Agent"] = "python-httpx/0.28.1"
         got = []
         for i in range(1, 151):
@@ -230,8 +240,8 @@ def test_a_fresh_account_enumerating_the_api_is_contained_within_30(
     # in a browser's clothes, the sweep itself stops it at the eighth id in sequence
     sweep_clock = signing_up_clock()
     guard_sweep = make_guard(demo_site, name="sweep.jsonl", clock=sweep_clock)
-    with httpx.Client(base_url=guard_sweep.url, headers=BROWSER_LIKE) as newcomer:
-        sign_up(newcomer)
+    with httpx.Client(timeout=PATIENT, base_url=guard_sweep.url, headers=BROWSER_LIKE) as newcomer:
+        sign_up(newcomer, sweep_clock)
         got = []
         for i in range(1, 151):
             uneven_pause(sweep_clock, i)
@@ -245,8 +255,8 @@ def test_a_fresh_account_enumerating_the_api_is_contained_within_30(
     # and a new account that does not walk the ids in order is stopped by its age after ten
     scattered_clock = signing_up_clock()
     guard_scattered = make_guard(demo_site, name="scattered.jsonl", clock=scattered_clock)
-    with httpx.Client(base_url=guard_scattered.url, headers=BROWSER_LIKE) as newcomer:
-        sign_up(newcomer)
+    with httpx.Client(timeout=PATIENT, base_url=guard_scattered.url, headers=BROWSER_LIKE) as newcomer:
+        sign_up(newcomer, scattered_clock)
         got = []
         for i in range(60):
             uneven_pause(scattered_clock, i)
@@ -261,7 +271,8 @@ def test_refusals_for_people_and_api_clients(
     demo_site: str, make_guard: Callable, accept: str, kind: str
 ) -> None:
     guard = make_guard(demo_site, "[detectors.profile_quota.anonymous]\nper_hour = 2\nper_day = 10\n")
-    with httpx.Client(base_url=guard.url, headers={**BROWSER_LIKE, "Accept": accept}) as client:
+    headers = {**BROWSER_LIKE, "Accept": accept}
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=headers) as client:
         client.get("/")  # the site issues the browser its session: the quota counts per session
         for i in (1, 2):
             assert client.get(f"/api/v1/members/{i}").status_code == 200
@@ -283,12 +294,12 @@ def test_a_throttled_office_address_does_not_lock_out_its_members_or_the_login(
 ) -> None:
     clock = FakeClock()
     guard = make_guard(demo_site, clock=clock)
-    with httpx.Client(base_url=guard.url, headers=BROWSER_LIKE) as client:
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=BROWSER_LIKE) as client:
         names = usernames(client)
     # an anonymous colleague on the shared address goes over the quota...
     received, refusals = scrape(guard.url, names[:75], clock)
     assert len(received) == 60 and refusals
-    with httpx.Client(base_url=guard.url) as member:
+    with httpx.Client(timeout=PATIENT, base_url=guard.url) as member:
         # ...the site still works for everyone else on that address, and logging in works
         assert member.get("/jobs").status_code == 200
         assert member.get("/static/site.css").status_code == 200
@@ -303,7 +314,7 @@ def test_a_throttled_office_address_does_not_lock_out_its_members_or_the_login(
 
 def test_session_tokens_are_not_written_to_the_decisions_file(demo_site: str, make_guard: Callable) -> None:
     guard = make_guard(demo_site, "[detectors.profile_quota.anonymous]\nper_hour = 2\nper_day = 10\n")
-    with httpx.Client(base_url=guard.url) as browser:
+    with httpx.Client(timeout=PATIENT, base_url=guard.url) as browser:
         browser.get("/")
         token = browser.cookies["session"]
         for i in (1, 2, 3):
@@ -318,7 +329,7 @@ def test_contact_lookups_through_the_proxy_have_their_own_small_quota(
 ) -> None:
     clock = FakeClock()
     guard = make_guard(demo_site, clock=clock)
-    with httpx.Client(base_url=guard.url, headers=BROWSER_LIKE) as harvester:
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=BROWSER_LIKE) as harvester:
         codes = []
         for i in range(12):  # at an uneven pace: twelve at an even one would be machine-regular timing
             uneven_pause(clock, i)

@@ -12,6 +12,9 @@ import httpx
 from scrapeguard.drill.harness import FakeClock
 from scrapeguard.refusals import DECISION_HEADER
 
+#: Seconds a test's client waits for an answer: a safety net against a hang, not a check of speed
+#: (under coverage on a busy machine an answer can take seconds; httpx's own default is 5).
+PATIENT = 60.0
 
 def uneven_pause(clock: FakeClock, i: int) -> None:
     """0 to 36 ms of the guard's clock, varying: a disguised scraper keeps clear of the automation
@@ -27,7 +30,7 @@ FIREFOX = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/201001
 
 def directory(base: str, pages: int = 3) -> list[str]:
     names: list[str] = []
-    with httpx.Client(base_url=base) as client:
+    with httpx.Client(timeout=PATIENT, base_url=base) as client:
         for page in range(1, pages + 1):
             names += re.findall(r'href="/u/([^"]+)"', client.get(f"/directory?page={page}").text)
     return list(dict.fromkeys(names))
@@ -47,7 +50,7 @@ def test_twenty_colleagues_browsing_anonymously_from_one_office_address(
     clock = FakeClock()
     guard = make_guard(demo_site, clock=clock)
     names = directory(demo_site)
-    browsers = [httpx.Client(base_url=guard.url, headers=FIREFOX) for _ in range(20)]
+    browsers = [httpx.Client(timeout=PATIENT, base_url=guard.url, headers=FIREFOX) for _ in range(20)]
     pace = random.Random(20)
     try:
         for b in browsers:
@@ -72,7 +75,7 @@ def test_a_scraper_at_the_office_address_throwing_cookies_away_gets_one_quota(
     guard = make_guard(demo_site, clock=clock)
     names = directory(demo_site)
     received = 0
-    with httpx.Client(base_url=guard.url, headers=FIREFOX) as scraper:
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=FIREFOX) as scraper:
         for i, name in enumerate(names):
             scraper.cookies.clear()  # every request a stranger to the site
             uneven_pause(clock, i)
@@ -86,7 +89,7 @@ def test_made_up_session_cookies_are_no_way_around_the_quota(demo_site: str, mak
     guard = make_guard(demo_site, clock=clock)
     names = directory(demo_site)
     received = 0
-    with httpx.Client(base_url=guard.url, headers=FIREFOX) as scraper:
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=FIREFOX) as scraper:
         for i, name in enumerate(names):
             scraper.cookies.clear()
             scraper.cookies.set("session", f"invented-{i}")  # never issued by the site
@@ -103,7 +106,7 @@ def test_a_scraper_rotating_real_sessions_is_caught_at_the_second(
     guard = make_guard(demo_site, clock=clock)
     names = directory(demo_site)
     received, refused = 0, []
-    with httpx.Client(base_url=guard.url, headers=FIREFOX) as scraper:
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=FIREFOX) as scraper:
         scraper.get("/")
         for i, name in enumerate(names):
             uneven_pause(clock, i)
@@ -127,13 +130,13 @@ def test_a_scraper_rotating_real_sessions_is_caught_at_the_second(
 
 def test_issued_sessions_are_stamped_not_stored(demo_site: str, make_guard: Callable) -> None:
     guard = make_guard(demo_site)
-    with httpx.Client(base_url=guard.url, headers=FIREFOX) as browser:
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=FIREFOX) as browser:
         browser.get("/")
         assert browser.cookies.get("session") and browser.cookies.get("scrapeguard_session")
         assert browser.get("/u/x").status_code in (200, 404)
     store = guard.proxy.engine.store
     before = len(store)
-    with httpx.Client(base_url=guard.url, headers=FIREFOX) as flood:
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=FIREFOX) as flood:
         for _ in range(300):  # a new session from the site each time: nothing kept per session
             flood.cookies.clear()
             flood.get("/jobs")
@@ -148,11 +151,11 @@ def test_a_stamp_of_another_session_or_a_made_up_one_does_not_make_a_session_iss
     guard = make_guard(demo_site, "[detectors.profile_quota.anonymous]\nper_hour = 2\nper_day = 10\n",
                        clock=clock)
     names = directory(demo_site)
-    with httpx.Client(base_url=guard.url, headers=FIREFOX) as browser:
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=FIREFOX) as browser:
         browser.get("/")  # a session the site issued, and the guard's stamp of it
         real_stamp = browser.cookies["scrapeguard_session"]
     received = 0
-    with httpx.Client(base_url=guard.url, headers=FIREFOX) as forger:
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=FIREFOX) as forger:
         for i, stamp in enumerate([real_stamp, "0" * 32, real_stamp, "0" * 32]):
             forger.cookies.clear()
             forger.cookies.set("session", f"made-up-{i}")
@@ -179,7 +182,7 @@ def test_the_guards_session_stamp_is_not_passed_to_the_site(
     app = web.Application()
     app.router.add_get("/{tail:.*}", handler)
     guard = make_guard(start_upstream(app))
-    with httpx.Client(base_url=guard.url) as client:
+    with httpx.Client(timeout=PATIENT, base_url=guard.url) as client:
         first = client.get("/")
         assert "scrapeguard_session=" in first.headers.get("set-cookie", "")
         client.get("/again")

@@ -11,6 +11,10 @@ import httpx
 
 from scrapeguard.drill.harness import FakeClock
 
+#: Seconds a test's client waits for an answer: a safety net against a hang, not a check of speed
+#: (under coverage on a busy machine an answer can take seconds; httpx's own default is 5).
+PATIENT = 60.0
+
 MEMBER_ID = re.compile(r'data-member-id="(\d+)"')
 CHROME_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
              "Chrome/131.0.0.0 Safari/537.36")
@@ -63,7 +67,7 @@ def run_ids(base: str, headers: dict[str, str], keep_cookies: bool, count: int =
     """The home page (the site issues a session), then member ids 1..count in sequence on the API;
     returns the statuses."""
     statuses = []
-    with httpx.Client(base_url=base, headers=headers) as client:
+    with httpx.Client(timeout=PATIENT, base_url=base, headers=headers) as client:
         client.get("/")
         for i in range(1, count + 1):
             if not keep_cookies:
@@ -90,10 +94,10 @@ def scrape_names(base: str, headers: dict[str, str], pause: Callable[[int], None
     """A client that reads the directory, then every profile it names (no assets), calling
     `pause(i)` before the i-th; returns how many profiles it received."""
     received = 0
-    with httpx.Client(base_url=base, headers=headers) as client:
+    with httpx.Client(timeout=PATIENT, base_url=base, headers=headers) as client:
         names = directory_names(client)
         if not names:  # the directory itself was refused: the names come from elsewhere
-            with httpx.Client(base_url=base, headers=CHROME_HEADERS,
+            with httpx.Client(timeout=PATIENT, base_url=base, headers=CHROME_HEADERS,
                               transport=httpx.HTTPTransport(local_address="127.0.0.99")) as other:
                 names = directory_names(other)
         for i, name in enumerate(names[:limit]):
@@ -140,7 +144,7 @@ def test_the_same_client_loading_the_pages_assets_reads_on(demo_site: str, make_
     clock = FakeClock()
     guard = make_guard(demo_site, clock=clock)
     received = 0
-    with httpx.Client(base_url=guard.url, headers=CHROME_HEADERS) as browser:
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=CHROME_HEADERS) as browser:
         names = directory_names(browser)
         for i, name in enumerate(names[:40]):
             clock.sleep(((i * 7919) % 10) * 4 / 1000)  # uneven, in the guard's time

@@ -14,12 +14,16 @@ import redis
 
 from scrapeguard.drill.harness import FakeClock
 
+#: Seconds a test's client waits for an answer: a safety net against a hang, not a check of speed
+#: (under coverage on a busy machine an answer can take seconds; httpx's own default is 5).
+PATIENT = 60.0
+
 MEMBER_ID = re.compile(r'data-member-id="(\d+)"')
 
 
 def profile_names(base: str) -> list[str]:
     names: list[str] = []
-    with httpx.Client(base_url=base, headers=BROWSER_LIKE) as client:
+    with httpx.Client(timeout=PATIENT, base_url=base, headers=BROWSER_LIKE) as client:
         for page in (1, 2, 3):
             names += re.findall(r'href="/u/([^"]+)"', client.get(f"/directory?page={page}").text)
     return list(dict.fromkeys(names))
@@ -42,7 +46,7 @@ def alternate(proxies: list[str], names: list[str], clock: FakeClock) -> list[tu
     stylesheet, an uneven pace on the guards' `clock`) so that only the shared quota stops it;
     returns (instance, status) per profile."""
     results = []
-    with httpx.Client(headers=BROWSER_LIKE) as client:
+    with httpx.Client(timeout=PATIENT, headers=BROWSER_LIKE) as client:
         for i, name in enumerate(names):
             uneven_pause(clock, i)
             client.cookies.clear()
@@ -105,7 +109,7 @@ def load(url: str, paths: list[str], workers: int = 8) -> list[tuple[int, float]
     """Concurrent requests; returns (status, seconds) for each."""
     def one(path: str) -> tuple[int, float]:
         start = time.perf_counter()
-        status = httpx.get(f"{url}{path}", timeout=10, headers=API).status_code
+        status = httpx.get(f"{url}{path}", timeout=PATIENT, headers=API).status_code
         return status, time.perf_counter() - start
 
     with ThreadPoolExecutor(workers) as pool:
@@ -113,14 +117,14 @@ def load(url: str, paths: list[str], workers: int = 8) -> list[tuple[int, float]
 
 
 def status(url: str) -> dict:  # type: ignore[type-arg]
-    return httpx.get(f"{url}/.well-known/scrapeguard/status").json()  # type: ignore[no-any-return]
+    return httpx.get(f"{url}/.well-known/scrapeguard/status", timeout=PATIENT).json()  # type: ignore[no-any-return]
 
 
 def paced(url: str, paths: list[str], clock: FakeClock) -> list[int]:
     """One API client's requests without cookies (counted by its address), one at a time at an
     uneven pace on the guard's clock; returns the statuses."""
     codes = []
-    with httpx.Client(base_url=url, headers=API, timeout=10) as client:
+    with httpx.Client(timeout=PATIENT, base_url=url, headers=API) as client:
         for i, path in enumerate(paths):
             uneven_pause(clock, i)
             client.cookies.clear()
@@ -148,7 +152,7 @@ def test_fail_open_keeps_answering_with_local_limits_and_recovers(
 
     own_redis.start()  # same port, empty
     clock.sleep(0.5)  # the retry window passes
-    probe = httpx.get(f"{guard.url}/api/v1/members/1", headers={**API, "X-Probe": "1"})
+    probe = httpx.get(f"{guard.url}/api/v1/members/1", timeout=PATIENT, headers={**API, "X-Probe": "1"})
     assert probe.status_code in (200, 429, 403)
     assert status(guard.url)["store"] == "ok"
     # shared limits resume: this client's views are counted in Redis again
@@ -163,18 +167,19 @@ def test_fail_closed_answers_503_without_asking_redis_each_time_and_recovers(
     guard = make_guard(demo_site, store=f"{own_redis.url}?prefix=fc&fail=closed&{FAILURE_OPTIONS}",
                        clock=clock)
     store = guard.proxy.engine.store
-    assert httpx.get(f"{guard.url}/api/v1/members/1", headers=API).status_code == 200
+    assert httpx.get(f"{guard.url}/api/v1/members/1", timeout=PATIENT, headers=API).status_code == 200
     own_redis.stop()
     # forty requests within the retry window (the clock does not move): all refused, Redis asked once
-    with httpx.Client(base_url=guard.url, headers=API) as client:
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=API) as client:
         codes = {client.get(f"/api/v1/members/{(i * 37) % 150 + 1}").status_code for i in range(40)}
     assert codes == {503}
     assert store.failures == 1
     own_redis.start()
-    assert httpx.get(f"{guard.url}/api/v1/members/2", headers=API).status_code == 503  # still within it
+    # still within the window
+    assert httpx.get(f"{guard.url}/api/v1/members/2", timeout=PATIENT, headers=API).status_code == 503
     assert store.failures == 1
     clock.sleep(0.5)  # the retry window passes: Redis is asked again, and answers
-    assert httpx.get(f"{guard.url}/api/v1/members/2", headers=API).status_code == 200
+    assert httpx.get(f"{guard.url}/api/v1/members/2", timeout=PATIENT, headers=API).status_code == 200
     assert status(guard.url)["store"] == "ok"
 
 
@@ -182,7 +187,7 @@ def test_a_hung_redis_never_holds_a_request_past_the_timeout(
     demo_site: str, own_redis, make_guard: Callable  # type: ignore[no-untyped-def]
 ) -> None:
     guard = make_guard(demo_site, store=f"{own_redis.url}?prefix=hung&timeout_ms=100&retry_seconds=30")
-    assert httpx.get(f"{guard.url}/api/v1/members/1", headers=API).status_code == 200
+    assert httpx.get(f"{guard.url}/api/v1/members/1", timeout=PATIENT, headers=API).status_code == 200
     own_redis.pause()  # accepts connections, answers nothing
     try:
         # member ids far apart: a run of nearby ids would be an enumeration sweep
@@ -203,16 +208,16 @@ def test_a_request_waiting_on_the_store_does_not_hold_up_the_others(
     demo_site: str, own_redis, make_guard: Callable  # type: ignore[no-untyped-def]
 ) -> None:
     guard = make_guard(demo_site, store=f"{own_redis.url}?prefix=wait&timeout_ms=1500&retry_seconds=30")
-    assert httpx.get(f"{guard.url}/api/v1/members/1", headers=API).status_code == 200
+    assert httpx.get(f"{guard.url}/api/v1/members/1", timeout=PATIENT, headers=API).status_code == 200
     own_redis.pause()
     try:
         with ThreadPoolExecutor(1) as pool:
-            waiting = pool.submit(lambda: httpx.get(f"{guard.url}/api/v1/members/2", timeout=10,
+            waiting = pool.submit(lambda: httpx.get(f"{guard.url}/api/v1/members/2", timeout=PATIENT,
                                                           headers=API))
             time.sleep(0.2)
             start = time.perf_counter()
             # an asset needs no store (pages do now: the flood detector counts them before judging)
-            page = httpx.get(f"{guard.url}/static/avatars/3.svg", timeout=10)
+            page = httpx.get(f"{guard.url}/static/avatars/3.svg", timeout=PATIENT)
             other = time.perf_counter() - start
             assert not waiting.done(), "the store-bound request should still be waiting"
             assert page.status_code == 200 and other < 1.0
