@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from scrapeguard.drill.harness import (
+    FakeClock,
     Guarded,
     LoopThread,
     runner_port,
@@ -20,6 +21,7 @@ from scrapeguard.drill.harness import (
     stop_demo,
     stop_guard,
 )
+from scrapeguard.stores.failover import FailoverStore
 
 __all__ = ["Guarded", "LoopThread"]
 
@@ -85,12 +87,19 @@ def demo_site(loop_thread: LoopThread) -> Iterator[str]:
 
 @pytest.fixture
 def make_guard(loop_thread: LoopThread, tmp_path: Path) -> Iterator[Callable[..., Guarded]]:
-    """Start a guard in front of `upstream` with a policy (TOML text, laid over the defaults)."""
+    """Start a guard in front of `upstream` with a policy (TOML text, laid over the defaults). With a
+    `clock` (a FakeClock) the guard's events take their time from it, and clients pause with
+    `clock.sleep`: timing rules then see the pace the test wrote, however slow the machine. A shared
+    store's retry window (`retry_seconds` after a failure) then passes in that time too."""
     started: list[Guarded] = []
 
     def make(upstream: str, policy_text: str = "", trusted: tuple[str, ...] = (),
-             name: str = "decisions.jsonl", store: str | None = None, db: str | None = None) -> Guarded:
-        guard = start_guard(loop_thread, upstream, tmp_path / name, policy_text, trusted, store, db)
+             name: str = "decisions.jsonl", store: str | None = None, db: str | None = None,
+             clock: FakeClock | None = None) -> Guarded:
+        guard = start_guard(loop_thread, upstream, tmp_path / name, policy_text, trusted, store, db,
+                            clock=None if clock is None else clock.time)
+        if clock is not None and isinstance(guard.proxy.engine.store, FailoverStore):
+            guard.proxy.engine.store.clock = clock.time
         started.append(guard)
         return guard
 
@@ -246,22 +255,53 @@ def redis_cluster(tmp_path: Path) -> Iterator[str]:
             n.stop()
 
 
+class FileClock(FakeClock):
+    """A FakeClock that writes its time to a file whenever it moves, for guard processes of their
+    own to read (tests/integrations/clocked_proxy.py): one fake timeline across processes."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self._publish()
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds)
+        self._publish()
+
+    def _publish(self) -> None:
+        partial = self.path.with_name(f"{self.path.name}.partial")
+        partial.write_text(repr(self.time()))
+        os.replace(partial, self.path)  # a reader never sees half a number
+
+
+@pytest.fixture
+def file_clock(tmp_path: Path) -> FileClock:
+    return FileClock(tmp_path / "clock")
+
+
+CLOCKED_PROXY = Path(__file__).parent / "integrations" / "clocked_proxy.py"
+
+
 @pytest.fixture
 def spawn_proxy(tmp_path: Path) -> Iterator[Callable[..., tuple[str, Path]]]:
-    """Start `scrapeguard proxy` as a separate process; returns its URL and decisions file."""
+    """Start `scrapeguard proxy` as a separate process; returns its URL and decisions file. With a
+    `clock` (a FileClock), the process takes its events' time from it (clocked_proxy.py)."""
     import subprocess
     import sys
     import time
 
     procs: list[Any] = []
 
-    def spawn(upstream: str, store: str, name: str) -> tuple[str, Path]:
+    def spawn(upstream: str, store: str, name: str, clock: FileClock | None = None) -> tuple[str, Path]:
         port = free_port()
         decisions = tmp_path / f"{name}.jsonl"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "scrapeguard", "proxy", "--listen", f"127.0.0.1:{port}",
-             "--upstream", upstream, "--store", store, "--decisions-out", str(decisions)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if clock is None:
+            command = [sys.executable, "-m", "scrapeguard", "proxy", "--listen", f"127.0.0.1:{port}",
+                       "--upstream", upstream, "--store", store, "--decisions-out", str(decisions)]
+        else:
+            command = [sys.executable, str(CLOCKED_PROXY), str(clock.path), f"127.0.0.1:{port}", upstream,
+                       store, str(decisions)]
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         procs.append(proc)
         url = f"http://127.0.0.1:{port}"
         import httpx

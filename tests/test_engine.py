@@ -282,7 +282,9 @@ CLEARED = "c-0123456789abcdef"
 def test_bot_evidence_is_challenged_at_once_with_its_risk() -> None:
     actor = Actor(Engine(policy_with(CHALLENGING)), user_agent=CURL)
     challenge = actor.view_profile(0)
-    # a declared scripting tool (0.4) asking for a member page: bot evidence, answered by a challenge
+    # a declared scripting tool asking for a member page: bot evidence, answered by a challenge. Its
+    # risk by hand: bot_agents.tool_score (0.4, defaults.toml) is the only signal,
+    # and one piece of evidence combines to itself: 1 - (1 - 0.4) = 0.4
     assert challenge.action == CHALLENGE and challenge.risk == pytest.approx(0.4)
     assert challenge.reasons[0].detector == "bot_agents" and challenge.id.startswith("sg-")
     assert challenge.retry_after == 600  # how long the challenge it is served with stays valid

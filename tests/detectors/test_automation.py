@@ -7,7 +7,7 @@ from scrapeguard.decisions import ALLOW, CHALLENGE, THROTTLE, Decision
 from scrapeguard.detectors.automation import Automation, request_kind
 from scrapeguard.engine import Engine
 from scrapeguard.events import Event
-from scrapeguard.policy import default_policy, load_policy_text
+from scrapeguard.policy import Policy, default_policy, load_policy_text
 from scrapeguard.routes import RouteMap
 from scrapeguard.stores import MemoryStore, StoreRequest
 
@@ -68,16 +68,33 @@ def test_a_screen_reader_user_is_never_flagged() -> None:
     assert {client.read_profile(n, after=25 + (n * 37) % 50).action for n in range(45)} == {ALLOW}
 
 
+def pages_without_assets(policy: Policy) -> list[Decision]:
+    """25 profiles and not one stylesheet or image, at an uneven pace (only the missing assets show)."""
+    client = Client(Engine(policy))
+    return [client.read_profile(n, after=3 + (n * 7) % 11, assets=False) for n in range(25)]
+
+
 def test_pages_without_assets_are_challenged_from_the_twentieth() -> None:
-    client = Client(Engine(default_policy()))  # uneven pace: only the missing assets show
-    decisions = [client.read_profile(n, after=3 + (n * 7) % 11, assets=False) for n in range(25)]
+    decisions = pages_without_assets(default_policy())
     assert {d.action for d in decisions[:19]} == {ALLOW}
     assert {d.action for d in decisions[19:]} == {CHALLENGE}  # bot evidence: a browser would pass
-    assert decisions[19].risk == 0.35
-    assert Automation.from_policy(default_policy()) is not None
-    # with challenges off the same evidence is weak alone: it stays below the throttle threshold
-    off = Client(Engine(load_policy_text("[challenge]\nenabled = false\n")))
-    assert {off.read_profile(n, after=3 + (n * 7) % 11, assets=False).action for n in range(25)} == {ALLOW}
+    assert decisions[19].risk == 0.35  # the policy's no_assets_score, the only evidence
+    assert [r.detail for r in decisions[19].reasons] == [
+        "anonymous visitor asked for 20 pages in the last hour and not one stylesheet, script or image"]
+    # the detector switched off: not built, and the same client passes
+    quiet = load_policy_text("[detectors.automation]\nenabled = false\n")
+    assert Automation.from_policy(quiet) is None
+    assert {d.action for d in pages_without_assets(quiet)} == {ALLOW}
+
+
+def test_with_challenges_off_pages_without_assets_are_weak_evidence_alone() -> None:
+    # below the default throttle threshold (0.5) the 0.35 refuses nothing...
+    off = load_policy_text("[challenge]\nenabled = false\n")
+    assert {d.action for d in pages_without_assets(off)} == {ALLOW}
+    # ...but it is raised all the same: with the threshold under 0.35 it throttles from the twentieth
+    low = load_policy_text("[risk]\nthrottle = 0.3\n[challenge]\nenabled = false\n")
+    actions = [d.action for d in pages_without_assets(low)]
+    assert actions[:19] == [ALLOW] * 19 and set(actions[19:]) == {THROTTLE}
 
 
 def test_a_browser_claim_without_browser_headers_adds_evidence() -> None:

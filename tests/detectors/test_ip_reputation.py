@@ -5,13 +5,15 @@ from __future__ import annotations
 import ipaddress
 from importlib import resources
 
-from scrapeguard.decisions import ALLOW, BLOCK, CHALLENGE, THROTTLE
+import pytest
+
+from scrapeguard.decisions import ALLOW, BLOCK, CHALLENGE, THROTTLE, Decision
 from scrapeguard.detectors import build_detectors
 from scrapeguard.detectors.ip_reputation import IpReputation
 from scrapeguard.engine import Engine
 from scrapeguard.events import Event
 from scrapeguard.intel.reputation import HOSTING, RELAY, VPN, looks_like_hosting, origin
-from scrapeguard.policy import default_policy, load_policy_text
+from scrapeguard.policy import Policy, default_policy, load_policy_text
 from scrapeguard.routes import RouteMap
 from scrapeguard.stores import MemoryStore
 
@@ -113,9 +115,8 @@ def test_a_browser_claim_from_the_cloud_is_challenged_sooner_than_at_home() -> N
     assert run(AWS) == 0 and run("81.2.69.160") == 19
 
 
-def test_with_challenges_off_the_engine_asks_for_the_network_only_to_corroborate() -> None:
-    # Alone the default scores (0.3 hosting, 0.15 VPN) then refuse nobody, and a look-up per new
-    # address costs: the engine asks ip_reputation only once another detector has a signal.
+def counting_lookups(policy: Policy) -> tuple[Engine, list[str]]:
+    """An engine whose ip_reputation notes every address it looks up (in the list returned)."""
     looked_up: list[str] = []
 
     class Counting(IpReputation):
@@ -123,11 +124,21 @@ def test_with_challenges_off_the_engine_asks_for_the_network_only_to_corroborate
             looked_up.append(ip)
             return super()._lookup(ip)
 
-    policy = load_policy_text("[challenge]\nenabled = false\n")
     reputation = Counting.from_policy(policy)
     assert reputation is not None
     engine = Engine(policy, detectors=[d if d.name != "ip_reputation" else reputation
                                        for d in build_detectors(policy)])
+    return engine, looked_up
+
+
+def a_persons_first_view(engine: Engine) -> Decision:
+    return engine.decide(Event(ts=T0, ip=AWS, path="/u/x", route=ROUTES.match("/u/x"), user_agent=FIREFOX))
+
+
+def test_with_challenges_off_the_engine_asks_for_the_network_only_to_corroborate() -> None:
+    # Alone the default scores (0.3 hosting, 0.15 VPN) then refuse nobody, and a look-up per new
+    # address costs: the engine asks ip_reputation only once another detector has a signal.
+    engine, looked_up = counting_lookups(load_policy_text("[challenge]\nenabled = false\n"))
     person = [engine.decide(Event(ts=T0 + i * 7 + i % 5, ip=AWS, path=f"/u/p{i}",
                                   route=ROUTES.match(f"/u/p{i}"), user_agent=FIREFOX)) for i in range(10)]
     assert {d.action for d in person} == {ALLOW} and looked_up == []
@@ -136,18 +147,20 @@ def test_with_challenges_off_the_engine_asks_for_the_network_only_to_corroborate
     assert looked_up == [AWS]  # asked: bot_agents had a signal (0.4), and 0.3 more takes it to 0.58
     assert tool.action == THROTTLE and {r.detector for r in tool.reasons} == {"bot_agents", "ip_reputation"}
     # with challenges on (the default), a hosting network alone is answered by one: asked first
-    assert "ip_reputation" in [d.name for d in Engine(default_policy())._primary]
+    engine, looked_up = counting_lookups(default_policy())
+    assert a_persons_first_view(engine).action == CHALLENGE and looked_up == [AWS]
+
+
+STRICT_LIST = f'[[detectors.ip_reputation.lists]]\nname = "scrapers"\ncidrs = ["{AWS}/32"]\nscore = 0.9\n'
 
 
 def test_a_list_that_refuses_alone_makes_ip_reputation_asked_first() -> None:
-    strict = load_policy_text(f'[[detectors.ip_reputation.lists]]\nname = "scrapers"\ncidrs = ["{AWS}/32"]\n'
-                              "score = 0.9\n")
-    engine = Engine(strict)
-    assert "ip_reputation" in [d.name for d in engine._primary] and engine._corroborating == ()
-    decision = engine.decide(Event(ts=T0, ip=AWS, path="/u/x", route=ROUTES.match("/u/x"),
-                                   user_agent="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Firefox/128.0"))
-    assert decision.action == BLOCK
-    assert Engine(load_policy_text("[challenge]\nenabled = false\n"))._corroborating != ()
+    strict = load_policy_text(STRICT_LIST)
+    engine, looked_up = counting_lookups(strict)
+    assert a_persons_first_view(engine).action == BLOCK and looked_up == [AWS]  # nothing else to corroborate
+    # so with challenges off too: a list that refuses alone needs no other detector's signal first
+    engine, looked_up = counting_lookups(load_policy_text(f"{STRICT_LIST}[challenge]\nenabled = false\n"))
+    assert a_persons_first_view(engine).action == BLOCK and looked_up == [AWS]
 
 
 def test_a_list_and_a_hosting_network_that_refuse_together_are_asked_first() -> None:
@@ -156,7 +169,8 @@ def test_a_list_and_a_hosting_network_that_refuse_together_are_asked_first() -> 
     policy = load_policy_text(f'[[detectors.ip_reputation.lists]]\nname = "watch"\ncidrs = ["{AWS}/32"]\n'
                               "score = 0.45\n")
     reputation = IpReputation.from_policy(policy)
-    assert reputation is not None and round(reputation.strongest_score(), 3) == 0.615
+    # by hand, as independent evidence: 1 - (1 - 0.45) x (1 - 0.3) = 1 - 0.55 x 0.7 = 1 - 0.385 = 0.615
+    assert reputation is not None and reputation.strongest_score() == pytest.approx(0.615)
     engine = Engine(policy)
     decision = engine.decide(Event(ts=T0, ip=AWS, path="/u/x", route=ROUTES.match("/u/x"),
                                    user_agent="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Firefox/128.0"))

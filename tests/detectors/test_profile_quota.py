@@ -108,7 +108,10 @@ def test_the_weekly_window_is_asked_of_the_store_only_when_set() -> None:
     assert quota_windows(Quota(60, 300)) == (Window(3600, 60), Window(86400, 300))
     assert quota_windows(Quota(60, 300, 1000))[2] == Window(WEEK, 1000)
     detector = ProfileQuota.from_policy(default_policy())
-    assert detector is not None and detector._anonymous[2] == Window(7 * DAY, 1000)
+    assert detector is not None
+    view = Event(ts=T0, ip="203.0.113.9", path="/u/x", route=RouteMap(default_policy().routes).match("/u/x"))
+    asked = [r for r in detector.plan(view) if isinstance(r, CountRequest) and r.key == "ip:203.0.113.9"]
+    assert asked and asked[0].windows[2] == Window(7 * DAY, 1000)  # the anonymous weekly quota
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -401,16 +401,43 @@ def test_limits_are_checked() -> None:
             ConnectionLimits(**bad)  # type: ignore[arg-type]
 
 
+class StubTransport(asyncio.Transport):
+    """A connection's transport as the guard sees it: a peer address, and abort() when refused."""
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__()
+        self.peer = (host, port)
+        self.aborted = False
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return self.peer if name == "peername" else default
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def is_closing(self) -> bool:
+        return self.aborted
+
+
 def test_the_cap_counts_open_connections_only() -> None:
-    guard = ConnectionGuard(ConnectionLimits(max_per_client=2))
-    assert guard._admit("192.0.2.7") == "192.0.2.7"
-    assert guard._admit("192.0.2.7") == "192.0.2.7"
-    assert guard._admit("192.0.2.7") is None
-    guard._release("192.0.2.7")
-    assert guard._admit("192.0.2.7") == "192.0.2.7"
-    guard._release("192.0.2.7")
-    guard._release("192.0.2.7")
-    assert guard.open == {} and guard.counts["connections_refused"] == 1
+    async def scenario() -> None:
+        guard = ConnectionGuard(ConnectionLimits(max_per_client=2))
+
+        def connect(port: int) -> tuple[asyncio.Protocol, StubTransport]:
+            protocol, transport = guard.wrap(asyncio.Protocol)(), StubTransport("192.0.2.7", port)
+            protocol.connection_made(transport)
+            return protocol, transport
+
+        first, second, third = connect(1), connect(2), connect(3)
+        assert [c[1].aborted for c in (first, second, third)] == [False, False, True]  # the third: over
+        first[0].connection_lost(None)
+        fourth = connect(4)
+        assert not fourth[1].aborted  # the closed connection's place
+        for protocol, _ in (second, third, fourth):  # (the refused one held no place to give back)
+            protocol.connection_lost(None)
+        assert guard.open == {} and guard.connections == 0 and guard.counts["connections_refused"] == 1
+
+    asyncio.run(scenario())
 
 
 class FakeTransport:

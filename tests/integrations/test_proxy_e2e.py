@@ -9,7 +9,12 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from scrapeguard.drill.harness import FakeClock
 from scrapeguard.refusals import DECISION_HEADER
+
+#: Seconds a test's client waits for an answer: a safety net against a hang, not a check of speed
+#: (under coverage on a busy machine an answer can take seconds; httpx's own default is 5).
+PATIENT = 60.0
 
 MEMBER_ID = re.compile(r'data-member-id="(\d+)"')
 
@@ -23,11 +28,17 @@ def usernames(client: httpx.Client, pages: int = 3) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def uneven_pause(i: int) -> None:
-    """0 to 36 ms, varying: back-to-back requests over loopback are so even that the automation
-    detector calls them machine-regular (and on a loaded machine the time a request takes, which
-    then dominates, is even too). Tests of the quotas pause unevenly to keep it out."""
-    time.sleep(((i * 7919) % 10) * 4 / 1000)
+def uneven_pause(clock: FakeClock, i: int) -> None:
+    """0 to 36 ms of the guard's clock, varying: requests at an even pace are machine-regular timing
+    to the automation detector, which tests of the quotas keep out. The pause is fake time (the
+    guard's events take it from `clock`), so how fast the machine answers changes nothing."""
+    clock.sleep(((i * 7919) % 10) * 4 / 1000)
+
+
+def signing_up_clock() -> FakeClock:
+    """Fake time starting now: the demo site stamps a new account with the wall clock, and the
+    guard judges the account's age against its events' time (see sign_up)."""
+    return FakeClock(start=time.time())
 
 
 BROWSER_LIKE = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
@@ -35,15 +46,16 @@ BROWSER_LIKE = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/2
                 "Accept-Encoding": "gzip, deflate"}
 
 
-def scrape(base: str, names: list[str], disguised: bool = True) -> tuple[list[str], list[httpx.Response]]:
+def scrape(base: str, names: list[str], clock: FakeClock,
+           disguised: bool = True) -> tuple[list[str], list[httpx.Response]]:
     """A sequential anonymous scraper that throws cookies away. Disguised (the default), it passes
-    for a browser: browser headers, the stylesheet with every page, an uneven pace, so that only
-    the quota stops it. Returns ids received and refusals."""
+    for a browser: browser headers, the stylesheet with every page, an uneven pace (on `clock`, the
+    guard's), so that only the quota stops it. Returns ids received and refusals."""
     received: list[str] = []
     refusals: list[httpx.Response] = []
-    with httpx.Client(base_url=base, headers=BROWSER_LIKE if disguised else None) as client:
+    with httpx.Client(timeout=PATIENT, base_url=base, headers=BROWSER_LIKE if disguised else None) as client:
         for i, name in enumerate(names):
-            uneven_pause(i)
+            uneven_pause(clock, i)
             client.cookies.clear()  # no cookies kept
             if disguised:
                 client.get("/static/site.css")
@@ -58,10 +70,11 @@ def scrape(base: str, names: list[str], disguised: bool = True) -> tuple[list[st
 
 
 def test_an_undisguised_scraper_is_stopped_before_the_quota(demo_site: str, make_guard: Callable) -> None:
-    guard = make_guard(demo_site)
-    with httpx.Client(base_url=guard.url, headers=BROWSER_LIKE) as client:
+    clock = FakeClock()
+    guard = make_guard(demo_site, clock=clock)
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=BROWSER_LIKE) as client:
         names = usernames(client)
-    received, refusals = scrape(guard.url, names[:60], disguised=False)
+    received, refusals = scrape(guard.url, names[:60], clock, disguised=False)
     # httpx's own user agent asking for member data: a scripting tool (0.4), bot evidence, answered
     # by a challenge at once, which an HTTP library cannot pass
     assert received == []
@@ -72,11 +85,12 @@ def test_an_undisguised_scraper_is_stopped_before_the_quota(demo_site: str, make
 
 
 def test_anonymous_scraper_gets_at_most_the_hourly_quota(demo_site: str, make_guard: Callable) -> None:
-    guard = make_guard(demo_site)
-    with httpx.Client(base_url=guard.url, headers=BROWSER_LIKE) as client:
+    clock = FakeClock()
+    guard = make_guard(demo_site, clock=clock)
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=BROWSER_LIKE) as client:
         names = usernames(client)
     assert len(names) == 150
-    received, refusals = scrape(guard.url, names)
+    received, refusals = scrape(guard.url, names, clock)
     assert len(received) == 60  # the default anonymous quota per IP and hour
     assert len(refusals) == 90
     first = refusals[0]
@@ -100,8 +114,10 @@ def test_anonymous_scraper_gets_at_most_the_hourly_quota(demo_site: str, make_gu
 def test_a_person_reading_profiles_with_assets_is_never_refused(
     demo_site: str, make_guard: Callable
 ) -> None:
-    guard = make_guard(demo_site)
-    with httpx.Client(base_url=guard.url, headers=BROWSER_LIKE) as person:  # a browser: keeps its cookie
+    clock = FakeClock()
+    guard = make_guard(demo_site, clock=clock)
+    # a browser: keeps its cookie
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=BROWSER_LIKE) as person:
         statuses = [person.get("/").status_code]
         names = usernames(person, pages=1)
         for name in names[:15]:
@@ -110,17 +126,18 @@ def test_a_person_reading_profiles_with_assets_is_never_refused(
             assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text)
             assert len(assets) >= 3
             statuses += [person.get(a).status_code for a in assets]
-            time.sleep(0.05 + ((len(statuses) * 7919) % 7) / 40)  # reads a moment, never the same
+            clock.sleep(0.05 + ((len(statuses) * 7919) % 7) / 40)  # reads a moment, never the same
         statuses.append(person.get("/search", params={"q": "a"}).status_code)
     assert set(statuses) == {200}
     assert guard.decisions() == []
 
 
 def test_allowlisted_network_is_never_refused(demo_site: str, make_guard: Callable) -> None:
-    guard = make_guard(demo_site, '[allowlist]\ncidrs = ["127.0.0.0/8"]\n')
-    with httpx.Client(base_url=guard.url, headers=BROWSER_LIKE) as client:
+    clock = FakeClock()
+    guard = make_guard(demo_site, '[allowlist]\ncidrs = ["127.0.0.0/8"]\n', clock=clock)
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=BROWSER_LIKE) as client:
         names = usernames(client)
-    received, refusals = scrape(guard.url, names)
+    received, refusals = scrape(guard.url, names, clock)
     assert len(received) == 150 and refusals == []
     assert guard.decisions() == []
 
@@ -128,12 +145,15 @@ def test_allowlisted_network_is_never_refused(demo_site: str, make_guard: Callab
 def test_observe_mode_refuses_nothing_and_writes_the_same_decisions(
     demo_site: str, make_guard: Callable
 ) -> None:
-    enforce = make_guard(demo_site, name="enforce.jsonl")
-    observe = make_guard(demo_site, 'mode = "observe"\n', name="observe.jsonl")
-    with httpx.Client(base_url=enforce.url, headers=BROWSER_LIKE) as client:
+    # each guard on a clock of its own from the same instant: the same scrape at the same pace
+    enforce_clock, observe_clock = FakeClock(), FakeClock()
+    enforce = make_guard(demo_site, name="enforce.jsonl", clock=enforce_clock)
+    observe = make_guard(demo_site, 'mode = "observe"\n', name="observe.jsonl", clock=observe_clock)
+    # the directory from the site itself: neither guard counts it
+    with httpx.Client(timeout=PATIENT, base_url=demo_site) as client:
         names = usernames(client)
-    scrape(enforce.url, names)
-    received, refusals = scrape(observe.url, names)
+    scrape(enforce.url, names, enforce_clock)
+    received, refusals = scrape(observe.url, names, observe_clock)
     assert len(received) == 150 and refusals == []
 
     def essence(lines: list[dict]) -> list[tuple]:
@@ -149,15 +169,16 @@ def test_observe_mode_refuses_nothing_and_writes_the_same_decisions(
 def test_logged_in_members_get_the_account_quota_and_account_headers_are_stripped(
     demo_site: str, make_guard: Callable
 ) -> None:
-    guard = make_guard(demo_site)
-    with httpx.Client(base_url=guard.url, headers=BROWSER_LIKE) as member:
+    clock = FakeClock()
+    guard = make_guard(demo_site, clock=clock)
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=BROWSER_LIKE) as member:
         names = usernames(member)
         login = member.post("/login", data={"username": names[0], "password": "demo"})
         assert login.status_code == 303
         assert "x-account-id" not in login.headers and "x-account-created" not in login.headers
         statuses = []
         for i, name in enumerate(names[1:101]):
-            uneven_pause(i)
+            uneven_pause(clock, i)
             r = member.get(f"/u/{name}")
             statuses.append(r.status_code)
             assert "x-account-id" not in r.headers
@@ -167,23 +188,28 @@ def test_logged_in_members_get_the_account_quota_and_account_headers_are_strippe
     assert guard.decisions() == []
 
 
-def sign_up(client: httpx.Client) -> None:
+def sign_up(client: httpx.Client, clock: FakeClock) -> None:
+    """A new account at the demo site, which stamps it with the wall clock's time. The guard's
+    `clock` then catches up with the wall clock once, so that the account is seconds old to the
+    guard however slowly the machine got here (an account "created in the future" is no new one)."""
     stamp = str(time.time_ns())[-9:]
     r = client.post("/signup", data={"username": f"new{stamp}", "name": "New Person",
                                      "email": f"new{stamp}@example.org", "password": "long enough",
                                      "country": "GB"})
     assert r.status_code == 303
+    clock.sleep(time.time() - clock.time())
 
 
 def test_a_fresh_account_is_held_to_the_new_account_quota(demo_site: str, make_guard: Callable) -> None:
     # the quota alone (the new_account detector, which stops this sooner, switched off)
-    guard = make_guard(demo_site, "[detectors.new_account]\nenabled = false\n")
-    with httpx.Client(base_url=guard.url, headers=BROWSER_LIKE) as newcomer:
+    clock = signing_up_clock()
+    guard = make_guard(demo_site, "[detectors.new_account]\nenabled = false\n", clock=clock)
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=BROWSER_LIKE) as newcomer:
         names = usernames(newcomer)
-        sign_up(newcomer)
+        sign_up(newcomer, clock)
         got = []
         for i, n in enumerate(names[:60]):
-            uneven_pause(i)
+            uneven_pause(clock, i)
             got.append(newcomer.get(f"/u/{n}").status_code)
             newcomer.get("/static/site.css")  # a browser loads the page's stylesheet
     assert got.count(200) == 30
@@ -195,11 +221,15 @@ def test_a_fresh_account_is_held_to_the_new_account_quota(demo_site: str, make_g
 def test_a_fresh_account_enumerating_the_api_is_contained_within_30(
     demo_site: str, make_guard: Callable
 ) -> None:
-    guard = make_guard(demo_site)
-    with httpx.Client(base_url=guard.url, headers=BROWSER_LIKE) as newcomer:
-        sign_up(newcomer)  # (a scripting tool would be challenged at the sign-up form itself)
+    clock = signing_up_clock()
+    guard = make_guard(demo_site, clock=clock)
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=BROWSER_LIKE) as newcomer:
+        sign_up(newcomer, clock)  # (a scripting tool would be challenged at the sign-up form itself)
         newcomer.headers["User-Agent"] = "python-httpx/0.28.1"
-        got = [newcomer.get(f"/api/v1/members/{i}") for i in range(1, 151)]
+        got = []
+        for i in range(1, 151):
+            uneven_pause(clock, i)
+            got.append(newcomer.get(f"/api/v1/members/{i}"))
     # httpx's own user agent (a scripting tool) from a young account: challenged at once; from the
     # eighth id in sequence the sweep (what it does, which no challenge answers) throttles, then blocks
     assert [r.status_code for r in got[:7]] == [403] * 7 and "altcha" in got[0].text
@@ -208,12 +238,13 @@ def test_a_fresh_account_enumerating_the_api_is_contained_within_30(
     assert first["keys"]["account"] and first["action"] == "challenge"
     assert {reason["detector"] for reason in first["reasons"]} == {"bot_agents"}
     # in a browser's clothes, the sweep itself stops it at the eighth id in sequence
-    guard_sweep = make_guard(demo_site, name="sweep.jsonl")
-    with httpx.Client(base_url=guard_sweep.url, headers=BROWSER_LIKE) as newcomer:
-        sign_up(newcomer)
+    sweep_clock = signing_up_clock()
+    guard_sweep = make_guard(demo_site, name="sweep.jsonl", clock=sweep_clock)
+    with httpx.Client(timeout=PATIENT, base_url=guard_sweep.url, headers=BROWSER_LIKE) as newcomer:
+        sign_up(newcomer, sweep_clock)
         got = []
         for i in range(1, 151):
-            uneven_pause(i)
+            uneven_pause(sweep_clock, i)
             got.append(newcomer.get(f"/api/v1/members/{i}"))
     received = {r.json()["id"] for r in got if r.status_code == 200}
     assert len(received) == 7  # stopped at the eighth id in sequence, well within 30
@@ -222,10 +253,14 @@ def test_a_fresh_account_enumerating_the_api_is_contained_within_30(
     assert first["keys"]["account"] and first["action"] == "throttle"
     assert first["reasons"][0]["detector"] == "enumeration"
     # and a new account that does not walk the ids in order is stopped by its age after ten
-    guard_scattered = make_guard(demo_site, name="scattered.jsonl")
-    with httpx.Client(base_url=guard_scattered.url, headers=BROWSER_LIKE) as newcomer:
-        sign_up(newcomer)
-        got = [newcomer.get(f"/api/v1/members/{(i * 37) % 150 + 1}") for i in range(60)]
+    scattered_clock = signing_up_clock()
+    guard_scattered = make_guard(demo_site, name="scattered.jsonl", clock=scattered_clock)
+    with httpx.Client(timeout=PATIENT, base_url=guard_scattered.url, headers=BROWSER_LIKE) as newcomer:
+        sign_up(newcomer, scattered_clock)
+        got = []
+        for i in range(60):
+            uneven_pause(scattered_clock, i)
+            got.append(newcomer.get(f"/api/v1/members/{(i * 37) % 150 + 1}"))
     assert [r.status_code for r in got].count(200) == 10
     assert guard_scattered.decisions()[0]["reasons"][0]["detector"] == "new_account"
 
@@ -236,7 +271,8 @@ def test_refusals_for_people_and_api_clients(
     demo_site: str, make_guard: Callable, accept: str, kind: str
 ) -> None:
     guard = make_guard(demo_site, "[detectors.profile_quota.anonymous]\nper_hour = 2\nper_day = 10\n")
-    with httpx.Client(base_url=guard.url, headers={**BROWSER_LIKE, "Accept": accept}) as client:
+    headers = {**BROWSER_LIKE, "Accept": accept}
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=headers) as client:
         client.get("/")  # the site issues the browser its session: the quota counts per session
         for i in (1, 2):
             assert client.get(f"/api/v1/members/{i}").status_code == 200
@@ -256,24 +292,29 @@ def test_refusals_for_people_and_api_clients(
 def test_a_throttled_office_address_does_not_lock_out_its_members_or_the_login(
     demo_site: str, make_guard: Callable
 ) -> None:
-    guard = make_guard(demo_site)
-    with httpx.Client(base_url=guard.url, headers=BROWSER_LIKE) as client:
+    clock = FakeClock()
+    guard = make_guard(demo_site, clock=clock)
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=BROWSER_LIKE) as client:
         names = usernames(client)
     # an anonymous colleague on the shared address goes over the quota...
-    received, refusals = scrape(guard.url, names[:75])
+    received, refusals = scrape(guard.url, names[:75], clock)
     assert len(received) == 60 and refusals
-    with httpx.Client(base_url=guard.url) as member:
+    with httpx.Client(timeout=PATIENT, base_url=guard.url) as member:
         # ...the site still works for everyone else on that address, and logging in works
         assert member.get("/jobs").status_code == 200
         assert member.get("/static/site.css").status_code == 200
         assert member.post("/login", data={"username": names[0], "password": "demo"}).status_code == 303
         # a logged-in member answers for their account, not for the shared address
-        assert [member.get(f"/u/{n}").status_code for n in names[100:110]] == [200] * 10
+        statuses = []
+        for i, n in enumerate(names[100:110]):
+            uneven_pause(clock, i)
+            statuses.append(member.get(f"/u/{n}").status_code)
+        assert statuses == [200] * 10
 
 
 def test_session_tokens_are_not_written_to_the_decisions_file(demo_site: str, make_guard: Callable) -> None:
     guard = make_guard(demo_site, "[detectors.profile_quota.anonymous]\nper_hour = 2\nper_day = 10\n")
-    with httpx.Client(base_url=guard.url) as browser:
+    with httpx.Client(timeout=PATIENT, base_url=guard.url) as browser:
         browser.get("/")
         token = browser.cookies["session"]
         for i in (1, 2, 3):
@@ -286,10 +327,13 @@ def test_session_tokens_are_not_written_to_the_decisions_file(demo_site: str, ma
 def test_contact_lookups_through_the_proxy_have_their_own_small_quota(
     demo_site: str, make_guard: Callable
 ) -> None:
-    guard = make_guard(demo_site)
-    with httpx.Client(base_url=guard.url, headers=BROWSER_LIKE) as harvester:
-        codes = [harvester.get("/lookup", params={"email": f"guess{i}@example.org"}).status_code
-                 for i in range(12)]
+    clock = FakeClock()
+    guard = make_guard(demo_site, clock=clock)
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=BROWSER_LIKE) as harvester:
+        codes = []
+        for i in range(12):  # at an uneven pace: twelve at an even one would be machine-regular timing
+            uneven_pause(clock, i)
+            codes.append(harvester.get("/lookup", params={"email": f"guess{i}@example.org"}).status_code)
     assert codes[:10] == [404] * 10  # the site answered ten guesses ("no member uses that address")
     assert codes[10:] == [429, 429]
     assert guard.decisions()[0]["reasons"][0]["detector"] == "enumeration"

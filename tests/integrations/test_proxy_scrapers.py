@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import random
 import re
-import time
 from collections.abc import Callable
 
 import httpx
+
+from scrapeguard.drill.harness import FakeClock
+
+#: Seconds a test's client waits for an answer: a safety net against a hang, not a check of speed
+#: (under coverage on a busy machine an answer can take seconds; httpx's own default is 5).
+PATIENT = 60.0
 
 MEMBER_ID = re.compile(r'data-member-id="(\d+)"')
 CHROME_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -62,7 +67,7 @@ def run_ids(base: str, headers: dict[str, str], keep_cookies: bool, count: int =
     """The home page (the site issues a session), then member ids 1..count in sequence on the API;
     returns the statuses."""
     statuses = []
-    with httpx.Client(base_url=base, headers=headers) as client:
+    with httpx.Client(timeout=PATIENT, base_url=base, headers=headers) as client:
         client.get("/")
         for i in range(1, count + 1):
             if not keep_cookies:
@@ -84,20 +89,20 @@ def test_curl_with_or_without_a_cookie_jar_gets_the_same_action(demo_site: str, 
     assert first["action"] == "challenge" and first["keys"].get("session")
 
 
-def scrape_names(base: str, headers: dict[str, str], pause: Callable[[int], float] | None = None,
+def scrape_names(base: str, headers: dict[str, str], pause: Callable[[int], None] | None = None,
                  limit: int = 150) -> int:
-    """A client that reads the directory, then every profile it names (no assets); returns how
-    many profiles it received."""
+    """A client that reads the directory, then every profile it names (no assets), calling
+    `pause(i)` before the i-th; returns how many profiles it received."""
     received = 0
-    with httpx.Client(base_url=base, headers=headers) as client:
+    with httpx.Client(timeout=PATIENT, base_url=base, headers=headers) as client:
         names = directory_names(client)
         if not names:  # the directory itself was refused: the names come from elsewhere
-            with httpx.Client(base_url=base, headers=CHROME_HEADERS,
+            with httpx.Client(timeout=PATIENT, base_url=base, headers=CHROME_HEADERS,
                               transport=httpx.HTTPTransport(local_address="127.0.0.99")) as other:
                 names = directory_names(other)
         for i, name in enumerate(names[:limit]):
             if pause is not None:
-                time.sleep(pause(i))
+                pause(i)
             received += profile_received(client.get(f"/u/{name}"))
     return received
 
@@ -116,18 +121,19 @@ def test_scrapy_in_a_browsers_user_agent_with_autothrottle_gets_at_most_twenty(
     demo_site: str, make_guard: Callable
 ) -> None:
     # AutoThrottle adapts its delay to the site's latency: uneven, short pauses
-    jitter = random.Random(13)
+    jitter, clock = random.Random(13), FakeClock()
     headers = {**SCRAPY_HEADERS, "User-Agent": CHROME_UA}
-    got = scrape_names(make_guard(demo_site).url, headers, pause=lambda i: jitter.uniform(0.0, 0.03))
+    got = scrape_names(make_guard(demo_site, clock=clock).url, headers,
+                       pause=lambda i: clock.sleep(jitter.uniform(0.0, 0.03)))  # the guard's time
     assert got <= 20
 
 
 def test_a_client_sending_chromes_exact_headers_without_assets_gets_at_most_twenty(
     demo_site: str, make_guard: Callable
 ) -> None:
-    jitter = random.Random(7)
-    guard = make_guard(demo_site)
-    got = scrape_names(guard.url, CHROME_HEADERS, pause=lambda i: jitter.uniform(0.0, 0.03))
+    jitter, clock = random.Random(7), FakeClock()
+    guard = make_guard(demo_site, clock=clock)
+    got = scrape_names(guard.url, CHROME_HEADERS, pause=lambda i: clock.sleep(jitter.uniform(0.0, 0.03)))
     assert got <= 20
     challenge = next(d for d in guard.decisions() if d["action"] == "challenge")
     assert any("not one stylesheet, script or image" in r["detail"] for r in challenge["reasons"])
@@ -135,12 +141,13 @@ def test_a_client_sending_chromes_exact_headers_without_assets_gets_at_most_twen
 
 def test_the_same_client_loading_the_pages_assets_reads_on(demo_site: str, make_guard: Callable) -> None:
     # the difference between the last test and a person is the assets: with them, the quota is the limit
-    guard = make_guard(demo_site)
+    clock = FakeClock()
+    guard = make_guard(demo_site, clock=clock)
     received = 0
-    with httpx.Client(base_url=guard.url, headers=CHROME_HEADERS) as browser:
+    with httpx.Client(timeout=PATIENT, base_url=guard.url, headers=CHROME_HEADERS) as browser:
         names = directory_names(browser)
         for i, name in enumerate(names[:40]):
-            time.sleep(((i * 7919) % 10) * 4 / 1000)
+            clock.sleep(((i * 7919) % 10) * 4 / 1000)  # uneven, in the guard's time
             page = browser.get(f"/u/{name}")
             received += profile_received(page)
             for asset in re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text):
