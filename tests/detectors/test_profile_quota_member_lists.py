@@ -35,21 +35,29 @@ def member_list_pages(rooms: int, per_room: int) -> list[tuple[str, str]]:
     return [(f"/chats/room{r}/members", f"page={p}") for r in range(rooms) for p in range(1, per_room + 1)]
 
 
-def test_an_account_reads_three_pages_of_member_lists_an_hour_the_fourth_is_refused() -> None:
-    decisions = browse(Engine(default_policy()), member_list_pages(rooms=4, per_room=1))
-    assert [d.action for d in decisions[:3]] == [ALLOW] * 3  # 150 members shown: the hourly quota
-    refused = decisions[3]
+def test_an_account_reads_six_pages_of_member_lists_an_hour_the_seventh_is_refused() -> None:
+    decisions = browse(Engine(default_policy()), member_list_pages(rooms=7, per_room=1))
+    # each page counts as 25 of the account's 150 profiles an hour: 6 pages
+    assert [d.action for d in decisions[:6]] == [ALLOW] * 6
+    refused = decisions[6]
     assert refused.action != ALLOW
     reason = next(r for r in refused.reasons if r.detector == "profile_quota")
-    assert reason.detail == ("account viewed 3 distinct pages of group member lists in the last hour "
-                             "(quota 3/hour)")
+    assert reason.detail == ("account viewed 6 distinct pages of group member lists in the last hour "
+                             "(quota 6/hour)")
+
+
+def test_a_member_reads_one_big_rooms_whole_member_list() -> None:
+    """A person, not a scraper: the 300 members of one room are 6 pages of 50."""
+    decisions = browse(Engine(default_policy()), member_list_pages(rooms=1, per_room=6))
+    assert all(d.action == ALLOW for d in decisions)
 
 
 def test_the_json_twin_counts_in_the_same_quota() -> None:
     pages = [("/chats/a/members", ""), ("/api/v1/chats/b/members", ""), ("/chats/c/members", ""),
-             ("/api/v1/chats/d/members", "page=2")]
+             ("/api/v1/chats/d/members", "page=2"), ("/chats/e/members", ""), ("/chats/f/members", ""),
+             ("/api/v1/chats/g/members", "")]
     decisions = browse(Engine(default_policy()), pages)
-    assert decisions[3].action != ALLOW
+    assert [d.action == ALLOW for d in decisions] == [True] * 6 + [False]
 
 
 def test_a_page_read_again_counts_once() -> None:

@@ -48,6 +48,8 @@ def test_the_list_of_rooms_shows_no_member(path: str) -> None:
 
 def test_the_member_lists_the_quota_counts_are_the_rooms_member_lists() -> None:
     options = POLICY.options(ProfileQuotaOptions)
-    assert options.member_list_page == PAGE_SIZE  # what a page of a room's members shows
+    # a page of a room's members shows PAGE_SIZE (50); each counts as 25 profiles, so that a person
+    # can read one 300-member room's whole list (6 pages) within an account's 150 an hour
+    assert PAGE_SIZE == 50 and options.member_list_page == 25
     assert set(options.member_list_patterns) == {"/chats/{room}/members", "/api/v1/chats/{room}/members"}
     assert all(RULES[p].kind == LISTING for p in options.member_list_patterns)
