@@ -22,10 +22,10 @@ What is measured where:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_asgi_app, make_wsgi_app
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
@@ -188,10 +188,34 @@ def _registry(guard: GuardAdapter) -> CollectorRegistry:
     return guard.metrics.registry
 
 
-def metrics_asgi_app(guard: GuardAdapter) -> Any:
+def metrics_asgi_app(guard: GuardAdapter) -> Callable[..., Awaitable[None]]:
     """An ASGI app serving `guard`'s metrics to anyone who reaches it: mount it where only
-    Prometheus can (`app.mount("/metrics", metrics_asgi_app(guard))` on an internal route or port)."""
-    return make_asgi_app(_registry(guard))
+    Prometheus can (`app.mount("/metrics", metrics_asgi_app(guard))` on an internal route, or
+    served alone on an internal port)."""
+    registry = _registry(guard)
+
+    async def app(scope: MutableMapping[str, Any], receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+                  send: Callable[[MutableMapping[str, Any]], Awaitable[None]]) -> None:
+        if scope["type"] == "lifespan":  # served alone: nothing to start or stop
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        accept = next((value.decode("latin-1") for name, value in scope.get("headers", ())
+                       if name.lower() == b"accept"), None)
+        encoder, content_type = choose_encoder(accept or "")
+        body = encoder(registry)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", content_type.encode()), (b"cache-control", b"no-store"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
 
 
 def metrics_wsgi_app(guard: GuardAdapter) -> Any:
