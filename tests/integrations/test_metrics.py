@@ -4,8 +4,10 @@ store state through a Redis that goes down, local calls only, one registry per g
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
-from types import ModuleType
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import httpx
@@ -21,6 +23,7 @@ from scrapeguard.policy import load_policy_text
 from scrapeguard.stores import MemoryStore
 
 PATIENT = 60.0
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
            "Accept": "text/html,application/xhtml+xml", "Accept-Language": "en", "Accept-Encoding": "gzip"}
 #: A scraping library as scrapers run it, asking the member API.
@@ -182,3 +185,21 @@ def test_labels_outside_the_known_names_are_counted_as_other() -> None:
     # the reason that scored highest names the decision's detector
     assert value(text, "scrapeguard_decisions_total", action="throttle", detector="escalation") == 1
     assert "made-up" not in text and "/some/path" not in text
+
+
+def test_the_grafana_dashboard_asks_only_for_metrics_the_guard_exposes() -> None:
+    dashboard = json.loads((EXAMPLES / "grafana-dashboard.json").read_text())
+    asked = {name for panel in dashboard["panels"] for target in panel["targets"]
+             for name in re.findall(r"\bscrapeguard_[a-z_]+", target["expr"])}
+    records = SimpleNamespace(backlog=0)  # the sink's queue depth is all the gauge reads
+    metrics = GuardMetrics(["bot_agents"], MemoryStore(), records,  # type: ignore[arg-type]
+                           store_backlog=lambda: 0, guard_counts=dict, engine_counts=dict)
+    metrics.store_call("observe", 0.001)
+    metrics.decision(Decision("allow", 0.0))
+    metrics.refusal(Decision("block", 0.0, route="profile"))
+    exposed = {sample for sample, _, _ in metric_samples(metrics.exposition()[0].decode())}
+    assert asked and asked <= exposed, asked - exposed
+    titles = " ".join(panel["title"] for panel in dashboard["panels"])
+    for topic in ("Decisions by action", "Refusals by route kind", "p50 / p99", "Store state", "Challenges",
+                  "Records queue"):
+        assert topic in titles
