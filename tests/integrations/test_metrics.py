@@ -18,7 +18,7 @@ from scrapeguard.decisions import Decision, Reason
 from scrapeguard.drill.harness import FakeClock
 from scrapeguard.integrations.adapter import METRICS_PATH, build_guard
 from scrapeguard.integrations.asgi import ScrapeGuardMiddleware
-from scrapeguard.integrations.metrics import GuardMetrics, metric_samples, metrics_asgi_app
+from scrapeguard.integrations.metrics import GuardMetrics, metric_samples, metrics_asgi_app, metrics_wsgi_app
 from scrapeguard.policy import load_policy_text
 from scrapeguard.stores import MemoryStore
 
@@ -203,3 +203,38 @@ def test_the_grafana_dashboard_asks_only_for_metrics_the_guard_exposes() -> None
     for topic in ("Decisions by action", "Refusals by route kind", "p50 / p99", "Store state", "Challenges",
                   "Records queue"):
         assert topic in titles
+
+
+def test_the_wsgi_middleware_counts_refusals_and_its_metrics_app_serves_them(
+        example: Callable[[str], ModuleType]) -> None:
+    from werkzeug.test import Client
+
+    app = example("flask_app").create_app(clock=FakeClock().time)
+    guard = app.wsgi_app.guard
+    client = app.test_client()  # REMOTE_ADDR 127.0.0.1: a direct local call
+    assert [client.get(f"/api/v1/members/{i}", headers=TOOL).status_code for i in (1, 2, 3)] == [403] * 3
+    text = client.get(METRICS_PATH).get_data(as_text=True)
+    assert value(text, "scrapeguard_refusals_total", route="profile", action="challenge") == 3
+    assert value(text, "scrapeguard_decisions_total", action="challenge", detector="bot_agents") == 3
+    relayed = client.get(METRICS_PATH, headers={"X-Forwarded-For": "203.0.113.9"})
+    assert relayed.status_code == 404
+    mounted = Client(metrics_wsgi_app(guard)).get("/").get_data(as_text=True)
+    assert value(mounted, "scrapeguard_refusals_total", route="profile", action="challenge") == 3
+
+
+def test_the_django_middleware_counts_refusals_and_metrics_view_serves_them(
+        example: Callable[[str], ModuleType]) -> None:
+    from django.test import RequestFactory
+
+    from scrapeguard.integrations.django import metrics_view
+
+    from .test_django import django_site  # type: ignore[import-not-found]
+
+    with django_site(example) as client:
+        assert [client.get(f"/api/v1/members/{i}", headers=TOOL).status_code for i in (1, 2)] == [403] * 2
+        text = client.get(METRICS_PATH).content.decode()
+        view = metrics_view(RequestFactory().get("/internal/metrics")).content.decode()
+    assert value(text, "scrapeguard_refusals_total", route="profile", action="challenge") == 2
+    assert value(view, "scrapeguard_refusals_total", route="profile", action="challenge") == 2
+    with django_site(example, metrics=False) as client:
+        assert client.get(METRICS_PATH).status_code == 404
