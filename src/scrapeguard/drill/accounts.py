@@ -53,7 +53,7 @@ def fresh_accounts(target: Target, accounts: int = 6, per_account: int = 400, se
     made = 0
     with Visitor(target.url, target.clock, CHROME, tally, cookies=True,
                  source_address=target.address) as visitor:
-        for made in range(1, accounts + 1):  # noqa: B007 (how many were made goes in the notes)
+        for made in range(1, accounts + 1):
             visitor.client.cookies.clear()
             name = f"fresh{seed}x{made}r{pace.randrange(10**6)}"
             if sign_up(visitor, name, f"{name}@example.org") != 303:
