@@ -80,7 +80,8 @@ def scorecard_html(card: Scorecard) -> str:
 <html lang="en"><head><meta charset="utf-8"><title>ScrapeGuard drill {card.started_at:%Y-%m-%d}</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:70em}}
 table{{border-collapse:collapse;margin:1em 0}}
-td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}}th{{background:#f3f3f3}}</style>
+td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}}
+th{{background:#f3f3f3}}</style>
 </head><body>
 <h1>Drill scorecard</h1>
 <p>Target: {escape(card.target)}. Policy: {escape(card.policy)} (SHA-256 <code>{card.policy_hash}</code>).
