@@ -57,7 +57,7 @@ def test_plug_in_errors_are_clear(plugin_module: str) -> None:
         load_plugin("no_such_module_here:X")
     with pytest.raises(DrillError, match="has no 'NOPE'"):
         load_plugin(f"{plugin_module}:NOPE")
-    with pytest.raises(DrillError, match="not a scrapeguard.drill.Strategy"):
+    with pytest.raises(DrillError, match=r"not a scrapeguard\.drill\.Strategy"):
         load_plugin(f"{plugin_module}:_their_bot")
 
 

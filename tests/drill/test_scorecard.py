@@ -24,6 +24,11 @@ def test_the_summary_counts_strategies_that_ran_and_the_worst_leak() -> None:
     card = sample()
     assert card.summary() == ("controls tested on 2027-01-15: 2 strategies, 41 profiles leaked at most, "
                               "2 people refused")
+    one = Scorecard("demo", "<defaults>", "", card.started_at, "simulated",
+                    [StrategyScore("curl", "", profiles=1), *card.strategies[2:]],
+                    [PersonaScore("office", "an office", people=20, refused=1)])
+    assert one.summary() == ("controls tested on 2027-01-15: 1 strategy, 1 profile leaked at most, "
+                             "1 person refused")
 
 
 def test_the_scorecard_comes_back_from_its_json() -> None:

@@ -92,8 +92,7 @@ class Scorecard:
 
     def summary(self) -> str:
         """One line, as the regulator report cites it."""
-        return (f"controls tested on {self.started_at:%Y-%m-%d}: {len(self.ran)} strategies, "
-                f"{self.max_profiles} profiles leaked at most, {self.people_refused} people refused")
+        return citation(self.started_at, len(self.ran), self.max_profiles, self.people_refused)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -108,6 +107,13 @@ class Scorecard:
                    datetime.fromisoformat(data["started_at"]), data["clock"],
                    [StrategyScore(**s) for s in data["strategies"]],
                    [PersonaScore(**p) for p in data["personas"]])
+
+
+def citation(ran_at: datetime, strategies: int, max_profiles: int, people_refused: int) -> str:
+    """"controls tested on 2027-01-15: 10 strategies, 900 profiles leaked at most, 0 people refused"."""
+    return (f"controls tested on {ran_at:%Y-%m-%d}: {strategies} strateg{'y' if strategies == 1 else 'ies'}, "
+            f"{max_profiles} profile{'' if max_profiles == 1 else 's'} leaked at most, "
+            f"{people_refused} {'person' if people_refused == 1 else 'people'} refused")
 
 
 def actions_text(actions: dict[str, int]) -> str:

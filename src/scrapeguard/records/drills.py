@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from scrapeguard.drill.scorecard import Scorecard
+from scrapeguard.drill.scorecard import Scorecard, citation
 from scrapeguard.records import audit
 from scrapeguard.records.models import DrillRecord
 from scrapeguard.records.users import Actor, require
@@ -38,5 +38,4 @@ def latest_drill(session: Session, before: datetime | None = None) -> DrillRecor
 
 def drill_citation(row: DrillRecord) -> str:
     """What the regulator report says of it."""
-    return (f"controls tested on {row.ran_at:%Y-%m-%d}: {row.strategies} strategies, "
-            f"{row.max_profiles} profiles leaked at most, {row.people_refused} people refused")
+    return citation(row.ran_at, row.strategies, row.max_profiles, row.people_refused)
