@@ -63,3 +63,25 @@ def test_bad_requests_are_clear_errors() -> None:
     assert unknown.exit_code == 2 and "unknown strategies: nope" in unknown.stderr
     no_user = drill("--strategies", "curl", "--db", "sqlite:///x.db")
     assert no_user.exit_code == 2 and "--db needs --as" in no_user.stderr
+
+
+def test_a_drill_recorded_in_the_records_is_cited_by_the_regulator_report(tmp_path: Path) -> None:
+    password = "a long enough password"
+    env = {"SCRAPEGUARD_PASSWORD": password, "SCRAPEGUARD_NEW_PASSWORD": password,
+           "SCRAPEGUARD_PSEUDONYM_KEY": "drill-test-key-0123456789"}
+    db = f"sqlite:///{tmp_path / 'records.db'}"
+
+    def run(*args: str) -> Result:
+        result = CliRunner().invoke(main, list(args), env=env)
+        assert result.exit_code == 0, result.output
+        return result
+
+    run("users", "add", "root", "--role", "admin", "--db", db)
+    recorded = run("drill", "--strategies", "curl", "--personas", "none", "--json", "--db", db,
+                   "--as", "root")
+    summary = json.loads(recorded.stdout)["summary"]["text"]
+    assert "drill 1 recorded" in recorded.stderr
+    report = tmp_path / "report.html"
+    run("report", "regulator", "--out", str(report), "--db", db, "--as", "root")
+    assert summary in report.read_text()
+    assert json.loads(run("audit", "verify", "--db", db, "--json").stdout)["ok"]
