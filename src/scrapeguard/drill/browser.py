@@ -45,6 +45,13 @@ def headless_chromium(target: Target, count: int = 60, seed: int = 17) -> Result
     pace = random.Random(seed)
     executable = str(CHROMIUM if CHROMIUM.exists() else shutil.which("chromium"))
 
+    def go(url: str) -> httpx.Response | None:
+        """Open a page (within the drill's bounds) and tally what came back."""
+        gate = getattr(target.clock, "before_request", None)
+        if gate is not None:
+            gate(tally)
+        return see(page.goto(url))
+
     def see(page_response: object) -> httpx.Response | None:
         from playwright.sync_api import Response as PageResponse
 
@@ -60,12 +67,12 @@ def headless_chromium(target: Target, count: int = 60, seed: int = 17) -> Result
                                              args=list(CHROMIUM_FLAGS))
         try:
             page = browser.new_page()
-            first = see(page.goto(f"{target.url}/directory?page=1"))
+            first = go(f"{target.url}/directory?page=1")
             names = list(dict.fromkeys(PROFILE_LINK.findall(first.text))) if first is not None else []
             pace.shuffle(names)
             for name in names[:count]:
                 target.clock.sleep(pace.uniform(2, 6))
-                see(page.goto(f"{target.url}/u/{name}"))
+                go(f"{target.url}/u/{name}")
         finally:
             browser.close()
     return Result("", tally)

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import httpx
 
-import scrapeguard.drill.accounts
-import scrapeguard.drill.browser  # noqa: F401 (registers its strategy)
+import scrapeguard.drill.accounts  # registers the account and contact-form strategies
+import scrapeguard.drill.browser  # noqa: F401 (registers the headless Chromium strategy)
 from scrapeguard.drill.bounds import (
     DEFAULT_MAX_RATE,
     DEFAULT_MAX_REQUESTS,
@@ -170,8 +170,8 @@ def run_drill(settings: DrillSettings, step: Step | None = None,
     return card
 
 
-def _target(name: str, settings: DrillSettings, policy: Policy, clock: BoundedClock,
-            members: int, stage: Stage | None) -> Target:
+def _target(settings: DrillSettings, clock: BoundedClock, members: int, stage: Stage | None) -> Target:
+    """The demo stage's guard, or the drill's target (then its member count is the option's)."""
     if stage is not None:
         return Target(stage.url, clock, members=members)
     assert settings.target is not None
@@ -186,7 +186,7 @@ def _strategy(name: str, settings: DrillSettings, policy: Policy, clock: Bounded
     try:
         if stage is not None:
             stage.start()
-        target = _target(name, settings, policy, clock, entry.members, stage)
+        target = _target(settings, clock, entry.members, stage)
         started = clock.time()
         try:
             result = run_strategy(name, target)
@@ -208,7 +208,7 @@ def _persona(name: str, settings: DrillSettings, policy: Policy, clock: BoundedC
     try:
         if stage is not None:
             stage.start()
-        target = _target(name, settings, policy, clock, entry.members, stage)
+        target = _target(settings, clock, entry.members, stage)
         try:
             outcome = run_persona(name, target)
             stopped = None
