@@ -12,7 +12,7 @@ import pytest
 from scrapeguard.drill.bounds import DrillError
 from scrapeguard.drill.harness import Stage
 from scrapeguard.drill.run import DrillSettings, load_plugin, policy_hash, run_drill
-from scrapeguard.drill.strategies import REGISTRY
+from scrapeguard.drill.strategies import REGISTRY, Strategy
 
 #: A team's own strategy, as a module of theirs: a walk over the API with their client's headers.
 PLUGIN = '''
@@ -59,6 +59,10 @@ def test_plug_in_errors_are_clear(plugin_module: str) -> None:
         load_plugin(f"{plugin_module}:NOPE")
     with pytest.raises(DrillError, match=r"not a scrapeguard\.drill\.Strategy"):
         load_plugin(f"{plugin_module}:_their_bot")
+    module = __import__(plugin_module)
+    module.CLASH = Strategy("curl", "another curl", module._their_bot)
+    with pytest.raises(DrillError, match="a strategy named 'curl' is already registered"):
+        load_plugin(f"{plugin_module}:CLASH")
 
 
 def test_unknown_names_are_refused_before_anything_runs() -> None:

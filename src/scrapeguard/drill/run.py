@@ -104,7 +104,10 @@ def load_plugin(spec: str) -> list[str]:
             if not isinstance(entry, Strategy):
                 raise DrillError(f"--plugin {spec!r}: {entry!r} is not a scrapeguard.drill.Strategy")
             if REGISTRY.get(entry.name) is not entry:
-                register(entry)
+                try:
+                    register(entry)
+                except ValueError as exc:
+                    raise DrillError(f"--plugin {spec!r}: {exc}") from exc
     return [name for name in REGISTRY if name not in before]
 
 
