@@ -549,9 +549,10 @@ def _run(coro: Coroutine[Any, Any, None]) -> None:
               "(default: one of each kind; `--strategies list` names them).")
 @click.option("--personas", metavar="X,Y", help="People personas to run, comma-separated, 'all' or 'none' "
               "(default: all).")
-@click.option("--plugin", "plugins", multiple=True, metavar="MODULE[:ATTR]",
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE[:ATTR]|FILE.toml",
               help="Load strategies from a module (its @strategy registrations, or ATTR: a Strategy or a "
-                   "list of them). Repeatable. Installed packages can also declare the entry point group "
+                   "list of them) or from a TOML file of [strategy.NAME] walks (docs/drill.md). "
+                   "Repeatable. Installed packages can also declare the entry point group "
                    "scrapeguard.drill_strategies.")
 @click.option("--max-rate", type=click.FloatRange(min=0.1), default=20.0, show_default=True,
               help="Requests a second at most, against --target (the demo runs on a simulated clock).")

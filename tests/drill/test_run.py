@@ -65,6 +65,30 @@ def test_plug_in_errors_are_clear(plugin_module: str) -> None:
         load_plugin(f"{plugin_module}:CLASH")
 
 
+def test_strategies_as_data_from_a_toml_file(tmp_path: Path) -> None:
+    walks = tmp_path / "walks.toml"
+    walks.write_text("""
+[strategy.partner-feed]
+description = "the partner's feed reader over member ids"
+like = "curl"
+user_agent = "PartnerFeed/2.0"
+targets = "ids"
+order = "sequential"
+count = 12
+""")
+    before = dict(REGISTRY)
+    try:
+        card = run_drill(DrillSettings(strategies=["partner-feed"], personas=[], plugins=[str(walks)]))
+    finally:
+        REGISTRY.clear()
+        REGISTRY.update(before)
+    [score] = card.strategies
+    assert score.description == "the partner's feed reader over member ids" and score.requests == 12
+    walks.write_text('[strategy.bad]\norder = "backwards"\n')
+    with pytest.raises(DrillError, match=r"\[strategy.bad\]: order = 'backwards'"):
+        load_plugin(str(walks))
+
+
 def test_unknown_names_are_refused_before_anything_runs() -> None:
     with pytest.raises(DrillError, match="unknown strategies: nope"):
         run_drill(DrillSettings(strategies=["curl", "nope"], personas=[]))

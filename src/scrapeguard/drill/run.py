@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import time
+import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,7 +38,16 @@ from scrapeguard.drill.client import Tally
 from scrapeguard.drill.harness import FakeClock, Stage, WallClock
 from scrapeguard.drill.personas import PERSONAS, PersonaResult, run_persona
 from scrapeguard.drill.scorecard import PersonaScore, Scorecard, StrategyScore
-from scrapeguard.drill.strategies import REGISTRY, Result, Strategy, Target, register, run_strategy
+from scrapeguard.drill.strategies import (
+    REGISTRY,
+    Result,
+    Strategy,
+    Target,
+    register,
+    run_strategy,
+    walk_from_mapping,
+    walk_strategy,
+)
 from scrapeguard.policy import Policy, default_policy, load_policy
 
 #: Entry point group of strategy plug-ins: each names a `Strategy` (registered) or a module
@@ -84,10 +94,33 @@ class DrillSettings:
 Step = Callable[[str, int, int], None]
 
 
+def load_walks(path: Path) -> list[str]:
+    """Strategies as data: each `[strategy.NAME]` table of a TOML file is a `Walk` (see
+    `walk_from_mapping`) with a `description`. Returns their names."""
+    try:
+        tables = tomllib.loads(path.read_text(encoding="utf-8")).get("strategy", {})
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise DrillError(f"--plugin {path}: cannot read it ({exc})") from exc
+    if not isinstance(tables, dict) or not tables:
+        raise DrillError(f"--plugin {path}: no [strategy.NAME] tables")
+    added = []
+    for name, table in tables.items():
+        fields = dict(table)
+        description = str(fields.pop("description", f"{name} (from {path.name})"))
+        try:
+            walk_strategy(name, description, walk_from_mapping(fields))
+        except (ValueError, TypeError) as exc:
+            raise DrillError(f"--plugin {path} [strategy.{name}]: {exc}") from exc
+        added.append(name)
+    return added
+
+
 def load_plugin(spec: str) -> list[str]:
     """Load `module` or `module:attr`: importing the module registers what it declares with
-    `@strategy`; `attr` may name a `Strategy` (or a list of them) to register. Returns the names
-    of the strategies it added."""
+    `@strategy`; `attr` may name a `Strategy` (or a list of them) to register. A path ending in
+    .toml is walks as data (`load_walks`). Returns the names of the strategies it added."""
+    if spec.endswith(".toml"):
+        return load_walks(Path(spec))
     module_name, _, attr = spec.partition(":")
     before = set(REGISTRY)
     try:
