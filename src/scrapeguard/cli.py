@@ -543,3 +543,52 @@ def _run(coro: Coroutine[Any, Any, None]) -> None:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
         pass
+
+
+@main.command()
+@click.option("--target", metavar="URL",
+              help="The site to drill (default: the demo site and the guard, started on loopback, on a "
+                   "simulated clock). Anything but loopback needs --i-own-this-site.")
+@click.option("--i-own-this-site", is_flag=True,
+              help="State that you own --target, which is not on loopback (a drill sends scraping traffic).")
+@click.option("--policy", "policy_path", type=click.Path(dir_okay=False, exists=True), metavar="FILE",
+              help="The guard's policy for the built-in demo (laid over the defaults); its hash is recorded.")
+@click.option("--strategies", metavar="A,B", help="Scraping strategies to run, comma-separated, or 'all' "
+              "(default: one of each kind; `--strategies list` names them).")
+@click.option("--personas", metavar="X,Y", help="People personas to run, comma-separated, 'all' or 'none' "
+              "(default: all).")
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE[:ATTR]|FILE.toml",
+              help="Load strategies from a module (its @strategy registrations, or ATTR: a Strategy or a "
+                   "list of them) or from a TOML file of [strategy.NAME] walks (docs/drill.md). "
+                   "Repeatable. Installed packages can also declare the entry point group "
+                   "scrapeguard.drill_strategies.")
+@click.option("--max-rate", type=click.FloatRange(min=0.1), default=20.0, show_default=True,
+              help="Requests a second at most, against --target (the demo runs on a simulated clock).")
+@click.option("--max-seconds", type=click.FloatRange(min=1), default=900.0, show_default=True,
+              help="Wall seconds the whole drill may take; a strategy still running then stops.")
+@click.option("--max-requests", type=click.IntRange(min=1), default=20_000, show_default=True,
+              help="Requests one strategy or persona may send.")
+@click.option("--members", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Member ids (1..N) strategies walk on --target.")
+@click.option("--json", "as_json", is_flag=True, help="Print the scorecard as JSON instead of tables.")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also write the scorecard and a chart as an HTML page.")
+@click.option("--expect", "expect_path", type=click.Path(dir_okay=False, exists=True), metavar="FILE",
+              help="Thresholds (TOML, see docs/drill.md): exit 1 if the scorecard breaks any.")
+@click.option("--db", "db_target", metavar="URL",
+              help="Keep the scorecard in these records (audited; with --as): the regulator report cites it.")
+@click.option("--as", "as_user", envvar="SCRAPEGUARD_USER", metavar="USER",
+              help="Who records the drill, with --db (password from SCRAPEGUARD_PASSWORD or asked).")
+def drill(target: str | None, i_own_this_site: bool, policy_path: str | None, strategies: str | None,
+          personas: str | None, plugins: tuple[str, ...], max_rate: float, max_seconds: float,
+          max_requests: int, members: int, as_json: bool, html_out: str | None, expect_path: str | None,
+          db_target: str | None, as_user: str | None) -> None:
+    """Attack your own policy: run scraping strategies and people personas, print a scorecard."""
+    from scrapeguard.drill.command import DrillOptions, run_command
+
+    if policy_path is not None:
+        _load_policy_or_exit(policy_path)
+    options = DrillOptions(target, i_own_this_site, policy_path, strategies, personas, plugins, max_rate,
+                           max_seconds, max_requests, members, as_json, html_out, expect_path, db_target,
+                           as_user)
+    sys.exit(run_command(options))

@@ -100,6 +100,8 @@ class ReportFigures:
     incidents_by_state: dict[str, int] = field(default_factory=dict)
     median_hours_to_containment: float | None = None
     cases_by_status: dict[str, int] = field(default_factory=dict)
+    #: The latest drill up to the period's end, as cited ("controls tested on DATE: ..."), if any.
+    latest_drill: str | None = None
 
     def __post_init__(self) -> None:
         _require_aware("period_start", self.period_start)

@@ -156,7 +156,9 @@ def build_report(policy: Policy, figures: ReportFigures, organisation: str | Non
     measures.append(Measure(
         "Collect metrics on scraping incidents; review controls regularly.", "in place",
         ("This report's figures; every decision is logged with its reasons; past logs can be replayed "
-         "against a changed policy before it goes live.",)))
+         "against a changed policy before it goes live.",
+         f"Drill (scraping strategies run against the policy, `scrapeguard drill`): {figures.latest_drill}."
+         if figures.latest_drill else "No drill recorded (`scrapeguard drill --db`).")))
 
     allow = policy.allowlist
     measures.append(Measure(

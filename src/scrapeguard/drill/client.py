@@ -155,6 +155,9 @@ class Tally:
     first_refusal: int | None = None
     #: Clock seconds from the first request to the first refusal.
     first_refusal_seconds: float | None = None
+    #: Clock seconds from the first request to the first refusal after the last profile received
+    #: (None: the last response with a new profile was not followed by any refusal).
+    contained_seconds: float | None = None
     started: float | None = None
 
     def see(self, response: httpx.Response, now: float) -> None:
@@ -166,9 +169,17 @@ class Tally:
         if is_refusal(response) and self.first_refusal is None:
             self.first_refusal = self.requests
             self.first_refusal_seconds = now - self.started
+        if is_refusal(response) and self.contained_seconds is None:
+            self.contained_seconds = now - self.started
         member = member_of(response)
         if member is not None:
+            self.leaked(member)
+
+    def leaked(self, member: str) -> None:
+        """Count a member's data as received (a new member re-opens containment)."""
+        if member not in self.profiles:
             self.profiles.add(member)
+            self.contained_seconds = None
 
     @property
     def refused(self) -> int:
@@ -204,6 +215,9 @@ class Visitor:
         self.client.close()
 
     def request(self, method: str, path: str, headers: Headers = (), **kwargs: object) -> httpx.Response:
+        gate = getattr(self.clock, "before_request", None)
+        if gate is not None:  # a drill's bounds: rate, duration (see scrapeguard.drill.bounds)
+            gate(self.tally)
         if not self.keep_cookies:
             self.client.cookies.clear()
         response = self.client.request(method, path, headers=list(headers) or None, **kwargs)  # type: ignore[arg-type]

@@ -46,6 +46,7 @@ from scrapeguard.records.models import (
     CaseLetter,
     CaseRecord,
     CaseStep,
+    DrillRecord,
     IncidentActor,
     IncidentRecord,
     IncidentStep,
@@ -98,6 +99,7 @@ bind("incident", IncidentRecord, children=[(IncidentStep, "incident_id"), (Incid
 bind("notice", NoticeRecord)
 bind("case", CaseRecord, children=[(CaseStep, "case_id"), (CaseLetter, "case_id")])
 bind("user", UserRecord, key="name")
+bind("drill", DrillRecord)
 
 
 def _plain(value: Any) -> Any:

@@ -31,4 +31,12 @@ def report_figures(session: Session, start: datetime, end: datetime) -> ReportFi
                          refusals_by_action={str(k): int(v) for k, v in refusals.items()},
                          incidents_total=len(incidents), incidents_by_state=by_state,
                          median_hours_to_containment=round(statistics.median(hours), 2) if hours else None,
-                         cases_by_status={str(k): int(v) for k, v in cases.items()})
+                         cases_by_status={str(k): int(v) for k, v in cases.items()},
+                         latest_drill=_latest_drill(session, end))
+
+
+def _latest_drill(session: Session, end: datetime) -> str | None:
+    from scrapeguard.records.drills import drill_citation, latest_drill
+
+    row = latest_drill(session, before=end)
+    return drill_citation(row) if row is not None else None

@@ -321,4 +321,24 @@ class SettingRecord(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+
+class DrillRecord(Base):
+    """A drill's scorecard (`scrapeguard drill --db`): what the controls were tested against and
+    how they fared, under which policy (its SHA-256). The regulator report cites the latest."""
+
+    __tablename__ = "drill_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ran_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str] = mapped_column(String(500))
+    policy_source: Mapped[str] = mapped_column(String(500))
+    policy_sha256: Mapped[str] = mapped_column(String(64))
+    #: Strategies that ran (not skipped), the most profiles one of them got, people refused in all.
+    strategies: Mapped[int] = mapped_column(Integer)
+    max_profiles: Mapped[int] = mapped_column(Integer)
+    people_refused: Mapped[int] = mapped_column(Integer)
+    #: The whole scorecard (`Scorecard.to_dict`).
+    scorecard: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 Index("ix_exposure_member", ExposureRecord.member)

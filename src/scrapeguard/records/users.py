@@ -24,13 +24,13 @@ ROLES = (ADMIN, ANALYST, PRIVACY_OFFICER, LEGAL, VIEWER)
 PERMISSIONS: dict[str, frozenset[str]] = {
     VIEWER: frozenset({"read"}),
     ANALYST: frozenset({"read", "incident.open", "incident.contain", "incident.assess", "notice.draft",
-                        "evidence.export", "exposure.import"}),
+                        "evidence.export", "exposure.import", "drill.record"}),
     LEGAL: frozenset({"read", "case.manage", "notice.approve", "notice.send", "evidence.export",
                       "affected.export"}),
     PRIVACY_OFFICER: frozenset({"read", "incident.open", "incident.contain", "incident.assess",
                                 "incident.aware", "incident.notify", "incident.close", "notice.draft",
                                 "notice.approve", "notice.send", "affected.export", "evidence.export",
-                                "case.manage", "report", "exposure.import"}),
+                                "case.manage", "report", "exposure.import", "drill.record"}),
 }
 PERMISSIONS[ADMIN] = frozenset().union(*PERMISSIONS.values()) | {"user.manage", "records.purge",
                                                                  "policy.change"}
