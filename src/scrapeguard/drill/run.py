@@ -66,6 +66,7 @@ DEFAULT_STRATEGIES = (
     "lookup-sweep",          # a contact look-up sweep
     "signup-probe",          # sign-up form probing
     "scrapy-default",        # Scrapy's headers and crawl order
+    "group-members",         # a member walking every chat room's member list
     "headless-chromium",     # Playwright and Chromium, where installed
 )
 DEFAULT_PERSONAS = ("reader", "office-nat", "recruiter", "no-javascript", "screen-reader")
