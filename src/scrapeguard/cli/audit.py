@@ -77,17 +77,14 @@ def audit_verify(checkpoint_file: str | None, db_target: str | None, policy_path
 def audit_bind(db_target: str | None, as_user: str, policy_path: str | None, as_json: bool) -> None:
     """After upgrading to schema 0004: bind the rows last changed before (incidents, notices,
     cases, users) into the chain as they are now, so a later direct edit of them shows (admins)."""
-    from scrapeguard.records.audit import bind_unbound
-    from scrapeguard.records.users import require
+    from scrapeguard.records.audit import bind_rows
 
     db = open_database(db_target)
     if policy_path is not None:
         db.key_source = policy_or_exit(policy_path).incidents.pseudonym_key
     try:
         with db.session() as session:
-            actor = signed_in(session, as_user)
-            require(actor, "user.manage")
-            counts = bind_unbound(session, actor.name)
+            counts = bind_rows(session, signed_in(session, as_user))
     finally:
         db.dispose()
     emit(as_json, counts, lambda: "bound " + (", ".join(f"{n} {entity}(s)" for entity, n in counts.items())

@@ -122,11 +122,9 @@ def cases_list(status: str | None, db_target: str | None, as_user: str, as_json:
 @clear_errors
 def cases_show(case: str, db_target: str | None, as_user: str, as_json: bool) -> None:
     from scrapeguard.records import cases
-    from scrapeguard.records.users import require
 
     with database_session(db_target) as session:
-        require(signed_in(session, as_user), "read")
-        data = _case_dict(session, cases.get(session, case), full=True)
+        data = _case_dict(session, cases.read_case(session, signed_in(session, as_user), case), full=True)
     emit(as_json, data, lambda: "\n".join(
         [f"{data['id']} against {data['respondent']}: {data['status']}"]
         + [f"  {h['at']}  {h['status']:<18} by {h['by']}  {h['note']}" for h in data["history"]]
@@ -171,8 +169,7 @@ def cases_identify(case: str, actors: tuple[str, ...], logs: tuple[str, ...], fm
     """Record the clear addresses a letter names (the respondent knows them, not our pseudonyms):
     given (--actor) or looked up in access logs (--log)."""
     from scrapeguard.logs.reading import ReadStats, read_lines
-    from scrapeguard.records.cases import addresses_in_logs, get, identify, unidentified
-    from scrapeguard.records.users import require
+    from scrapeguard.records.cases import addresses_in_logs, identify, read_case, unidentified
 
     if not actors and not logs:
         raise click.UsageError("give the addresses (--actor ip:...) or access logs to find them in (--log)")
@@ -185,11 +182,10 @@ def cases_identify(case: str, actors: tuple[str, ...], logs: tuple[str, ...], fm
     try:
         with db.session() as session:
             actor = signed_in(session, as_user)
-            require(actor, "case.manage")
             if logs:
                 assert fmt is not None
                 log_format = log_format_or_exit(fmt, None, None, json_fields)
-                wanted = set(unidentified(session, get(session, case)))
+                wanted = set(unidentified(session, read_case(session, actor, case)))
                 records = (r for _, _, _, r in read_lines(list(logs), log_format, ReadStats()))
                 try:
                     clear += sorted(addresses_in_logs(records, wanted, pseudonymiser).values())
@@ -197,7 +193,8 @@ def cases_identify(case: str, actors: tuple[str, ...], logs: tuple[str, ...], fm
                     raise click.ClickException(f"cannot read {exc.filename or 'a log'}: "
                                                f"{exc.strerror}") from exc
             # (nothing found in the logs: nothing recorded)
-            record = identify(session, actor, case, clear, pseudonymiser) if clear else get(session, case)
+            record = (identify(session, actor, case, clear, pseudonymiser) if clear
+                      else read_case(session, actor, case))
             data = {**_case_dict(session, record), "clear_actors": record.clear_actors,
                     "unidentified": unidentified(session, record)}
     finally:

@@ -43,11 +43,9 @@ def decisions_import(file: str, db_target: str | None, as_user: str, policy_path
     stored already (same id and time) are skipped: importing a file twice adds nothing."""
     import hashlib
 
-    from scrapeguard.records import audit
-    from scrapeguard.records.decisions import add_decisions, parse_decision_line
+    from scrapeguard.records.decisions import import_decisions, parse_decision_line
     from scrapeguard.records.errors import RecordsError
     from scrapeguard.records.incidents import detect
-    from scrapeguard.records.users import require
 
     policy = policy_or_exit(policy_path)
     db = open_database(db_target)
@@ -62,13 +60,9 @@ def decisions_import(file: str, db_target: str | None, as_user: str, policy_path
             except RecordsError as exc:
                 bad.append({"line": number, "problem": str(exc)})
     with db.session() as session:
-        actor = signed_in(session, as_user)
-        require(actor, "exposure.import")
-        added = add_decisions(session, records)
-        counts = {"read": len(records) + len(bad), "added": added, "already_stored": len(records) - added,
-                  "bad_lines": len(bad)}
-        audit.record(session, actor.name, "decisions.import", "decisions", Path(file).name[:100],
-                     {"file": Path(file).name, "sha256": file_sha256, **counts})
+        counts = import_decisions(session, signed_in(session, as_user), records, Path(file).name,
+                                  file_sha256, len(bad))
+        added = counts["added"]
     with db.session() as session:
         opened = detect(session, records, policy.incidents)
         result = {"decisions": added, "already_stored": counts["already_stored"], "bad_lines": bad[:100],

@@ -42,21 +42,14 @@ def exposure_import(file: str, db_target: str | None, as_user: str, policy_path:
     """Exposure computed from logs: what `scrapeguard analyze` wrote (its exposed-members.csv, or
     its --out folder), or JSON in the shape of docs/records.md."""
     from scrapeguard.records.analysis_import import read_exposure_file
-    from scrapeguard.records.exposure import parse_exposure_import, write_exposure
-    from scrapeguard.records.users import require
+    from scrapeguard.records.exposure import import_exposure, parse_exposure_import
 
     policy = policy_or_exit(policy_path)
     db = open_database(db_target)
     pseudonymiser = pseudonymiser_for(policy, db)
     records = parse_exposure_import(read_exposure_file(Path(file)), pseudonymiser)
     with db.session() as session:
-        actor = signed_in(session, as_user)
-        require(actor, "exposure.import")
-        write_exposure(session, records)
-        from scrapeguard.records import audit
-
-        audit.record(session, actor.name, "exposure.import", "exposure", Path(file).name,
-                     {"rows": len(records)})
+        import_exposure(session, signed_in(session, as_user), records, Path(file).name)
     db.dispose()
     emit(as_json, {"rows": len(records)}, lambda: f"imported {len(records)} exposure rows")
 

@@ -100,11 +100,10 @@ def incidents_list(state: str | None, db_target: str | None, as_user: str, as_js
 def incidents_show(incident: str, db_target: str | None, as_user: str, as_json: bool) -> None:
     """One incident: detection, awareness, steps, every deadline, the obligations and the notices."""
     from scrapeguard.records import incidents
-    from scrapeguard.records.users import require
 
     with database_session(db_target) as session:
-        require(signed_in(session, as_user), "read")
-        data = _incident_dict(session, incidents.get(session, incident), full=True)
+        found = incidents.read_incident(session, signed_in(session, as_user), incident)
+        data = _incident_dict(session, found, full=True)
 
     def text() -> str:
         lines = [f"{data['id']}  {data['title']}", f"state {data['state']}; {data['members']} members; "

@@ -35,15 +35,12 @@ def members_group() -> None:
 @clear_errors
 def members_import(file: str, db_target: str | None, as_user: str, as_json: bool) -> None:
     """FILE: a JSON list of {"member_id", "country", "aliases": ["id:42", "username:ann"]}."""
-    from scrapeguard.records.exposure import import_members
-    from scrapeguard.records.users import require
+    from scrapeguard.records.exposure import import_member_directory
 
     data = read_json(file)
     if not isinstance(data, list):
         raise click.ClickException(f"{file}: must be a JSON list of members")
     with database_session(db_target) as session:
-        actor = signed_in(session, as_user)
-        require(actor, "exposure.import")
-        count = import_members(session, data, actor.name)
+        count = import_member_directory(session, signed_in(session, as_user), data)
     emit(as_json, {"members": count}, lambda: f"imported {count} members")
 

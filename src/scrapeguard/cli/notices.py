@@ -90,21 +90,15 @@ def notices_send(notice: int, channel: str, sent_text: str, final_file: str | No
 @clear_errors
 def notices_list(incident: str | None, db_target: str | None, as_user: str, as_json: bool) -> None:
     """The notices, with their state and who drafted, approved and sent them."""
-    from sqlalchemy import select
-
-    from scrapeguard.records.incidents import get, public_id
-    from scrapeguard.records.models import NoticeRecord
-    from scrapeguard.records.users import require
+    from scrapeguard.records.incidents import public_id
+    from scrapeguard.records.notices import list_notices
 
     with database_session(db_target) as session:
-        require(signed_in(session, as_user), "read")
-        query = select(NoticeRecord).order_by(NoticeRecord.id)
-        if incident:
-            query = query.where(NoticeRecord.incident_id == get(session, incident).id)
+        found = list_notices(session, signed_in(session, as_user), incident or None)
         rows = [{"notice": n.id, "incident": public_id(n.incident_id), "regime": n.regime,
                  "audience": n.audience, "state": n.state, "drafted_by": n.drafted_by,
                  "approved_by": n.approved_by, "sent_by": n.sent_by, "sent_at": iso(n.sent_at),
-                 "channel": n.channel} for n in session.execute(query).scalars()]
+                 "channel": n.channel} for n in found]
     emit(as_json, rows, lambda: "\n".join(
         f"{r['notice']:>5} {r['incident']:<8} {r['regime']:<12} {r['audience']:<12} {r['state']:<9}"
         + (f" sent {r['sent_at']} via {r['channel']}" if r["sent_at"] else "") for r in rows)
@@ -118,12 +112,10 @@ def notices_list(incident: str | None, db_target: str | None, as_user: str, as_j
 @json_option
 @clear_errors
 def notices_show(notice: int, db_target: str | None, as_user: str, as_json: bool) -> None:
-    from scrapeguard.records.notices import get_notice
-    from scrapeguard.records.users import require
+    from scrapeguard.records.notices import read_notice
 
     with database_session(db_target) as session:
-        require(signed_in(session, as_user), "read")
-        n = get_notice(session, notice)
+        n = read_notice(session, signed_in(session, as_user), notice)
         data = {"notice": n.id, "incident": n.incident_id, "regime": n.regime, "audience": n.audience,
                 "state": n.state, "drafted_by": n.drafted_by, "approved_by": n.approved_by,
                 "sent_by": n.sent_by, "title": n.title, "text": n.text, "sent_at": iso(n.sent_at),

@@ -38,14 +38,12 @@ def records_group() -> None:
 @clear_errors
 def records_purge(db_target: str | None, as_user: str, policy_path: str | None, as_json: bool) -> None:
     """Delete decisions and exposure past their retention ([incidents.retention_days])."""
-    from scrapeguard.records.privacy import purge
-    from scrapeguard.records.users import require
+    from scrapeguard.records.privacy import purge_expired
 
     options = policy_or_exit(policy_path).incidents
     with database_session(db_target) as session:
-        actor = signed_in(session, as_user)
-        require(actor, "records.purge")
-        counts = purge(session, options.retain_decisions_days, options.retain_exposure_days, actor.name)
+        counts = purge_expired(session, signed_in(session, as_user), options.retain_decisions_days,
+                               options.retain_exposure_days)
     emit(as_json, counts,
           lambda: f"purged {counts['decisions']} decisions, {counts['exposure']} exposure rows")
 

@@ -46,16 +46,14 @@ def report_regulator(start_text: str | None, end_text: str | None, fmt: str, out
     """How this deployment meets each measure regulators expect, from the live policy, with figures."""
     from scrapeguard.compliance import render_regulator_report, report_pdf
     from scrapeguard.records import audit
-    from scrapeguard.records.figures import report_figures
-    from scrapeguard.records.users import require
+    from scrapeguard.records.figures import figures_for_report
 
     policy = policy_or_exit(policy_path)
     end = parse_time(end_text, "--to") or datetime.now(UTC)
     start = parse_time(start_text, "--from") or end - timedelta(days=90)
     with database_session(db_target) as session:
         actor = signed_in(session, as_user)
-        require(actor, "report")
-        figures = report_figures(session, start, end)
+        figures = figures_for_report(session, actor, start, end)
         if fmt == "pdf":
             Path(out).write_bytes(report_pdf(policy, figures, organisation=policy.incidents.organisation))
         else:
