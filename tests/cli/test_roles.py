@@ -117,7 +117,8 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, cheap_hashes: None) -> Path
         ok(db, "users", "add", name, "--role", role, "--as", "root")
     ok(db, "users", "disable", "dormant", "--as", "root")
     # members in an EU country exposed to the incidents' actor: notices under eu_gdpr are owed
-    (folder / "members.json").write_text(json.dumps([{"member_id": str(i), "country": "DE"} for i in range(20)]))
+    members = [{"member_id": str(i), "country": "DE"} for i in range(20)]
+    (folder / "members.json").write_text(json.dumps(members))
     exposure = {"actors": [{"actor": "ip:203.0.113.7", "exposure": [
         {"member": f"id:{i}", "route": "/api/v1/members/{id}", "categories": ["user.name"],
          "first": "2026-11-01T10:00:00Z", "last": "2026-11-01T10:00:00Z", "count": 1} for i in range(20)]}]}
