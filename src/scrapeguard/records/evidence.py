@@ -217,6 +217,7 @@ def _case_parts(session: Session, case: CaseRecord) -> tuple[dict[str, bytes], l
     return files, items
 
 
+@requires("evidence.export")
 def write_pack(session: Session, by: Actor, out_dir: Path, incident_id: str | int | None = None,
                case_id: str | int | None = None, excerpt: LogExcerpt | None = None) -> Path:
     name, data = build_pack(session, by, incident_id, case_id, excerpt)
