@@ -1,6 +1,7 @@
 """The team: users with roles, passwords hashed with Argon2id, and what each role may do.
 
-Role checks live here, in the functions the CLI and the console call, not only in the CLI.
+The records functions that act for a user are marked with the permission they need
+(`records/permissions.py`, which calls `require` here); the commands never check roles themselves.
 """
 
 from __future__ import annotations
