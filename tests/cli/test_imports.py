@@ -53,3 +53,16 @@ def test_only_the_cli_package_imports_click() -> None:
 def test_the_click_check_sees_an_import() -> None:
     """The check above is not vacuous: it finds click where it is imported."""
     assert _imports_click(PACKAGE / "cli" / "common.py")
+
+
+def test_the_commands_never_check_a_permission_themselves() -> None:
+    """Roles are checked by the records functions (records/permissions.py), never by a command."""
+    checking = []
+    for path in sorted((PACKAGE / "cli").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            names = {a.name for a in node.names} if isinstance(node, ast.ImportFrom) else set()
+            if names & {"require", "requires"}:
+                checking.append(f"{path.name}: imports a permission check")
+            if isinstance(node, ast.Attribute) and node.attr == "can":
+                checking.append(f"{path.name}:{node.lineno}: .can(...)")
+    assert checking == []
