@@ -85,3 +85,18 @@ def test_a_drill_recorded_in_the_records_is_cited_by_the_regulator_report(tmp_pa
     run("report", "regulator", "--out", str(report), "--db", db, "--as", "root")
     assert summary in report.read_text()
     assert json.loads(run("audit", "verify", "--db", db, "--json").stdout)["ok"]
+
+
+def test_a_user_who_may_not_record_drills_is_refused_before_the_drill_runs(tmp_path: Path) -> None:
+    password = "a long enough password"
+    env = {"SCRAPEGUARD_PASSWORD": password, "SCRAPEGUARD_NEW_PASSWORD": password,
+           "SCRAPEGUARD_PSEUDONYM_KEY": "drill-test-key-0123456789"}
+    db = f"sqlite:///{tmp_path / 'records.db'}"
+    runner = CliRunner()
+    assert runner.invoke(main, ["users", "add", "root", "--role", "admin", "--db", db], env=env).exit_code == 0
+    assert runner.invoke(main, ["users", "add", "vic", "--role", "viewer", "--db", db, "--as", "root"],
+                         env=env).exit_code == 0
+    refused = runner.invoke(main, ["drill", "--strategies", "curl", "--personas", "none", "--json", "--db", db,
+                                   "--as", "vic"], env=env)
+    assert refused.exit_code == 3 and "drill.record" in refused.stderr
+    assert refused.stdout == ""  # no scorecard: the drill never ran

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Table, select
 from sqlalchemy.orm import DeclarativeBase, Session
@@ -54,6 +54,10 @@ from scrapeguard.records.models import (
     SettingRecord,
     UserRecord,
 )
+from scrapeguard.records.permissions import requires
+
+if TYPE_CHECKING:
+    from scrapeguard.records.users import Actor
 
 GENESIS = "0" * 64
 #: The name under which the guard itself acts (auto-opened incidents, imports).
@@ -410,6 +414,12 @@ def _check_rows(session: Session, last_digest: dict[tuple[str, str], tuple[int, 
             del problems[max_problems:]
             break
     return checked, unbound
+
+
+@requires("user.manage")
+def bind_rows(session: Session, by: Actor) -> dict[str, int]:
+    """`bind_unbound` on an admin's behalf (`scrapeguard audit bind`)."""
+    return bind_unbound(session, by.name)
 
 
 def bind_unbound(session: Session, actor: str) -> dict[str, int]:

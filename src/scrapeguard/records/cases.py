@@ -41,8 +41,9 @@ from scrapeguard.records.incidents import get as get_incident
 from scrapeguard.records.incidents import public_id as incident_ref
 from scrapeguard.records.models import CaseLetter, CaseRecord, CaseStep
 from scrapeguard.records.notices import incident_facts
+from scrapeguard.records.permissions import requires
 from scrapeguard.records.privacy import ADDRESS_KEYS, Pseudonymiser
-from scrapeguard.records.users import ADMIN, LEGAL, PRIVACY_OFFICER, Actor, require
+from scrapeguard.records.users import Actor
 
 OPEN, LETTER_SENT, REPLIED, DELETION_CONFIRMED, CLOSED = (
     "open", "letter_sent", "replied", "deletion_confirmed", "closed")
@@ -52,8 +53,6 @@ LETTER_KINDS = ("cease_and_desist", "deletion_demand")
 AWAITING = (OPEN, LETTER_SENT, REPLIED)
 #: A letter's states.
 LETTER_DRAFT, LETTER_APPROVED, LETTER_SENT_STATE = "draft", "approved", "sent"
-#: Who may approve a letter (another person than its drafter).
-LETTER_APPROVERS = (LEGAL, PRIVACY_OFFICER, ADMIN)
 #: What a letter says of an actor whose clear value the case does not hold.
 UNIDENTIFIED = "not identified"
 
@@ -67,6 +66,12 @@ def parse_id(text: str | int) -> int:
     if not value.isdigit():
         raise RecordsError(f"{text!r} is not a case id (CASE-3 or 3)")
     return int(value)
+
+
+@requires("read")
+def read_case(session: Session, by: Actor, case_id: str | int) -> CaseRecord:
+    """A case, for someone who may read the records."""
+    return get(session, case_id)
 
 
 def get(session: Session, case_id: str | int) -> CaseRecord:
@@ -89,6 +94,7 @@ def _move(session: Session, by: Actor, case: CaseRecord, status: str, at: dateti
                  {"from": before, "to": status, "at": at.isoformat(), "note": note, **(details or {})})
 
 
+@requires("case.manage")
 def open_case(session: Session, by: Actor, respondent: str, address: str | None = None,
               incident_id: str | int | None = None, actors: set[str] | None = None,
               note: str = "", clear_actors: Mapping[str, str] | None = None) -> CaseRecord:
@@ -96,7 +102,6 @@ def open_case(session: Session, by: Actor, respondent: str, address: str | None 
 
     `clear_actors`: pseudonymised actor -> the clear value the team entered (`ip:p-..` -> `ip:1.2.3.4`),
     for the letters."""
-    require(by, "case.manage")
     if not respondent.strip():
         raise RecordsError("a case needs a respondent: a person, a company, or 'the unknown operator of ...'")
     linked = set(actors or ())
@@ -119,11 +124,11 @@ def open_case(session: Session, by: Actor, respondent: str, address: str | None 
     return case
 
 
+@requires("case.manage")
 def identify(session: Session, by: Actor, case_id: str | int, clear: list[str],
              pseudonymiser: Pseudonymiser) -> CaseRecord:
     """Record the clear value of pseudonymised actors of the case ("ip:203.0.113.7"), each checked
     against the case's pseudonyms with the records' key; a value that matches none is refused."""
-    require(by, "case.manage")
     case = get(session, case_id)
     known = dict(case.clear_actors or {})
     added = []
@@ -227,6 +232,7 @@ def evidence_lines(session: Session, case: CaseRecord) -> tuple[str, ...]:
     return tuple(lines)
 
 
+@requires("case.manage")
 def write_letter(session: Session, by: Actor, case_id: str | int,
                  kind: Literal["cease_and_desist", "deletion_demand"], deadline_days: int,
                  options: IncidentOptions, template_dir: Path | None = None,
@@ -234,7 +240,6 @@ def write_letter(session: Session, by: Actor, case_id: str | int,
     """Draft a letter from the (editable) templates, giving the respondent `deadline_days` calendar
     days from the day it is sent. The draft is dated `now`; it counts for nothing until another
     person approves it (`approve_letter`) and it is recorded as sent (`send_letter`)."""
-    require(by, "case.manage")
     if kind not in LETTER_KINDS:
         raise RecordsError(f"{kind!r} is not a letter ({', '.join(LETTER_KINDS)})")
     if deadline_days < 1:
@@ -279,13 +284,11 @@ def get_letter(session: Session, letter_id: int) -> CaseLetter:
     return letter
 
 
+@requires("case.manage")
 def approve_letter(session: Session, by: Actor, letter_id: int, note: str = "",
                    now: datetime | None = None) -> CaseLetter:
     """Approve a drafted letter: by legal, a privacy officer or an admin, not by its drafter, and only
     when every address it names is in clear (`identify`)."""
-    if by.role not in LETTER_APPROVERS:
-        raise PermissionDenied(f"{by.name} ({by.role}) may not approve letters; "
-                               f"roles that may: {', '.join(LETTER_APPROVERS)}")
     letter = get_letter(session, letter_id)
     if letter.state != LETTER_DRAFT:
         raise InvalidStep(f"letter {letter_id} is {letter.state}: only a draft can be approved")
@@ -303,12 +306,12 @@ def approve_letter(session: Session, by: Actor, letter_id: int, note: str = "",
     return letter
 
 
+@requires("case.manage")
 def send_letter(session: Session, by: Actor, letter_id: int, channel: str, at: datetime | None = None,
                 now: datetime | None = None) -> CaseLetter:
     """Record that an approved letter was sent, `at` (default now) by `channel` (ScrapeGuard does not
     send it itself). The letter as sent is rendered from the approved facts, dated the day it was
     sent, and its deadline (`deadline_days` calendar days later) becomes the case's."""
-    require(by, "case.manage")
     letter = get_letter(session, letter_id)
     if letter.state != LETTER_APPROVED:
         raise InvalidStep(f"letter {letter_id} is {letter.state}: only an approved letter can be sent")
@@ -348,9 +351,9 @@ def send_letter(session: Session, by: Actor, letter_id: int, channel: str, at: d
     return letter
 
 
+@requires("case.manage")
 def record_reply(session: Session, by: Actor, case_id: str | int, text: str,
                  at: datetime | None = None) -> CaseRecord:
-    require(by, "case.manage")
     case = get(session, case_id)
     if case.status not in (OPEN, LETTER_SENT, REPLIED):
         raise InvalidStep(f"{public_id(case.id)} is {case.status}: no reply expected")
@@ -364,10 +367,10 @@ def record_reply(session: Session, by: Actor, case_id: str | int, text: str,
     return case
 
 
+@requires("case.manage")
 def confirm_deletion(session: Session, by: Actor, case_id: str | int, document: Path,
                      at: datetime | None = None, note: str = "") -> CaseRecord:
     """The respondent confirmed deletion; the document received is fingerprinted (SHA-256)."""
-    require(by, "case.manage")
     case = get(session, case_id)
     if case.status in (DELETION_CONFIRMED, CLOSED):
         raise InvalidStep(f"{public_id(case.id)} is {case.status}")
@@ -383,8 +386,8 @@ def confirm_deletion(session: Session, by: Actor, case_id: str | int, document: 
     return case
 
 
+@requires("case.manage")
 def close_case(session: Session, by: Actor, case_id: str | int, note: str = "") -> CaseRecord:
-    require(by, "case.manage")
     case = get(session, case_id)
     if case.status == CLOSED:
         raise InvalidStep(f"{public_id(case.id)} is closed already")
@@ -402,9 +405,9 @@ def overdue(session: Session, now: datetime | None = None) -> list[CaseRecord]:
     return [c for c in rows if c.deadline is not None and c.deadline < now]
 
 
+@requires("read")
 def remind(session: Session, by: Actor, now: datetime | None = None) -> list[CaseRecord]:
     """Record a reminder on every overdue case (run it daily, e.g. from cron) and return them."""
-    require(by, "read")
     now = now or datetime.now(UTC)
     due = overdue(session, now)
     for case in due:
@@ -416,8 +419,8 @@ def remind(session: Session, by: Actor, now: datetime | None = None) -> list[Cas
     return due
 
 
+@requires("read")
 def list_cases(session: Session, by: Actor, status: str | None = None) -> list[CaseRecord]:
-    require(by, "read")
     query = select(CaseRecord).order_by(CaseRecord.id)
     if status:
         if status not in STATUSES:

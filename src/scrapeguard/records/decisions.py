@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import ColumnElement, Table, insert, or_, select
 from sqlalchemy.orm import Session
 
 from scrapeguard.decisions import BLOCK, CHALLENGE, LOGIN, THROTTLE, Decision
+from scrapeguard.records import audit
 from scrapeguard.records.errors import RecordsError
 from scrapeguard.records.models import DecisionActor, DecisionRecord
+from scrapeguard.records.permissions import requires
 from scrapeguard.records.privacy import Pseudonymiser
+
+if TYPE_CHECKING:
+    from scrapeguard.records.users import Actor
 
 #: Decision keys that name an actor (whom an incident is about); "net" and "session" only when
 #: a reason names them.
@@ -124,6 +129,19 @@ def add_decisions(session: Session, records: list[dict[str, Any]]) -> int:
     if links:
         connection.execute(insert(links_table), links)
     return len(rows)
+
+
+@requires("exposure.import")
+def import_decisions(session: Session, by: Actor, records: list[dict[str, Any]], file_name: str,
+                     file_sha256: str, bad_lines: int) -> dict[str, int]:
+    """Decisions read from a decisions file (`parse_decision_line`), added and audited with the
+    file's name and digest; returns the counts (read, added, already stored, bad lines)."""
+    added = add_decisions(session, records)
+    counts = {"read": len(records) + bad_lines, "added": added, "already_stored": len(records) - added,
+              "bad_lines": bad_lines}
+    audit.record(session, by.name, "decisions.import", "decisions", file_name[:100],
+                 {"file": file_name, "sha256": file_sha256, **counts})
+    return counts
 
 
 def decisions_of(session: Session, actors: set[str], campaign: str | None = None,

@@ -11,12 +11,18 @@ from sqlalchemy.orm import Session
 from scrapeguard.drill.scorecard import Scorecard, citation
 from scrapeguard.records import audit
 from scrapeguard.records.models import DrillRecord
-from scrapeguard.records.users import Actor, require
+from scrapeguard.records.permissions import requires
+from scrapeguard.records.users import Actor
 
 
+@requires("drill.record")
+def may_record(session: Session, by: Actor) -> None:
+    """Refuse a user who may not record drills before the drill runs (it takes minutes), not after."""
+
+
+@requires("drill.record")
 def record_drill(session: Session, by: Actor, card: Scorecard) -> DrillRecord:
     """Keep `card`; the audit log notes who recorded it and its summary."""
-    require(by, "drill.record")
     row = DrillRecord(ran_at=card.started_at, recorded_by=by.name, target=card.target,
                       policy_source=card.policy, policy_sha256=card.policy_hash, strategies=len(card.ran),
                       max_profiles=card.max_profiles, people_refused=card.people_refused,

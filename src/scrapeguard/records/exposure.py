@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
@@ -20,7 +20,11 @@ from scrapeguard.policy.model import AUDIENCES
 from scrapeguard.records import audit
 from scrapeguard.records.errors import RecordsError
 from scrapeguard.records.models import ExposureRecord, MemberRecord
+from scrapeguard.records.permissions import requires
 from scrapeguard.records.privacy import Pseudonymiser
+
+if TYPE_CHECKING:
+    from scrapeguard.records.users import Actor
 
 MAX_TEXT = 300
 #: A count a database integer column holds with room to add to it.
@@ -174,6 +178,21 @@ def import_members(session: Session, members: list[dict[str, Any]], by: str) -> 
         count += 1
     audit.record(session, by, "members.import", "members", "directory", {"members": count})
     return count
+
+
+@requires("exposure.import")
+def import_member_directory(session: Session, by: Actor, members: list[dict[str, Any]]) -> int:
+    """`import_members` on a person's behalf (`scrapeguard members import`)."""
+    return import_members(session, members, by.name)
+
+
+@requires("exposure.import")
+def import_exposure(session: Session, by: Actor, records: list[dict[str, Any]], source: str) -> int:
+    """Exposure computed from logs (`parse_exposure_import`), added to the ledger and audited
+    with the name of the file it came from; returns how many rows."""
+    write_exposure(session, records)
+    audit.record(session, by.name, "exposure.import", "exposure", source, {"rows": len(records)})
+    return len(records)
 
 
 def _time(value: Any, where: str) -> datetime:

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import statistics
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from scrapeguard.compliance import ReportFigures
 from scrapeguard.records.models import CaseRecord, DecisionRecord, IncidentRecord
+from scrapeguard.records.permissions import requires
+
+if TYPE_CHECKING:
+    from scrapeguard.records.users import Actor
+
+
+@requires("report")
+def figures_for_report(session: Session, by: Actor, start: datetime, end: datetime) -> ReportFigures:
+    """`report_figures` for a person writing the regulator report."""
+    return report_figures(session, start, end)
 
 
 def report_figures(session: Session, start: datetime, end: datetime) -> ReportFigures:

@@ -30,7 +30,8 @@ from scrapeguard.records.db import Database
 from scrapeguard.records.errors import InvalidStep, NotFound, RecordsError
 from scrapeguard.records.exposure import ledger
 from scrapeguard.records.models import DecisionRecord, IncidentActor, IncidentRecord, IncidentStep
-from scrapeguard.records.users import GUARD, Actor, require
+from scrapeguard.records.permissions import requires
+from scrapeguard.records.users import GUARD, Actor
 
 DETECTED, CONTAINED, ASSESSED, NOTIFIED, CLOSED = "detected", "contained", "assessed", "notified", "closed"
 STATES = (DETECTED, CONTAINED, ASSESSED, NOTIFIED, CLOSED)
@@ -72,6 +73,12 @@ def parse_id(text: str | int) -> int:
     return int(value)
 
 
+@requires("read")
+def read_incident(session: Session, by: Actor, incident_id: str | int) -> IncidentRecord:
+    """An incident, for someone who may read the records."""
+    return get(session, incident_id)
+
+
 def get(session: Session, incident_id: str | int) -> IncidentRecord:
     row = session.get(IncidentRecord, parse_id(incident_id))
     if row is None:
@@ -95,13 +102,13 @@ def _step(session: Session, incident: IncidentRecord, state: str, by: str, at: d
     session.add(IncidentStep(incident_id=incident.id, state=state, by=by, at=at, note=note))
 
 
+@requires("incident.open")
 def open_incident(session: Session, by: Actor, title: str, actors: set[str], group_key: str | None = None,
                   started_at: datetime | None = None, detected_at: datetime | None = None,
                   note: str = "", now: datetime | None = None) -> IncidentRecord:
     """Open an incident about these (pseudonymised) actors. A person opens one with a title and
     the actors, and the true detection (and start) time when it was found earlier; the guard
     opens one per campaign or lone actor (group_key)."""
-    require(by, "incident.open")
     if not title.strip():
         raise RecordsError("an incident needs a title")
     now = now or datetime.now(UTC)
@@ -134,6 +141,11 @@ def open_incident(session: Session, by: Actor, title: str, actors: set[str], gro
     return incident
 
 
+#: The permission to move an incident to each state (the same from every state it can be reached from).
+STEP_PERMISSIONS: dict[str, str] = {to: needed for steps in STEPS.values() for to, needed in steps.items()}
+
+
+@requires(STEP_PERMISSIONS, chosen_by="to_state")
 def advance(session: Session, by: Actor, incident_id: str | int, to_state: str, note: str = "",
             at: datetime | None = None, reason: str = "") -> IncidentRecord:
     """Move an incident on. Closing an incident that was never assessed needs `reason` (why no
@@ -144,7 +156,6 @@ def advance(session: Session, by: Actor, incident_id: str | int, to_state: str, 
         hint = ("run `incidents assess` to move it to assessed" if to_state == ASSESSED
                 else f"from {incident.state} it can go to: {', '.join(allowed) or 'nothing (closed)'}")
         raise InvalidStep(f"{public_id(incident.id)} is {incident.state}; {hint}")
-    require(by, allowed[to_state])
     when = given_time(at, "the time of the step") if at is not None else datetime.now(UTC)
     if to_state in (NOTIFIED, CLOSED) and incident.assessment is not None:
         from scrapeguard.records.obligations import describe, outstanding
@@ -182,11 +193,11 @@ def advance(session: Session, by: Actor, incident_id: str | int, to_state: str, 
     return incident
 
 
+@requires("incident.close")
 def reopen(session: Session, by: Actor, incident_id: str | int, reason: str,
            now: datetime | None = None) -> IncidentRecord:
     """Reopen a closed incident (new facts, a wrong close): back to "assessed" when it has an
     assessment, else "contained" or "detected"."""
-    require(by, "incident.close")
     incident = get(session, incident_id)
     if incident.state != CLOSED:
         raise InvalidStep(f"{public_id(incident.id)} is {incident.state}, not closed")
@@ -202,11 +213,11 @@ def reopen(session: Session, by: Actor, incident_id: str | int, reason: str,
     return incident
 
 
+@requires("incident.aware")
 def mark_aware(session: Session, by: Actor, incident_id: str | int, at: datetime | None = None,
                note: str = "", reason: str = "", now: datetime | None = None) -> IncidentRecord:
     """Record the controller's decision that it is aware of a breach: notification clocks start here.
     An awareness earlier than the recorded detection needs `reason` (e.g. a member reported it first)."""
-    require(by, "incident.aware")
     incident = get(session, incident_id)
     if incident.state == CLOSED:
         raise InvalidStep(f"{public_id(incident.id)} is closed: reopen it (`incidents reopen`) first")
@@ -227,10 +238,10 @@ def mark_aware(session: Session, by: Actor, incident_id: str | int, at: datetime
     return incident
 
 
+@requires("incident.assess")
 def set_circumstances(session: Session, by: Actor, incident_id: str | int, data_was_public: bool | None,
                       aggregated: bool | None, note: str = "") -> IncidentRecord:
     """The scraping-specific facts the severity adjusts for (recorded and audited)."""
-    require(by, "incident.assess")
     incident = get(session, incident_id)
     if data_was_public is not None:
         incident.data_was_public, incident.public_stated = data_was_public, True
@@ -243,8 +254,8 @@ def set_circumstances(session: Session, by: Actor, incident_id: str | int, data_
     return incident
 
 
+@requires("read")
 def list_incidents(session: Session, by: Actor, state: str | None = None) -> list[IncidentRecord]:
-    require(by, "read")
     query = select(IncidentRecord).order_by(IncidentRecord.id)
     if state:
         if state not in STATES:

@@ -35,7 +35,8 @@ from scrapeguard.records.incidents import (
 )
 from scrapeguard.records.models import CaseRecord, IncidentRecord, NoticeRecord
 from scrapeguard.records.obligations import derive
-from scrapeguard.records.users import Actor, require
+from scrapeguard.records.permissions import requires
+from scrapeguard.records.users import Actor
 
 DRAFT, APPROVED, SENT = "draft", "approved", "sent"
 AUDIENCES = ("regulator", "individuals")
@@ -64,11 +65,11 @@ def incident_facts(session: Session, incident: IncidentRecord, options: Incident
         eu_representative=options.eu_representative, uk_representative=options.uk_representative)
 
 
+@requires("incident.assess")
 def assess_incident(session: Session, by: Actor, incident_id: str | int, options: IncidentOptions,
                     rules: RuleSet | None = None) -> Assessment:
     """Assess (or re-assess) an incident against the jurisdiction rules; kept with the incident and
     in the breach register. A contained incident moves to "assessed"."""
-    require(by, "incident.assess")
     incident = get(session, incident_id)
     if incident.state == CLOSED:
         raise InvalidStep(f"{public_id(incident.id)} is closed")
@@ -98,9 +99,9 @@ def assessment_of(incident: IncidentRecord) -> Assessment:
     return Assessment.from_dict(incident.assessment)
 
 
+@requires("notice.draft")
 def draft(session: Session, by: Actor, incident_id: str | int, regime: str,
           audience: Literal["regulator", "individuals"], options: IncidentOptions) -> NoticeRecord:
-    require(by, "notice.draft")
     if audience not in AUDIENCES:
         raise RecordsError(f"{audience!r} is not an audience ({', '.join(AUDIENCES)})")
     incident = get(session, incident_id)
@@ -139,8 +140,8 @@ def get_notice(session: Session, notice_id: int) -> NoticeRecord:
     return notice
 
 
+@requires("notice.approve")
 def approve(session: Session, by: Actor, notice_id: int, note: str = "") -> NoticeRecord:
-    require(by, "notice.approve")
     notice = get_notice(session, notice_id)
     if notice.state != DRAFT:
         raise InvalidStep(f"notice {notice_id} is {notice.state}, only a draft can be approved")
@@ -152,13 +153,13 @@ def approve(session: Session, by: Actor, notice_id: int, note: str = "") -> Noti
     return notice
 
 
+@requires("notice.send")
 def send(session: Session, by: Actor, notice_id: int, channel: str, sent_at: datetime, note: str = "",
          final_document: bytes | None = None, document_name: str | None = None,
          now: datetime | None = None) -> NoticeRecord:
     """Record that an approved notice was sent (ScrapeGuard does not send it itself): when it really
     went out, how, and what was sent: the approved draft without its draft-only parts, or the final
     document that was sent instead (kept with its SHA-256)."""
-    require(by, "notice.send")
     notice = get_notice(session, notice_id)
     if notice.state != APPROVED:
         raise InvalidStep(f"notice {notice_id} is {notice.state}: only an approved notice can be sent")
@@ -187,6 +188,21 @@ def send(session: Session, by: Actor, notice_id: int, channel: str, sent_at: dat
     return notice
 
 
+@requires("read")
+def read_notice(session: Session, by: Actor, notice_id: int) -> NoticeRecord:
+    """A notice, for someone who may read the records."""
+    return get_notice(session, notice_id)
+
+
+@requires("read")
+def list_notices(session: Session, by: Actor, incident_id: str | int | None = None) -> list[NoticeRecord]:
+    """Every notice in order, or one incident's."""
+    query = select(NoticeRecord).order_by(NoticeRecord.id)
+    if incident_id is not None:
+        query = query.where(NoticeRecord.incident_id == get(session, incident_id).id)
+    return list(session.execute(query).scalars())
+
+
 def notices_of(session: Session, incident_id: int) -> list[NoticeRecord]:
     return list(session.execute(select(NoticeRecord).where(NoticeRecord.incident_id == incident_id)
                                 .order_by(NoticeRecord.id)).scalars())
@@ -196,10 +212,10 @@ def sent_notices(session: Session, incident_id: int) -> list[NoticeRecord]:
     return [n for n in notices_of(session, incident_id) if n.state == SENT]
 
 
+@requires("read")
 def register(session: Session, by: Actor) -> list[dict[str, Any]]:
     """The breach register (GDPR Art. 33(5)): every incident, the ones judged not notifiable
     too, with the reasoning, the facts and the notices sent."""
-    require(by, "read")
     out = []
     for incident in session.execute(select(IncidentRecord).order_by(IncidentRecord.id)).scalars():
         out.append({
@@ -217,9 +233,9 @@ def register(session: Session, by: Actor) -> list[dict[str, Any]]:
     return out
 
 
+@requires("affected.export")
 def affected_members(session: Session, by: Actor, incident_id: str | int) -> list[dict[str, Any]]:
     """The affected members (for notifying them); the export itself is audited."""
-    require(by, "affected.export")
     incident = get(session, incident_id)
     members = ledger(session, actors_of(session, incident.id))
     audit.record(session, by.name, "incident.export_affected", "incident", incident.id,

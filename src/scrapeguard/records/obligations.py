@@ -23,7 +23,8 @@ from scrapeguard.records import audit
 from scrapeguard.records.errors import InvalidStep, NotFound, RecordsError
 from scrapeguard.records.incidents import CLOSED, get, public_id
 from scrapeguard.records.models import IncidentObligation, NoticeRecord
-from scrapeguard.records.users import Actor, require
+from scrapeguard.records.permissions import requires
+from scrapeguard.records.users import Actor
 
 AUDIENCES = ("regulator", "individuals")
 
@@ -106,10 +107,10 @@ def describe(state: ObligationState) -> str:
     return f"{row.regime} {row.audience} ({row.status}{due})"
 
 
+@requires("incident.notify")
 def waive(session: Session, by: Actor, incident_id: str | int, regime: str, audience: str, reason: str,
           now: datetime | None = None) -> ObligationState:
     """Record that an obligation will not be met by a notice, and why (a privacy officer's call)."""
-    require(by, "incident.notify")
     incident = get(session, incident_id)
     if incident.state == CLOSED:
         raise InvalidStep(f"{public_id(incident.id)} is closed")

@@ -13,6 +13,7 @@ import hmac
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -20,6 +21,10 @@ from sqlalchemy.orm import Session
 from scrapeguard.records import audit
 from scrapeguard.records.keys import ENV_KEY, load_key
 from scrapeguard.records.models import DecisionRecord, ExposureRecord, IncidentActor, IncidentRecord
+from scrapeguard.records.permissions import requires
+
+if TYPE_CHECKING:
+    from scrapeguard.records.users import Actor
 
 __all__ = ["ADDRESS_KEYS", "ENV_KEY", "Pseudonymiser", "load_key", "purge"]
 #: Key names whose values are network addresses (pseudonymised); others (account) are the site's ids.
@@ -55,6 +60,12 @@ class Pseudonymiser:
 
     def keys(self, keys: Mapping[str, str]) -> dict[str, str]:
         return {name: (self.value(v) if name in ADDRESS_KEYS else v) for name, v in keys.items()}
+
+
+@requires("records.purge")
+def purge_expired(session: Session, by: Actor, decisions_days: int, exposure_days: int) -> dict[str, int]:
+    """`purge` on a person's behalf (`scrapeguard records purge`)."""
+    return purge(session, decisions_days, exposure_days, by.name)
 
 
 def purge(session: Session, decisions_days: int, exposure_days: int, by: str,

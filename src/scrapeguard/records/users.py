@@ -1,6 +1,7 @@
 """The team: users with roles, passwords hashed with Argon2id, and what each role may do.
 
-Role checks live here, in the functions the CLI and the console call, not only in the CLI.
+The records functions that act for a user are marked with the permission they need
+(`records/permissions.py`, which calls `require` here); the commands never check roles themselves.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from scrapeguard.records import audit
 from scrapeguard.records.errors import NotFound, PermissionDenied, RecordsError
 from scrapeguard.records.models import UserRecord
+from scrapeguard.records.permissions import requires
 
 ADMIN, ANALYST, PRIVACY_OFFICER, LEGAL, VIEWER = "admin", "analyst", "privacy_officer", "legal", "viewer"
 ROLES = (ADMIN, ANALYST, PRIVACY_OFFICER, LEGAL, VIEWER)
@@ -115,8 +117,8 @@ def get_actor(session: Session, name: str) -> Actor:
     return Actor(user.name, user.role)
 
 
+@requires("read")
 def list_users(session: Session, by: Actor) -> list[UserRecord]:
-    require(by, "read")
     return list(session.execute(select(UserRecord).order_by(UserRecord.name)).scalars())
 
 
@@ -132,10 +134,10 @@ def _other_active_admins(session: Session, name: str) -> int:
         UserRecord.role == ADMIN, UserRecord.active.is_(True), UserRecord.name != name)).scalar_one()
 
 
+@requires("user.manage")
 def set_active(session: Session, by: Actor, name: str, active: bool, note: str = "") -> UserRecord:
     """Disable a user (who can then no longer sign in) or enable them again; the last active
     admin cannot be disabled (no one could manage the team any more)."""
-    require(by, "user.manage")
     user = _user(session, name)
     if user.active == active:
         raise RecordsError(f"user {name!r} is {'active' if active else 'disabled'} already")
@@ -146,9 +148,9 @@ def set_active(session: Session, by: Actor, name: str, active: bool, note: str =
     return user
 
 
+@requires("user.manage")
 def set_role(session: Session, by: Actor, name: str, role: str, note: str = "") -> UserRecord:
     """Change a user's role; the last active admin cannot be demoted."""
-    require(by, "user.manage")
     if role not in ROLES:
         raise RecordsError(f"{role!r} is not a role ({', '.join(ROLES)})")
     user = _user(session, name)
