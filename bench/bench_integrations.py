@@ -30,7 +30,6 @@ import io
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -88,6 +87,15 @@ class Timed:
 def run_asgi(app: Any, paths: list[str]) -> Timed:
     timed = Timed()
 
+    status = [0]
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status[0] = message["status"]
+
     async def go() -> None:
         for i, path in enumerate(paths):
             headers = [(k.encode(), v.encode()) for k, v in BROWSER.items()]
@@ -96,15 +104,6 @@ def run_asgi(app: Any, paths: list[str]) -> Timed:
                      "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
                      "headers": headers, "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80),
                      "root_path": ""}
-            status = [0]
-
-            async def receive() -> dict[str, Any]:
-                return {"type": "http.request", "body": b"", "more_body": False}
-
-            async def send(message: dict[str, Any]) -> None:
-                if message["type"] == "http.response.start":
-                    status[0] = message["status"]
-
             start = time.perf_counter()
             await app(scope, receive, send)
             timed.latencies.append(time.perf_counter() - start)
@@ -128,14 +127,14 @@ def wsgi_environ(path: str, i: int) -> dict[str, Any]:
 
 def run_wsgi(app: Callable[..., Any], paths: list[str]) -> Timed:
     timed = Timed()
+    status = [""]
+
+    def start_response(line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        status[0] = line
+        return lambda data: None
+
     for i, path in enumerate(paths):
         environ = wsgi_environ(path, i)
-        status = [""]
-
-        def start_response(line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            status[0] = line
-            return lambda data: None
-
         start = time.perf_counter()
         body = app(environ, start_response)
         for _ in body:
@@ -196,9 +195,9 @@ WRK_SCRIPT = """
 local n = 0
 request = function()
   n = n + 1
-  local ip = string.format("10.%d.%d.%d", (n >> 16) & 255, (n >> 8) & 255, n & 255)
+  local ip = string.format("10.%d.%d.%d", math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
   local path = "%PATH%"
-  if path == "member" then path = "/api/v1/members/" .. ((n * 7) %% 500 + 1) end
+  if path == "member" then path = "/api/v1/members/" .. ((n * 7) % 500 + 1) end
   wrk.headers["X-Forwarded-For"] = ip
   wrk.headers["User-Agent"] = "%UA%"
   wrk.headers["Accept"] = "application/json"
@@ -206,10 +205,6 @@ request = function()
   wrk.headers["Accept-Encoding"] = "gzip, deflate, br"
   wrk.headers["Sec-Fetch-Mode"] = "cors"
   return wrk.format("GET", path)
-end
-local statuses = {}
-response = function(status, headers, body)
-  statuses[status] = (statuses[status] or 0) + 1
 end
 done = function(summary, latency, requests)
   io.write(string.format("p50_us %d\\np99_us %d\\n", latency:percentile(50), latency:percentile(99)))
@@ -221,9 +216,12 @@ def run_wrk(url: str, route: str, seconds: float, workdir: Path) -> tuple[float,
     """(requests per second, p50 ms, p99 ms) with wrk, 1 thread, 32 connections."""
     script = workdir / f"{route}.lua"
     path = "member" if route == "member-data" else f"{ASSET_LOCATION}site.css"
-    script.write_text(WRK_SCRIPT.replace("%PATH%", path).replace("%UA%", CHROME_UA).replace("%%", "%"))
-    out = subprocess.run(["wrk", "-t1", "-c32", f"-d{max(1, int(seconds))}s", "-s", str(script), url],
-                         capture_output=True, text=True, check=True).stdout
+    script.write_text(WRK_SCRIPT.replace("%PATH%", path).replace("%UA%", CHROME_UA))
+    run = subprocess.run(["wrk", "-t1", "-c32", f"-d{max(1, int(seconds))}s", "-s", str(script), url],
+                         capture_output=True, text=True, check=True)
+    out = run.stdout
+    if "p50_us" not in out:
+        raise RuntimeError(f"wrk: {out} {run.stderr}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = int(re.search(r"p50_us (\d+)", out).group(1)) / 1000  # type: ignore[union-attr]
     p99 = int(re.search(r"p99_us (\d+)", out).group(1)) / 1000  # type: ignore[union-attr]
@@ -283,40 +281,76 @@ def process(args: list[str], port: int) -> Iterator[None]:
         proc.wait(10)
 
 
-def bench_nginx(seconds: float) -> list[str]:
+def warm_up(decide_url: str) -> None:
+    """One decision before the clock starts: the first loads the address lists (seconds)."""
+    import urllib.request
+
+    headers = {**BROWSER, "X-Original-Method": "GET", "X-Original-URI": member_path(0),
+               "X-Forwarded-For": "10.255.0.1"}
+    with urllib.request.urlopen(urllib.request.Request(decide_url + "/auth", headers=headers),
+                                timeout=300) as answer:
+        answer.read()
+
+
+def median_run(runs: list[tuple[float, float, float]]) -> tuple[float, float, float]:
+    """The run of median throughput."""
+    return sorted(runs)[len(runs) // 2]
+
+
+#: The fronts compared: nginx alone; with decide; with decide and no log lines for the assets
+#: (the asset history is then not recorded: less work for the decide server).
+FRONTS = ("alone", "decide", "decide, assets unlogged")
+
+
+def bench_nginx(seconds: float, rounds: int) -> list[str]:
     binary = nginx_binary()
     if binary is None:
         return ["nginx is not installed (apt-get install nginx-light): nginx + decide not measured"]
     use_wrk = shutil.which("wrk") is not None
     scrapeguard = str(Path(sys.executable).with_name("scrapeguard"))
     site_port, decide_port = free_port(), free_port()
-    lines = [f"load generator: {'wrk (1 thread, 32 connections)' if use_wrk else 'aiohttp, 32 clients'}, "
-             f"{seconds:.0f} s per run; site: the demo site (`scrapeguard site`), one process",
-             f"{'route':12} {'nginx rps':>10} {'+decide rps':>11} {'ratio':>6} {'nginx p50':>10} "
-             f"{'+decide p50':>11} {'+decide p99':>11}"]
+    site = f"127.0.0.1:{site_port}"
+    generator = "wrk (1 thread, 32 connections)" if use_wrk else "aiohttp, 32 clients"
+    lines = [f"load generator: {generator}, {seconds:.0f} s per run, median of {rounds} alternating "
+             f"rounds; site: the demo site (`scrapeguard site`), one process",
+             f"{'route':12} {'front':24} {'rps':>7} {'of alone':>8} {'p50':>9} {'p99':>9}"]
     with tempfile.TemporaryDirectory() as tmp, \
-            process([scrapeguard, "site", "--listen", f"127.0.0.1:{site_port}", "--members", "1000"], site_port), \
+            process([scrapeguard, "site", "--listen", site, "--members", "1000"], site_port), \
             process([scrapeguard, "decide", "--listen", f"127.0.0.1:{decide_port}",
                      "--trusted-proxies", "127.0.0.1"], decide_port):
         workdir = Path(tmp)
-        results: dict[str, dict[str, tuple[float, float, float]]] = {}
-        for label, decide in (("alone", None), ("decide", f"127.0.0.1:{decide_port}")):
-            conf_dir = workdir / label
-            conf_dir.mkdir()
-            port = free_port()
-            nginx = Nginx(binary, conf_dir, nginx_conf(conf_dir, port, f"127.0.0.1:{site_port}", decide), port)
-            try:
-                for route in ("member-data", "asset"):
-                    load = (lambda u, r: run_wrk(u, r, seconds, conf_dir)) if use_wrk else \
-                        (lambda u, r: run_python_load(u, r, seconds))
-                    load(nginx.url, route)  # warm up (a short run)
-                    results.setdefault(route, {})[label] = load(nginx.url, route)
-            finally:
+        warm_up(f"http://127.0.0.1:{decide_port}")
+        fronts: dict[str, Nginx] = {}
+        try:
+            for number, label in enumerate(FRONTS):
+                conf_dir = workdir / str(number)
+                conf_dir.mkdir()
+                port = free_port()
+                decide = None if label == "alone" else f"127.0.0.1:{decide_port}"
+                conf = nginx_conf(conf_dir, port, site, decide, log_assets=label == "decide")
+                fronts[label] = Nginx(binary, conf_dir, conf, port)
+
+            def load(url: str, route: str) -> tuple[float, float, float]:
+                if use_wrk:
+                    return run_wrk(url, route, seconds, workdir)
+                return run_python_load(url, route, seconds)
+
+            # alternating rounds, the median of each: other load on the machine hits all alike
+            runs: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+            for route in ("member-data", "asset"):
+                for nginx in fronts.values():
+                    load(nginx.url, route)  # warm up
+                for _ in range(rounds):
+                    for label, nginx in fronts.items():
+                        runs.setdefault((route, label), []).append(load(nginx.url, route))
+        finally:
+            for nginx in fronts.values():
                 nginx.stop()
-        for route, by in results.items():
-            alone, decided = by["alone"], by["decide"]
-            lines.append(f"{route:12} {alone[0]:10.0f} {decided[0]:11.0f} {decided[0] / alone[0]:6.0%} "
-                         f"{alone[1]:9.2f}ms {decided[1]:10.2f}ms {decided[2]:10.2f}ms")
+        for route in ("member-data", "asset"):
+            alone = median_run(runs[(route, "alone")])
+            for label in FRONTS:
+                rps, p50, p99 = median_run(runs[(route, label)])
+                lines.append(f"{route:12} {label:24} {rps:7.0f} {rps / alone[0]:8.0%} {p50:7.2f}ms {p99:7.2f}ms")
     return lines
 
 
@@ -324,6 +358,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=5000, help="requests per middleware run")
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per nginx load run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating nginx rounds (median)")
     parser.add_argument("--no-nginx", action="store_true", help="only the middlewares")
     args = parser.parse_args()
     os.environ.setdefault("SCRAPEGUARD_SECRET_KEY", "bench-only-" + "k" * 32)
@@ -335,7 +370,7 @@ def main() -> None:
         print("  " + line)
     if not args.no_nginx:
         print("\n2. nginx + scrapeguard decide against nginx alone")
-        for line in bench_nginx(args.seconds):
+        for line in bench_nginx(args.seconds, args.rounds):
             print("  " + line)
     print("\ntargets: middleware added p50 <= 0.3 ms (member-data); nginx + decide >= 50% of nginx alone "
           "(member-data), >= 95% (asset)")

@@ -32,10 +32,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def nginx_conf(workdir: Path, port: int, site: str, decide: str | None, log_lines: bool = True) -> str:
+def nginx_conf(workdir: Path, port: int, site: str, decide: str | None, log_assets: bool = True) -> str:
     """nginx.conf serving `site` (host:port) on 127.0.0.1:`port`; with `decide` (host:port) every
     request but the assets is asked about first (auth_request), and each request's after-response
-    line goes to the decide server over syslog. Without `decide`: plain nginx (benchmarks)."""
+    line goes to the decide server over syslog (the assets' too, unless not `log_assets`).
+    Without `decide`: plain nginx (benchmarks)."""
     user = f"user {getpass.getuser()};" if os.geteuid() == 0 else ""
     head = f"""
 {user}
@@ -65,8 +66,8 @@ http {{
     }}
 }}
 """
-    log = (f"access_log syslog:server={decide},tag=scrapeguard,nohostname scrapeguard;"
-           if log_lines else "")
+    log = f"access_log syslog:server={decide},tag=scrapeguard,nohostname scrapeguard;"
+    asset_log = "" if log_assets else "access_log off;"
     return head + f"""
     upstream scrapeguard {{ server {decide}; keepalive 64; }}
     {LOG_FORMAT}
@@ -88,6 +89,7 @@ http {{
         }}
         location {ASSET_LOCATION} {{
             auth_request off;
+            {asset_log}
             proxy_pass http://site;
         }}
         location /.well-known/scrapeguard/ {{
