@@ -350,7 +350,8 @@ def bench_nginx(seconds: float, rounds: int) -> list[str]:
             alone = median_run(runs[(route, "alone")])
             for label in FRONTS:
                 rps, p50, p99 = median_run(runs[(route, label)])
-                lines.append(f"{route:12} {label:24} {rps:7.0f} {rps / alone[0]:8.0%} {p50:7.2f}ms {p99:7.2f}ms")
+                lines.append(f"{route:12} {label:24} {rps:7.0f} {rps / alone[0]:8.0%} "
+                             f"{p50:7.2f}ms {p99:7.2f}ms")
     return lines
 
 
