@@ -79,15 +79,16 @@ class Fronted:
 
 
 @pytest.fixture
-def front(loop_thread: LoopThread, tmp_path: Path) -> Iterator[Callable[[str], Fronted]]:
-    """Start nginx (with auth_request to a decide server) in front of the site at a URL."""
+def front(loop_thread: LoopThread, tmp_path: Path) -> Iterator[Callable[..., Fronted]]:
+    """Start nginx (with auth_request to a decide server on a state store) in front of the site
+    at a URL."""
     binary = nginx_or_skip()
     started: list[tuple[Nginx, web.AppRunner]] = []
 
-    def start(site_url: str) -> Fronted:
+    def start(site_url: str, store: str = "memory://") -> Fronted:
         clock = FakeClock()
         decisions = tmp_path / "decisions.jsonl"
-        guard = build_guard(None, "memory://", ("127.0.0.1",), decisions)
+        guard = build_guard(None, store, ("127.0.0.1",), decisions)
         events: list[Event] = []
         guard.on_event = events.append
         server = DecideServer(guard, clock=clock.time)
@@ -128,9 +129,11 @@ def test_a_scraper_through_nginx_is_refused_with_the_guards_page(
         assert written[reference]["path"].startswith("/api/v1/members/")
 
 
+@pytest.mark.parametrize("shared", [False, True], ids=["memory", "redis"])
 def test_a_person_reads_and_assets_are_served_without_asking_the_guard(
-        demo_site: str, front: Callable[[str], Fronted]) -> None:
-    fronted = front(demo_site)
+        demo_site: str, front: Callable[..., Fronted], shared: bool, request: pytest.FixtureRequest) -> None:
+    # with a shared store the assets' log lines are decided off the event loop (worker threads)
+    fronted = front(demo_site, request.getfixturevalue("redis_url") if shared else "memory://")
     pages = ["/", "/directory", "/jobs", "/blog"]
     with fronted.client() as client:
         for number, page in enumerate(pages):

@@ -141,6 +141,8 @@ class DecideServer:
         self.issued: Bounded = Bounded(ISSUED_LIMIT)
         self._log_socket: socket.socket | None = None
         self._logged = asyncio.Event()
+        #: Log lines being decided off the event loop (a shared store).
+        self._later: set[asyncio.Task[None]] = set()
 
     # -- the app -----------------------------------------------------------------
 
@@ -306,12 +308,27 @@ class DecideServer:
                 self.counts["log_unreadable"] += 1
                 continue
             try:
-                self.after(line)
+                later = self.after(line)
             except Exception:  # one bad line must not stop the others
                 self.counts["log_failed"] += 1
                 log.exception("log line not handled")
-            self.counts["log_lines"] += 1
-            self._logged.set()
+                later = None
+            if later is None:
+                self._handled()
+            else:
+                self._later.add(later)  # (the loop keeps only weak references to tasks)
+                later.add_done_callback(self._handled_later)
+
+    def _handled(self) -> None:
+        self.counts["log_lines"] += 1
+        self._logged.set()
+
+    def _handled_later(self, task: asyncio.Task[None]) -> None:
+        self._later.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.counts["log_failed"] += 1
+            log.error("log line not handled", exc_info=task.exception())
+        self._handled()
 
     async def logged(self, lines: int) -> None:
         """Wait until `lines` log lines were handled (tests: the after-response step is done)."""
@@ -319,20 +336,21 @@ class DecideServer:
             self._logged.clear()
             await self._logged.wait()
 
-    def after(self, line: Mapping[str, str]) -> None:
-        """One request as nginx reports it after the site answered."""
+    def after(self, line: Mapping[str, str]) -> asyncio.Task[None] | None:
+        """One request as nginx reports it after the site answered (with a shared store, what is
+        still to be done runs as the task returned)."""
         if line.get("uri", "").startswith(RESERVED_PREFIX):
-            return  # the guard's own answers
+            return None  # the guard's own answers
         try:
             status = int(line.get("status", ""))
         except ValueError:
-            return
+            return None
         headers = self._response_headers(line)
         if line.get("decided"):
             pending = self.pending.pop(line.get("id", ""), None)
             if isinstance(pending, Pending):  # (a refused request has nothing pending)
                 self._learn(pending.event, status, headers, pending.now)
-            return
+            return None
         # served without a subrequest (an asset): recorded as the proxy records it
         self.counts["unasked"] += 1
         request_headers: CIMultiDict[str] = CIMultiDict()
@@ -346,17 +364,17 @@ class DecideServer:
             client_ip = guard.client_ip(view)
             reading = guard.read(view)
         except (ForwardedHeaderError, AmbiguousRequest):
-            return
+            return None
         now = self.clock()
         if guard.offload:
-            asyncio.get_running_loop().create_task(self._decide_later(view, client_ip, now, reading, status,
-                                                                      headers))
-            return
+            return asyncio.get_running_loop().create_task(
+                self._decide_later(view, client_ip, now, reading, status, headers))
         try:
             event, _ = guard.decide(view, client_ip, now, reading)
         except StoreUnavailable:
-            return
+            return None
         self._learn(event, status, headers, now)
+        return None
 
     async def _decide_later(self, view: RequestView, client_ip: str, now: float, reading: RequestReading,
                             status: int, headers: CIMultiDict[str]) -> None:
