@@ -232,10 +232,7 @@ def decide(listen: tuple[str, int], policy_path: str | None, store_uri: str, dec
         raise click.UsageError(str(exc)) from exc
     except RecordsError as exc:
         raise click.ClickException(str(exc)) from exc
-    try:
-        _run(serve_decide(DecideServer(guard), *listen, announce=click.echo))
-    except OSError as exc:  # the port (TCP, or UDP for the log lines) is taken
-        raise click.ClickException(f"cannot listen on {listen[0]}:{listen[1]}: {exc}") from exc
+    _run(serve_decide(DecideServer(guard), *listen, announce=click.echo))
 
 
 @main.command()
