@@ -175,7 +175,8 @@ def middleware_apps() -> dict[str, tuple[Callable[[list[str]], Timed], Callable[
 
 def bench_middlewares(requests: int) -> list[str]:
     lines = [f"{'middleware':18} {'route':12} {'bare p50':>9} {'guard p50':>9} {'added p50':>9} "
-             f"{'bare p99':>9} {'guard p99':>9} {'bare rps':>9} {'guard rps':>9} {'ratio':>6}  statuses (guarded)"]
+             f"{'bare p99':>9} {'guard p99':>9} {'bare rps':>9} {'guard rps':>9} {'ratio':>6}  "
+             f"statuses (guarded)"]
     for name, (bare, guarded) in middleware_apps().items():
         for route, paths in (("member-data", [member_path(i) for i in range(requests)]),
                              ("asset", ["/static/site.css"] * requests)):
