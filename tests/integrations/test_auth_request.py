@@ -5,6 +5,7 @@ nginx's log lines. Skipped without nginx, except in CI (CI set), where it fails.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -207,3 +208,33 @@ def test_a_syslog_line_is_read() -> None:
     line = b'<190>Dec  3 14:00:00 scrapeguard: {"id":"abc","status":"200","uri":"/u/x"}'
     assert parse_log_line(line) == {"id": "abc", "status": "200", "uri": "/u/x"}
     assert parse_log_line(b"<190>Dec  3 14:00:00 scrapeguard: not json") is None
+
+
+def test_log_lines_count_only_from_a_trusted_proxy(loop_thread: LoopThread) -> None:
+    """A forged after-response line could tie a session to any account: lines from an address
+    that is not a trusted proxy (nginx) are dropped."""
+    import socket
+
+    from scrapeguard.integrations.sessions import session_key
+
+    guard = build_guard(None, "memory://", ("192.0.2.1",))  # nginx elsewhere: not this host
+    server = DecideServer(guard, clock=FakeClock().time)
+    runner = loop_thread.run(start_decide(server, "127.0.0.1", 0))
+    try:
+        forged = json.dumps({"id": "x", "decided": "", "status": "200", "method": "GET", "uri": "/",
+                             "addr": "127.0.0.1", "ua": CHROME_UA, "set_cookie": "session=stolen; Path=/",
+                             "account": "42"})
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            sender.sendto(f"<190>Dec  3 14:00:00 scrapeguard: {forged}".encode(),
+                          ("127.0.0.1", decide_port(runner)))
+
+        async def drained() -> None:
+            while server.counts["log_untrusted"] + server.counts["log_lines"] == 0:
+                server.drain_log()
+                await asyncio.sleep(0)  # (the datagram is on the loopback: yield until it is read)
+
+        loop_thread.run(drained(), timeout=30)
+    finally:
+        loop_thread.run(runner.cleanup())
+    assert server.counts["log_untrusted"] == 1 and server.counts["log_lines"] == 0
+    assert session_key("stolen") not in server.issued

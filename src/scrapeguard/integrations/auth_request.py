@@ -297,12 +297,16 @@ class DecideServer:
             return
         while True:
             try:
-                datagram = sock.recv(LOG_LINE_LIMIT)
+                datagram, sender = sock.recvfrom(LOG_LINE_LIMIT)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
                 log.warning("log socket: %s", exc)
                 return
+            if not self.guard.resolver.is_trusted(sender[0]):
+                # a forged line could tie a session to any account: only nginx (a trusted proxy)
+                self.counts["log_untrusted"] += 1
+                continue
             line = parse_log_line(datagram)
             if line is None:
                 self.counts["log_unreadable"] += 1
