@@ -166,10 +166,18 @@ def site(listen: tuple[str, int], members: int, seed: int, demo_logins: bool, he
               help="Keep records (refusals, exposure, incidents) in this database: a SQLite file or "
                    "postgresql://... Written off the hot path; see docs/records.md.")
 @_connection_options(idle=75.0, per_client=64, note="The --trusted-proxies are not capped.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: one JSON object per log line (ts, level, logger, message; a line per refusal "
+                   "with its decision_id and action). text: warnings and errors as plain lines.")
 def proxy(listen: tuple[str, int], upstream: str, policy_path: str | None, store_uri: str,
           decisions_out: str | None, trusted_proxies: tuple[str, ...], db_target: str | None,
-          header_timeout: float, idle_timeout: float, max_connections_per_client: int) -> None:
-    """Run the guard as a reverse proxy in front of a site."""
+          header_timeout: float, idle_timeout: float, max_connections_per_client: int,
+          log_format: str) -> None:
+    """Run the guard as a reverse proxy in front of a site (its Prometheus metrics at
+    /.well-known/scrapeguard/metrics, to local calls only)."""
+    from scrapeguard.jsonlog import configure_logging
+
+    configure_logging(log_format)
     from scrapeguard.integrations.connections import ConnectionLimits
     from scrapeguard.integrations.proxy import start_proxy
     from scrapeguard.policy.warnings import policy_warnings

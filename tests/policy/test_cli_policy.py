@@ -75,11 +75,11 @@ def test_policy_check_summarises_the_policy() -> None:
     result = run("policy", "check", str(GOOD / "quotas.toml"))
     assert result.exit_code == 0, result.output
     assert result.stdout == (
-        f"{GOOD / 'quotas.toml'}: valid (mode enforce, 9 routes, "
+        f"{GOOD / 'quotas.toml'}: valid (mode enforce, 15 routes, "
         "anonymous quota 20/hour 100/day, accounts 200/hour 2000/day)\n"
     )
     observe = run("policy", "check", str(GOOD / "observe.toml"))
-    assert "(mode observe, 9 routes," in observe.stdout
+    assert "(mode observe, 15 routes," in observe.stdout
     routes = run("policy", "check", str(GOOD / "custom_routes.toml"))
     assert "(mode enforce, 4 routes," in routes.stdout
 

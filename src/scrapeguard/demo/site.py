@@ -16,7 +16,8 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from importlib import resources
 from typing import Any
 
@@ -32,9 +33,15 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from scrapeguard.demo.chats import ROOM_COUNT, Room, make_rooms
 from scrapeguard.demo.members import LOCALES, Listing, Member, is_canary, make_listings, make_member
 
 PAGE_SIZE = 50
+#: Chat rooms a page of /chats lists, and messages a page of a room shows.
+ROOMS_PAGE_SIZE = 20
+MESSAGES_PAGE_SIZE = 30
+#: A member search in a room shows at most this many members.
+ROOM_SEARCH_LIMIT = 10
 #: Countries a member can say they live in (those the fake members come from).
 COUNTRIES = sorted(set(LOCALES.values()))
 SESSION_COOKIE = "session"
@@ -90,6 +97,18 @@ class Mail:
     link: str = ""
 
 
+def _paging(request: Request, items: int, page_size: int) -> tuple[int, int, int]:
+    """The page asked for by `?page=N` (clamped to the pages there are), the number of pages, and
+    the index of the page's first item."""
+    pages = max(1, math.ceil(items / page_size))
+    try:
+        page = int(request.query_params.get("page", "1"))
+    except ValueError:
+        page = 1
+    page = min(max(page, 1), pages)
+    return page, pages, (page - 1) * page_size
+
+
 def _check_password(password: str, stored: str) -> bool:
     _, salt, digest = stored.split("$")
     return hmac.compare_digest(_hash_password(password, bytes.fromhex(salt)).split("$")[2], digest)
@@ -118,10 +137,11 @@ class SiteData:
     jobs: list[Listing] = field(default_factory=list)
     events: list[Listing] = field(default_factory=list)
     posts: list[Listing] = field(default_factory=list)
+    room_count: int = ROOM_COUNT
 
     @classmethod
-    def generate(cls, members: int, seed: int, demo_logins: bool) -> SiteData:
-        data = cls(seed=seed, demo_logins=demo_logins)
+    def generate(cls, members: int, seed: int, demo_logins: bool, rooms: int = ROOM_COUNT) -> SiteData:
+        data = cls(seed=seed, demo_logins=demo_logins, room_count=rooms)
         for member_id in range(1, members + 1):
             data.add(make_member(seed, member_id))
         data.jobs = make_listings(seed, "jobs", 20)
@@ -142,6 +162,21 @@ class SiteData:
     def listed(self) -> list[Member]:
         """Members the site links to (everyone but the canaries)."""
         return [m for m in self.members if not is_canary(m.id)]
+
+    @cached_property
+    def rooms(self) -> dict[str, Room]:
+        """The chat rooms by slug, made on first use (most sites in the tests never show one)."""
+        return {room.slug: room for room in make_rooms(self.seed, [m.id for m in self.listed],
+                                                       self.room_count)}
+
+    def rooms_for(self, viewer: Member) -> list[Room]:
+        """The rooms a member sees: every open room, and the private rooms they are in."""
+        return [r for r in self.rooms.values() if not r.private or r.has_member(viewer.id)]
+
+    def room_for(self, slug: str, viewer: Member) -> Room | None:
+        """A room the member may see (a private room of others is as if it did not exist)."""
+        room = self.rooms.get(slug)
+        return room if room is not None and (not room.private or room.has_member(viewer.id)) else None
 
     # -- sessions ---------------------------------------------------------------------
 
@@ -193,10 +228,13 @@ class SiteData:
 
 
 class DemoSite:
-    def __init__(self, members: int = 1000, seed: int = 1, demo_logins: bool = False) -> None:
+    def __init__(self, members: int = 1000, seed: int = 1, demo_logins: bool = False,
+                 rooms: int = ROOM_COUNT) -> None:
         if members < 1:
             raise ValueError("the demo site needs at least one member")
-        self.data = SiteData.generate(members, seed, demo_logins)
+        if rooms < 0:
+            raise ValueError("the demo site cannot have a negative number of chat rooms")
+        self.data = SiteData.generate(members, seed, demo_logins, rooms)
         templates_dir = str(resources.files("scrapeguard.demo").joinpath("templates"))
         static_dir = str(resources.files("scrapeguard.demo").joinpath("static"))
         self.templates = Jinja2Templates(directory=templates_dir)
@@ -210,6 +248,14 @@ class DemoSite:
             Route("/jobs", self.listing, name="jobs"),
             Route("/events", self.listing, name="events"),
             Route("/blog", self.listing, name="blog"),
+            Route("/chats", self.chats),
+            Route("/chats/{room}", self.chat_room),
+            Route("/chats/{room}/members", self.chat_members),
+            Route("/chats/{room}/search", self.chat_search),
+            Route("/api/v1/chats", self.api_chats),
+            Route("/api/v1/chats/{room}", self.api_chat_room),
+            Route("/api/v1/chats/{room}/members", self.api_chat_members),
+            Route("/api/v1/chats/{room}/search", self.api_chat_search),
             Route("/robots.txt", self.robots),
             Route("/members/export/{page}", self.export_trap),
             Route("/signup", self.signup, methods=["GET", "POST"]),
@@ -253,13 +299,7 @@ class DemoSite:
 
     async def directory(self, request: Request) -> Response:
         listed = self.data.listed
-        pages = max(1, math.ceil(len(listed) / PAGE_SIZE))
-        try:
-            page = int(request.query_params.get("page", "1"))
-        except ValueError:
-            page = 1
-        page = min(max(page, 1), pages)
-        start = (page - 1) * PAGE_SIZE
+        page, pages, start = _paging(request, len(listed), PAGE_SIZE)
         return self._page(request, "directory.html", title="Directory",
                           members=listed[start : start + PAGE_SIZE], page=page, pages=pages)
 
@@ -300,6 +340,146 @@ class DemoSite:
         kind = request.url.path.strip("/")
         items = {"jobs": self.data.jobs, "events": self.data.events, "blog": self.data.posts}[kind]
         return self._page(request, "listing.html", title=kind.capitalize(), kind=kind, items=items)
+
+    # -- daily chats (members only) ----------------------------------------------------
+
+    def _chat_viewer(self, request: Request, api: bool) -> Member | Response:
+        """The logged-in member, or what an anonymous visitor gets instead: the login page or a
+        401 JSON answer."""
+        viewer = self.data.account_of(request)
+        if viewer is not None:
+            return viewer
+        if api:
+            return self._finish(request, JSONResponse({"error": "log in to see the chats"}, status_code=401))
+        return self._page(request, "login.html", status=401, title="Log in",
+                          error="Log in to see the chats.", demo_logins=self.data.demo_logins)
+
+    def _chat_room(self, request: Request, api: bool) -> tuple[Member, Room] | Response:
+        """The viewer and the room of the path, or the answer when there is none for them."""
+        viewer = self._chat_viewer(request, api)
+        if isinstance(viewer, Response):
+            return viewer
+        room = self.data.room_for(request.path_params["room"], viewer)
+        if room is not None:
+            return viewer, room
+        if api:
+            return self._finish(request, JSONResponse({"error": "no such room"}, status_code=404))
+        return self._page(request, "not_found.html", status=404, title="Not found")
+
+    def _room_messages(self, request: Request, room: Room) -> dict[str, Any]:
+        page, pages, start = _paging(request, len(room.messages), MESSAGES_PAGE_SIZE)
+        now = datetime.fromtimestamp(self.data.clock(), UTC).replace(microsecond=0)
+        messages = []
+        for message in room.messages[start : start + MESSAGES_PAGE_SIZE]:
+            author = self.data.member(message.author_id)
+            assert author is not None  # (rooms are made of the site's own members)
+            posted = now - timedelta(days=message.days_ago, seconds=message.seconds_ago)
+            messages.append({"author": author, "text": message.text, "posted": posted})
+        return {"page": page, "pages": pages, "messages": messages}
+
+    def _room_members(self, request: Request, room: Room) -> dict[str, Any]:
+        page, pages, start = _paging(request, len(room.member_ids), PAGE_SIZE)
+        members = [m for i in room.member_ids[start : start + PAGE_SIZE] if (m := self.data.member(i))]
+        return {"page": page, "pages": pages, "members": members}
+
+    def _room_search(self, request: Request, room: Room) -> tuple[str, list[Member]]:
+        q = request.query_params.get("q", "").strip().lower()[:100]
+        results: list[Member] = []
+        if q:
+            for member_id in room.member_ids:
+                m = self.data.member(member_id)
+                if m is not None and (q in m.name.lower() or q in m.username or q in m.job_title.lower()):
+                    results.append(m)
+                    if len(results) == ROOM_SEARCH_LIMIT:
+                        break
+        return q, results
+
+    @staticmethod
+    def _room_dict(room: Room, viewer: Member) -> dict[str, object]:
+        return {"slug": room.slug, "title": room.title, "topic": room.topic, "private": room.private,
+                "members": len(room.member_ids), "joined": room.has_member(viewer.id)}
+
+    @staticmethod
+    def _card(member: Member) -> dict[str, object]:
+        """What a room's member list shows of a member (no contact details)."""
+        return {"id": member.id, "username": member.username, "name": member.name,
+                "job_title": member.job_title, "city": member.city}
+
+    async def chats(self, request: Request) -> Response:
+        viewer = self._chat_viewer(request, api=False)
+        if isinstance(viewer, Response):
+            return viewer
+        rooms = self.data.rooms_for(viewer)
+        page, pages, start = _paging(request, len(rooms), ROOMS_PAGE_SIZE)
+        return self._page(request, "chats.html", title="Chats", viewer=viewer,
+                          rooms=rooms[start : start + ROOMS_PAGE_SIZE], page=page, pages=pages)
+
+    async def chat_room(self, request: Request) -> Response:
+        found = self._chat_room(request, api=False)
+        if isinstance(found, Response):
+            return found
+        viewer, room = found
+        return self._page(request, "chat_room.html", title=room.title, viewer=viewer, room=room,
+                          **self._room_messages(request, room))
+
+    async def chat_members(self, request: Request) -> Response:
+        found = self._chat_room(request, api=False)
+        if isinstance(found, Response):
+            return found
+        viewer, room = found
+        return self._page(request, "chat_members.html", title=f"{room.title}: members", viewer=viewer,
+                          room=room, **self._room_members(request, room))
+
+    async def chat_search(self, request: Request) -> Response:
+        found = self._chat_room(request, api=False)
+        if isinstance(found, Response):
+            return found
+        viewer, room = found
+        q, results = self._room_search(request, room)
+        return self._page(request, "chat_search.html", title=f"{room.title}: search", viewer=viewer,
+                          room=room, q=q, results=results, limit=ROOM_SEARCH_LIMIT)
+
+    async def api_chats(self, request: Request) -> Response:
+        viewer = self._chat_viewer(request, api=True)
+        if isinstance(viewer, Response):
+            return viewer
+        rooms = self.data.rooms_for(viewer)
+        page, pages, start = _paging(request, len(rooms), ROOMS_PAGE_SIZE)
+        return self._finish(request, JSONResponse({
+            "page": page, "pages": pages,
+            "rooms": [self._room_dict(r, viewer) for r in rooms[start : start + ROOMS_PAGE_SIZE]],
+        }))
+
+    async def api_chat_room(self, request: Request) -> Response:
+        found = self._chat_room(request, api=True)
+        if isinstance(found, Response):
+            return found
+        viewer, room = found
+        listed = self._room_messages(request, room)
+        messages = [{"author": m["author"].username, "name": m["author"].name, "text": m["text"],
+                     "posted": m["posted"].isoformat()} for m in listed["messages"]]
+        return self._finish(request, JSONResponse({**self._room_dict(room, viewer), "page": listed["page"],
+                                                   "pages": listed["pages"], "messages": messages}))
+
+    async def api_chat_members(self, request: Request) -> Response:
+        found = self._chat_room(request, api=True)
+        if isinstance(found, Response):
+            return found
+        _, room = found
+        listed = self._room_members(request, room)
+        return self._finish(request, JSONResponse({
+            "room": room.slug, "page": listed["page"], "pages": listed["pages"],
+            "members": [self._card(m) for m in listed["members"]],
+        }))
+
+    async def api_chat_search(self, request: Request) -> Response:
+        found = self._chat_room(request, api=True)
+        if isinstance(found, Response):
+            return found
+        _, room = found
+        q, results = self._room_search(request, room)
+        return self._finish(request, JSONResponse({"room": room.slug, "q": q,
+                                                   "members": [self._card(m) for m in results]}))
 
     async def export_trap(self, request: Request) -> Response:
         """The target of the directory's hidden trap link (see the honeypot detector)."""
@@ -442,5 +622,6 @@ class DemoSite:
         return response
 
 
-def create_app(members: int = 1000, seed: int = 1, demo_logins: bool = False) -> Starlette:
-    return DemoSite(members, seed, demo_logins).app
+def create_app(members: int = 1000, seed: int = 1, demo_logins: bool = False,
+               rooms: int = ROOM_COUNT) -> Starlette:
+    return DemoSite(members, seed, demo_logins, rooms).app

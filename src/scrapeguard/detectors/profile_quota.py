@@ -11,6 +11,10 @@ network too. Re-viewing a profile already counted does not count. A view
 that would go over a quota is not counted (it is refused instead), so counts
 reflect what was actually served. The weekly quota (optional per table) stops
 a scraper that stays just under the daily quota day after day.
+
+Group member lists (`member_lists`: listing routes such as a chat room's members) count too: each
+distinct page as the members it shows, against the same quotas divided by that number, in a set of
+their own (a page names no member the guard could tell apart from the profiles).
 """
 
 from __future__ import annotations
@@ -33,25 +37,28 @@ from scrapeguard.detectors.windows import (
 from scrapeguard.events import Event
 from scrapeguard.policy.model import Policy, Quota
 from scrapeguard.policy.options import option, table
-from scrapeguard.routes import PROFILE
+from scrapeguard.routes import LISTING, PROFILE
 from scrapeguard.stores.base import NO_ESCALATION, CountRequest, StateStore, StoreRequest, Window
 
 #: Name of the distinct set this detector counts in.
 SET = "profiles"
 #: Name of the set of one address's anonymous sessions together.
 SHARED = "shared"
+#: Name of the distinct set of group member list pages.
+MEMBER_LISTS = "member_lists"
 #: Name of the set of an address's sessions that used up the anonymous quota.
 EXHAUSTED = "exhausted"
 #: What the quota counts, in words ("{n}": how many).
 VIEWED = "viewed {n} distinct member profiles"
+VIEWED_LISTS = "viewed {n} distinct pages of group member lists"
 
 
 def over_quota(who: str, quota: str, period: str, count: int, limit: int,
-               span: str = "") -> tuple[str, dict[str, Any]]:
+               span: str = "", viewed: str = VIEWED) -> tuple[str, dict[str, Any]]:
     """A profile quota gone over, as the engine and log analysis say it: the detail for people and
     the evidence for programs. `quota` names the policy's table (anonymous, account, new_account,
     shared_address, network), `period` "hour", "day" or "week"; `span` as in `quota_detail`."""
-    return quota_detail(who, VIEWED, count, limit, period, span), quota_evidence(quota, period, count, limit)
+    return quota_detail(who, viewed, count, limit, period, span), quota_evidence(quota, period, count, limit)
 
 
 def quota_windows(quota: Quota) -> tuple[Window, ...]:
@@ -77,6 +84,11 @@ class ProfileQuotaOptions:
     shared_address: Quota = option("All anonymous browser sessions of one address together.")
     rotation_score: float = option("Risk score of cookie rotation (a second session of an address "
                                    "using up its quota within the hour).", lo=0, hi=1)
+    member_list_patterns: tuple[str, ...] = option(
+        "Listing route patterns ([[routes]]) of group member lists, counted as the members a page shows.",
+        key="member_lists.patterns")
+    member_list_page: int = option("Members one page of a group member list shows (0: not counted).",
+                                   key="member_lists.members_per_page", lo=0)
 
     def counted_per_key(self) -> tuple[int, ...]:
         quotas = [self.anonymous, self.account, self.shared_address, self.new_account]
@@ -100,6 +112,8 @@ class ProfileQuota(Detector):
         self._network = quota_windows(options.network) if options.network_enabled else None
         #: At most one exhausted session per address and hour: the second is rotation.
         self._exhausted = (Window(HOUR, 1),)
+        #: Route patterns of group member lists (none when their pages are not counted).
+        self._member_lists = frozenset(options.member_list_patterns if options.member_list_page else ())
 
     @classmethod
     def from_policy(cls, policy: Policy, live: bool = True) -> ProfileQuota | None:
@@ -124,8 +138,23 @@ class ProfileQuota(Detector):
         return event.account is None and event.session_issued and event.session is not None \
             and event.ip is not None
 
+    def _member_list_windows(self, windows: tuple[Window, ...]) -> tuple[Window, ...]:
+        """A quota's windows in member list pages: its limits divided by the members a page shows."""
+        page = self.options.member_list_page
+        return tuple(Window(w.seconds, max(1, w.limit // page)) for w in windows)
+
+    def _is_member_list(self, event: Event) -> bool:
+        return event.route.kind == LISTING and event.route.pattern in self._member_lists \
+            and (event.status is None or event.status < 400)
+
     def plan(self, event: Event) -> list[StoreRequest]:
         route = event.route
+        if self._is_member_list(event):
+            who = self._who(event)
+            if who is None:
+                return []
+            page = f"{event.path}?{event.query}"
+            return [CountRequest(who[0], MEMBER_LISTS, page, self._member_list_windows(who[3]))]
         if route.kind != PROFILE or route.subject is None:
             return []
         if event.status is not None and event.status >= 400:
@@ -147,6 +176,10 @@ class ProfileQuota(Detector):
     def inspect(self, event: Event, counted: Counted, store: StateStore) -> list[Signal]:
         signals = []
         who = self._who(event)
+        if who is not None and self._is_member_list(event):
+            signal = self._judge(who[0], MEMBER_LISTS, who[1], who[2], self._member_list_windows(who[3]),
+                                 counted, VIEWED_LISTS)
+            return [signal] if signal else []
         if who is not None:
             signal = self._judge(who[0], SET, who[1], who[2], who[3], counted)
             if signal:
@@ -178,7 +211,7 @@ class ProfileQuota(Detector):
                        "hour: cookies are being thrown away for fresh quotas", {"rotation": True})]
 
     def _judge(self, key: str, name: str, who: str, quota: str, windows: tuple[Window, ...],
-               counted: Counted) -> Signal | None:
+               counted: Counted, viewed: str = VIEWED) -> Signal | None:
         result = distinct(counted, key, name)
         if result is None or result.admitted:
             return None
@@ -190,11 +223,11 @@ class ProfileQuota(Detector):
             week, per_week = windows[2], result.counts[2]
             evidence |= {"per_week": per_week, "quota_per_week": week.limit}
             if per_hour < hour.limit and per_day < day.limit:  # only the week is full
-                detail, facts = over_quota(who, quota, "week", per_week, week.limit)
+                detail, facts = over_quota(who, quota, "week", per_week, week.limit, viewed=viewed)
                 return Signal(self.name, key, self.score, detail, evidence | facts)
         period = exhausted_period(result._replace(counts=(per_hour, per_day)), (hour, day))
         count, limit = (per_hour, hour.limit) if period == "hour" else (per_day, day.limit)
-        detail, facts = over_quota(who, quota, period, count, limit)
+        detail, facts = over_quota(who, quota, period, count, limit, viewed=viewed)
         return Signal(self.name, key, self.score, detail, evidence | facts)
 
     @classmethod
@@ -216,6 +249,9 @@ class ProfileQuota(Detector):
             f"A second browser session of one address using up its quota within an hour (cookie rotation) is "
             f"{outcome(policy, o.rotation_score)}.",
         ]
+        if o.member_list_page and o.member_list_patterns:
+            rules.append(f"Each page of a group member list counts as the {o.member_list_page} members it "
+                         "shows (the same quotas, in pages).")
         off: tuple[str, ...] = ()
         if o.network_enabled:
             rules.append(f"All visitors of one network (IPv4 /24, IPv6 /64) together: at most "

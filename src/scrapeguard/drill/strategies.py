@@ -17,6 +17,7 @@ scraper that waits for days finishes in seconds.
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -393,3 +394,42 @@ def names() -> list[str]:
 
 __all__ = ["REGISTRY", "Result", "Strategy", "Target", "Walk", "distributed", "low_and_slow", "register",
            "run_strategy", "run_walk", "strategy", "walk_from_mapping", "walk_strategy"]
+
+
+#: A member card's avatar names the member's id (the demo site's member lists and room pages).
+AVATAR_ID = re.compile(r'src="/static/avatars/(\d+)\.svg"')
+ROOM_SLUG = re.compile(r'data-room="([^"]+)"')
+NEXT_PAGE = re.compile(r'rel="next" href="([^"]+)"')
+
+
+@strategy("group-members", "a logged-in member (browser headers, assets from a warm cache, pauses of "
+          "2-9 s) walking every page of every chat room's member list: group-member scraping")
+def _group_members(target: Target) -> Result:
+    """The members shown on the member lists it received count as leaked (their names, jobs, cities)."""
+    tally = Tally()
+    pace = random.Random(61)
+    with Visitor(target.url, target.clock, CHROME, tally, source_address=target.address,
+                 cache=True) as visitor:
+        names = directory_names(visitor, pages=1)
+        if not names or visitor.post("/login", {"username": names[0], "password": "demo"}).status_code != 303:
+            return Result("", tally, notes={"logged_in": False})
+        rooms: list[str] = []
+        path: str | None = "/chats"
+        while path is not None and not is_refusal(page := visitor.get(path)):
+            rooms += ROOM_SLUG.findall(page.text)
+            found = NEXT_PAGE.search(page.text)
+            path = found.group(1) if found else None
+        pages = 0
+        for room in rooms:
+            path = f"/chats/{room}/members"
+            while path is not None:
+                page = visitor.get(path)
+                if page.status_code != 200:
+                    break
+                visitor.assets(page)
+                pages += 1
+                tally.profiles.update(AVATAR_ID.findall(page.text.split("<main>", 1)[-1]))
+                found = NEXT_PAGE.search(page.text)
+                path = found.group(1) if found else None
+                target.clock.sleep(pace.uniform(2, 9))
+    return Result("", tally, notes={"logged_in": True, "rooms": len(rooms), "member_list_pages": pages})

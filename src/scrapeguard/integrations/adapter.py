@@ -63,6 +63,7 @@ from scrapeguard.engine import Engine
 from scrapeguard.events import HEADER_FACTS, Event
 from scrapeguard.integrations.client_ip import ClientIPResolver
 from scrapeguard.integrations.forms import FormError, read_field, read_subject
+from scrapeguard.integrations.metrics import GuardMetrics, metrics_page
 from scrapeguard.integrations.reading import cookie_line, merged_slashes_agree, read_cookies, read_target
 from scrapeguard.integrations.sessions import STAMP_COOKIE, Sessions, session_key
 from scrapeguard.policy.model import Policy
@@ -70,6 +71,7 @@ from scrapeguard.ratelimit import ratelimit_headers
 from scrapeguard.refusals import build_refusal
 from scrapeguard.routes import LOGIN, AmbiguousRequest, RouteMap, RouteMatch
 from scrapeguard.stores import MemoryStore, StoreRequest, StoreUnavailable
+from scrapeguard.stores.failover import FailoverStore
 
 if TYPE_CHECKING:
     import aiohttp
@@ -77,9 +79,14 @@ if TYPE_CHECKING:
     from scrapeguard.records.sink import RecordSink
 
 log = logging.getLogger(__name__)
+#: One line per refusal (at INFO, with the decision's id and action as the record's `decision_id`
+#: and `action`: the JSON log format writes them as fields; see scrapeguard.jsonlog).
+decision_log = logging.getLogger("scrapeguard.decisions")
 
 #: Where the guard answers with its health and counters (to direct local calls only).
 STATUS_PATH = "/.well-known/scrapeguard/status"
+#: Where it answers with its Prometheus metrics (to direct local calls only, as the status page).
+METRICS_PATH = "/.well-known/scrapeguard/metrics"
 #: Records nobody waits for, queued for a shared store at most this many (the rest are dropped).
 BACKLOG_LIMIT = 10_000
 #: A challenge form submission larger than this is refused unread.
@@ -189,7 +196,9 @@ class GuardAdapter:
 
     def __init__(self, engine: Engine, trusted_proxies: Iterable[str] = (),
                  decisions: DecisionWriter | None = None, records: RecordSink | None = None,
-                 counts: Counter[str] | None = None) -> None:
+                 counts: Counter[str] | None = None, metrics: bool = True) -> None:
+        """`metrics`: keep Prometheus metrics (see integrations/metrics.py) in a registry of this
+        guard's own; False for none (and no cost)."""
         self.engine = engine
         self.policy = engine.policy
         self.routes = RouteMap(engine.policy.routes, engine.policy.route_matching)
@@ -231,6 +240,15 @@ class GuardAdapter:
         self._read_cookies = (self.session_cookie, STAMP_COOKIE, self.clearance_cookie)
         #: Called with every event the guard judges (tests compare it with what the site saw).
         self.on_event: Callable[[Event], None] | None = None
+        #: This guard's Prometheus metrics (None when off).
+        self.metrics: GuardMetrics | None = None
+        if metrics:
+            self.metrics = GuardMetrics(
+                [d.name for d in engine.detectors], engine.store, records,
+                store_backlog=(lambda: self._backlog) if self.offload else None,
+                guard_counts=lambda: dict(self.counts), engine_counts=lambda: dict(engine.counts))
+            if isinstance(engine.store, FailoverStore):
+                engine.store.on_call = self.metrics.store_call
 
     def close(self) -> None:
         """Stop the worker threads (queued records are dropped) and close the records sink."""
@@ -310,7 +328,10 @@ class GuardAdapter:
         event = self.event(view, client_ip, now, reading, route, account)
         if self.on_event is not None:
             self.on_event(event)
-        return event, self.engine.decide(event)
+        decision = self.engine.decide(event)
+        if self.metrics is not None:
+            self.metrics.decision(decision)
+        return event, decision
 
     async def decide_async(self, view: RequestView, client_ip: str, now: float, reading: RequestReading,
                            route: RouteMatch | None = None,
@@ -333,10 +354,18 @@ class GuardAdapter:
         self.note(decision)
         if decision.enforced:
             self.counts[decision.action] += 1
+            if self.metrics is not None:
+                self.metrics.refusal(decision)
             return True
         return False
 
     def note(self, decision: Decision) -> None:
+        """Write a refusal to the decisions file, the records and the decisions log."""
+        if decision_log.isEnabledFor(logging.INFO):
+            decision_log.info("%s %s (%s%s): %s", decision.action, decision.id, decision.route,
+                              "" if decision.enforced else ", observed only", decision.summary(),
+                              extra={"decision_id": decision.id, "action": decision.action,
+                                     "enforced": decision.enforced, "route": decision.route})
         if self.decisions is not None:
             self.decisions.write(decision)
         if self.records is not None:
@@ -351,6 +380,8 @@ class GuardAdapter:
             if next_path is None:
                 next_path = view.target if view.method in ("GET", "HEAD") else "/"
             spec = self.challenges.issue(decision, client_ip, user_agent, next_path)
+            if self.metrics is not None:
+                self.metrics.challenge_issued()
         ratelimit = ratelimit_headers(decision, self.policy) if decision.action == THROTTLE else ()
         refusal = build_refusal(decision, self.policy.actions, view.headers.get("Accept"),
                                 challenge=spec, ratelimit=ratelimit, error=error,
@@ -386,11 +417,13 @@ class GuardAdapter:
         return self.challenges is not None and path == SUBMIT_PATH and view.method == "POST"
 
     def own_response(self, view: RequestView, path: str) -> ResponseParts | None:
-        """What the guard serves itself at `path` (as read): its status page (to direct local calls
-        only) and the challenge's assets. None for a challenge submission (see `submit`) and for
-        what is not the guard's: the site's own /.well-known/ paths go through as usual."""
+        """What the guard serves itself at `path` (as read): its status page and its metrics (to
+        direct local calls only) and the challenge's assets. None for a challenge submission (see
+        `submit`) and for what is not the guard's: the site's own /.well-known/ paths go through."""
         if path == STATUS_PATH and self.may_see_status(view):
             return self.status_page()
+        if path == METRICS_PATH and self.metrics is not None and self.may_see_status(view):
+            return metrics_page(self, view.headers.get("Accept"))
         if self.challenges is None or not path.startswith(RESERVED_PREFIX):
             return None
         name = path[len(RESERVED_PREFIX):]
@@ -446,6 +479,8 @@ class GuardAdapter:
             self.counts["store_unavailable"] += 1
             return unavailable_page(self.retry_seconds)
         self.counts[f"challenge_{result.status}"] += 1
+        if self.metrics is not None:
+            self.metrics.challenge_answered(result.status)
         if result.status == CLEARED:
             return self._cleared(view, result)
         decision = self._submit_decision(event, keys, result, decision_id, now)
@@ -573,11 +608,12 @@ def status_line(status: int) -> str:
 
 def build_guard(policy: Policy | str | Path | None = None, store: str | None = "memory://",
                 trusted_proxies: Iterable[str] = (), decisions_out: str | Path | None = None,
-                db: str | None = None) -> GuardAdapter:
+                db: str | None = None, metrics: bool = True) -> GuardAdapter:
     """A guard from plain settings, as the middlewares take them: the policy (a Policy, the path of
     a TOML file laid over the defaults, or None for the defaults), the state store's URI
     (`memory://`, `redis://...`), the trusted proxies (addresses or networks whose
-    X-Forwarded-For is believed), a decisions file and a records database (URL or SQLite path)."""
+    X-Forwarded-For is believed), a decisions file, a records database (URL or SQLite path) and
+    whether to keep Prometheus metrics (see integrations/metrics.py)."""
     from scrapeguard.policy import default_policy, load_policy
     from scrapeguard.stores import store_from_uri
 
@@ -594,4 +630,4 @@ def build_guard(policy: Policy | str | Path | None = None, store: str | None = "
         records = open_sink(policy, db)
         # a middleware has no stop of its own: what is queued is written (or spilled) at exit
         atexit.register(records.close)
-    return GuardAdapter(engine, trusted_proxies, writer, records)
+    return GuardAdapter(engine, trusted_proxies, writer, records, metrics=metrics)

@@ -13,6 +13,7 @@
         "account": "myapp.guard.logged_in_account", # request -> (account id, created) or None
         "decisions_out": "/var/log/scrapeguard/decisions.jsonl",  # optional
         "db": "postgresql+psycopg://...",           # optional records database
+        "metrics": True,                            # Prometheus metrics (default on; see metrics_view)
     }
 
 Everything it decides and serves comes from the request adapter (adapter.py); this module only
@@ -51,7 +52,10 @@ from scrapeguard.stores import StoreUnavailable
 
 #: Who is logged in, from the Django request: (account id, creation time) or None.
 DjangoAccountResolver = Callable[[HttpRequest], AccountAnswer]
-SETTINGS = frozenset({"policy", "store", "trusted_proxies", "account", "decisions_out", "db", "clock"})
+SETTINGS = frozenset({"policy", "store", "trusted_proxies", "account", "decisions_out", "db", "clock",
+                      "metrics"})
+#: The guard the middleware built last in this process (what `metrics_view` serves).
+_built: list[GuardAdapter] = []
 
 
 def _callable(value: Any, name: str) -> Callable[..., Any] | None:
@@ -78,7 +82,7 @@ def guard_from_settings(options: Mapping[str, Any]) -> tuple[GuardAdapter, Djang
     if isinstance(trusted, str):
         raise ImproperlyConfigured("SCRAPEGUARD['trusted_proxies'] is a list of addresses or networks")
     guard = build_guard(options.get("policy"), options.get("store", "memory://"), trusted,
-                        options.get("decisions_out"), options.get("db"))
+                        options.get("decisions_out"), options.get("db"), bool(options.get("metrics", True)))
     account = _callable(options.get("account"), "account")
     clock = _callable(options.get("clock"), "clock") or time.time
     return guard, account, clock
@@ -104,6 +108,7 @@ class ScrapeGuardMiddleware:
         if not isinstance(options, Mapping):
             raise ImproperlyConfigured("settings.SCRAPEGUARD must be a dict")
         self.guard, self.account, self.clock = guard_from_settings(options)
+        _built[:] = [self.guard]
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         guard = self.guard
@@ -164,4 +169,15 @@ class ScrapeGuardMiddleware:
         return submit_challenge(guard, view, client_ip, self.clock(), reading, fields)
 
 
-__all__ = ["ScrapeGuardMiddleware", "guard_from_settings"]
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """The middleware's Prometheus metrics as a Django view, for anyone who reaches it: route it
+    where only Prometheus can (`path("internal/metrics", metrics_view)` behind your own access
+    rule). The guard's own /.well-known/scrapeguard/metrics answers direct local calls only."""
+    from scrapeguard.integrations.metrics import metrics_page
+
+    if not _built:
+        return django_response(error_page(503, "Not ready", "The ScrapeGuard middleware has not started."))
+    return django_response(metrics_page(_built[0], request.headers.get("Accept")))
+
+
+__all__ = ["ScrapeGuardMiddleware", "guard_from_settings", "metrics_view"]

@@ -54,16 +54,27 @@ class FailoverStore(StateStore):
         self._healthy = True
         self.failures = 0
         self.fallback_calls = 0
+        #: Told (operation, seconds) after each call to the shared store, failed ones too (metrics).
+        self.on_call: Callable[[str, float], None] | None = None
 
     @property
     def degraded(self) -> bool:
         """True from a failure until a call to the shared store succeeds again."""
         return not self._healthy
 
-    def _call(self, on_primary: Callable[[], T], on_fallback: Callable[[], T]) -> T:
+    def _timed(self, operation: str, on_primary: Callable[[], T]) -> T:
+        if self.on_call is None:
+            return on_primary()
+        start = time.perf_counter()
+        try:
+            return on_primary()
+        finally:
+            self.on_call(operation, time.perf_counter() - start)
+
+    def _call(self, operation: str, on_primary: Callable[[], T], on_fallback: Callable[[], T]) -> T:
         if self._down_until <= self.clock():
             try:
-                result = on_primary()
+                result = self._timed(operation, on_primary)
             except SLOT_MOVING as exc:
                 self.failures += 1
                 log.warning("shared store: a slot is being moved (%s: %s); %s for this request",
@@ -95,7 +106,7 @@ class FailoverStore(StateStore):
         escalation: Escalation, decision_id: str,
     ) -> Observation:
         return self._call(
-            lambda: self.primary.observe(now, keys, requests, escalation, decision_id),
+            "observe", lambda: self.primary.observe(now, keys, requests, escalation, decision_id),
             lambda: self.fallback.observe(now, keys, requests, escalation, decision_id))
 
     def penalize(
@@ -103,17 +114,17 @@ class FailoverStore(StateStore):
         escalation: Escalation,
     ) -> tuple[Penalty, bool]:
         return self._call(
-            lambda: self.primary.penalize(now, key, action, decision_id, reasons, escalation),
+            "penalize", lambda: self.primary.penalize(now, key, action, decision_id, reasons, escalation),
             lambda: self.fallback.penalize(now, key, action, decision_id, reasons, escalation))
 
     def put_value(self, key: str, value: str, now: float, ttl: float) -> None:
         self.fallback.put_value(key, value, now, ttl)  # kept locally too, for when the store is down
         # remembered locally if the shared store is down; it learns it again on a later response
         with contextlib.suppress(StoreUnavailable):
-            self._call(lambda: self.primary.put_value(key, value, now, ttl), lambda: None)
+            self._call("put_value", lambda: self.primary.put_value(key, value, now, ttl), lambda: None)
 
     def get_value(self, key: str, now: float) -> str | None:
-        return self._call(lambda: self.primary.get_value(key, now),
+        return self._call("get_value", lambda: self.primary.get_value(key, now),
                           lambda: self.fallback.get_value(key, now))
 
     def close(self) -> None:
