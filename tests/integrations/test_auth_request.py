@@ -238,3 +238,14 @@ def test_log_lines_count_only_from_a_trusted_proxy(loop_thread: LoopThread) -> N
         loop_thread.run(runner.cleanup())
     assert server.counts["log_untrusted"] == 1 and server.counts["log_lines"] == 0
     assert session_key("stolen") not in server.issued
+
+
+def test_a_clients_own_forwarded_for_is_not_believed(demo_site: str, front: Callable[..., Fronted]) -> None:
+    """nginx adds the client's address to X-Forwarded-For in the subrequest (an auth location
+    that sets headers of its own inherits none: it must set it again), so the guard keys the
+    client nginx saw, not the address a scraper claims."""
+    fronted = front(demo_site)
+    transport = httpx.HTTPTransport(local_address="127.0.0.2")  # a client nginx does not trust
+    with httpx.Client(base_url=fronted.nginx.url, transport=transport, timeout=30) as client:
+        client.get("/", headers={**PAGE, "X-Forwarded-For": "203.0.113.5"})
+    assert [e.ip for e in fronted.events] == ["127.0.0.2"]

@@ -101,6 +101,10 @@ http {{
             access_log off;
             proxy_pass http://scrapeguard/auth;
             proxy_pass_request_body off;
+            # (a location with proxy_set_header of its own inherits none: all of them again)
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header Content-Length "";
             proxy_set_header X-Original-Method $request_method;
             proxy_set_header X-Original-URI $request_uri;
