@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint bench bench-stores bench-logs bench-scrapers
+.PHONY: install demo test lint bench bench-stores bench-logs bench-scrapers bench-integrations
 
 $(BIN)/scrapeguard: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -34,3 +34,6 @@ bench-logs: install
 
 bench-scrapers: install
 	$(BIN)/python bench/bench_scrapers.py
+
+bench-integrations: install
+	$(BIN)/python bench/bench_integrations.py

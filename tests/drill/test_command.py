@@ -93,10 +93,11 @@ def test_a_user_who_may_not_record_drills_is_refused_before_the_drill_runs(tmp_p
            "SCRAPEGUARD_PSEUDONYM_KEY": "drill-test-key-0123456789"}
     db = f"sqlite:///{tmp_path / 'records.db'}"
     runner = CliRunner()
-    assert runner.invoke(main, ["users", "add", "root", "--role", "admin", "--db", db], env=env).exit_code == 0
+    added = runner.invoke(main, ["users", "add", "root", "--role", "admin", "--db", db], env=env)
+    assert added.exit_code == 0
     assert runner.invoke(main, ["users", "add", "vic", "--role", "viewer", "--db", db, "--as", "root"],
                          env=env).exit_code == 0
-    refused = runner.invoke(main, ["drill", "--strategies", "curl", "--personas", "none", "--json", "--db", db,
-                                   "--as", "vic"], env=env)
+    refused = runner.invoke(main, ["drill", "--strategies", "curl", "--personas", "none", "--json",
+                                   "--db", db, "--as", "vic"], env=env)
     assert refused.exit_code == 3 and "drill.record" in refused.stderr
     assert refused.stdout == ""  # no scorecard: the drill never ran

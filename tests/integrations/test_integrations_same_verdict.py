@@ -1,4 +1,5 @@
-"""One scraper scenario against every integration: the proxy, the ASGI, WSGI and Django middlewares.
+"""One scraper scenario against every integration: the proxy, the ASGI, WSGI and Django middlewares
+and nginx + `scrapeguard decide`.
 Each must refuse the scraper with the same actions, for the same reasons, at the same request
 numbers, and let the person read. All share one request adapter (integrations/adapter.py); this
 test is what keeps it that way.
@@ -15,6 +16,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -261,12 +263,73 @@ def through_django(setup: Setup) -> Iterator[Client]:
         yield DjangoClient(client)
 
 
+class NginxClient(HttpxClient):
+    """A client of nginx in front of the site: each answer waits until the decide server has read
+    nginx's log line of it (what the site answered is learned after the response, as in the
+    proxy), so that the next request is decided knowing it."""
+
+    def __init__(self, client: httpx.Client, loop: LoopThread, server: Any) -> None:
+        super().__init__(client)
+        self.loop = loop
+        self.server = server
+        self.sent = 0
+
+    def get(self, path: str, headers: dict[str, str]) -> Answer:
+        answer = super().get(path, headers)
+        self._logged(path)
+        return answer
+
+    def post(self, path: str, form: dict[str, str], headers: dict[str, str]) -> Answer:
+        answer = super().post(path, form, headers)
+        self._logged(path)
+        return answer
+
+    def _logged(self, path: str) -> None:
+        if path.startswith("/.well-known/scrapeguard/"):
+            return  # the guard's own answers are not logged
+        self.sent += 1
+        self.loop.run(self.server.logged(self.sent), timeout=30)
+
+
+@contextlib.contextmanager
+def through_nginx(setup: Setup) -> Iterator[Client]:
+    """Debian's nginx in front of the site, asking `scrapeguard decide` (auth_request); the
+    stylesheets are served without asking (their log lines are recorded after)."""
+    from scrapeguard.drill.nginx import Nginx, free_port, nginx_binary, nginx_conf
+    from scrapeguard.integrations.adapter import build_guard
+    from scrapeguard.integrations.auth_request import DecideServer, decide_port, start_decide
+
+    binary = nginx_binary()
+    if binary is None:
+        message = "nginx is not installed (apt-get install nginx-light)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    site = setup.example("starlette_app").create_app(guarded=False)
+    with served_asgi(setup.loop, site) as upstream:
+        guard = build_guard(setup.policy, "memory://", TRUSTED, setup.decisions)
+        server = DecideServer(guard, clock=setup.clock.time)
+        runner = setup.loop.run(start_decide(server, "127.0.0.1", 0))
+        workdir = setup.decisions.parent / "nginx"
+        workdir.mkdir()
+        port = free_port()
+        conf = nginx_conf(workdir, port, upstream.removeprefix("http://"), f"127.0.0.1:{decide_port(runner)}")
+        nginx = Nginx(binary, workdir, conf, port)
+        try:
+            with httpx.Client(base_url=nginx.url, timeout=60) as client:
+                yield NginxClient(client, setup.loop, server)
+        finally:
+            nginx.stop()
+            setup.loop.run(runner.cleanup())
+
+
 Integration = Callable[[Setup], contextlib.AbstractContextManager[Client]]
 INTEGRATIONS: dict[str, Integration] = {
     "proxy": through_proxy,
     "asgi": through_asgi,
     "wsgi": through_wsgi,
     "django": through_django,
+    "nginx": through_nginx,
 }
 #: What the others are compared with.
 REFERENCE = "proxy"

@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "report": "report:report_group",
     "records": "records:records_group",
     "drill": "drill:drill",
+    "decide": "decide:decide",
 }
 
 

@@ -3,6 +3,7 @@ printing, time parsing, the records' error handling, and the policy and log-form
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import sys
@@ -60,6 +61,17 @@ def policy_or_exit(path: str | None) -> Policy:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def check_cidrs(values: tuple[str, ...]) -> tuple[str, ...]:
+    """--trusted-proxies values, each an IP network, or a usage error naming the bad one."""
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError as exc:
+            raise click.BadParameter(f"{value!r} is not an IP network (e.g. 10.0.0.0/8)",
+                                     param_hint="--trusted-proxies") from exc
+    return values
 
 
 def connection_options(idle: float, per_client: int, note: str) -> Callable[[F], F]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import TYPE_CHECKING
 
 import click
 
 from scrapeguard.cli.common import (
     LISTEN,
+    check_cidrs,
     connection_options,
     policy_or_exit,
     run_server,
@@ -18,16 +18,6 @@ from scrapeguard.cli.common import (
 if TYPE_CHECKING:
 
     pass
-
-
-def _check_cidrs(values: tuple[str, ...]) -> tuple[str, ...]:
-    for value in values:
-        try:
-            ipaddress.ip_network(value, strict=False)
-        except ValueError as exc:
-            raise click.BadParameter(f"{value!r} is not an IP network (e.g. 10.0.0.0/8)",
-                                     param_hint="--trusted-proxies") from exc
-    return values
 
 
 @click.command()
@@ -69,7 +59,7 @@ def proxy(listen: tuple[str, int], upstream: str, policy_path: str | None, store
     policy = policy_or_exit(policy_path)
     for warning in policy_warnings(policy):
         click.echo(f"policy warning: {warning}", err=True)
-    _check_cidrs(trusted_proxies)
+    check_cidrs(trusted_proxies)
     try:
         guard = build_proxy(policy, upstream, store_uri, decisions_out, trusted_proxies, db=db_target)
     except ValueError as exc:
