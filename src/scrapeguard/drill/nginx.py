@@ -84,7 +84,7 @@ http {{
             proxy_hide_header X-Account-Id;
             proxy_hide_header X-Account-Created;
             proxy_hide_header X-Login-Failed;
-            proxy_hide_header X-Audience;
+            proxy_hide_header X-Viewer-Audience;
             proxy_pass http://site;
         }}
         location {ASSET_LOCATION} {{
