@@ -22,7 +22,8 @@ from pathlib import Path
 import httpx
 
 import scrapeguard.drill.accounts  # registers the account and contact-form strategies
-import scrapeguard.drill.browser  # noqa: F401 (registers the headless Chromium strategy)
+import scrapeguard.drill.browser
+import scrapeguard.drill.scrapy_crawl  # noqa: F401 (registers the real Scrapy strategy)
 from scrapeguard.drill.bounds import (
     DEFAULT_MAX_RATE,
     DEFAULT_MAX_REQUESTS,
@@ -65,7 +66,8 @@ DEFAULT_STRATEGIES = (
     "fresh-accounts",        # fresh-account enumeration
     "lookup-sweep",          # a contact look-up sweep
     "signup-probe",          # sign-up form probing
-    "scrapy-default",        # Scrapy's headers and crawl order
+    "scrapy-default",        # Scrapy's headers and crawl order (imitated: runs everywhere)
+    "scrapy",                # a real Scrapy crawl, where Scrapy is installed
     "group-members",         # a member walking every chat room's member list
     "headless-chromium",     # Playwright and Chromium, where installed
 )
