@@ -423,7 +423,8 @@ LOG_FORMAT = (
     "    '\"accept_encoding\":\"$http_accept_encoding\",\"sec_fetch_mode\":\"$http_sec_fetch_mode\",'\n"
     "    '\"sec_ch_ua\":\"$http_sec_ch_ua\",\"cookie\":\"$http_cookie\",'\n"
     "    '\"account\":\"$upstream_http_x_account_id\",\"created\":\"$upstream_http_x_account_created\",'\n"
-    "    '\"login_failed\":\"$upstream_http_x_login_failed\",\"audience\":\"$upstream_http_x_viewer_audience\",'\n"
+    "    '\"login_failed\":\"$upstream_http_x_login_failed\",'\n"
+    "    '\"audience\":\"$upstream_http_x_viewer_audience\",'\n"
     "    '\"set_cookie\":\"$upstream_http_set_cookie\"'\n"
     "    '}';"
 )
