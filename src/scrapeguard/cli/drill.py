@@ -70,7 +70,6 @@ def run_command(options: DrillOptions) -> int:
     from scrapeguard.drill.strategies import REGISTRY
     from scrapeguard.drill.terminal import progress_bar, scorecard_tables
 
-    logging.getLogger("scrapeguard").setLevel(logging.ERROR)  # the guard's start-up notes are not results
     err = Console(stderr=True)
     try:
         for spec in options.plugins:
@@ -90,8 +89,14 @@ def run_command(options: DrillOptions) -> int:
             personas=chosen(options.personas, DEFAULT_PERSONAS, list(PERSONAS)),
             i_own_this_site=options.i_own_this_site, max_rate=options.max_rate,
             max_seconds=options.max_seconds, max_requests=options.max_requests, members=options.members)
-        with progress_bar(err) as step:
-            card = run_drill(settings, step)
+        guard_log = logging.getLogger("scrapeguard")
+        level = guard_log.level
+        guard_log.setLevel(logging.ERROR)  # the guard's start-up notes are not results
+        try:
+            with progress_bar(err) as step:
+                card = run_drill(settings, step)
+        finally:  # in-process callers (tests, apps) keep their own logging
+            guard_log.setLevel(level)
     except DrillError as exc:
         raise click.UsageError(str(exc)) from exc
     if options.as_json:
