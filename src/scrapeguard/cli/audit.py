@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -19,10 +18,6 @@ from scrapeguard.cli.common import (
     policy_or_exit,
     signed_in,
 )
-
-if TYPE_CHECKING:
-
-    pass
 
 
 @click.group("audit")

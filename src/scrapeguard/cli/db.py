@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from scrapeguard.cli.common import (
@@ -12,10 +10,6 @@ from scrapeguard.cli.common import (
     emit,
     json_option,
 )
-
-if TYPE_CHECKING:
-
-    pass
 
 
 @click.group("db")

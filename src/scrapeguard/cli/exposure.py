@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -19,10 +18,6 @@ from scrapeguard.cli.common import (
     pseudonymiser_for,
     signed_in,
 )
-
-if TYPE_CHECKING:
-
-    pass
 
 
 @click.group("exposure")

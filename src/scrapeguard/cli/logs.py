@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -14,10 +13,6 @@ from scrapeguard.cli.common import (
     log_format_or_exit,
     policy_or_exit,
 )
-
-if TYPE_CHECKING:
-
-    pass
 
 
 def _log_reading_options(command: F) -> F:

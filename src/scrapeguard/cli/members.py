@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from scrapeguard.cli.common import (
@@ -16,10 +14,6 @@ from scrapeguard.cli.common import (
     read_json,
     signed_in,
 )
-
-if TYPE_CHECKING:
-
-    pass
 
 
 @click.group("members")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -18,10 +17,6 @@ from scrapeguard.cli.common import (
     signed_in,
     stated_time,
 )
-
-if TYPE_CHECKING:
-
-    pass
 
 
 @click.group("notices")

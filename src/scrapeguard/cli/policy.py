@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from scrapeguard.cli.common import (
     policy_or_exit,
 )
-
-if TYPE_CHECKING:
-
-    pass
 
 
 @click.group()

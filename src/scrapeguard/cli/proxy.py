@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from scrapeguard.cli.common import (
@@ -14,10 +12,6 @@ from scrapeguard.cli.common import (
     run_server,
     url_host,
 )
-
-if TYPE_CHECKING:
-
-    pass
 
 
 @click.command()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from scrapeguard.cli.common import (
@@ -19,10 +17,6 @@ from scrapeguard.cli.common import (
     pseudonymiser_for,
     signed_in,
 )
-
-if TYPE_CHECKING:
-
-    pass
 
 
 @click.group("records")

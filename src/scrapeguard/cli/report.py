@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -20,10 +19,6 @@ from scrapeguard.cli.common import (
     policy_or_exit,
     signed_in,
 )
-
-if TYPE_CHECKING:
-
-    pass
 
 
 @click.group("report")
