@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ from scrapeguard.cli.common import (
     policy_or_exit,
     pseudonymiser_for,
     signed_in,
+    stated_time,
     write_evidence_pack,
 )
 
@@ -131,19 +132,6 @@ def cases_show(case: str, db_target: str | None, as_user: str, as_json: bool) ->
         + [f"  letter {x['letter']} {x['kind']}: {x['state']}"
            + (f", approved by {x['approved_by']}" if x["approved_by"] else "")
            + (f", sent {x['sent_at']} by {x['channel']}" if x["sent_at"] else "") for x in data["letters"]]))
-
-
-def _zoned_time(value: str | None, name: str) -> datetime | None:
-    """An ISO 8601 time that must say its zone (a letter's sending time is a legal fact)."""
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 time", param_hint=name) from exc
-    if parsed.tzinfo is None:
-        raise click.BadParameter(f"{value!r} has no time zone (add Z or +00:00)", param_hint=name)
-    return parsed.astimezone(UTC)
 
 
 @cases_group.command("identify")
@@ -266,7 +254,8 @@ def cases_send_letter(letter: int, channel: str, at_text: str | None, out: str |
     """Record that an approved letter was sent: its final text (dated that day) and the case's deadline."""
     from scrapeguard.records.cases import send_letter
 
-    at = _zoned_time(at_text, "--at")
+    stated = stated_time(at_text, "--at")  # a letter's sending time is a legal fact: its zone is stated
+    at = stated.astimezone(UTC) if stated is not None else None
     with database_session(db_target) as session:
         data = _letter_dict(send_letter(session, signed_in(session, as_user), letter, channel, at), text=True)
     if out:
