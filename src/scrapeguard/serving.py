@@ -68,6 +68,12 @@ async def start_site(host: str, port: int, members: int, seed: int, demo_logins:
         return connections.wrap(functools.partial(protocol, **kwargs))()
 
     config.http_protocol_class = cast(type[asyncio.Protocol], create_protocol)
+    server, task = await _serve(config, f"the demo site could not listen on {host}:{port}")
+    return SiteServer(server, task, connections)
+
+
+async def _serve(config: uvicorn.Config, failure: str) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    """Start uvicorn on the running loop; return once it listens (its startup error raised)."""
     server = uvicorn.Server(config)
     # Signals are handled by run_until_signalled, not by uvicorn.
     setattr(server, "capture_signals", contextlib.nullcontext)  # noqa: B010
@@ -75,9 +81,32 @@ async def start_site(host: str, port: int, members: int, seed: int, demo_logins:
     while not server.started:
         if task.done():
             task.result()  # raises the startup error (e.g. address in use)
-            raise OSError(f"the demo site could not listen on {host}:{port}")
+            raise OSError(failure)
         await asyncio.sleep(0.02)
-    return SiteServer(server, task, connections)
+    return server, task
+
+
+@dataclass
+class ConsoleServer:
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (the one the system chose, for port 0)."""
+        return int(self.server.servers[0].sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await self.task
+
+
+async def start_console(app: Any, host: str, port: int) -> ConsoleServer:
+    """The web console (scrapeguard.console) on uvicorn, on the running loop."""
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                            lifespan="off")
+    server, task = await _serve(config, f"the console could not listen on {host}:{port}")
+    return ConsoleServer(server, task)
 
 
 def build_proxy(policy: Policy, upstream: str, store_uri: str | None = None,

@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "records": "records:records_group",
     "drill": "drill:drill",
     "decide": "decide:decide",
+    "console": "console:console",
 }
 
 

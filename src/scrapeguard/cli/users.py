@@ -15,17 +15,19 @@ from scrapeguard.cli.common import (
     read_password,
     signed_in,
 )
+from scrapeguard.records.users import ROLES
 
 
 @click.group("users")
 def users_group() -> None:
-    """The team: users and roles (admin, analyst, privacy_officer, legal, viewer)."""
+    """The team: users and roles (admin, analyst, privacy_officer, legal, viewer, support)."""
 
 
 @users_group.command("add")
 @click.argument("name")
-@click.option("--role", required=True, type=click.Choice(["admin", "analyst", "privacy_officer", "legal",
-                                                          "viewer"]))
+@click.option("--role", required=True, type=click.Choice(ROLES),
+              help="admin, analyst, privacy_officer, legal, viewer, or support (the site's support team: "
+                   "appeals only).")
 @click.option("--as", "as_user", envvar="SCRAPEGUARD_USER", metavar="ADMIN",
               help="The admin adding the user (not needed for the very first user, who must be an admin).")
 @db_option
@@ -93,7 +95,7 @@ _user_change("enable", "Enable a disabled user again.")
 
 @users_group.command("role")
 @click.argument("user")
-@click.argument("role", type=click.Choice(["admin", "analyst", "privacy_officer", "legal", "viewer"]))
+@click.argument("role", type=click.Choice(ROLES))
 @click.option("--note", default="", help="Why (kept in the audit log).")
 @db_option
 @as_option

@@ -20,13 +20,20 @@ from scrapeguard.records.models import UserRecord
 from scrapeguard.records.permissions import requires
 
 ADMIN, ANALYST, PRIVACY_OFFICER, LEGAL, VIEWER = "admin", "analyst", "privacy_officer", "legal", "viewer"
-ROLES = (ADMIN, ANALYST, PRIVACY_OFFICER, LEGAL, VIEWER)
+#: The site's support team: answers people's appeals of refusals, and sees nothing else of the records.
+SUPPORT = "support"
+ROLES = (ADMIN, ANALYST, PRIVACY_OFFICER, LEGAL, VIEWER, SUPPORT)
 
-#: What each role may do. Reading is open to every role.
+#: What each role may do. Reading the records is open to every role of the anti-scraping team; the
+#: support team only looks up and resolves appeals ("appeal.resolve": a refusal by its reference,
+#: what else that client did, lifting its penalty, allowlisting it for a while).
+#: "actor.act": block, unblock, allowlist or annotate an actor in the guard's store.
 PERMISSIONS: dict[str, frozenset[str]] = {
     VIEWER: frozenset({"read"}),
+    SUPPORT: frozenset({"appeal.resolve"}),
     ANALYST: frozenset({"read", "incident.open", "incident.contain", "incident.assess", "notice.draft",
-                        "evidence.export", "exposure.import", "drill.record"}),
+                        "evidence.export", "exposure.import", "drill.record", "appeal.resolve",
+                        "actor.act"}),
     LEGAL: frozenset({"read", "case.manage", "notice.approve", "notice.send", "evidence.export",
                       "affected.export"}),
     PRIVACY_OFFICER: frozenset({"read", "incident.open", "incident.contain", "incident.assess",

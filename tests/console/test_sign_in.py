@@ -1,0 +1,104 @@
+"""Signing in: Argon2 users, cookie flags, CSRF, the idle timeout, disabled users, and the
+console's own guard limiting password guessing."""
+
+from __future__ import annotations
+
+from scrapeguard.console.web import SESSION_COOKIE
+from scrapeguard.records.users import GUARD, set_active
+
+from .helpers import PASSWORD, ConsoleHarness  # type: ignore[import-not-found]
+
+
+def test_signing_in_sets_a_secure_httponly_samesite_cookie(harness: ConsoleHarness) -> None:
+    client = harness.client()
+    response = client.sign_in("ana")
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    cookie = next(v for k, v in response.headers.multi_items()
+                  if k == "set-cookie" and v.startswith(SESSION_COOKIE + "="))
+    flags = {part.strip().lower() for part in cookie.split(";")}
+    assert {"httponly", "secure", "samesite=strict", "path=/"} <= flags
+    assert client.get("/").status_code == 200
+
+
+def test_support_lands_on_appeals(harness: ConsoleHarness) -> None:
+    response = harness.client().sign_in("sue")
+    assert response.status_code == 303 and response.headers["location"] == "/appeals"
+
+
+def test_a_wrong_password_is_401_with_one_message_for_every_failure(harness: ConsoleHarness) -> None:
+    client = harness.client()
+    wrong = client.sign_in("ana", "not the password")
+    nobody = client.sign_in("nobody", PASSWORD)
+    assert wrong.status_code == nobody.status_code == 401
+    for response in (wrong, nobody):
+        assert "Unknown user or wrong password." in response.text
+    assert client.get("/").status_code == 303  # still signed out
+
+
+def test_the_sign_in_form_needs_its_csrf_token(harness: ConsoleHarness) -> None:
+    client = harness.client()
+    client.get("/login")
+    response = client.http.post("/login", data={"username": "ana", "password": PASSWORD, "csrf": "forged"})
+    assert response.status_code == 403
+    assert client.get("/").status_code == 303
+
+
+def test_a_form_without_the_session_csrf_token_is_refused(harness: ConsoleHarness) -> None:
+    client = harness.client("ada")
+    response = client.post("/logout", csrf=False)
+    assert response.status_code == 403
+    assert client.get("/").status_code == 200  # still signed in
+
+
+def test_signing_out_ends_the_session(harness: ConsoleHarness) -> None:
+    client = harness.client("ana")
+    token = client.http.cookies.get(SESSION_COOKIE)
+    assert client.post("/logout").status_code == 303
+    client.http.cookies.set(SESSION_COOKIE, token, domain="console.test")
+    assert client.get("/").status_code == 303
+
+
+def test_the_session_ends_after_the_idle_timeout(harness: ConsoleHarness) -> None:
+    client = harness.client("ana")
+    harness.clock.advance(harness.settings.idle_seconds - 1)
+    assert client.get("/").status_code == 200  # a request keeps it alive...
+    harness.clock.advance(harness.settings.idle_seconds - 1)
+    assert client.get("/").status_code == 200
+    harness.clock.advance(harness.settings.idle_seconds + 1)  # ...idleness ends it
+    response = client.get("/")
+    assert response.status_code == 303 and "expired=1" in response.headers["location"]
+    assert "without activity" in client.get(response.headers["location"]).text
+
+
+def test_a_disabled_user_loses_their_session_at_once(harness: ConsoleHarness) -> None:
+    client = harness.client("vic")
+    assert client.get("/").status_code == 200
+    with harness.db.session() as session:
+        set_active(session, GUARD, "vic", False)
+    assert client.get("/").status_code == 303
+
+
+def test_after_the_next_page_only_this_console_is_a_target(harness: ConsoleHarness) -> None:
+    client = harness.client()
+    form = client.get("/login?next=//evil.example/x").text
+    assert 'name="next" value=""' in form
+    client.get("/login?next=/incidents")
+    token = client.http.cookies.get("sg_console_login")
+    response = client.http.post("/login", data={"username": "ana", "password": PASSWORD, "csrf": token,
+                                                "next": "https://evil.example/"})
+    assert response.headers["location"] == "/"
+
+
+def test_password_guessing_is_refused_by_the_guard_even_with_the_right_password(
+        harness: ConsoleHarness) -> None:
+    """The console dogfoods failed_logins: 10 failures from one address in the window throttle it
+    on the sign-in form (429), so the 11th attempt is refused before the password is checked."""
+    client = harness.client()
+    for _ in range(10):
+        assert client.sign_in("ana", "guess guess guess").status_code == 401
+    refused = client.sign_in("ana", PASSWORD)
+    assert refused.status_code == 429
+    assert client.get("/").status_code == 303
+    # the window passes (clock moved, no waiting): the owner signs in
+    harness.clock.advance(3600)
+    assert client.sign_in("ana", PASSWORD).status_code == 303
