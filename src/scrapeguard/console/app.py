@@ -113,4 +113,4 @@ def build_console(settings: ConsoleSettings, guarded: bool = True) -> Any:
         return app
     from scrapeguard.console.guarding import guard_console
 
-    return guard_console(app, clock=settings.clock)
+    return guard_console(app, trusted_proxies=settings.trusted_proxies, clock=settings.clock)

@@ -18,9 +18,6 @@ from scrapeguard.detectors import REGISTRY
 from scrapeguard.integrations.asgi import ScrapeGuardMiddleware
 from scrapeguard.policy import Policy, load_policy_text
 
-#: Loopback addresses that may say who the client is (a TLS proxy in front of the console).
-TRUSTED_PROXIES: tuple[str, ...] = ()
-
 
 def console_policy_text() -> str:
     lines = ['mode = "enforce"', "", "[challenge]", "enabled = false", ""]
@@ -36,7 +33,7 @@ def console_policy() -> Policy:
     return load_policy_text(console_policy_text(), source="<the console's sign-in guard>")
 
 
-def guard_console(app: Any, trusted_proxies: tuple[str, ...] = TRUSTED_PROXIES,
+def guard_console(app: Any, trusted_proxies: tuple[str, ...] = (),
                   clock: Any = None) -> ScrapeGuardMiddleware:
     """`app` behind the guard's failed_logins rule (its own in-memory store)."""
     import time
