@@ -104,15 +104,26 @@ class TimelineItem:
     source: str
 
 
+#: Audit details too long for a timeline line (they stay in the audit log and the evidence pack).
+LONG_DETAILS = {"reasoning", "severity", "inputs", "regimes", "files"}
+
+
 def _details_text(details: dict[str, Any]) -> str:
+    """An audit entry's details in one short line: plain values, flat tables, no long texts."""
     parts = []
     for key, value in details.items():
-        if value in (None, "", [], {}):
+        if key in LONG_DETAILS or value in (None, "", [], {}):
             continue
-        if isinstance(value, dict | list):
-            value = json.dumps(value, ensure_ascii=False, default=str)
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        elif isinstance(value, dict):
+            if any(isinstance(v, dict | list) for v in value.values()):
+                continue
+            value = ", ".join(f"{k} {v}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
         text = f"{key.replace('_', ' ')}: {value}"
-        parts.append(text if len(text) <= 160 else text[:157] + "…")
+        parts.append(text if len(text) <= 200 else text[:197] + "…")
     return "; ".join(parts)
 
 
