@@ -19,9 +19,10 @@ import pytest
 from sqlalchemy import func, select
 
 from scrapeguard.records import incidents, notices
+from scrapeguard.records.db import Database
 from scrapeguard.records.models import AuditEntry
 
-from .helpers import ConsoleClient, ConsoleHarness  # type: ignore[import-not-found]
+from .helpers import ConsoleClient, ConsoleHarness, make_harness  # type: ignore[import-not-found]
 from .incident_seed import MEMBERS, auto_opened_incident  # type: ignore[import-not-found]
 
 HOUR = 3600.0
@@ -257,3 +258,22 @@ def test_the_times_recorded_are_the_consoles_clock(harness: ConsoleHarness, ref:
         for value in (incident.contained_at, incident.assessed_at):
             assert value is not None
             assert abs(value.replace(tzinfo=UTC) - clock) < timedelta(seconds=1)
+
+
+def test_the_guards_policy_file_names_the_controller_and_a_broken_one_is_reported(
+        team_db: Database, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[incidents]\norganisation = "Example Social Ltd"\ncontroller_country = "DE"\n',
+                      "utf-8")
+    harness = make_harness(team_db, policy_path=policy)
+    ref = incidents.public_id(auto_opened_incident(harness.db, tmp_path, harness.clock.now - 2 * HOUR))
+    ana = harness.client("ana")
+    ok(ana.post(f"/incidents/{ref}/assess", {"data_was_public": "yes"}))
+    ok(ana.post(f"/incidents/{ref}/notices", {"regime": "eu_gdpr", "audience": "regulator"}))
+    with harness.db.session() as s:
+        assert "Example Social Ltd" in notices.get_notice(s, 1).text
+        assert incidents.get(s, ref).assessment["inputs"]["controller_country"] == "DE"  # type: ignore[index]
+    policy.write_text('[incidents]\norganisation = 7\n', "utf-8")
+    broken = ana.post(f"/incidents/{ref}/assess", {})
+    assert broken.status_code == 503 and "the policy file cannot be used" in text_of(broken)
+    assert "organisation" in text_of(broken)
