@@ -1,0 +1,314 @@
+"""Appeals: a refused person quotes the reference of the refusal page (`sg-` and 12 hex digits,
+`decisions.new_decision_id`); the support team looks it up and resolves it.
+
+`look_up` says what was decided and why, in words (each detector's own title and description,
+`Detector.describe`, and the reason's own sentence), under which keys (addresses pseudonymised,
+as the records keep them), what else the same client did around it, and how earlier appeals of it
+ended. `record_outcome` notes how an appeal ended. Outcomes are audit entries (entity "appeal", id
+the reference): the audit log is append-only and hash-chained, which is what an outcome needs, and
+they need no table of their own. The audit log never holds a clear address: a note that names one
+is refused.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from scrapeguard.decisions import BLOCK, CHALLENGE, LOGIN, THROTTLE
+from scrapeguard.records import audit
+from scrapeguard.records.decisions import decisions_of
+from scrapeguard.records.errors import NotFound, RecordsError
+from scrapeguard.records.models import AuditEntry, DecisionRecord
+from scrapeguard.records.permissions import requires
+
+if TYPE_CHECKING:
+    from scrapeguard.records.users import Actor
+
+#: What a reference looks like (decisions.new_decision_id).
+REFERENCE = re.compile(r"sg-[0-9a-f]{12}")
+REFERENCE_EXAMPLE = "sg-1a2b3c4d5e6f"
+#: How an appeal can end.
+LIFTED, ALLOWLISTED, UPHELD, NO_ACTION = "penalty lifted", "allowlisted", "refusal upheld", "no action needed"
+OUTCOMES = (LIFTED, ALLOWLISTED, UPHELD, NO_ACTION)
+#: The audit entries of appeals.
+ENTITY, OUTCOME_ACTION = "appeal", "appeal.outcome"
+#: "What else that client did": the decisions about its actors this long before and after.
+AROUND = timedelta(hours=12)
+#: At most this many of them are shown (a busy shared address has many).
+MAX_AROUND = 200
+MAX_NOTE = 2000
+
+#: An action in words, as support reads it to the person.
+ACTION_WORDS = {
+    THROTTLE: "throttled (slowed down for a while)",
+    BLOCK: "blocked (access paused for a while)",
+    CHALLENGE: "asked to pass a challenge (a check that a person is there)",
+    LOGIN: "asked to log in to see more profiles",
+}
+#: The keys a decision is counted under, in words.
+KEY_WORDS = {"ip": "address", "net": "network", "account": "account", "session": "browser session",
+             "asn": "network operator", "fingerprint": "browser fingerprint"}
+#: Reasons that come from the engine, not from a detector.
+ENGINE_REASONS = {
+    "escalation": ("Repeat refusals", "turns throttling into a block when a client keeps going after "
+                                      "being slowed down."),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonInWords:
+    detector: str
+    #: The detector's name as a phrase ("Profile quotas").
+    title: str
+    #: What that control does, one sentence.
+    control: str
+    #: The reason's own sentence (the detector's detail).
+    detail: str
+    #: The key it is about (pseudonymised address, clear account), in words and as kept.
+    key: str
+    key_words: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """One decision row (a reference may be shown on several: each request refused under one
+    penalty carries the penalty's reference)."""
+
+    reference: str
+    at: datetime
+    action: str
+    action_words: str
+    enforced: bool
+    mode: str
+    route: str
+    path: str
+    subject: str | None
+    reasons: tuple[ReasonInWords, ...]
+    #: key name -> value as kept (ip and net pseudonymised, account clear).
+    keys: dict[str, str]
+    actors: tuple[str, ...]
+    campaign: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    reference: str
+    at: datetime
+    by: str
+    outcome: str
+    note: str
+    #: What was done in the guard's store with it, if anything (e.g. {"key": "ip:p-..", "until": ...}).
+    action: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Appeal:
+    reference: str
+    #: The decisions with this reference, oldest first.
+    refusals: tuple[Refusal, ...]
+    #: The actors they are about (pseudonymised addresses, clear accounts).
+    actors: tuple[str, ...]
+    #: The key names and values of the first refusal, in words: (name in words, kept value).
+    keys: tuple[tuple[str, str, str], ...]
+    #: Other decisions about the same actors within `AROUND` of the refusals, oldest first.
+    around: tuple[Refusal, ...]
+    #: Whether `around` was cut at MAX_AROUND.
+    around_cut: bool
+    outcomes: tuple[Outcome, ...]
+
+    @property
+    def first(self) -> Refusal:
+        return self.refusals[0]
+
+    @property
+    def last(self) -> Refusal:
+        return self.refusals[-1]
+
+
+def check_reference(reference: str) -> str:
+    """The reference as typed, trimmed and lower-cased; RecordsError if it is not one."""
+    cleaned = reference.strip().lower()
+    if not REFERENCE.fullmatch(cleaned):
+        raise RecordsError(f"{reference.strip()[:40]!r} is not a reference: a reference looks like "
+                           f"{REFERENCE_EXAMPLE} (sg- and 12 digits or letters a-f)")
+    return cleaned
+
+
+@lru_cache(maxsize=64)
+def detector_words(detector: str) -> tuple[str, str]:
+    """(title, what the control does) of a detector, in the words the regulator report uses
+    (`Detector.describe` under the built-in policy); engine reasons and unknown names get a phrase."""
+    from scrapeguard.controls import challenge_action
+    from scrapeguard.detectors import REGISTRY
+    from scrapeguard.policy.loading import default_policy
+
+    if detector in ENGINE_REASONS:
+        return ENGINE_REASONS[detector]
+    if detector in REGISTRY:
+        described = REGISTRY[detector].describe(default_policy())
+        return described.title, described.limits
+    if detector == "challenge":
+        described = challenge_action(default_policy())
+        return described.title, described.limits
+    return detector.replace("_", " ").strip().capitalize() or "Unknown", ""
+
+
+def key_words(key: str) -> str:
+    """"ip:p-3f9a.." -> "address p-3f9a.. (pseudonymised)"; "account:42" -> "account 42"."""
+    name, sep, value = key.partition(":")
+    if not sep:
+        return key
+    if name == "campaign":
+        return f"campaign {value}"
+    words = KEY_WORDS.get(name, name)
+    if value.startswith("p-"):
+        return f"{words} {value} (pseudonymised)"
+    return f"{words} {value}"
+
+
+def _reason(raw: Any) -> ReasonInWords:
+    data = raw if isinstance(raw, dict) else {}
+    detector = str(data.get("detector") or "")
+    title, control = detector_words(detector)
+    key = str(data.get("key") or "")
+    try:
+        score = float(data.get("score") or 0.0)
+    except (TypeError, ValueError):
+        score = 0.0
+    return ReasonInWords(detector, title, control, str(data.get("detail") or ""), key,
+                         key_words(key) if key else "", score)
+
+
+def refusal_of(row: DecisionRecord) -> Refusal:
+    """A decision row in words."""
+    mode = ("enforced: the request was refused" if row.enforced
+            else "observe mode: decided and logged, but the request was served")
+    return Refusal(row.decision_id, row.at, row.action, ACTION_WORDS.get(row.action, row.action),
+                   row.enforced, mode, row.route, row.path, row.subject,
+                   tuple(_reason(r) for r in row.reasons or ()),
+                   {str(k): str(v) for k, v in (row.keys or {}).items()},
+                   tuple(str(a) for a in row.actors or ()), row.campaign)
+
+
+@requires("appeal.resolve")
+def look_up(session: Session, by: Actor, reference: str) -> Appeal:
+    """Everything support needs to answer an appeal of `reference`. RecordsError for a malformed
+    reference, NotFound when the records hold no decision with it."""
+    reference = check_reference(reference)
+    rows = list(session.execute(select(DecisionRecord).where(DecisionRecord.decision_id == reference)
+                                .order_by(DecisionRecord.at, DecisionRecord.id)).scalars())
+    if not rows:
+        raise NotFound(f"no refusal with the reference {reference} in the records (it may be older than "
+                       "the records keep, or mistyped: a reference looks like "
+                       f"{REFERENCE_EXAMPLE})")
+    refusals = tuple(refusal_of(r) for r in rows)
+    actors = tuple(dict.fromkeys(a for r in refusals for a in r.actors))
+    first = refusals[0]
+    keys = tuple((KEY_WORDS.get(name, name), name, value) for name, value in first.keys.items())
+    own = {r.id for r in rows}
+    start, end = rows[0].at - AROUND, rows[-1].at + AROUND
+    nearby = [r for r in decisions_of(session, set(actors), between=(start, end), limit=MAX_AROUND + 1)
+              if r.id not in own] if actors else []
+    return Appeal(reference, refusals, actors, keys, tuple(refusal_of(r) for r in nearby[:MAX_AROUND]),
+                  len(nearby) > MAX_AROUND, tuple(outcomes_of(session, reference)))
+
+
+def _outcome(entry: AuditEntry) -> Outcome:
+    try:
+        details = json.loads(entry.details)
+    except json.JSONDecodeError:
+        details = {}
+    if not isinstance(details, dict):
+        details = {}
+    action = details.get("action")
+    return Outcome(entry.entity_id, entry.at, entry.actor, str(details.get("outcome", "")),
+                   str(details.get("note", "")), action if isinstance(action, dict) else {})
+
+
+def outcomes_of(session: Session, reference: str) -> list[Outcome]:
+    """How earlier appeals of `reference` ended, oldest first."""
+    return [_outcome(e) for e in audit.entries_for(session, ENTITY, reference) if e.action == OUTCOME_ACTION]
+
+
+@requires("appeal.resolve")
+def latest_outcomes(session: Session, by: Actor, limit: int = 20) -> list[Outcome]:
+    """The latest outcomes of all appeals, newest first."""
+    entries = session.execute(select(AuditEntry).where(AuditEntry.entity == ENTITY,
+                                                       AuditEntry.action == OUTCOME_ACTION)
+                              .order_by(AuditEntry.seq.desc()).limit(limit)).scalars()
+    return [_outcome(e) for e in entries]
+
+
+_ADDRESS_LIKE = re.compile(r"[0-9A-Fa-f:.]*[.:][0-9A-Fa-f:./]*")
+
+
+def clear_addresses_in(text: str) -> list[str]:
+    """The IP addresses or networks written in `text` (a note must not carry them into the audit log)."""
+    found = []
+    for token in _ADDRESS_LIKE.findall(text):
+        for candidate in dict.fromkeys((token, token.rstrip("."), token.rstrip(".:"))):
+            if _is_address(candidate):
+                found.append(candidate)
+                break
+    return found
+
+
+def _is_address(text: str) -> bool:
+    try:
+        if "/" in text:
+            ipaddress.ip_network(text, strict=False)
+        else:
+            ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def check_note(note: str) -> str:
+    note = note.strip()
+    if len(note) > MAX_NOTE:
+        raise RecordsError(f"a note has at most {MAX_NOTE} characters")
+    addresses = clear_addresses_in(note)
+    if addresses:
+        raise RecordsError(f"the note names an address ({addresses[0]}): the audit log keeps no clear "
+                           "address; refer to it by the reference or its pseudonym instead")
+    return note
+
+
+def _require_decision(session: Session, reference: str) -> None:
+    found = session.execute(select(DecisionRecord.id).where(DecisionRecord.decision_id == reference)
+                            .limit(1)).first()
+    if found is None:
+        raise NotFound(f"no refusal with the reference {reference} in the records")
+
+
+def add_outcome(session: Session, by: Actor, reference: str, outcome: str, note: str,
+                action: dict[str, Any] | None = None, at: datetime | None = None) -> None:
+    """`record_outcome` without the permission check, for the records functions that resolve an
+    appeal and check it themselves."""
+    reference = check_reference(reference)
+    if outcome not in OUTCOMES:
+        raise RecordsError(f"{outcome!r} is not an outcome ({', '.join(OUTCOMES)})")
+    note = check_note(note)
+    _require_decision(session, reference)
+    details: dict[str, Any] = {"outcome": outcome, "note": note}
+    if action:
+        details["action"] = action
+    audit.record(session, by.name, OUTCOME_ACTION, ENTITY, reference, details, at=at)
+
+
+@requires("appeal.resolve")
+def record_outcome(session: Session, by: Actor, reference: str, outcome: str, note: str,
+                   at: datetime | None = None) -> None:
+    """Note how the appeal of `reference` ended (one of OUTCOMES), audited."""
+    add_outcome(session, by, reference, outcome, note, at=at)
