@@ -292,7 +292,7 @@ def _require_decision(session: Session, reference: str) -> None:
         raise NotFound(f"no refusal with the reference {reference} in the records")
 
 
-def add_outcome(session: Session, by: Actor, reference: str, outcome: str, note: str,
+def _add_outcome(session: Session, by: Actor, reference: str, outcome: str, note: str,
                 action: dict[str, Any] | None = None, at: datetime | None = None) -> None:
     """`record_outcome` without the permission check, for the records functions that resolve an
     appeal and check it themselves."""
@@ -311,4 +311,4 @@ def add_outcome(session: Session, by: Actor, reference: str, outcome: str, note:
 def record_outcome(session: Session, by: Actor, reference: str, outcome: str, note: str,
                    at: datetime | None = None) -> None:
     """Note how the appeal of `reference` ended (one of OUTCOMES), audited."""
-    add_outcome(session, by, reference, outcome, note, at=at)
+    _add_outcome(session, by, reference, outcome, note, at=at)
