@@ -16,7 +16,7 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -24,14 +24,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scrapeguard.decisions import BLOCK, CHALLENGE, LOGIN, THROTTLE
+from scrapeguard.events import network_of
 from scrapeguard.records import audit
 from scrapeguard.records.decisions import decisions_of
 from scrapeguard.records.errors import NotFound, RecordsError
 from scrapeguard.records.models import AuditEntry, DecisionRecord
 from scrapeguard.records.permissions import requires
+from scrapeguard.records.privacy import ADDRESS_KEYS, Pseudonymiser
 
 if TYPE_CHECKING:
     from scrapeguard.records.users import Actor
+    from scrapeguard.stores.base import StateStore
 
 #: What a reference looks like (decisions.new_decision_id).
 REFERENCE = re.compile(r"sg-[0-9a-f]{12}")
@@ -46,6 +49,9 @@ AROUND = timedelta(hours=12)
 #: At most this many of them are shown (a busy shared address has many).
 MAX_AROUND = 200
 MAX_NOTE = 2000
+#: The keys the guard holds penalties and pardons against (engine.PENALTY_KEYS and the network).
+STORE_KEYS = ("ip", "net", "account", "session")
+NOT_CONNECTED = "the console is not connected to the guard's store (--store)"
 
 #: An action in words, as support reads it to the person.
 ACTION_WORDS = {
@@ -312,3 +318,142 @@ def record_outcome(session: Session, by: Actor, reference: str, outcome: str, no
                    at: datetime | None = None) -> None:
     """Note how the appeal of `reference` ended (one of OUTCOMES), audited."""
     _add_outcome(session, by, reference, outcome, note, at=at)
+
+
+# -- acting on an appeal in the guard's store (records/actor_actions.py does the store's part) ------
+
+
+@dataclass(frozen=True, slots=True)
+class KeyState:
+    """What the guard's store holds now against one key of an appeal."""
+
+    #: The key as the records keep it ("ip:p-..", "account:42").
+    actor: str
+    words: str
+    #: The penalty's action and end, if one is in force.
+    penalty: str | None
+    penalty_until: datetime | None
+    #: The end of the key's allowlisting (pardon), if one is in force.
+    pardon_until: datetime | None
+
+
+def _pseudonymiser(session: Session) -> Pseudonymiser:
+    return Pseudonymiser(audit.record_keys(session).pseudonym)
+
+
+def appeal_keys(appeal: Appeal) -> list[str]:
+    """Every key of the appeal's refusals the guard may hold a penalty or a pardon against, as the
+    records keep them: address, network, account and browser session."""
+    keys: dict[str, None] = {}
+    for refusal in appeal.refusals:
+        for name in STORE_KEYS:
+            if name in refusal.keys:
+                value = refusal.keys[name]
+                keys[f"{name}:{value}"] = None
+    return list(keys)
+
+
+def _clear(session: Session, store: StateStore | None, appeal: Appeal, now: float) -> dict[str, str]:
+    if store is None:
+        raise RecordsError(NOT_CONNECTED)
+    from scrapeguard.records import actor_actions
+
+    pseudonymiser = _pseudonymiser(session)
+    found = actor_actions.clear_keys(store, pseudonymiser, appeal_keys(appeal), now)
+    for actor in appeal_keys(appeal):  # keys that are not addresses are clear in the store too
+        if actor.partition(":")[0] not in ADDRESS_KEYS:
+            found.setdefault(actor, actor)
+    return found
+
+
+@requires("appeal.resolve")
+def store_state(session: Session, by: Actor, store: StateStore | None, appeal: Appeal,
+                now: float) -> list[KeyState] | None:
+    """The penalties and pardons in force now against the appeal's keys (None: no store connected)."""
+    if store is None:
+        return None
+    clear = _clear(session, store, appeal, now)
+    penalties = {p.key: p for p in store.penalties(now)}
+    pardons = dict(store.pardons(now))
+    states = []
+    for actor in appeal_keys(appeal):
+        key = clear.get(actor)
+        penalty = penalties.get(key) if key else None
+        pardon = pardons.get(key) if key else None
+        states.append(KeyState(actor, key_words(actor), penalty.action if penalty else None,
+                               datetime.fromtimestamp(penalty.until, UTC) if penalty else None,
+                               datetime.fromtimestamp(pardon, UTC) if pardon else None))
+    return states
+
+
+@requires("appeal.resolve")
+def lift_penalties(session: Session, by: Actor, store: StateStore | None, reference: str, note: str,
+                   now: float, only: str | None = None) -> list[str]:
+    """Lift the penalties the guard holds against the keys of the appeal of `reference` (every one,
+    or `only` that key, as the records keep it: one of the appeal's keys), and record the outcome
+    "penalty lifted". Returns the keys lifted, as the records keep them. RecordsError when none is
+    in force."""
+    from scrapeguard.records import actor_actions
+
+    note = check_note(note)
+    appeal = look_up(session, by, reference)
+    keys = appeal_keys(appeal)
+    if only is not None and only not in keys:
+        raise RecordsError(f"{only!r} is not a key of the refusal {appeal.reference} "
+                           f"({', '.join(keys)})")
+    clear = _clear(session, store, appeal, now)
+    assert store is not None
+    lifted = []
+    for actor in [only] if only is not None else keys:
+        key = clear.get(actor)
+        if key is not None and actor_actions.lift(session, by, store, key, note, now) is not None:
+            lifted.append(actor)
+    if not lifted:
+        raise RecordsError(f"the guard holds no penalty against the keys of {appeal.reference} now "
+                           "(it may have ended): nothing to lift")
+    _add_outcome(session, by, appeal.reference, LIFTED, note, {"lifted": lifted},
+                 at=datetime.fromtimestamp(now, UTC))
+    return lifted
+
+
+@requires("appeal.resolve")
+def allowlist_client(session: Session, by: Actor, store: StateStore | None, reference: str, which: str,
+                     until: float, note: str, now: float) -> tuple[str, datetime]:
+    """Allowlist the account ("account") or the network ("net") of the appeal of `reference` in the
+    guard until `until`, and record the outcome "allowlisted". The network is named to the store
+    by its clear value, which the records do not keep: it is found from the address the guard
+    holds a penalty or pardon against (checked against the network's pseudonym), so it can be
+    allowlisted only while the guard still knows the address. Returns (key as kept, until)."""
+    from scrapeguard.records import actor_actions
+
+    if which not in ("account", "net"):
+        raise RecordsError(f"{which!r}: only the account or the network (net) is allowlisted")
+    note = check_note(note)
+    appeal = look_up(session, by, reference)
+    keys = appeal.first.keys
+    if which not in keys:
+        raise RecordsError(f"the refusal {appeal.reference} names no {KEY_WORDS[which]}")
+    actor = f"{which}:{keys[which]}"
+    clear = _clear(session, store, appeal, now)
+    assert store is not None
+    key = actor if which == "account" else _clear_network(session, appeal, clear, actor)
+    ends = datetime.fromtimestamp(until, UTC)
+    actor_actions.allowlist(session, by, store, key, ends, note, now)
+    _add_outcome(session, by, appeal.reference, ALLOWLISTED, note, {"key": actor, "until": ends.isoformat()},
+                 at=datetime.fromtimestamp(now, UTC))
+    return actor, ends
+
+
+def _clear_network(session: Session, appeal: Appeal, clear: dict[str, str], actor: str) -> str:
+    if actor in clear:
+        return clear[actor]
+    pseudonymiser = _pseudonymiser(session)
+    for kept in appeal_keys(appeal):
+        address = clear.get(kept, "")
+        if kept.startswith("ip:") and address.startswith("ip:"):
+            network = network_of(address.partition(":")[2])
+            if network and pseudonymiser.key("net", network) == actor:
+                return f"net:{network}"
+    raise RecordsError("the guard no longer holds anything against this address, so its network cannot "
+                       "be named (the records keep it pseudonymised only): allowlist the account, or "
+                       "ask an analyst to allowlist the network from the Actors page")
