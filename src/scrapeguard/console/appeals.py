@@ -7,18 +7,19 @@ network for a while, records how the appeal ended. Every rule is the records lay
 from __future__ import annotations
 
 from contextlib import suppress
+from datetime import timedelta
 from urllib.parse import quote
 
 from starlette.responses import Response
 
 from scrapeguard.console.web import Page, PageError, Routes
-from scrapeguard.records import appeals
+from scrapeguard.records import actor_actions, appeals
 from scrapeguard.records.errors import RecordsError
 
 routes = Routes()
 
 #: The allowlist's longest time (the records refuse more, too).
-MAX_ALLOWLIST_DAYS = 90
+MAX_ALLOWLIST_DAYS = actor_actions.MAX_DAYS
 UNITS = {"hours": 3600.0, "days": 86400.0}
 
 
@@ -45,7 +46,8 @@ async def appeals_home(page: Page) -> Response:
 async def appeal(page: Page) -> Response:
     with page.records() as session:
         found = appeals.look_up(session, page.actor, page.param("reference"))
-        state = appeals.store_state(session, page.actor, page.console.settings.store, found, page.now)
+        state = appeals.store_state(session, page.actor, page.console.settings.store, found,
+                                    page.now_datetime)
     return page.render("appeal.html", appeal=found, state=state, outcomes=appeals.OUTCOMES,
                        max_days=MAX_ALLOWLIST_DAYS, store_connected=page.console.settings.store is not None)
 
@@ -61,7 +63,7 @@ async def lift(page: Page) -> Response:
     only = await page.field("key", required=False) or None
     with page.records() as session:
         lifted = appeals.lift_penalties(session, page.actor, page.console.settings.store, reference, note,
-                                        page.now, only=only)
+                                        page.now_datetime, only=only)
     what = ", ".join(appeals.key_words(p) for p in lifted)
     return page.redirect(_page_of(reference), f"Penalty lifted ({what}); outcome recorded: "
                                               f"{appeals.LIFTED}.")
@@ -85,7 +87,8 @@ async def allowlist(page: Page) -> Response:
     note = await _note(page)
     with page.records() as session:
         key, until = appeals.allowlist_client(session, page.actor, page.console.settings.store, reference,
-                                              which, page.now + seconds, note, page.now)
+                                              which, page.now_datetime + timedelta(seconds=seconds), note,
+                                              page.now_datetime)
     return page.redirect(_page_of(reference), f"Allowlisted the {appeals.key_words(key)} until "
                                               f"{until:%Y-%m-%d %H:%M} UTC; outcome recorded: "
                                               f"{appeals.ALLOWLISTED}.")

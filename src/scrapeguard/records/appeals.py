@@ -25,12 +25,11 @@ from sqlalchemy.orm import Session
 
 from scrapeguard.decisions import BLOCK, CHALLENGE, LOGIN, THROTTLE
 from scrapeguard.events import network_of
-from scrapeguard.records import audit
+from scrapeguard.records import actor_actions, audit
 from scrapeguard.records.decisions import decisions_of
 from scrapeguard.records.errors import NotFound, RecordsError
 from scrapeguard.records.models import AuditEntry, DecisionRecord
 from scrapeguard.records.permissions import requires
-from scrapeguard.records.privacy import ADDRESS_KEYS, Pseudonymiser
 
 if TYPE_CHECKING:
     from scrapeguard.records.users import Actor
@@ -49,9 +48,6 @@ AROUND = timedelta(hours=12)
 #: At most this many of them are shown (a busy shared address has many).
 MAX_AROUND = 200
 MAX_NOTE = 2000
-#: The keys the guard holds penalties and pardons against (engine.PENALTY_KEYS and the network).
-STORE_KEYS = ("ip", "net", "account", "session")
-NOT_CONNECTED = "the console is not connected to the guard's store (--store)"
 
 #: An action in words, as support reads it to the person.
 ACTION_WORDS = {
@@ -280,10 +276,13 @@ def _is_address(text: str) -> bool:
     return True
 
 
-def check_note(note: str) -> str:
+def check_note(session: Session, note: str) -> str:
+    """A note as the audit log keeps it: addresses pseudonymised (`actor_actions.scrub`, as every
+    note of the console); a network or an address left clear after that is refused."""
     note = note.strip()
     if len(note) > MAX_NOTE:
         raise RecordsError(f"a note has at most {MAX_NOTE} characters")
+    note = actor_actions.scrub(note, actor_actions.pseudonymiser_of(session))
     addresses = clear_addresses_in(note)
     if addresses:
         raise RecordsError(f"the note names an address ({addresses[0]}): the audit log keeps no clear "
@@ -305,7 +304,7 @@ def _add_outcome(session: Session, by: Actor, reference: str, outcome: str, note
     reference = check_reference(reference)
     if outcome not in OUTCOMES:
         raise RecordsError(f"{outcome!r} is not an outcome ({', '.join(OUTCOMES)})")
-    note = check_note(note)
+    note = check_note(session, note)
     _require_decision(session, reference)
     details: dict[str, Any] = {"outcome": outcome, "note": note}
     if action:
@@ -337,44 +336,32 @@ class KeyState:
     pardon_until: datetime | None
 
 
-def _pseudonymiser(session: Session) -> Pseudonymiser:
-    return Pseudonymiser(audit.record_keys(session).pseudonym)
-
-
 def appeal_keys(appeal: Appeal) -> list[str]:
-    """Every key of the appeal's refusals the guard may hold a penalty or a pardon against, as the
-    records keep them: address, network, account and browser session."""
+    """The keys of the appeal's refusals the team may act on in the guard's store (address, network,
+    account: `actor_actions.ACTIONABLE`), as the records keep them."""
     keys: dict[str, None] = {}
     for refusal in appeal.refusals:
-        for name in STORE_KEYS:
+        for name in actor_actions.ACTIONABLE:
             if name in refusal.keys:
-                value = refusal.keys[name]
-                keys[f"{name}:{value}"] = None
+                keys[f"{name}:{refusal.keys[name]}"] = None
     return list(keys)
 
 
-def _clear(session: Session, store: StateStore | None, appeal: Appeal, now: float) -> dict[str, str]:
-    if store is None:
-        raise RecordsError(NOT_CONNECTED)
-    from scrapeguard.records import actor_actions
-
-    pseudonymiser = _pseudonymiser(session)
-    found = actor_actions.clear_keys(store, pseudonymiser, appeal_keys(appeal), now)
-    for actor in appeal_keys(appeal):  # keys that are not addresses are clear in the store too
-        if actor.partition(":")[0] not in ADDRESS_KEYS:
-            found.setdefault(actor, actor)
-    return found
+def _clear(session: Session, store: StateStore | None, appeal: Appeal, now: datetime) -> dict[str, str]:
+    """{key as kept: clear store key} for the appeal's keys the store holds something about."""
+    return actor_actions.clear_keys(store, actor_actions.pseudonymiser_of(session), appeal_keys(appeal), now)
 
 
 @requires("appeal.resolve")
 def store_state(session: Session, by: Actor, store: StateStore | None, appeal: Appeal,
-                now: float) -> list[KeyState] | None:
+                now: datetime) -> list[KeyState] | None:
     """The penalties and pardons in force now against the appeal's keys (None: no store connected)."""
     if store is None:
         return None
     clear = _clear(session, store, appeal, now)
-    penalties = {p.key: p for p in store.penalties(now)}
-    pardons = dict(store.pardons(now))
+    ts = now.timestamp()
+    penalties = {p.key: p for p in store.penalties(ts)}
+    pardons = dict(store.pardons(ts))
     states = []
     for actor in appeal_keys(appeal):
         key = clear.get(actor)
@@ -388,66 +375,60 @@ def store_state(session: Session, by: Actor, store: StateStore | None, appeal: A
 
 @requires("appeal.resolve")
 def lift_penalties(session: Session, by: Actor, store: StateStore | None, reference: str, note: str,
-                   now: float, only: str | None = None) -> list[str]:
+                   now: datetime, only: str | None = None) -> list[str]:
     """Lift the penalties the guard holds against the keys of the appeal of `reference` (every one,
     or `only` that key, as the records keep it: one of the appeal's keys), and record the outcome
     "penalty lifted". Returns the keys lifted, as the records keep them. RecordsError when none is
     in force."""
-    from scrapeguard.records import actor_actions
-
-    note = check_note(note)
+    note = check_note(session, note)
     appeal = look_up(session, by, reference)
     keys = appeal_keys(appeal)
     if only is not None and only not in keys:
-        raise RecordsError(f"{only!r} is not a key of the refusal {appeal.reference} "
-                           f"({', '.join(keys)})")
+        raise RecordsError(f"{only!r} is not a key of the refusal {appeal.reference} ({', '.join(keys)})")
     clear = _clear(session, store, appeal, now)
-    assert store is not None
+    ts = now.timestamp()
+    held = {p.key for p in store.penalties(ts)} if store is not None else set()
     lifted = []
     for actor in [only] if only is not None else keys:
         key = clear.get(actor)
-        if key is not None and actor_actions.lift(session, by, store, key, note, now) is not None:
+        if key in held and actor_actions.lift(session, by, store, key, note, now) is not None:
             lifted.append(actor)
     if not lifted:
-        raise RecordsError(f"the guard holds no penalty against the keys of {appeal.reference} now "
-                           "(it may have ended): nothing to lift")
-    _add_outcome(session, by, appeal.reference, LIFTED, note, {"lifted": lifted},
-                 at=datetime.fromtimestamp(now, UTC))
+        raise RecordsError(f"the guard holds no penalty against {key_words(only) if only else 'the keys'} "
+                           f"of {appeal.reference} now (it may have ended): nothing to lift")
+    _add_outcome(session, by, appeal.reference, LIFTED, note, {"lifted": lifted}, at=now)
     return lifted
 
 
 @requires("appeal.resolve")
 def allowlist_client(session: Session, by: Actor, store: StateStore | None, reference: str, which: str,
-                     until: float, note: str, now: float) -> tuple[str, datetime]:
+                     until: datetime, note: str, now: datetime) -> tuple[str, datetime]:
     """Allowlist the account ("account") or the network ("net") of the appeal of `reference` in the
-    guard until `until`, and record the outcome "allowlisted". The network is named to the store
-    by its clear value, which the records do not keep: it is found from the address the guard
-    holds a penalty or pardon against (checked against the network's pseudonym), so it can be
-    allowlisted only while the guard still knows the address. Returns (key as kept, until)."""
-    from scrapeguard.records import actor_actions
-
+    guard until `until` (`actor_actions.allowlist`: at most 90 days, with a note), and record the
+    outcome "allowlisted". The store needs the network's clear value, which the records do not keep:
+    it is found from the address the guard holds a penalty or pardon against (checked against the
+    network's pseudonym), so a network is allowlisted from here only while the guard still knows the
+    address. Returns (key as kept, until)."""
     if which not in ("account", "net"):
         raise RecordsError(f"{which!r}: only the account or the network (net) is allowlisted")
-    note = check_note(note)
+    note = check_note(session, note)
     appeal = look_up(session, by, reference)
     keys = appeal.first.keys
     if which not in keys:
         raise RecordsError(f"the refusal {appeal.reference} names no {KEY_WORDS[which]}")
     actor = f"{which}:{keys[which]}"
     clear = _clear(session, store, appeal, now)
-    assert store is not None
     key = actor if which == "account" else _clear_network(session, appeal, clear, actor)
-    ends = datetime.fromtimestamp(until, UTC)
-    actor_actions.allowlist(session, by, store, key, ends, note, now)
-    _add_outcome(session, by, appeal.reference, ALLOWLISTED, note, {"key": actor, "until": ends.isoformat()},
-                 at=datetime.fromtimestamp(now, UTC))
-    return actor, ends
+    actor_actions.allowlist(session, by, store, key, until, note, now)
+    _add_outcome(session, by, appeal.reference, ALLOWLISTED, note,
+                 {"key": actor, "until": until.astimezone(UTC).isoformat()}, at=now)
+    return actor, until
 
 
 def _clear_network(session: Session, appeal: Appeal, clear: dict[str, str], actor: str) -> str:
     if actor in clear:
         return clear[actor]
-    pseudonymiser = _pseudonymiser(session)
+    pseudonymiser = actor_actions.pseudonymiser_of(session)
     for kept in appeal_keys(appeal):
         address = clear.get(kept, "")
         if kept.startswith("ip:") and address.startswith("ip:"):
@@ -455,5 +436,5 @@ def _clear_network(session: Session, appeal: Appeal, clear: dict[str, str], acto
             if network and pseudonymiser.key("net", network) == actor:
                 return f"net:{network}"
     raise RecordsError("the guard no longer holds anything against this address, so its network cannot "
-                       "be named (the records keep it pseudonymised only): allowlist the account, or "
-                       "ask an analyst to allowlist the network from the Actors page")
+                       "be named (the records keep it pseudonymised only): allowlist the account, or an "
+                       "analyst allowlists the network from the Actors page")
