@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -16,6 +16,7 @@ from scrapeguard.records.errors import NotFound, PermissionDenied, RecordsError
 from scrapeguard.records.models import AuditEntry
 from scrapeguard.records.privacy import Pseudonymiser
 from scrapeguard.records.users import Actor
+from scrapeguard.stores.memory import MemoryStore
 
 SUE = Actor("sue", "support")
 ANA = Actor("ana", "analyst")
@@ -151,3 +152,61 @@ def test_times_and_versions_in_a_note_are_not_mistaken_for_addresses() -> None:
     note = "called at 14:30, v1.2 of the app, ratio 3.5, see sg-1a2b3c4d5e6f"
     assert appeals.clear_addresses_in(note) == []
     assert appeals.clear_addresses_in("from 10.0.0.1 and ::1") == ["10.0.0.1", "::1"]
+
+
+def test_lifting_and_allowlisting_act_on_the_appeals_own_keys_and_record_outcomes(
+        db: Database) -> None:
+    with db.session() as s:
+        ps = Pseudonymiser(db.record_keys(s).pseudonym)
+    store(db, ps, [refusal(REF, T0)])
+    guard = MemoryStore(1000, 1000)
+    now = datetime.fromtimestamp(T0 + 60, UTC)
+    reasons = (("profile_quota", "account:42", 0.6, "over", "{}"),)
+    guard.hold(T0, "account:42", "throttle", T0 + 600, REF, reasons)
+    guard.hold(T0, f"ip:{OFFICE}", "block", T0 + 3600, "sg-0000000000b1", reasons)
+    guard.hold(T0, "ip:198.51.100.9", "block", T0 + 3600, "sg-0000000000b3", reasons)  # someone else
+    with db.session() as s:
+        appeal = appeals.look_up(s, SUE, REF)
+        found = appeals.store_state(s, SUE, guard, appeal, now) or []
+        state = {k.actor: (k.penalty, k.pardon_until) for k in found}
+    ip, net = ps.key("ip", OFFICE), ps.key("net", "203.0.113.0/24")
+    assert state == {ip: ("block", None), net: (None, None), "account:42": ("throttle", None)}
+    with db.session() as s, pytest.raises(RecordsError, match="is not a key of the refusal"):
+        appeals.lift_penalties(s, SUE, guard, REF, "", now, only="ip:p-0000")
+    with db.session() as s:
+        assert appeals.lift_penalties(s, SUE, guard, REF, "shared office", now) == [ip, "account:42"]
+    assert [p.key for p in guard.penalties(T0 + 60)] == ["ip:198.51.100.9"]
+    with db.session() as s, pytest.raises(RecordsError, match="nothing to lift"):
+        appeals.lift_penalties(s, SUE, guard, REF, "", now)
+    until = now + timedelta(days=7)
+    with db.session() as s:
+        assert appeals.allowlist_client(s, SUE, guard, REF, "account", until, "recruiter", now) == \
+            ("account:42", until)
+    # the network is named by the address the store holds something about: nothing since the lift
+    with db.session() as s, pytest.raises(RecordsError, match="its network cannot be named"):
+        appeals.allowlist_client(s, SUE, guard, REF, "net", until, "office", now)
+    guard.pardon(T0, f"ip:{OFFICE}", T0 + 60 * 60)
+    with db.session() as s:
+        appeals.allowlist_client(s, SUE, guard, REF, "net", until, "office", now)
+    assert dict(guard.pardons(T0 + 60)) == {"account:42": until.timestamp(), f"ip:{OFFICE}": T0 + 3600,
+                                           "net:203.0.113.0/24": until.timestamp()}
+    with db.session() as s, pytest.raises(RecordsError, match="at most 90 days"):
+        appeals.allowlist_client(s, SUE, guard, REF, "account", now + timedelta(days=91), "long", now)
+    with db.session() as s, pytest.raises(PermissionDenied):
+        appeals.lift_penalties(s, VIC, guard, REF, "", now)
+    with db.session() as s:
+        assert [o.outcome for o in appeals.outcomes_of(s, REF)] == [appeals.LIFTED, appeals.ALLOWLISTED,
+                                                                    appeals.ALLOWLISTED]
+        assert appeals.outcomes_of(s, REF)[0].action == {"lifted": [ip, "account:42"]}
+        texts = [f"{e.entity_id} {e.details}" for e in s.execute(select(AuditEntry)).scalars()]
+    assert texts and not any("203.0.113" in t or "198.51.100" in t for t in texts)
+
+
+def test_without_a_store_the_state_is_unknown_and_nothing_is_lifted(db: Database,
+                                                                     pseudonymiser: Pseudonymiser) -> None:
+    store(db, pseudonymiser, [refusal(REF, T0)])
+    now = datetime.fromtimestamp(T0, UTC)
+    with db.session() as s:
+        assert appeals.store_state(s, SUE, None, appeals.look_up(s, SUE, REF), now) is None
+        with pytest.raises(RecordsError, match="not connected to the guard's store"):
+            appeals.lift_penalties(s, SUE, None, REF, "", now)
