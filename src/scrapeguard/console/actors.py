@@ -27,7 +27,7 @@ routes = Routes()
 #: The window of "current" top actors and campaigns.
 RECENT = timedelta(hours=24)
 #: Refusals shown on an actor's timeline (the latest).
-TIMELINE = 300
+TIMELINE = 100
 #: Block lengths offered (minutes) and allowlisting units.
 BLOCK_CHOICES = ((60, "1 hour"), (24 * 60, "1 day"), (7 * 24 * 60, "7 days"), (30 * 24 * 60, "30 days"))
 UNITS = {"hours": 3600, "days": 86400}
