@@ -13,13 +13,15 @@ from scrapeguard.engine import Engine
 from scrapeguard.events import Event
 from scrapeguard.policy import default_policy
 from scrapeguard.records import actor_actions as aa
-from scrapeguard.records import audit
+from scrapeguard.records import audit, incidents
 from scrapeguard.records.db import Database
 from scrapeguard.records.errors import PermissionDenied, RecordsError
 from scrapeguard.records.models import AuditEntry
 from scrapeguard.records.users import Actor
 from scrapeguard.routes import RouteMap
 from scrapeguard.stores import MemoryStore
+
+from .helpers import ROOT, T0, exposure, refusal, seed  # type: ignore[import-not-found]
 
 ANALYST = Actor("ana", "analyst")
 SUPPORT = Actor("sue", "support")
@@ -191,3 +193,24 @@ def test_a_long_account_key_is_audited_under_a_bounded_id(db: Database) -> None:
         assert [n.note for n in aa.notes_of(s, account)] == ["long"]
         assert aa.notes_of(s, "account:" + "x" * 249) == []
     assert all(len(aa.entity_id(a)) <= 100 for a in (account, "account:1"))
+
+
+def test_top_actors_and_campaigns_of_the_last_hours(db: Database) -> None:
+    seed(db, [refusal("ip:p-aaaa", n, T0 + n, campaign="campaign:c1") for n in range(5)]
+         + [refusal("ip:p-bbbb", 100 + n, T0 + n) for n in range(3)]
+         + [refusal("ip:p-cccc", 200, T0 - 2 * 86400)]  # two days earlier
+         + exposure("ip:p-aaaa", range(1, 8)))
+    with db.session() as s:
+        incident = incidents.open_incident(s, ROOT, "sweep", {"ip:p-bbbb"})
+    since = datetime.fromtimestamp(T0, UTC) - timedelta(hours=24)
+    with db.session() as s:
+        top = aa.top_actors(s, since)
+        assert [(a.actor, a.refusals, a.members, a.campaign) for a in top] == [
+            ("ip:p-aaaa", 5, 7, "campaign:c1"), ("ip:p-bbbb", 3, 0, None)]
+        assert (top[1].incident_id, top[1].incident_state) == (incident.id, "detected")
+        assert [a.actor for a in aa.top_actors(s, since, limit=1)] == ["ip:p-aaaa"]
+        everything = since - timedelta(days=3)
+        assert [a.actor for a in aa.top_actors(s, everything, campaign="campaign:c1")] == ["ip:p-aaaa"]
+        [campaign] = aa.campaigns_since(s, since)
+        assert (campaign.campaign, campaign.refusals, campaign.actors) == ("campaign:c1", 5, 1)
+        assert aa.campaigns_since(s, since + timedelta(days=2)) == []

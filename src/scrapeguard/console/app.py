@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 AREAS = (
     "scrapeguard.console.dashboard",
     "scrapeguard.console.appeals",
+    "scrapeguard.console.actors",
 )
 
 

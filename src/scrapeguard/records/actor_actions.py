@@ -19,11 +19,14 @@ from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from scrapeguard.decisions import BLOCK, new_decision_id
 from scrapeguard.records import audit
 from scrapeguard.records.errors import RecordsError
+from scrapeguard.records.exposure import distinct_members
+from scrapeguard.records.models import DecisionActor, DecisionRecord, IncidentActor, IncidentRecord
 from scrapeguard.records.permissions import requires
 from scrapeguard.records.privacy import ADDRESS_KEYS, Pseudonymiser
 from scrapeguard.stores.base import Penalty, StateStore, StoreUnavailable
@@ -293,3 +296,95 @@ def resolve_key(store: StateStore | None, pseudonymiser: Pseudonymiser, actor: s
         raise RecordsError(f"the store holds nothing about {actor}, so its address is not known here: "
                            "type the address (it is checked against the pseudonym)")
     return clear
+
+
+# -- queries for the console's Actors pages -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ActorSummary:
+    """One actor of the last hours: its refusals, the members it reached, its campaign and incident."""
+
+    actor: str
+    refusals: int
+    last_at: datetime
+    members: int
+    campaign: str | None
+    incident_id: int | None
+    incident_state: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSummary:
+    campaign: str
+    refusals: int
+    actors: int
+    last_at: datetime
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def incidents_of(session: Session, actors: Iterable[str]) -> dict[str, tuple[int, str]]:
+    """{actor: (incident id, state)} of the latest incident naming each actor."""
+    names = sorted(set(actors))
+    if not names:
+        return {}
+    rows = session.execute(
+        select(IncidentActor.actor, IncidentRecord.id, IncidentRecord.state)
+        .join(IncidentRecord, IncidentRecord.id == IncidentActor.incident_id)
+        .where(IncidentActor.actor.in_(names)).order_by(IncidentRecord.id))
+    return {actor: (incident_id, state) for actor, incident_id, state in rows}
+
+
+def campaigns_of(session: Session, actors: Iterable[str]) -> dict[str, str]:
+    """{actor: the campaign its latest decision naming one was part of}."""
+    names = sorted(set(actors))
+    if not names:
+        return {}
+    rows = session.execute(
+        select(DecisionActor.actor, DecisionRecord.campaign)
+        .join(DecisionRecord, DecisionRecord.id == DecisionActor.decision_pk)
+        .where(DecisionActor.actor.in_(names), DecisionRecord.campaign.is_not(None))
+        .order_by(DecisionRecord.at, DecisionRecord.id))
+    return {actor: str(campaign) for actor, campaign in rows}
+
+
+def top_actors(session: Session, since: datetime, limit: int = 25,
+               campaign: str | None = None) -> list[ActorSummary]:
+    """The actors with the most refusals since `since` (of one campaign, when given), most first."""
+    count = func.count(DecisionRecord.id)
+    query = (select(DecisionActor.actor, count, func.max(DecisionRecord.at))
+             .join(DecisionRecord, DecisionRecord.id == DecisionActor.decision_pk)
+             .where(DecisionRecord.at >= since).group_by(DecisionActor.actor)
+             .order_by(count.desc(), DecisionActor.actor).limit(limit))
+    if campaign is not None:
+        query = query.where(DecisionRecord.campaign == campaign)
+    rows = session.execute(query).all()
+    actors = [row[0] for row in rows]
+    campaigns, incidents = campaigns_of(session, actors), incidents_of(session, actors)
+    out = []
+    for actor, refusals, last_at in rows:
+        incident = incidents.get(actor)
+        out.append(ActorSummary(actor, int(refusals), _aware(last_at), distinct_members(session, {actor}),
+                                campaigns.get(actor), incident[0] if incident else None,
+                                incident[1] if incident else None))
+    return out
+
+
+def campaigns_since(session: Session, since: datetime, limit: int = 25) -> list[CampaignSummary]:
+    """Campaigns (actors acting together) with refusals since `since`, most refusals first."""
+    count = func.count(DecisionRecord.id)
+    rows = session.execute(
+        select(DecisionRecord.campaign, count, func.max(DecisionRecord.at))
+        .where(DecisionRecord.at >= since, DecisionRecord.campaign.is_not(None))
+        .group_by(DecisionRecord.campaign).order_by(count.desc(), DecisionRecord.campaign).limit(limit)).all()
+    out = []
+    for campaign, refusals, last_at in rows:
+        actors = session.execute(
+            select(func.count(func.distinct(DecisionActor.actor)))
+            .join(DecisionRecord, DecisionRecord.id == DecisionActor.decision_pk)
+            .where(DecisionRecord.campaign == campaign)).scalar_one()
+        out.append(CampaignSummary(str(campaign), int(refusals), int(actors), _aware(last_at)))
+    return out
