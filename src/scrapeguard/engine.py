@@ -28,7 +28,7 @@ from scrapeguard.decisions import (
 )
 from scrapeguard.detectors import Detector, Signal, build_detectors
 from scrapeguard.detectors.base import Counted, distinct
-from scrapeguard.events import Event
+from scrapeguard.events import Event, network_of
 from scrapeguard.policy.model import Policy
 from scrapeguard.risk import Risk, assess
 from scrapeguard.routes import MEMBER_DATA_KINDS
@@ -162,7 +162,10 @@ class Engine:
         if guarded and self._exempt(event):
             return self._allow(event)
         step = self._on_member_data(event) if guarded else self._elsewhere(event)
-        seen = self._observe(event, step)
+        pardon_keys = self.pardon_keys(event)
+        seen = self._observe(event, step, pardon_keys)
+        if seen.pardoned:
+            return self._pardoned(event)
         if seen.penalty is not None:
             return self._under_penalty(event, step.keys, seen, step.decision_id)
         signals = self._inspect(event, step, seen.counted)
@@ -173,8 +176,31 @@ class Engine:
             # member-data routes would be refused: most never are
             if self._exempt(event):
                 return self._allow(event)
+            if not (step.held or step.requests) and pardon_keys and self.store.observe(
+                    event.ts, [], [], self.escalation, "", pardon_keys).pardoned:
+                # the store was not asked (nothing to count or look up here), so the pardon was not
+                # either: asked now, only for a request that would be refused (failed logins, traps)
+                return self._pardoned(event)
             step.keys, step.decision_id = event.keys(), new_decision_id()
         return self._respond(event, step, assess(signals, step.held), signals, seen.counted)
+
+    @staticmethod
+    def pardon_keys(event: Event) -> list[str]:
+        """The keys an operator may pardon (allowlist for a time: `StateStore.pardon`), as the event
+        names them: its address, network and account."""
+        keys = []
+        if event.ip:
+            keys.append(f"ip:{event.ip}")
+            net = network_of(event.ip)
+            if net:
+                keys.append(f"net:{net}")
+        if event.account:
+            keys.append(f"account:{event.account}")
+        return keys
+
+    def _pardoned(self, event: Event) -> Decision:
+        self.counts["pardoned"] += 1
+        return self._allow(event)
 
     def _exempt(self, event: Event) -> bool:
         """Whether a detector says the policy never counts nor refuses this client (counted)."""
@@ -233,11 +259,13 @@ class Engine:
                 self._detector_failed(detector, event)
         return requests
 
-    def _observe(self, event: Event, step: _Step) -> Observation:
-        """One store round trip: count what the detectors planned, look up the held keys' penalties."""
+    def _observe(self, event: Event, step: _Step, pardon_keys: list[str]) -> Observation:
+        """One store round trip: look up the client's pardons and the held keys' penalties, count what
+        the detectors planned."""
         if not (step.held or step.requests):
             return NOTHING_SEEN
-        return self.store.observe(event.ts, step.held, step.requests, self.escalation, step.decision_id)
+        return self.store.observe(event.ts, step.held, step.requests, self.escalation, step.decision_id,
+                                  pardon_keys)
 
     def _inspect(self, event: Event, step: _Step, counted: Counted) -> list[Signal]:
         """The signals of the inspecting detectors and, on member-data routes when they raised any,
@@ -345,9 +373,12 @@ class Engine:
 
     def record(self, event: Event, requests: list[StoreRequest]) -> None:
         """Record what `after_requests` returned. Never raises: a lost record weakens one signal,
-        it must not fail a response that was already served."""
+        it must not fail a response that was already served. A pardoned client's outcomes are not
+        recorded (what a pardon means)."""
+        if not requests:
+            return
         try:
-            self.store.observe(event.ts, [], requests, self.escalation, "")
+            self.store.observe(event.ts, [], requests, self.escalation, "", self.pardon_keys(event))
         except Exception:
             self.counts["errors.record"] += 1
             log.warning("could not record the outcome of %s %s", event.method, event.path, exc_info=True)

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 AREAS = (
     "scrapeguard.console.dashboard",
     "scrapeguard.console.incidents",
+    "scrapeguard.console.appeals",
+    "scrapeguard.console.actors",
 )
 
 

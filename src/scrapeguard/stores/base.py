@@ -11,6 +11,10 @@ own clock, so replayed logs and live traffic behave alike. Every entry expires.
 
 Per event the engine makes one `observe` call (one round trip to Redis) and,
 only when it newly refuses a request, one `penalize` call.
+
+Operators act on the store too (the console, through `records/actor_actions.py`): they list the
+penalties in force, lift one, hold a penalty of their own (`hold`), and pardon a key for a time
+(`pardon`): while a pardon is in force, an event with that key is neither counted nor refused.
 """
 
 from __future__ import annotations
@@ -142,6 +146,9 @@ class Observation:
     #: Results of the requests, by (key, name): a DistinctResult for a count request, a History
     #: for a history request. Empty when a penalty was found.
     counted: Mapping[tuple[str, str], DistinctResult | History] = field(default_factory=dict)
+    #: Whether one of the event's pardon keys has a pardon in force: then nothing was counted and no
+    #: penalty applies (`penalty` is None).
+    pardoned: bool = False
 
 
 class StateStore(ABC):
@@ -150,15 +157,16 @@ class StateStore(ABC):
     @abstractmethod
     def observe(
         self, now: float, keys: Sequence[str], requests: Sequence[StoreRequest],
-        escalation: Escalation, decision_id: str,
+        escalation: Escalation, decision_id: str, pardon_keys: Sequence[str] = (),
     ) -> Observation:
         """One event: find penalties in force for `keys`; if there are none, apply the requests.
 
-        For each key with a penalty in force: add a strike and, if it is a
-        throttle and the strikes reach the limit, escalate it to a block (with
-        `decision_id`). If any key is penalised the request will be refused, so
-        nothing is counted nor recorded (under any key); otherwise every request
-        is applied. Requests may name keys that are not in `keys`.
+        If any of `pardon_keys` has a pardon in force, nothing else happens: no strike, nothing
+        counted, and the observation says `pardoned`. Otherwise, for each key with a penalty in
+        force: add a strike and, if it is a throttle and the strikes reach the limit, escalate it
+        to a block (with `decision_id`). If any key is penalised the request will be refused, so
+        nothing is counted nor recorded (under any key); otherwise every request is applied.
+        Requests may name keys that are not in `keys`.
         """
 
     @abstractmethod
@@ -173,6 +181,37 @@ class StateStore(ABC):
         While a block is in force for `key`, nothing changes and the block is returned: requests
         refused off the member-data routes (where penalties are not looked up first) must not
         lengthen it with every refusal."""
+
+    # -- what operators do (the console) ---------------------------------------
+
+    @abstractmethod
+    def penalties(self, now: float, limit: int = 1000) -> list[Penalty]:
+        """The penalties in force at `now` (at most `limit`, in no particular order)."""
+
+    @abstractmethod
+    def lift(self, now: float, key: str) -> Penalty | None:
+        """Remove `key`'s penalty and its strikes (so that its next refusal does not escalate at
+        once); returns the penalty that was in force, or None. Earlier blocks are still
+        remembered (a repeat offender's next block is still longer)."""
+
+    @abstractmethod
+    def hold(self, now: float, key: str, action: str, until: float, decision_id: str,
+             reasons: tuple[ReasonTuple, ...]) -> Penalty:
+        """An operator's penalty (block or throttle) against `key` until `until`, replacing
+        whatever is in force."""
+
+    @abstractmethod
+    def pardon(self, now: float, key: str, until: float) -> None:
+        """Pardon `key` until `until`: events with it as a pardon key are neither counted nor
+        refused (its penalty, if any, is kept but not applied while the pardon lasts)."""
+
+    @abstractmethod
+    def unpardon(self, now: float, key: str) -> bool:
+        """End `key`'s pardon; whether one was in force."""
+
+    @abstractmethod
+    def pardons(self, now: float, limit: int = 1000) -> list[tuple[str, float]]:
+        """(key, until) of the pardons in force at `now` (at most `limit`)."""
 
     @abstractmethod
     def put_value(self, key: str, value: str, now: float, ttl: float) -> None:
@@ -189,6 +228,18 @@ class StateStore(ABC):
     def close(self) -> None:  # noqa: B027 - optional for stores without resources
         """Release connections; the memory store has none."""
 
+
+
+#: What an operator may hold against a key.
+HOLD_ACTIONS = ("block", "throttle")
+
+
+def check_hold(now: float, action: str, until: float) -> None:
+    """Refuse an operator's penalty that is not a block or throttle, or that ends before `now`."""
+    if action not in HOLD_ACTIONS:
+        raise ValueError(f"an operator's penalty is a block or a throttle, not {action!r}")
+    if until <= now:
+        raise ValueError("an operator's penalty must end after now")
 
 
 def stricter(a: Penalty, b: Penalty) -> bool:

@@ -103,11 +103,12 @@ class FailoverStore(StateStore):
 
     def observe(
         self, now: float, keys: Sequence[str], requests: Sequence[StoreRequest],
-        escalation: Escalation, decision_id: str,
+        escalation: Escalation, decision_id: str, pardon_keys: Sequence[str] = (),
     ) -> Observation:
         return self._call(
-            "observe", lambda: self.primary.observe(now, keys, requests, escalation, decision_id),
-            lambda: self.fallback.observe(now, keys, requests, escalation, decision_id))
+            "observe",
+            lambda: self.primary.observe(now, keys, requests, escalation, decision_id, pardon_keys),
+            lambda: self.fallback.observe(now, keys, requests, escalation, decision_id, pardon_keys))
 
     def penalize(
         self, now: float, key: str, action: str, decision_id: str, reasons: tuple[ReasonTuple, ...],
@@ -116,6 +117,41 @@ class FailoverStore(StateStore):
         return self._call(
             "penalize", lambda: self.primary.penalize(now, key, action, decision_id, reasons, escalation),
             lambda: self.fallback.penalize(now, key, action, decision_id, reasons, escalation))
+
+    # -- what operators do: on the shared store or not at all ----------------------------
+    # (the local fallback of the process that asks, the console's, is not the guard's: an
+    # operator's block written there would not take effect, so an unreachable store is an error)
+
+    def _shared(self, operation: str, call: Callable[[], T]) -> T:
+        try:
+            result = self._timed(operation, call)
+        except UNREACHABLE as exc:
+            self.failures += 1
+            raise StoreUnavailable(f"the shared state store is unreachable ({type(exc).__name__}: {exc})") \
+                from exc
+        if not self._healthy:
+            log.warning("shared store is back")
+            self._healthy, self._down_until = True, 0.0
+        return result
+
+    def penalties(self, now: float, limit: int = 1000) -> list[Penalty]:
+        return self._shared("penalties", lambda: self.primary.penalties(now, limit))
+
+    def lift(self, now: float, key: str) -> Penalty | None:
+        return self._shared("lift", lambda: self.primary.lift(now, key))
+
+    def hold(self, now: float, key: str, action: str, until: float, decision_id: str,
+             reasons: tuple[ReasonTuple, ...]) -> Penalty:
+        return self._shared("hold", lambda: self.primary.hold(now, key, action, until, decision_id, reasons))
+
+    def pardon(self, now: float, key: str, until: float) -> None:
+        self._shared("pardon", lambda: self.primary.pardon(now, key, until))
+
+    def unpardon(self, now: float, key: str) -> bool:
+        return self._shared("unpardon", lambda: self.primary.unpardon(now, key))
+
+    def pardons(self, now: float, limit: int = 1000) -> list[tuple[str, float]]:
+        return self._shared("pardons", lambda: self.primary.pardons(now, limit))
 
     def put_value(self, key: str, value: str, now: float, ttl: float) -> None:
         self.fallback.put_value(key, value, now, ttl)  # kept locally too, for when the store is down

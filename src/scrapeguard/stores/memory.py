@@ -27,6 +27,7 @@ from scrapeguard.stores.base import (
     StateStore,
     StoreRequest,
     Window,
+    check_hold,
     stricter,
 )
 
@@ -70,6 +71,8 @@ class _Value:
 
 
 _Entry = _Distinct | _History | _Counter | _Value
+
+PARDONED = Observation(pardoned=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,9 +225,12 @@ class MemoryStore(StateStore):
 
     def observe(
         self, now: float, keys: Sequence[str], requests: Sequence[StoreRequest],
-        escalation: Escalation, decision_id: str,
+        escalation: Escalation, decision_id: str, pardon_keys: Sequence[str] = (),
     ) -> Observation:
         with self._lock:
+            for key in pardon_keys:
+                if self._get("a|" + key, now) is not None:
+                    return PARDONED  # allowlisted for a time by an operator: nothing happens
             found: Penalty | None = None
             escalated = False
             for key in keys:
@@ -265,6 +271,54 @@ class MemoryStore(StateStore):
                 return current, False
             self._put("p|" + key, _Value(penalty, until), now)
             return penalty, False
+
+    # -- what operators do --------------------------------------------------------
+
+    def _in_force(self, prefix: str, now: float, limit: int) -> list[tuple[str, _Entry]]:
+        """Entries under `prefix` that have not expired (a walk of the whole store: operators ask
+        for this now and then, the guard never does)."""
+        found = []
+        for name, entry in list(self._data.items()):
+            if name.startswith(prefix) and entry.expires > now:
+                found.append((name[len(prefix):], entry))
+                if len(found) >= limit:
+                    break
+        return found
+
+    def penalties(self, now: float, limit: int = 1000) -> list[Penalty]:
+        with self._lock:
+            return [entry.value for _, entry in self._in_force("p|", now, limit)
+                    if isinstance(entry, _Value) and isinstance(entry.value, Penalty)]
+
+    def lift(self, now: float, key: str) -> Penalty | None:
+        with self._lock:
+            penalty = self._penalty(key, now)
+            self._data.pop("p|" + key, None)
+            self._data.pop("s|" + key, None)
+            return penalty
+
+    def hold(self, now: float, key: str, action: str, until: float, decision_id: str,
+             reasons: tuple[ReasonTuple, ...]) -> Penalty:
+        check_hold(now, action, until)
+        penalty = Penalty(key, action, until, decision_id, reasons)
+        with self._lock:
+            self._put("p|" + key, _Value(penalty, until), now)
+        return penalty
+
+    def pardon(self, now: float, key: str, until: float) -> None:
+        if until <= now:
+            raise ValueError("a pardon must end after now")
+        with self._lock:
+            self._put("a|" + key, _Value("pardon", until), now)
+
+    def unpardon(self, now: float, key: str) -> bool:
+        with self._lock:
+            entry = self._data.pop("a|" + key, None)
+            return entry is not None and entry.expires > now
+
+    def pardons(self, now: float, limit: int = 1000) -> list[tuple[str, float]]:
+        with self._lock:
+            return [(key, entry.expires) for key, entry in self._in_force("a|", now, limit)]
 
     def put_value(self, key: str, value: str, now: float, ttl: float) -> None:
         with self._lock:

@@ -21,6 +21,7 @@ from redis.retry import Retry
 
 from scrapeguard.decisions import NO_EVIDENCE
 from scrapeguard.stores.base import (
+    NO_ESCALATION,
     DistinctResult,
     Escalation,
     History,
@@ -30,6 +31,7 @@ from scrapeguard.stores.base import (
     ReasonTuple,
     StateStore,
     StoreRequest,
+    check_hold,
     stricter,
 )
 
@@ -67,7 +69,7 @@ class RedisStore(StateStore):
 
     def _keys(self, actor: str, requests: Sequence[StoreRequest] = ()) -> list[str]:
         base = f"{self.prefix}:{_tag(actor)}"
-        return [f"{base}:pen", f"{base}:strikes", f"{base}:blocks",
+        return [f"{base}:pen", f"{base}:strikes", f"{base}:blocks", f"{base}:pardon",
                 *(f"{base}:{'h' if isinstance(r, HistoryRequest) else 'd'}:{r.name}" for r in requests)]
 
     def _common_args(self, mode: str, now: float, actor: str, escalation: Escalation,
@@ -156,16 +158,21 @@ class RedisStore(StateStore):
 
     def observe(
         self, now: float, keys: Sequence[str], requests: Sequence[StoreRequest],
-        escalation: Escalation, decision_id: str,
+        escalation: Escalation, decision_id: str, pardon_keys: Sequence[str] = (),
     ) -> Observation:
-        by_actor: dict[str, list[StoreRequest]] = {k: [] for k in keys}
+        # (pardon keys first: their scripts are the ones that find a pardon)
+        by_actor: dict[str, list[StoreRequest]] = {k: [] for k in pardon_keys}
+        for k in keys:
+            by_actor.setdefault(k, [])
         for r in requests:
             by_actor.setdefault(r.key, []).append(r)
         checked = set(keys)
+        pardonable = set(pardon_keys)
         calls = []
         for actor, reqs in by_actor.items():
             args = self._common_args("observe", now, actor, escalation, decision_id)
-            args += ["1" if actor in checked else "0", self.max_members_per_key]
+            args += ["1" if actor in checked else "0", self.max_members_per_key,
+                     "1" if actor in pardonable else "0"]
             for r in reqs:
                 if isinstance(r, HistoryRequest):
                     args += [r.value, -1, max(1, r.keep), repr(float(r.seconds))]
@@ -179,17 +186,21 @@ class RedisStore(StateStore):
         replies = self._run(calls)
         found: Penalty | None = None
         escalated = False
+        pardoned = False
         counted: dict[tuple[str, str], DistinctResult | History] = {}
         # actor -> (request, its restore arguments: member, previous score or ""; or for a history:
         # the entry added, "\0h", the number of entries its trim dropped, those entries)
         undo: dict[str, list[tuple[StoreRequest, list[str]]]] = {}
         for (actor, reqs), reply in zip(by_actor.items(), replies, strict=True):
+            if reply[2]:
+                pardoned = True
+                continue
             if reply[0]:
                 penalty = _penalty(actor, reply[0])
                 if found is None or stricter(penalty, found):
                     found, escalated = penalty, bool(reply[1])
                 continue
-            pos = 2
+            pos = 3
             for r in reqs:
                 if isinstance(r, HistoryRequest):
                     counted[(actor, r.name)] = _history(reply[pos])
@@ -205,9 +216,9 @@ class RedisStore(StateStore):
                 if admitted:
                     undo.setdefault(actor, []).append((r, [r.member, str(reply[pos + 2])]))
                 pos += 3 + n
-        if found is not None:
-            # Refused: the counts other actors' scripts made for this event are undone, so
-            # that a refused view is counted nowhere (a second round trip, refusals only).
+        if found is not None or pardoned:
+            # Refused (or pardoned): the counts other actors' scripts made for this event are
+            # undone, so that it is counted nowhere (a second round trip, for these only).
             if undo:
                 restore = []
                 for actor, items in undo.items():
@@ -216,6 +227,8 @@ class RedisStore(StateStore):
                         args += restore_args
                     restore.append((self._keys(actor, [r for r, _ in items]), args))
                 self._run(restore)
+            if pardoned:
+                return Observation(pardoned=True)
             return Observation(found, escalated, {})
         return Observation(None, False, counted)
 
@@ -227,6 +240,75 @@ class RedisStore(StateStore):
         args += [action, json.dumps([list(r) for r in reasons])]
         reply = self._run([(self._keys(key), args)])[0]
         return _penalty(key, reply[0]), bool(reply[1])
+
+    # -- what operators do ------------------------------------------------------
+
+    def _operator(self, mode: str, now: float, key: str, *extra: Any, decision_id: str = "") -> Any:
+        args = self._common_args(mode, now, key, NO_ESCALATION, decision_id)
+        return self._run([(self._keys(key), [*args, *extra])])[0]
+
+    def _scan(self, suffix: str, limit: int) -> list[tuple[str, str]]:
+        """(redis key, actor key) of this prefix's `suffix` keys (a SCAN: operators ask now and
+        then, the guard never does)."""
+        start, end = f"{self.prefix}:{{", "}:" + suffix
+        found: list[tuple[str, str]] = []
+        for name in self.client.scan_iter(f"{start}*{end}", count=1000):
+            name = str(name)
+            if name.startswith(start) and name.endswith(end):
+                found.append((name, name[len(start):-len(end)]))
+                if len(found) >= limit:
+                    break
+        return found
+
+    def penalties(self, now: float, limit: int = 1000) -> list[Penalty]:
+        out: list[Penalty] = []
+        names = self._scan("pen", 10 * limit)
+        for start in range(0, len(names), 500):
+            chunk = names[start:start + 500]
+            pipe = self.client.pipeline(transaction=False)
+            for name, _ in chunk:
+                pipe.hmget(name, ["action", "until", "id", "reasons"])
+            for (_, actor), fields in zip(chunk, pipe.execute(), strict=True):
+                if fields[0] is None or fields[1] is None or float(fields[1]) <= now:
+                    continue
+                out.append(_penalty(actor, [str(f) for f in fields]))
+                if len(out) >= limit:
+                    return out
+        return out
+
+    def lift(self, now: float, key: str) -> Penalty | None:
+        reply = self._operator("lift", now, key)
+        return _penalty(key, reply[0]) if reply and reply[0] else None
+
+    def hold(self, now: float, key: str, action: str, until: float, decision_id: str,
+             reasons: tuple[ReasonTuple, ...]) -> Penalty:
+        check_hold(now, action, until)
+        reply = self._operator("hold", now, key, action, repr(float(until)),
+                               json.dumps([list(r) for r in reasons]), decision_id=decision_id)
+        return _penalty(key, reply[0])
+
+    def pardon(self, now: float, key: str, until: float) -> None:
+        if until <= now:
+            raise ValueError("a pardon must end after now")
+        self._operator("pardon", now, key, repr(float(until)))
+
+    def unpardon(self, now: float, key: str) -> bool:
+        return bool(self._operator("unpardon", now, key))
+
+    def pardons(self, now: float, limit: int = 1000) -> list[tuple[str, float]]:
+        out: list[tuple[str, float]] = []
+        names = self._scan("pardon", 10 * limit)
+        for start in range(0, len(names), 500):
+            chunk = names[start:start + 500]
+            pipe = self.client.pipeline(transaction=False)
+            for name, _ in chunk:
+                pipe.get(name)
+            for (_, actor), until in zip(chunk, pipe.execute(), strict=True):
+                if until is not None and float(until) > now:
+                    out.append((actor, float(until)))
+                    if len(out) >= limit:
+                        return out
+        return out
 
     def put_value(self, key: str, value: str, now: float, ttl: float) -> None:
         # the event-time expiry travels with the value; Redis' own TTL only collects garbage

@@ -5,27 +5,31 @@
 -- script works on Redis Cluster. Times are event times (ARGV); Redis TTLs only
 -- collect garbage, expiry decisions compare stored event times with `now`.
 --
--- KEYS[1] penalty hash   KEYS[2] strikes hash   KEYS[3] blocks hash
--- KEYS[4..] one sorted set per count request (member -> last time seen), or one list per
+-- KEYS[1] penalty hash   KEYS[2] strikes hash   KEYS[3] blocks hash   KEYS[4] pardon (its end)
+-- KEYS[5..] one sorted set per count request (member -> last time seen), or one list per
 --           history request ("time|value" entries, oldest first)
 --
--- ARGV[1]  mode: "observe" or "penalize"
+-- ARGV[1]  mode: "observe", "penalize", "restore", or an operator's "lift", "hold", "pardon",
+--          "unpardon"
 -- ARGV[2]  now
 -- ARGV[3]  escalation, space-separated: throttle_seconds escalate_after strike_window
 --          block_seconds block_growth block_max_seconds offender_memory
 -- ARGV[4]  escalation reason: detector TAB score TAB detail
 -- ARGV[5]  actor key (named in the escalation reason)
 -- ARGV[6]  decision id
--- observe:  ARGV[7] check penalty (1/0)  ARGV[8] max members per set
+-- observe:  ARGV[7] check penalty (1/0)  ARGV[8] max members per set  ARGV[9] check pardon (1/0)
 --           then per request: member, n windows, (seconds, limit) * n
 --           or, for a history request: value, -1, keep, seconds
 -- penalize: ARGV[7] action  ARGV[8] reasons (JSON array)
+-- lift:     (none) removes the penalty and the strikes; returns {penalty in force or false}
+-- hold:     ARGV[7] action  ARGV[8] until  ARGV[9] reasons; returns {penalty}
+-- pardon:   ARGV[7] until   unpardon: (none), returns 1 if a pardon was in force
 --
 -- restore:  per request: member, previous score or "" (undoes counts of a refused event);
 --           for a history: the entry added, "\0h", n, then the n entries its trim dropped,
 --           oldest first (removes the entry, puts the dropped ones back at the head)
 --
--- observe returns {penalty or false, escalated, per request: admitted, seen_before, previous
+-- observe returns {penalty or false, escalated, pardoned (1/0), per request: admitted, seen_before, previous
 -- score or "", counts...; or per history request: {entries before this event}, the entry added,
 -- {entries the trim to `keep` dropped, oldest first}}
 -- penalize returns {penalty, escalated}; a penalty is {action, until, id, reasons JSON}.
@@ -107,9 +111,43 @@ end
 
 local mode = ARGV[1]
 
+local function pardoned()
+  local until_time = tonumber(redis.call("GET", KEYS[4]))
+  return until_time ~= nil and until_time > now
+end
+
+if mode == "lift" then
+  local in_force = read_penalty()
+  redis.call("DEL", KEYS[1], KEYS[2])
+  if in_force then
+    return {in_force}
+  end
+  return {false}
+end
+
+if mode == "hold" then
+  return {write_penalty(ARGV[7], tonumber(ARGV[8]), decision_id, ARGV[9])}
+end
+
+if mode == "pardon" then
+  local until_time = tonumber(ARGV[7])
+  redis.call("SET", KEYS[4], fmt(until_time))
+  redis.call("EXPIRE", KEYS[4], ttl(until_time - now))
+  return 1
+end
+
+if mode == "unpardon" then
+  local was = pardoned()
+  redis.call("DEL", KEYS[4])
+  if was then
+    return 1
+  end
+  return 0
+end
+
 if mode == "restore" then
   local arg = 7
-  for k = 4, #KEYS do
+  for k = 5, #KEYS do
     local member, previous = ARGV[arg], ARGV[arg + 1]
     arg = arg + 2
     if previous == "\0h" then
@@ -155,20 +193,23 @@ if mode == "penalize" then
 end
 
 -- observe
-local out = {false, 0}
+if ARGV[9] == "1" and pardoned() then
+  return {false, 0, 1}  -- pardoned by an operator: no strike, nothing counted
+end
+local out = {false, 0, 0}
 if ARGV[7] == "1" then
   local penalty = read_penalty()
   if penalty then
     local strikes = incr(KEYS[2], strike_window)
     if penalty[1] == "throttle" and strikes >= escalate_after then
-      return {escalate(penalty[4]), 1}
+      return {escalate(penalty[4]), 1, 0}
     end
-    return {penalty, 0}
+    return {penalty, 0, 0}
   end
 end
 
 local max_members = tonumber(ARGV[8])
-local arg = 9
+local arg = 10
 local function record(list, value, keep, seconds)
   local horizon = now - seconds
   local before = {}
@@ -192,7 +233,7 @@ local function record(list, value, keep, seconds)
   table.insert(out, dropped)
 end
 
-for k = 4, #KEYS do
+for k = 5, #KEYS do
   local set = KEYS[k]
   local member = ARGV[arg]
   local n = tonumber(ARGV[arg + 1])
