@@ -36,7 +36,8 @@ def harness(team_db: Database, policy_file: Path) -> ConsoleHarness:
     return harness
 
 
-def test_two_admins_switch_to_enforce_and_allowlist_a_network(live_console: object, policy_file: Path) -> None:
+def test_two_admins_switch_to_enforce_and_allowlist_a_network(live_console: object,
+                                                              policy_file: Path) -> None:
     url = live_console.url  # type: ignore[attr-defined]
     with browser_page(url) as page:
         sign_in_browser(page, "ada")
@@ -49,9 +50,10 @@ def test_two_admins_switch_to_enforce_and_allowlist_a_network(live_console: obje
         diff.get_by_role("row", name='+ added mode = "enforce"').wait_for()
         diff.get_by_role("row", name='− removed mode = "observe"').wait_for()
         preview = page.get_by_role("region", name="Preview")
-        assert "1 refusal would have been enforced" in preview.inner_text()
-        assert "would have let through 1 of these refusals (1 by network, 0 by account)" in preview.inner_text()
-        page.get_by_label("Summary (why this change)").fill("enforce after a week of observing; trust the office")
+        said = preview.inner_text()
+        assert "1 refusal would have been enforced" in said
+        assert "would have let through 1 of these refusals (1 by network, 0 by account)" in said
+        page.get_by_label("Summary (why this change)").fill("enforce after a week; trust the office")
         page.get_by_role("button", name="Propose this change").click()
         page.get_by_text("Policy change 1 proposed: another admin must approve it.").wait_for()
         page.get_by_text("You proposed this change: another admin must approve it").wait_for()
