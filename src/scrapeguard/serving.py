@@ -178,6 +178,10 @@ class PolicyReloader:
             log.error("policy file %s not loaded, the policy in force stays:\n%s", self.path, exc)
             return False
         log.warning("policy reloaded from %s (mode %s, SHA-256 %s)", self.path, policy.mode, digest[:16])
+        from scrapeguard.policy.warnings import policy_warnings
+
+        for warning in policy_warnings(policy):
+            log.warning("policy warning: %s", warning)
         records = self.guard.records
         if records is not None:
             from scrapeguard.records.guard import record_policy
