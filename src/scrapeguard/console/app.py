@@ -31,6 +31,8 @@ AREAS = (
     "scrapeguard.console.incidents",
     "scrapeguard.console.appeals",
     "scrapeguard.console.actors",
+    "scrapeguard.console.policy",
+    "scrapeguard.console.team",
 )
 
 

@@ -341,4 +341,28 @@ class DrillRecord(Base):
     scorecard: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+class PolicyChange(Base):
+    """A change of the guard's policy file, proposed by one admin and applied only when a second
+    admin approves it (records/policy_changes.py)."""
+
+    __tablename__ = "policy_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposed_by: Mapped[str] = mapped_column(String(100))
+    proposed_at: Mapped[datetime]
+    summary: Mapped[str] = mapped_column(Text)
+    #: SHA-256 of the policy file's text when the change was proposed: approving it is refused if
+    #: the file changed since (the diff would no longer say what happens).
+    base_sha256: Mapped[str] = mapped_column(String(64))
+    new_text: Mapped[str] = mapped_column(Text)
+    #: Unified diff from the file as it was to `new_text`.
+    diff: Mapped[str] = mapped_column(Text)
+    #: "proposed", "applied", "rejected" or "superseded".
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)
+    #: What the change would have done to the last day's decisions (compliance/policy_impact.py).
+    what_would_change: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
 Index("ix_exposure_member", ExposureRecord.member)
