@@ -441,14 +441,15 @@ def confirm_deletion(session: Session, by: Actor, case_id: str | int, document: 
 
 
 @requires("case.manage")
-def close_case(session: Session, by: Actor, case_id: str | int, note: str = "") -> CaseRecord:
+def close_case(session: Session, by: Actor, case_id: str | int, note: str = "",
+               at: datetime | None = None) -> CaseRecord:
     case = get(session, case_id)
     if case.status == CLOSED:
         raise InvalidStep(f"{public_id(case.id)} is closed already")
     if case.status != DELETION_CONFIRMED and not note.strip():
         raise RecordsError(f"{public_id(case.id)} has no confirmation of deletion: "
                            "say why it closes (--note)")
-    _move(session, by, case, CLOSED, datetime.now(UTC), note)
+    _move(session, by, case, CLOSED, at or datetime.now(UTC), note)
     return case
 
 
