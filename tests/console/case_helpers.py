@@ -37,7 +37,8 @@ def auto_opened_incident(db: Database, ts: float) -> int:
     batch.append({"type": "decision", "ts": ts + 100, "id": "sg-00000000c0de", "action": "block",
                   "enforced": True, "keys": {"ip": actor.split(":", 1)[1]}, "route": "profile",
                   "subject": "id:8", "path": "/api/v1/members/8", "actors": [actor], "campaign": None,
-                  "reasons": [{"detector": "profile_quota", "key": actor, "score": 0.9, "detail": "over quota"}],
+                  "reasons": [{"detector": "profile_quota", "key": actor, "score": 0.9,
+                               "detail": "over quota"}],
                   "source": "live"})
     with db.session() as s:
         write_exposure(s, [r for r in batch if r["type"] == "exposure"])
