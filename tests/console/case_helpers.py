@@ -60,3 +60,21 @@ def case_with_sent_letter(db: Database, incident_id: int, now: datetime) -> tupl
         cases.approve_letter(s, LEO, letter.id, now=now)
         cases.send_letter(s, LOU, letter.id, "registered post", now, now=now)
         return case.id, letter.id
+
+
+def assessed_incident(db: Database, aware: datetime) -> int:
+    """An auto-opened incident of members in Germany, contained, the controller aware at `aware`
+    (not in the future) and assessed: its GDPR notification to the regulator is owed 72 h later."""
+    from scrapeguard.records import notices
+    from scrapeguard.records.exposure import import_members
+
+    with db.session() as s:
+        import_members(s, [{"member_id": str(m), "country": "DE", "aliases": [f"id:{m}"]}
+                           for m in range(1, 9)], "root")
+    number = auto_opened_incident(db, aware.timestamp() - 3600)
+    analyst, dpo = Actor("ana", "analyst"), Actor("pia", "privacy_officer")
+    with db.session() as s:
+        incidents.advance(s, analyst, number, "contained")
+        incidents.mark_aware(s, dpo, number, at=aware)
+        notices.assess_incident(s, analyst, number, OPTIONS)
+    return number
