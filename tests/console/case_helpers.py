@@ -55,7 +55,7 @@ def case_with_sent_letter(db: Database, incident_id: int, now: datetime) -> tupl
     actor = scraper(db)
     with db.session() as s:
         case = cases.open_case(s, LEO, "Data Harvest Inc.", "1 Main St, Springfield", incident_id,
-                               clear_actors={actor: f"ip:{SCRAPER_IP}"})
+                               clear_actors={actor: f"ip:{SCRAPER_IP}"}, now=now)
         letter = cases.write_letter(s, LOU, case.id, "cease_and_desist", 14, OPTIONS, now=now)
         cases.approve_letter(s, LEO, letter.id, now=now)
         cases.send_letter(s, LOU, letter.id, "registered post", now, now=now)

@@ -139,7 +139,8 @@ async def open_case(page: Page) -> Response:
     incident = await page.field("incident", required=False) or None
     note = await page.field("note", required=False)
     with page.records() as session:
-        case = cases.open_case(session, page.actor, respondent, address, incident, note=note)
+        case = cases.open_case(session, page.actor, respondent, address, incident, note=note,
+                               now=page.now_datetime)
         reference = cases.public_id(case.id)
     return page.redirect(f"/cases/{reference}", f"{reference} opened against {respondent}.")
 

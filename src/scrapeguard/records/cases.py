@@ -145,7 +145,8 @@ def _move(session: Session, by: Actor, case: CaseRecord, status: str, at: dateti
 @requires("case.manage")
 def open_case(session: Session, by: Actor, respondent: str, address: str | None = None,
               incident_id: str | int | None = None, actors: set[str] | None = None,
-              note: str = "", clear_actors: Mapping[str, str] | None = None) -> CaseRecord:
+              note: str = "", clear_actors: Mapping[str, str] | None = None,
+              now: datetime | None = None) -> CaseRecord:
     """A case against a person, a company or "the unknown operator of ..." (accounts/addresses).
 
     `clear_actors`: pseudonymised actor -> the clear value the team entered (`ip:p-..` -> `ip:1.2.3.4`),
@@ -157,7 +158,7 @@ def open_case(session: Session, by: Actor, respondent: str, address: str | None 
     if incident_id is not None:
         incident = get_incident(session, incident_id)
         linked |= actors_of(session, incident.id)
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     case = CaseRecord(respondent=respondent.strip()[:300], respondent_address=address,
                       incident_id=incident.id if incident else None, actors=sorted(linked), status=OPEN,
                       opened_by=by.name, opened_at=now, deadline=None, reply=None, replied_at=None,
