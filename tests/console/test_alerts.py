@@ -229,3 +229,34 @@ def test_the_loop_runs_rounds_and_stops(team_db: Database, webhook: Webhook) -> 
 
     asyncio.run(run())
     assert kinds(webhook) == ["incident.opened"] and webhook.received[0]["subject"] == f"INC-{incident}"
+
+
+def test_scrapeguard_console_runs_the_alert_loop_next_to_the_server(team_db: Database,
+                                                                   webhook: Webhook) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    incident = auto_opened_incident(team_db, time.time() - 3600)
+    scrapeguard = Path(sys.executable).with_name("scrapeguard")
+    process = subprocess.Popen(
+        [str(scrapeguard), "console", "--db", str(team_db.url.render_as_string(hide_password=False)),
+         "--listen", "127.0.0.1:0", "--alert-webhook", webhook.url, "--alert-interval", "5"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "SCRAPEGUARD_SMTP": ""})
+    try:
+        deadline = time.monotonic() + 60
+        while not webhook.received and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.1)  # (waiting for the receiver to get the alert, not for time to pass)
+        failed = process.stderr.read() if process.poll() is not None else ""
+        assert kinds(webhook) == ["incident.opened"], failed
+        assert webhook.received[0]["subject"] == f"INC-{incident}"
+        assert webhook.received[0]["url"].startswith("http://127.0.0.1:")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "alerts: by webhook, checked every 5 s" in out
