@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from starlette.responses import Response
 
 from scrapeguard.console.countdown import Countdown, aware, countdown
+from scrapeguard.console.incidents import console_policy_of
 from scrapeguard.console.web import SECURITY_HEADERS, Page, PageError, Routes
-from scrapeguard.policy import PolicyError, default_policy, load_policy
 from scrapeguard.policy.model import IncidentOptions
 from scrapeguard.records import audit, cases, incidents
 from scrapeguard.records.models import CaseRecord
@@ -49,14 +49,7 @@ def _ref(page: Page) -> str:
 
 def _incident_options(page: Page) -> IncidentOptions:
     """The organisation and contact the letters name: the policy the console runs with."""
-    path = page.console.settings.policy_path
-    try:
-        policy = load_policy(path) if path is not None else default_policy()
-    except PolicyError as exc:
-        problems = "; ".join(str(p) for p in exc.problems)
-        raise PageError(409, f"the policy file {path} is not valid ({problems}): letters name the "
-                             "organisation it sets") from exc
-    return policy.incidents
+    return console_policy_of(page.console.settings).incidents
 
 
 def stated_time(text: str, zone: str, now: datetime) -> datetime:
