@@ -33,6 +33,7 @@ AREAS = (
     "scrapeguard.console.actors",
     "scrapeguard.console.policy",
     "scrapeguard.console.team",
+    "scrapeguard.console.cases",
 )
 
 

@@ -270,6 +270,28 @@ class CaseLetter(Base):
     final_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
+class CaseDocument(Base):
+    """A document a case received (the confirmation of deletion, an attachment of a reply): its
+    bytes, kept in the records so that a console on PostgreSQL or on another host can serve them.
+
+    Not bound into the audit chain as a row of its own, nor as a child of the case (that would
+    change the digest of every case audited before this table existed): its SHA-256 is in the
+    audit entry of the step that received it and, for a deletion confirmation, in the case row
+    (`deletion_sha256`, bound); the bytes are checked against it each time they are served."""
+
+    __tablename__ = "case_documents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    #: "deletion_confirmation" or "reply".
+    kind: Mapped[str] = mapped_column(String(30))
+    name: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    added_by: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime]
+
+
 class CaseStep(Base):
     """A case's status history (and reminders)."""
 
