@@ -2,7 +2,7 @@
 records (the console serves them for download), with their SHA-256.
 
 Revision ID: 0007_case_documents
-Revises: 0005_drill
+Revises: 0006_policy_changes
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0007_case_documents'
-down_revision = '0005_drill'
+down_revision = '0006_policy_changes'
 branch_labels = None
 depends_on = None
 
