@@ -144,6 +144,9 @@ def test_a_day_chart_says_which_day_and_a_legend_names_every_series() -> None:
     # told apart by pattern, not colour only: two patterns, each with a texture but the first
     patterns = svg.findall(f"{SVG}defs/{SVG}pattern")
     assert len(patterns) == 2 and len(list(patterns[1])) > 1
+    across, _ = parse(time_chart(TimeChart("r", "d", "refusals per 5 min",
+                                           tuple(T0 - 1800 + i * 300 for i in range(12)), 300, ())))
+    assert texts(axis(across, "x-axis"))[-1] == "time (UTC), 02 Dec 2026 to 03 Dec 2026"
     assert "style=" not in markup and "<style" not in markup  # strict CSP pages show it as drawn
 
 

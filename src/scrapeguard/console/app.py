@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 #: The areas of the console, one module each; each has `routes` (a web.Routes).
 AREAS = (
     "scrapeguard.console.dashboard",
+    "scrapeguard.console.live",
 )
 
 
