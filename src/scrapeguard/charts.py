@@ -80,6 +80,8 @@ class TimeChart:
     #: "bars" (stacked when several series) or "lines".
     kind: str = "bars"
     x_title: str = "time (UTC)"
+    #: Counts: ticks on whole numbers only.
+    whole: bool = True
     width: int = 720
     height: int = 260
 
@@ -97,6 +99,8 @@ class BarChart:
     y_title: str = ""
     width: int = 720
     bar_height: int = 22
+    #: Counts: ticks on whole numbers only.
+    whole: bool = True
 
 
 @dataclass
@@ -132,11 +136,12 @@ def nice_step(span: float, max_ticks: int = 6) -> float:
     return 10.0 * power  # pragma: no cover (10 × power always fits)
 
 
-def nice_ticks(top: float, max_ticks: int = 6) -> list[float]:
-    """Ticks from 0 to the first nice value >= `top` (at least [0, 1] for an empty chart)."""
+def nice_ticks(top: float, max_ticks: int = 6, whole: bool = False) -> list[float]:
+    """Ticks from 0 to the first nice value >= `top` (at least [0, 1] for an empty chart); with
+    `whole`, steps of at least 1 (counts have no half)."""
     if not math.isfinite(top) or top < 1e-9:  # nothing (or next to nothing) to show
         return [0.0, 1.0]
-    step = nice_step(top, max_ticks)
+    step = max(1.0, nice_step(top, max_ticks)) if whole else nice_step(top, max_ticks)
     n = max(1, math.ceil(top / step - 1e-9))
     ticks = [i * step for i in range(n + 1)]
     if ticks[-1] < top:  # float rounding at the edge
@@ -303,8 +308,10 @@ def _table(chart_id: str, caption: str, head: Sequence[str], rows: Iterable[Sequ
     body = "".join("<tr>" + f'<th scope="row">{escape(row[0])}</th>'
                    + "".join(f'<td class="num">{escape(c)}</td>' for c in row[1:]) + "</tr>"
                    for row in rows)
-    return (f'<table id="{chart_id}-data" class="{HIDDEN_CLASS} chart-data">'
-            f'<caption>{escape(caption)}</caption><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>')
+    # (the wrapper is what is hidden: a table is never narrower than its content)
+    return (f'<div class="{HIDDEN_CLASS} chart-data"><table id="{chart_id}-data">'
+            f'<caption>{escape(caption)}</caption><thead><tr>{cells}</tr></thead><tbody>{body}</tbody>'
+            '</table></div>')
 
 
 def _value_text(value: float) -> str:
@@ -322,7 +329,7 @@ def time_chart(chart: TimeChart, chart_id: str | None = None) -> Markup:
         tops = [sum(s.values[i] for s in series) for i in range(n)]
     else:
         tops = [max((s.values[i] for s in series), default=0.0) for i in range(n)]
-    y_ticks = nice_ticks(max(tops, default=0.0))
+    y_ticks = nice_ticks(max(tops, default=0.0), whole=chart.whole)
     y_max = y_ticks[-1]
     label_width = max(len(number_label(t)) for t in y_ticks) * 7
     left = 34 + label_width
@@ -418,12 +425,12 @@ def bar_chart(chart: BarChart, chart_id: str | None = None) -> Markup:
     """The SVG of a horizontal bar chart and its hidden data table."""
     chart_id = chart_id or f"chart-{next(_ids)}"
     items = [(label, _clean(value)) for label, value in chart.items]
-    ticks = nice_ticks(max((v for _, v in items), default=0.0))
+    ticks = nice_ticks(max((v for _, v in items), default=0.0), whole=chart.whole)
     x_max = ticks[-1]
     longest = max((len(label) for label, _ in items), default=4)
-    left = min(260, 16 + 7 * min(longest, 34)) + (18 if chart.y_title else 0)
-    right = 24
-    top = 8
+    left = min(260, 16 + 7 * max(min(longest, 34), len(chart.y_title[:34])))
+    right = 64  # room for the value written after the longest bar
+    top = 24 if chart.y_title else 8
     rows = max(1, len(items))
     plot_h = rows * chart.bar_height
     height = int(top + plot_h + 48)
@@ -446,10 +453,8 @@ def bar_chart(chart: BarChart, chart_id: str | None = None) -> Markup:
     svg.add("</g>")
     svg.add('<g class="y-axis">')
     svg.line(left, top, left, top + plot_h)
-    if chart.y_title:
-        mid = top + plot_h / 2
-        svg.text(12, mid, chart.y_title, size=12,
-                 extra=f' transform="rotate(-90 12 {mid:.1f})" class="axis-title"')
+    if chart.y_title:  # the category axis's title, above its labels
+        svg.text(left - 6, top - 8, chart.y_title, anchor="end", size=12, extra=' class="axis-title"')
     for i, (label, _) in enumerate(items):
         shown = label if len(label) <= 34 else label[:33] + "…"
         svg.text(left - 6, top + (i + 0.5) * chart.bar_height + 4, shown, anchor="end")
@@ -460,11 +465,7 @@ def bar_chart(chart: BarChart, chart_id: str | None = None) -> Markup:
         svg.add(f'<rect x="{left:.1f}" y="{y:.1f}" width="{max(x_of(value) - left, 0.0):.1f}" '
                 f'height="{chart.bar_height - 6}" fill="url(#{chart_id}-p0)">'
                 f'<title>{escape(label)}: {escape(_value_text(value))}</title></rect>')
-        svg.text(x_of(value) + 4 if value < x_max * 0.85 else x_of(value) - 4,
-                 y + chart.bar_height / 2 + 1, _value_text(value),
-                 anchor="start" if value < x_max * 0.85 else "end", size=10,
-                 extra="" if value < x_max * 0.85 else ' fill-opacity="1" stroke="#fff" stroke-width="3" '
-                                                       'paint-order="stroke"')
+        svg.text(x_of(value) + 4, y + chart.bar_height / 2 + 1, _value_text(value), anchor="start", size=11)
     if not items:
         svg.text(left + plot_w / 2, top + plot_h / 2 + 4, "no data", size=12)
     svg.add("</g></svg>")

@@ -46,11 +46,12 @@ def seed(h: ConsoleHarness) -> float:
 
 def chart(html: str, chart_id: str) -> tuple[ET.Element, ET.Element]:
     """(svg, hidden data table) of one chart of the page, parsed."""
-    match = re.search(rf'<svg [^>]*id="{chart_id}".*?</svg><table id="{chart_id}-data".*?</table>',
+    match = re.search(rf'<svg [^>]*id="{chart_id}".*?</svg><div class="sg-vh chart-data">'
+                      rf'<table id="{chart_id}-data".*?</table></div>',
                       html, re.S)
     assert match, f"no chart {chart_id}"
     root = ET.fromstring(f"<root>{match.group(0)}</root>")
-    svg, table = root.find(f"{SVG}svg"), root.find("table")
+    svg, table = root.find(f"{SVG}svg"), root.find("div/table")
     assert svg is not None and table is not None
     return svg, table
 
