@@ -360,7 +360,8 @@ def time_chart(chart: TimeChart, chart_id: str | None = None) -> Markup:
         svg.text(left - 7, y + 4, number_label(tick), anchor="end")
     svg.line(left, top, left, top + plot_h)
     mid = top + plot_h / 2
-    svg.text(14, mid, chart.y_title, size=12,
+    fitting = max(8, min(12, int(plot_h / (0.62 * max(1, len(chart.y_title))))))  # along the axis
+    svg.text(14, mid, chart.y_title, size=fitting,
              extra=f' transform="rotate(-90 14 {mid:.1f})" class="axis-title"')
     svg.add("</g>")
     # x axis: time ticks and labels, title
