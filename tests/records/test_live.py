@@ -166,3 +166,38 @@ def test_the_queries_need_the_read_permission(db: Database) -> None:
         traffic(s, SUPPORT, window)
     with db.session() as s, pytest.raises(RecordsError, match="broken down by"):
         refusals_by(s, VIEWER, window, "colour")
+
+
+def test_a_guard_with_records_counts_every_request_it_judges(tmp_path: Path) -> None:
+    """Through the ASGI middleware with `db=`: allows and refusals land in traffic_minutes."""
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from scrapeguard.integrations.asgi import ScrapeGuardMiddleware
+
+    async def hello(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("hello")
+
+    site = Starlette(routes=[Route("/{path:path}", hello)])
+    clock = [NOW]
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[detectors.honeypot]\ntrap_paths = ["/trap"]\n')
+    middleware = ScrapeGuardMiddleware(site, policy, db=str(tmp_path / "records.db"), clock=lambda: clock[0])
+    client = TestClient(middleware, client=("198.51.100.9", 40000))
+    for i in range(5):
+        assert client.get(f"/blog/{i}", headers={"User-Agent": "Mozilla/5.0 Firefox/120"}).status_code == 200
+    clock[0] += 60
+    refused = client.get("/trap", headers={"User-Agent": "python-requests/2.31"})
+    assert refused.status_code == 403
+    records = middleware.guard.records
+    assert records is not None and records.flush(30)
+    records.close()
+    db = Database(str(tmp_path / "records.db"))
+    with db.session() as s:
+        rows = {(r.minute.timestamp(), r.action): r.count for r in s.scalars(select(TrafficMinute))}
+    minute = NOW // 60 * 60
+    assert rows[(minute, "allow")] == 5
+    assert rows == {(minute, "allow"): 5, (minute + 60, "block"): 1}
+    db.dispose()
