@@ -335,7 +335,7 @@ def time_chart(chart: TimeChart, chart_id: str | None = None) -> Markup:
     left = 34 + label_width
     right = 16
     names = [s.name for s in series]
-    legend_h = _legend_height(names, chart.width - left - right) if len(series) > 1 else 0.0
+    legend_h = _legend_height(names, chart.width - left - right) if series else 0.0
     top = 12.0
     plot_h = chart.height - top - 52 - legend_h
     plot_w = chart.width - left - right
@@ -412,7 +412,7 @@ def time_chart(chart: TimeChart, chart_id: str | None = None) -> Markup:
                 for x, y in points:
                     svg.add(_marker(k, x, y))
     svg.add("</g>")
-    if len(series) > 1:
+    if series:  # (one series too: its name says what is counted, e.g. "allow")
         _legend(svg, chart_id, names, left, chart.height - legend_h + 8, plot_w, lines=not stacked)
     svg.add("</svg>")
     head = ["bucket start (UTC)", *(names or ["count"])]
