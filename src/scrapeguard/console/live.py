@@ -32,6 +32,8 @@ class Span:
 SPANS = (Span("1h", "last hour", 3600, 300), Span("24h", "last 24 hours", 86400, 3600),
          Span("7d", "last 7 days", 7 * 86400, 6 * 3600))
 DEFAULT_SPAN = "24h"
+#: Chart width (SVG units; the page scales it down on a narrower screen).
+WIDTH = 960
 #: Detectors drawn as their own line; the rest are summed into "other detectors".
 MAX_DETECTOR_LINES = 6
 
@@ -76,20 +78,21 @@ async def live_view(page: Page) -> Response:
         "traffic": time_chart(TimeChart(
             "Requests judged by the guard", f"Requests the guard judged in the {span.words}, per {per}, "
             "by the action decided (allow included), stacked.", f"requests per {per}", starts, span.step,
-            _series(requests)), "chart-traffic"),
+            _series(requests), width=WIDTH), "chart-traffic"),
         "actions": time_chart(TimeChart(
             "Refusals by action", f"Refusals (enforced or observed) in the {span.words}, per {per}, by "
-            "action, stacked.", f"refusals per {per}", starts, span.step, _series(by_action)),
+            "action, stacked.", f"refusals per {per}", starts, span.step, _series(by_action), width=WIDTH),
             "chart-actions"),
         "detectors": time_chart(TimeChart(
             "Refusals by detector", f"Refusals in the {span.words}, per {per}, by the detectors among "
             "their reasons (a refusal counts once for each of its detectors).", f"refusals per {per}",
-            starts, span.step, _series(by_detector, MAX_DETECTOR_LINES, "other detectors"), kind="lines"),
+            starts, span.step, _series(by_detector, MAX_DETECTOR_LINES, "other detectors"), kind="lines",
+            width=WIDTH),
             "chart-detectors"),
         "routes": bar_chart(BarChart(
             "Refusals by route kind", f"Refusals in the {span.words} by the kind of route refused.",
             f"refusals in the {span.words}", tuple((name, float(n)) for name, n in by_route.totals),
-            y_title="route kind"), "chart-routes"),
+            y_title="route kind", width=WIDTH), "chart-routes"),
     }
     return page.render("live.html", spans=SPANS, span=span, window=window, charts=charts,
                        refusals=refusals, judged=judged, traffic_known=traffic_known,
