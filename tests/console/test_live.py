@@ -102,7 +102,7 @@ def test_the_last_hour_drawn_with_axes_units_and_its_counts(harness: ConsoleHarn
 def test_top_actors_and_campaigns_link_to_their_pages(harness: ConsoleHarness) -> None:
     seed(harness)
     html = harness.client("vic").get("/live").text  # the default span: the last 24 hours
-    assert 'href="/actors/ip%3Ap-aaa"' in html and 'href="/actors/campaign%3A3"' in html
+    assert 'href="/actors/ip%3Ap-aaa"' in html and 'href="/actors?campaign=campaign%3A3"' in html
     assert "ip:p-old" not in html  # two days ago
     actors = re.search(r'<table id="top-actors">.*?</table>', html, re.S)
     assert actors and re.findall(r'<td class="num">(\d+)</td>', actors.group(0)) == ["2", "1"]

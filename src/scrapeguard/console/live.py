@@ -1,6 +1,7 @@
 """The Live view: what the guard is doing now, from the records. Over the last hour, day or week:
 the traffic it judged (allows included) and its refusals over time by action, by detector and by
-route kind; the actors and campaigns refused most (links to their pages); the state store's health.
+route kind; the actors and campaigns refused most (links to /actors/{key} and /actors?campaign=, the
+Actors area's pages); the state store's health.
 
 Every number comes from `records.live` (marked `read`); the charts are `scrapeguard.charts`."""
 
