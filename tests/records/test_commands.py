@@ -106,7 +106,7 @@ def test_manual_incident_and_regulator_report(team: str, tmp_path: Path) -> None
     ok("report", "regulator", "--format", "pdf", "--out", str(pdf), "--db", team, "--as", "dora")
     assert pdf.read_bytes().startswith(b"%PDF")
     purged = ok("records", "purge", "--db", team, "--as", "root", "--json")
-    assert purged == {"decisions": 0, "exposure": 0}
+    assert purged == {"decisions": 0, "exposure": 0, "traffic_minutes": 0}
     assert ok("audit", "verify", "--db", team, "--json")["ok"]
 
 

@@ -52,7 +52,7 @@ def test_purge_deletes_old_records_but_keeps_an_open_incidents_evidence(db: Data
     later = datetime.now(UTC) + timedelta(days=4000)
     with db.session() as s:
         counts = purge(s, 180, 365, "root", now=later)
-    assert counts == {"decisions": 1, "exposure": 3}
+    assert counts == {"decisions": 1, "exposure": 3, "traffic_minutes": 0}
     with db.session() as s:
         assert set(s.scalars(select(ExposureRecord.actor))) == {kept}
         assert s.scalar(select(func.count()).select_from(DecisionRecord)) == 1

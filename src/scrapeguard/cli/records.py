@@ -39,7 +39,8 @@ def records_purge(db_target: str | None, as_user: str, policy_path: str | None, 
         counts = purge_expired(session, signed_in(session, as_user), options.retain_decisions_days,
                                options.retain_exposure_days)
     emit(as_json, counts,
-          lambda: f"purged {counts['decisions']} decisions, {counts['exposure']} exposure rows")
+          lambda: f"purged {counts['decisions']} decisions, {counts['exposure']} exposure rows, "
+                  f"{counts['traffic_minutes']} traffic counts")
 
 
 @records_group.command("pseudonym")

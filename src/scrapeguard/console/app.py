@@ -34,6 +34,7 @@ AREAS = (
     "scrapeguard.console.policy",
     "scrapeguard.console.team",
     "scrapeguard.console.cases",
+    "scrapeguard.console.live",
 )
 
 

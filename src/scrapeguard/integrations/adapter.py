@@ -349,6 +349,8 @@ class GuardAdapter:
         decision = self.engine.decide(event)
         if self.metrics is not None:
             self.metrics.decision(decision)
+        if self.records is not None:
+            self.records.traffic(decision)  # a dict increment: the traffic the Live view shows
         return event, decision
 
     async def decide_async(self, view: RequestView, client_ip: str, now: float, reading: RequestReading,

@@ -1,19 +1,32 @@
 """Reports of an analysis: JSON (everything), CSV (one row per exposed member), HTML (for people).
 
 The HTML report is one self-contained file: styles inline, charts drawn as
-inline SVG here, no script, no font or image from anywhere.
+inline SVG by `scrapeguard.charts` (axes, units, time scales, a hidden data table
+for screen readers), no script, no font or image from anywhere.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+from markupsafe import Markup
 
+from scrapeguard.charts import (
+    HIDDEN_CSS,
+    BarChart,
+    Series,
+    TimeChart,
+    bar_chart,
+    bucketed,
+    choose_step,
+    duration_text,
+    time_chart,
+)
 from scrapeguard.logs.analysis import Analysis, Timeline
 from scrapeguard.logs.exposure import exposure_table
 
@@ -47,26 +60,25 @@ def write_csv(analysis: Analysis, path: Path) -> int:
     return frame.height
 
 
-@dataclass(frozen=True)
-class Bar:
-    label: str
-    value: int
-    x: float
-    y: float
-    width: float
-    height: float
-
-
-def bars(values: list[tuple[str, int]], width: float = 720, height: float = 160) -> list[Bar]:
-    """Vertical bars for an SVG chart (labels shown as tooltips)."""
-    if not values:
-        return []
-    top = max(v for _, v in values) or 1
-    step = width / len(values)
-    return [
-        Bar(label, value, i * step, height - value / top * height, max(step - 1, 0.5), value / top * height)
-        for i, (label, value) in enumerate(values)
-    ]
+def time_series(title: str, description: str, noun: str, series: list[tuple[str, list[tuple[float, float]]]],
+                base_step: float, max_buckets: int, chart_id: str, width: int = 720,
+                height: int = 240) -> Markup:
+    """A bar chart over time of (time, count) points (one bar per bucket of `base_step` seconds, or
+    of a larger step when the span holds more than `max_buckets` of them), axes titled with the
+    unit ("requests per 1 h")."""
+    times = [ts for _, points in series for ts, _ in points]
+    if times:
+        first, last = min(times), max(times) + base_step
+        step = max(base_step, choose_step(last - first, max_buckets))
+        start = math.floor(first / step) * step
+        n = max(1, math.ceil((last - start) / step))
+    else:
+        step, start, n = base_step, 0.0, 0
+    chart = TimeChart(title, description, f"{noun} per {duration_text(step)}",
+                      tuple(start + i * step for i in range(n)), step,
+                      tuple(Series(name, bucketed(points, start, step, n)) for name, points in series),
+                      width=width, height=height)
+    return time_chart(chart, chart_id)
 
 
 def day(ts: float | None) -> str:
@@ -102,20 +114,34 @@ def write_html(analysis: Analysis, path: Path, title: str = "ScrapeGuard log ana
     env = Environment(
         loader=PackageLoader("scrapeguard", "templates"), autoescape=select_autoescape(["html"])
     )
-    hourly = [(iso(h), n) for h, n, _ in analysis.hourly]
-    member_hourly = [(iso(h), m) for h, _, m in analysis.hourly]
-    reached = [(a.actor, a.members_reached) for a in analysis.flagged[:30]]
+    hourly = [(float(h), float(n)) for h, n, _ in analysis.hourly]
+    member_hourly = [(float(h), float(m)) for h, _, m in analysis.hourly]
+    hourly_chart = time_series(
+        "Requests over time", "All requests of the logs over time, per bucket.", "requests",
+        [("requests", hourly)], 3600, 168, "chart-requests")
+    member_chart = time_series(
+        "Member data requests over time", "Requests for member data (profiles, look-ups, listings) "
+        "over time, per bucket.", "member data requests", [("member data requests", member_hourly)],
+        3600, 168, "chart-member")
+    reached = tuple((a.actor, float(a.members_reached)) for a in analysis.flagged[:30])
+    reached_chart = bar_chart(BarChart(
+        "Members reached per flagged actor", "Distinct members whose data each flagged actor received "
+        "(the first 30 flagged actors).", "distinct members reached", reached, y_title="flagged actor"),
+        "chart-reached") if reached else None
     shown = [*analysis.timelines[:20], *(c.timeline for c in analysis.campaigns if c.timeline is not None)]
-    daily = [(t, timeline_text(t), bars([(day(d), n) for d, n in t.days], width=360, height=40))
-             for t in shown]
+    daily = [(t, timeline_text(t), time_series(
+        f"Profiles per day, {t.who}", f"Distinct member profiles served to {t.who}, per day (UTC).",
+        "profiles", [(t.who, [(float(d), float(n)) for d, n in t.days])], 86400, 60, f"chart-days-{i}",
+        width=420, height=170)) for i, t in enumerate(shown)]
     html = env.get_template("analysis_report.html").render(
         title=title,
         a=analysis,
         d=analysis.to_dict(),
         iso=iso,
-        hourly_bars=bars(hourly),
-        member_bars=bars(member_hourly),
-        reached_bars=bars(reached, height=120),
+        hourly_chart=hourly_chart,
+        member_chart=member_chart,
+        reached_chart=reached_chart,
+        hidden_css=Markup(HIDDEN_CSS),
         daily=daily,
         day=day,
         generated=iso(datetime.now(UTC).timestamp()),

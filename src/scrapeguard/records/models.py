@@ -107,6 +107,19 @@ class ExposureRecord(Base):
     audiences: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
+class TrafficMinute(Base):
+    """Requests the guard judged (allows included), counted per UTC minute, route kind and action:
+    the traffic the Live view sets the refusals against. Written by the records sink with each
+    batch; purged with the decisions."""
+
+    __tablename__ = "traffic_minutes"
+    minute: Mapped[datetime] = mapped_column(primary_key=True)
+    route: Mapped[str] = mapped_column(String(40), primary_key=True)
+    #: The action decided (in observe mode a refusal is decided but not enforced).
+    action: Mapped[str] = mapped_column(String(20), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
 class MemberRecord(Base):
     """The member directory: how route subjects name a member, and the member's country."""
 

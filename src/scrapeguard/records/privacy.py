@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from scrapeguard.records import audit
 from scrapeguard.records.keys import ENV_KEY, load_key
+from scrapeguard.records.live import purge_traffic
 from scrapeguard.records.models import DecisionRecord, ExposureRecord, IncidentActor, IncidentRecord
 from scrapeguard.records.permissions import requires
 
@@ -70,8 +71,9 @@ def purge_expired(session: Session, by: Actor, decisions_days: int, exposure_day
 
 def purge(session: Session, decisions_days: int, exposure_days: int, by: str,
           now: datetime | None = None) -> dict[str, int]:
-    """Delete decisions and exposure older than their retention. Records about actors of an
-    incident that is not closed are kept whatever their age: they are its evidence."""
+    """Delete decisions and exposure older than their retention (and the per-minute traffic counts
+    with the decisions). Records about actors of an incident that is not closed are kept whatever
+    their age: they are its evidence."""
     now = now or datetime.now(UTC)
     held_query = select(IncidentActor.actor) \
         .join(IncidentRecord, IncidentRecord.id == IncidentActor.incident_id) \
@@ -88,7 +90,8 @@ def purge(session: Session, decisions_days: int, exposure_days: int, by: str,
     result = session.execute(
         delete(ExposureRecord).where(ExposureRecord.last_at < now - timedelta(days=exposure_days))
         .where(ExposureRecord.actor.not_in(held_query)))
-    counts = {"decisions": gone_decisions, "exposure": int(getattr(result, "rowcount", 0) or 0)}
+    counts = {"decisions": gone_decisions, "exposure": int(getattr(result, "rowcount", 0) or 0),
+              "traffic_minutes": purge_traffic(session, now - timedelta(days=decisions_days))}
     audit.record(session, by, "records.purge", "records", "retention",
                  {**counts, "decisions_days": decisions_days, "exposure_days": exposure_days}, at=now)
     return counts

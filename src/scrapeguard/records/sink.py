@@ -34,6 +34,7 @@ from scrapeguard.records.db import Database
 from scrapeguard.records.decisions import add_decisions, decision_record
 from scrapeguard.records.errors import DatabaseUnavailable
 from scrapeguard.records.exposure import write_exposure
+from scrapeguard.records.live import traffic_record, write_traffic
 from scrapeguard.records.privacy import Pseudonymiser
 from scrapeguard.routes import MEMBER_DATA_KINDS
 
@@ -92,6 +93,9 @@ class RecordSink:
         self.max_pending = max_queue
         self._exposure: dict[tuple[tuple[str, ...], str, str, str], list[Any]] = {}
         self._exposure_lock = threading.Lock()
+        #: Requests judged (allows included) between writes: (minute, route kind, action) -> count.
+        self._traffic: dict[tuple[float, str, str], int] = {}
+        self._traffic_lock = threading.Lock()
         self._in_flight = 0
         self._spill_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -105,6 +109,17 @@ class RecordSink:
     def decision(self, decision: Decision, source: str = "live") -> None:
         if decision.refused:
             self.put(decision_record(decision, self.pseudonymiser, source))
+
+    def traffic(self, decision: Decision) -> None:
+        """Count a judged request (any action) in its minute: a dict increment, written with the
+        next batch into `traffic_minutes`."""
+        key = (decision.ts // 60 * 60, decision.route, decision.action)
+        with self._traffic_lock:
+            count = self._traffic.get(key)
+            if count is not None or len(self._traffic) < self.max_pending:
+                self._traffic[key] = (count or 0) + 1
+                return
+        self.put(traffic_record(*key, 1))  # (the database is down for long: queued, or spilled)
 
     def exposure(self, event: Event, audience: str | None = None) -> None:
         """A successful response of a member-data route: what this actor received. `audience`: whom
@@ -161,7 +176,8 @@ class RecordSink:
         """Wait until everything handed over so far is written (or spilled); False on timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._queue.unfinished_tasks == 0 and not self._exposure and self._in_flight == 0:
+            if self._queue.unfinished_tasks == 0 and not self._exposure and not self._traffic \
+                    and self._in_flight == 0:
                 return True
             time.sleep(0.02)
         return False
@@ -170,7 +186,7 @@ class RecordSink:
         """Write what is queued; whatever cannot be written in time goes to the spill file."""
         self._stopping.set()
         self._thread.join(timeout)
-        leftovers: list[dict[str, Any]] = self._drain_exposure()
+        leftovers: list[dict[str, Any]] = self._drain_exposure() + self._drain_traffic()
         while True:
             try:
                 leftovers.append(self._queue.get_nowait())
@@ -191,7 +207,7 @@ class RecordSink:
             if not pending:
                 pending = self._take()
                 from_queue = len(pending)
-                pending += self._drain_exposure()
+                pending += self._drain_exposure() + self._drain_traffic()
                 self._in_flight = len(pending)
             if not pending:
                 if self._stopping.is_set():
@@ -244,6 +260,11 @@ class RecordSink:
         with self._exposure_lock:
             taken, self._exposure = self._exposure, {}
         return [_exposure_record(key, entry) for key, entry in taken.items()]
+
+    def _drain_traffic(self) -> list[dict[str, Any]]:
+        with self._traffic_lock:
+            taken, self._traffic = self._traffic, {}
+        return [traffic_record(minute, route, action, n) for (minute, route, action), n in taken.items()]
 
     def _done(self, n: int) -> None:
         for _ in range(n):
@@ -356,6 +377,8 @@ def _exposure_record(key: tuple[tuple[str, ...], str, str, str], entry: list[Any
 
 
 def write_batch(session: Session, batch: list[dict[str, Any]]) -> None:
-    """One batch of sink records into the tables (decisions appended, exposure merged)."""
+    """One batch of sink records into the tables (decisions appended, exposure merged, traffic
+    counts added)."""
     add_decisions(session, [r for r in batch if r.get("type") == "decision"])
     write_exposure(session, [r for r in batch if r.get("type") == "exposure"])
+    write_traffic(session, [r for r in batch if r.get("type") == "traffic"])
