@@ -51,24 +51,48 @@ def test_proxy_explains_bad_arguments() -> None:
     assert code == 2 and "unsupported scheme" in err
 
 
-def _free_port_pair() -> int:
-    """A port p such that p and p + 1 are both free (the demo uses two)."""
+def _free_ports(count: int = 3) -> int:
+    """A port p such that p .. p + count - 1 are all free (the demo uses three: guard, site, console)."""
     for _ in range(50):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = int(s.getsockname()[1])
-        if port < 65535:
+        if port + count - 1 > 65535:
+            continue
+        free = True
+        for other in range(port + 1, port + count):
             with socket.socket() as s2:
                 try:
-                    s2.bind(("127.0.0.1", port + 1))
+                    s2.bind(("127.0.0.1", other))
                 except OSError:
-                    continue
+                    free = False
+                    break
+        if free:
             return port
-    raise RuntimeError("no two adjacent free ports")
+    raise RuntimeError(f"no {count} adjacent free ports")
+
+
+def _sign_in_to_console(url: str, name: str, password: str) -> None:
+    """Sign in to a console over plain HTTP on loopback (the session cookie is Secure, which
+    browsers accept from a loopback address; httpx would not send it back, so it is read here)."""
+    with httpx.Client(base_url=url) as client:
+        form = client.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf, form.text
+        login_cookie = re.search(r"sg_console_login=([^;]+)", form.headers["set-cookie"])
+        assert login_cookie
+        signed_in = client.post("/login", data={"username": name, "password": password,
+                                                "csrf": csrf.group(1)},
+                                cookies={"sg_console_login": login_cookie.group(1)})
+        assert signed_in.status_code == 303 and signed_in.headers["location"] == "/", signed_in.text
+        session = re.search(r"sg_console=([^;]+)", signed_in.headers["set-cookie"])
+        assert session
+        dashboard = client.get("/", cookies={"sg_console": session.group(1)})
+        assert dashboard.status_code == 200 and "Dashboard" in dashboard.text
 
 
 def test_demo_runs_prints_its_urls_guards_the_site_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    port = _free_port_pair()
+    port = _free_ports()
     decisions = tmp_path / "d.jsonl"
     proc = subprocess.Popen(
         [sys.executable, "-m", "scrapeguard", "demo", "--listen", f"127.0.0.1:{port}",
@@ -88,6 +112,11 @@ def test_demo_runs_prints_its_urls_guards_the_site_and_stops_on_ctrl_c(tmp_path:
         assert f"http://127.0.0.1:{port}/" in printed, printed
         assert f"http://127.0.0.1:{port + 1}/" in printed
         assert "curl" in printed  # the one-line scraper hint
+        # the team's console, with the demo admin's password printed once
+        console = re.search(rf"team console: +(http://127.0.0.1:{port + 2}/) +<- sign in as 'admin', "
+                            r"password (\S+) +\(shown only now\)", printed)
+        assert console, printed
+        _sign_in_to_console(console.group(1), "admin", console.group(2))
         codes = [httpx.get(f"http://127.0.0.1:{port}/api/v1/members/{i}").status_code for i in range(1, 71)]
         # httpx's user agent (a scripting tool) asking for member data: challenged at once, which it
         # cannot pass; from the 8th id in sequence the sweep (what it does) throttles, then blocks

@@ -43,7 +43,8 @@ def test_default_policy_measures() -> None:
     assert report.mode_note is None
     text = _all_text(report)
     assert "proof-of-work" in text and "no challenge" not in text
-    assert "no web console" in text and "command line" in text and "console has roles" not in text
+    assert "web console (`scrapeguard console`)" in text and "command line" in text
+    assert "checked by the server on every page and every command" in text and "no web console" not in text
 
 
 def test_quota_changes_show_in_the_report() -> None:

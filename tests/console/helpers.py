@@ -160,6 +160,11 @@ def sign_in_browser(page: Any, name: str, password: str = PASSWORD) -> None:
 
 
 def screenshot(page: Any, name: str) -> Path:
+    """Write the page's screenshot to test-artifacts/console/NAME.png, after checking the page's
+    accessibility basics (tests/console/accessibility.py)."""
+    from .accessibility import assert_accessible  # type: ignore[import-not-found]
+
+    assert_accessible(page.content(), name)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)

@@ -13,6 +13,7 @@ from starlette.routing import Mount, Route
 from scrapeguard.console.web import SIGNED_IN, PageRoute
 from scrapeguard.records.users import PERMISSIONS, ROLES
 
+from .accessibility import accessibility_problems  # type: ignore[import-not-found]
 from .helpers import BY_ROLE, ConsoleHarness  # type: ignore[import-not-found]
 
 PARAM = re.compile(r"\{([a-z_]+)(:[a-z]+)?\}")
@@ -55,6 +56,9 @@ def test_each_role_is_refused_exactly_the_pages_it_may_not_use(harness: ConsoleH
         if not may and response.status_code != 403:
             problems.append(f"{role} got {response.status_code} for {page.method} {page.path} "
                             f"({page.permission})")
+        if response.status_code == 200 and page.method == "GET" \
+                and response.headers.get("content-type", "").startswith("text/html"):
+            problems += [f"{page.path}: {p}" for p in accessibility_problems(response.text)]
         assert response.status_code < 500, f"{page.method} {path}: {response.status_code} " \
                                            f"{response.text[:300]}"
     assert not problems, "\n".join(problems)

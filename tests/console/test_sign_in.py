@@ -4,9 +4,10 @@ console's own guard limiting password guessing."""
 from __future__ import annotations
 
 from scrapeguard.console.web import SESSION_COOKIE
+from scrapeguard.records.db import Database
 from scrapeguard.records.users import GUARD, set_active
 
-from .helpers import PASSWORD, ConsoleHarness  # type: ignore[import-not-found]
+from .helpers import PASSWORD, ConsoleHarness, make_harness  # type: ignore[import-not-found]
 
 
 def test_signing_in_sets_a_secure_httponly_samesite_cookie(harness: ConsoleHarness) -> None:
@@ -102,3 +103,16 @@ def test_password_guessing_is_refused_by_the_guard_even_with_the_right_password(
     # the window passes (clock moved, no waiting): the owner signs in
     harness.clock.advance(3600)
     assert client.sign_in("ana", PASSWORD).status_code == 303
+
+
+def test_behind_a_trusted_proxy_failures_are_counted_per_client_not_per_proxy(team_db: Database) -> None:
+    """A TLS proxy in front of the console: one person's guessing throttles that person's address,
+    never the proxy's, so the rest of the team still signs in."""
+    harness = make_harness(team_db, trusted_proxies=("127.0.0.1/32",))
+    guesser, colleague = harness.client(), harness.client()
+    guesser.http.headers["X-Forwarded-For"] = "198.51.100.7"
+    colleague.http.headers["X-Forwarded-For"] = "203.0.113.20"
+    for _ in range(10):
+        assert guesser.sign_in("ana", "guess guess guess").status_code == 401
+    assert guesser.sign_in("ana", PASSWORD).status_code == 429
+    assert colleague.sign_in("pia", PASSWORD).status_code == 303

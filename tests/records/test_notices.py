@@ -248,3 +248,30 @@ def test_the_controller_establishment_from_the_policy_reaches_the_assessment(db:
     assert result.inputs["controller_country"] == "IE"
     assert result.regime("eu_gdpr").affected == 2  # the US member too: established in the EU
     assert "(IE)" in result.regime("eu_gdpr").regulator
+
+
+def test_the_callers_clock_dates_assessment_draft_approval_and_steps(db: Database) -> None:
+    """The console runs on an injected clock: the times it records are that clock's, not the wall's."""
+    directory(db, {1: "DE", 2: "DE"})
+    seed(db, exposure(A, range(1, 3)))
+    clock = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    with db.session() as s:
+        number = incidents.open_incident(s, ANN, "scraper", {A}, now=clock).id
+        incidents.advance(s, ANN, number, "contained", now=clock + timedelta(minutes=1))
+        with pytest.raises(RecordsError, match="in the future"):  # "at" is judged against that clock
+            incidents.advance(s, DORA, number, "closed", at=clock + timedelta(hours=1),
+                              reason="false positive", now=clock + timedelta(minutes=2))
+        incidents.mark_aware(s, DORA, number, at=clock, now=clock + timedelta(minutes=2))
+        notices.assess_incident(s, ANN, number, OPTIONS, now=clock + timedelta(minutes=3))
+        notice = notices.draft(s, ANN, number, "eu_gdpr", "regulator", OPTIONS,
+                               now=clock + timedelta(minutes=4))
+        notices.approve(s, DORA, notice.id, now=clock + timedelta(minutes=5))
+        notices.send(s, DORA, notice.id, "regulator portal", clock + timedelta(minutes=6),
+                     now=clock + timedelta(minutes=7))
+    with db.session() as s:
+        incident = incidents.get(s, number)
+        notice = notices.get_notice(s, notice.id)
+        times = [incident.contained_at, incident.assessed_at, notice.drafted_at, notice.approved_at]
+        assert [t.replace(tzinfo=UTC) if t and t.tzinfo is None else t for t in times] == [
+            clock + timedelta(minutes=n) for n in (1, 3, 4, 5)]
+        assert [s_.state for s_ in incidents.steps_of(s, number)] == ["detected", "contained", "assessed"]

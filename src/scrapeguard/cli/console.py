@@ -8,6 +8,7 @@ import click
 
 from scrapeguard.cli.common import (
     LISTEN,
+    check_cidrs,
     clear_errors,
     db_option,
     open_database,
@@ -32,6 +33,10 @@ from scrapeguard.cli.common import (
 @click.option("--insecure-cookies", is_flag=True,
               help="Send the session cookie without `Secure` (only behind a TLS proxy that speaks "
                    "plain HTTP to a non-loopback console address).")
+@click.option("--trusted-proxies", metavar="CIDR", multiple=True,
+              help="A proxy in front of the console (address or network, repeatable) whose "
+                   "X-Forwarded-For names the client: the sign-in guard then limits failed sign-ins "
+                   "per client, not per proxy.")
 @click.option("--alert-webhook", metavar="URL", envvar="SCRAPEGUARD_ALERT_WEBHOOK",
               help="POST a JSON alert here when an incident opens, a deadline is 24 h away, or a "
                    "case is overdue [env SCRAPEGUARD_ALERT_WEBHOOK].")
@@ -44,8 +49,9 @@ from scrapeguard.cli.common import (
               help="Sender of e-mail alerts.")
 @clear_errors
 def console(db_target: str | None, listen: tuple[str, int], store_uri: str | None, policy_path: Path | None,
-            idle_minutes: int, insecure_cookies: bool, alert_webhook: str | None,
-            alert_email: tuple[str, ...], smtp: str | None, alert_from: str) -> None:
+            idle_minutes: int, insecure_cookies: bool, trusted_proxies: tuple[str, ...],
+            alert_webhook: str | None, alert_email: tuple[str, ...], smtp: str | None,
+            alert_from: str) -> None:
     """The team's web console: appeals, live view, actors, incidents, cases, policy, team.
 
     Users sign in with the accounts of `scrapeguard users` (add the first admin with
@@ -64,7 +70,8 @@ def console(db_target: str | None, listen: tuple[str, int], store_uri: str | Non
     store = store_from_uri(store_uri, policy.store) if store_uri else None
     settings = ConsoleSettings(db=db, store=store, policy_path=policy_path,
                                alerts=alert_settings(alert_webhook, smtp, alert_email, alert_from),
-                               idle_seconds=idle_minutes * 60.0, secure_cookies=not insecure_cookies)
+                               idle_seconds=idle_minutes * 60.0, secure_cookies=not insecure_cookies,
+                               trusted_proxies=check_cidrs(trusted_proxies))
     host, port = listen
 
     async def run() -> None:

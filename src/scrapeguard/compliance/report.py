@@ -123,10 +123,12 @@ def build_report(policy: Policy, figures: ReportFigures, organisation: str | Non
 
     measures.append(Measure(
         "A designated team or roles own scraping risk.", "organisational",
-        ("ScrapeGuard has no web console: the team works through its command line (`scrapeguard incidents`, "
-         "`notices`, `cases`, `report`), where every user has a role that decides what they may do, checked "
-         "on every command; changes to incidents, notices, cases and users are recorded in a hash-chained "
-         "audit log.",
+        ("The team works in ScrapeGuard's web console (`scrapeguard console`) and its command line "
+         "(`scrapeguard incidents`, `notices`, `cases`, `report`). Every user signs in and has a role "
+         "(admin, analyst, privacy officer, legal, viewer, and support for people's appeals) that decides "
+         "what they may do, checked by the server on every page and every command; notices, letters and "
+         "policy changes need a second person's approval; changes to incidents, notices, cases, users, "
+         "the policy and actions on actors are recorded in a hash-chained audit log.",
          "Who holds each role is for the organisation to name.")))
 
     for expectation, words in TECHNICAL:

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 #: The areas of the console, one module each; each has `routes` (a web.Routes).
 AREAS = (
     "scrapeguard.console.dashboard",
+    "scrapeguard.console.incidents",
     "scrapeguard.console.actors",
 )
 
@@ -114,4 +115,4 @@ def build_console(settings: ConsoleSettings, guarded: bool = True) -> Any:
         return app
     from scrapeguard.console.guarding import guard_console
 
-    return guard_console(app, clock=settings.clock)
+    return guard_console(app, trusted_proxies=settings.trusted_proxies, clock=settings.clock)

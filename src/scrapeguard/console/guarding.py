@@ -11,14 +11,12 @@ counted. A failed sign-in answers 401 (`auth.py`), which is what the rule counts
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from scrapeguard.detectors import REGISTRY
 from scrapeguard.integrations.asgi import ScrapeGuardMiddleware
 from scrapeguard.policy import Policy, load_policy_text
-
-#: Loopback addresses that may say who the client is (a TLS proxy in front of the console).
-TRUSTED_PROXIES: tuple[str, ...] = ()
 
 
 def console_policy_text() -> str:
@@ -35,10 +33,23 @@ def console_policy() -> Policy:
     return load_policy_text(console_policy_text(), source="<the console's sign-in guard>")
 
 
-def guard_console(app: Any, trusted_proxies: tuple[str, ...] = TRUSTED_PROXIES,
+def guard_console(app: Any, trusted_proxies: tuple[str, ...] = (),
                   clock: Any = None) -> ScrapeGuardMiddleware:
     """`app` behind the guard's failed_logins rule (its own in-memory store)."""
     import time
 
-    return ScrapeGuardMiddleware(app, policy=console_policy(), store="memory://",
-                                 trusted_proxies=trusted_proxies, clock=clock or time.time)
+    # The guard's cookies live only with this process's in-memory store, so the random signing key
+    # it falls back to is the right one here: its warning (meant for a site's guard) is not shown.
+    keys_log = logging.getLogger("scrapeguard.challenge.keys")
+    quiet = _DropRandomKeyWarning()
+    keys_log.addFilter(quiet)
+    try:
+        return ScrapeGuardMiddleware(app, policy=console_policy(), store="memory://",
+                                     trusted_proxies=trusted_proxies, clock=clock or time.time)
+    finally:
+        keys_log.removeFilter(quiet)
+
+
+class _DropRandomKeyWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("no challenge signing key")

@@ -41,5 +41,8 @@ class ConsoleSettings:
     #: as secure). Off only for a console behind a TLS-terminating proxy that speaks plain HTTP to
     #: it on a non-loopback address (--insecure-cookies).
     secure_cookies: bool = True
+    #: Proxies in front of the console whose X-Forwarded-For is believed (addresses or networks):
+    #: the sign-in guard counts failures per client address, not per proxy.
+    trusted_proxies: tuple[str, ...] = ()
     #: Seconds since the epoch, now. Tests pass a settable clock.
     clock: Callable[[], float] = field(default=time.time)

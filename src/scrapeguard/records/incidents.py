@@ -147,16 +147,18 @@ STEP_PERMISSIONS: dict[str, str] = {to: needed for steps in STEPS.values() for t
 
 @requires(STEP_PERMISSIONS, chosen_by="to_state")
 def advance(session: Session, by: Actor, incident_id: str | int, to_state: str, note: str = "",
-            at: datetime | None = None, reason: str = "") -> IncidentRecord:
+            at: datetime | None = None, reason: str = "", now: datetime | None = None) -> IncidentRecord:
     """Move an incident on. Closing an incident that was never assessed needs `reason` (why no
-    assessment is owed, e.g. a false positive)."""
+    assessment is owed, e.g. a false positive). `now`: the caller's clock (the console's), else the
+    wall clock; `at` (the time of the step) may not lie after it."""
     incident = get(session, incident_id)
     allowed = STEPS[incident.state]
     if to_state not in allowed:
         hint = ("run `incidents assess` to move it to assessed" if to_state == ASSESSED
                 else f"from {incident.state} it can go to: {', '.join(allowed) or 'nothing (closed)'}")
         raise InvalidStep(f"{public_id(incident.id)} is {incident.state}; {hint}")
-    when = given_time(at, "the time of the step") if at is not None else datetime.now(UTC)
+    clock = now or datetime.now(UTC)
+    when = given_time(at, "the time of the step", clock) if at is not None else clock
     if to_state in (NOTIFIED, CLOSED) and incident.assessment is not None:
         from scrapeguard.records.obligations import describe, outstanding
 

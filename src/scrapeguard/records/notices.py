@@ -67,14 +67,15 @@ def incident_facts(session: Session, incident: IncidentRecord, options: Incident
 
 @requires("incident.assess")
 def assess_incident(session: Session, by: Actor, incident_id: str | int, options: IncidentOptions,
-                    rules: RuleSet | None = None) -> Assessment:
+                    rules: RuleSet | None = None, now: datetime | None = None) -> Assessment:
     """Assess (or re-assess) an incident against the jurisdiction rules; kept with the incident and
-    in the breach register. A contained incident moves to "assessed"."""
+    in the breach register. A contained incident moves to "assessed". `now`: the caller's clock
+    (the console's), else the wall clock."""
     incident = get(session, incident_id)
     if incident.state == CLOSED:
         raise InvalidStep(f"{public_id(incident.id)} is closed")
     result = assess(incident_facts(session, incident, options), rules)
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     incident.assessment = result.to_dict()
     incident.assessed_at = now
     incident.notifiable = result.notifiable
@@ -101,7 +102,8 @@ def assessment_of(incident: IncidentRecord) -> Assessment:
 
 @requires("notice.draft")
 def draft(session: Session, by: Actor, incident_id: str | int, regime: str,
-          audience: Literal["regulator", "individuals"], options: IncidentOptions) -> NoticeRecord:
+          audience: Literal["regulator", "individuals"], options: IncidentOptions,
+          now: datetime | None = None) -> NoticeRecord:
     if audience not in AUDIENCES:
         raise RecordsError(f"{audience!r} is not an audience ({', '.join(AUDIENCES)})")
     incident = get(session, incident_id)
@@ -115,7 +117,8 @@ def draft(session: Session, by: Actor, incident_id: str | int, regime: str,
     missing = missing_contents(document.text, facts, assessment, regime, audience)
     notice = NoticeRecord(incident_id=incident.id, regime=regime, audience=audience,
                           title=document.title[:300],
-                          text=document.text, state=DRAFT, drafted_by=by.name, drafted_at=datetime.now(UTC),
+                          text=document.text, state=DRAFT, drafted_by=by.name,
+                          drafted_at=now or datetime.now(UTC),
                           approved_by=None, approved_at=None, sent_by=None, sent_at=None)
     session.add(notice)
     session.flush()
@@ -141,14 +144,15 @@ def get_notice(session: Session, notice_id: int) -> NoticeRecord:
 
 
 @requires("notice.approve")
-def approve(session: Session, by: Actor, notice_id: int, note: str = "") -> NoticeRecord:
+def approve(session: Session, by: Actor, notice_id: int, note: str = "", now: datetime | None = None
+            ) -> NoticeRecord:
     notice = get_notice(session, notice_id)
     if notice.state != DRAFT:
         raise InvalidStep(f"notice {notice_id} is {notice.state}, only a draft can be approved")
     if notice.drafted_by == by.name:
         raise PermissionDenied(f"{by.name} drafted notice {notice_id} and so cannot approve it: "
                                "another person must (four eyes)")
-    notice.state, notice.approved_by, notice.approved_at = APPROVED, by.name, datetime.now(UTC)
+    notice.state, notice.approved_by, notice.approved_at = APPROVED, by.name, now or datetime.now(UTC)
     audit.record(session, by.name, "notice.approve", "notice", notice.id, {"note": note})
     return notice
 
