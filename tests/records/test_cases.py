@@ -9,7 +9,8 @@ import pytest
 from scrapeguard.policy.model import IncidentOptions
 from scrapeguard.records import audit, cases, incidents
 from scrapeguard.records.db import Database
-from scrapeguard.records.errors import InvalidStep, PermissionDenied, RecordsError
+from scrapeguard.records.errors import InvalidStep, NotFound, PermissionDenied, RecordsError
+from scrapeguard.records.models import CaseDocument
 from scrapeguard.records.privacy import Pseudonymiser
 from scrapeguard.records.users import ANALYST, LEGAL, PRIVACY_OFFICER, Actor
 
@@ -146,3 +147,43 @@ def test_closing_without_confirmation_needs_a_reason(db: Database) -> None:
         cases.close_case(s, LEO, number, note="operator could not be identified")
         with pytest.raises(InvalidStep, match="closed"):
             cases.write_letter(s, LEO, number, "cease_and_desist", 1, OPTIONS)
+
+
+def test_documents_received_are_kept_with_their_sha256_and_checked_when_read(db: Database,
+                                                                              tmp_path: Path) -> None:
+    with db.session() as s:
+        number = cases.open_case(s, LEO, "Data Harvest Inc.", actors={"account:42"}).id
+        cases.record_reply(s, LEO, number, "See the attached letter.",
+                           attachment=cases.Document("C:\\scans\\reply.txt", b"we will delete"))
+        with pytest.raises(RecordsError, match="empty"):
+            cases.confirm_deletion(s, LEO, number, cases.Document("empty.pdf", b""))
+    confirmation = b"%PDF-1.4 deletion confirmed"
+    with db.session() as s:
+        with pytest.raises(PermissionDenied):
+            cases.confirm_deletion(s, ANN, number, cases.Document("deletion.pdf", confirmation))
+        with pytest.raises(NotFound, match="no confirmation of deletion"):
+            cases.document(s, ANN, number)
+        cases.confirm_deletion(s, LEO, number, cases.Document("deletion.pdf", confirmation), note="signed")
+    with db.session() as s:
+        kept = cases.document(s, ANN, f"CASE-{number}")  # reading needs only "read"
+        assert (kept.name, kept.data, kept.kind) == ("deletion.pdf", confirmation, "deletion_confirmation")
+        assert kept.sha256 == cases.get(s, number).deletion_sha256 == hashlib.sha256(confirmation).hexdigest()
+        reply = next(d for d in cases.documents_of(s, number) if d.kind == "reply")
+        assert reply.name == "reply.txt"
+        assert cases.document(s, ANN, number, reply.id).data == b"we will delete"
+        entry = [e for e in audit.entries_for(s, "case", number) if e.action == "case.replied"][-1]
+        assert hashlib.sha256(b"we will delete").hexdigest() in entry.details
+        with pytest.raises(NotFound):
+            cases.document(s, ANN, number, reply.id + 100)
+        assert audit.verify(s).ok
+    with db.session() as s:  # the bytes altered in the database: refused, not served
+        s.get(CaseDocument, kept.id).data = b"%PDF-1.4 something else"  # type: ignore[union-attr]
+    with db.session() as s, pytest.raises(RecordsError, match="altered"):
+        cases.document(s, ANN, number)
+    # the CLI's path still works (read into a document and kept)
+    path = tmp_path / "second.pdf"
+    path.write_bytes(b"second")
+    with db.session() as s:
+        other = cases.open_case(s, LEO, "Other Ltd", actors={"account:7"}).id
+        cases.confirm_deletion(s, LEO, other, path)
+        assert cases.document(s, ANN, other).data == b"second"

@@ -3,7 +3,6 @@ printing, time parsing, the records' error handling, and the policy and log-form
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import sys
@@ -65,12 +64,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def check_cidrs(values: tuple[str, ...]) -> tuple[str, ...]:
     """--trusted-proxies values, each an IP network, or a usage error naming the bad one."""
-    for value in values:
-        try:
-            ipaddress.ip_network(value, strict=False)
-        except ValueError as exc:
-            raise click.BadParameter(f"{value!r} is not an IP network (e.g. 10.0.0.0/8)",
-                                     param_hint="--trusted-proxies") from exc
+    from scrapeguard.policy.editing import bad_networks
+
+    for value in bad_networks(values)[:1]:
+        raise click.BadParameter(f"{value!r} is not an IP network (e.g. 10.0.0.0/8)",
+                                 param_hint="--trusted-proxies")
     return values
 
 

@@ -47,17 +47,19 @@ from scrapeguard.cli.common import (
                    "SCRAPEGUARD_SMTP_USER / SCRAPEGUARD_SMTP_PASSWORD].")
 @click.option("--alert-from", metavar="ADDRESS", default="scrapeguard@localhost", show_default=True,
               help="Sender of e-mail alerts.")
+@click.option("--alert-interval", type=click.IntRange(5, 86400), default=60, show_default=True,
+              metavar="SECONDS", help="How often the console checks for alerts to send.")
 @clear_errors
 def console(db_target: str | None, listen: tuple[str, int], store_uri: str | None, policy_path: Path | None,
             idle_minutes: int, insecure_cookies: bool, trusted_proxies: tuple[str, ...],
             alert_webhook: str | None, alert_email: tuple[str, ...], smtp: str | None,
-            alert_from: str) -> None:
+            alert_from: str, alert_interval: int) -> None:
     """The team's web console: appeals, live view, actors, incidents, cases, policy, team.
 
     Users sign in with the accounts of `scrapeguard users` (add the first admin with
     `scrapeguard users add NAME --role admin`).
     """
-    from scrapeguard.console.alerts import alert_settings
+    from scrapeguard.console.alerts import AlertLoop, alert_settings
     from scrapeguard.console.app import build_console
     from scrapeguard.console.settings import ConsoleSettings
     from scrapeguard.serving import run_until_signalled, start_console
@@ -67,18 +69,30 @@ def console(db_target: str | None, listen: tuple[str, int], store_uri: str | Non
         raise click.UsageError("--alert-email needs --smtp HOST:PORT")
     policy = policy_or_exit(str(policy_path) if policy_path else None)
     db = open_database(db_target, False)
+    db.key_source = policy.incidents.pseudonym_key  # (identifying a case's addresses checks them with it)
     store = store_from_uri(store_uri, policy.store) if store_uri else None
-    settings = ConsoleSettings(db=db, store=store, policy_path=policy_path,
-                               alerts=alert_settings(alert_webhook, smtp, alert_email, alert_from),
+    try:
+        alerts = alert_settings(alert_webhook, smtp, alert_email, alert_from)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--smtp") from exc
+    settings = ConsoleSettings(db=db, store=store, policy_path=policy_path, alerts=alerts,
                                idle_seconds=idle_minutes * 60.0, secure_cookies=not insecure_cookies,
                                trusted_proxies=check_cidrs(trusted_proxies))
     host, port = listen
 
     async def run() -> None:
         server = await start_console(build_console(settings), host, port)
-        click.echo(f"console: http://{url_host(host)}:{server.port}/   (Ctrl-C to stop)")
+        url = f"http://{url_host(host)}:{server.port}"
+        click.echo(f"console: {url}/   (Ctrl-C to stop)")
+        alert_loop = None if alerts is None else AlertLoop(db, alerts, settings.clock, alert_interval, url)
+        if alert_loop is not None:
+            alert_loop.start()
+            click.echo(f"alerts: by {' and '.join(alert_loop.settings.channels)}, checked every "
+                       f"{alert_interval} s")
 
         async def stop() -> None:
+            if alert_loop is not None:
+                await alert_loop.stop()
             await server.stop()
             db.dispose()
 

@@ -40,7 +40,8 @@ def proxy(listen: tuple[str, int], upstream: str, policy_path: str | None, store
           header_timeout: float, idle_timeout: float, max_connections_per_client: int,
           log_format: str) -> None:
     """Run the guard as a reverse proxy in front of a site (its Prometheus metrics at
-    /.well-known/scrapeguard/metrics, to local calls only)."""
+    /.well-known/scrapeguard/metrics, to local calls only). The --policy file is read again when it
+    changes (checked every 2 s) and on SIGHUP; a file that does not load leaves the policy as it was."""
     from scrapeguard.jsonlog import configure_logging
 
     configure_logging(log_format)
@@ -48,7 +49,7 @@ def proxy(listen: tuple[str, int], upstream: str, policy_path: str | None, store
     from scrapeguard.integrations.proxy import start_proxy
     from scrapeguard.policy.warnings import policy_warnings
     from scrapeguard.records.errors import RecordsError
-    from scrapeguard.serving import build_proxy, run_until_signalled
+    from scrapeguard.serving import PolicyReloader, build_proxy, run_until_signalled
 
     policy = policy_or_exit(policy_path)
     for warning in policy_warnings(policy):
@@ -66,9 +67,19 @@ def proxy(listen: tuple[str, int], upstream: str, policy_path: str | None, store
 
     async def run() -> None:
         runner = await start_proxy(guard, host, port, limits)
+        # the policy file is read again when it changes (an approved change in the console) or on SIGHUP
+        reloader = PolicyReloader(guard, policy_path) if policy_path else None
+        if reloader is not None:
+            reloader.start()
         click.echo(f"guard on http://{url_host(host)}:{port}/ -> {upstream} "
                    f"(mode {policy.mode}, policy {policy.source})  (Ctrl-C to stop)")
-        await run_until_signalled(runner.cleanup)
+
+        async def stop() -> None:
+            if reloader is not None:
+                await reloader.stop()
+            await runner.cleanup()
+
+        await run_until_signalled(stop)
         if guard.decisions is not None:
             guard.decisions.close()
 

@@ -1,9 +1,59 @@
 """Alerts: the team hears when an incident opens, a deadline is 24 h away, or a legal case is
-overdue, by a webhook (JSON POST) and/or e-mail (SMTP)."""
+overdue, by a webhook (JSON POST) and/or e-mail (SMTP).
+
+`due_alerts` reads what the records say is due now; each alert has a stable key (the incident, the
+obligation and its due time, the case and its deadline), so a deadline moved by a re-assessment or a
+new letter is a new alert, and the same one is never sent twice. What was sent is remembered in the
+audit log (an "alert.sent" entry per alert and channel, by the guard itself), so a restarted console
+does not alert again, and a channel that failed (webhook down, SMTP refused) is retried at the next
+round without repeating the alerts another channel delivered.
+
+`AlertLoop` runs the rounds in the console's process (every 60 s by default, `scrapeguard console`
+starts and stops it); `check_once(now)` is one round, which tests call with a fake clock's time.
+Sending never raises: a failure is logged and retried next round. Two consoles on one database
+would each send (each records what it sent): run the alerts in one of them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import smtplib
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from scrapeguard.console.countdown import aware, span
+from scrapeguard.records import audit, cases, incidents, obligations
+from scrapeguard.records.models import AuditEntry
+from scrapeguard.records.users import GUARD
+
+if TYPE_CHECKING:
+    from scrapeguard.records.db import Database
+
+log = logging.getLogger(__name__)
+
+#: A notification deadline this close (or passed, and still owed) is alerted.
+DEADLINE_WARNING = timedelta(hours=24)
+#: Seconds between two rounds.
+INTERVAL = 60.0
+#: Seconds the webhook has to answer.
+WEBHOOK_TIMEOUT = 5.0
+SMTP_TIMEOUT = 10.0
+#: The audit action that remembers a sent alert (entity "alert", entity_id its key).
+SENT = "alert.sent"
+WEBHOOK, EMAIL = "webhook", "email"
 
 
 @dataclass(frozen=True)
@@ -15,6 +65,10 @@ class AlertSettings:
     smtp_port: int = 25
     recipients: tuple[str, ...] = ()
     sender: str = "scrapeguard@localhost"
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return ((WEBHOOK,) if self.webhook else ()) + ((EMAIL,) if self.smtp_host and self.recipients else ())
 
 
 def alert_settings(webhook: str | None, smtp: str | None, recipients: tuple[str, ...],
@@ -29,3 +83,225 @@ def alert_settings(webhook: str | None, smtp: str | None, recipients: tuple[str,
             raise ValueError(f"--smtp {smtp!r} is not HOST:PORT")
         port = int(port_text)
     return AlertSettings(webhook or None, host, port, tuple(recipients), sender)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One thing the team must hear about."""
+
+    #: Stable: the same situation always has the same key ("incident.opened:INC-3").
+    key: str
+    #: "incident.opened", "deadline.near" or "case.overdue".
+    kind: str
+    #: The record it is about ("INC-3", "CASE-2").
+    subject: str
+    title: str
+    text: str
+    #: The console page to open (a path; the loop adds the console's address when it knows it).
+    path: str
+
+    @property
+    def audit_id(self) -> str:
+        """The key as an audit entry's entity_id (at most 100 characters)."""
+        return self.key if len(self.key) <= 100 else "sha256:" + hashlib.sha256(self.key.encode()).hexdigest()
+
+    def to_json(self, base_url: str = "") -> dict[str, Any]:
+        return {"key": self.key, "kind": self.kind, "subject": self.subject, "title": self.title,
+                "text": self.text, "url": base_url.rstrip("/") + self.path}
+
+
+def due_alerts(session: Session, now: datetime) -> list[Alert]:
+    """What should be alerted now, sent or not (see `unsent`): every incident not closed (opened
+    since its alert, or never alerted), every owed notification whose due time is within
+    `DEADLINE_WARNING` or passed, every overdue legal case."""
+    alerts: list[Alert] = []
+    for incident in incidents.list_incidents(session, GUARD):
+        if incident.state == incidents.CLOSED:
+            continue
+        ref = incidents.public_id(incident.id)
+        alerts.append(Alert(
+            f"incident.opened:{ref}", "incident.opened", ref, f"Incident {ref} opened: {incident.title}",
+            f"{ref} was opened by {incident.opened_by} (detected "
+            f"{aware(incident.detected_at):%Y-%m-%d %H:%M} UTC): {incident.title}. "
+            "Assess it and check its notification deadlines.",
+            f"/incidents/{ref}"))
+        for duty in obligations.obligations_of(session, incident.id):
+            if not duty.owed or duty.row.due is None:
+                continue
+            due = aware(duty.row.due)
+            left = due - now
+            if left > DEADLINE_WARNING:
+                continue
+            when = f"due in {span(left.total_seconds())}" if left.total_seconds() >= 0 \
+                else f"overdue by {span(left.total_seconds())}"
+            alerts.append(Alert(
+                f"deadline.near:{ref}:{duty.row.regime}:{duty.row.audience}:{due:%Y-%m-%dT%H:%M}",
+                "deadline.near", ref,
+                f"{ref}: notification to the {duty.row.audience} under {duty.row.regime} {when}",
+                f"The notification of {ref} to the {duty.row.audience} ({duty.row.regime}, "
+                f"{duty.row.status}) is {when}: due {due:%Y-%m-%d %H:%M} UTC ({duty.row.deadline}).",
+                f"/incidents/{ref}"))
+    for case in cases.overdue(session, now):
+        assert case.deadline is not None
+        ref = cases.public_id(case.id)
+        deadline = aware(case.deadline)
+        alerts.append(Alert(
+            f"case.overdue:{ref}:{deadline:%Y-%m-%dT%H:%M}", "case.overdue", ref,
+            f"Legal case {ref} against {case.respondent} is overdue by "
+            f"{span((now - deadline).total_seconds())}",
+            f"{case.respondent} had until {deadline:%Y-%m-%d %H:%M} UTC to comply and deletion is not "
+            f"confirmed ({case.status.replace('_', ' ')}). Record a reminder, a reply or the next step.",
+            f"/cases/{ref}"))
+    return alerts
+
+
+def sent_channels(session: Session) -> dict[str, set[str]]:
+    """audit id of an alert -> the channels it was delivered on (from the audit log)."""
+    sent: dict[str, set[str]] = {}
+    for entity_id, details in session.execute(
+            select(AuditEntry.entity_id, AuditEntry.details).where(AuditEntry.action == SENT)):
+        try:
+            channel = str(json.loads(details).get("channel", ""))
+        except (ValueError, AttributeError):
+            continue
+        sent.setdefault(entity_id, set()).add(channel)
+    return sent
+
+
+@dataclass
+class RoundResult:
+    """What one round did: (alert key, channel) delivered, and those that failed (retried next round)."""
+
+    sent: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+class AlertSender:
+    """Delivers alerts: a JSON POST to the webhook, and an e-mail through SMTP (STARTTLS when the
+    server offers it; user and password from SCRAPEGUARD_SMTP_USER / SCRAPEGUARD_SMTP_PASSWORD)."""
+
+    def __init__(self, settings: AlertSettings, base_url: str = "") -> None:
+        self.settings = settings
+        self.base_url = base_url
+
+    def webhook(self, alert: Alert) -> None:
+        assert self.settings.webhook
+        response = httpx.post(self.settings.webhook, json=alert.to_json(self.base_url),
+                              timeout=WEBHOOK_TIMEOUT)
+        if response.status_code >= 300:
+            raise RuntimeError(f"the webhook answered {response.status_code}")
+
+    def emails(self, alerts: list[Alert]) -> dict[str, str]:
+        """Send one e-mail per alert on one connection; alert key -> error of those not sent."""
+        s = self.settings
+        assert s.smtp_host
+        errors: dict[str, str] = {}
+        try:
+            with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=SMTP_TIMEOUT) as smtp:
+                smtp.ehlo()
+                if smtp.has_extn("starttls"):
+                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.ehlo()
+                user = os.environ.get("SCRAPEGUARD_SMTP_USER")
+                if user:
+                    smtp.login(user, os.environ.get("SCRAPEGUARD_SMTP_PASSWORD", ""))
+                for alert in alerts:
+                    try:
+                        smtp.send_message(self.message(alert))
+                    except smtplib.SMTPException as exc:
+                        errors[alert.key] = f"{type(exc).__name__}: {exc}"
+        except (OSError, smtplib.SMTPException) as exc:
+            for alert in alerts:
+                errors.setdefault(alert.key, f"{type(exc).__name__}: {exc}")
+        return errors
+
+    def message(self, alert: Alert) -> EmailMessage:
+        message = EmailMessage()
+        message["Subject"] = f"[ScrapeGuard] {alert.title}"
+        message["From"] = self.settings.sender
+        message["To"] = ", ".join(self.settings.recipients)
+        message["X-ScrapeGuard-Alert"] = alert.key
+        link = alert.to_json(self.base_url)["url"]
+        message.set_content(f"{alert.text}\n\nOpen: {link}\n\n-- ScrapeGuard console alert ({alert.kind})\n")
+        return message
+
+
+class AlertLoop:
+    """Checks for due alerts every `interval` seconds in the console's process and sends the new
+    ones. `check_once(now)` is one round (blocking I/O: the loop runs it in a thread)."""
+
+    def __init__(self, db: Database, settings: AlertSettings, clock: Callable[[], float],
+                 interval: float = INTERVAL, base_url: str = "") -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.interval = interval
+        self.sender = AlertSender(settings, base_url)
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def check_once(self, now: float | datetime | None = None) -> RoundResult:
+        """One round at `now` (default: the clock): find the due alerts, send those not yet sent on
+        each channel, remember what went out. Never raises (a failure is logged, and retried)."""
+        result = RoundResult()
+        when = now if isinstance(now, datetime) else datetime.fromtimestamp(
+            self.clock() if now is None else now, UTC)
+        channels = self.settings.channels
+        try:
+            with self.db.session() as session:
+                done = sent_channels(session)
+                todo = [(alert, [c for c in channels if c not in done.get(alert.audit_id, set())])
+                        for alert in due_alerts(session, when)]
+        except Exception as exc:  # the records unreachable: try again next round
+            log.warning("alerts: cannot read the records: %s", exc)
+            return result
+        todo = [(alert, wanted) for alert, wanted in todo if wanted]
+        if WEBHOOK in channels:
+            for alert in (a for a, wanted in todo if WEBHOOK in wanted):
+                try:
+                    self.sender.webhook(alert)
+                    result.sent.append((alert.key, WEBHOOK))
+                except Exception as exc:  # (httpx errors, a refusing receiver): retried next round
+                    result.failed.append((alert.key, WEBHOOK, f"{type(exc).__name__}: {exc}"))
+        mails = [a for a, wanted in todo if EMAIL in wanted]
+        if mails:
+            errors = self.sender.emails(mails)
+            for alert in mails:
+                if alert.key in errors:
+                    result.failed.append((alert.key, EMAIL, errors[alert.key]))
+                else:
+                    result.sent.append((alert.key, EMAIL))
+        for key, channel, error in result.failed:
+            log.warning("alert %s not sent by %s (retried in the next round): %s", key, channel, error)
+        if result.sent:
+            self._remember(todo, result, when)
+        return result
+
+    def _remember(self, todo: list[tuple[Alert, list[str]]], result: RoundResult, when: datetime) -> None:
+        by_key = {alert.key: alert for alert, _ in todo}
+        try:
+            with self.db.session() as session:
+                for key, channel in result.sent:
+                    alert = by_key[key]
+                    audit.record(session, audit.SYSTEM, SENT, "alert", alert.audit_id,
+                                 {"key": alert.key, "kind": alert.kind, "subject": alert.subject,
+                                  "channel": channel, "title": alert.title}, at=when)
+        except Exception as exc:  # sent, but not remembered: it may be sent once more
+            log.warning("alerts: sent but could not record it (may be sent again): %s", exc)
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            await asyncio.to_thread(self.check_once)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.interval)
+
+    def start(self) -> None:
+        """Start the rounds on the running event loop."""
+        self._stop.clear()
+        self._task = asyncio.get_running_loop().create_task(self.run())
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+            self._task = None

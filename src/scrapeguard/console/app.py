@@ -29,7 +29,11 @@ log = logging.getLogger(__name__)
 AREAS = (
     "scrapeguard.console.dashboard",
     "scrapeguard.console.incidents",
+    "scrapeguard.console.appeals",
     "scrapeguard.console.actors",
+    "scrapeguard.console.policy",
+    "scrapeguard.console.team",
+    "scrapeguard.console.cases",
 )
 
 

@@ -200,22 +200,11 @@ class GuardAdapter:
         """`metrics`: keep Prometheus metrics (see integrations/metrics.py) in a registry of this
         guard's own; False for none (and no cost)."""
         self.engine = engine
-        self.policy = engine.policy
-        self.routes = RouteMap(engine.policy.routes, engine.policy.route_matching)
         self.decisions = decisions
         #: The records database's sink: refusals and what each actor received.
         self.records = records
         self.resolver = ClientIPResolver(tuple(trusted_proxies))
         self.counts: Counter[str] = counts if counts is not None else Counter()
-        client = engine.policy.client
-        self._login_failed_header = client.login_failed_header
-        self._account_header = client.account_header
-        self._audience_header = client.audience_header
-        #: Response headers meant for the guard only, never for the client (lower case).
-        self.private_headers = frozenset({client.account_header.lower(),
-                                          client.account_created_header.lower(),
-                                          client.login_failed_header.lower(),
-                                          client.audience_header.lower()})
         # (the store's own pause: a store URI's ?retry_seconds= overrides the policy's)
         self.retry_seconds = float(getattr(engine.store, "retry_seconds", engine.policy.store.retry_seconds))
         #: Shared stores are called from worker threads; the memory store inline.
@@ -229,15 +218,10 @@ class GuardAdapter:
             if self.offload else None
         self._backlog = 0
         self._backlog_lock = threading.Lock()
-        if self.offload:
-            engine.defer = self._record_later
-        self.challenges = ChallengeService(engine.policy, engine.store, engine.escalation) \
-            if engine.policy.challenge.enabled else None
-        self.clearance_cookie = engine.policy.challenge.cookie
-        keys = self.challenges.keys if self.challenges is not None else load_keys(engine.policy.challenge)
-        self.sessions = Sessions(engine.store, client, keys.keys, cached=self.offload)
-        self.session_cookie = client.session_cookie
-        self._read_cookies = (self.session_cookie, STAMP_COOKIE, self.clearance_cookie)
+        #: The signing keys of challenges, clearances and session stamps: loaded once, kept when the
+        #: policy is reloaded (clearances already given stay valid; rotating keys needs a restart).
+        self._keys = load_keys(engine.policy.challenge)
+        self._use(engine)
         #: Called with every event the guard judges (tests compare it with what the site saw).
         self.on_event: Callable[[Event], None] | None = None
         #: This guard's Prometheus metrics (None when off).
@@ -246,9 +230,43 @@ class GuardAdapter:
             self.metrics = GuardMetrics(
                 [d.name for d in engine.detectors], engine.store, records,
                 store_backlog=(lambda: self._backlog) if self.offload else None,
-                guard_counts=lambda: dict(self.counts), engine_counts=lambda: dict(engine.counts))
+                guard_counts=lambda: dict(self.counts), engine_counts=lambda: dict(self.engine.counts))
             if isinstance(engine.store, FailoverStore):
                 engine.store.on_call = self.metrics.store_call
+
+    def _use(self, engine: Engine) -> None:
+        """Take what depends on the policy from `engine`'s (everything is built before anything is
+        replaced: a policy that cannot be set up leaves the guard as it was)."""
+        policy, client = engine.policy, engine.policy.client
+        routes = RouteMap(policy.routes, policy.route_matching)
+        challenges = ChallengeService(policy, engine.store, engine.escalation, keys=self._keys) \
+            if policy.challenge.enabled else None
+        sessions = Sessions(engine.store, client, self._keys.keys, cached=self.offload)
+        if self.offload:
+            engine.defer = self._record_later
+        self.engine, self.policy, self.routes, self.challenges, self.sessions = \
+            engine, policy, routes, challenges, sessions
+        self._login_failed_header = client.login_failed_header
+        self._account_header = client.account_header
+        self._audience_header = client.audience_header
+        #: Response headers meant for the guard only, never for the client (lower case).
+        self.private_headers = frozenset({client.account_header.lower(),
+                                          client.account_created_header.lower(),
+                                          client.login_failed_header.lower(),
+                                          client.audience_header.lower()})
+        self.clearance_cookie = policy.challenge.cookie
+        self.session_cookie = client.session_cookie
+        self._read_cookies = (self.session_cookie, STAMP_COOKIE, self.clearance_cookie)
+
+    def use_policy(self, policy: Policy) -> None:
+        """Judge the next requests by `policy`: a new Engine on the same store (counters, penalties,
+        learned sessions and clearances live there and are kept), with the new policy's routes,
+        headers and challenges. Called on the event loop, between requests (one being decided ends
+        with the engine it began with). The store's options, the records sink, the metrics' list of
+        detectors and the signing keys stay as the guard started (a restart changes those)."""
+        engine = Engine(policy, self.engine.store)
+        engine.counts = self.engine.counts
+        self._use(engine)
 
     def close(self) -> None:
         """Stop the worker threads (queued records are dropped) and close the records sink."""

@@ -45,10 +45,12 @@ from scrapeguard.integrations.connections import ConnectionGuard, ConnectionLimi
 from scrapeguard.integrations.forms import FORM_LIMIT, FormError, check_encoding
 from scrapeguard.integrations.sessions import STAMP_COOKIE, session_key, session_stamp, without_cookie
 from scrapeguard.refusals import DECISION_HEADER
-from scrapeguard.routes import AmbiguousRequest, RouteMatch
+from scrapeguard.routes import AmbiguousRequest, RouteMap, RouteMatch
 from scrapeguard.stores import StoreUnavailable
 
 if TYPE_CHECKING:
+    from scrapeguard.challenge.service import ChallengeService
+    from scrapeguard.policy.model import Policy
     from scrapeguard.records.sink import RecordSink
 
 log = logging.getLogger(__name__)
@@ -119,16 +121,33 @@ class GuardProxy:
         self.config = config
         self.upstream = upstream
         self._upstream_base = str(upstream.origin()) + upstream.raw_path.rstrip("/")
-        self.engine = engine
-        self.policy = engine.policy
         self.counts = config.counts
         #: What every integration does around the engine (see adapter.py).
         self.guard = GuardAdapter(engine, config.trusted_proxies, decisions, records, self.counts)
         self.resolver = self.guard.resolver
-        self.routes = self.guard.routes
-        self.challenges = self.guard.challenges
         self._session: aiohttp.ClientSession | None = None
         self._log_filter = _MalformedRequestFilter(self.counts)
+
+    # (the guard's, read each time: a reloaded policy replaces them, see use_policy)
+    @property
+    def engine(self) -> Engine:
+        return self.guard.engine
+
+    @property
+    def policy(self) -> Policy:
+        return self.guard.policy
+
+    @property
+    def routes(self) -> RouteMap:
+        return self.guard.routes
+
+    @property
+    def challenges(self) -> ChallengeService | None:
+        return self.guard.challenges
+
+    def use_policy(self, policy: Policy) -> None:
+        """Judge the next requests by `policy` (GuardAdapter.use_policy; serving.PolicyReloader)."""
+        self.guard.use_policy(policy)
 
     @property
     def decisions(self) -> DecisionWriter | None:

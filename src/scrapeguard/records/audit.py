@@ -51,6 +51,7 @@ from scrapeguard.records.models import (
     IncidentRecord,
     IncidentStep,
     NoticeRecord,
+    PolicyChange,
     SettingRecord,
     UserRecord,
 )
@@ -104,6 +105,7 @@ bind("notice", NoticeRecord)
 bind("case", CaseRecord, children=[(CaseStep, "case_id"), (CaseLetter, "case_id")])
 bind("user", UserRecord, key="name")
 bind("drill", DrillRecord)
+bind("policy_change", PolicyChange)
 
 
 def _plain(value: Any) -> Any:

@@ -2,6 +2,13 @@
 from editable templates with the incident's evidence, deadlines, the reply, the confirmation of
 deletion (with the SHA-256 of the document received), overdue reminders and a status history.
 
+Documents received (the confirmation of deletion, attachments of replies) are kept in the records
+themselves (`case_documents`), not only their name and SHA-256: the console serves them for download
+from whatever host it runs on, with SQLite or PostgreSQL alike (a folder next to the database would
+not exist for PostgreSQL, nor on a second console host). Their SHA-256 is in the audit entry of the
+step that received them (and, for the confirmation, in the bound case row), and the bytes are checked
+against it each time they are read (`document`).
+
 Statuses: open -> letter_sent -> replied -> deletion_confirmed -> closed (a case may be closed
 from any status, with a note). A case is overdue while its deadline has passed and deletion
 is not confirmed.
@@ -19,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -39,7 +46,7 @@ from scrapeguard.records.exposure import ledger
 from scrapeguard.records.incidents import actors_of
 from scrapeguard.records.incidents import get as get_incident
 from scrapeguard.records.incidents import public_id as incident_ref
-from scrapeguard.records.models import CaseLetter, CaseRecord, CaseStep
+from scrapeguard.records.models import CaseDocument, CaseLetter, CaseRecord, CaseStep
 from scrapeguard.records.notices import incident_facts
 from scrapeguard.records.permissions import requires
 from scrapeguard.records.privacy import ADDRESS_KEYS, Pseudonymiser
@@ -55,6 +62,47 @@ AWAITING = (OPEN, LETTER_SENT, REPLIED)
 LETTER_DRAFT, LETTER_APPROVED, LETTER_SENT_STATE = "draft", "approved", "sent"
 #: What a letter says of an actor whose clear value the case does not hold.
 UNIDENTIFIED = "not identified"
+
+
+#: Kinds of case documents.
+DELETION_CONFIRMATION, REPLY_ATTACHMENT = "deletion_confirmation", "reply"
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A document received: its file name as given and its bytes."""
+
+    name: str
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    @classmethod
+    def read(cls, path: Path, what: str = "document") -> Document:
+        try:
+            return cls(path.name, path.read_bytes())
+        except OSError as exc:
+            raise RecordsError(f"cannot read the {what} {path}: {exc.strerror}") from exc
+
+
+def _document_name(name: str) -> str:
+    """The file name only (no folders a browser or a user put in front), never empty."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return (base or "document")[:300]
+
+
+def _keep(session: Session, case: CaseRecord, kind: str, document: Document, by: Actor,
+          at: datetime) -> CaseDocument:
+    if not document.data:
+        raise RecordsError(f"the document {document.name!r} is empty")
+    row = CaseDocument(case_id=case.id, kind=kind, name=_document_name(document.name),
+                       sha256=document.sha256, size=len(document.data), data=document.data,
+                       added_by=by.name, added_at=at)
+    session.add(row)
+    session.flush()
+    return row
 
 
 def public_id(case_id: int) -> str:
@@ -97,7 +145,8 @@ def _move(session: Session, by: Actor, case: CaseRecord, status: str, at: dateti
 @requires("case.manage")
 def open_case(session: Session, by: Actor, respondent: str, address: str | None = None,
               incident_id: str | int | None = None, actors: set[str] | None = None,
-              note: str = "", clear_actors: Mapping[str, str] | None = None) -> CaseRecord:
+              note: str = "", clear_actors: Mapping[str, str] | None = None,
+              now: datetime | None = None) -> CaseRecord:
     """A case against a person, a company or "the unknown operator of ..." (accounts/addresses).
 
     `clear_actors`: pseudonymised actor -> the clear value the team entered (`ip:p-..` -> `ip:1.2.3.4`),
@@ -109,7 +158,7 @@ def open_case(session: Session, by: Actor, respondent: str, address: str | None 
     if incident_id is not None:
         incident = get_incident(session, incident_id)
         linked |= actors_of(session, incident.id)
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     case = CaseRecord(respondent=respondent.strip()[:300], respondent_address=address,
                       incident_id=incident.id if incident else None, actors=sorted(linked), status=OPEN,
                       opened_by=by.name, opened_at=now, deadline=None, reply=None, replied_at=None,
@@ -353,48 +402,55 @@ def send_letter(session: Session, by: Actor, letter_id: int, channel: str, at: d
 
 @requires("case.manage")
 def record_reply(session: Session, by: Actor, case_id: str | int, text: str,
-                 at: datetime | None = None) -> CaseRecord:
+                 at: datetime | None = None, attachment: Document | None = None) -> CaseRecord:
+    """The respondent replied: its text, and the document attached to it if any (kept, with its
+    SHA-256 in the audit entry)."""
     case = get(session, case_id)
     if case.status not in (OPEN, LETTER_SENT, REPLIED):
         raise InvalidStep(f"{public_id(case.id)} is {case.status}: no reply expected")
     if not text.strip():
         raise RecordsError("the reply is empty")
     when = at or datetime.now(UTC)
+    details: dict[str, object] = {"sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+    note = "reply received"
+    if attachment is not None:
+        kept = _keep(session, case, REPLY_ATTACHMENT, attachment, by, when)
+        details["attachment"] = {"document": kept.id, "name": kept.name, "sha256": kept.sha256}
+        note += f" with {kept.name}"
     case.reply = (case.reply + "\n\n---\n\n" if case.reply else "") + text.strip()
     case.replied_at = when
-    _move(session, by, case, REPLIED, when, "reply received",
-          {"sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()})
+    _move(session, by, case, REPLIED, when, note, details)
     return case
 
 
 @requires("case.manage")
-def confirm_deletion(session: Session, by: Actor, case_id: str | int, document: Path,
+def confirm_deletion(session: Session, by: Actor, case_id: str | int, document: Path | Document,
                      at: datetime | None = None, note: str = "") -> CaseRecord:
-    """The respondent confirmed deletion; the document received is fingerprinted (SHA-256)."""
+    """The respondent confirmed deletion; the document received (a file, or an upload's name and
+    bytes) is kept in the records and fingerprinted (SHA-256)."""
     case = get(session, case_id)
     if case.status in (DELETION_CONFIRMED, CLOSED):
         raise InvalidStep(f"{public_id(case.id)} is {case.status}")
-    try:
-        digest = hashlib.sha256(document.read_bytes()).hexdigest()
-    except OSError as exc:
-        raise RecordsError(f"cannot read the confirmation document {document}: {exc.strerror}") from exc
+    received = Document.read(document, "confirmation document") if isinstance(document, Path) else document
     when = at or datetime.now(UTC)
-    case.deletion_confirmed_at, case.deletion_sha256 = when, digest
-    case.deletion_document = document.name[:500]
-    _move(session, by, case, DELETION_CONFIRMED, when, note or f"deletion confirmed ({document.name})",
-          {"document": document.name, "sha256": digest})
+    kept = _keep(session, case, DELETION_CONFIRMATION, received, by, when)
+    case.deletion_confirmed_at, case.deletion_sha256 = when, kept.sha256
+    case.deletion_document = kept.name[:500]
+    _move(session, by, case, DELETION_CONFIRMED, when, note or f"deletion confirmed ({kept.name})",
+          {"document": kept.name, "sha256": kept.sha256, "stored": kept.id})
     return case
 
 
 @requires("case.manage")
-def close_case(session: Session, by: Actor, case_id: str | int, note: str = "") -> CaseRecord:
+def close_case(session: Session, by: Actor, case_id: str | int, note: str = "",
+               at: datetime | None = None) -> CaseRecord:
     case = get(session, case_id)
     if case.status == CLOSED:
         raise InvalidStep(f"{public_id(case.id)} is closed already")
     if case.status != DELETION_CONFIRMED and not note.strip():
         raise RecordsError(f"{public_id(case.id)} has no confirmation of deletion: "
                            "say why it closes (--note)")
-    _move(session, by, case, CLOSED, datetime.now(UTC), note)
+    _move(session, by, case, CLOSED, at or datetime.now(UTC), note)
     return case
 
 
@@ -437,3 +493,35 @@ def steps_of(session: Session, case_id: int) -> list[CaseStep]:
 def letters_of(session: Session, case_id: int) -> list[CaseLetter]:
     return list(session.execute(select(CaseLetter).where(CaseLetter.case_id == case_id)
                                 .order_by(CaseLetter.id)).scalars())
+
+
+def documents_of(session: Session, case_id: int) -> list[CaseDocument]:
+    """The documents a case received, oldest first (their bytes load when read)."""
+    return list(session.execute(select(CaseDocument).where(CaseDocument.case_id == case_id)
+                                .order_by(CaseDocument.id)).scalars())
+
+
+@requires("read")
+def document(session: Session, by: Actor, case_id: str | int, document_id: int | None = None) -> CaseDocument:
+    """A document of a case, its bytes checked against the SHA-256 recorded when it was received:
+    `document_id`, or (None) the confirmation of deletion."""
+    case = get(session, case_id)
+    if document_id is None:
+        if case.deletion_sha256 is None:
+            raise NotFound(f"{public_id(case.id)} has no confirmation of deletion")
+        rows = [d for d in documents_of(session, case.id) if d.kind == DELETION_CONFIRMATION]
+        if not rows:
+            raise NotFound(f"the confirmation of deletion of {public_id(case.id)} was recorded before "
+                           "documents were kept: only its name and SHA-256 are in the records")
+        row = rows[-1]
+        expected = case.deletion_sha256
+    else:
+        found = session.get(CaseDocument, document_id)
+        if found is None or found.case_id != case.id:
+            raise NotFound(f"{public_id(case.id)} has no document {document_id}")
+        row, expected = found, found.sha256
+    if hashlib.sha256(row.data).hexdigest() != expected or row.sha256 != expected:
+        raise RecordsError(f"document {row.id} of {public_id(case.id)} ({row.name}) does not match the "
+                           f"SHA-256 recorded when it was received ({expected}): it was altered in the "
+                           "database; run `scrapeguard audit verify`")
+    return row

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import ColumnElement, Table, insert, or_, select
+from sqlalchemy import ColumnElement, Table, and_, insert, or_, select
 from sqlalchemy.orm import Session
 
 from scrapeguard.decisions import BLOCK, CHALLENGE, LOGIN, THROTTLE, Decision
@@ -145,12 +145,16 @@ def import_decisions(session: Session, by: Actor, records: list[dict[str, Any]],
 
 
 def decisions_of(session: Session, actors: set[str], campaign: str | None = None,
-                 limit: int | None = None) -> list[DecisionRecord]:
-    """Decisions about any of these actors (or naming the campaign), oldest first."""
+                 limit: int | None = None,
+                 between: tuple[datetime, datetime] | None = None) -> list[DecisionRecord]:
+    """Decisions about any of these actors (or naming the campaign), oldest first; only those
+    `between` (start, end), inclusive, when given."""
     about = select(DecisionActor.decision_pk).where(DecisionActor.actor.in_(sorted(actors)))
     condition: ColumnElement[bool] = DecisionRecord.id.in_(about)
     if campaign:
         condition = or_(condition, DecisionRecord.campaign == campaign)
+    if between is not None:
+        condition = and_(condition, DecisionRecord.at >= between[0], DecisionRecord.at <= between[1])
     query = select(DecisionRecord).where(condition).order_by(DecisionRecord.at, DecisionRecord.id)
     if limit is not None:
         query = query.limit(limit)

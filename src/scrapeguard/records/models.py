@@ -270,6 +270,28 @@ class CaseLetter(Base):
     final_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
+class CaseDocument(Base):
+    """A document a case received (the confirmation of deletion, an attachment of a reply): its
+    bytes, kept in the records so that a console on PostgreSQL or on another host can serve them.
+
+    Not bound into the audit chain as a row of its own, nor as a child of the case (that would
+    change the digest of every case audited before this table existed): its SHA-256 is in the
+    audit entry of the step that received it and, for a deletion confirmation, in the case row
+    (`deletion_sha256`, bound); the bytes are checked against it each time they are served."""
+
+    __tablename__ = "case_documents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    #: "deletion_confirmation" or "reply".
+    kind: Mapped[str] = mapped_column(String(30))
+    name: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    added_by: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime]
+
+
 class CaseStep(Base):
     """A case's status history (and reminders)."""
 
@@ -339,6 +361,30 @@ class DrillRecord(Base):
     people_refused: Mapped[int] = mapped_column(Integer)
     #: The whole scorecard (`Scorecard.to_dict`).
     scorecard: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class PolicyChange(Base):
+    """A change of the guard's policy file, proposed by one admin and applied only when a second
+    admin approves it (records/policy_changes.py)."""
+
+    __tablename__ = "policy_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposed_by: Mapped[str] = mapped_column(String(100))
+    proposed_at: Mapped[datetime]
+    summary: Mapped[str] = mapped_column(Text)
+    #: SHA-256 of the policy file's text when the change was proposed: approving it is refused if
+    #: the file changed since (the diff would no longer say what happens).
+    base_sha256: Mapped[str] = mapped_column(String(64))
+    new_text: Mapped[str] = mapped_column(Text)
+    #: Unified diff from the file as it was to `new_text`.
+    diff: Mapped[str] = mapped_column(Text)
+    #: "proposed", "applied", "rejected" or "superseded".
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)
+    #: What the change would have done to the last day's decisions (compliance/policy_impact.py).
+    what_would_change: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 Index("ix_exposure_member", ExposureRecord.member)

@@ -1,0 +1,262 @@
+"""Alerts reach a real (local) webhook receiver and a real (local) SMTP server: an incident
+opened, a notification deadline 24 h away, a legal case overdue; each once, also after a restart
+of the loop; a receiver that is down gets the alert at the next round. Time is a fake clock's."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email import policy as email_policy
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from scrapeguard.console.alerts import AlertLoop, AlertSettings, alert_settings, due_alerts
+from scrapeguard.records import audit
+from scrapeguard.records.db import Database
+
+from .case_helpers import (  # type: ignore[import-not-found]
+    assessed_incident,
+    auto_opened_incident,
+    case_with_sent_letter,
+)
+from .helpers import FakeClock  # type: ignore[import-not-found]
+
+
+class Webhook:
+    """A webhook receiver on 127.0.0.1 that keeps the JSON bodies; `down()` closes its port."""
+
+    def __init__(self, port: int = 0) -> None:
+        received = self.received = []  # type: list[dict[str, Any]]
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append(json.loads(body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def down(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Sink:
+    """aiosmtpd handler keeping every message received."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content, policy=email_policy.default))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    hook = Webhook()
+    yield hook
+    hook.down()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Sink, int]]:
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield sink, controller.port
+    controller.stop()
+
+
+def loop_for(db: Database, clock: FakeClock, hook: str | None, smtp_port: int | None) -> AlertLoop:
+    settings = alert_settings(hook, f"127.0.0.1:{smtp_port}" if smtp_port else None,
+                              ("team@example.org",) if smtp_port else (), "scrapeguard@example.org")
+    assert settings is not None
+    return AlertLoop(db, settings, clock, base_url="https://console.example.org")
+
+
+def kinds(webhook: Webhook) -> list[str]:
+    return [body["kind"] for body in webhook.received]
+
+
+def test_an_opened_incident_reaches_the_webhook_and_the_mailbox_once(
+        team_db: Database, webhook: Webhook, smtp: tuple[Sink, int]) -> None:
+    sink, port = smtp
+    clock = FakeClock()
+    loop = loop_for(team_db, clock, webhook.url, port)
+    assert loop.check_once().sent == []  # nothing to say yet
+    incident = auto_opened_incident(team_db, clock() - 3600)
+    result = loop.check_once()
+    assert sorted(channel for _, channel in result.sent) == ["email", "webhook"] and not result.failed
+    assert webhook.received == [{
+        "key": f"incident.opened:INC-{incident}", "kind": "incident.opened", "subject": f"INC-{incident}",
+        "title": webhook.received[0]["title"], "text": webhook.received[0]["text"],
+        "url": f"https://console.example.org/incidents/INC-{incident}"}]
+    assert "8 members" in webhook.received[0]["title"]
+    [mail] = sink.messages
+    assert str(mail["Subject"]).strip().startswith(f"[ScrapeGuard] Incident INC-{incident} opened")
+    assert mail["To"] == "team@example.org" and mail["From"] == "scrapeguard@example.org"
+    assert f"https://console.example.org/incidents/INC-{incident}" in str(mail.get_content())
+    clock.advance(60)
+    assert loop.check_once().sent == []
+    # a console restarted on the same records: the audit log remembers what went out
+    again = loop_for(team_db, clock, webhook.url, port)
+    clock.advance(3600)
+    assert again.check_once().sent == []
+    assert len(webhook.received) == 1 and len(sink.messages) == 1
+    with team_db.session() as s:
+        sent = [e for e in audit.entries_for(s, "alert", f"incident.opened:INC-{incident}")]
+        assert sorted(json.loads(e.details)["channel"] for e in sent) == ["email", "webhook"]
+        assert all(e.action == "alert.sent" and e.actor == "scrapeguard" for e in sent)
+        assert audit.verify(s).ok
+
+
+def test_a_notification_deadline_is_alerted_once_it_is_24_hours_away(team_db: Database,
+                                                                      webhook: Webhook) -> None:
+    aware = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
+    incident = assessed_incident(team_db, aware)
+    due = aware + timedelta(hours=72)  # GDPR Art. 33: the regulator within 72 h of awareness
+    clock = FakeClock((due - timedelta(hours=30)).timestamp())
+    loop = loop_for(team_db, clock, webhook.url, None)
+    loop.check_once()
+    assert kinds(webhook) == ["incident.opened"]  # 30 h before: not yet
+    clock.now = (due - timedelta(hours=23)).timestamp()
+    loop.check_once()
+    deadlines = [b for b in webhook.received if b["kind"] == "deadline.near"]
+    gdpr = [b for b in deadlines if ":eu_gdpr:regulator:" in b["key"]]
+    assert len(gdpr) == 1 and f"INC-{incident}" in gdpr[0]["title"] and "due in 23 h" in gdpr[0]["title"]
+    with team_db.session() as s:  # every deadline alerted is one owed within the 24 h
+        owed = {a.key for a in due_alerts(s, datetime.fromtimestamp(clock(), UTC))}
+    assert {b["key"] for b in deadlines} <= owed
+    clock.advance(3600)
+    before = len(webhook.received)
+    loop.check_once()
+    assert len(webhook.received) == before  # once only
+
+
+def test_an_overdue_case_is_alerted_once(team_db: Database, webhook: Webhook,
+                                         smtp: tuple[Sink, int]) -> None:
+    sink, port = smtp
+    clock = FakeClock()
+    now = datetime.fromtimestamp(clock(), UTC)
+    incident = auto_opened_incident(team_db, clock() - 40 * 86400)
+    case, _ = case_with_sent_letter(team_db, incident, now - timedelta(days=10))
+    loop = loop_for(team_db, clock, webhook.url, port)
+    loop.check_once()
+    assert kinds(webhook) == ["incident.opened"]  # the case is not overdue yet (14 days)
+    clock.advance(6 * 86400)
+    loop.check_once()
+    assert kinds(webhook) == ["incident.opened", "case.overdue"]
+    overdue = webhook.received[-1]
+    assert overdue["subject"] == f"CASE-{case}" and overdue["url"].endswith(f"/cases/CASE-{case}")
+    assert "Data Harvest Inc." in overdue["title"] and "overdue by" in overdue["title"]
+    last = str(sink.messages[-1]["Subject"]).strip()
+    assert last.startswith(f"[ScrapeGuard] Legal case CASE-{case}")
+    clock.advance(86400)
+    loop.check_once()
+    assert kinds(webhook) == ["incident.opened", "case.overdue"] and len(sink.messages) == 2
+
+
+def test_a_receiver_that_is_down_gets_the_alert_at_the_next_round(team_db: Database,
+                                                                   smtp: tuple[Sink, int]) -> None:
+    sink, smtp_port = smtp
+    hook = Webhook()
+    port, url = hook.port, hook.url
+    hook.down()  # the webhook's port is closed: connection refused
+    clock = FakeClock()
+    loop = loop_for(team_db, clock, url, smtp_port)
+    incident = auto_opened_incident(team_db, clock() - 3600)
+    first = loop.check_once()
+    assert first.sent == [(f"incident.opened:INC-{incident}", "email")]
+    assert [(key, channel) for key, channel, _ in first.failed] == [(f"incident.opened:INC-{incident}",
+                                                                      "webhook")]
+    back = Webhook(port)
+    try:
+        clock.advance(60)
+        second = loop.check_once()
+        assert second.sent == [(f"incident.opened:INC-{incident}", "webhook")] and not second.failed
+        assert kinds(back) == ["incident.opened"]
+        assert len(sink.messages) == 1  # the e-mail, delivered the first time, is not sent again
+    finally:
+        back.down()
+
+
+def test_an_unreachable_smtp_server_is_retried_and_never_raises(team_db: Database) -> None:
+    clock = FakeClock()
+    loop = loop_for(team_db, clock, None, free_port())  # nothing listens there
+    auto_opened_incident(team_db, clock() - 3600)
+    result = loop.check_once()
+    assert result.sent == [] and [channel for _, channel, _ in result.failed] == ["email"]
+    assert len(loop.check_once().failed) == 1  # tried again, still refused, still no exception
+
+
+def test_the_loop_runs_rounds_and_stops(team_db: Database, webhook: Webhook) -> None:
+    import asyncio
+
+    clock = FakeClock()
+    incident = auto_opened_incident(team_db, clock() - 3600)
+    loop = AlertLoop(team_db, AlertSettings(webhook=webhook.url), clock, interval=3600)
+
+    async def run() -> None:
+        loop.start()
+        for _ in range(200):  # the first round runs at once; wait for it, not for time
+            if webhook.received:
+                break
+            await asyncio.sleep(0.05)
+        await loop.stop()
+
+    asyncio.run(run())
+    assert kinds(webhook) == ["incident.opened"] and webhook.received[0]["subject"] == f"INC-{incident}"
+
+
+def test_scrapeguard_console_runs_the_alert_loop_next_to_the_server(team_db: Database,
+                                                                   webhook: Webhook) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    incident = auto_opened_incident(team_db, time.time() - 3600)
+    scrapeguard = Path(sys.executable).with_name("scrapeguard")
+    process = subprocess.Popen(
+        [str(scrapeguard), "console", "--db", str(team_db.url.render_as_string(hide_password=False)),
+         "--listen", "127.0.0.1:0", "--alert-webhook", webhook.url, "--alert-interval", "5"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "SCRAPEGUARD_SMTP": ""})
+    try:
+        deadline = time.monotonic() + 60
+        while not webhook.received and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.1)  # (waiting for the receiver to get the alert, not for time to pass)
+        failed = process.stderr.read() if process.poll() is not None else ""
+        assert kinds(webhook) == ["incident.opened"], failed
+        assert webhook.received[0]["subject"] == f"INC-{incident}"
+        assert webhook.received[0]["url"].startswith("http://127.0.0.1:")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "alerts: by webhook, checked every 5 s" in out
