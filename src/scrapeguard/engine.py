@@ -373,12 +373,11 @@ class Engine:
 
     def record(self, event: Event, requests: list[StoreRequest]) -> None:
         """Record what `after_requests` returned. Never raises: a lost record weakens one signal,
-        it must not fail a response that was already served. A pardoned client's outcomes are not
-        recorded (what a pardon means)."""
-        if not requests:
-            return
+        it must not fail a response that was already served. (A pardoned client's outcomes are
+        recorded too: a pardon is looked up before refusing, not here, so that this write, often in
+        the background, costs no more than before.)"""
         try:
-            self.store.observe(event.ts, [], requests, self.escalation, "", self.pardon_keys(event))
+            self.store.observe(event.ts, [], requests, self.escalation, "")
         except Exception:
             self.counts["errors.record"] += 1
             log.warning("could not record the outcome of %s %s", event.method, event.path, exc_info=True)
