@@ -53,7 +53,7 @@ def _store_state(page: Page, pseudonymiser: Pseudonymiser) -> tuple[str, list[He
     store = page.console.settings.store
     if store is None:
         return "not connected", [], [], ""
-    health = "degraded" if store.degraded else "ok"
+    health = page.store_health
     try:
         penalties = store.penalties(page.now, limit=200)
         pardons = store.pardons(page.now, limit=200)

@@ -45,7 +45,5 @@ async def dashboard(page: Page) -> Response:
                    for c in cases.overdue(session, now) if c.deadline is not None]
         waiting: list[NoticeRecord] = [n for n in notices.list_notices(session, page.actor)
                                        if n.state == notices.DRAFT]
-    store = page.console.settings.store
-    health = "not connected" if store is None else ("degraded" if store.degraded else "ok")
     return page.render("dashboard.html", open_incidents=open_incidents, overdue=overdue, waiting=waiting,
-                       store_health=health, incident_ref=incidents.public_id)
+                       store_health=page.store_health, incident_ref=incidents.public_id)

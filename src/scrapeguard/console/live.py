@@ -39,14 +39,16 @@ WIDTH = 960
 MAX_DETECTOR_LINES = 6
 
 
-def store_health(page: Page) -> str:
-    """The guard's state store as the console sees it: ok, degraded, or not connected."""
-    store = page.console.settings.store
-    return "not connected" if store is None else ("degraded" if store.degraded else "ok")
+#: Actions in the order (and so the colours) every chart draws them: what was let through first.
+ACTION_ORDER = ("allow", "login", "challenge", "throttle", "block")
 
 
-def _series(breakdown: Breakdown, limit: int | None = None, other: str = "other") -> tuple[Series, ...]:
+def _series(breakdown: Breakdown, limit: int | None = None, other: str = "other",
+            order: tuple[str, ...] = ()) -> tuple[Series, ...]:
     items = list(breakdown.series.items())
+    if order:
+        rank = {name: i for i, name in enumerate(order)}
+        items.sort(key=lambda item: rank.get(item[0], len(rank)))
     shown = items if limit is None or len(items) <= limit else items[:limit - 1]
     series = [Series(name, tuple(float(v) for v in values)) for name, values in shown]
     rest = items[len(shown):]
@@ -79,10 +81,11 @@ async def live_view(page: Page) -> Response:
         "traffic": time_chart(TimeChart(
             "Requests judged by the guard", f"Requests the guard judged in the {span.words}, per {per}, "
             "by the action decided (allow included), stacked.", f"requests per {per}", starts, span.step,
-            _series(requests), width=WIDTH), "chart-traffic"),
+            _series(requests, order=ACTION_ORDER), width=WIDTH), "chart-traffic"),
         "actions": time_chart(TimeChart(
             "Refusals by action", f"Refusals (enforced or observed) in the {span.words}, per {per}, by "
-            "action, stacked.", f"refusals per {per}", starts, span.step, _series(by_action), width=WIDTH),
+            "action, stacked.", f"refusals per {per}", starts, span.step,
+            _series(by_action, order=ACTION_ORDER), width=WIDTH),
             "chart-actions"),
         "detectors": time_chart(TimeChart(
             "Refusals by detector", f"Refusals in the {span.words}, per {per}, by the detectors among "
@@ -98,4 +101,4 @@ async def live_view(page: Page) -> Response:
     return page.render("live.html", spans=SPANS, span=span, window=window, charts=charts,
                        refusals=refusals, judged=judged, traffic_known=traffic_known,
                        detector_counted=by_detector.counted, actors=actors, campaigns=campaigns,
-                       store_health=store_health(page))
+                       store_health=page.store_health)

@@ -197,6 +197,12 @@ class Page:
         return value.filename, data
 
     @property
+    def store_health(self) -> str:
+        """The guard's state store as the console sees it: ok, degraded, or not connected."""
+        store = self.console.settings.store
+        return "not connected" if store is None else ("degraded" if store.degraded else "ok")
+
+    @property
     def back(self) -> str:
         """Where "Back" goes from an error: the page a form was on, else the user's home."""
         path = self.request.url.path
