@@ -1,6 +1,6 @@
 """The dashboard: what needs the team now. Open incidents with their nearest deadline, overdue
-legal cases (the reminders), notices and letters waiting for a second person's approval, and
-whether the guard's store is healthy."""
+legal cases (the reminders), notices, letters and policy changes waiting for a second person's
+approval, and whether the guard's store is healthy."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from scrapeguard.console.countdown import Countdown, aware, countdown
 from scrapeguard.console.web import Page, Routes
-from scrapeguard.records import cases, incidents, notices, obligations
+from scrapeguard.records import cases, incidents, notices, obligations, policy_changes
 from scrapeguard.records.models import IncidentRecord, NoticeRecord
 
 routes = Routes()
@@ -45,5 +45,11 @@ async def dashboard(page: Page) -> Response:
                    for c in cases.overdue(session, now) if c.deadline is not None]
         waiting: list[NoticeRecord] = [n for n in notices.list_notices(session, page.actor)
                                        if n.state == notices.DRAFT]
+        letters = [(letter, cases.public_id(case.id))
+                   for case in cases.list_cases(session, page.actor) if case.status != cases.CLOSED
+                   for letter in cases.letters_of(session, case.id) if letter.state == cases.LETTER_DRAFT]
+        changes = [c for c in policy_changes.list_changes(session, page.actor)
+                   if c.state == policy_changes.PROPOSED]
     return page.render("dashboard.html", open_incidents=open_incidents, overdue=overdue, waiting=waiting,
+                       letters=letters, changes=changes,
                        store_health=page.store_health, incident_ref=incidents.public_id)
