@@ -220,7 +220,7 @@ def test_a_final_document_upload_is_stored_and_hashed(harness: ConsoleHarness, r
     assert "Sent by leo via regulator portal" in page and "met by notice 1" in page
     final = harness.client("vic").get("/notices/1/final")
     assert final.status_code == 200 and final.content == document
-    assert final.headers["content-disposition"] == 'attachment; filename="filed_notice.pdf"'
+    assert final.headers["content-disposition"].startswith('attachment; filename="filed_notice.pdf";')
 
 
 def test_the_affected_members_csv_and_the_evidence_zip(harness: ConsoleHarness, ref: str) -> None:
@@ -228,13 +228,13 @@ def test_the_affected_members_csv_and_the_evidence_zip(harness: ConsoleHarness, 
     assert harness.client("ana").get(f"/incidents/{ref}/affected.csv").status_code == 403  # analysts
     exported = harness.client("leo").get(f"/incidents/{ref}/affected.csv")
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
-    assert exported.headers["content-disposition"] == f'attachment; filename="{ref}-affected-members.csv"'
+    assert f'attachment; filename="{ref}-affected-members.csv";' in exported.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert {r["member"]: r["country"] for r in rows} == {str(m): c for m, c in MEMBERS.items()}
     assert harness.client("vic").get(f"/incidents/{ref}/evidence.zip").status_code == 403
     pack = harness.client("ana").get(f"/incidents/{ref}/evidence.zip")
     assert pack.status_code == 200 and pack.headers["content-type"] == "application/zip"
-    assert pack.headers["content-disposition"] == f'attachment; filename="{ref}-evidence.zip"'
+    assert f'attachment; filename="{ref}-evidence.zip";' in pack.headers["content-disposition"]
     with zipfile.ZipFile(io.BytesIO(pack.content)) as z:
         names = set(z.namelist())
         assert {f"{ref}/{n}" for n in ("incident.json", "decisions.jsonl", "exposure.csv", "audit.jsonl",

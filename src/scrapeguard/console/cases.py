@@ -14,14 +14,13 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.responses import Response
 
 from scrapeguard.console.countdown import Countdown, aware, countdown
 from scrapeguard.console.incidents import console_policy_of
-from scrapeguard.console.web import SECURITY_HEADERS, Page, PageError, Routes
+from scrapeguard.console.web import Page, PageError, Routes, attachment
 from scrapeguard.policy.model import IncidentOptions
 from scrapeguard.records import audit, cases, incidents
 from scrapeguard.records.models import CaseRecord
@@ -253,20 +252,12 @@ async def close_case(page: Page) -> Response:
     return page.redirect(f"/cases/{reference}", f"{reference} closed.")
 
 
-def _download(name: str, data: bytes) -> Response:
-    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
-    ascii_name = ascii_name or "document"
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
-    headers = {**SECURITY_HEADERS, "Content-Disposition": disposition}
-    return Response(data, media_type="application/octet-stream", headers=headers)
-
-
 @routes.get("/cases/{ref}/deletion", "read")
 async def deletion_document(page: Page) -> Response:
     with page.records() as session:
         document = cases.document(session, page.actor, page.param("ref"))
         name, data = document.name, document.data
-    return _download(name, data)
+    return attachment(data, name)
 
 
 @routes.get("/cases/{ref}/documents/{document_id}", "read")
@@ -277,4 +268,4 @@ async def case_document(page: Page) -> Response:
     with page.records() as session:
         document = cases.document(session, page.actor, page.param("ref"), int(text))
         name, data = document.name, document.data
-    return _download(name, data)
+    return attachment(data, name)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -21,7 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from scrapeguard.compliance.rules import packaged_rules
 from scrapeguard.console.countdown import Countdown, aware, countdown
 from scrapeguard.console.settings import ConsoleSettings
-from scrapeguard.console.web import Page, PageError, Routes
+from scrapeguard.console.web import Page, PageError, Routes, attachment
 from scrapeguard.policy import Policy, PolicyError, default_policy, load_policy
 from scrapeguard.records import audit, incidents, notices, obligations
 from scrapeguard.records.errors import InvalidStep
@@ -217,17 +216,6 @@ async def notice_final(page: Page) -> Response:
             name = f"notice-{notice.id}-{notice.regime}-{notice.audience}-final.md"
             kind = "text/markdown; charset=utf-8"
     return attachment(data, name, kind)
-
-
-SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def attachment(data: bytes, name: str, media_type: str) -> Response:
-    """A download: a safe file name, not cached, never sniffed into something else."""
-    safe = SAFE_NAME.sub("_", name).strip("._") or "download"
-    return Response(data, media_type=media_type, headers={
-        "Content-Disposition": f'attachment; filename="{safe}"', "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff"})
 
 
 def _notice_id(page: Page) -> int:

@@ -244,6 +244,16 @@ SECURITY_HEADERS = {
 }
 
 
+def attachment(data: bytes, name: str, media_type: str = "application/octet-stream") -> Response:
+    """A download: saved under its own name (an ASCII fallback, and the name itself as UTF-8), with
+    the console's security headers, never sniffed into something a browser would run."""
+    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
+    ascii_name = ascii_name.strip("._") or "download"
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+    return Response(data, media_type=media_type,
+                    headers={**SECURITY_HEADERS, "Content-Disposition": disposition})
+
+
 def error_status(exc: Exception) -> tuple[int, str]:
     """The page status and message for an error of the records layer or of the page."""
     if isinstance(exc, PageError):
