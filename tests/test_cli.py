@@ -83,11 +83,11 @@ def _sign_in_to_console(url: str, name: str, password: str) -> None:
         assert login_cookie
         signed_in = client.post("/login", data={"username": name, "password": password,
                                                 "csrf": csrf.group(1)},
-                                cookies={"sg_console_login": login_cookie.group(1)})
+                                headers={"Cookie": f"sg_console_login={login_cookie.group(1)}"})
         assert signed_in.status_code == 303 and signed_in.headers["location"] == "/", signed_in.text
         session = re.search(r"sg_console=([^;]+)", signed_in.headers["set-cookie"])
         assert session
-        dashboard = client.get("/", cookies={"sg_console": session.group(1)})
+        dashboard = client.get("/", headers={"Cookie": f"sg_console={session.group(1)}"})
         assert dashboard.status_code == 200 and "Dashboard" in dashboard.text
 
 
