@@ -21,6 +21,20 @@ def test_a_viewer_reads_but_every_change_is_refused_by_the_server(live_console: 
         assert page.get_by_role("heading", name="Dashboard").is_visible()
         assert page.get_by_text("vic (viewer)").is_visible()
         screenshot(page, "dashboard")
+        # keyboard only: the first Tab reaches "Skip to content", Enter moves the focus to the page's
+        # content; the navigation is reachable and followed with Enter
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "main"
+        page.goto("/")
+        for _ in range(4):  # the skip link, then the links Dashboard, Live, Actors (the brand is text)
+            page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "Actors"
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/actors")
+        assert page.get_by_role("heading", name="Actors and campaigns").is_visible()
+        page.goto("/")
         # the viewer's own CSRF token, from the sign-out form of the page it is on
         csrf = page.locator('form.signout input[name="csrf"]').get_attribute("value")
         assert csrf
