@@ -37,3 +37,23 @@ def test_without_a_key_a_random_one_with_a_warning(caplog: pytest.LogCaptureFixt
     b = load_keys(ChallengeOptions(), {})
     assert a.keys != b.keys and not a.shared
     assert "will not be accepted by other instances" in caplog.text
+
+
+def test_a_guard_warns_of_a_random_key_only_where_one_matters(caplog: pytest.LogCaptureFixture,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              redis_url: str) -> None:
+    """Clearances (challenges on) or a store shared with other instances need a key every process
+    knows; a guard with neither (the console's own sign-in guard) signs nothing another process or
+    a restart must accept, and is not warned about."""
+    from scrapeguard.integrations.adapter import build_guard
+    from scrapeguard.policy import load_policy_text
+
+    monkeypatch.delenv("SCRAPEGUARD_SECRET_KEY", raising=False)
+    quiet = load_policy_text("[challenge]\nenabled = false\n")
+    with caplog.at_level(logging.WARNING, logger="scrapeguard.challenge.keys"):
+        build_guard(quiet, "memory://", metrics=False)
+        assert "no challenge signing key" not in caplog.text
+        build_guard(None, "memory://", metrics=False)  # the defaults: challenges on
+        assert caplog.text.count("no challenge signing key") == 1
+        build_guard(quiet, redis_url, metrics=False)  # shared with other instances
+        assert caplog.text.count("no challenge signing key") == 2

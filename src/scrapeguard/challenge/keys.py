@@ -50,8 +50,11 @@ def _split(text: str, origin: str) -> tuple[bytes, ...]:
     return keys
 
 
-def load_keys(options: ChallengeOptions, environ: dict[str, str] | None = None) -> SigningKeys:
-    """The keys from the environment variable, else the file, else a random per-process key."""
+def load_keys(options: ChallengeOptions, environ: dict[str, str] | None = None,
+              warn_if_random: bool = True) -> SigningKeys:
+    """The keys from the environment variable, else the file, else a random per-process key. A
+    random key is warned about unless `warn_if_random` is off: a guard that gives no clearances and
+    keeps its state in its own memory signs nothing another process or a restart must accept."""
     env = os.environ if environ is None else environ
     value = env.get(options.secret_key_env, "")
     if value.strip():
@@ -65,7 +68,8 @@ def load_keys(options: ChallengeOptions, environ: dict[str, str] | None = None) 
             raise SigningKeyError(f"cannot read challenge.secret_key_file {path}: {exc}") from exc
         origin = f"file {path}"
         return SigningKeys(_split(text, origin), origin)
-    log.warning("no challenge signing key (set %s or challenge.secret_key_file): using a random key; "
-                "clearances will not be accepted by other instances or after a restart",
-                options.secret_key_env)
+    if warn_if_random:
+        log.warning("no challenge signing key (set %s or challenge.secret_key_file): using a random key; "
+                    "clearances will not be accepted by other instances or after a restart",
+                    options.secret_key_env)
     return SigningKeys((secrets.token_urlsafe(32).encode(),), "random")

@@ -11,7 +11,6 @@ counted. A failed sign-in answers 401 (`auth.py`), which is what the rule counts
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from scrapeguard.detectors import REGISTRY
@@ -38,18 +37,6 @@ def guard_console(app: Any, trusted_proxies: tuple[str, ...] = (),
     """`app` behind the guard's failed_logins rule (its own in-memory store)."""
     import time
 
-    # The guard's cookies live only with this process's in-memory store, so the random signing key
-    # it falls back to is the right one here: its warning (meant for a site's guard) is not shown.
-    keys_log = logging.getLogger("scrapeguard.challenge.keys")
-    quiet = _DropRandomKeyWarning()
-    keys_log.addFilter(quiet)
-    try:
-        return ScrapeGuardMiddleware(app, policy=console_policy(), store="memory://",
-                                     trusted_proxies=trusted_proxies, clock=clock or time.time)
-    finally:
-        keys_log.removeFilter(quiet)
-
-
-class _DropRandomKeyWarning(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("no challenge signing key")
+    # (no clearances, an in-memory store: the guard signs with a random key and says nothing of it)
+    return ScrapeGuardMiddleware(app, policy=console_policy(), store="memory://",
+                                 trusted_proxies=trusted_proxies, clock=clock or time.time)

@@ -220,7 +220,9 @@ class GuardAdapter:
         self._backlog_lock = threading.Lock()
         #: The signing keys of challenges, clearances and session stamps: loaded once, kept when the
         #: policy is reloaded (clearances already given stay valid; rotating keys needs a restart).
-        self._keys = load_keys(engine.policy.challenge)
+        #: (A random key is warned about only where it matters: clearances, or a shared store.)
+        self._keys = load_keys(engine.policy.challenge,
+                               warn_if_random=engine.policy.challenge.enabled or self.offload)
         self._use(engine)
         #: Called with every event the guard judges (tests compare it with what the site saw).
         self.on_event: Callable[[Event], None] | None = None
