@@ -28,7 +28,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -164,10 +164,26 @@ class RequestReading:
 @dataclass(frozen=True, slots=True)
 class ResponseEdit:
     """What the guard changes in the site's response: headers it removes (the account headers,
-    lower-case names) and Set-Cookie values it adds (its stamp of each session the site issued)."""
+    lower-case names) and Set-Cookie values it adds (its stamp of each session the site issued).
+
+    `counting` is a login's outcome being written to a shared store: the integration holds the
+    answer until it is written (`counted` / `counted_async`), so that a guesser who waits for each
+    answer has every try counted before the next one is judged. (Outcomes elsewhere are recorded in
+    the background; with the memory store every outcome is recorded before this is returned.)"""
 
     strip: frozenset[str]
     set_cookies: list[str] = field(default_factory=list)
+    counting: Future[None] | None = None
+
+    def counted(self) -> None:
+        """Wait, in a worker thread, until the login's outcome is written (see the class)."""
+        if self.counting is not None:
+            self.counting.result()
+
+    async def counted_async(self) -> None:
+        """`counted` for async integrations: awaits the write without blocking the event loop."""
+        if self.counting is not None:
+            await asyncio.wrap_future(self.counting)
 
     def apply(self, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         kept = [(name, value) for name, value in headers if name.lower() not in self.strip]
@@ -551,11 +567,14 @@ class GuardAdapter:
                 "member" if headers.get(self._account_header) else None)
             self.records.exposure(event, said)
         outcome = self.engine.after_requests(event, self.outcome_status(event, status, headers))
+        counting: Future[None] | None = None
         if outcome:
-            if self.offload:
-                self._record_later(event, outcome)
-            else:
+            if not self.offload:
                 self.engine.record(event, outcome)
+            elif event.route.kind == LOGIN:
+                counting = self._record_now(event, outcome)
+            else:
+                self._record_later(event, outcome)
         tokens = self.sessions.issued(headers.getall("Set-Cookie", [])) if issued is None else list(issued)
         learned = self.sessions.learn(headers, event, tokens)
         if learned:
@@ -567,7 +586,7 @@ class GuardAdapter:
                     self.counts["records_dropped"] += 1
             else:
                 self.sessions.remember(learned, now)
-        return ResponseEdit(self.private_headers, self.sessions.stamps(tokens))
+        return ResponseEdit(self.private_headers, self.sessions.stamps(tokens), counting)
 
     def outcome_status(self, event: Event, status: int, headers: MultiMapping[str]) -> int:
         """The status the detectors learn: a login the site says failed (its [client]
@@ -575,6 +594,16 @@ class GuardAdapter:
         if event.route.kind == LOGIN and headers.get(self._login_failed_header, "").strip() == "1":
             return 401
         return status
+
+    def _record_now(self, event: Event, requests: list[StoreRequest]) -> Future[None] | None:
+        """A login's outcome, written to the shared store on a worker thread at once (not queued
+        behind the background records): the answer waits for it (ResponseEdit.counting)."""
+        assert self.executor is not None
+        try:
+            return self.executor.submit(self.engine.record, event, requests)
+        except RuntimeError:  # shutting down: the record is dropped, the request is not
+            self.counts["records_dropped"] += 1
+            return None
 
     def _record_later(self, event: Event, requests: list[StoreRequest]) -> None:
         assert self._recorder is not None

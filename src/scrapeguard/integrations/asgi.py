@@ -182,6 +182,7 @@ class ScrapeGuardMiddleware:
                 headers = [(name.decode("latin-1"), value.decode("latin-1"))
                            for name, value in message.get("headers", ())]
                 edit = guard.after_response(event, int(message["status"]), CIMultiDict(headers), now)
+                await edit.counted_async()  # a login's outcome is counted before its answer is sent
                 message = {**message, "headers": [(name.lower().encode("latin-1"), value.encode("latin-1"))
                                                   for name, value in edit.apply(headers)]}
             await send(message)

@@ -150,6 +150,7 @@ class ScrapeGuardMiddleware:
         issued = [morsel.value for name, morsel in response.cookies.items()
                   if name == guard.session_cookie and morsel.value]
         edit = guard.after_response(event, response.status_code, CIMultiDict(response.items()), now, issued)
+        edit.counted()  # a login's outcome is counted before its answer is sent
         for name in edit.strip:
             if name in response:
                 del response[name]

@@ -345,6 +345,7 @@ class GuardProxy:
         response: web.StreamResponse | None = None
         try:
             edit = self.guard.after_response(event, upstream.status, upstream.headers, now)
+            await edit.counted_async()  # a login's outcome is counted before its answer is sent
             headers = self._downstream_headers(upstream, edit.strip)
             for stamp in edit.set_cookies:
                 headers.add("Set-Cookie", stamp)

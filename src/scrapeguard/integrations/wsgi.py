@@ -150,6 +150,7 @@ class ScrapeGuardWSGI:
             else:
                 recorded = True
                 edit = guard.after_response(event, code, CIMultiDict(headers), now)
+                edit.counted()  # a login's outcome is counted before its answer is sent
             if exc_info is None:
                 return start_response(status, edit.apply(headers))
             return start_response(status, edit.apply(headers), exc_info)
