@@ -196,9 +196,10 @@ def test_a_hung_redis_never_holds_a_request_past_the_timeout(
         own_redis.resume()
     assert {code for code, _ in answers} <= {200}
     # the requests in flight when Redis hung each wait for the 100 ms timeout; after that the
-    # fallback answers without asking the hung store again until retry_seconds pass (the bound
-    # leaves room for a busy 2-core machine; a hung store without the timeout holds forever)
-    assert max(seconds for _, seconds in answers) < 2.5
+    # fallback answers without asking the hung store again until retry_seconds pass. Without the
+    # timeout a hung store holds a request until the client gives up (PATIENT, 60 s): the bound
+    # tells the two apart with room for a loaded machine, where 30 answers may take seconds.
+    assert max(seconds for _, seconds in answers) < 15
     store = guard.proxy.engine.store
     assert 1 <= store.failures <= 4 and store.fallback_calls >= 26
     assert status(guard.url)["store"] == "degraded"  # and it says so until a call succeeds
@@ -207,20 +208,21 @@ def test_a_hung_redis_never_holds_a_request_past_the_timeout(
 def test_a_request_waiting_on_the_store_does_not_hold_up_the_others(
     demo_site: str, own_redis, make_guard: Callable  # type: ignore[no-untyped-def]
 ) -> None:
-    guard = make_guard(demo_site, store=f"{own_redis.url}?prefix=wait&timeout_ms=1500&retry_seconds=30")
+    # a store timeout far longer than the test: the store-bound request waits until Redis resumes,
+    # so "still waiting" below is certain however slow the machine, not a race against a timer
+    guard = make_guard(demo_site, store=f"{own_redis.url}?prefix=wait&timeout_ms=40000&retry_seconds=30")
     assert httpx.get(f"{guard.url}/api/v1/members/1", timeout=PATIENT, headers=API).status_code == 200
     own_redis.pause()
     try:
         with ThreadPoolExecutor(1) as pool:
             waiting = pool.submit(lambda: httpx.get(f"{guard.url}/api/v1/members/2", timeout=PATIENT,
                                                           headers=API))
-            time.sleep(0.2)
-            start = time.perf_counter()
+            time.sleep(0.3)  # (gives it time to reach the store; the checks hold either way)
             # an asset needs no store (pages do now: the flood detector counts them before judging)
             page = httpx.get(f"{guard.url}/static/avatars/3.svg", timeout=PATIENT)
-            other = time.perf_counter() - start
+            assert page.status_code == 200
             assert not waiting.done(), "the store-bound request should still be waiting"
-            assert page.status_code == 200 and other < 1.0
-            assert waiting.result().status_code == 200  # served by the fallback after the timeout
+            own_redis.resume()
+            assert waiting.result().status_code == 200  # answered once the store answered
     finally:
         own_redis.resume()

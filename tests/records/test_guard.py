@@ -65,9 +65,11 @@ def test_a_database_that_is_down_does_not_slow_the_guard(
                 client.get(f"/api/v1/members/{i}")
             return time.perf_counter() - start
 
-    # the same 40 requests through each guard (refused or not, alike on both)
-    slow, fast = timed(guard.url), timed(plain.url)
-    assert slow < 3 * fast + 0.5, (slow, fast)
+    # the same 40 requests through each guard (refused or not, alike on both), three rounds side by
+    # side: the best of each, so one unlucky moment on a loaded machine decides nothing
+    rounds = [(timed(guard.url), timed(plain.url)) for _ in range(3)]
+    slow, fast = min(r[0] for r in rounds), min(r[1] for r in rounds)
+    assert slow < 3 * fast + 0.5, rounds
     deadline = time.time() + 20
     while time.time() < deadline:
         status = httpx.get(f"{guard.url}/.well-known/scrapeguard/status").json()["records"]
