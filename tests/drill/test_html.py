@@ -20,17 +20,22 @@ def card() -> Scorecard:
 
 
 def test_the_chart_has_a_bar_per_strategy_that_ran_on_a_labelled_axis() -> None:
-    svg = ElementTree.fromstring(profiles_chart(card()))
+    """Drawn by the project's one chart helper (scrapeguard.charts), as analyze and the console."""
+    drawn = profiles_chart(card())
+    svg = ElementTree.fromstring(drawn[:drawn.index("</svg>") + len("</svg>")])
     ns = {"s": "http://www.w3.org/2000/svg"}
-    labels = [t.text for t in svg.iterfind("s:text", ns)]
-    bars = svg.findall("s:rect", ns)
-    assert [b.find("s:title", ns).text for b in bars] == ["curl: 0", "slow & steady: 137"]  # type: ignore[union-attr]
+    labels = [t.text for t in svg.iterfind(".//s:text", ns)]
+    bars = svg.findall(".//s:g[@class='data']/s:rect", ns)
+    assert [b.find("s:title", ns).text for b in bars] == [  # type: ignore[union-attr]
+        "curl: 0", "slow & steady (not contained): 137"]
     widths = [float(b.get("width", "")) for b in bars]
     assert widths[0] == 0 and widths[1] > 0
     ticks = [int(t) for t in labels if t and t.isdigit()]
     assert max(ticks) >= 137 and 0 in ticks  # the axis reaches the longest bar
-    assert any(t and t.startswith("profiles leaked") for t in labels)
+    assert "profiles leaked" in labels and "strategy" in labels  # both axes have titles
     assert "chromium" not in labels
+    # the numbers for screen readers, in a table the page hides visually
+    assert '<table id="drill-profiles-data">' in drawn and "sg-vh" in scorecard_html(card())
 
 
 def test_the_page_is_self_contained_and_escapes_what_it_shows() -> None:

@@ -1,59 +1,25 @@
-"""The scorecard as one HTML page: the tables and a bar chart (inline SVG, no scripts, no CDN)."""
+"""The scorecard as one HTML page: the tables and a bar chart (inline SVG from `scrapeguard.charts`,
+no scripts, no CDN)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
 
+from scrapeguard.charts import HIDDEN_CSS, BarChart, bar_chart
 from scrapeguard.drill.scorecard import Scorecard, actions_text, duration
-
-BAR_HEIGHT = 22
-LABEL_WIDTH = 190
-PLOT_WIDTH = 460
-
-
-def _ticks(top: int) -> list[int]:
-    """About five round tick values from 0 to at least `top`."""
-    if top <= 0:
-        return [0, 1]
-    magnitude = 1
-    while True:
-        for base in (1, 2, 5):
-            step = base * magnitude
-            if top <= 5 * step:
-                return list(range(0, -(-top // step) * step + 1, step))
-        magnitude *= 10
 
 
 def profiles_chart(card: Scorecard) -> str:
-    """A horizontal bar per strategy that ran: profiles leaked, on a labelled axis."""
-    ran = card.ran
-    ticks = _ticks(max((s.profiles for s in ran), default=0))
-    scale = PLOT_WIDTH / ticks[-1]
-    height = 30 + BAR_HEIGHT * len(ran) + 40
-    x0, y0 = LABEL_WIDTH, 20
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{x0 + PLOT_WIDTH + 30}" '
-             f'height="{height}" font-family="sans-serif" font-size="12">',
-             "<title>Profiles leaked per strategy</title>"]
-    bottom = y0 + BAR_HEIGHT * len(ran)
-    for tick in ticks:
-        x = x0 + tick * scale
-        parts.append(f'<line x1="{x:.1f}" y1="{y0}" x2="{x:.1f}" y2="{bottom}" stroke="#ddd"/>')
-        parts.append(f'<text x="{x:.1f}" y="{bottom + 16}" text-anchor="middle">{tick}</text>')
-    for row, score in enumerate(ran):
-        y = y0 + row * BAR_HEIGHT
-        width = score.profiles * scale
-        colour = "#b3261e" if score.containment_seconds is None and score.profiles else "#2e6b9e"
-        parts.append(f'<text x="{x0 - 8}" y="{y + 15}" text-anchor="end">{escape(score.name)}</text>')
-        parts.append(f'<rect x="{x0}" y="{y + 4}" width="{width:.1f}" height="{BAR_HEIGHT - 8}" '
-                     f'fill="{colour}"><title>{escape(score.name)}: {score.profiles}</title></rect>')
-        parts.append(f'<text x="{x0 + width + 4:.1f}" y="{y + 15}">{score.profiles}</text>')
-    parts.append(f'<line x1="{x0}" y1="{y0}" x2="{x0}" y2="{bottom}" stroke="#333"/>')
-    parts.append(f'<line x1="{x0}" y1="{bottom}" x2="{x0 + PLOT_WIDTH}" y2="{bottom}" stroke="#333"/>')
-    parts.append(f'<text x="{x0 + PLOT_WIDTH / 2}" y="{bottom + 34}" text-anchor="middle">'
-                 "profiles leaked (red: not contained by the end)</text>")
-    parts.append("</svg>")
-    return "\n".join(parts)
+    """A horizontal bar per strategy that ran: profiles leaked, drawn by the project's one chart
+    helper (axes, units, a hidden data table); a strategy not contained by the end says so."""
+    items = tuple((s.name + (" (not contained)" if s.containment_seconds is None and s.profiles else ""),
+                   float(s.profiles)) for s in card.ran)
+    return str(bar_chart(BarChart(
+        "Profiles leaked per strategy",
+        "Member profiles each scraping strategy received before the guard contained it, or by the "
+        "end of the drill if it never was.",
+        "profiles leaked", items, y_title="strategy", width=680), "drill-profiles"))
 
 
 def _table(head: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
@@ -81,7 +47,8 @@ def scorecard_html(card: Scorecard) -> str:
 <style>body{{font-family:sans-serif;margin:2em;max-width:70em}}
 table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}}
-th{{background:#f3f3f3}}</style>
+th{{background:#f3f3f3}}
+{HIDDEN_CSS}</style>
 </head><body>
 <h1>Drill scorecard</h1>
 <p>Target: {escape(card.target)}. Policy: {escape(card.policy)} (SHA-256 <code>{card.policy_hash}</code>).
