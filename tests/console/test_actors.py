@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+import pytest
 from sqlalchemy import select
 
 from scrapeguard.decisions import ALLOW, BLOCK
@@ -154,3 +155,39 @@ def test_without_a_store_the_pages_say_so_and_actions_are_refused(harness: Conso
     assert "not connected" in client.get("/actors").text
     response = client.post("/actors/account:42/block", {"minutes": "60", "note": "x"})
     assert response.status_code == 400 and "not connected to the guard&#39;s store (--store)" in response.text
+
+
+def test_the_look_up_form_opens_an_actor_by_address_network_or_key(team_db: Database) -> None:
+    harness, _, swept = setup(team_db)
+    client = harness.client("vic")  # a look-up only: viewers may
+    assert 'name="key"' in client.get("/actors").text
+    for typed in (SCRAPER, f" ip:{SCRAPER} ", swept.pseudonym):
+        response = client.get("/actors", params={"key": typed})
+        assert response.status_code == 303 and response.headers["location"] == path(swept.pseudonym)
+    # a network has a "/" (which a path cannot carry): typed in the form it is found, as the guard
+    # counts networks (an address in it, or a wider prefix, is the same /24)
+    network = SCRAPER.rsplit(".", 1)[0] + ".0/24"
+    pseudonyms = set()
+    for typed in (network, f"net:{SCRAPER}", SCRAPER.rsplit(".", 1)[0] + ".128/25"):
+        response = client.get("/actors", params={"key": typed})
+        assert response.status_code == 303
+        pseudonyms.add(response.headers["location"])
+    assert len(pseudonyms) == 1 and next(iter(pseudonyms)).startswith("/actors/net:p-")
+    assert network not in next(iter(pseudonyms))
+    page = client.get(next(iter(pseudonyms)))
+    assert page.status_code == 200
+    assert client.get("/actors", params={"key": "account:42"}).headers["location"] == "/actors/account:42"
+    wrong = client.get("/actors", params={"key": "not an address"})
+    assert wrong.status_code == 400 and "is not an address" in wrong.text
+
+
+def test_looked_up_keys_are_the_guard_s_keys() -> None:
+    from scrapeguard.console.actors import looked_up_key
+
+    assert looked_up_key("203.0.113.7") == "ip:203.0.113.7"
+    assert looked_up_key("::ffff:203.0.113.7") == "ip:203.0.113.7"  # as the guard reads a client
+    assert looked_up_key("2001:db8::1/48") == "net:2001:db8::/64"
+    assert looked_up_key("net:2001:db8::5") == "net:2001:db8::/64"
+    for wrong in ("ip:203.0.113.0/24", "account:", ":42", "net:nowhere", "203.0.113.256"):
+        with pytest.raises(ValueError, match="is not an address"):
+            looked_up_key(wrong)

@@ -9,6 +9,7 @@ keys are found through `clear_keys`, or typed by a person and checked against th
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
@@ -17,6 +18,7 @@ from starlette.responses import Response
 
 from scrapeguard.console.countdown import span
 from scrapeguard.console.web import Page, PageError, Routes, format_time
+from scrapeguard.events import network_of
 from scrapeguard.records import actor_actions, decisions, exposure, incidents
 from scrapeguard.records.errors import NotFound, RecordsError
 from scrapeguard.records.privacy import Pseudonymiser
@@ -66,8 +68,60 @@ def _store_state(page: Page, pseudonymiser: Pseudonymiser) -> tuple[str, list[He
     return health, held, pardoned, ""
 
 
+def _address_key(text: str, network: bool = False) -> str | None:
+    """"ip:…" for an address, "net:…" for a network or, with `network`, an address's network (as
+    the guard counts networks: IPv4 /24, IPv6 /64); None if `text` is neither."""
+    try:
+        if "/" in text:
+            address = ipaddress.ip_network(text, strict=False).network_address
+            network = True
+        else:
+            address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # as the guard reads a client's address
+    if not network:
+        return f"ip:{address}"
+    counted = network_of(str(address))
+    return None if counted is None else f"net:{counted}"
+
+
+def looked_up_key(text: str) -> str:
+    """The actor key for what someone typed in the look-up form: a bare address or network, or a
+    key as the guard writes it (`ip:…`, `net:…`, `account:42`). Raises ValueError saying what is
+    wrong."""
+    text = text.strip()
+    bare = _address_key(text)
+    if bare is not None:
+        return bare
+    name, sep, value = text.partition(":")
+    if sep and name in ("ip", "net") and value.startswith("p-") and len(value) > 2:
+        return text  # a pseudonym, as the records show it
+    if sep and name == "ip":
+        typed = _address_key(value)
+        if typed is not None and typed.startswith("ip:"):
+            return typed
+    elif sep and name == "net":
+        typed = _address_key(value, network=True)
+        if typed is not None:
+            return typed
+    elif sep and name.isidentifier() and value.strip():
+        return f"{name}:{value.strip()}"
+    raise ValueError(f"{text!r} is not an address (198.51.100.23), a network (198.51.100.0/24, "
+                     "2001:db8::/64) or an actor key (ip:…, net:…, account:42)")
+
+
 @routes.get("/actors", "read")
 async def actors_page(page: Page) -> Response:
+    typed = page.request.query_params.get("key")
+    if typed is not None:  # the look-up form: to the actor's page, under its pseudonym
+        try:
+            key = looked_up_key(typed)
+        except ValueError as exc:
+            raise PageError(400, str(exc)) from None
+        with page.records() as session:
+            return page.redirect(actor_url(actor_actions.pseudonymiser_of(session).actor(key)))
     campaign = page.request.query_params.get("campaign") or None
     since = page.now_datetime - RECENT
     with page.records() as session:
@@ -115,7 +169,8 @@ def _actor_key(page: Page, pseudonymiser: Pseudonymiser) -> str:
     key = page.param("key").strip()
     name, sep, value = key.partition(":")
     if not sep or not name or not value:
-        raise NotFound(f"no actor {key!r} (actor keys look like ip:p-…, net:p-…, account:42)")
+        raise NotFound(f"no actor {key!r} (actor keys look like ip:p-…, net:p-…, account:42; "
+                       "the look-up form on the Actors page takes addresses and networks)")
     return pseudonymiser.actor(key)
 
 
