@@ -68,8 +68,11 @@ def test_a_privacy_officer_goes_from_an_auto_opened_incident_to_sent_notices(
         page.get_by_role("heading", name=re.compile(rf"^{ref}:")).wait_for()
         assert "not recorded: the notification clocks have not started" in page.content()
 
-        # awareness: the time field comes filled with now, with its zone
-        assert page.get_by_label("When did you become aware").input_value().endswith("+00:00")
+        # awareness: the date-and-time picker comes filled with now, its zone field with UTC
+        aware = page.locator("#aware-at")
+        assert aware.get_attribute("type") == "datetime-local"
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d", aware.input_value())
+        assert page.locator("#aware-at-zone").input_value() == "UTC"
         page.get_by_role("button", name="Record awareness").click()
         page.get_by_role("status").filter(has_text="aware since").wait_for()
 

@@ -14,6 +14,7 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 from html import unescape
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -111,9 +112,33 @@ def test_awareness_needs_a_time_with_its_zone_not_in_the_future(harness: Console
     future = pia.post(f"/incidents/{ref}/aware", {"aware_at": now_text(harness, 2 * HOUR)})
     assert future.status_code == 400 and "is in the future" in text_of(future)
     garbage = pia.post(f"/incidents/{ref}/aware", {"aware_at": "yesterday"})
-    assert garbage.status_code == 400 and "is not a time like" in text_of(garbage)
+    assert garbage.status_code == 400 and "is not a date and time" in text_of(garbage)
+    nowhere = pia.post(f"/incidents/{ref}/aware", {"aware_at": "2026-11-30T01:00", "zone": "Mars/Olympus"})
+    assert nowhere.status_code == 400 and "is not a time zone" in text_of(nowhere)
+    # the hour the clocks skip in Berlin (last Sunday of March 2026, 02:00 -> 03:00)
+    skipped = pia.post(f"/incidents/{ref}/aware", {"aware_at": "2026-03-29T02:30", "zone": "Europe/Berlin"})
+    assert skipped.status_code == 400 and "does not exist in Europe/Berlin" in text_of(skipped)
     with harness.db.session() as s:
         assert incidents.get(s, ref).aware_at is None
+
+
+def test_awareness_is_stated_as_the_form_asks_a_local_time_and_its_zone(harness: ConsoleHarness,
+                                                                        ref: str) -> None:
+    """The form's date-and-time picker and zone field: 09:30 in Berlin (winter, +01:00) is 08:30 UTC,
+    and the deadlines run from that moment."""
+    berlin = datetime.fromtimestamp(harness.clock.now - 3 * HOUR, UTC).astimezone(ZoneInfo("Europe/Berlin"))
+    pia = harness.client("pia")
+    ok(pia.post(f"/incidents/{ref}/aware", {"aware_at": f"{berlin:%Y-%m-%dT%H:%M}", "zone": "Europe/Berlin",
+                                                   "reason": "a member wrote to us before the detection"}),
+       "aware")
+    page = pia.get(f"/incidents/{ref}")
+    assert 'type="datetime-local"' in page.text and 'list="zones"' in page.text
+    with harness.db.session() as s:
+        aware = incidents.get(s, ref).aware_at
+    assert aware is not None
+    stored = aware if aware.tzinfo else aware.replace(tzinfo=UTC)  # (SQLite keeps UTC without a zone)
+    assert stored == berlin.replace(second=0, microsecond=0).astimezone(UTC)
+    assert berlin.utcoffset() == timedelta(hours=1)  # (the test's clock is in winter)
 
 
 def test_each_step_as_a_role_that_may_and_refused_for_one_that_may_not(harness: ConsoleHarness, ref: str,

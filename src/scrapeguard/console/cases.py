@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.responses import Response
 
 from scrapeguard.console.countdown import Countdown, aware, countdown
 from scrapeguard.console.incidents import console_policy_of
+from scrapeguard.console.times import ZONES, field_value, stated_time
 from scrapeguard.console.web import Page, PageError, Routes, attachment
 from scrapeguard.policy.model import IncidentOptions
 from scrapeguard.records import audit, cases, incidents
@@ -49,33 +48,6 @@ def _ref(page: Page) -> str:
 def _incident_options(page: Page) -> IncidentOptions:
     """The organisation and contact the letters name: the policy the console runs with."""
     return console_policy_of(page.console.settings).incidents
-
-
-def stated_time(text: str, zone: str, now: datetime) -> datetime:
-    """A time a person gives in the form: the local date and time, and the zone it was in (an IANA
-    name such as Europe/Berlin, UTC, or an offset such as +01:00); blank: now."""
-    if not text:
-        return now
-    try:
-        local = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise PageError(400, f"{text!r} is not a date and time (2026-12-01T10:00)") from exc
-    if local.tzinfo is not None:
-        return local.astimezone(UTC)
-    zone = zone.strip() or "UTC"
-    if zone[0] in "+-":
-        try:
-            sign = 1 if zone[0] == "+" else -1
-            hours, _, minutes = zone[1:].partition(":")
-            tz: Any = timezone(sign * timedelta(hours=int(hours), minutes=int(minutes or 0)))
-        except ValueError as exc:
-            raise PageError(400, f"{zone!r} is not an offset (+01:00)") from exc
-    else:
-        try:
-            tz = ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise PageError(400, f"{zone!r} is not a time zone (Europe/Berlin, UTC, +01:00)") from exc
-    return local.replace(tzinfo=tz).astimezone(UTC)
 
 
 @routes.get("/cases", "read")
@@ -121,7 +93,7 @@ async def case_page(page: Page) -> Response:
         manage=page.can("case.manage"), closed=case.status == cases.CLOSED,
         can_reply=case.status in cases.AWAITING,
         can_confirm=case.status not in (cases.DELETION_CONFIRMED, cases.CLOSED),
-        zones=("UTC", "Europe/London", "Europe/Berlin", "Europe/Paris", "America/New_York"))
+        now_field=field_value(page.now_datetime), zone_names=ZONES)
 
 
 @routes.post("/cases/open", "case.manage")
@@ -207,8 +179,8 @@ async def send_letter(page: Page) -> Response:
     reference = _ref(page)
     letter_id = await _letter_id(page)
     channel = await page.field("channel")
-    when = stated_time(await page.field("sent_at", required=False),
-                       await page.field("zone", required=False, default="UTC"), page.now_datetime)
+    when = stated_time(await page.field("sent_at", required=False), await page.field("zone", required=False),
+                       "when it was sent", blank=page.now_datetime)
     with page.records() as session:
         _letter_of(session, reference, letter_id)
         letter = cases.send_letter(session, page.actor, letter_id, channel, when, now=page.now_datetime)

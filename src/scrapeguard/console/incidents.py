@@ -20,13 +20,13 @@ from starlette.responses import RedirectResponse, Response
 from scrapeguard.compliance.rules import packaged_rules
 from scrapeguard.console.countdown import Countdown, aware, countdown
 from scrapeguard.console.settings import ConsoleSettings
+from scrapeguard.console.times import ZONES, field_value, stated_time
 from scrapeguard.console.web import Page, PageError, Routes, attachment
 from scrapeguard.policy import Policy, PolicyError, default_policy, load_policy
 from scrapeguard.records import audit, incidents, notices, obligations
 from scrapeguard.records.errors import InvalidStep
 from scrapeguard.records.evidence import build_pack
 from scrapeguard.records.exposure import ledger
-from scrapeguard.records.incidents import TIME_FORM
 from scrapeguard.records.models import IncidentRecord, NoticeRecord
 
 routes = Routes()
@@ -44,20 +44,6 @@ def console_policy_of(settings: ConsoleSettings) -> Policy:
         return load_policy(settings.policy_path)
     except PolicyError as exc:
         raise PageError(503, f"the policy file cannot be used, fix it first: {exc}") from exc
-
-
-def stated_time(text: str, what: str) -> datetime:
-    """A time typed into a form: ISO 8601. Its zone is required by the records (`given_time`),
-    which refuse a time without one with their own message."""
-    try:
-        return datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "T", 1))
-    except ValueError:
-        raise PageError(400, f"{what}: {text!r} is not a time like {TIME_FORM}") from None
-
-
-def time_field_value(moment: datetime) -> str:
-    """The console's clock as a form's default time, with its zone."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M+00:00")
 
 
 @dataclass(frozen=True)
@@ -164,7 +150,7 @@ async def incident_page(page: Page) -> Response:
             public=(None if not incident.public_stated else incident.data_was_public),
             regimes=[r.id for r in packaged_rules().regimes],
             assessed_regimes=[r["regime"] for r in (incident.assessment or {}).get("regimes", [])],
-            audiences=AUDIENCES, now_field=time_field_value(now), time_form=TIME_FORM,
+            audiences=AUDIENCES, now_field=field_value(now), zone_names=ZONES,
             closed=incident.state == incidents.CLOSED)
     return page.render("incident.html", **page_values)
 
@@ -234,13 +220,14 @@ def _back(ref: str | int, anchor: str = "") -> str:
 
 async def _optional_time(page: Page, name: str, what: str) -> datetime | None:
     text = await page.field(name, required=False)
-    return stated_time(text, what) if text else None
+    return stated_time(text, await page.field("zone", required=False), what) if text.strip() else None
 
 
 @routes.post("/incidents/{ref}/aware", "incident.aware")
 async def mark_aware(page: Page) -> Response:
     ref = page.param("ref")
-    when = stated_time(await page.field("aware_at"), "when you became aware")
+    when = stated_time(await page.field("aware_at", required=False), await page.field("zone", required=False),
+                       "when you became aware")
     note = await page.field("note", required=False)
     reason = await page.field("reason", required=False)
     with page.records() as session:
@@ -359,7 +346,8 @@ async def approve(page: Page) -> Response:
 @routes.post("/notices/{id}/send", "notice.send")
 async def send(page: Page) -> Response:
     channel = await page.field("channel")
-    sent_at = stated_time(await page.field("sent_at"), "when it was sent")
+    sent_at = stated_time(await page.field("sent_at", required=False),
+                          await page.field("zone", required=False), "when it was sent")
     note = await page.field("note", required=False)
     upload = await page.upload("final_document", required=False)
     with page.records() as session:
