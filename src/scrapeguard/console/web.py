@@ -26,6 +26,7 @@ declares too little still cannot act beyond the user's role.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -254,16 +255,28 @@ def attachment(data: bytes, name: str, media_type: str = "application/octet-stre
                     headers={**SECURITY_HEADERS, "Content-Disposition": disposition})
 
 
+#: A command-line option named in a records message ("give the reason (--reason)"), with its value
+#: placeholder and the punctuation after it. The console's own options (--store, --policy, --db)
+#: are kept: the person who started the console is the one to act on them.
+COMMAND_OPTION = re.compile(r"--(?!store\b|policy\b|db\b)[a-z][a-z-]*(?: [A-Z]+)?[:,]?\s*")
+
+
+def console_words(message: str) -> str:
+    """A records message as a page shows it: the records layer speaks to the command line too, and
+    its hints name options ("(--reason)") that mean nothing in a form, where the field has a label."""
+    return re.sub(r"\s*\(\s*\)", "", COMMAND_OPTION.sub("", message))
+
+
 def error_status(exc: Exception) -> tuple[int, str]:
     """The page status and message for an error of the records layer or of the page."""
     if isinstance(exc, PageError):
         return exc.status, exc.message
     if isinstance(exc, PermissionDenied):
-        return 403, str(exc)
+        return 403, console_words(str(exc))
     if isinstance(exc, NotFound):
-        return 404, str(exc)
+        return 404, console_words(str(exc))
     if isinstance(exc, DatabaseUnavailable):
         return 503, str(exc)
     if isinstance(exc, InvalidStep | RecordsError):
-        return 409 if isinstance(exc, InvalidStep) else 400, str(exc)
+        return 409 if isinstance(exc, InvalidStep) else 400, console_words(str(exc))
     raise exc
