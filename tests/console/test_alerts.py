@@ -1,6 +1,8 @@
 """Alerts reach a real (local) webhook receiver and a real (local) SMTP server: an incident
 opened, a notification deadline 24 h away, a legal case overdue; each once, also after a restart
-of the loop; a receiver that is down gets the alert at the next round. Time is a fake clock's."""
+of the loop; a receiver that is down gets the alert at the next round. Two consoles on one database
+send each alert once per channel (they claim it first); a claim left by a console that died is taken
+over. Time is a fake clock's."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email import policy as email_policy
@@ -17,10 +20,21 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import select
 
-from scrapeguard.console.alerts import AlertLoop, AlertSettings, alert_settings, due_alerts
+from scrapeguard.console.alerts import (
+    CLAIM_STALE,
+    Alert,
+    AlertLoop,
+    AlertSettings,
+    RoundResult,
+    alert_settings,
+    claim,
+    due_alerts,
+)
 from scrapeguard.records import audit
 from scrapeguard.records.db import Database
+from scrapeguard.records.models import AlertClaim
 
 from .case_helpers import (  # type: ignore[import-not-found]
     assessed_incident,
@@ -90,11 +104,12 @@ def smtp() -> Iterator[tuple[Sink, int]]:
     controller.stop()
 
 
-def loop_for(db: Database, clock: FakeClock, hook: str | None, smtp_port: int | None) -> AlertLoop:
+def loop_for(db: Database, clock: FakeClock, hook: str | None, smtp_port: int | None,
+             owner: str | None = None) -> AlertLoop:
     settings = alert_settings(hook, f"127.0.0.1:{smtp_port}" if smtp_port else None,
                               ("team@example.org",) if smtp_port else (), "scrapeguard@example.org")
     assert settings is not None
-    return AlertLoop(db, settings, clock, base_url="https://console.example.org")
+    return AlertLoop(db, settings, clock, base_url="https://console.example.org", owner=owner)
 
 
 def kinds(webhook: Webhook) -> list[str]:
@@ -201,6 +216,86 @@ def test_a_receiver_that_is_down_gets_the_alert_at_the_next_round(team_db: Datab
         assert len(sink.messages) == 1  # the e-mail, delivered the first time, is not sent again
     finally:
         back.down()
+
+
+def test_two_consoles_running_a_round_at_the_same_moment_send_each_alert_once_per_channel(
+        team_db: Database, webhook: Webhook, smtp: tuple[Sink, int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    sink, port = smtp
+    clock = FakeClock()
+    incident = auto_opened_incident(team_db, clock() - 3600)
+    key = f"incident.opened:INC-{incident}"
+    consoles = [loop_for(team_db, clock, webhook.url, port, owner=name)
+                for name in ("console-a", "console-b")]
+    together = threading.Barrier(2, timeout=60)  # (a guard against a hang, not a timing)
+    claim_alerts = AlertLoop._claim
+
+    def claim_together(loop: AlertLoop, todo: list[tuple[Alert, list[str]]], when: datetime,
+                       result: RoundResult) -> list[tuple[Alert, list[str]]]:
+        together.wait()  # both rounds have read the audit log: to both, nothing was sent yet
+        return claim_alerts(loop, todo, when, result)
+
+    monkeypatch.setattr(AlertLoop, "_claim", claim_together)
+    with ThreadPoolExecutor(2) as pool:
+        rounds = list(pool.map(lambda loop: loop.check_once(), consoles))
+    monkeypatch.undo()
+    assert sorted(sent for r in rounds for sent in r.sent) == [(key, "email"), (key, "webhook")]
+    assert sorted(other for r in rounds for other in r.claimed_elsewhere) == [(key, "email"),
+                                                                              (key, "webhook")]
+    assert not any(r.failed for r in rounds)
+    assert kinds(webhook) == ["incident.opened"] and len(sink.messages) == 1
+    clock.advance(60)
+    assert [loop.check_once().sent for loop in consoles] == [[], []]
+    with team_db.session() as s:
+        sent = audit.entries_for(s, "alert", key)
+        assert sorted(json.loads(e.details)["channel"] for e in sent) == ["email", "webhook"]
+
+
+def test_a_channel_that_failed_on_one_console_is_sent_by_the_next_round_of_another(
+        team_db: Database, smtp: tuple[Sink, int]) -> None:
+    sink, smtp_port = smtp
+    hook = Webhook()
+    port, url = hook.port, hook.url
+    hook.down()  # connection refused
+    clock = FakeClock()
+    first, second = (loop_for(team_db, clock, url, smtp_port, owner=name)
+                     for name in ("console-a", "console-b"))
+    key = f"incident.opened:INC-{auto_opened_incident(team_db, clock() - 3600)}"
+    failed = first.check_once()
+    assert failed.sent == [(key, "email")] and [(k, c) for k, c, _ in failed.failed] == [(key, "webhook")]
+    with team_db.session() as s:  # the webhook's claim was released; the e-mail's stays
+        claims = [(c.channel, c.claimed_by) for c in s.execute(select(AlertClaim)).scalars()]
+    assert claims == [("email", "console-a")]
+    back = Webhook(port)
+    try:
+        clock.advance(60)
+        retried = second.check_once()
+        assert retried.sent == [(key, "webhook")] and not retried.failed and not retried.claimed_elsewhere
+        assert kinds(back) == ["incident.opened"] and len(sink.messages) == 1
+        assert first.check_once().sent == []
+    finally:
+        back.down()
+
+
+def test_a_claim_left_by_a_console_that_died_before_sending_is_taken_over_once_stale(
+        team_db: Database, webhook: Webhook) -> None:
+    clock = FakeClock()
+    auto_opened_incident(team_db, clock() - 3600)
+    when = datetime.fromtimestamp(clock(), UTC)
+    with team_db.session() as s:
+        [alert] = due_alerts(s, when)
+    assert claim(team_db, alert, "webhook", when, "dead-host:4242")  # claimed; then that console died
+    loop = loop_for(team_db, clock, webhook.url, None, owner="console-b")
+    assert loop.check_once().claimed_elsewhere == [(alert.key, "webhook")]
+    clock.advance(CLAIM_STALE.total_seconds() - 60)
+    assert loop.check_once().claimed_elsewhere == [(alert.key, "webhook")]
+    assert webhook.received == []
+    clock.advance(120)
+    assert loop.check_once().sent == [(alert.key, "webhook")]
+    assert kinds(webhook) == ["incident.opened"]
+    clock.advance(10 * CLAIM_STALE.total_seconds())
+    later = loop_for(team_db, clock, webhook.url, None, owner="console-c")
+    assert later.check_once().sent == [] and len(webhook.received) == 1  # recorded as sent: done
 
 
 def test_an_unreachable_smtp_server_is_retried_and_never_raises(team_db: Database) -> None:

@@ -8,10 +8,18 @@ audit log (an "alert.sent" entry per alert and channel, by the guard itself), so
 does not alert again, and a channel that failed (webhook down, SMTP refused) is retried at the next
 round without repeating the alerts another channel delivered.
 
+Several consoles may run rounds on one records database (SQLite or PostgreSQL): before sending an
+alert on a channel a console inserts its claim (`alert_claims`, unique per alert and channel); a
+console that finds the claim taken does not send. A failed sending deletes its claim, so the next
+round (of any console) tries again. A console that dies between claiming and sending leaves its
+claim behind: one older than `CLAIM_STALE` without an "alert.sent" entry is taken over (deleted and
+inserted anew in one transaction) and the alert sent. Each alert then goes once per channel, except
+that a console that sent but died (or lost the database) before recording it is not known to have
+sent: that alert goes again after `CLAIM_STALE`, as a console without claims would send it again.
+
 `AlertLoop` runs the rounds in the console's process (every 60 s by default, `scrapeguard console`
 starts and stops it); `check_once(now)` is one round, which tests call with a fake clock's time.
-Sending never raises: a failure is logged and retried next round. Two consoles on one database
-would each send (each records what it sent): run the alerts in one of them.
+Sending never raises: a failure is logged and retried next round.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import json
 import logging
 import os
 import smtplib
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,12 +40,13 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from scrapeguard.console.countdown import aware, span
 from scrapeguard.records import audit, cases, incidents, obligations
-from scrapeguard.records.models import AuditEntry
+from scrapeguard.records.models import AlertClaim, AuditEntry
 from scrapeguard.records.users import GUARD
 
 if TYPE_CHECKING:
@@ -54,6 +64,9 @@ SMTP_TIMEOUT = 10.0
 #: The audit action that remembers a sent alert (entity "alert", entity_id its key).
 SENT = "alert.sent"
 WEBHOOK, EMAIL = "webhook", "email"
+#: A claim this old without an "alert.sent" entry is taken to be that of a console that died between
+#: claiming and sending: another console takes it over. Far longer than a round takes.
+CLAIM_STALE = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -155,11 +168,14 @@ def due_alerts(session: Session, now: datetime) -> list[Alert]:
     return alerts
 
 
-def sent_channels(session: Session) -> dict[str, set[str]]:
-    """audit id of an alert -> the channels it was delivered on (from the audit log)."""
+def sent_channels(session: Session, audit_id: str | None = None) -> dict[str, set[str]]:
+    """audit id of an alert -> the channels it was delivered on (from the audit log); only that
+    alert's with `audit_id`."""
     sent: dict[str, set[str]] = {}
-    for entity_id, details in session.execute(
-            select(AuditEntry.entity_id, AuditEntry.details).where(AuditEntry.action == SENT)):
+    query = select(AuditEntry.entity_id, AuditEntry.details).where(AuditEntry.action == SENT)
+    if audit_id is not None:
+        query = query.where(AuditEntry.entity == "alert", AuditEntry.entity_id == audit_id)
+    for entity_id, details in session.execute(query):
         try:
             channel = str(json.loads(details).get("channel", ""))
         except (ValueError, AttributeError):
@@ -174,6 +190,61 @@ class RoundResult:
 
     sent: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str, str]] = field(default_factory=list)
+    #: (alert key, channel) another console had claimed: it sends them, this one does not.
+    claimed_elsewhere: list[tuple[str, str]] = field(default_factory=list)
+
+
+def console_name() -> str:
+    """Who claims, in `alert_claims.claimed_by`: this host and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim(db: Database, alert: Alert, channel: str, when: datetime, owner: str) -> bool:
+    """Claim `alert` on `channel` before sending it: True when this console may send it. The claim
+    is committed before the sending starts; a second console's insert then fails (IntegrityError)
+    and it does not send, unless the claim it finds is stale (`take_over`)."""
+    try:
+        with db.session() as session:
+            session.add(AlertClaim(alert_key=alert.audit_id, channel=channel, claimed_at=when,
+                                   claimed_by=owner))
+        return True
+    except IntegrityError:
+        return take_over(db, alert, channel, when, owner)
+
+
+def take_over(db: Database, alert: Alert, channel: str, when: datetime, owner: str) -> bool:
+    """Take over a claim older than `CLAIM_STALE` whose alert was never recorded as sent on that
+    channel: delete it and insert ours in one transaction. The delete names the claim as read, so of
+    two consoles taking over the same claim only one deletes it."""
+    with db.session() as session:
+        held = session.execute(select(AlertClaim.claimed_at, AlertClaim.claimed_by).where(
+            AlertClaim.alert_key == alert.audit_id, AlertClaim.channel == channel)).one_or_none()
+        if held is None or held.claimed_at >= when - CLAIM_STALE:
+            return False  # released meanwhile (the next round claims it), or another console's at work
+        if channel in sent_channels(session, alert.audit_id).get(alert.audit_id, set()):
+            return False  # sent: nothing to do
+        gone = session.execute(delete(AlertClaim).where(
+            AlertClaim.alert_key == alert.audit_id, AlertClaim.channel == channel,
+            AlertClaim.claimed_at == held.claimed_at, AlertClaim.claimed_by == held.claimed_by))
+        if int(getattr(gone, "rowcount", 0) or 0) != 1:
+            return False  # another console took it over first
+        session.add(AlertClaim(alert_key=alert.audit_id, channel=channel, claimed_at=when, claimed_by=owner))
+    log.warning("alert %s by %s: claimed by %s at %s and never recorded as sent; taken over", alert.key,
+                channel, held.claimed_by, held.claimed_at.isoformat())
+    return True
+
+
+def release(db: Database, alert: Alert, channel: str, owner: str) -> None:
+    """Delete this console's claim of an alert it failed to send: the next round tries again. (If
+    the records cannot be reached, the claim stays until it is stale.)"""
+    try:
+        with db.session() as session:
+            session.execute(delete(AlertClaim).where(
+                AlertClaim.alert_key == alert.audit_id, AlertClaim.channel == channel,
+                AlertClaim.claimed_by == owner))
+    except Exception as exc:  # (the records unreachable): taken over once stale
+        log.warning("alerts: could not release the claim of %s by %s (retried once it is stale, in %s): "
+                    "%s", alert.key, channel, CLAIM_STALE, exc)
 
 
 class AlertSender:
@@ -231,8 +302,10 @@ class AlertLoop:
     ones. `check_once(now)` is one round (blocking I/O: the loop runs it in a thread)."""
 
     def __init__(self, db: Database, settings: AlertSettings, clock: Callable[[], float],
-                 interval: float = INTERVAL, base_url: str = "") -> None:
+                 interval: float = INTERVAL, base_url: str = "", owner: str | None = None) -> None:
         self.db = db
+        #: Who this console is in its claims (host:pid).
+        self.owner = owner or console_name()
         self.settings = settings
         self.clock = clock
         self.interval = interval
@@ -241,8 +314,9 @@ class AlertLoop:
         self._task: asyncio.Task[None] | None = None
 
     def check_once(self, now: float | datetime | None = None) -> RoundResult:
-        """One round at `now` (default: the clock): find the due alerts, send those not yet sent on
-        each channel, remember what went out. Never raises (a failure is logged, and retried)."""
+        """One round at `now` (default: the clock): find the due alerts, claim those not yet sent on
+        each channel, send what this console claimed, remember what went out and release what
+        failed. Never raises (a failure is logged, and retried)."""
         result = RoundResult()
         when = now if isinstance(now, datetime) else datetime.fromtimestamp(
             self.clock() if now is None else now, UTC)
@@ -255,7 +329,7 @@ class AlertLoop:
         except Exception as exc:  # the records unreachable: try again next round
             log.warning("alerts: cannot read the records: %s", exc)
             return result
-        todo = [(alert, wanted) for alert, wanted in todo if wanted]
+        todo = self._claim([(alert, wanted) for alert, wanted in todo if wanted], when, result)
         if WEBHOOK in channels:
             for alert in (a for a, wanted in todo if WEBHOOK in wanted):
                 try:
@@ -271,11 +345,35 @@ class AlertLoop:
                     result.failed.append((alert.key, EMAIL, errors[alert.key]))
                 else:
                     result.sent.append((alert.key, EMAIL))
+        by_key = {alert.key: alert for alert, _ in todo}
         for key, channel, error in result.failed:
             log.warning("alert %s not sent by %s (retried in the next round): %s", key, channel, error)
+            if key in by_key:
+                release(self.db, by_key[key], channel, self.owner)
         if result.sent:
             self._remember(todo, result, when)
         return result
+
+    def _claim(self, todo: list[tuple[Alert, list[str]]], when: datetime,
+               result: RoundResult) -> list[tuple[Alert, list[str]]]:
+        """The alerts and channels this console claimed, of those `todo`; the others are in
+        `result.claimed_elsewhere` (another console sends them) or, when the records failed,
+        `result.failed` (no claim, no sending: the next round tries again)."""
+        claimed: list[tuple[Alert, list[str]]] = []
+        for alert, wanted in todo:
+            mine: list[str] = []
+            for channel in wanted:
+                try:
+                    if claim(self.db, alert, channel, when, self.owner):
+                        mine.append(channel)
+                    else:
+                        result.claimed_elsewhere.append((alert.key, channel))
+                except Exception as exc:  # the records unreachable: not claimed, so not sent
+                    result.failed.append((alert.key, channel,
+                                          f"cannot claim it: {type(exc).__name__}: {exc}"))
+            if mine:
+                claimed.append((alert, mine))
+        return claimed
 
     def _remember(self, todo: list[tuple[Alert, list[str]]], result: RoundResult, when: datetime) -> None:
         by_key = {alert.key: alert for alert, _ in todo}

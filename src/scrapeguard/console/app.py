@@ -43,7 +43,7 @@ class Console:
 
     def __init__(self, settings: ConsoleSettings) -> None:
         self.settings = settings
-        self.sessions = SessionStore(settings.idle_seconds, settings.max_session_seconds)
+        self.sessions = SessionStore(settings.db, settings.idle_seconds, settings.max_session_seconds)
         self.pages: list[PageRoute] = [page for area in AREAS
                                        for page in importlib.import_module(area).routes.pages]
 

@@ -357,6 +357,36 @@ class SettingRecord(Base):
 
 
 
+class ConsoleSessionRecord(Base):
+    """A signed-in console session (console/sessions.py), kept here so that every console on these
+    records knows it and a restart keeps it. Only the token's SHA-256 is stored: a copy of the
+    table signs nobody in."""
+
+    __tablename__ = "console_sessions"
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(100), index=True)
+    started: Mapped[datetime]
+    #: Written at most every `sessions.TOUCH_SECONDS`, not on every request.
+    last_seen: Mapped[datetime]
+    csrf: Mapped[str] = mapped_column(String(100))
+    #: Messages for the next page, JSON: [[kind, message], ...].
+    flashes: Mapped[str] = mapped_column(Text, default="[]")
+
+
+class AlertClaim(Base):
+    """The lock on sending one alert on one channel (console/alerts.py): a console inserts it before
+    sending, so a second console on these records finds it taken and does not send. What was sent
+    stays in the audit log ("alert.sent")."""
+
+    __tablename__ = "alert_claims"
+    #: The alert's audit id (its key, or the key's SHA-256 when longer than 100 characters).
+    alert_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    claimed_at: Mapped[datetime]
+    #: The console that claimed it (host:pid).
+    claimed_by: Mapped[str] = mapped_column(String(300))
+
+
 class DrillRecord(Base):
     """A drill's scorecard (`scrapeguard drill --db`): what the controls were tested against and
     how they fared, under which policy (its SHA-256). The regulator report cites the latest."""
