@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email import policy as email_policy
-from email.message import Message
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -75,10 +75,12 @@ class Sink:
     """aiosmtpd handler keeping every message received."""
 
     def __init__(self) -> None:
-        self.messages: list[Message] = []
+        self.messages: list[EmailMessage] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content, policy=email_policy.default))
+        parsed = message_from_bytes(envelope.content, policy=email_policy.default)
+        assert isinstance(parsed, EmailMessage)  # (the default policy's message class)
+        self.messages.append(parsed)
         return "250 OK"
 
 
@@ -346,7 +348,7 @@ def test_scrapeguard_console_runs_the_alert_loop_next_to_the_server(team_db: Dat
         deadline = time.monotonic() + 60
         while not webhook.received and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.1)  # (waiting for the receiver to get the alert, not for time to pass)
-        failed = process.stderr.read() if process.poll() is not None else ""
+        failed = process.stderr.read() if process.poll() is not None and process.stderr else ""
         assert kinds(webhook) == ["incident.opened"], failed
         assert webhook.received[0]["subject"] == f"INC-{incident}"
         assert webhook.received[0]["url"].startswith("http://127.0.0.1:")
