@@ -3,8 +3,13 @@ console's own guard limiting password guessing."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from scrapeguard.console.web import SESSION_COOKIE
 from scrapeguard.records.db import Database
+from scrapeguard.records.errors import DatabaseUnavailable
 from scrapeguard.records.users import GUARD, set_active
 
 from .helpers import PASSWORD, ConsoleHarness, make_harness  # type: ignore[import-not-found]
@@ -116,3 +121,24 @@ def test_behind_a_trusted_proxy_failures_are_counted_per_client_not_per_proxy(te
         assert guesser.sign_in("ana", "guess guess guess").status_code == 401
     assert guesser.sign_in("ana", PASSWORD).status_code == 429
     assert colleague.sign_in("pia", PASSWORD).status_code == 303
+
+
+def test_a_records_database_that_is_down_is_a_503_page_not_a_crash(harness: ConsoleHarness,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sessions and users are in the records: with the database down, every page says so (503) and
+    nobody is signed out; once it is back, the same browser carries on."""
+    ana = harness.client("ana")
+    signed_out = harness.client()
+    up = harness.db.session
+
+    def down() -> Any:
+        raise DatabaseUnavailable("cannot use the records database sqlite:///records.db: disk I/O error")
+
+    monkeypatch.setattr(harness.db, "session", down)
+    page = ana.get("/incidents")
+    assert page.status_code == 503 and "cannot use the records database" in page.text
+    assert "Try again shortly" in page.text and "Traceback" not in page.text
+    sign_in = signed_out.sign_in("abe")
+    assert sign_in.status_code == 503 and "cannot be reached" in sign_in.text
+    monkeypatch.setattr(harness.db, "session", up)
+    assert ana.get("/incidents").status_code == 200

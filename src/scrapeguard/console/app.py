@@ -20,7 +20,7 @@ from scrapeguard.console import auth
 from scrapeguard.console.sessions import SessionStore
 from scrapeguard.console.settings import ConsoleSettings
 from scrapeguard.console.web import SESSION_COOKIE, Page, PageError, PageRoute, error_status, render
-from scrapeguard.records.errors import NotFound
+from scrapeguard.records.errors import DatabaseUnavailable, NotFound
 from scrapeguard.records.users import get_actor
 
 log = logging.getLogger(__name__)
@@ -61,18 +61,23 @@ class Console:
 
     async def serve(self, route: PageRoute, request: Request) -> Response:
         """Sign-in, role and CSRF checks, then the page; a records error becomes an error page."""
-        session, expired = self.sessions.find(request.cookies.get(SESSION_COOKIE), self.settings.clock())
-        if session is None:
-            target = quote(request.url.path, safe="/") if request.method == "GET" else ""
-            query = "&".join(q for q in ("expired=1" if expired else "", f"next={target}" if target else "")
-                             if q)
-            return RedirectResponse("/login" + (f"?{query}" if query else ""), status_code=303)
         try:
-            with self.settings.db.session() as records:
-                actor = get_actor(records, session.user)  # disabled, or role changed: checked each time
-        except NotFound:
-            self.sessions.end_user(session.user)
-            return RedirectResponse("/login", status_code=303)
+            session, expired = self.sessions.find(request.cookies.get(SESSION_COOKIE), self.settings.clock())
+            if session is None:
+                target = quote(request.url.path, safe="/") if request.method == "GET" else ""
+                query = "&".join(q for q in ("expired=1" if expired else "",
+                                             f"next={target}" if target else "") if q)
+                return RedirectResponse("/login" + (f"?{query}" if query else ""), status_code=303)
+            try:
+                with self.settings.db.session() as records:
+                    actor = get_actor(records, session.user)  # disabled, or role changed: checked each time
+            except NotFound:
+                self.sessions.end_user(session.user)
+                return RedirectResponse("/login", status_code=303)
+        except DatabaseUnavailable as exc:  # sessions and users are in the records: nothing to serve
+            log.warning("console page %s %s: %s", request.method, request.url.path, exc)
+            return render(self, "error.html", status=503, status_code=503,
+                          message=f"{exc}. Try again shortly.")
         page = Page(request, self, session, actor)
         try:
             if not page.can(route.permission):

@@ -5,6 +5,7 @@ name); a failed sign-in answers 401, which is what that rule counts."""
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from typing import TYPE_CHECKING
 
@@ -13,11 +14,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from scrapeguard.console.web import LOGIN_CSRF_COOKIE, SESSION_COOKIE, render
-from scrapeguard.records.errors import PermissionDenied
+from scrapeguard.records.errors import DatabaseUnavailable, PermissionDenied
 from scrapeguard.records.users import SUPPORT, Actor, authenticate
 
 if TYPE_CHECKING:
     from scrapeguard.console.app import Console
+
+log = logging.getLogger(__name__)
 
 #: Longest user name and password the form takes (Argon2 on a megabyte would be a cheap attack).
 MAX_FIELD = 1024
@@ -70,9 +73,13 @@ async def login(console: Console, request: Request) -> Response:
 
     try:
         actor = await run_in_threadpool(check)
+        session = console.sessions.start(actor.name, console.settings.clock())
     except PermissionDenied:
         return login_page(console, request, 401, "Unknown user or wrong password.", username)
-    session = console.sessions.start(actor.name, console.settings.clock())
+    except DatabaseUnavailable as exc:
+        log.warning("console sign-in: %s", exc)
+        return login_page(console, request, 503,
+                          "The records database cannot be reached: try again shortly.", username)
     response = RedirectResponse(_safe_next(str(form.get("next") or "")) or home_of(actor), status_code=303)
     set_cookie(console, response, SESSION_COOKIE, session.token, max_age=None)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
@@ -81,12 +88,16 @@ async def login(console: Console, request: Request) -> Response:
 
 async def logout(console: Console, request: Request) -> Response:
     """Sign out (a POST with the session's CSRF token: a link elsewhere cannot sign anyone out)."""
-    session, _ = console.sessions.find(request.cookies.get(SESSION_COOKIE), console.settings.clock())
-    if session is not None:
-        form = await request.form()
-        if not session.csrf_ok(str(form.get("csrf") or "")):
-            return Response("the form expired: reload the page", status_code=403)
-        console.sessions.end(session.token)
+    try:
+        session, _ = console.sessions.find(request.cookies.get(SESSION_COOKIE), console.settings.clock())
+        if session is not None:
+            form = await request.form()
+            if not session.csrf_ok(str(form.get("csrf") or "")):
+                return Response("the form expired: reload the page", status_code=403)
+            console.sessions.end(session.token)
+    except DatabaseUnavailable as exc:
+        log.warning("console sign-out: %s", exc)
+        return Response("The records database cannot be reached: try again shortly.", status_code=503)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
