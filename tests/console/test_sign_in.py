@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
+from scrapeguard.console.guarding import signin_store_uri
 from scrapeguard.console.web import SESSION_COOKIE
 from scrapeguard.records.db import Database
 from scrapeguard.records.errors import DatabaseUnavailable
 from scrapeguard.records.users import GUARD, set_active
 
-from .helpers import PASSWORD, ConsoleHarness, make_harness  # type: ignore[import-not-found]
+from .helpers import PASSWORD, ConsoleHarness, FakeClock, make_harness  # type: ignore[import-not-found]
 
 
 def test_signing_in_sets_a_secure_httponly_samesite_cookie(harness: ConsoleHarness) -> None:
@@ -142,3 +143,28 @@ def test_a_records_database_that_is_down_is_a_503_page_not_a_crash(harness: Cons
     assert sign_in.status_code == 503 and "cannot be reached" in sign_in.text
     monkeypatch.setattr(harness.db, "session", up)
     assert ana.get("/incidents").status_code == 200
+
+
+def test_consoles_on_the_guard_s_redis_share_one_count_of_failed_sign_ins(
+    team_db: Database, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two consoles behind one address, given the guard's store: a guesser alternating between them
+    is refused after 10 failures in all, not 10 on each; a restarted console remembers them."""
+    store = signin_store_uri(redis_url, "sg")
+    assert "-console" in store and "console" not in redis_url  # its own prefix: apart from the site's
+    clock = FakeClock()
+    first, second = (make_harness(team_db, signin_store=store, clock=clock) for _ in range(2))
+    guessers = [first.client(), second.client()]
+    statuses = [guessers[i % 2].sign_in("ana", f"guess {i}").status_code for i in range(12)]
+    assert statuses == [401] * 10 + [429] * 2
+    restarted = make_harness(team_db, signin_store=store, clock=clock)
+    assert restarted.client().sign_in("ana", PASSWORD).status_code == 429
+    # its random signing key is chosen, not a missing setting: nothing to warn an operator about
+    assert "signing key" not in caplog.text
+
+
+def test_the_sign_in_count_stays_in_memory_without_a_shared_store() -> None:
+    assert signin_store_uri(None, "sg") == signin_store_uri("memory://", "sg") == "memory://"
+    assert signin_store_uri("redis://10.0.0.5:6379/0", "sg") == "redis://10.0.0.5:6379/0?prefix=sg-console"
+    assert signin_store_uri("redis://h:6379/1?prefix=site&timeout_ms=80", "sg") == \
+        "redis://h:6379/1?timeout_ms=80&prefix=site-console"

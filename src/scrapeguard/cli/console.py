@@ -24,7 +24,9 @@ from scrapeguard.cli.common import (
               help="Address of the console. Keep it on loopback or behind a TLS proxy.")
 @click.option("--store", "store_uri", metavar="URI", default=None,
               help="The guard's state store (redis://...), so that blocks, unblocks and allowlists "
-                   "made in the console reach the guard at once. Without it the console only records.")
+                   "made in the console reach the guard at once, and failed sign-ins are counted "
+                   "there (under the prefix + \"-console\") for every console alike. Without it the "
+                   "console only records.")
 @click.option("--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="The policy file the guard runs with: the policy page shows it and edits it "
                    "through changes a second admin approves.")
@@ -61,6 +63,7 @@ def console(db_target: str | None, listen: tuple[str, int], store_uri: str | Non
     """
     from scrapeguard.console.alerts import AlertLoop, alert_settings
     from scrapeguard.console.app import build_console
+    from scrapeguard.console.guarding import signin_store_uri
     from scrapeguard.console.settings import ConsoleSettings
     from scrapeguard.serving import run_until_signalled, start_console
     from scrapeguard.stores import store_from_uri
@@ -77,7 +80,8 @@ def console(db_target: str | None, listen: tuple[str, int], store_uri: str | Non
         raise click.BadParameter(str(exc), param_hint="--smtp") from exc
     settings = ConsoleSettings(db=db, store=store, policy_path=policy_path, alerts=alerts,
                                idle_seconds=idle_minutes * 60.0, secure_cookies=not insecure_cookies,
-                               trusted_proxies=check_cidrs(trusted_proxies))
+                               trusted_proxies=check_cidrs(trusted_proxies),
+                               signin_store=signin_store_uri(store_uri, policy.store.prefix))
     host, port = listen
 
     async def run() -> None:

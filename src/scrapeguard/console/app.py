@@ -125,4 +125,5 @@ def build_console(settings: ConsoleSettings, guarded: bool = True) -> Any:
         return app
     from scrapeguard.console.guarding import guard_console
 
-    return guard_console(app, trusted_proxies=settings.trusted_proxies, clock=settings.clock)
+    return guard_console(app, trusted_proxies=settings.trusted_proxies, clock=settings.clock,
+                         store=settings.signin_store)

@@ -6,16 +6,24 @@ sign-in form (`/login`, its `username` field as the subject): after `address_thr
 sign-ins within the window an address is throttled on the form (429, then blocked if it goes on),
 and a user name that failed that often is refused from the networks that failed it, never from
 its owner's own network. Every other page of the console is behind the sign-in and is not
-counted. A failed sign-in answers 401 (`auth.py`), which is what the rule counts.
+counted. A failed sign-in answers 401 (`auth.py`), which is what the rule counts. With the guard's
+shared store (`--store`), the failures are counted there (`signin_store_uri`): several consoles
+behind one address share one count, and a restart does not forget it.
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from scrapeguard.challenge.keys import SigningKeys
 from scrapeguard.detectors import REGISTRY
+from scrapeguard.engine import Engine
+from scrapeguard.integrations.adapter import GuardAdapter
 from scrapeguard.integrations.asgi import ScrapeGuardMiddleware
 from scrapeguard.policy import Policy, load_policy_text
+from scrapeguard.stores import store_from_uri
 
 
 def console_policy_text() -> str:
@@ -32,11 +40,29 @@ def console_policy() -> Policy:
     return load_policy_text(console_policy_text(), source="<the console's sign-in guard>")
 
 
-def guard_console(app: Any, trusted_proxies: tuple[str, ...] = (),
-                  clock: Any = None) -> ScrapeGuardMiddleware:
-    """`app` behind the guard's failed_logins rule (its own in-memory store)."""
+def signin_store_uri(store_uri: str | None, default_prefix: str) -> str:
+    """Where the sign-in guard counts failed sign-ins: in this console's memory, or, when the console
+    is given the guard's shared store (`--store redis://...`), in that store under a prefix of its
+    own (the store's prefix + "-console"), so that consoles behind one address share the count, a
+    restart keeps it, and the site's own login failures are counted apart."""
+    if not store_uri or urlsplit(store_uri).scheme == "memory":
+        return "memory://"
+    parts = urlsplit(store_uri)
+    query = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True)
+             if name != "prefix"]
+    prefix = dict(parse_qsl(parts.query)).get("prefix", default_prefix)
+    return urlunsplit(parts._replace(query=urlencode([*query, ("prefix", f"{prefix}-console")])))
+
+
+def guard_console(app: Any, trusted_proxies: tuple[str, ...] = (), clock: Any = None,
+                  store: str = "memory://") -> ScrapeGuardMiddleware:
+    """`app` behind the guard's failed_logins rule, counting in `store` (see `signin_store_uri`)."""
     import time
 
-    # (no clearances, an in-memory store: the guard signs with a random key and says nothing of it)
-    return ScrapeGuardMiddleware(app, policy=console_policy(), store="memory://",
-                                 trusted_proxies=trusted_proxies, clock=clock or time.time)
+    policy = console_policy()
+    # A random signing key, on purpose: this guard gives no clearances and stamps no session (the
+    # console's cookie is not the policy's session cookie), so no other console or restart needs it.
+    keys = SigningKeys((secrets.token_urlsafe(32).encode(),), "random")
+    guard = GuardAdapter(Engine(policy, store_from_uri(store, policy.store)), trusted_proxies,
+                         metrics=False, keys=keys)
+    return ScrapeGuardMiddleware(app, guard=guard, clock=clock or time.time)

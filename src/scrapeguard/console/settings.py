@@ -44,5 +44,8 @@ class ConsoleSettings:
     #: Proxies in front of the console whose X-Forwarded-For is believed (addresses or networks):
     #: the sign-in guard counts failures per client address, not per proxy.
     trusted_proxies: tuple[str, ...] = ()
+    #: The store URI the sign-in guard counts failed sign-ins in (console/guarding.py
+    #: `signin_store_uri`): this console's memory, or the guard's shared store under its own prefix.
+    signin_store: str = "memory://"
     #: Seconds since the epoch, now. Tests pass a settable clock.
     clock: Callable[[], float] = field(default=time.time)

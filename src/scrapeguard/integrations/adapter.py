@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from multidict import MultiMapping
 
-from scrapeguard.challenge.keys import load_keys
+from scrapeguard.challenge.keys import SigningKeys, load_keys
 from scrapeguard.challenge.service import (
     ASSETS,
     NEXT_FIELD,
@@ -212,9 +212,11 @@ class GuardAdapter:
 
     def __init__(self, engine: Engine, trusted_proxies: Iterable[str] = (),
                  decisions: DecisionWriter | None = None, records: RecordSink | None = None,
-                 counts: Counter[str] | None = None, metrics: bool = True) -> None:
+                 counts: Counter[str] | None = None, metrics: bool = True,
+                 keys: SigningKeys | None = None) -> None:
         """`metrics`: keep Prometheus metrics (see integrations/metrics.py) in a registry of this
-        guard's own; False for none (and no cost)."""
+        guard's own; False for none (and no cost). `keys`: the signing keys, where the caller knows
+        better than the policy's [challenge] (the console's sign-in guard signs nothing anyone keeps)."""
         self.engine = engine
         self.decisions = decisions
         #: The records database's sink: refusals and what each actor received.
@@ -237,8 +239,8 @@ class GuardAdapter:
         #: The signing keys of challenges, clearances and session stamps: loaded once, kept when the
         #: policy is reloaded (clearances already given stay valid; rotating keys needs a restart).
         #: (A random key is warned about only where it matters: clearances, or a shared store.)
-        self._keys = load_keys(engine.policy.challenge,
-                               warn_if_random=engine.policy.challenge.enabled or self.offload)
+        self._keys = keys if keys is not None else load_keys(
+            engine.policy.challenge, warn_if_random=engine.policy.challenge.enabled or self.offload)
         self._use(engine)
         #: Called with every event the guard judges (tests compare it with what the site saw).
         self.on_event: Callable[[Event], None] | None = None
