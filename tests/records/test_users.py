@@ -132,3 +132,25 @@ def test_only_admins_manage_users_and_the_last_admin_stays(db: Database) -> None
         set_role(s, Actor("root", ADMIN), "ann", ADMIN)
         set_role(s, Actor("ann", ADMIN), "root", LEGAL)
         assert {u.name: u.role for u in s.query(UserRecord)} == {"root": LEGAL, "ann": ADMIN}
+
+
+def test_disabling_or_changing_a_role_ends_the_user_s_console_sessions(db: Database) -> None:
+    """Whether done in the console or with `scrapeguard users`: the sessions are in the records."""
+    from scrapeguard.console.sessions import SessionStore
+
+    _team(db)
+    store = SessionStore(db, idle_seconds=1800, max_seconds=43200)
+    now = 1_800_000_000.0
+    ann, root = store.start("ann", now), store.start("root", now)
+    with db.session() as s:
+        set_role(s, Actor("root", ADMIN), "ann", PRIVACY_OFFICER)
+    assert store.find(ann.token, now + 1)[0] is None
+    assert store.find(root.token, now + 1)[0] is not None  # nobody else is signed out
+    again = store.start("ann", now + 2)
+    with db.session() as s:
+        set_active(s, Actor("root", ADMIN), "ann", False)
+    assert store.find(again.token, now + 3)[0] is None
+    enabled = store.start("ann", now + 4)
+    with db.session() as s:
+        set_active(s, Actor("root", ADMIN), "ann", True)  # enabling ends nothing
+    assert store.find(enabled.token, now + 5)[0] is not None

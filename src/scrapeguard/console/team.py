@@ -37,9 +37,8 @@ async def add(page: Page) -> Response:
 async def _set_active(page: Page, active: bool) -> Response:
     name = page.param("name")
     with page.records() as session:
+        # (disabling ends the user's sessions on every console: records/users.py does it)
         set_active(session, page.actor, name, active, await page.field("note", required=False))
-    if not active:
-        page.console.sessions.end_user(name)
     return page.redirect("/team", f"User {name} {'enabled' if active else 'disabled'}"
                                   f"{'' if active else ': their sessions are ended'}.")
 
@@ -59,5 +58,4 @@ async def change_role(page: Page) -> Response:
     name, role = page.param("name"), await page.field("role")
     with page.records() as session:
         set_role(session, page.actor, name, role, await page.field("note", required=False))
-    page.console.sessions.end_user(name)
     return page.redirect("/team", f"{name} is now {role.replace('_', ' ')}: their sessions are ended.")

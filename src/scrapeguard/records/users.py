@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from scrapeguard.records import audit
 from scrapeguard.records.errors import NotFound, PermissionDenied, RecordsError
-from scrapeguard.records.models import UserRecord
+from scrapeguard.records.models import ConsoleSessionRecord, UserRecord
 from scrapeguard.records.permissions import requires
 
 ADMIN, ANALYST, PRIVACY_OFFICER, LEGAL, VIEWER = "admin", "analyst", "privacy_officer", "legal", "viewer"
@@ -141,6 +141,12 @@ def _other_active_admins(session: Session, name: str) -> int:
         UserRecord.role == ADMIN, UserRecord.active.is_(True), UserRecord.name != name)).scalar_one()
 
 
+def _end_console_sessions(session: Session, name: str) -> None:
+    """A disabled user, or one whose role changed, is signed out of every console at once (from the
+    console's team page and from `scrapeguard users` alike): their sessions are in the records."""
+    session.execute(delete(ConsoleSessionRecord).where(ConsoleSessionRecord.user_name == name))
+
+
 @requires("user.manage")
 def set_active(session: Session, by: Actor, name: str, active: bool, note: str = "") -> UserRecord:
     """Disable a user (who can then no longer sign in) or enable them again; the last active
@@ -151,6 +157,8 @@ def set_active(session: Session, by: Actor, name: str, active: bool, note: str =
     if not active and user.role == ADMIN and _other_active_admins(session, name) == 0:
         raise RecordsError(f"{name!r} is the last active admin: make another user admin first")
     user.active = active
+    if not active:
+        _end_console_sessions(session, name)
     audit.record(session, by.name, "user.enable" if active else "user.disable", "user", name, {"note": note})
     return user
 
@@ -167,5 +175,6 @@ def set_role(session: Session, by: Actor, name: str, role: str, note: str = "") 
         raise RecordsError(f"{name!r} is the last active admin: make another user admin first")
     before = user.role
     user.role = role
+    _end_console_sessions(session, name)
     audit.record(session, by.name, "user.role", "user", name, {"from": before, "to": role, "note": note})
     return user
