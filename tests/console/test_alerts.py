@@ -32,9 +32,10 @@ from scrapeguard.console.alerts import (
     claim,
     due_alerts,
 )
-from scrapeguard.records import audit
+from scrapeguard.records import audit, incidents
 from scrapeguard.records.db import Database
 from scrapeguard.records.models import AlertClaim
+from scrapeguard.records.users import ADMIN, Actor
 
 from .case_helpers import (  # type: ignore[import-not-found]
     assessed_incident,
@@ -357,3 +358,34 @@ def test_scrapeguard_console_runs_the_alert_loop_next_to_the_server(team_db: Dat
         out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert "alerts: by webhook, checked every 5 s" in out
+
+
+def test_a_reopened_incident_is_alerted_again_once_per_reopening(team_db: Database, webhook: Webhook) -> None:
+    clock = FakeClock()
+    loop = loop_for(team_db, clock, webhook.url, None)
+    incident = auto_opened_incident(team_db, clock() - 3600)
+    loop.check_once()
+    assert kinds(webhook) == ["incident.opened"]
+    admin = Actor("ada", ADMIN)
+
+    def close_and_reopen(reason: str) -> None:
+        with team_db.session() as s:
+            incidents.advance(s, admin, incident, incidents.CLOSED, reason="false positive: a test",
+                              now=datetime.fromtimestamp(clock(), UTC))
+        clock.advance(60)
+        assert loop.check_once().sent == []  # a closed incident says nothing
+        with team_db.session() as s:
+            incidents.reopen(s, admin, incident, reason, now=datetime.fromtimestamp(clock(), UTC))
+        clock.advance(60)
+
+    close_and_reopen("the member list was longer than we thought")
+    loop.check_once()
+    assert kinds(webhook) == ["incident.opened", "incident.reopened"]
+    assert "the member list was longer than we thought" in webhook.received[-1]["text"]
+    assert "reopened by ada" in webhook.received[-1]["text"]
+    clock.advance(60)
+    assert loop.check_once().sent == []  # once per reopening
+    close_and_reopen("a second look")
+    loop.check_once()
+    assert kinds(webhook) == ["incident.opened", "incident.reopened", "incident.reopened"]
+    assert "a second look" in webhook.received[-1]["text"]

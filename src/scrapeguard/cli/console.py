@@ -40,8 +40,8 @@ from scrapeguard.cli.common import (
                    "X-Forwarded-For names the client: the sign-in guard then limits failed sign-ins "
                    "per client, not per proxy.")
 @click.option("--alert-webhook", metavar="URL", envvar="SCRAPEGUARD_ALERT_WEBHOOK",
-              help="POST a JSON alert here when an incident opens, a deadline is 24 h away, or a "
-                   "case is overdue [env SCRAPEGUARD_ALERT_WEBHOOK].")
+              help="POST a JSON alert here when an incident opens or is reopened, a deadline is 24 h "
+                   "away, or a case is overdue [env SCRAPEGUARD_ALERT_WEBHOOK].")
 @click.option("--alert-email", metavar="ADDRESS", multiple=True,
               help="E-mail alerts to this address (repeatable); needs --smtp.")
 @click.option("--smtp", metavar="HOST:PORT", envvar="SCRAPEGUARD_SMTP",

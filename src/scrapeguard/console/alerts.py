@@ -1,5 +1,5 @@
-"""Alerts: the team hears when an incident opens, a deadline is 24 h away, or a legal case is
-overdue, by a webhook (JSON POST) and/or e-mail (SMTP).
+"""Alerts: the team hears when an incident opens (or is reopened), a deadline is 24 h away, or a
+legal case is overdue, by a webhook (JSON POST) and/or e-mail (SMTP).
 
 `due_alerts` reads what the records say is due now; each alert has a stable key (the incident, the
 obligation and its due time, the case and its deadline), so a deadline moved by a re-assessment or a
@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 
 from scrapeguard.console.countdown import aware, span
 from scrapeguard.records import audit, cases, incidents, obligations
-from scrapeguard.records.models import AlertClaim, AuditEntry
+from scrapeguard.records.models import AlertClaim, AuditEntry, IncidentStep
 from scrapeguard.records.users import GUARD
 
 if TYPE_CHECKING:
@@ -138,6 +138,15 @@ def due_alerts(session: Session, now: datetime) -> list[Alert]:
             f"{aware(incident.detected_at):%Y-%m-%d %H:%M} UTC): {incident.title}. "
             "Assess it and check its notification deadlines.",
             f"/incidents/{ref}"))
+        reopened = _last_reopening(session, incident.id)
+        if reopened is not None:  # (a new alert per reopening: its time is in the key)
+            at, by, reason = reopened
+            alerts.append(Alert(
+                f"incident.reopened:{ref}:{at:%Y-%m-%dT%H:%M:%S}", "incident.reopened", ref,
+                f"Incident {ref} reopened: {incident.title}",
+                f"{ref} was reopened by {by} at {at:%Y-%m-%d %H:%M} UTC ({reason}). Assess it again "
+                "and check its notification deadlines.",
+                f"/incidents/{ref}"))
         for duty in obligations.obligations_of(session, incident.id):
             if not duty.owed or duty.row.due is None:
                 continue
@@ -166,6 +175,17 @@ def due_alerts(session: Session, now: datetime) -> list[Alert]:
             f"confirmed ({case.status.replace('_', ' ')}). Record a reminder, a reply or the next step.",
             f"/cases/{ref}"))
     return alerts
+
+
+def _last_reopening(session: Session, incident_id: int) -> tuple[datetime, str, str] | None:
+    """(when, by whom, why) of the incident's latest reopening, if it was ever reopened."""
+    step = session.execute(
+        select(IncidentStep).where(IncidentStep.incident_id == incident_id,
+                                   IncidentStep.note.startswith(incidents.REOPENED))
+        .order_by(IncidentStep.at.desc(), IncidentStep.id.desc()).limit(1)).scalar_one_or_none()
+    if step is None:
+        return None
+    return aware(step.at), step.by, step.note.removeprefix(incidents.REOPENED).strip()
 
 
 def sent_channels(session: Session, audit_id: str | None = None) -> dict[str, set[str]]:
