@@ -6,6 +6,10 @@ import json
 import zipfile
 from pathlib import Path
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from scrapeguard.logs.formats import make_format
 from scrapeguard.policy.model import IncidentOptions
 from scrapeguard.records import audit, cases, evidence, incidents
@@ -144,3 +148,50 @@ def test_a_case_packs_actors_are_its_own_and_its_incidents(db: Database) -> None
         number = incidents.open_incident(s, Actor("ann", ANALYST), "scraper", {A}).id
         case = cases.open_case(s, leo, "Data Harvest Inc.", incident_id=number, actors={"account:harvester"})
         assert evidence.pack_actors(s, leo, case_id=case.id) == {A, "account:harvester"}
+
+
+def test_a_case_pack_has_the_documents_the_case_received_checked_against_their_hashes(db: Database) -> None:
+    from scrapeguard.records.errors import RecordsError
+    from scrapeguard.records.models import CaseDocument
+
+    seed(db, [*exposure(A, range(1, 3)), refusal(A, 1)])
+    leo = Actor("leo", LEGAL)
+    reply = cases.Document("reply from counsel.pdf", b"%PDF-1.7 we will comply")
+    confirmation = cases.Document("C:\\scans\\deletion.pdf", b"%PDF-1.7 all copies deleted")
+    with db.session() as s:
+        case = cases.open_case(s, leo, "Data Harvest Inc.", clear_actors={A: "ip:203.0.113.7"})
+        cases.record_reply(s, leo, case.id, "We will comply.", attachment=reply)
+        cases.confirm_deletion(s, leo, case.id, confirmation)
+        _name, data = evidence.build_pack(s, leo, case_id=case.id)
+    pack = zipfile.ZipFile(io.BytesIO(data))
+    root = f"CASE-{case.id}"
+    listed = json.loads(pack.read(f"{root}/case.json"))["documents"]
+    assert [(d["kind"], d["name"]) for d in listed] == [
+        ("reply", "reply from counsel.pdf"), ("deletion_confirmation", "deletion.pdf")]
+    for entry, document in zip(listed, (reply, confirmation), strict=True):
+        assert pack.read(f"{root}/{entry['path']}") == document.data
+        assert entry["sha256"] == document.sha256 and entry["added_by"] == "leo"
+    assert listed[1]["path"].endswith("-deletion_confirmation-deletion.pdf")  # (the records kept no folder)
+    manifest = {f["path"] for f in json.loads(pack.read(f"{root}/manifest.json"))["files"]}
+    assert {d["path"] for d in listed} <= manifest
+    with db.session() as s:  # a document altered in the database is refused, not packed
+        row = s.query(CaseDocument).filter_by(case_id=case.id, kind="reply").one()
+        row.data = b"%PDF-1.7 we will not comply"
+    with db.session() as s, pytest.raises(RecordsError, match="does not match the SHA-256"):
+        evidence.build_pack(s, leo, case_id=case.id)
+
+
+@pytest.mark.parametrize(("given", "packed"), [
+    ("letter.pdf", "letter.pdf"), ("../../etc/passwd", "passwd"), ("C:\\x\\scan 1.pdf", "scan_1.pdf"),
+    ("..", "document"), ("", "document"), ("письмо.pdf", "______.pdf"), (".hidden", "hidden"),
+])
+def test_a_document_name_from_outside_is_a_plain_file_name_in_the_pack(given: str, packed: str) -> None:
+    assert evidence.file_name(given) == packed
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=300))
+def test_any_document_name_stays_inside_its_folder(given: str) -> None:
+    packed = evidence.file_name(given)
+    assert packed and len(packed) <= 120 and not packed.startswith(".")
+    assert "/" not in packed and "\\" not in packed and packed.isascii()

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import zipfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -275,3 +277,34 @@ def test_the_callers_clock_dates_assessment_draft_approval_and_steps(db: Databas
         assert [t.replace(tzinfo=UTC) if t and t.tzinfo is None else t for t in times] == [
             clock + timedelta(minutes=n) for n in (1, 3, 4, 5)]
         assert [s_.state for s_ in incidents.steps_of(s, number)] == ["detected", "contained", "assessed"]
+
+
+def test_what_was_sent_goes_in_the_evidence_pack_checked_against_its_hash(db: Database) -> None:
+    """The pack holds each sent notice as it really went out: the final document under a safe name
+    (a name from outside never climbs out of its folder), or the final text; a document altered in
+    the database after sending is refused, not packed."""
+    from scrapeguard.records import evidence
+    from scrapeguard.records.models import NoticeRecord
+
+    with_document = approved_notice(db)
+    with db.session() as s:
+        incident = notices.get_notice(s, with_document).incident_id
+        with_text = notices.draft(s, DORA, incident, "ca_pipeda", "regulator", OPTIONS).id
+        notices.approve(s, LEO, with_text)
+    document = b"%PDF-1.7 the letter as it was posted"
+    with db.session() as s:
+        notices.send(s, DORA, with_document, "post", datetime.now(UTC), final_document=document,
+                     document_name="../../etc/letter as posted.pdf")
+        notices.send(s, DORA, with_text, "regulator portal", datetime.now(UTC))
+        _name, data = evidence.build_pack(s, DORA, incident_id=incident)
+    pack = zipfile.ZipFile(io.BytesIO(data))
+    root = f"INC-{incident}"
+    assert pack.read(f"{root}/notices/{with_document}-sent/letter_as_posted.pdf") == document
+    assert b"DRAFT" not in pack.read(f"{root}/notices/{with_text}-sent/final.md")
+    listed = {n["id"]: n for n in json.loads(pack.read(f"{root}/incident.json"))["notices"]}
+    assert listed[with_document]["sent_sha256"] == hashlib.sha256(document).hexdigest()
+    assert listed[with_document]["channel"] == "post"
+    with db.session() as s:
+        s.get(NoticeRecord, with_document).final_document = b"%PDF-1.7 another letter"  # type: ignore[union-attr]
+    with db.session() as s, pytest.raises(RecordsError, match="does not match the SHA-256"):
+        evidence.build_pack(s, DORA, incident_id=incident)

@@ -1,8 +1,9 @@
 """Evidence packs: one zip per incident or case with its decisions (the guard's log of refused
-requests), exposure, notices or letters, audit entries, excerpts of the site's access logs when
-given (`log_excerpts`), a timeline (event time and the time it was recorded or discovered) and a
-manifest of SHA-256 hashes that quotes the head of the audit chain, so that the pack and the audit
-log vouch for each other.
+requests), exposure, notices or letters and what was really sent (final documents), the documents a
+case received (replies' attachments, the confirmation of deletion; each checked against its SHA-256),
+audit entries, excerpts of the site's access logs when given (`log_excerpts`), a timeline (event
+time and the time it was recorded or discovered) and a manifest of SHA-256 hashes that quotes the
+head of the audit chain, so that the pack and the audit log vouch for each other.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from sqlalchemy.orm import Session
 
 from scrapeguard.records import audit, cases, incidents
 from scrapeguard.records.decisions import decisions_of
+from scrapeguard.records.errors import RecordsError
 from scrapeguard.records.exposure import ledger
 from scrapeguard.records.log_excerpts import EXCERPT_PATH, NO_LOGS, SUMMARY_PATH, LogExcerpt
-from scrapeguard.records.models import AuditEntry, CaseRecord, DecisionRecord, IncidentRecord
+from scrapeguard.records.models import AuditEntry, CaseRecord, DecisionRecord, IncidentRecord, NoticeRecord
 from scrapeguard.records.notices import notices_of
 from scrapeguard.records.permissions import requires
 from scrapeguard.records.users import Actor
@@ -96,8 +98,8 @@ def _incident_parts(session: Session, incident: IncidentRecord) -> tuple[dict[st
         "reasoning": incident.reasoning, "assessment": incident.assessment,
         "steps": [{"state": s.state, "by": s.by, "at": _iso(s.at), "note": s.note} for s in steps],
         "notices": [{"id": n.id, "regime": n.regime, "audience": n.audience, "state": n.state,
-                     "drafted_by": n.drafted_by, "approved_by": n.approved_by, "sent_at": _iso(n.sent_at)}
-                    for n in notices],
+                     "drafted_by": n.drafted_by, "approved_by": n.approved_by, "sent_at": _iso(n.sent_at),
+                     "channel": n.channel, "sent_sha256": n.final_sha256} for n in notices],
     }
     exposure_csv = io.StringIO()
     writer = csv.writer(exposure_csv)
@@ -113,7 +115,32 @@ def _incident_parts(session: Session, incident: IncidentRecord) -> tuple[dict[st
     }
     for n in notices:
         files[f"notices/{n.id}-{n.regime}-{n.audience}-{n.state}.md"] = n.text.encode("utf-8")
+        sent = _notice_as_sent(n)
+        if sent is not None:
+            files[f"notices/{n.id}-sent/{sent[0]}"] = sent[1]
     return files, items
+
+
+def _notice_as_sent(notice: NoticeRecord) -> tuple[str, bytes] | None:
+    """(file name, bytes) of what a sent notice really was: its final document, checked against the
+    SHA-256 recorded when it was sent, or the approved text without its draft-only parts."""
+    if notice.final_document is not None:
+        if hashlib.sha256(notice.final_document).hexdigest() != notice.final_sha256:
+            raise RecordsError(f"the final document of notice {notice.id} does not match the SHA-256 "
+                               "recorded when it was sent: it was altered in the database; run "
+                               "`scrapeguard audit verify`")
+        return file_name(notice.final_document_name or "final-document"), notice.final_document
+    if notice.final_text is not None:
+        return "final.md", notice.final_text.encode("utf-8")
+    return None
+
+
+def file_name(name: str) -> str:
+    """A document's name as a path inside the pack: its last part, letters, digits, ".", "-" and "_"
+    only (a name from outside never climbs out of its folder)."""
+    last = name.replace("\\", "/").rsplit("/", 1)[-1]
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in last).lstrip(".")
+    return safe[-120:] if safe.strip("._") else "document"
 
 
 @requires("evidence.export")
@@ -143,7 +170,7 @@ def build_pack(session: Session, by: Actor, incident_id: str | int | None = None
     if case_id is not None:
         case = cases.get(session, case_id)
         name = cases.public_id(case.id)
-        files, items = _case_parts(session, case)
+        files, items = _case_parts(session, by, case)
     elif incident_id is not None:
         incident = incidents.get(session, incident_id)
         name = incidents.public_id(incident.id)
@@ -180,7 +207,7 @@ def _excerpt_entry(excerpt: LogExcerpt | None) -> dict[str, Any] | str:
             "bad_lines_skipped": excerpt.stats.skipped}
 
 
-def _case_parts(session: Session, case: CaseRecord) -> tuple[dict[str, bytes], list[Any]]:
+def _case_parts(session: Session, by: Actor, case: CaseRecord) -> tuple[dict[str, bytes], list[Any]]:
     files: dict[str, bytes] = {}
     items: list[tuple[datetime, datetime, str, str]] = []
     if case.incident_id is not None:
@@ -212,6 +239,15 @@ def _case_parts(session: Session, case: CaseRecord) -> tuple[dict[str, bytes], l
                      "sent_sha256": x.final_sha256, "deadline": _iso(x.deadline)} for x in letters],
         "steps": [{"status": s.status, "by": s.by, "at": _iso(s.at), "note": s.note} for s in steps],
     }
+    documents = []
+    for row in cases.documents_of(session, case.id):
+        checked = cases.document(session, by, case.id, row.id)  # (its SHA-256 checked, or refused)
+        path = f"documents/{checked.id}-{checked.kind}-{file_name(checked.name)}"
+        files[path] = checked.data
+        documents.append({"path": path, "kind": checked.kind, "name": checked.name,
+                          "sha256": checked.sha256, "added_by": checked.added_by,
+                          "added_at": _iso(checked.added_at)})
+    summary["documents"] = documents
     files["case.json"] = json.dumps(summary, ensure_ascii=False, indent=2).encode("utf-8")
     files["case-audit.jsonl"] = _jsonl([_audit_dict(e) for e in entries])
     return files, items
