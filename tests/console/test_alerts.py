@@ -35,7 +35,7 @@ from scrapeguard.console.alerts import (
 from scrapeguard.records import audit, incidents
 from scrapeguard.records.db import Database
 from scrapeguard.records.models import AlertClaim
-from scrapeguard.records.users import ADMIN, Actor
+from scrapeguard.records.users import ADMIN, ANALYST, Actor
 
 from .case_helpers import (  # type: ignore[import-not-found]
     assessed_incident,
@@ -367,6 +367,11 @@ def test_a_reopened_incident_is_alerted_again_once_per_reopening(team_db: Databa
     loop.check_once()
     assert kinds(webhook) == ["incident.opened"]
     admin = Actor("ada", ADMIN)
+    with team_db.session() as s:  # a note that reads like a reopening is not one
+        incidents.advance(s, admin, incident, incidents.CONTAINED, note="reopened: ticket 12",
+                          now=datetime.fromtimestamp(clock(), UTC))
+    clock.advance(60)
+    assert loop.check_once().sent == []
 
     def close_and_reopen(reason: str) -> None:
         with team_db.session() as s:
@@ -389,3 +394,33 @@ def test_a_reopened_incident_is_alerted_again_once_per_reopening(team_db: Databa
     loop.check_once()
     assert kinds(webhook) == ["incident.opened", "incident.reopened", "incident.reopened"]
     assert "a second look" in webhook.received[-1]["text"]
+
+
+def test_a_long_round_keeps_its_claims_and_what_it_sent_is_recorded_at_once(team_db: Database,
+                                                                            webhook: Webhook) -> None:
+    """Console A sends two alerts slowly: after the first, 11 minutes pass (its claim on the second
+    now looks abandoned) and console B runs a round. B does not resend the first (recorded as sent
+    the moment it went out) and takes the second over; A, renewing its claim before sending the
+    second, finds it taken and leaves it. Each alert reaches the receiver once."""
+    clock = FakeClock()
+    analyst = Actor("ana", ANALYST)
+    with team_db.session() as s:
+        for title in ("first scraper", "second scraper"):
+            incidents.open_incident(s, analyst, title, {f"ip:p-{title[:5]}"})
+    first, second = (loop_for(team_db, clock, webhook.url, None, owner=name) for name in ("a", "b"))
+    recorded = first._remember
+    interrupted: list[bool] = []
+
+    def remember_then_let_b_run(alert: Alert, channel: str, when: datetime) -> None:
+        recorded(alert, channel, when)
+        if not interrupted:
+            interrupted.append(True)
+            clock.advance(11 * 60)
+            assert [key for key, _ in second.check_once().sent] == ["incident.opened:INC-2"]
+
+    first._remember = remember_then_let_b_run  # type: ignore[method-assign]
+    result = first.check_once()
+    assert [key for key, _ in result.sent] == ["incident.opened:INC-1"]
+    assert result.claimed_elsewhere == [("incident.opened:INC-2", "webhook")]
+    assert sorted(body["key"] for body in webhook.received) == ["incident.opened:INC-1",
+                                                                 "incident.opened:INC-2"]

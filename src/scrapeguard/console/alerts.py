@@ -30,6 +30,7 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import smtplib
 import socket
 import ssl
@@ -40,13 +41,13 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from scrapeguard.console.countdown import aware, span
 from scrapeguard.records import audit, cases, incidents, obligations
-from scrapeguard.records.models import AlertClaim, AuditEntry, IncidentStep
+from scrapeguard.records.models import AlertClaim, AuditEntry
 from scrapeguard.records.users import GUARD
 
 if TYPE_CHECKING:
@@ -63,6 +64,8 @@ WEBHOOK_TIMEOUT = 5.0
 SMTP_TIMEOUT = 10.0
 #: The audit action that remembers a sent alert (entity "alert", entity_id its key).
 SENT = "alert.sent"
+#: The audit action of an incident's reopening (records/incidents.py `reopen`).
+REOPEN = "incident.reopen"
 WEBHOOK, EMAIL = "webhook", "email"
 #: A claim this old without an "alert.sent" entry is taken to be that of a console that died between
 #: claiming and sending: another console takes it over. Far longer than a round takes.
@@ -139,10 +142,10 @@ def due_alerts(session: Session, now: datetime) -> list[Alert]:
             "Assess it and check its notification deadlines.",
             f"/incidents/{ref}"))
         reopened = _last_reopening(session, incident.id)
-        if reopened is not None:  # (a new alert per reopening: its time is in the key)
-            at, by, reason = reopened
+        if reopened is not None:  # (a new alert per reopening: its audit entry is in the key)
+            seq, at, by, reason = reopened
             alerts.append(Alert(
-                f"incident.reopened:{ref}:{at:%Y-%m-%dT%H:%M:%S}", "incident.reopened", ref,
+                f"incident.reopened:{ref}:{seq}", "incident.reopened", ref,
                 f"Incident {ref} reopened: {incident.title}",
                 f"{ref} was reopened by {by} at {at:%Y-%m-%d %H:%M} UTC ({reason}). Assess it again "
                 "and check its notification deadlines.",
@@ -177,15 +180,20 @@ def due_alerts(session: Session, now: datetime) -> list[Alert]:
     return alerts
 
 
-def _last_reopening(session: Session, incident_id: int) -> tuple[datetime, str, str] | None:
-    """(when, by whom, why) of the incident's latest reopening, if it was ever reopened."""
-    step = session.execute(
-        select(IncidentStep).where(IncidentStep.incident_id == incident_id,
-                                   IncidentStep.note.startswith(incidents.REOPENED))
-        .order_by(IncidentStep.at.desc(), IncidentStep.id.desc()).limit(1)).scalar_one_or_none()
-    if step is None:
+def _last_reopening(session: Session, incident_id: int) -> tuple[int, datetime, str, str] | None:
+    """(audit seq, when, by whom, why) of the incident's latest reopening, from the audit log (the
+    record of the `incidents.reopen` call itself, not a step note anyone could have typed)."""
+    entry = session.execute(
+        select(AuditEntry).where(AuditEntry.entity == "incident", AuditEntry.entity_id == str(incident_id),
+                                 AuditEntry.action == REOPEN)
+        .order_by(AuditEntry.seq.desc()).limit(1)).scalar_one_or_none()
+    if entry is None:
         return None
-    return aware(step.at), step.by, step.note.removeprefix(incidents.REOPENED).strip()
+    try:
+        reason = str(json.loads(entry.details).get("reason", ""))
+    except (ValueError, AttributeError):
+        reason = ""
+    return entry.seq, aware(entry.at), entry.actor, reason
 
 
 def sent_channels(session: Session, audit_id: str | None = None) -> dict[str, set[str]]:
@@ -216,7 +224,7 @@ class RoundResult:
 
 def console_name() -> str:
     """Who claims, in `alert_claims.claimed_by`: this host and process."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"  # (pids repeat in containers)
 
 
 def claim(db: Database, alert: Alert, channel: str, when: datetime, owner: str) -> bool:
@@ -267,6 +275,21 @@ def release(db: Database, alert: Alert, channel: str, owner: str) -> None:
                     "%s", alert.key, channel, CLAIM_STALE, exc)
 
 
+def renew(db: Database, alert: Alert, channel: str, when: datetime, owner: str) -> bool:
+    """Move this console's claim to `when`, just before sending: True if it still holds it (False:
+    another console took it over as stale, or the records cannot be reached: not sent now)."""
+    try:
+        with db.session() as session:
+            renewed = session.execute(update(AlertClaim).where(
+                AlertClaim.alert_key == alert.audit_id, AlertClaim.channel == channel,
+                AlertClaim.claimed_by == owner).values(claimed_at=when))
+            return int(getattr(renewed, "rowcount", 0) or 0) == 1
+    except Exception as exc:
+        log.warning("alerts: could not renew the claim of %s by %s (not sent now): %s", alert.key,
+                    channel, exc)
+        return False
+
+
 class AlertSender:
     """Delivers alerts: a JSON POST to the webhook, and an e-mail through SMTP (STARTTLS when the
     server offers it; user and password from SCRAPEGUARD_SMTP_USER / SCRAPEGUARD_SMTP_PASSWORD)."""
@@ -282,11 +305,14 @@ class AlertSender:
         if response.status_code >= 300:
             raise RuntimeError(f"the webhook answered {response.status_code}")
 
-    def emails(self, alerts: list[Alert]) -> dict[str, str]:
-        """Send one e-mail per alert on one connection; alert key -> error of those not sent."""
+    def emails(self, alerts: list[Alert], sent: Callable[[Alert], None] = lambda alert: None
+               ) -> dict[str, str]:
+        """Send one e-mail per alert on one connection, calling `sent` after each delivery; alert
+        key -> error of those not sent."""
         s = self.settings
         assert s.smtp_host
         errors: dict[str, str] = {}
+        delivered: set[str] = set()
         try:
             with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=SMTP_TIMEOUT) as smtp:
                 smtp.ehlo()
@@ -301,9 +327,13 @@ class AlertSender:
                         smtp.send_message(self.message(alert))
                     except smtplib.SMTPException as exc:
                         errors[alert.key] = f"{type(exc).__name__}: {exc}"
+                        continue
+                    delivered.add(alert.key)
+                    sent(alert)
         except (OSError, smtplib.SMTPException) as exc:
             for alert in alerts:
-                errors.setdefault(alert.key, f"{type(exc).__name__}: {exc}")
+                if alert.key not in delivered:
+                    errors.setdefault(alert.key, f"{type(exc).__name__}: {exc}")
         return errors
 
     def message(self, alert: Alert) -> EmailMessage:
@@ -350,29 +380,40 @@ class AlertLoop:
             log.warning("alerts: cannot read the records: %s", exc)
             return result
         todo = self._claim([(alert, wanted) for alert, wanted in todo if wanted], when, result)
+        claimed = {(alert.key, channel) for alert, wanted in todo for channel in wanted}
         if WEBHOOK in channels:
             for alert in (a for a, wanted in todo if WEBHOOK in wanted):
+                if not self._still_mine(alert, WEBHOOK, result):
+                    continue
                 try:
                     self.sender.webhook(alert)
-                    result.sent.append((alert.key, WEBHOOK))
                 except Exception as exc:  # (httpx errors, a refusing receiver): retried next round
                     result.failed.append((alert.key, WEBHOOK, f"{type(exc).__name__}: {exc}"))
-        mails = [a for a, wanted in todo if EMAIL in wanted]
+                    continue
+                result.sent.append((alert.key, WEBHOOK))
+                self._remember(alert, WEBHOOK, when)
+        mails = [a for a, wanted in todo if EMAIL in wanted and self._still_mine(a, EMAIL, result)]
         if mails:
-            errors = self.sender.emails(mails)
-            for alert in mails:
-                if alert.key in errors:
-                    result.failed.append((alert.key, EMAIL, errors[alert.key]))
-                else:
-                    result.sent.append((alert.key, EMAIL))
+            def mailed(alert: Alert) -> None:
+                result.sent.append((alert.key, EMAIL))
+                self._remember(alert, EMAIL, when)
+
+            for key, error in self.sender.emails(mails, mailed).items():
+                result.failed.append((key, EMAIL, error))
         by_key = {alert.key: alert for alert, _ in todo}
         for key, channel, error in result.failed:
             log.warning("alert %s not sent by %s (retried in the next round): %s", key, channel, error)
-            if key in by_key:
+            if (key, channel) in claimed:  # (only a claim this console holds is released)
                 release(self.db, by_key[key], channel, self.owner)
-        if result.sent:
-            self._remember(todo, result, when)
         return result
+
+    def _still_mine(self, alert: Alert, channel: str, result: RoundResult) -> bool:
+        """Renew this console's claim just before sending (a long round must not look abandoned to
+        another console); False, and the alert is left alone, if another console took it over."""
+        if renew(self.db, alert, channel, datetime.fromtimestamp(self.clock(), UTC), self.owner):
+            return True
+        result.claimed_elsewhere.append((alert.key, channel))
+        return False
 
     def _claim(self, todo: list[tuple[Alert, list[str]]], when: datetime,
                result: RoundResult) -> list[tuple[Alert, list[str]]]:
@@ -395,17 +436,17 @@ class AlertLoop:
                 claimed.append((alert, mine))
         return claimed
 
-    def _remember(self, todo: list[tuple[Alert, list[str]]], result: RoundResult, when: datetime) -> None:
-        by_key = {alert.key: alert for alert, _ in todo}
+    def _remember(self, alert: Alert, channel: str, when: datetime) -> None:
+        """Record a delivery in the audit log at once (not at the end of the round): from here on no
+        console sends it again on that channel, however long this round goes on."""
         try:
             with self.db.session() as session:
-                for key, channel in result.sent:
-                    alert = by_key[key]
-                    audit.record(session, audit.SYSTEM, SENT, "alert", alert.audit_id,
-                                 {"key": alert.key, "kind": alert.kind, "subject": alert.subject,
-                                  "channel": channel, "title": alert.title}, at=when)
+                audit.record(session, audit.SYSTEM, SENT, "alert", alert.audit_id,
+                             {"key": alert.key, "kind": alert.kind, "subject": alert.subject,
+                              "channel": channel, "title": alert.title}, at=when)
         except Exception as exc:  # sent, but not remembered: it may be sent once more
-            log.warning("alerts: sent but could not record it (may be sent again): %s", exc)
+            log.warning("alerts: %s sent by %s but could not be recorded (may be sent again): %s",
+                        alert.key, channel, exc)
 
     async def run(self) -> None:
         while not self._stop.is_set():

@@ -195,10 +195,6 @@ def advance(session: Session, by: Actor, incident_id: str | int, to_state: str, 
     return incident
 
 
-#: How a reopening's step note begins (the reason follows); the console's alerts look for it.
-REOPENED = "reopened:"
-
-
 @requires("incident.close")
 def reopen(session: Session, by: Actor, incident_id: str | int, reason: str,
            now: datetime | None = None) -> IncidentRecord:
@@ -212,7 +208,7 @@ def reopen(session: Session, by: Actor, incident_id: str | int, reason: str,
     when = now or datetime.now(UTC)
     target = ASSESSED if incident.assessment is not None else CONTAINED if incident.contained_at else DETECTED
     closed_at, incident.closed_at, incident.state = incident.closed_at, None, target
-    _step(session, incident, target, by.name, when, f"{REOPENED} {reason.strip()}")
+    _step(session, incident, target, by.name, when, f"reopened: {reason.strip()}")
     audit.record(session, by.name, "incident.reopen", "incident", incident.id,
                  {"to": target, "reason": reason.strip(), "was_closed_at": closed_at.isoformat()
                   if closed_at else None})
