@@ -181,3 +181,26 @@ def test_a_stale_claim_of_an_alert_recorded_as_sent_is_left_alone(db: Database) 
     with db.session() as s:
         [row] = s.execute(select(AlertClaim)).scalars()
         assert row.claimed_by == "host-a:1"
+
+
+def test_a_session_deleted_while_it_is_being_found_is_signed_out_not_an_error(
+    pg_schema_url: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sign-out in another tab (or a disabled user) deletes the row between `find` reading it and
+    touching it: the page sees a signed-out browser, not a failed update. PostgreSQL only: SQLite
+    runs one writing transaction at a time, so there the delete waits for `find` to end."""
+    db = Database(pg_schema_url[0])
+    db.ensure_schema()
+    console, other = stores(db)
+    session = console.start("ana", NOW)
+    read_flashes = sessions_module._flashes
+
+    def signed_out_meanwhile(text: str) -> list[tuple[str, str]]:
+        other.end(session.token)  # its own transaction, committed before `find` touches the row
+        return read_flashes(text)
+
+    monkeypatch.setattr(sessions_module, "_flashes", signed_out_meanwhile)
+    assert console.find(session.token, NOW + TOUCH_SECONDS + 1) == (None, False)
+    monkeypatch.setattr(sessions_module, "_flashes", read_flashes)
+    assert console.find(session.token, NOW + TOUCH_SECONDS + 2) == (None, False)
+    db.dispose()

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from scrapeguard.records.models import ConsoleSessionRecord
@@ -136,10 +136,19 @@ class SessionStore:
             if now - last_seen > self.idle_seconds or now - started > self.max_seconds:
                 records.delete(row)
                 return None, True
+            found = ConsoleSession(token, row.user_name, started, last_seen, row.csrf,
+                                   _flashes(row.flashes), store=self)
             if now - last_seen >= TOUCH_SECONDS:
-                row.last_seen, last_seen = _at(now), now
-            return ConsoleSession(token, row.user_name, started, last_seen, row.csrf,
-                                  _flashes(row.flashes), store=self), False
+                # (a statement, not an ORM flush: if the row was deleted meanwhile, by a sign-out
+                # elsewhere or a disabled user, nothing is updated and the session is gone)
+                touched = records.execute(
+                    update(ConsoleSessionRecord)
+                    .where(ConsoleSessionRecord.token_sha256 == row.token_sha256)
+                    .values(last_seen=_at(now)), execution_options={"synchronize_session": False})
+                if int(getattr(touched, "rowcount", 0) or 0) != 1:
+                    return None, False
+                found.last_seen = now
+            return found, False
 
     def end(self, token: str) -> None:
         with self.db.session() as records:
