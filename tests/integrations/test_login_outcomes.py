@@ -8,10 +8,14 @@ judged on a count missing the last failures, and more than the threshold would r
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 from multidict import CIMultiDict
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,7 +25,7 @@ from starlette.testclient import TestClient
 from werkzeug.test import Client
 
 from scrapeguard.engine import Engine
-from scrapeguard.integrations.adapter import GuardAdapter, RequestView
+from scrapeguard.integrations.adapter import GuardAdapter, RequestView, ResponseEdit
 from scrapeguard.integrations.asgi import ScrapeGuardMiddleware
 from scrapeguard.integrations.wsgi import ScrapeGuardWSGI
 from scrapeguard.policy import default_policy
@@ -105,7 +109,46 @@ def test_only_a_login_s_outcome_holds_the_answer() -> None:
     login = RequestView("POST", "/login", CIMultiDict({**BROWSER, "Content-Type": FORM_TYPE}),
                         "198.51.100.9")
     event, _ = guard.decide(login, "198.51.100.9", now, guard.read(login))
+    # nginx's access log tells of an answer sent long ago: nothing waits, the outcome is queued
+    assert guard.after_response(event, 401, CIMultiDict(), now, answer_waits=False).counting is None
     edit = guard.after_response(event, 401, CIMultiDict(), now)
     assert edit.counting is not None
     edit.counted()
     assert edit.counting.done()
+
+
+def test_a_request_cancelled_while_waiting_still_has_its_failure_counted() -> None:
+    """A client that goes away (or a server timeout) cancels the request waiting for the count: the
+    write is shielded and goes on, even one still queued behind the store's other calls."""
+    release, ran = threading.Event(), []
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        executor.submit(release.wait, 30)  # the worker busy: the write below waits in the queue
+        edit = ResponseEdit(frozenset(), counting=executor.submit(lambda: ran.append(True)))
+
+        async def cancel_the_waiting_request() -> None:
+            waiting = asyncio.ensure_future(edit.counted_async())
+            await asyncio.sleep(0)
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+
+        asyncio.run(cancel_the_waiting_request())
+        release.set()
+        assert edit.counting is not None
+        edit.counting.result(timeout=30)
+    assert ran == [True] and not edit.counting.cancelled()
+
+
+def test_a_write_cancelled_at_shutdown_does_not_fail_the_request() -> None:
+    busy, release = threading.Event(), threading.Event()
+    executor = ThreadPoolExecutor(max_workers=1)
+    executor.submit(lambda: (busy.set(), release.wait(30)))
+    busy.wait(30)
+    queued = executor.submit(lambda: None)  # waits behind the busy worker
+    executor.shutdown(wait=False, cancel_futures=True)
+    assert queued.cancelled()
+    release.set()
+    edit = ResponseEdit(frozenset(), counting=queued)
+    edit.counted()  # nothing raised (WSGI, Django)
+    asyncio.run(edit.counted_async())  # nor here (ASGI, the proxy)

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import html
 import json
 import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -176,14 +177,24 @@ class ResponseEdit:
     counting: Future[None] | None = None
 
     def counted(self) -> None:
-        """Wait, in a worker thread, until the login's outcome is written (see the class)."""
+        """Wait, in a worker thread, until the login's outcome is written (see the class). A write
+        cancelled at shutdown is the guard's loss, not the request's: nothing is raised."""
         if self.counting is not None:
-            self.counting.result()
+            with contextlib.suppress(CancelledError):
+                self.counting.result()
 
     async def counted_async(self) -> None:
-        """`counted` for async integrations: awaits the write without blocking the event loop."""
-        if self.counting is not None:
-            await asyncio.wrap_future(self.counting)
+        """`counted` for async integrations: awaits the write without blocking the event loop. The
+        write is shielded: a request cancelled while waiting (its client gone, a server timeout)
+        still has its failure counted."""
+        if self.counting is None:
+            return
+        try:
+            await asyncio.shield(asyncio.wrap_future(self.counting))
+        except asyncio.CancelledError:
+            if not self.counting.cancelled():
+                raise  # the request itself is cancelled (the write goes on)
+            # else the write was cancelled (the executor shut down): the guard's loss only
 
     def apply(self, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         kept = [(name, value) for name, value in headers if name.lower() not in self.strip]
@@ -556,12 +567,15 @@ class GuardAdapter:
     # -- after the response ---------------------------------------------------------
 
     def after_response(self, event: Event, status: int, headers: MultiMapping[str], now: float,
-                       issued: Iterable[str] | None = None) -> ResponseEdit:
+                       issued: Iterable[str] | None = None, answer_waits: bool = True) -> ResponseEdit:
         """Record what the site answered and learn from it; never waits on a shared store.
 
         `headers` are the site's response headers; `issued` the session tokens it sets, where the
         framework keeps cookies apart from the headers (Django), else read from its Set-Cookie
-        headers. Returns what to change in the response before the client sees it."""
+        headers. Returns what to change in the response before the client sees it: with a shared
+        store, a login's outcome is written at once for the answer to wait on (`counting`), unless
+        `answer_waits` is off (nginx's access log: the answer went out already), when it is queued
+        with the other outcomes."""
         if self.records is not None and 200 <= status < 300:
             # queued only: the database is written off the hot path. Whom it was shown to: what the
             # site says (its audience header), else a member when it names the viewer's account.
@@ -573,7 +587,7 @@ class GuardAdapter:
         if outcome:
             if not self.offload:
                 self.engine.record(event, outcome)
-            elif event.route.kind == LOGIN:
+            elif event.route.kind == LOGIN and answer_waits:
                 counting = self._record_now(event, outcome)
             else:
                 self._record_later(event, outcome)

@@ -399,7 +399,8 @@ class DecideServer:
         return headers
 
     def _learn(self, event: Event, status: int, headers: CIMultiDict[str], now: float) -> None:
-        edit = self.guard.after_response(event, status, headers, now)
+        # (nginx answered long ago: nothing waits, so a login's outcome is queued like the others)
+        edit = self.guard.after_response(event, status, headers, now, answer_waits=False)
         if edit.set_cookies:
             # the sessions the site just issued: stamped when the client next presents them
             for token in self.guard.sessions.issued(headers.getall("Set-Cookie", [])):
