@@ -9,6 +9,7 @@ import pytest
 
 from scrapeguard.console.guarding import signin_store_uri
 from scrapeguard.console.web import SESSION_COOKIE
+from scrapeguard.policy import default_policy, load_policy_text
 from scrapeguard.records.db import Database
 from scrapeguard.records.errors import DatabaseUnavailable
 from scrapeguard.records.users import GUARD, set_active
@@ -150,7 +151,7 @@ def test_consoles_on_the_guard_s_redis_share_one_count_of_failed_sign_ins(
 ) -> None:
     """Two consoles behind one address, given the guard's store: a guesser alternating between them
     is refused after 10 failures in all, not 10 on each; a restarted console remembers them."""
-    store = signin_store_uri(redis_url, "sg")
+    store = signin_store_uri(redis_url, default_policy().store)
     assert "-console" in store and "console" not in redis_url  # its own prefix: apart from the site's
     clock = FakeClock()
     first, second = (make_harness(team_db, signin_store=store, clock=clock) for _ in range(2))
@@ -164,7 +165,11 @@ def test_consoles_on_the_guard_s_redis_share_one_count_of_failed_sign_ins(
 
 
 def test_the_sign_in_count_stays_in_memory_without_a_shared_store() -> None:
-    assert signin_store_uri(None, "sg") == signin_store_uri("memory://", "sg") == "memory://"
-    assert signin_store_uri("redis://10.0.0.5:6379/0", "sg") == "redis://10.0.0.5:6379/0?prefix=sg-console"
-    assert signin_store_uri("redis://h:6379/1?prefix=site&timeout_ms=80", "sg") == \
-        "redis://h:6379/1?timeout_ms=80&prefix=site-console"
+    options = load_policy_text('[store]\nprefix = "sg"\ntimeout_ms = 250\nfail = "closed"\n').store
+    assert signin_store_uri(None, options) == signin_store_uri("memory://", options) == "memory://"
+    # the guard's [store] settings come along (a remote Redis the guard waits 250 ms for)
+    assert signin_store_uri("redis://10.0.0.5:6379/0", options) == \
+        "redis://10.0.0.5:6379/0?timeout_ms=250&fail=closed&retry_seconds=5&prefix=sg-console"
+    # what the URI says wins; a repeated prefix is read as store_from_uri reads it (the first)
+    assert signin_store_uri("redis://h:6379/1?prefix=site&timeout_ms=80&prefix=other", options) == \
+        "redis://h:6379/1?timeout_ms=80&fail=closed&retry_seconds=5&prefix=site-console"

@@ -308,3 +308,8 @@ def test_what_was_sent_goes_in_the_evidence_pack_checked_against_its_hash(db: Da
         s.get(NoticeRecord, with_document).final_document = b"%PDF-1.7 another letter"  # type: ignore[union-attr]
     with db.session() as s, pytest.raises(RecordsError, match="does not match the SHA-256"):
         evidence.build_pack(s, DORA, incident_id=incident)
+    with db.session() as s:  # the final text too
+        s.get(NoticeRecord, with_document).final_document = document  # type: ignore[union-attr]
+        s.get(NoticeRecord, with_text).final_text = "Dear regulator, nothing happened."  # type: ignore[union-attr]
+    with db.session() as s, pytest.raises(RecordsError, match=f"notice {with_text} recorded as sent"):
+        evidence.build_pack(s, DORA, incident_id=incident)

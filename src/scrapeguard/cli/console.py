@@ -81,7 +81,7 @@ def console(db_target: str | None, listen: tuple[str, int], store_uri: str | Non
     settings = ConsoleSettings(db=db, store=store, policy_path=policy_path, alerts=alerts,
                                idle_seconds=idle_minutes * 60.0, secure_cookies=not insecure_cookies,
                                trusted_proxies=check_cidrs(trusted_proxies),
-                               signin_store=signin_store_uri(store_uri, policy.store.prefix))
+                               signin_store=signin_store_uri(store_uri, policy.store))
     host, port = listen
 
     async def run() -> None:

@@ -23,6 +23,7 @@ from scrapeguard.engine import Engine
 from scrapeguard.integrations.adapter import GuardAdapter
 from scrapeguard.integrations.asgi import ScrapeGuardMiddleware
 from scrapeguard.policy import Policy, load_policy_text
+from scrapeguard.policy.model import StoreOptions
 from scrapeguard.stores import store_from_uri
 
 
@@ -40,18 +41,24 @@ def console_policy() -> Policy:
     return load_policy_text(console_policy_text(), source="<the console's sign-in guard>")
 
 
-def signin_store_uri(store_uri: str | None, default_prefix: str) -> str:
+def signin_store_uri(store_uri: str | None, options: StoreOptions) -> str:
     """Where the sign-in guard counts failed sign-ins: in this console's memory, or, when the console
     is given the guard's shared store (`--store redis://...`), in that store under a prefix of its
     own (the store's prefix + "-console"), so that consoles behind one address share the count, a
-    restart keeps it, and the site's own login failures are counted apart."""
+    restart keeps it, and the site's own login failures are counted apart. The guard's policy's
+    [store] timeout, failure mode and retry are carried over, unless the URI sets them itself."""
     if not store_uri or urlsplit(store_uri).scheme == "memory":
         return "memory://"
     parts = urlsplit(store_uri)
-    query = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True)
-             if name != "prefix"]
-    prefix = dict(parse_qsl(parts.query)).get("prefix", default_prefix)
-    return urlunsplit(parts._replace(query=urlencode([*query, ("prefix", f"{prefix}-console")])))
+    given = parse_qsl(parts.query, keep_blank_values=True)
+    first = {name: value for name, value in reversed(given)}  # (as store_from_uri reads them)
+    query = [(name, value) for name, value in given if name != "prefix"]
+    for name, value in (("timeout_ms", f"{options.timeout_ms:g}"), ("fail", options.fail),
+                        ("retry_seconds", f"{options.retry_seconds:g}")):
+        if name not in first:
+            query.append((name, value))
+    query.append(("prefix", f"{first.get('prefix', options.prefix)}-console"))
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def guard_console(app: Any, trusted_proxies: tuple[str, ...] = (), clock: Any = None,

@@ -122,17 +122,19 @@ def _incident_parts(session: Session, incident: IncidentRecord) -> tuple[dict[st
 
 
 def _notice_as_sent(notice: NoticeRecord) -> tuple[str, bytes] | None:
-    """(file name, bytes) of what a sent notice really was: its final document, checked against the
-    SHA-256 recorded when it was sent, or the approved text without its draft-only parts."""
+    """(file name, bytes) of what a sent notice really was, checked against the SHA-256 recorded
+    when it was sent: its final document, or the approved text without its draft-only parts."""
     if notice.final_document is not None:
-        if hashlib.sha256(notice.final_document).hexdigest() != notice.final_sha256:
-            raise RecordsError(f"the final document of notice {notice.id} does not match the SHA-256 "
-                               "recorded when it was sent: it was altered in the database; run "
-                               "`scrapeguard audit verify`")
-        return file_name(notice.final_document_name or "final-document"), notice.final_document
-    if notice.final_text is not None:
-        return "final.md", notice.final_text.encode("utf-8")
-    return None
+        sent = (file_name(notice.final_document_name or "final-document"), notice.final_document)
+    elif notice.final_text is not None:
+        sent = ("final.md", notice.final_text.encode("utf-8"))
+    else:
+        return None
+    if hashlib.sha256(sent[1]).hexdigest() != notice.final_sha256:
+        raise RecordsError(f"what notice {notice.id} recorded as sent does not match the SHA-256 "
+                           "recorded when it was sent: it was altered in the database; run "
+                           "`scrapeguard audit verify`")
+    return sent
 
 
 def file_name(name: str) -> str:
