@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -160,25 +161,32 @@ def test_without_a_store_the_pages_say_so_and_actions_are_refused(harness: Conso
 def test_the_look_up_form_opens_an_actor_by_address_network_or_key(team_db: Database) -> None:
     harness, _, swept = setup(team_db)
     client = harness.client("vic")  # a look-up only: viewers may
-    assert 'name="key"' in client.get("/actors").text
+    form = client.get("/actors").text
+    assert 'action="/actors/look-up"' in form and 'method="post"' in form  # no address in a URL
+
+    def look_up(typed: str) -> Any:
+        return client.post("/actors/look-up", {"key": typed})
+
     for typed in (SCRAPER, f" ip:{SCRAPER} ", swept.pseudonym):
-        response = client.get("/actors", params={"key": typed})
+        response = look_up(typed)
         assert response.status_code == 303 and response.headers["location"] == path(swept.pseudonym)
     # a network has a "/" (which a path cannot carry): typed in the form it is found, as the guard
-    # counts networks (an address in it, or a wider prefix, is the same /24)
+    # counts networks (an address in it, or a narrower prefix, is the same /24)
     network = SCRAPER.rsplit(".", 1)[0] + ".0/24"
     pseudonyms = set()
     for typed in (network, f"net:{SCRAPER}", SCRAPER.rsplit(".", 1)[0] + ".128/25"):
-        response = client.get("/actors", params={"key": typed})
+        response = look_up(typed)
         assert response.status_code == 303
         pseudonyms.add(response.headers["location"])
     assert len(pseudonyms) == 1 and next(iter(pseudonyms)).startswith("/actors/net:p-")
     assert network not in next(iter(pseudonyms))
-    page = client.get(next(iter(pseudonyms)))
-    assert page.status_code == 200
-    assert client.get("/actors", params={"key": "account:42"}).headers["location"] == "/actors/account:42"
-    wrong = client.get("/actors", params={"key": "not an address"})
+    assert client.get(next(iter(pseudonyms))).status_code == 200
+    assert look_up("account:42").headers["location"] == "/actors/account:42"
+    wrong = look_up("not an address")
     assert wrong.status_code == 400 and "is not an address" in wrong.text
+    wide = look_up("203.0.0.0/16")  # many actors, not one: said so, not narrowed silently
+    assert wide.status_code == 400 and "wider than the networks the guard counts" in wide.text
+    assert client.post("/actors/look-up", {"key": SCRAPER}, csrf=False).status_code == 403
 
 
 def test_looked_up_keys_are_the_guard_s_keys() -> None:
@@ -186,8 +194,12 @@ def test_looked_up_keys_are_the_guard_s_keys() -> None:
 
     assert looked_up_key("203.0.113.7") == "ip:203.0.113.7"
     assert looked_up_key("::ffff:203.0.113.7") == "ip:203.0.113.7"  # as the guard reads a client
-    assert looked_up_key("2001:db8::1/48") == "net:2001:db8::/64"
+    assert looked_up_key("2001:db8::1/64") == "net:2001:db8::/64"
+    assert looked_up_key("2001:db8::1/80") == "net:2001:db8::/64"
     assert looked_up_key("net:2001:db8::5") == "net:2001:db8::/64"
     for wrong in ("ip:203.0.113.0/24", "account:", ":42", "net:nowhere", "203.0.113.256"):
         with pytest.raises(ValueError, match="is not an address"):
             looked_up_key(wrong)
+    for wide in ("203.0.0.0/16", "2001:db8::/32", "net:2001:db8::/48"):
+        with pytest.raises(ValueError, match="wider than the networks the guard counts"):
+            looked_up_key(wide)

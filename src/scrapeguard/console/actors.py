@@ -68,15 +68,24 @@ def _store_state(page: Page, pseudonymiser: Pseudonymiser) -> tuple[str, list[He
     return health, held, pardoned, ""
 
 
+class WideNetwork(ValueError):
+    """A network wider than the guard's /24 or /64: it is many actors, not one."""
+
+
 def _address_key(text: str, network: bool = False) -> str | None:
     """"ip:…" for an address, "net:…" for a network or, with `network`, an address's network (as
     the guard counts networks: IPv4 /24, IPv6 /64); None if `text` is neither."""
     try:
         if "/" in text:
-            address = ipaddress.ip_network(text, strict=False).network_address
-            network = True
+            typed = ipaddress.ip_network(text, strict=False)
+            if typed.prefixlen < (24 if typed.version == 4 else 64):
+                raise WideNetwork(f"{text} is wider than the networks the guard counts (IPv4 /24, "
+                                  "IPv6 /64): look up one of them")
+            address, network = typed.network_address, True
         else:
             address = ipaddress.ip_address(text)
+    except WideNetwork:
+        raise
     except ValueError:
         return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
@@ -112,16 +121,20 @@ def looked_up_key(text: str) -> str:
                      "2001:db8::/64) or an actor key (ip:…, net:…, account:42)")
 
 
+@routes.post("/actors/look-up", "read")
+async def look_up(page: Page) -> Response:
+    """The look-up form: to the actor's page, under its pseudonym. A POST, so that a clear address
+    typed in never sits in a URL (a proxy's access log, the browser's history)."""
+    try:
+        key = looked_up_key(await page.field("key"))
+    except ValueError as exc:
+        raise PageError(400, str(exc)) from None
+    with page.records() as session:
+        return page.redirect(actor_url(actor_actions.pseudonymiser_of(session).actor(key)))
+
+
 @routes.get("/actors", "read")
 async def actors_page(page: Page) -> Response:
-    typed = page.request.query_params.get("key")
-    if typed is not None:  # the look-up form: to the actor's page, under its pseudonym
-        try:
-            key = looked_up_key(typed)
-        except ValueError as exc:
-            raise PageError(400, str(exc)) from None
-        with page.records() as session:
-            return page.redirect(actor_url(actor_actions.pseudonymiser_of(session).actor(key)))
     campaign = page.request.query_params.get("campaign") or None
     since = page.now_datetime - RECENT
     with page.records() as session:
