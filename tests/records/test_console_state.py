@@ -204,3 +204,14 @@ def test_a_session_deleted_while_it_is_being_found_is_signed_out_not_an_error(
     monkeypatch.setattr(sessions_module, "_flashes", read_flashes)
     assert console.find(session.token, NOW + TOUCH_SECONDS + 2) == (None, False)
     db.dispose()
+
+
+def test_a_short_idle_timeout_is_touched_in_a_tenth_of_its_steps(db: Database) -> None:
+    """`--idle-minutes 1`: last_seen is written every 6 s, not every 30, so a session in use is not
+    ended up to half its idle time early."""
+    store = SessionStore(db, 60.0, LONGEST)
+    assert store.touch_seconds == 6.0
+    session = store.start("ana", NOW)
+    assert store.find(session.token, NOW + 7)[0] is not None  # written: 7 s > 6 s
+    assert store.find(session.token, NOW + 7 + 59)[0] is not None  # 59 s idle: still in
+    assert store.find(session.token, NOW + 7 + 59 + 61) == (None, True)

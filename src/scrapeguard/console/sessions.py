@@ -10,8 +10,9 @@ A session ends when its user signs out, after `idle_seconds` without a request, 
 `max_seconds` whatever happens, and when the user is disabled (checked on every request, see
 `app.py`). Each session has its own CSRF token, which every form sends back.
 
-`last_seen` is written at most every `TOUCH_SECONDS` per session, not on every request, so the idle
-timeout is correct to within that step: a session may end up to `TOUCH_SECONDS` early (counted
+`last_seen` is written at most every `TOUCH_SECONDS` per session (a tenth of the idle timeout when
+that is shorter), not on every request, so the idle timeout is correct to within that step: a
+session may end up to that step early (counted
 from the last request that wrote it), never late. An expired session found by its token is deleted
 (and its browser told it expired); rows expired for more than `KEEP_EXPIRED` are purged whenever a
 session starts. Consoles sharing the records should run with the same `--idle-minutes`: each ends
@@ -106,6 +107,8 @@ class SessionStore:
         self.db = db
         self.idle_seconds = idle_seconds
         self.max_seconds = max_seconds
+        #: How stale `last_seen` may get before it is written (see the module).
+        self.touch_seconds = min(TOUCH_SECONDS, idle_seconds / 10)
 
     def start(self, user: str, now: float) -> ConsoleSession:
         """A new session for `user` (signed in just now); old rows are purged on the way."""
@@ -138,7 +141,7 @@ class SessionStore:
                 return None, True
             found = ConsoleSession(token, row.user_name, started, last_seen, row.csrf,
                                    _flashes(row.flashes), store=self)
-            if now - last_seen >= TOUCH_SECONDS:
+            if now - last_seen >= self.touch_seconds:
                 # (a statement, not an ORM flush: if the row was deleted meanwhile, by a sign-out
                 # elsewhere or a disabled user, nothing is updated and the session is gone)
                 touched = records.execute(
