@@ -200,6 +200,8 @@ def test_looked_up_keys_are_the_guard_s_keys() -> None:
     for wrong in ("ip:203.0.113.0/24", "account:", ":42", "net:nowhere", "203.0.113.256"):
         with pytest.raises(ValueError, match="is not an address"):
             looked_up_key(wrong)
-    for wide in ("203.0.0.0/16", "2001:db8::/32", "net:2001:db8::/48"):
+    assert looked_up_key("::ffff:203.0.113.0/120") == "net:203.0.113.0/24"  # an IPv4 /24, mapped
+    for wide in ("203.0.0.0/16", "2001:db8::/32", "net:2001:db8::/48", "::ffff:0:0/96",
+                 "::ffff:203.0.0.0/112"):
         with pytest.raises(ValueError, match="wider than the networks the guard counts"):
             looked_up_key(wide)

@@ -22,6 +22,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
+from scrapeguard.console import alerts as alerts_module
 from scrapeguard.console.alerts import (
     CLAIM_STALE,
     Alert,
@@ -424,3 +425,53 @@ def test_a_long_round_keeps_its_claims_and_what_it_sent_is_recorded_at_once(team
     assert result.claimed_elsewhere == [("incident.opened:INC-2", "webhook")]
     assert sorted(body["key"] for body in webhook.received) == ["incident.opened:INC-1",
                                                                  "incident.opened:INC-2"]
+
+
+def test_a_long_round_of_e_mails_renews_each_claim_before_each_message(
+        team_db: Database, smtp: tuple[Sink, int]) -> None:
+    """As with the webhook: the batch of e-mails on one connection renews each claim just before its
+    message, so a console that took one over in the meantime is the only one to send it."""
+    sink, port = smtp
+    clock = FakeClock()
+    analyst = Actor("ana", ANALYST)
+    with team_db.session() as s:
+        for title in ("first scraper", "second scraper"):
+            incidents.open_incident(s, analyst, title, {f"ip:p-{title[:5]}"})
+    first, second = (loop_for(team_db, clock, None, port, owner=name) for name in ("a", "b"))
+    recorded = first._remember
+    interrupted: list[bool] = []
+
+    def remember_then_let_b_run(alert: Alert, channel: str, when: datetime) -> None:
+        recorded(alert, channel, when)
+        if not interrupted:
+            interrupted.append(True)
+            clock.advance(11 * 60)
+            assert [key for key, _ in second.check_once().sent] == ["incident.opened:INC-2"]
+
+    first._remember = remember_then_let_b_run  # type: ignore[method-assign]
+    result = first.check_once()
+    assert [key for key, _ in result.sent] == ["incident.opened:INC-1"] and not result.failed
+    assert result.claimed_elsewhere == [("incident.opened:INC-2", "email")]
+    assert sorted(str(m["X-ScrapeGuard-Alert"]) for m in sink.messages) == [
+        "incident.opened:INC-1", "incident.opened:INC-2"]
+
+
+def test_a_claim_that_cannot_be_renewed_is_released_and_retried_next_round(
+        team_db: Database, webhook: Webhook, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    loop = loop_for(team_db, clock, webhook.url, None)
+    auto_opened_incident(team_db, clock() - 3600)
+
+    def locked(*args: Any) -> bool:
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(alerts_module, "renew", locked)
+    result = loop.check_once()
+    assert result.sent == [] and [f[:2] for f in result.failed] == [(result.failed[0][0], "webhook")]
+    assert "cannot renew its claim" in result.failed[0][2] and not result.claimed_elsewhere
+    with team_db.session() as s:  # released: not held for the 10 minutes of a stale claim
+        assert s.execute(select(AlertClaim)).scalars().all() == []
+    monkeypatch.undo()
+    clock.advance(60)
+    assert [kind for kind in kinds(webhook)] == [] and loop.check_once().sent != []
+    assert kinds(webhook) == ["incident.opened"]

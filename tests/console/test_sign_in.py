@@ -170,6 +170,9 @@ def test_the_sign_in_count_stays_in_memory_without_a_shared_store() -> None:
     # the guard's [store] settings come along (a remote Redis the guard waits 250 ms for)
     assert signin_store_uri("redis://10.0.0.5:6379/0", options) == \
         "redis://10.0.0.5:6379/0?timeout_ms=250&fail=closed&retry_seconds=5&prefix=sg-console"
+    # blank values are no values, as store_from_uri reads them
+    assert signin_store_uri("redis://h:6379/0?prefix=&fail=&timeout_ms=", options) == \
+        "redis://h:6379/0?timeout_ms=250&fail=closed&retry_seconds=5&prefix=sg-console"
     # what the URI says wins; a repeated prefix is read as store_from_uri reads it (the first)
     assert signin_store_uri("redis://h:6379/1?prefix=site&timeout_ms=80&prefix=other", options) == \
         "redis://h:6379/1?timeout_ms=80&fail=closed&retry_seconds=5&prefix=site-console"

@@ -21,6 +21,7 @@ from scrapeguard.records.errors import InvalidStep, PermissionDenied, RecordsErr
      "the console is not connected to the guard's store (--store)"),
     ("pages 1--2 and a plain sentence", "pages 1--2 and a plain sentence"),
     ("no user 'a--b'", "no user 'a--b'"),  # a name with dashes is not an option
+    ("no user '--admin'", "no user '--admin'"),  # nor a quoted name that starts with them
     ("give the role (--role admin)", "give the role (admin)"),
 ])
 def test_command_line_options_are_not_named_on_a_page(said: str, shown: str) -> None:

@@ -152,3 +152,25 @@ def test_a_write_cancelled_at_shutdown_does_not_fail_the_request() -> None:
     edit = ResponseEdit(frozenset(), counting=queued)
     edit.counted()  # nothing raised (WSGI, Django)
     asyncio.run(edit.counted_async())  # nor here (ASGI, the proxy)
+
+
+def test_a_request_cancelled_as_the_write_is_cancelled_at_shutdown_is_still_cancelled() -> None:
+    """Both at once (the server cancels its requests while the guard's executor drops its queue):
+    the request's own cancellation is not swallowed."""
+    release = threading.Event()
+    executor = ThreadPoolExecutor(max_workers=1)
+    executor.submit(release.wait, 30)
+    edit = ResponseEdit(frozenset(), counting=executor.submit(lambda: None))
+    try:
+        async def cancelled_together() -> None:
+            waiting = asyncio.ensure_future(edit.counted_async())
+            await asyncio.sleep(0)
+            waiting.cancel()
+            executor.shutdown(wait=False, cancel_futures=True)
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+            assert waiting.cancelled()
+
+        asyncio.run(cancelled_together())
+    finally:
+        release.set()

@@ -78,7 +78,9 @@ def _address_key(text: str, network: bool = False) -> str | None:
     try:
         if "/" in text:
             typed = ipaddress.ip_network(text, strict=False)
-            if typed.prefixlen < (24 if typed.version == 4 else 64):
+            mapped = isinstance(typed, ipaddress.IPv6Network) \
+                and typed.network_address.ipv4_mapped is not None  # (an IPv4 network, as IPv6)
+            if typed.prefixlen - (96 if mapped else 0) < (24 if typed.version == 4 or mapped else 64):
                 raise WideNetwork(f"{text} is wider than the networks the guard counts (IPv4 /24, "
                                   "IPv6 /64): look up one of them")
             address, network = typed.network_address, True

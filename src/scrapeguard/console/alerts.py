@@ -276,18 +276,13 @@ def release(db: Database, alert: Alert, channel: str, owner: str) -> None:
 
 
 def renew(db: Database, alert: Alert, channel: str, when: datetime, owner: str) -> bool:
-    """Move this console's claim to `when`, just before sending: True if it still holds it (False:
-    another console took it over as stale, or the records cannot be reached: not sent now)."""
-    try:
-        with db.session() as session:
-            renewed = session.execute(update(AlertClaim).where(
-                AlertClaim.alert_key == alert.audit_id, AlertClaim.channel == channel,
-                AlertClaim.claimed_by == owner).values(claimed_at=when))
-            return int(getattr(renewed, "rowcount", 0) or 0) == 1
-    except Exception as exc:
-        log.warning("alerts: could not renew the claim of %s by %s (not sent now): %s", alert.key,
-                    channel, exc)
-        return False
+    """Move this console's claim to `when`, just before sending: True if it still holds it, False if
+    another console took it over as stale. (Raises when the records cannot be reached.)"""
+    with db.session() as session:
+        renewed = session.execute(update(AlertClaim).where(
+            AlertClaim.alert_key == alert.audit_id, AlertClaim.channel == channel,
+            AlertClaim.claimed_by == owner).values(claimed_at=when))
+        return int(getattr(renewed, "rowcount", 0) or 0) == 1
 
 
 class AlertSender:
@@ -305,10 +300,11 @@ class AlertSender:
         if response.status_code >= 300:
             raise RuntimeError(f"the webhook answered {response.status_code}")
 
-    def emails(self, alerts: list[Alert], sent: Callable[[Alert], None] = lambda alert: None
-               ) -> dict[str, str]:
-        """Send one e-mail per alert on one connection, calling `sent` after each delivery; alert
-        key -> error of those not sent."""
+    def emails(self, alerts: list[Alert], sent: Callable[[Alert], None] = lambda alert: None,
+               before: Callable[[Alert], bool] = lambda alert: True) -> dict[str, str]:
+        """Send one e-mail per alert on one connection, asking `before` just before each (False:
+        that one is not sent) and calling `sent` after each delivery; alert key -> error of those
+        not sent."""
         s = self.settings
         assert s.smtp_host
         errors: dict[str, str] = {}
@@ -323,6 +319,9 @@ class AlertSender:
                 if user:
                     smtp.login(user, os.environ.get("SCRAPEGUARD_SMTP_PASSWORD", ""))
                 for alert in alerts:
+                    if not before(alert):
+                        errors[alert.key] = "not this console's to send any more"
+                        continue
                     try:
                         smtp.send_message(self.message(alert))
                     except smtplib.SMTPException as exc:
@@ -392,14 +391,23 @@ class AlertLoop:
                     continue
                 result.sent.append((alert.key, WEBHOOK))
                 self._remember(alert, WEBHOOK, when)
-        mails = [a for a, wanted in todo if EMAIL in wanted and self._still_mine(a, EMAIL, result)]
+        mails = [a for a, wanted in todo if EMAIL in wanted]
         if mails:
             def mailed(alert: Alert) -> None:
                 result.sent.append((alert.key, EMAIL))
                 self._remember(alert, EMAIL, when)
 
-            for key, error in self.sender.emails(mails, mailed).items():
-                result.failed.append((key, EMAIL, error))
+            skipped = set()
+
+            def still_mine(alert: Alert) -> bool:  # (just before each message, not before the batch)
+                if self._still_mine(alert, EMAIL, result):
+                    return True
+                skipped.add(alert.key)
+                return False
+
+            for key, error in self.sender.emails(mails, mailed, still_mine).items():
+                if key not in skipped:
+                    result.failed.append((key, EMAIL, error))
         by_key = {alert.key: alert for alert, _ in todo}
         for key, channel, error in result.failed:
             log.warning("alert %s not sent by %s (retried in the next round): %s", key, channel, error)
@@ -410,8 +418,12 @@ class AlertLoop:
     def _still_mine(self, alert: Alert, channel: str, result: RoundResult) -> bool:
         """Renew this console's claim just before sending (a long round must not look abandoned to
         another console); False, and the alert is left alone, if another console took it over."""
-        if renew(self.db, alert, channel, datetime.fromtimestamp(self.clock(), UTC), self.owner):
-            return True
+        try:
+            if renew(self.db, alert, channel, datetime.fromtimestamp(self.clock(), UTC), self.owner):
+                return True
+        except Exception as exc:  # (the records unreachable, locked): not sent now, released, retried
+            result.failed.append((alert.key, channel, f"cannot renew its claim: {type(exc).__name__}: {exc}"))
+            return False
         result.claimed_elsewhere.append((alert.key, channel))
         return False
 

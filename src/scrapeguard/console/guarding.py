@@ -50,8 +50,8 @@ def signin_store_uri(store_uri: str | None, options: StoreOptions) -> str:
     if not store_uri or urlsplit(store_uri).scheme == "memory":
         return "memory://"
     parts = urlsplit(store_uri)
-    given = parse_qsl(parts.query, keep_blank_values=True)
-    first = {name: value for name, value in reversed(given)}  # (as store_from_uri reads them)
+    given = parse_qsl(parts.query)  # (blank values dropped, as store_from_uri's parse_qs drops them)
+    first = {name: value for name, value in reversed(given)}  # (and the first of a repeated one)
     query = [(name, value) for name, value in given if name != "prefix"]
     for name, value in (("timeout_ms", f"{options.timeout_ms:g}"), ("fail", options.fail),
                         ("retry_seconds", f"{options.retry_seconds:g}")):

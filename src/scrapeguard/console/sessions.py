@@ -128,7 +128,7 @@ class SessionStore:
 
     def find(self, token: str | None, now: float) -> tuple[ConsoleSession | None, bool]:
         """(the session, whether it just expired) for a cookie's token; a found session is touched
-        (its `last_seen` written if older than `TOUCH_SECONDS`)."""
+        (its `last_seen` written if older than `touch_seconds`)."""
         if not token:
             return None, False
         with self.db.session() as records:

@@ -258,7 +258,7 @@ def attachment(data: bytes, name: str, media_type: str = "application/octet-stre
 #: A command-line option named in a records message ("give the reason (--reason)"), with its value
 #: placeholder and the punctuation after it. The console's own options (--store, --policy, --db)
 #: are kept: the person who started the console is the one to act on them.
-COMMAND_OPTION = re.compile(r"(?<![\w-])--(?!store\b|policy\b|db\b)[a-z][a-z-]*(?: [A-Z]+\b)?[:,]?\s*")
+COMMAND_OPTION = re.compile(r"(?<![\w'\"-])--(?!store\b|policy\b|db\b)[a-z][a-z-]*(?: [A-Z]+\b)?[:,]?\s*")
 
 
 def console_words(message: str) -> str:

@@ -192,9 +192,10 @@ class ResponseEdit:
         try:
             await asyncio.shield(asyncio.wrap_future(self.counting))
         except asyncio.CancelledError:
-            if not self.counting.cancelled():
+            task = asyncio.current_task()
+            if not self.counting.cancelled() or (task is not None and task.cancelling()):
                 raise  # the request itself is cancelled (the write goes on)
-            # else the write was cancelled (the executor shut down): the guard's loss only
+            # else only the write was cancelled (the executor shut down): the guard's loss only
 
     def apply(self, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         kept = [(name, value) for name, value in headers if name.lower() not in self.strip]
