@@ -397,18 +397,16 @@ def test_a_reopened_incident_is_alerted_again_once_per_reopening(team_db: Databa
     assert "a second look" in webhook.received[-1]["text"]
 
 
-def test_a_long_round_keeps_its_claims_and_what_it_sent_is_recorded_at_once(team_db: Database,
-                                                                            webhook: Webhook) -> None:
-    """Console A sends two alerts slowly: after the first, 11 minutes pass (its claim on the second
-    now looks abandoned) and console B runs a round. B does not resend the first (recorded as sent
-    the moment it went out) and takes the second over; A, renewing its claim before sending the
-    second, finds it taken and leaves it. Each alert reaches the receiver once."""
+def long_round(db: Database, hook: str | None, smtp_port: int | None) -> RoundResult:
+    """Console A's round over two due alerts, interrupted after its first delivery: 11 minutes pass
+    (its claim on the second now looks abandoned) and console B runs a round, which must send the
+    second only. A's result is returned."""
     clock = FakeClock()
     analyst = Actor("ana", ANALYST)
-    with team_db.session() as s:
+    with db.session() as s:
         for title in ("first scraper", "second scraper"):
             incidents.open_incident(s, analyst, title, {f"ip:p-{title[:5]}"})
-    first, second = (loop_for(team_db, clock, webhook.url, None, owner=name) for name in ("a", "b"))
+    first, second = (loop_for(db, clock, hook, smtp_port, owner=name) for name in ("a", "b"))
     recorded = first._remember
     interrupted: list[bool] = []
 
@@ -420,7 +418,15 @@ def test_a_long_round_keeps_its_claims_and_what_it_sent_is_recorded_at_once(team
             assert [key for key, _ in second.check_once().sent] == ["incident.opened:INC-2"]
 
     first._remember = remember_then_let_b_run  # type: ignore[method-assign]
-    result = first.check_once()
+    return first.check_once()
+
+
+def test_a_long_round_keeps_its_claims_and_what_it_sent_is_recorded_at_once(team_db: Database,
+                                                                            webhook: Webhook) -> None:
+    """Console A sends two alerts slowly (`long_round`). B does not resend the first (recorded as
+    sent the moment it went out) and takes the second over; A, renewing its claim before sending the
+    second, finds it taken and leaves it. Each alert reaches the receiver once."""
+    result = long_round(team_db, webhook.url, None)
     assert [key for key, _ in result.sent] == ["incident.opened:INC-1"]
     assert result.claimed_elsewhere == [("incident.opened:INC-2", "webhook")]
     assert sorted(body["key"] for body in webhook.received) == ["incident.opened:INC-1",
@@ -432,24 +438,7 @@ def test_a_long_round_of_e_mails_renews_each_claim_before_each_message(
     """As with the webhook: the batch of e-mails on one connection renews each claim just before its
     message, so a console that took one over in the meantime is the only one to send it."""
     sink, port = smtp
-    clock = FakeClock()
-    analyst = Actor("ana", ANALYST)
-    with team_db.session() as s:
-        for title in ("first scraper", "second scraper"):
-            incidents.open_incident(s, analyst, title, {f"ip:p-{title[:5]}"})
-    first, second = (loop_for(team_db, clock, None, port, owner=name) for name in ("a", "b"))
-    recorded = first._remember
-    interrupted: list[bool] = []
-
-    def remember_then_let_b_run(alert: Alert, channel: str, when: datetime) -> None:
-        recorded(alert, channel, when)
-        if not interrupted:
-            interrupted.append(True)
-            clock.advance(11 * 60)
-            assert [key for key, _ in second.check_once().sent] == ["incident.opened:INC-2"]
-
-    first._remember = remember_then_let_b_run  # type: ignore[method-assign]
-    result = first.check_once()
+    result = long_round(team_db, None, port)
     assert [key for key, _ in result.sent] == ["incident.opened:INC-1"] and not result.failed
     assert result.claimed_elsewhere == [("incident.opened:INC-2", "email")]
     assert sorted(str(m["X-ScrapeGuard-Alert"]) for m in sink.messages) == [
